@@ -421,12 +421,22 @@ def _headings(lines: list[str]) -> list[tuple[int, int]]:
     return found
 
 
+_LINK_TARGET = re.compile(r"\]\([^)]*\)|<[a-z][\w+.-]*://[^>]*>|\b[a-z][\w+.-]*://\S+")
+
+
+def _visible_text(line: str) -> str:
+    """A heading line without its link targets and bare URLs (``[1.2](url)`` -> ``[1.2]``)."""
+    return _LINK_TARGET.sub(lambda m: "]" if m.group().startswith("]") else " ", line)
+
+
 def version_section(text: str, version: str) -> str | None:
     """The part of a changelog under the heading that names ``version``, heading included.
 
-    A heading names the version when it holds it as a whole token (``1.12.0``, or ``1.12``
-    for ``1.12.0``). The section ends at the next heading of the same or a higher level, or at
-    any later heading that names another version.
+    A heading names the version when its visible text holds it as a whole token (``1.12.0``,
+    or ``1.12`` for ``1.12.0``); link targets do not count, so Keep a Changelog's
+    ``## [Unreleased](.../compare/1.12.0...HEAD)`` is not the 1.12.0 section. The section ends
+    at the next heading of the same or a higher level, or at any later heading that names
+    another version.
 
     >>> log = "# Changes\\n\\n## 2.1.0\\n\\n- new\\n\\n## 2.0.0 (2024-06-16)\\n\\n### Removed\\n\\n"
     >>> log += "- `np.float_` is gone\\n\\n## 1.26.4\\n\\n- old\\n"
@@ -438,6 +448,12 @@ def version_section(text: str, version: str) -> str | None:
     - `np.float_` is gone
     >>> version_section(log, "3.0") is None
     True
+    >>> kac = "## [Unreleased](https://x.org/compare/1.2.0...HEAD)\\n\\n- next\\n\\n"
+    >>> kac += "## [1.2.0](https://x.org/compare/1.1.0...1.2.0) - 2024-01-02\\n\\n- this\\n"
+    >>> print(version_section(kac, "1.2.0"))
+    ## [1.2.0](https://x.org/compare/1.1.0...1.2.0) - 2024-01-02
+    <BLANKLINE>
+    - this
     """
     lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
     headings = _headings(lines)
@@ -445,14 +461,15 @@ def version_section(text: str, version: str) -> str | None:
         re.compile(r"(?<![\w.])[vV]?" + re.escape(s) + r"(?![\w]|\.\d)")
         for s in _version_spellings(_clean_version(version))
     ]
+    shown = {index: _visible_text(lines[index]) for index, _ in headings}
     for pattern in patterns:
         for pos, (index, level) in enumerate(headings):
-            if not pattern.search(lines[index]):
+            if not pattern.search(shown[index]):
                 continue
             end = len(lines)
             for later, later_level in headings[pos + 1 :]:
-                other_version = _ANY_VERSION.search(lines[later]) and not pattern.search(
-                    lines[later]
+                other_version = _ANY_VERSION.search(shown[later]) and not pattern.search(
+                    shown[later]
                 )
                 if later_level <= level or other_version:
                     end = later

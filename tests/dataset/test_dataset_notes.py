@@ -104,7 +104,6 @@ def test_keep_a_changelog_markdown():
     assert threadlocal.category == "deprecation"
     assert "contextvars" in threadlocal.text  # the continuation paragraphs stay with the item
     assert "[22.1.0]" in threadlocal.heading
-    # (version_section would pick the "Unreleased" heading here: its compare link names 22.1.0)
     removed = [e for e in by_category(entries, "removal") if "[22.1.0]" in e.heading]
     assert [e.text for e in removed] == [
         "Python 3.6 is not supported anymore.",
@@ -112,6 +111,20 @@ def test_keep_a_changelog_markdown():
     ]
     # the fenced console example inside "Added" is not a heading or an entry
     assert not any("Hello" in e.text for e in entries)
+
+
+def test_version_section_skips_link_targets_of_keep_a_changelog_headings():
+    # "## [Unreleased](.../compare/22.1.0...HEAD)" names 22.1.0 only in its link target
+    text = load("structlog-CHANGELOG.md")
+    section = version_section(text, "22.1.0")
+    assert section.startswith("## [22.1.0](https://github.com/hynek/structlog/compare/")
+    assert "Python 3.6 is not supported anymore." in section
+    assert "structlog.threadlocal" in section
+    assert "structlog.types" not in section  # that is the Unreleased section's
+    assert "## [21.5.0]" not in section  # the next release ends it
+    older = version_section(text, "21.5.0")
+    assert older.startswith("## [21.5.0]") and "LogfmtRenderer" in older
+    assert version_section(text, "21.4.0") is None  # only a link target names it
 
 
 def test_markdown_category_bullets():
