@@ -309,8 +309,10 @@ def successors(candidates: Iterable[Candidate], old_root: Path, new_root: Path,
                *, max_lines: int = 60) -> Iterator[tuple[Candidate, str | None, str]]:
     """Each candidate with the same function in a later release of the same distribution, where
     the maintainers may have migrated it themselves: (candidate, that function or None,
-    "later-release"). Only candidates cut as a whole function are paired; the file is found at
-    the same relative path, else by a unique file name."""
+    "later-release"). The file is found at the same relative path, else by a unique file name.
+    A candidate cut as a statement of a longer function is paired through that whole function
+    when it is at most ``max_lines`` long: the candidate's old code becomes the function
+    (provenance ``"cut": "function"``), so both sides are the same unit of code."""
     by_name: dict[str, list[Path]] = {}
     for p in new_root.rglob("*.py"):
         by_name.setdefault(p.name, []).append(p)
@@ -323,10 +325,19 @@ def successors(candidates: Iterable[Candidate], old_root: Path, new_root: Path,
             options = by_name.get(Path(rel).name, [])
             target = options[0] if len(options) == 1 else Path("/nonexistent")
         new_code = None
+        old_code = cand.old_code
+        prov = dict(cand.provenance)
         try:
             old_source = old_file.read_text("utf-8")
             qual = enclosing_function(old_source, cand.provenance.get("line", 0))
-            if qual and re.search(rf"def {re.escape(qual.rsplit('.', 1)[-1])}\(", cand.old_code):
+            if qual and not re.search(rf"def {re.escape(qual.rsplit('.', 1)[-1])}\(", old_code):
+                whole = function_snippet(old_source, qual, max_lines=max_lines)
+                if (whole is not None and len(whole.splitlines()) <= max_lines
+                        and not _TESTS_THE_WARNING.search(whole)):
+                    old_code = whole
+                else:
+                    qual = None
+            if qual:
                 key = str(target)
                 if key not in cache:
                     cache[key] = target.read_text("utf-8") if target.is_file() else None
@@ -334,10 +345,13 @@ def successors(candidates: Iterable[Candidate], old_root: Path, new_root: Path,
                     new_code = function_snippet(cache[key], qual, max_lines=max_lines)
         except (OSError, UnicodeDecodeError):
             new_code = None
-        prov = dict(cand.provenance)
-        if new_code is not None:
+        if new_code is None:
+            old_code = cand.old_code
+        else:
             prov["new_path"] = target.relative_to(new_root).as_posix()
-        yield Candidate(cand.record_id, cand.old_code, prov), new_code, "later-release"
+            if old_code != cand.old_code:
+                prov["cut"] = "function"
+        yield Candidate(cand.record_id, old_code, prov), new_code, "later-release"
 
 
 def similarity(a: str, b: str) -> float:
@@ -452,7 +466,10 @@ class VenvPool:
     """One virtual environment per (library, version), created on first use under
     ``{cache}/venvs`` by pip; ``known`` maps ``"lib==version"`` to an existing interpreter."""
 
-    #: extra requirements that keep an old release importable (pins of its era)
+    #: extra requirements that keep an old release importable (pins of its era; ``{version}``
+    #: is the release's own version): the first entry whose bound is above the version applies.
+    #: jax before 0.4.31 does not require jaxlib, so the matching jaxlib is named; scrapy before
+    #: 2.13 imports ``w3lib.url._safe_chars``, which w3lib 2.2 dropped.
     ERA: dict[str, list[tuple[str, list[str]]]] = {
         "pandas": [("2.2", ["numpy<2"])],
         "scipy": [("1.13", ["numpy<2"])],
@@ -460,8 +477,9 @@ class VenvPool:
         "matplotlib": [("3.8", ["numpy<2"])],
         "seaborn": [("0.13", ["numpy<2", "pandas<2.1", "matplotlib<3.8"])],
         "numpy": [],
-        "scrapy": [("2.11", ["Twisted<23.8"])],
-        "jax": [("0.4.30", ["numpy<2", "scipy<1.13"])],
+        "scrapy": [("2.11", ["Twisted<23.8", "w3lib<2.2"]), ("2.13", ["w3lib<2.2"])],
+        "jax": [("0.4.30", ["numpy<2", "scipy<1.13", "jaxlib=={version}"]),
+                ("0.4.31", ["jaxlib=={version}"])],
         "torch": [],
     }
 
@@ -472,6 +490,20 @@ class VenvPool:
         self.python = python or sys.executable
         self.allow_create = allow_create
         self.failed: dict[str, str] = {}
+
+    @classmethod
+    def era_pins(cls, library: str, version: str) -> list[str]:
+        """The extra requirements installed beside ``library==version``.
+
+        >>> VenvPool.era_pins("jax", "0.4.23")
+        ['numpy<2', 'scipy<1.13', 'jaxlib==0.4.23']
+        >>> VenvPool.era_pins("scrapy", "2.13.4")
+        []
+        """
+        for below, pins in cls.ERA.get(library, []):
+            if Version(version) < Version(below):
+                return [pin.format(version=version) for pin in pins]
+        return []
 
     def interpreter(self, library: str, version: str) -> str | None:
         key = f"{library}=={version}"
@@ -486,11 +518,7 @@ class VenvPool:
         if not self.allow_create:
             self.failed[key] = "not created (creation disabled)"
             return None
-        reqs = [key]
-        for below, pins in self.ERA.get(library, []):
-            if Version(version) < Version(below):
-                reqs += pins
-                break
+        reqs = [key, *self.era_pins(library, version)]
         try:
             subprocess.run([self.python, "-m", "venv", str(venv)], check=True,
                            capture_output=True, timeout=300)
@@ -716,11 +744,14 @@ def build(
     *,
     teacher: Teacher | None = None,
     per_record_cap: int = 40,
+    library_caps: dict[str, int] | None = None,
     min_similarity: float = 0.6,
     report: BuildReport | None = None,
 ) -> list[dict[str, Any]]:
     """Check every candidate; keep the first of each normalised (record, old code) pair and at
-    most ``per_record_cap`` examples per update, so a few common calls do not swamp the set.
+    most ``per_record_cap`` examples per update, so a few common calls do not swamp the set;
+    ``library_caps`` sets another cap for the updates of some libraries (one with few updates
+    can take more examples of each). The split stays by update whatever the cap.
 
     A candidate comes with the new code (and where it came from: ``kb-example``,
     ``later-release``) or None (fix, else teacher). A later release's function must stay
@@ -730,6 +761,7 @@ def build(
     checker = Checker(kb, teacher)
     seen: set[tuple[str, str]] = set()
     per_record: Counter = Counter()
+    caps = dict(library_caps or {})
     rows: list[dict[str, Any]] = []
     for item in candidates:
         cand, new_code = item[0], item[1]
@@ -743,7 +775,7 @@ def build(
         if key in seen:
             report.duplicates += 1
             continue
-        if per_record[record.id] >= per_record_cap:
+        if per_record[record.id] >= caps.get(record.library, per_record_cap):
             report.rejected["per-update cap reached"] += 1
             continue
         if source == "later-release":
@@ -780,14 +812,17 @@ def build(
 
 def execute_rows(rows: list[dict[str, Any]], kb: KnowledgeBase, pool: VenvPool,
                  releases: dict[str, list[str]], *, per_library: int = 1000,
+                 library_limits: dict[str, int] | None = None,
                  timeout_s: float = 60.0, report: BuildReport | None = None,
                  log: Any = None) -> None:
-    """Step 4 for up to ``per_library`` rows of each library (in order); rows that pass
-    become ``executed``; a failed run keeps the row ``static`` and records why."""
+    """Step 4 for up to ``per_library`` rows of each library (``library_limits`` overrides it
+    for some), in order; rows that pass become ``executed``; a failed run keeps the row
+    ``static`` and records why."""
     done: Counter = Counter()
+    limits = dict(library_limits or {})
     for row in rows:
         lib = row["dependency"]
-        if done[lib] >= per_library or lib not in releases:
+        if done[lib] >= limits.get(lib, per_library) or lib not in releases:
             continue
         record = kb.get(row["record"])
         if record is None:

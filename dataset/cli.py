@@ -6,7 +6,9 @@
     recode-dataset diff LIB OLD NEW [--check] [--candidates OUT.jsonl] [--no-notes] [--json]
     recode-dataset build [--corpus-file F] [--corpus REQ ...] [--corpus-dir DIR ...]
                          [--no-kb-examples] [--teacher-url URL --teacher-model NAME]
-                         [--run] [--run-per-library N] [--env LIB==VER=PYTHON ...]
+                         [--per-record-cap N] [--library-cap LIB=N ...]
+                         [--run] [--run-per-library N] [--library-run-limit LIB=N ...]
+                         [--env LIB==VER=PYTHON ...]
                          [--out DIR]
     recode-dataset stats [--examples DIR]
 
@@ -64,11 +66,17 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--libraries", nargs="*", help="only these libraries' records")
     b.add_argument("--teacher-url", help="OpenAI-compatible base URL of a teacher model")
     b.add_argument("--teacher-model", default="teacher")
-    b.add_argument("--per-record-cap", type=int, default=40)
+    b.add_argument("--per-record-cap", type=int, default=40,
+                   help="most examples kept per update")
+    b.add_argument("--library-cap", action="append", default=[], metavar="LIB=N",
+                   help="another per-update cap for LIB's updates")
     b.add_argument("--max-lines", type=int, default=30, help="largest snippet, in lines")
     b.add_argument("--run", action="store_true",
                    help="also run old/new code under the two releases (venvs in the cache)")
-    b.add_argument("--run-per-library", type=int, default=1000)
+    b.add_argument("--run-per-library", type=int, default=1000,
+                   help="most rows run per library")
+    b.add_argument("--library-run-limit", action="append", default=[], metavar="LIB=N",
+                   help="another --run-per-library for LIB")
     b.add_argument("--run-timeout", type=float, default=60.0)
     b.add_argument("--env", action="append", default=[],
                    help="LIB==VERSION=PYTHON: an existing interpreter for that release")
@@ -212,6 +220,17 @@ def _corpus(args: argparse.Namespace) -> list[tuple[str, str | None, bool]]:
     return specs
 
 
+def _lib_numbers(items: list[str], option: str) -> dict[str, int]:
+    """``LIB=N`` options as {LIB: N}."""
+    out: dict[str, int] = {}
+    for item in items:
+        lib, sep, n = item.partition("=")
+        if not sep or not lib or not n.isdigit():
+            raise ValueError(f"{option} wants LIB=N, got {item!r}")
+        out[lib] = int(n)
+    return out
+
+
 def _build(args: argparse.Namespace, argv: list[str]) -> int:
     from recode.dataset import build as b
     from recode.dataset.apidiff import download, unpack
@@ -257,6 +276,7 @@ def _build(args: argparse.Namespace, argv: list[str]) -> int:
                 yield cand, None
 
     rows = b.build(candidates(), kb, teacher=teacher, per_record_cap=args.per_record_cap,
+                   library_caps=_lib_numbers(args.library_cap, "--library-cap"),
                    report=report)
     if args.run:
         known = {}
@@ -270,6 +290,8 @@ def _build(args: argparse.Namespace, argv: list[str]) -> int:
                     for lib in {r["dependency"] for r in rows}}
         log = (lambda m: print(m, file=sys.stderr)) if args.verbose else None
         b.execute_rows(rows, kb, pool, releases, per_library=args.run_per_library,
+                       library_limits=_lib_numbers(args.library_run_limit,
+                                                   "--library-run-limit"),
                        timeout_s=args.run_timeout, report=report, log=log)
         for key, why in pool.failed.items():
             print(f"# no environment for {key}: {why}", file=sys.stderr)

@@ -211,6 +211,44 @@ def test_build_dedups_caps_and_splits_by_update():
     assert {b.split_of(f"r{i}") for i in range(200)} == {"train", "validation", "test"}
 
 
+def test_library_caps_override_the_per_update_cap():
+    cands = [(b.Candidate("t-float_", f"import numpy as np\nz{i} = np.float_({i})\n",
+                          {"origin": "mined"}), None) for i in range(5)]
+    report = b.BuildReport()
+    assert len(b.build(cands, KB, per_record_cap=2, report=report)) == 2
+    assert report.rejected == {"per-update cap reached": 3}
+    report = b.BuildReport()
+    rows = b.build(cands, KB, per_record_cap=2, library_caps={"numpy": 4}, report=report)
+    assert len(rows) == 4 and report.rejected == {"per-update cap reached": 1}
+    # another library's cap leaves numpy's updates at the default
+    assert len(b.build(cands, KB, per_record_cap=2, library_caps={"torch": 9})) == 2
+
+
+class NoEnvironments(b.VenvPool):
+    """No release can be installed: every run stops before starting a process."""
+
+    def __init__(self):
+        super().__init__(allow_create=False)
+
+    def interpreter(self, library, version):
+        return None
+
+
+def test_execute_rows_limits_runs_per_library():
+    cands = [(b.Candidate("t-float_", f"import numpy as np\nz{i} = np.float_({i})\n",
+                          {"origin": "mined"}), None) for i in range(5)]
+    rows = b.build(cands, KB)
+    releases = {"numpy": ["1.26.4", "2.0.2"]}
+    report = b.BuildReport()
+    b.execute_rows(rows, KB, NoEnvironments(), releases, per_library=2, report=report)
+    assert report.run_failures == {"numpy: environment unavailable": 2}
+    assert ["run" in r["checks"] for r in rows] == [True, True, False, False, False]
+    report = b.BuildReport()
+    b.execute_rows(rows, KB, NoEnvironments(), releases, per_library=2,
+                   library_limits={"numpy": 4}, report=report)
+    assert report.run_failures == {"numpy: environment unavailable": 4}
+
+
 def test_later_release_pairing(tmp_path):
     old_root, new_root = tmp_path / "old", tmp_path / "new"
     (old_root / "pkg").mkdir(parents=True)
@@ -230,6 +268,28 @@ def test_later_release_pairing(tmp_path):
     assert rows[0]["new_code"].endswith("return np.sort(b, axis=0)\n")
     assert rows[0]["checks"]["similarity"] > 0.6
     assert report.rejected == {"later release rewrote the function": 1}
+
+
+def test_later_release_pairing_widens_a_statement_to_its_function(tmp_path):
+    # a 35-line function: mining cuts the statement, pairing takes the whole function
+    body = "".join(f"    x{i} = {i}\n" for i in range(32))
+    old = f"import numpy as np\n\n\ndef long(a):\n{body}    b = np.msort(a)\n    return b\n"
+    new = old.replace("np.msort(a)", "np.sort(a, axis=0)")
+    for root, text in ((tmp_path / "old", old), (tmp_path / "new", new)):
+        root.mkdir()
+        (root / "m.py").write_text(text)
+    det = b.detector_for(KB)
+    mined = list(b.mine_tree(tmp_path / "old", det, {"origin": "mined"}))
+    assert [c.old_code.startswith("def long") for c in mined] == [False]
+    [(cand, new_code, source)] = b.successors(mined, tmp_path / "old", tmp_path / "new")
+    assert cand.old_code.startswith("import numpy as np\n\ndef long(a):")
+    assert cand.provenance["cut"] == "function"
+    assert new_code is not None and "np.sort(a, axis=0)" in new_code
+    rows = b.build([(cand, new_code, source)], KB)
+    assert [r["new_code_from"] for r in rows] == ["later-release"]
+    # too long a function to widen to: the statement stays, unpaired
+    [(cand, new_code, _)] = b.successors(mined, tmp_path / "old", tmp_path / "new", max_lines=20)
+    assert new_code is None and cand.old_code == mined[0].old_code and "cut" not in cand.provenance
 
 
 def test_run_versions_picks_the_release_pair():

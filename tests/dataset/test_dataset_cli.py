@@ -59,3 +59,26 @@ def test_stats_writes_the_datasheet(tmp_path, capsys):
     assert "| numpy | 2 | 1 | 1 | 2 | 0 | 1 | 0 |" in sheet
     assert "| jax | 1 | 0 | 1 | 1 | 0 | 1 | 0 |" in sheet
     assert "numpy" in capsys.readouterr().out
+
+
+def test_build_from_a_folder_with_a_library_cap(tmp_path, capsys):
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "a.py").write_text("import numpy as np\n\n\ndef f(x):\n    return np.float_(x)\n")
+    (src / "b.py").write_text("import numpy as np\n\n\ndef g(y):\n    return np.float_(y) + 1\n")
+    out = tmp_path / "out"
+    base = ["--cache-dir", str(tmp_path / "cache"), "build", "--no-kb-examples",
+            "--libraries", "numpy", "--corpus-dir", str(src), "--out", str(out)]
+    assert main([*base, "--library-cap", "numpy=1"]) == 0
+    built = json.loads((out / "BUILD.json").read_text())
+    assert built["report"]["kept"] == 1
+    assert built["report"]["rejected"] == {"per-update cap reached": 1}
+    assert "--library-cap numpy=1" in built["command"]
+    rows = [json.loads(x) for f in built["files"] for x in (out / f).read_text().splitlines()]
+    assert [(r["dependency"], r["new_code_from"]) for r in rows] == [("numpy", "fix")]
+    assert "np.float64(" in rows[0]["new_code"]
+    assert main([*base, "--library-cap", "numpy=2"]) == 0
+    assert json.loads((out / "BUILD.json").read_text())["report"]["kept"] == 2
+    capsys.readouterr()
+    assert main([*base, "--library-cap", "numpy"]) == 2
+    assert "LIB=N" in capsys.readouterr().err
