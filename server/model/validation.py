@@ -12,7 +12,14 @@ reason given):
 5. every name the old code defined at its top level (functions, classes, assignments, imports,
    loop and ``with`` targets; ``_`` aside) is still defined, and functions keep their
    parameters: the same names in the same order and kinds (callers pass them by position or
-   keyword); defaults may change.
+   keyword); defaults may change;
+6. every other top-level statement of the old code is still there, in the same order, changed
+   at most (:func:`dropped_statement`): a whole-file answer that leaves out a module-level
+   ``print(...)``, ``config["x"] = 1`` or ``if __name__ == "__main__":`` block is rejected,
+   though it defines every name.
+
+Parsing takes the lock of :mod:`recode.server.fixes` (CPython 3.11's parser is not safe to run
+in several threads at once, and the engine validates from worker threads).
 
 Among several valid answers the one most similar to the old code wins
 (:func:`recode.dataset.codesim.code_similarity`, the reward's normalisation and edit
@@ -30,9 +37,21 @@ from dataclasses import dataclass
 from recode.dataset.codesim import code_similarity, normalize_code
 from recode.dataset.prompt import extract_answer
 from recode.server.detector import Detector, Finding
+from recode.server.fixes import _PARSE_LOCK
 from recode.server.model.context import Context
 
-__all__ = ["Candidate", "best_candidate", "defined_names", "validate_answer"]
+__all__ = [
+    "Candidate",
+    "best_candidate",
+    "defined_names",
+    "dropped_statement",
+    "validate_answer",
+]
+
+#: Two top-level statements at least this similar (:func:`code_similarity`) are one statement,
+#: changed; below it, the old one counts as dropped unless it binds the same targets or calls
+#: the same function.
+SAME_STATEMENT_SIMILARITY = 0.5
 
 
 @dataclass(frozen=True)
@@ -89,9 +108,13 @@ def validate_answer(
     problem = _still_outdated(context, code, new_source, detector, targets)
     if problem:
         return invalid(problem, code)
-    problem = _lost_definitions(context.code, tree)
-    if problem:
-        return invalid(problem, code)
+    old_tree = _parse(context.code)
+    if old_tree is not None:
+        problem = _lost_definitions(old_tree, tree) or dropped_statement(
+            old_tree, tree, context.code
+        )
+        if problem:
+            return invalid(problem, code)
     return Candidate(index, completion, code, new_source, None, code_similarity(code, context.code))
 
 
@@ -106,7 +129,7 @@ def best_candidate(candidates: Iterable[Candidate]) -> Candidate | None:
 
 def _parse(code: str | bytes) -> ast.Module | None:
     try:
-        with warnings.catch_warnings():
+        with _PARSE_LOCK, warnings.catch_warnings():
             warnings.simplefilter("ignore")
             return ast.parse(code)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
@@ -115,7 +138,7 @@ def _parse(code: str | bytes) -> ast.Module | None:
 
 def _syntax_error(code: str) -> str:
     try:
-        with warnings.catch_warnings():
+        with _PARSE_LOCK, warnings.catch_warnings():
             warnings.simplefilter("ignore")
             ast.parse(code)
     except SyntaxError as exc:
@@ -154,10 +177,7 @@ def _still_outdated(
     return None
 
 
-def _lost_definitions(old_code: str, new_tree: ast.Module) -> str | None:
-    old_tree = _parse(old_code)
-    if old_tree is None:
-        return None
+def _lost_definitions(old_tree: ast.Module, new_tree: ast.Module) -> str | None:
     old_names = defined_names(old_tree)
     new_names = defined_names(new_tree)
     missing = sorted(set(old_names) - set(new_names) - {"_"})
@@ -171,6 +191,95 @@ def _lost_definitions(old_code: str, new_tree: ast.Module) -> str | None:
                 f"({', '.join(params)} -> {', '.join(new_params)})"
             )
     return None
+
+
+def dropped_statement(old_tree: ast.Module, new_tree: ast.Module, old_code: str) -> str | None:
+    """Why the new code lost a top-level statement of the old one, or None when it did not.
+
+    Only statements that are not definitions count (``def``, ``class`` and imports are the
+    names :func:`defined_names` checks; docstrings, ``...`` and ``pass`` may go). The old
+    statements must appear among the new ones in the same order, each matched to one new
+    statement: the same statement, or one of the same kind binding the same targets
+    (``x = ...``, ``x += ...``, ``for x in ...``) or calling the same function, or any simple
+    statement at least :data:`SAME_STATEMENT_SIMILARITY` similar to it (a migration may change
+    the call, or turn an expression into an assignment). New statements may be added anywhere.
+
+    >>> old = ast.parse("x = np.float_(1)\\nprint(x)\\nconfig['a'] = 1\\n")
+    >>> dropped_statement(old, ast.parse("x = np.float64(1)\\nprint(x)\\nconfig['a'] = 1"), "")
+    >>> print(dropped_statement(old, ast.parse("x = np.float64(1)\\nconfig['a'] = 1"),
+    ...                         "x = np.float_(1)\\nprint(x)\\nconfig['a'] = 1\\n"))
+    the answer drops the statement `print(x)` (line 2 of the old code)
+    """
+    old = _statements(old_tree)
+    new = _statements(new_tree)
+    if not old:
+        return None
+    # longest common subsequence under _same_statement; old statements left out are dropped
+    n, m = len(old), len(new)
+    kept = [[0] * (m + 1) for _ in range(n + 1)]
+    for i in range(n - 1, -1, -1):
+        for j in range(m - 1, -1, -1):
+            if _same_statement(old[i], new[j]):
+                kept[i][j] = kept[i + 1][j + 1] + 1
+            else:
+                kept[i][j] = max(kept[i + 1][j], kept[i][j + 1])
+    if kept[0][0] == n:
+        return None
+    i = j = 0
+    while i < n:
+        if j < m and _same_statement(old[i], new[j]) and kept[i][j] == kept[i + 1][j + 1] + 1:
+            i, j = i + 1, j + 1
+        elif j < m and kept[i][j + 1] >= kept[i + 1][j]:
+            j += 1
+        else:
+            break
+    lost = old[i]
+    text = (ast.get_source_segment(old_code, lost) or ast.unparse(lost)).splitlines()[0]
+    if len(text) > 60:
+        text = text[:57] + "..."
+    return f"the answer drops the statement `{text}` (line {lost.lineno} of the old code)"
+
+
+_DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Import, ast.ImportFrom)
+_SIMPLE = (ast.Expr, ast.Assign, ast.AugAssign, ast.AnnAssign)
+
+
+def _statements(tree: ast.Module) -> list[ast.stmt]:
+    """Top-level statements other than definitions, docstrings, ``...`` and ``pass``."""
+    return [
+        node
+        for node in tree.body
+        if not isinstance(node, (*_DEFINITIONS, ast.Pass))
+        and not (isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant))
+    ]
+
+
+def _anchor(node: ast.stmt) -> str | None:
+    """What makes a statement the same one after a migration changed it, where that can be
+    told without comparing the text: what it binds, or the function it calls (``x = ...``,
+    ``x: T = ...`` and ``x += ...`` all bind ``x``)."""
+    if isinstance(node, ast.Assign):
+        return "=" + "|".join(ast.dump(t) for t in node.targets)
+    if isinstance(node, ast.AugAssign | ast.AnnAssign | ast.For | ast.AsyncFor):
+        return "=" + ast.dump(node.target)
+    if isinstance(node, ast.Expr) and isinstance(node.value, ast.Call):
+        return "call " + ast.dump(node.value.func)
+    if isinstance(node, ast.Delete):
+        return "del " + "|".join(ast.dump(t) for t in node.targets)
+    return None
+
+
+def _same_statement(old: ast.stmt, new: ast.stmt) -> bool:
+    simple = isinstance(old, _SIMPLE) and isinstance(new, _SIMPLE)
+    if type(old) is not type(new) and not simple:
+        return False
+    if ast.dump(old) == ast.dump(new):
+        return True
+    anchor = _anchor(old)  # x = ... and x: T = ... bind the same x
+    if anchor is not None and anchor == _anchor(new):
+        return True
+    similarity = code_similarity(ast.unparse(old), ast.unparse(new))
+    return similarity >= SAME_STATEMENT_SIMILARITY
 
 
 def defined_names(tree: ast.Module) -> dict[str, tuple[str, ...] | None]:

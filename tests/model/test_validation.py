@@ -123,3 +123,110 @@ def test_defined_names_ignores_nested_scopes():
         "def f():\n    inner = 1\nclass C:\n    attr = 2\nwith open(p) as fh:\n    y = 1"
     )
     assert defined_names(tree) == {"f": (), "C": None, "fh": None, "y": None}
+
+
+# A small file: the engine sends it whole, so an answer may leave statements out.
+SCRIPT = """\
+\"\"\"Load the table.\"\"\"
+import numpy as np
+
+config = {}
+config["dtype"] = "f8"
+print("loading")
+table = np.cast["f8"]([1, 2])
+if __name__ == "__main__":
+    print(table)
+"""
+
+
+@pytest.fixture
+def script(detector):
+    data = SCRIPT.encode()
+    (f,) = [f for f in detector.detect(data) if f.record.id == "np-cast"]
+    ctx = extract_context(data, f.start_byte, f.end_byte)
+    assert ctx.kind == "file"
+    return ctx, detector, [f]
+
+
+def migrated_script(*, drop: str = "", replace: tuple[str, str] = ("", "")) -> str:
+    """SCRIPT migrated, then ``drop`` (a whole line or block) taken out."""
+    text = SCRIPT.replace('np.cast["f8"]([1, 2])', 'np.asarray([1, 2], dtype="f8")')
+    assert drop in text
+    return text.replace(drop, "", 1).replace(*replace)
+
+
+@pytest.mark.parametrize(
+    "drop, reason",
+    [
+        ('print("loading")\n', 'drops the statement `print("loading")` (line 6 of the old code)'),
+        ('config["dtype"] = "f8"\n', "drops the statement `config[\"dtype\"] = \"f8\"` (line 5"),
+        (
+            'if __name__ == "__main__":\n    print(table)\n',
+            "drops the statement `if __name__ == \"__main__\":` (line 8 of the old code)",
+        ),
+    ],
+)
+def test_a_whole_file_answer_that_drops_a_statement_is_rejected(script, drop, reason):
+    c = validate_answer(answer(migrated_script(drop=drop)), *script)
+    assert not c.valid and c.new_source is None
+    assert reason in c.reason
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        ("", ""),  # the migration alone
+        ('"""Load the table."""\n', ""),  # a docstring may go
+        ('print("loading")', 'print("loading the table")'),  # statements may change
+        ('print("loading")', 'print("loading")\nprint("numpy", np.__version__)'),  # or be added
+        ("table = ", "table: np.ndarray = "),  # an assignment may gain an annotation
+    ],
+)
+def test_a_whole_file_answer_that_keeps_every_statement_is_valid(script, change):
+    text = migrated_script(replace=change)
+    c = validate_answer(answer(text), *script)
+    assert c.valid, c.reason
+    assert c.new_source == text.encode()
+
+
+def test_statements_must_keep_their_order(script):
+    """print("loading") moved after the assignment: one of the two is out of place."""
+    moved = migrated_script(
+        drop='print("loading")\n', replace=("if __name__", 'print("loading")\nif __name__')
+    )
+    c = validate_answer(answer(moved), *script)
+    assert not c.valid and "the answer drops the statement `" in c.reason
+
+
+def test_validation_parses_under_the_lock_of_fixes(script, monkeypatch):
+    """CPython 3.11's ast.parse is not thread-safe: validation takes the lock fixes.py takes."""
+    import threading
+
+    from recode.server import fixes
+    from recode.server.model import validation
+
+    assert validation._PARSE_LOCK is fixes._PARSE_LOCK
+    held = []
+    real_parse = ast.parse
+
+    def parse(*args, **kwargs):
+        held.append(fixes._PARSE_LOCK.locked())
+        return real_parse(*args, **kwargs)
+
+    monkeypatch.setattr(validation.ast, "parse", parse)
+    assert validate_answer(answer(migrated_script()), *script).valid
+    assert held and all(held)
+    assert not fixes._PARSE_LOCK.locked()
+    # several threads validating at once all succeed
+    results: list[bool] = []
+
+    def work() -> None:
+        for _ in range(20):
+            results.append(validate_answer(answer(migrated_script()), *script).valid)
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results == [True] * 80
