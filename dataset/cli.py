@@ -5,7 +5,7 @@
     recode-dataset notes LIB [--from V] [--to V] [--version V ...] [--file PATH] [--offline]
     recode-dataset diff LIB OLD NEW [--check] [--candidates OUT.jsonl] [--no-notes] [--json]
     recode-dataset build [--corpus-file F] [--corpus REQ ...] [--corpus-dir DIR ...]
-                         [--no-kb-examples] [--teacher-url URL --teacher-model NAME]
+                         [--kb DIR] [--no-kb-examples] [--teacher-url URL --teacher-model NAME]
                          [--per-record-cap N] [--library-cap LIB=N ...]
                          [--run] [--run-per-library N] [--library-run-limit LIB=N ...]
                          [--env LIB==VER=PYTHON ...]
@@ -64,6 +64,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="a local folder to mine")
     b.add_argument("--no-kb-examples", action="store_true")
     b.add_argument("--libraries", nargs="*", help="only these libraries' records")
+    b.add_argument("--kb", type=Path, action="append", default=[],
+                   help="knowledge-base folder or file (default: the shipped one), e.g. a "
+                        "committed snapshot taken with git archive")
     b.add_argument("--teacher-url", help="OpenAI-compatible base URL of a teacher model")
     b.add_argument("--teacher-model", default="teacher")
     b.add_argument("--per-record-cap", type=int, default=40,
@@ -238,7 +241,7 @@ def _build(args: argparse.Namespace, argv: list[str]) -> int:
     from recode.dataset.notes import known_versions
     from recode.dataset.stats import datasheet
 
-    kb = load_knowledge_base()
+    kb = load_knowledge_base(args.kb or None)
     if args.libraries:
         kb = kb.restricted(args.libraries)
     detector = b.detector_for(kb)

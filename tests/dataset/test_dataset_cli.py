@@ -82,3 +82,11 @@ def test_build_from_a_folder_with_a_library_cap(tmp_path, capsys):
     capsys.readouterr()
     assert main([*base, "--library-cap", "numpy"]) == 2
     assert "LIB=N" in capsys.readouterr().err
+    # --kb: another knowledge base, here one without the np.float_ record
+    kb = tmp_path / "kb"
+    kb.mkdir()
+    shipped = (Path(__file__).parents[2] / "dataset" / "kb" / "numpy.jsonl").read_text()
+    (kb / "numpy.jsonl").write_text("".join(
+        line + "\n" for line in shipped.splitlines() if '"numpy.float_"' not in line))
+    assert main([*base, "--kb", str(kb)]) == 0
+    assert json.loads((out / "BUILD.json").read_text())["report"]["kept"] == 0
