@@ -11,12 +11,22 @@ Kernel (whatever the program does, ctypes included):
     the deadline;
   * when run as root (this project's machines): new network, mount and PID namespaces. The
     network namespace has no interface up, so nothing can be reached. In the mount namespace
-    every mount is remounted read-only except the work folder (a bind mount of itself), so no
-    file outside it can be created or changed. The program is not PID 1: a small init process
-    reaps it, and when that init exits the kernel kills every process left in the namespace
-    (daemonised and ``setsid`` ones included). /proc is mounted afresh, so the host's processes
-    are not visible. All capabilities are then dropped (bounding set, effective, permitted,
-    ambient) and ``no_new_privs`` is set: the program keeps uid 0 but cannot remount, change
+    the program gets a private root: a small tmpfs holding read-only bind mounts of only what
+    it may read (the interpreter's prefixes, so its standard library and the venv it runs with,
+    site-packages folders on its sys.path, the caller's ``read_paths``, the shared libraries
+    and loader cache under /lib*, /usr/lib*, /etc/ld.so.*, time zones, the CPU topology under
+    /sys/devices/system/cpu), its work folder read-write, a fresh /proc, a /dev with null, zero,
+    full, random, urandom and its own /dev/shm, and a tmpfs /tmp. ``pivot_root`` moves it there
+    and the host's tree is detached, so /etc/passwd, the repository, $HOME or another sample's
+    folder simply do not exist for it; the root itself is read-only. Where that cannot be built
+    the fallback is the host's tree with every mount remounted read-only except the work folder
+    (writes blocked, reads allowed), and ``isolation["filesystem"]`` says which one applied
+    ("private root (pivot_root)", "private root (chroot)", "host, read-only", or "host" with
+    no mount namespace at all). The program is not PID 1: a small init process reaps it, and
+    when that init exits the kernel kills every process left in the namespace (daemonised and
+    ``setsid`` ones included). /proc is mounted afresh, so the host's processes are not visible.
+    All capabilities are then dropped (bounding set, effective, permitted, ambient) and
+    ``no_new_privs`` is set: the program keeps uid 0 but cannot remount, change
     namespaces or gain privileges through setuid binaries. The user id is kept because the
     interpreter may live under /root (pyenv): another uid cannot read it.
   * fork bombs: as root, a pids cgroup (v1 ``/sys/fs/cgroup/pids`` or a v2 hierarchy with the
@@ -24,12 +34,14 @@ Kernel (whatever the program does, ctypes included):
     enforced for uid 0, so it is used only when the caller is not root (set to the tasks the user
     already has plus ``max_procs``).
   * not root: a user namespace plus a network namespace where unprivileged user namespaces are
-    allowed, and RLIMIT_NPROC.
+    allowed, and RLIMIT_NPROC. No mount namespace: the files are guarded by the user id's own
+    permissions and the audit hook only (``isolation["filesystem"] == "host"``).
 
 Audit hook installed in the child before the program starts (Python level only; ctypes or a C
 extension can go around it, which is why the kernel layer above comes first):
   * opening a file for writing, or removing, renaming, linking, chmod-ing, creating a folder,
-    outside the work folder (``/dev/null`` allowed);
+    outside the work folder (``/dev/null`` allowed; in a private root also its own /tmp and
+    /dev/shm, bar the read paths);
   * ``os.system``, ``os.exec*``, ``os.spawn*``, ``os.posix_spawn``, ``subprocess.Popen``
     (``block_subprocess=True``, the default; ``os.fork`` stays allowed: harnesses fork per test);
   * ``socket.connect``/``bind``/``sendto`` on internet sockets;
@@ -39,8 +51,9 @@ HOME and TMPDIR point inside the work folder, ``OMP_NUM_THREADS`` and friends ar
 not written. Which layers were in force for a run is recorded in ``SandboxResult.isolation``;
 :func:`detect_support` probes them once per interpreter.
 
-Not restricted: reading files the user id may read (no secrets should sit on a machine that runs
-model code), CPU time within the limits, and the writes a program makes inside its own folder.
+Not restricted: reading the read-only views listed above (or, in the fallbacks, any file the
+user id may read: no secrets should sit on a machine that runs model code), CPU time within the
+limits, and the writes a program makes inside its own folder and its private /tmp.
 """
 
 from __future__ import annotations
@@ -112,11 +125,167 @@ def _unescape(s):
             i += 1
     return "".join(out)
 
-def _setup_mounts(ctypes, libc, workdir, report, new_proc):
+MNT_DETACH = 2
+# pivot_root has no glibc wrapper; its number per architecture (chroot is the fallback).
+_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41, "riscv64": 41, "loongarch64": 41, "ppc64le": 203,
+               "ppc64": 203, "s390x": 217, "i686": 217, "i386": 217}
+# Read-only views every interpreter needs: shared libraries and the loader's cache, time zones,
+# the CPU topology some libraries (OpenBLAS, torch) read to size their thread pools.
+_SYSTEM_READS = ("/lib", "/lib64", "/lib32", "/libx32", "/usr/lib", "/usr/lib64", "/usr/lib32",
+                 "/usr/libx32", "/usr/share/zoneinfo", "/etc/ld.so.cache", "/etc/ld.so.conf",
+                 "/etc/ld.so.conf.d", "/etc/localtime", "/sys/devices/system/cpu")
+_DEVICES = ("null", "zero", "full", "random", "urandom")
+
+class _RootFailed(Exception):
+    pass
+
+def _private_root(ctypes, libc, cfg, report, new_proc):
+    """Build a new root on a tmpfs holding only what the program may see, and move into it.
+
+    Read-only: the interpreter's prefixes (so its standard library and site-packages), the
+    caller's read_paths, _SYSTEM_READS. Read-write: the work folder. Fresh: /proc, a /dev with a
+    few device nodes and its own /dev/shm, /tmp. Everything else of the host is out of reach.
+    """
+    fs = os.fsencode
+    workdir = cfg["workdir"]
+    root = os.path.join(workdir, ".sandbox-root")
+    ro_flags = MS_RDONLY | MS_NOSUID | MS_NODEV
+
+    def check(ok, what):
+        if not ok:
+            raise _RootFailed("%s: %s" % (what, _err(ctypes)))
+
+    def remount(target, flags, what):
+        # Some mounts need their existing flags repeated (noexec, in user namespaces).
+        for extra in (0, MS_NOEXEC):
+            if libc.mount(b"none", fs(target), None, MS_REMOUNT | MS_BIND | flags | extra,
+                          None) == 0:
+                return
+        check(False, what)
+
+    def bind(src, flags):
+        target = root + src
+        if os.path.isdir(src):
+            if not os.path.isdir(target):
+                os.makedirs(target)
+        else:
+            parent = os.path.dirname(target)
+            if not os.path.isdir(parent):
+                os.makedirs(parent)
+            if not os.path.exists(target):
+                open(target, "a").close()
+        check(libc.mount(fs(src), fs(target), None, MS_BIND, None) == 0, "bind " + src)
+        remount(target, flags, "remount " + src)
+
+    def tmpfs(path, mode, size_mb):
+        os.makedirs(root + path, exist_ok=True)
+        opts = "mode=%o,size=%dm" % (mode, size_mb)
+        check(libc.mount(b"tmpfs", fs(root + path), b"tmpfs", MS_NOSUID | MS_NODEV,
+                         fs(opts)) == 0, "tmpfs " + path)
+
+    reads = [sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix,
+             os.path.dirname(os.path.abspath(sys.executable))]
+    # Package folders the interpreter found elsewhere (a venv made from another venv sees that
+    # one's site-packages); source folders that .pth files add stay out.
+    reads += [entry for entry in sys.path if isinstance(entry, str) and os.path.basename(
+        entry.rstrip("/")) in ("site-packages", "dist-packages") and os.path.isdir(entry)]
+    reads += list(cfg.get("read_paths") or ()) + list(_SYSTEM_READS)
+    reals, links = [], []
+    for path in reads:
+        path = os.path.abspath(path)
+        if not os.path.exists(path):
+            continue
+        real = os.path.realpath(path)
+        reals.append(real)
+        if real != path:
+            links.append((path, real))
+    os.mkdir(root, 0o755)
+    check(libc.mount(b"tmpfs", fs(root), b"tmpfs", MS_NOSUID | MS_NODEV,
+                     b"mode=755,size=1m") == 0, "tmpfs root")
+    try:
+        # /tmp first: read paths and the work folder below /tmp are bound on top of it.
+        tmpfs("/tmp", 0o1777, int(cfg.get("tmp_mb", 64)))
+        bound = []
+        for real in sorted(set(reals), key=lambda p: (p.count("/"), p)):
+            covered = False
+            for done in bound:
+                if real.startswith(done.rstrip("/") + "/"):
+                    covered = os.stat(real).st_dev == os.stat(done).st_dev
+                    if covered:
+                        break
+            if not covered:
+                bind(real, ro_flags)
+                bound.append(real)
+        for path, real in sorted(links):
+            target = root + path
+            if os.path.lexists(target):
+                continue
+            parent = os.path.dirname(target)
+            if not os.path.isdir(parent):
+                os.makedirs(parent)
+            os.symlink(real, target)
+        tmpfs("/dev", 0o755, 1)
+        for name in _DEVICES:
+            if os.path.exists("/dev/" + name):
+                bind("/dev/" + name, MS_NOSUID)
+        for name, fd in (("stdin", 0), ("stdout", 1), ("stderr", 2)):
+            os.symlink("/proc/self/fd/%d" % fd, root + "/dev/" + name)
+        os.symlink("/proc/self/fd", root + "/dev/fd")
+        tmpfs("/dev/shm", 0o1777, int(cfg.get("tmp_mb", 64)))
+        remount(root + "/dev", ro_flags, "remount /dev")
+        os.makedirs(root + "/proc")
+        if new_proc:
+            flags = MS_NOSUID | MS_NODEV | MS_NOEXEC
+            check(libc.mount(b"proc", fs(root + "/proc"), b"proc", flags, None) == 0, "proc")
+            report["proc"] = "private"
+        else:
+            # No PID namespace: a proc of the host's PID namespace, the process list visible.
+            check(libc.mount(b"proc", fs(root + "/proc"), b"proc", MS_NOSUID | MS_NODEV
+                             | MS_NOEXEC, None) == 0, "proc")
+            report["proc"] = "host pids"
+        if not os.path.isdir(root + workdir):
+            os.makedirs(root + workdir)
+        check(libc.mount(fs(workdir), fs(root + workdir), None, MS_BIND, None) == 0,
+              "bind work folder")
+        remount(root + workdir, MS_NOSUID | MS_NODEV, "remount work folder")
+        os.chdir(root)
+        number = _PIVOT_ROOT.get(os.uname().machine)
+        if number is not None and libc.syscall(number, b".", b".") == 0:
+            # The old root now sits on top of the new one: detach it.
+            check(libc.umount2(b".", MNT_DETACH) == 0, "detach the old root")
+            report["filesystem"] = "private root (pivot_root)"
+        else:
+            check(libc.chroot(b".") == 0, "chroot")
+            report["filesystem"] = "private root (chroot)"
+        os.chdir("/")
+        remount("/", ro_flags, "remount / read-only")
+    except (_RootFailed, OSError) as exc:
+        report["filesystem"] = "host"
+        report["private_root_error"] = str(exc)
+        os.chdir(workdir)
+        libc.umount2(fs(root), MNT_DETACH)
+        try:
+            os.rmdir(root)
+        except OSError:
+            pass
+        return False
+    try:
+        os.rmdir(root)  # the empty mount point, seen through the work folder
+    except OSError:
+        pass
+    report["mounts"] = "read-only"
+    return True
+
+def _setup_mounts(ctypes, libc, cfg, report, new_proc):
+    workdir = cfg["workdir"]
     b = lambda s: s.encode()
     if libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None) != 0:
         report["mounts"] = "failed: make-private: " + _err(ctypes)
         return
+    if cfg.get("private_root") and _private_root(ctypes, libc, cfg, report, new_proc):
+        return
+    # Fallback: the host's tree, every mount read-only but the work folder; reads allowed.
+    report["filesystem"] = "host, read-only"
     if libc.mount(b(workdir), b(workdir), None, MS_BIND, None) != 0:
         report["mounts"] = "failed: bind work folder: " + _err(ctypes)
         return
@@ -165,10 +334,14 @@ def _drop_caps(ctypes, libc, report):
     report["capabilities"] = "dropped" if ok else "kept: " + _err(ctypes)
     report["no_new_privs"] = nnp
 
-def _install_hook(workdir, block_subprocess, block_network):
+def _install_hook(workdir, block_subprocess, block_network, private_tmp, read_only):
     import socket
     real, sep = os.path.realpath, os.sep
     allowed = ("/dev/null",)
+    # In a private root /tmp and /dev/shm are the sandbox's own tmpfs mounts (bar the read
+    # paths bound into them).
+    writable = [workdir] + (["/tmp", "/dev/shm"] if private_tmp else [])
+    read_only = [real(path) for path in read_only]
     write_flags = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
     path_events = {"os.remove": (0,), "os.rmdir": (0,), "os.mkdir": (0,), "os.chmod": (0,),
                    "os.chown": (0,), "os.rename": (0, 1), "os.link": (1,), "os.symlink": (1,),
@@ -188,7 +361,15 @@ def _install_hook(workdir, block_subprocess, block_network):
         except TypeError:
             return True
         resolved = real(path)
-        return resolved == workdir or resolved.startswith(workdir + sep) or resolved in allowed
+        if resolved in allowed or resolved == workdir or resolved.startswith(workdir + sep):
+            return True
+        for top in read_only:
+            if resolved == top or resolved.startswith(top + sep):
+                return False
+        for top in writable:
+            if resolved == top or resolved.startswith(top + sep):
+                return True
+        return False
 
     def deny(what):
         raise PermissionError("sandbox: %s is not allowed" % what)
@@ -228,7 +409,9 @@ def _worker(cfg, report, report_fd):
     sys.dont_write_bytecode = True
     sys.path.insert(0, workdir)
     if cfg.get("audit", True):
-        _install_hook(workdir, cfg.get("block_subprocess", True), cfg.get("block_network", True))
+        _install_hook(workdir, cfg.get("block_subprocess", True), cfg.get("block_network", True),
+                      str(report.get("filesystem", "")).startswith("private root"),
+                      cfg.get("read_paths") or ())
         report["audit_hook"] = True
     report["ready"] = True
     os.write(report_fd, (json.dumps(report) + "\n").encode())
@@ -272,7 +455,8 @@ def _main():
     cfg = json.loads(sys.argv[1])
     report_fd = cfg["report_fd"]
     report = {"pid_namespace": False, "network": "shared", "mounts": "shared",
-              "capabilities": "kept", "processes": "none", "audit_hook": False}
+              "filesystem": "host", "capabilities": "kept", "processes": "none",
+              "audit_hook": False}
     for name, limits in sorted(cfg.get("rlimits", {}).items()):
         res = getattr(resource, name, None)
         if res is None:
@@ -330,7 +514,7 @@ def _main():
         libc.prctl(1, 9, 0, 0, 0)  # PR_SET_PDEATHSIG, SIGKILL
         report["pid_namespace"] = True
     if got_mounts:
-        _setup_mounts(ctypes, libc, cfg["workdir"], report, new_proc=got_pid)
+        _setup_mounts(ctypes, libc, cfg, report, new_proc=got_pid)
     if got_pid:
         worker = os.fork()
         if worker:
@@ -407,6 +591,7 @@ class SandboxSupport:
     pids_cgroup: str | None
     user_namespace: bool
     notes: tuple[str, ...] = ()
+    private_root: bool = False
 
     @property
     def filesystem_enforced_by_kernel(self) -> bool:
@@ -578,7 +763,7 @@ def detect_support(python: str | None = None) -> SandboxSupport:
     if root:
         cgroup = _make_cgroup(64)
         report = _probe(python, {"netns": True, "mountns": True, "pidns": True,
-                                 "drop_caps": True,
+                                 "drop_caps": True, "private_root": True,
                                  "cgroup": str(cgroup) if cgroup else None})
         _drain_cgroup(cgroup)
         ok = report.get("returncode") == 0 and report.get("ready")
@@ -589,6 +774,9 @@ def detect_support(python: str | None = None) -> SandboxSupport:
             notes.append(f"mounts: {mounts}")
         if report.get("proc") not in (None, "private"):
             notes.append(f"proc: {report.get('proc')}")
+        if report.get("private_root_error"):
+            notes.append("no private root (reads anywhere allowed): "
+                         f"{report.get('private_root_error')}")
         cgroup_base = _cgroup_base()
         return SandboxSupport(
             python=python,
@@ -601,6 +789,7 @@ def detect_support(python: str | None = None) -> SandboxSupport:
                 cgroup_base and ok and report.get("processes") == "pids-cgroup") else None,
             user_namespace=False,
             notes=tuple(notes),
+            private_root=bool(ok and str(report.get("filesystem", "")).startswith("private")),
         )
     report = _probe(python, {"userns": True, "netns": True})
     ok = report.get("returncode") == 0 and report.get("ready")
@@ -701,6 +890,8 @@ def run_python(
     max_read_back_bytes: int = 8 * MIB,
     workdir_parent: str | os.PathLike[str] | None = None,
     keep_dir: bool = False,
+    read_paths: Sequence[str | os.PathLike[str]] = (),
+    tmp_mb: int = 64,
 ) -> SandboxResult:
     """Run ``code`` as ``__main__`` in a fresh folder under the limits above.
 
@@ -708,11 +899,17 @@ def run_python(
     them. cpu_s defaults to timeout_s. memory_mb limits the address space (None: no limit);
     torch alone maps about 0.5 GiB. max_procs counts tasks, so threads too. network=True skips
     the network namespace and the socket checks. read_back names files (relative) whose text is
-    returned in ``SandboxResult.files`` when present. Never raises for what the program does;
-    raises ValueError for bad arguments.
+    returned in ``SandboxResult.files`` when present. read_paths: files or folders (besides the
+    interpreter's own) the program may read, bound read-only at the same path in its private
+    root (without a private root they are readable anyway). tmp_mb: the size of its private
+    /tmp and /dev/shm. Never raises for what the program does; raises ValueError for bad
+    arguments.
     """
     if timeout_s <= 0:
         raise ValueError("timeout_s must be positive")
+    read_paths = [os.path.abspath(path) for path in read_paths]
+    if tmp_mb < 1:
+        raise ValueError("tmp_mb must be at least 1")
     python = python or sys.executable
     support = detect_support(python)
     started = time.monotonic()
@@ -757,6 +954,9 @@ def run_python(
             "netns": support.network_namespace and not network,
             "userns": support.user_namespace and not network,
             "mountns": support.mount_namespace,
+            "private_root": support.private_root,
+            "read_paths": [str(path) for path in read_paths],
+            "tmp_mb": tmp_mb,
             "pidns": support.pid_namespace,
             "drop_caps": support.drop_capabilities,
             "audit": True,
@@ -797,8 +997,9 @@ def run_python(
         else:
             result_status = _classify(returncode, timed_out, cpu_used, cpu_limit, stderr)
         isolation = {key: report[key] for key in (
-            "network", "mounts", "pid_namespace", "capabilities", "processes", "audit_hook",
-            "proc", "no_new_privs", "unshare_error", "cgroup_error") if key in report}
+            "network", "mounts", "filesystem", "pid_namespace", "capabilities", "processes",
+            "audit_hook", "proc", "no_new_privs", "unshare_error", "cgroup_error",
+            "private_root_error") if key in report}
         if network:
             isolation["network"] = "allowed"
         collected: dict[str, str] = {}
