@@ -373,16 +373,30 @@ class TransformersBackend:
                 try:
                     tokenizer = AutoTokenizer.from_pretrained(self.model_path)
                     model = AutoModelForCausalLM.from_pretrained(self.model_path)
-                    if self.adapter:
-                        from peft import PeftModel
-
-                        model = PeftModel.from_pretrained(model, self.adapter)
                 except (OSError, ValueError) as exc:
                     raise BackendError(f"cannot load the model {self.model_path}: {exc}") from exc
+                if self.adapter:
+                    model = self._apply_adapter(model)
                 model.to(self.device)
                 model.eval()
                 self._loaded = (tokenizer, model)
             return self._loaded
+
+    def _apply_adapter(self, model: Any) -> Any:
+        """The PEFT adapter (``adapter_config.json`` + weights) on top of the base model."""
+        try:
+            from peft import PeftModel
+        except ImportError as exc:
+            raise BackendError(
+                "an adapter needs peft (pip install -e '.[training]')"
+            ) from exc
+        try:
+            # RuntimeError: weights whose shapes do not fit this base model.
+            return PeftModel.from_pretrained(model, self.adapter)
+        except (OSError, ValueError, RuntimeError) as exc:
+            raise BackendError(
+                f"cannot apply the adapter {self.adapter} to {self.model_path}: {exc}"
+            ) from exc
 
     def generate(self, messages: Messages, settings: GenerationSettings) -> list[Sample]:
         import torch

@@ -14,11 +14,12 @@ writes the list it saw).
 ``{"task_id": ..., "completions": ["<text after the <think> prefill>", ...]}``.
 
     python -m recode.training.eval.cli --suite codeupdatearena --out DIR
-        (--model-url URL [--model NAME] | --model PATH) [-n N] [--temperature T]
-        [--max-tokens M] [--requests R] ...
+        (--model-url URL [--model NAME] | --model PATH [--adapter PATH]) [-n N]
+        [--temperature T] [--max-tokens M] [--requests R] ...
 
 samples N completions per task from a model (the backends of recode.server.model: an
-OpenAI-compatible server such as vLLM, or a model folder run in-process), saves them to
+OpenAI-compatible server such as vLLM, or a model folder run in-process, with --adapter a PEFT
+adapter folder such as a LoRA from recode-train applied on top), saves them to
 DIR/completions.jsonl as they arrive, then scores them. Running the same command again resumes:
 tasks that already have N completions are not asked again (see training/eval/generate.py).
 Tasks excluded as broken are not asked at all.
@@ -81,6 +82,9 @@ def _check_source(args: argparse.Namespace) -> None:
     if not args.oracle and not args.completions and not _model_backed(args):
         raise UsageError("give --oracle, --completions FILE, --model-url URL [--model NAME] "
                          "or --model PATH")
+    if args.adapter and not (_model_backed(args) and not args.model_url):
+        raise UsageError("--adapter goes with an in-process --model PATH (served adapters are "
+                         "named with --model NAME at --model-url)")
 
 
 def _sample(args: argparse.Namespace, prompts: Sequence[tuple[str, Any]],
@@ -88,7 +92,8 @@ def _sample(args: argparse.Namespace, prompts: Sequence[tuple[str, Any]],
     """Generate (or resume) the completions of a model-backed run: the model's name, each
     task's first -n completions, and what the report says about the generation."""
     try:
-        backend = gen.make_backend(args.model_url, args.model, timeout=args.timeout)
+        backend = gen.make_backend(args.model_url, args.model, timeout=args.timeout,
+                                   adapter=args.adapter)
     except ValueError as exc:
         raise UsageError(str(exc)) from exc
     if isinstance(backend, OpenAIBackend):
@@ -99,6 +104,9 @@ def _sample(args: argparse.Namespace, prompts: Sequence[tuple[str, Any]],
         requests = args.requests or 8
     else:
         model = str(Path(args.model).resolve())
+        if args.adapter:
+            # Part of the name, so that a resumed run never mixes base and adapter samples.
+            model += f" + adapter {Path(args.adapter).resolve()}"
         requests = 1  # one in-process model: parallel calls would only queue on it
     sampling = gen.Sampling(temperature=args.temperature, top_p=args.top_p,
                             max_tokens=args.max_tokens, seed=args.seed)
@@ -597,6 +605,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--model", help="with --model-url: the served model's name (default: "
                         "the server's first); alone: a model folder run in-process; with "
                         "--completions: the name for the report")
+    parser.add_argument("--adapter", help="with --model PATH: a PEFT adapter folder (LoRA from "
+                        "recode-train) applied on top of the model")
     parser.add_argument("-n", "--samples", type=int, default=1,
                         help="completions per task from the model (the oracle has one)")
     parser.add_argument("--temperature", type=float, default=0.7,

@@ -80,16 +80,22 @@ class Generated:
 
 
 def make_backend(model_url: str | None, model: str | None, *, timeout: float = 300.0,
-                 retries: int = 2) -> Backend:
+                 retries: int = 2, adapter: str | None = None) -> Backend:
     """An OpenAI-compatible client (``model_url``; ``model`` names the served model, None:
-    the server's first) or, without a URL, the model folder ``model`` run in-process."""
+    the server's first) or, without a URL, the model folder ``model`` run in-process, with the
+    PEFT adapter folder ``adapter`` (a LoRA from training) on top when given."""
     if model_url:
+        if adapter:
+            raise ValueError("--adapter is for an in-process --model PATH; an adapter served at "
+                             "--model-url is chosen by its name with --model NAME")
         return OpenAIBackend(model_url, model, timeout=timeout, retries=retries)
     if not model:
         raise ValueError("give a model URL or a model folder")
     if not Path(model).is_dir():
         raise ValueError(f"{model} is not a model folder (for a served model give --model-url)")
-    return TransformersBackend(model)
+    if adapter and not (Path(adapter) / "adapter_config.json").is_file():
+        raise ValueError(f"{adapter} is not a PEFT adapter folder (no adapter_config.json)")
+    return TransformersBackend(model, adapter=adapter)
 
 
 def read_generated(path: Path, model: str, sampling: Sampling) -> dict[str, Generated]:
