@@ -87,6 +87,9 @@ class Candidate:
     record_id: str
     old_code: str
     provenance: dict[str, Any]
+    #: the statement a later-release pairing widened to its function: what the mechanical fix
+    #: gets when the maintainers' version does not pass
+    statement: str | None = field(default=None, compare=False)
 
 
 def _names_used(tree: ast.AST) -> set[str]:
@@ -316,11 +319,15 @@ def successors(candidates: Iterable[Candidate], old_root: Path, new_root: Path,
     by_name: dict[str, list[Path]] = {}
     for p in new_root.rglob("*.py"):
         by_name.setdefault(p.name, []).append(p)
+    # an sdist unpacks to one versioned folder (pkg-1.0/): the same file is under pkg-1.1/
+    tops = (_only_folder(old_root), _only_folder(new_root))
     cache: dict[str, str | None] = {}
     for cand in candidates:
         rel = cand.provenance.get("path", "")
         old_file = old_root / rel
         target = new_root / rel
+        if not target.is_file() and tops[0] and tops[1] and rel.startswith(tops[0] + "/"):
+            target = new_root / tops[1] / rel[len(tops[0]) + 1:]
         if not target.is_file():
             options = by_name.get(Path(rel).name, [])
             target = options[0] if len(options) == 1 else Path("/nonexistent")
@@ -351,7 +358,17 @@ def successors(candidates: Iterable[Candidate], old_root: Path, new_root: Path,
             prov["new_path"] = target.relative_to(new_root).as_posix()
             if old_code != cand.old_code:
                 prov["cut"] = "function"
-        yield Candidate(cand.record_id, old_code, prov), new_code, "later-release"
+        statement = cand.old_code if old_code != cand.old_code else None
+        yield Candidate(cand.record_id, old_code, prov, statement), new_code, "later-release"
+
+
+def _only_folder(root: Path) -> str | None:
+    """The name of ``root``'s only entry when that is a folder, else None."""
+    try:
+        entries = list(root.iterdir())
+    except OSError:
+        return None
+    return entries[0].name if len(entries) == 1 and entries[0].is_dir() else None
 
 
 def similarity(a: str, b: str) -> float:
@@ -792,7 +809,15 @@ def build(
             continue  # nothing could write the new code: skip the checks
         verdict = checker.check(record, cand.old_code, new_code, source)
         if source == "later-release" and not verdict.ok and record.fix is not None:
-            # the maintainers changed it otherwise (or not yet): the mechanical fix still applies
+            # the maintainers changed it otherwise (or not yet): the mechanical fix still applies,
+            # to the statement that was mined when the pairing had widened it to its function
+            if cand.statement is not None:
+                prov = {k: v for k, v in cand.provenance.items() if k not in ("cut", "new_path")}
+                cand = Candidate(cand.record_id, cand.statement, prov)
+                key = (record.id, normalise(cand.old_code))
+                if key in seen:
+                    report.duplicates += 1
+                    continue
             verdict = checker.check(record, cand.old_code, None, "")
         if not verdict.ok:
             report.rejected[verdict.reason] += 1

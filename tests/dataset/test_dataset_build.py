@@ -292,6 +292,28 @@ def test_later_release_pairing_widens_a_statement_to_its_function(tmp_path):
     assert new_code is None and cand.old_code == mined[0].old_code and "cut" not in cand.provenance
 
 
+def test_widened_pairing_falls_back_to_the_fixed_statement_and_maps_sdist_folders(tmp_path):
+    # pkg-1.0/m.py and pkg-1.1/m.py (an sdist's versioned folder); the later release still
+    # calls np.float_ (not migrated yet): the statement mined gets the mechanical fix instead
+    body = "".join(f"    x{i} = {i}\n" for i in range(32))
+    code = f"import numpy as np\n\n\ndef long(a):\n{body}    b = np.float_(a)\n    return b\n"
+    for root in (tmp_path / "old" / "pkg-1.0", tmp_path / "new" / "pkg-1.1"):
+        root.mkdir(parents=True)
+        (root / "m.py").write_text(code)
+    (tmp_path / "new" / "pkg-1.1" / "other").mkdir()
+    (tmp_path / "new" / "pkg-1.1" / "other" / "m.py").write_text(code)  # m.py is not unique
+    det = b.detector_for(KB)
+    mined = list(b.mine_tree(tmp_path / "old", det, {"origin": "mined"}))
+    [(cand, new_code, source)] = b.successors(mined, tmp_path / "old", tmp_path / "new")
+    assert cand.provenance["new_path"] == "pkg-1.1/m.py" and new_code is not None
+    assert cand.statement == mined[0].old_code and cand.old_code != cand.statement
+    report = b.BuildReport()
+    [row] = b.build([(cand, new_code, source)], KB, report=report)
+    assert row["new_code_from"] == "fix" and row["old_code"] == mined[0].old_code
+    assert "cut" not in row["provenance"] and "new_path" not in row["provenance"]
+    assert row["new_code"] == mined[0].old_code.replace("np.float_(", "np.float64(")
+
+
 def test_run_versions_picks_the_release_pair():
     releases = ["1.25.2", "1.26.0", "1.26.4", "2.0.0", "2.0.2", "2.1.0"]
     assert b.run_versions(FLOAT_, releases) == ("1.26.4", "2.0.2")
