@@ -269,6 +269,8 @@ def test_rejects_paths_leaving_the_folder() -> None:
         run_python("pass", files={"../x.py": ""})
     with pytest.raises(ValueError):
         run_python("pass", timeout_s=0)
+    with pytest.raises(ValueError):
+        run_python("pass", read_paths=["/"])
 
 
 def test_other_interpreter_argument() -> None:

@@ -908,6 +908,8 @@ def run_python(
     if timeout_s <= 0:
         raise ValueError("timeout_s must be positive")
     read_paths = [os.path.abspath(path) for path in read_paths]
+    if "/" in read_paths:
+        raise ValueError("read_paths cannot hold / (that would be no private root at all)")
     if tmp_mb < 1:
         raise ValueError("tmp_mb must be at least 1")
     python = python or sys.executable
