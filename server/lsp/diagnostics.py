@@ -14,15 +14,19 @@ same cache. A result computed for a version that is no longer current is never p
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
 import attrs
 from lsprotocol import types
 
-from recode.server.detector import Finding
+from recode.server.detector import Finding, Position
 from recode.server.lsp.documents import Document, Snapshot
 from recode.server.lsp.incremental import Bindings, Reanalysis, Skeleton, reanalyse, shifted
 
@@ -41,19 +45,150 @@ SEVERITY = {
 }
 
 
-@dataclass(frozen=True)
+Move = tuple[int, int]  # (byte shift, line shift) of a finding since it was computed
+
+
+class Placed:
+    """The findings of one snapshot with their diagnostics, as each was computed (perhaps in an
+    earlier snapshot) plus how far it moved since: by whole lines, its columns unchanged.
+
+    Keeping findings where they were computed makes a fast-path result cheap when a file holds
+    many findings: an edit moves the findings after it by a line shift per finding instead of
+    making new Finding and Diagnostic objects, and each diagnostic's JSON (all but its range)
+    is made once. ``wire`` is what a publishDiagnostics carries; ``findings`` and
+    ``diagnostics`` are made when asked for (hover, code actions, pull).
+    """
+
+    def __init__(
+        self,
+        origins: Sequence[Finding],
+        diagnostics: Sequence[types.Diagnostic],
+        rests: Sequence[str],
+        moves: Sequence[Move] | None = None,
+    ) -> None:
+        self.origins = tuple(origins)
+        self.origin_diagnostics = tuple(diagnostics)
+        self.rests = tuple(rests)  # each diagnostic's JSON after its range
+        self.moves = tuple(moves) if moves is not None else ((0, 0),) * len(self.origins)
+
+    @classmethod
+    def fresh(cls, findings: Sequence[Finding], snapshot: Snapshot) -> Placed:
+        diagnostics = [to_diagnostic(f, snapshot) for f in findings]
+        return cls(findings, diagnostics, [rest_json(d) for d in diagnostics])
+
+    def __len__(self) -> int:
+        return len(self.origins)
+
+    def finding(self, index: int) -> Finding:
+        found = self.origins[index]
+        shift, lines = self.moves[index]
+        if not (shift or lines):
+            return found
+        return replace(
+            found,
+            start_byte=found.start_byte + shift,
+            end_byte=found.end_byte + shift,
+            start=Position(found.start.line + lines, found.start.character),
+            end=Position(found.end.line + lines, found.end.character),
+        )
+
+    @cached_property
+    def findings(self) -> tuple[Finding, ...]:
+        return tuple(self.finding(i) for i in range(len(self.origins)))
+
+    @cached_property
+    def spans(self) -> list[tuple[int, int]]:
+        return [
+            (f.start_byte + shift, f.end_byte + shift)
+            for f, (shift, _) in zip(self.origins, self.moves, strict=True)
+        ]
+
+    @cached_property
+    def diagnostics(self) -> tuple[types.Diagnostic, ...]:
+        out = []
+        for diagnostic, (_, lines) in zip(self.origin_diagnostics, self.moves, strict=True):
+            if lines:
+                r = diagnostic.range
+                diagnostic = attrs.evolve(
+                    diagnostic,
+                    range=types.Range(
+                        types.Position(r.start.line + lines, r.start.character),
+                        types.Position(r.end.line + lines, r.end.character),
+                    ),
+                )
+            out.append(diagnostic)
+        return tuple(out)
+
+    @cached_property
+    def wire(self) -> list[str]:
+        """Each diagnostic as JSON text, as publishDiagnostics carries it."""
+        out = []
+        for diagnostic, rest, (_, lines) in zip(
+            self.origin_diagnostics, self.rests, self.moves, strict=True
+        ):
+            start, end = diagnostic.range.start, diagnostic.range.end
+            out.append(
+                f'{{"range":{{"start":{{"line":{start.line + lines},"character":'
+                f'{start.character}}},"end":{{"line":{end.line + lines},"character":'
+                f"{end.character}}}}},{rest}"
+            )
+        return out
+
+
+_converter_local = threading.local()
+_rests: dict[tuple[Any, ...], str] = {}
+
+
+def rest_json(diagnostic: types.Diagnostic) -> str:
+    """The JSON of a diagnostic after its range (``"message":...}``), as pygls would write it.
+
+    The same for every diagnostic with the same message, code and data: cached.
+    """
+    key = (
+        diagnostic.message,
+        diagnostic.severity,
+        diagnostic.code,
+        diagnostic.code_description.href if diagnostic.code_description else None,
+        diagnostic.source,
+        tuple(diagnostic.tags or ()),
+        json.dumps(diagnostic.data, sort_keys=True),
+    )
+    found = _rests.get(key)
+    if found is None:
+        converter = getattr(_converter_local, "converter", None)
+        if converter is None:
+            from pygls.protocol import default_converter
+
+            converter = _converter_local.converter = default_converter()
+        data = converter.unstructure(diagnostic)
+        data.pop("range")
+        found = json.dumps(data, separators=(",", ":"))[1:]
+        if len(_rests) > 50_000:
+            _rests.clear()
+        _rests[key] = found
+    return found
+
+
+@dataclass(frozen=True, eq=False)
 class Result:
     """The findings of one snapshot against one context."""
 
     snapshot: Snapshot
     context: Context
-    findings: tuple[Finding, ...]
-    diagnostics: tuple[types.Diagnostic, ...]
+    placed: Placed
     seconds: float  # time spent in the detector
     # False: from the incremental fast path, whose findings' fix edits must not be used
     exact: bool = True
     skeleton: Skeleton | None = None  # the file's skeleton (incremental.py), once made
     bindings: Bindings | None = None  # the skeleton's module-scope bindings, once computed
+
+    @property
+    def findings(self) -> tuple[Finding, ...]:
+        return self.placed.findings
+
+    @property
+    def diagnostics(self) -> tuple[types.Diagnostic, ...]:
+        return self.placed.diagnostics
 
     @property
     def key(self) -> tuple[int | None, int]:
@@ -86,53 +221,55 @@ def compute(snapshot: Snapshot, context: Context, base: Result | None = None) ->
     allows it (see incremental.py), else by running the detector over the whole file."""
     start = time.perf_counter()
     if base is not None and base.context.generation == context.generation:
-        plan = reanalyse(snapshot, base.snapshot, base.findings, context.detector, base.skeleton)
+        plan = reanalyse(
+            snapshot, base.snapshot, base.placed.spans, context.detector, base.skeleton
+        )
         if plan is not None:
             return _merge(snapshot, context, base, plan, start)
     findings = context.detector.detect(snapshot.source, snapshot.tree)
-    diagnostics = tuple(to_diagnostic(f, snapshot) for f in findings)
-    return Result(
-        snapshot, context, tuple(findings), diagnostics, time.perf_counter() - start, True
-    )
+    placed = Placed.fresh(findings, snapshot)
+    return Result(snapshot, context, placed, time.perf_counter() - start, True)
 
 
 def _merge(
     snapshot: Snapshot, context: Context, base: Result, plan: Reanalysis, start: float
 ) -> Result:
-    """The fast path's result: kept findings reuse their diagnostics (moved by whole lines)."""
-    findings: list[Finding] = []
+    """The fast path's result: kept findings stay as they were computed, moved by whole lines
+    (or, on the edited line itself, placed again)."""
+    old = base.placed
+    origins: list[Finding] = []
     diagnostics: list[types.Diagnostic] = []
+    rests: list[str] = []
+    moves: list[Move] = []
 
     def keep(kept: list[tuple[int, int, int | None]]) -> None:
         for index, shift, lines in kept:
-            finding = shifted(base.findings[index], shift, lines, snapshot)
-            old = base.diagnostics[index]
-            if shift == 0 and lines == 0:
-                diagnostic = old
-            elif lines is None:
+            if lines is None:  # its columns changed too: a new finding at its new place
+                finding = shifted(old.finding(index), shift, None, snapshot)
                 diagnostic = to_diagnostic(finding, snapshot)
-            else:
-                r = old.range
-                diagnostic = attrs.evolve(
-                    old,
-                    range=types.Range(
-                        types.Position(r.start.line + lines, r.start.character),
-                        types.Position(r.end.line + lines, r.end.character),
-                    ),
-                )
-            findings.append(finding)
-            diagnostics.append(diagnostic)
+                origins.append(finding)
+                diagnostics.append(diagnostic)
+                rests.append(rest_json(diagnostic))
+                moves.append((0, 0))
+                continue
+            origins.append(old.origins[index])
+            diagnostics.append(old.origin_diagnostics[index])
+            rests.append(old.rests[index])
+            was_shift, was_lines = old.moves[index]
+            moves.append((was_shift + shift, was_lines + lines))
 
     keep(plan.before)
     for finding in plan.inside:
-        findings.append(finding)
-        diagnostics.append(to_diagnostic(finding, snapshot))
+        diagnostic = to_diagnostic(finding, snapshot)
+        origins.append(finding)
+        diagnostics.append(diagnostic)
+        rests.append(rest_json(diagnostic))
+        moves.append((0, 0))
     keep(plan.after)
     return Result(
         snapshot,
         context,
-        tuple(findings),
-        tuple(diagnostics),
+        Placed(origins, diagnostics, rests, moves),
         time.perf_counter() - start,
         exact=False,
         skeleton=plan.skeleton,
@@ -146,8 +283,8 @@ def shown(result: Result) -> list[tuple[object, ...]]:
 
 
 def same_diagnostics(a: Result, b: Result) -> bool:
-    """Whether two results show the same diagnostics."""
-    return shown(a) == shown(b)
+    """Whether two results show the same diagnostics (as objects and as published JSON)."""
+    return shown(a) == shown(b) and a.placed.wire == b.placed.wire
 
 
 @dataclass(frozen=True)
@@ -156,7 +293,7 @@ class _Published:
 
     key: tuple[int | None, int]
     exact: bool
-    shown: list[tuple[object, ...]]
+    wire: list[str]
 
 
 class DiagnosticsManager:
@@ -284,17 +421,20 @@ class DiagnosticsManager:
         if self.server.documents.get(uri) is not doc or doc.version != result.snapshot.version:
             return  # the document changed meanwhile: its own run will publish
         previous = self._published.get(uri)
+        wire = result.placed.wire
         if (
             previous is not None
             and previous.key == result.key
-            and (previous.exact or not result.exact or previous.shown == shown(result))
+            and (previous.exact or not result.exact or previous.wire == wire)
         ):
             return
-        self._published[uri] = _Published(result.key, result.exact, shown(result))
-        self.server.text_document_publish_diagnostics(
-            types.PublishDiagnosticsParams(
-                uri=uri, diagnostics=list(result.diagnostics), version=result.snapshot.version
-            )
+        self._published[uri] = _Published(result.key, result.exact, wire)
+        # the diagnostics' JSON is kept with the result: write it as it is (pygls would
+        # rebuild every diagnostic through cattrs on each publish)
+        self.server.protocol.notify_json(
+            types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS,
+            f'{{"uri":{json.dumps(uri)},"diagnostics":[{",".join(wire)}],'
+            f'"version":{json.dumps(result.snapshot.version)}}}',
         )
         changed = doc.state.pop("changed_at", None)
         if changed is not None and changed[0] == result.snapshot.version:

@@ -273,12 +273,14 @@ def shifted(finding: Finding, shift: int, lines: int | None, snapshot: Snapshot)
 def reanalyse(
     snapshot: Snapshot,
     base: Snapshot,
-    base_findings: Sequence[Finding],
+    base_spans: Sequence[tuple[int, int]],
     detector: Detector,
     skeleton: Skeleton | None = None,
     bindings: Bindings | None = None,
 ) -> Reanalysis | None:
     """The findings of ``snapshot`` from those of ``base``, or None to analyse the whole file.
+
+    ``base_spans``: the byte ranges of the base snapshot's findings, in order.
 
     ``skeleton`` and ``bindings``: those of ``base`` where known (made here otherwise).
     An edit inside a function re-analyses that function on the skeleton. An edit of another
@@ -371,16 +373,16 @@ def reanalyse(
     line_shift = len(snapshot.lines.starts) - len(base.lines.starts)
     kept_before: list[tuple[int, int, int | None]] = []
     kept_after: list[tuple[int, int, int | None]] = []
-    for index, f in enumerate(base_findings):
-        if not (f.end_byte <= before.start_byte or f.start_byte >= before.end_byte):
+    for index, (f_start, f_end) in enumerate(base_spans):
+        if not (f_end <= before.start_byte or f_start >= before.end_byte):
             continue  # inside the statement: replaced by the fresh findings
-        side = kept_before if f.end_byte <= before.start_byte else kept_after
-        if f.end_byte <= lo:
+        side = kept_before if f_end <= before.start_byte else kept_after
+        if f_end <= lo:
             side.append((index, 0, 0))  # before the edit: nothing about it changed
-        elif f.start_byte >= hi_old:
+        elif f_start >= hi_old:
             # after the edit: moved by its length, and by whole lines if its line started
             # after the edit (else its columns changed too: recompute them)
-            line_start = base.lines.starts[base.lines.line_of(f.start_byte)]
+            line_start = base.lines.starts[base.lines.line_of(f_start)]
             side.append((index, delta, line_shift if line_start >= hi_old else None))
         else:
             return None  # cannot happen: the edit outside the statement is whitespace

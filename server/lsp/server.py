@@ -12,6 +12,8 @@ threads, and model migrations in the model threads, so a slow one never delays d
 from __future__ import annotations
 
 import asyncio
+import inspect
+import json
 import logging
 import time
 from collections.abc import Callable
@@ -84,6 +86,27 @@ class RecodeProtocol(LanguageServerProtocol):
         super()._handle_cancel_notification(msg_id)
         for callback in callbacks:
             callback()
+
+    def notify_json(self, method: str, params: str) -> None:
+        """Send a notification whose params are JSON text already (ASCII, as json.dumps
+        writes it): what pygls' ``notify`` sends, without converting attrs objects."""
+        if self.writer is None:
+            log.error("cannot send %s: no transport", method)
+            return
+        body = f'{{"jsonrpc":"2.0","method":{json.dumps(method)},"params":{params}}}'.encode()
+        if self._include_headers:
+            header = (
+                f"Content-Length: {len(body)}\r\n"
+                f"Content-Type: {self.CONTENT_TYPE}; charset={self.CHARSET}\r\n\r\n"
+            )
+            body = header.encode() + body
+        try:
+            written = self.writer.write(body)
+            if inspect.isawaitable(written):
+                asyncio.ensure_future(written)
+        except BrokenPipeError:
+            log.exception("sending %s: the client is gone", method)
+            raise
 
     @lsp_method(types.TEXT_DOCUMENT_DID_OPEN)
     def lsp_text_document__did_open(self, params: types.DidOpenTextDocumentParams) -> Any:

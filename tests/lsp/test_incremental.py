@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -346,3 +347,37 @@ async def test_a_version_analysed_while_the_previous_runs_uses_it_as_base() -> N
     full = compute(doc.snapshot(), CONTEXT)
     assert same_diagnostics(r3, full)
     server.analysis_pool.shutdown()
+
+
+def test_published_json_is_what_pygls_writes() -> None:
+    """The diagnostics' JSON kept with a result (moved by the fast path or not) is the JSON
+    pygls would make of the diagnostics."""
+    from pygls.protocol import default_converter
+
+    converter = default_converter()
+    doc = Document.open("file:///m.py", MODULE, 1, "utf-16")
+    base = compute(doc.snapshot(), CONTEXT)
+    line = MODULE.splitlines().index("    x = np.float_(1)")
+    doc.apply(
+        [
+            types.TextDocumentContentChangePartial(
+                range=types.Range(types.Position(line, 20), types.Position(line, 20)),
+                text="\n\n    y = np.product([x])",
+            )
+        ],
+        2,
+    )
+    fast = compute(doc.snapshot(), CONTEXT, base)
+    assert not fast.exact and any(lines == 2 for _, lines in fast.placed.moves)
+    for result in (base, fast):
+        assert len(result.placed.wire) == len(result.diagnostics) > 3
+        for text, diagnostic in zip(result.placed.wire, result.diagnostics, strict=True):
+            assert json.loads(text) == converter.unstructure(diagnostic)
+    # a finding after the edit is two lines further down, in the objects and in the JSON
+    moved = [i for i, (_, lines) in enumerate(fast.placed.moves) if lines == 2]
+    first = moved[0]
+    before = base.diagnostics[base.findings.index(fast.placed.origins[first])]
+    assert fast.diagnostics[first].range.start.line == before.range.start.line + 2
+    assert json.loads(fast.placed.wire[first])["range"]["start"]["line"] == (
+        before.range.start.line + 2
+    )
