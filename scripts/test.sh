@@ -26,9 +26,10 @@ fi
 
 ruff check .
 
-# Editor clients: the VS Code extension's unit tests (no VS Code binary needed) and the Neovim
-# setup's headless test.
-(cd extension-client/vscode && npm ci --no-audit --no-fund && npm run build && npm test)
+# Editor clients: the VS Code extension's unit tests (no VS Code binary needed; one drives the
+# real recode-lsp of the dev venv) and the Neovim setup's headless test.
+(cd extension-client/vscode && npm ci --no-audit --no-fund && npm run build \
+    && RECODE_TEST_PYTHON="$(command -v python)" npm test)
 if command -v nvim >/dev/null 2>&1; then
     sh extension-client/nvim/test.sh
 fi
