@@ -720,6 +720,7 @@ class BuildReport:
     by_library: Counter = field(default_factory=Counter)
     by_level: Counter = field(default_factory=Counter)
     run_failures: Counter = field(default_factory=Counter)
+    reused_runs: int = 0
     seconds: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
@@ -835,22 +836,50 @@ def build(
     return rows
 
 
+def run_key(row: dict[str, Any]) -> tuple[str, str, str]:
+    """What a run depends on besides the releases: the record and the exact code."""
+    return row["record"], row["old_code"], row["new_code"]
+
+
+def passed_runs(rows: Iterable[dict[str, Any]]) -> dict[tuple[str, str, str], dict[str, Any]]:
+    """The passed step-4 results of an earlier build's rows, by :func:`run_key`."""
+    out: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for row in rows:
+        run = (row.get("checks") or {}).get("run") or {}
+        if row.get("verification") == "executed" and run.get("ok"):
+            out[run_key(row)] = run
+    return out
+
+
 def execute_rows(rows: list[dict[str, Any]], kb: KnowledgeBase, pool: VenvPool,
                  releases: dict[str, list[str]], *, per_library: int = 1000,
                  library_limits: dict[str, int] | None = None,
+                 earlier: dict[tuple[str, str, str], dict[str, Any]] | None = None,
                  timeout_s: float = 60.0, report: BuildReport | None = None,
                  log: Any = None) -> None:
     """Step 4 for up to ``per_library`` rows of each library (``library_limits`` overrides it
     for some), in order; rows that pass become ``executed``; a failed run keeps the row
-    ``static`` and records why."""
+    ``static`` and records why.
+
+    ``earlier`` (:func:`passed_runs` of a previous build) spares runs: a row with the same
+    record and code whose run passed under the same two releases takes that result, marked
+    ``"reused": true``, and does not count against the limits. Failed runs are never reused."""
     done: Counter = Counter()
     limits = dict(library_limits or {})
     for row in rows:
         lib = row["dependency"]
-        if done[lib] >= limits.get(lib, per_library) or lib not in releases:
-            continue
         record = kb.get(row["record"])
-        if record is None:
+        if record is None or lib not in releases:
+            continue
+        before = (earlier or {}).get(run_key(row))
+        if before is not None and run_versions(record, releases[lib]) == (
+                before.get("old_version"), before.get("new_version")):
+            row["checks"]["run"] = {**before, "reused": True}
+            row["verification"] = "executed"
+            if report is not None:
+                report.reused_runs += 1
+            continue
+        if done[lib] >= limits.get(lib, per_library):
             continue
         done[lib] += 1
         result = execute(record, row["old_code"], row["new_code"], row.get("_flagged", []),

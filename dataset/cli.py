@@ -8,7 +8,7 @@
                          [--kb DIR] [--no-kb-examples] [--teacher-url URL --teacher-model NAME]
                          [--per-record-cap N] [--library-cap LIB=N ...]
                          [--run] [--run-per-library N] [--library-run-limit LIB=N ...]
-                         [--env LIB==VER=PYTHON ...]
+                         [--reuse-runs DIR] [--env LIB==VER=PYTHON ...]
                          [--out DIR]
     recode-dataset stats [--examples DIR]
 
@@ -81,6 +81,9 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--library-run-limit", action="append", default=[], metavar="LIB=N",
                    help="another --run-per-library for LIB")
     b.add_argument("--run-timeout", type=float, default=60.0)
+    b.add_argument("--reuse-runs", type=Path, metavar="DIR",
+                   help="an earlier build's folder: rows with the same record and code whose "
+                        "run passed under the same releases take that result instead of running")
     b.add_argument("--env", action="append", default=[],
                    help="LIB==VERSION=PYTHON: an existing interpreter for that release")
     b.add_argument("--no-create-envs", action="store_true",
@@ -292,9 +295,15 @@ def _build(args: argparse.Namespace, argv: list[str]) -> int:
         releases = {lib: known_versions(lib, cache_dir=args.cache_dir)
                     for lib in {r["dependency"] for r in rows}}
         log = (lambda m: print(m, file=sys.stderr)) if args.verbose else None
+        earlier = None
+        if args.reuse_runs:
+            from recode.dataset.stats import load_rows
+
+            earlier = b.passed_runs(load_rows(sorted(args.reuse_runs.glob("*.jsonl"))))
         b.execute_rows(rows, kb, pool, releases, per_library=args.run_per_library,
                        library_limits=_lib_numbers(args.library_run_limit,
                                                    "--library-run-limit"),
+                       earlier=earlier,
                        timeout_s=args.run_timeout, report=report, log=log)
         for key, why in pool.failed.items():
             print(f"# no environment for {key}: {why}", file=sys.stderr)

@@ -134,7 +134,10 @@ def datasheet(rows: list[dict[str, Any]], *, command: str, report: dict[str, Any
         rejected = report.get("rejected", {})
         parts += ["", "## Build report", "",
                   f"Candidates checked: {report.get('candidates', 0)}; kept: "
-                  f"{report.get('kept', 0)}; duplicates dropped: {report.get('duplicates', 0)}.",
+                  f"{report.get('kept', 0)}; duplicates dropped: {report.get('duplicates', 0)}"
+                  + (f"; runs reused from an earlier build (same record, code and releases, "
+                     f"passed there): {report['reused_runs']}" if report.get("reused_runs")
+                     else "") + ".",
                   "", _table(["rejected because", "candidates"],
                              sorted(([k, v] for k, v in rejected.items()), key=lambda x: -x[1]))]
         runs = report.get("run_failures", {})

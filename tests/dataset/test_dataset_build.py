@@ -247,6 +247,28 @@ def test_execute_rows_limits_runs_per_library():
     b.execute_rows(rows, KB, NoEnvironments(), releases, per_library=2,
                    library_limits={"numpy": 4}, report=report)
     assert report.run_failures == {"numpy: environment unavailable": 4}
+    # a passed run of an earlier build under the same releases is reused, outside the limit
+    for row in rows:
+        row["checks"].pop("run", None)
+    passed = {"ok": True, "old_version": "1.26.4", "new_version": "2.0.2", "discriminating": True}
+    earlier_rows = [{**rows[0], "verification": "executed", "checks": {"run": passed}},
+                    {**rows[1], "verification": "static",
+                     "checks": {"run": {**passed, "ok": False}}}]
+    earlier = b.passed_runs(earlier_rows)
+    assert list(earlier) == [b.run_key(rows[0])]
+    report = b.BuildReport()
+    b.execute_rows(rows, KB, NoEnvironments(), releases, per_library=1, earlier=earlier,
+                   report=report)
+    assert report.reused_runs == 1 and rows[0]["verification"] == "executed"
+    assert rows[0]["checks"]["run"] == {**passed, "reused": True}
+    assert report.run_failures == {"numpy: environment unavailable": 1}  # rows[1] ran
+    # other releases: not reused
+    rows[0]["checks"].pop("run")
+    rows[0]["verification"] = "static"
+    report = b.BuildReport()
+    b.execute_rows(rows[:1], KB, NoEnvironments(), {"numpy": ["1.25.2", "2.0.2"]},
+                   earlier=earlier, report=report)
+    assert report.reused_runs == 0 and rows[0]["verification"] == "static"
 
 
 def test_later_release_pairing(tmp_path):
