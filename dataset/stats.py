@@ -156,6 +156,9 @@ def datasheet(rows: list[dict[str, Any]], *, command: str, report: dict[str, Any
         "migration, kept when at least 0.6 similar to the old one; it can carry unrelated edits "
         "made in that release). Updates with none of these are not represented by mined code "
         "(no teacher model was used unless the command names one).",
+        "* Mined snippets are at most 30 lines, except where a later release's version of the "
+        "whole enclosing function (at most 60 lines) is the new code: then the old code is that "
+        "function too (`provenance.cut` is `function`).",
         "* Execution is capped per library (`--run-per-library`) and needs both releases "
         "installable; rows not run, or whose run failed, stay `static` (see the build report).",
         "* The `update_info` is the knowledge base's note, not the full release notes.",
