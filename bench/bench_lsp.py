@@ -9,12 +9,17 @@
 2. Memory: 200 modules of 300 lines are opened; the server's resident memory (VmRSS) is read
    before and after, once every document has its diagnostics.
 
+3. ``--stages``: the same edits without a server or JSON-RPC, in this process, timing the CPU
+   of each step per edit: applying the change and re-parsing incrementally (tree-sitter), the
+   analysis (the fast path of server/lsp/incremental.py) and writing the publishDiagnostics
+   params as JSON.
+
 The server checks against a throw-away venv whose site-packages claims numpy 2.0.0 and pandas
 2.2.2, with the shipped knowledge base plus the small test base in tests/lsp/data/kb (which
 holds numpy and pandas records whatever the shipped base holds today).
 
     python bench/bench_lsp.py [--edits 200] [--lines 5000] [--files 200] [--style typical|dense]
-                              [--where any|body] [--json]
+                              [--where any|body] [--stages] [--json]
 """
 
 from __future__ import annotations
@@ -165,6 +170,74 @@ class Client(LanguageClient):
         return self.arrivals[(uri, version)]
 
 
+def edits(lines: list[str], count: int, where: str) -> list[types.TextDocumentContentChangePartial]:
+    """One-line edits spread over the file: at the end of every Nth indented line, alternately
+    typing a space and deleting it again (every version changes the text)."""
+    indent = "        " if where == "body" else "    "
+    candidates = [n for n, line in enumerate(lines) if line.startswith(indent)]
+    step = max(1, len(candidates) // count)
+    out = []
+    for k in range(count):
+        if k % 2 == 0:
+            row = candidates[(k * step) % len(candidates)]
+            at = types.Position(row, len(lines[row]))
+            out.append(types.TextDocumentContentChangePartial(range=types.Range(at, at), text=" "))
+        else:
+            row = candidates[((k - 1) * step) % len(candidates)]
+            col = len(lines[row])
+            out.append(
+                types.TextDocumentContentChangePartial(
+                    range=types.Range(types.Position(row, col), types.Position(row, col + 1)),
+                    text="",
+                )
+            )
+    return out
+
+
+def stages(args: argparse.Namespace, folder: Path, python: str, kb: list[str]) -> dict:
+    """CPU per edit of each step, in this process: re-parse, analysis, JSON of the params."""
+    from recode.server.lsp import settings as settings_mod
+    from recode.server.lsp.diagnostics import compute
+    from recode.server.lsp.documents import Document
+    from recode.server.lsp.workspaces import KnowledgeBases, build_context
+
+    settings, problems = settings_mod.merge(
+        settings_mod.defaults(), {"python": python, "knowledgeBase": kb}
+    )
+    assert not problems, problems
+    context = build_context(folder, settings, 1, KnowledgeBases())
+    text = module(args.lines, args.style)
+    doc = Document.open((folder / "big.py").as_uri(), text, 1, "utf-16")
+    result = compute(doc.snapshot(), context)
+    findings = len(result.findings)
+    times: dict[str, list[float]] = {"reparse": [], "analysis": [], "json": []}
+    fast = 0
+    for k, change in enumerate(edits(text.splitlines(), args.edits, args.where)):
+        t0 = time.process_time()
+        doc.apply([change], k + 2)
+        snapshot = doc.snapshot()
+        t1 = time.process_time()
+        result = compute(snapshot, context, result)
+        t2 = time.process_time()
+        params = (
+            f'{{"uri":{json.dumps(doc.uri)},"diagnostics":[{",".join(result.placed.wire)}],'
+            f'"version":{k + 2}}}'
+        )
+        t3 = time.process_time()
+        assert params.endswith(f"{k + 2}}}")
+        fast += not result.exact
+        for name, seconds in (("reparse", t1 - t0), ("analysis", t2 - t1), ("json", t3 - t2)):
+            times[name].append(seconds * 1000)
+    out: dict[str, Any] = {"style": args.style, "findings": findings, "fast_path": fast}
+    for name, values in times.items():
+        out[name] = {
+            "p50_ms": round(statistics.median(values), 2),
+            "p95_ms": round(percentile(values, 0.95), 2),
+            "max_ms": round(max(values), 2),
+        }
+    return out
+
+
 async def start(folder: Path, python: str, kb: list[str]) -> tuple[Client, int]:
     client = Client()
     await client.start_io(sys.executable, "-m", "recode.server.lsp")
@@ -212,28 +285,9 @@ async def latency(args: argparse.Namespace, folder: Path, python: str, kb: list[
         await client.wait_published(uri, 1)
         first = time.perf_counter() - t0
         findings = client.counts[uri]
-        # edit lines spread over the file: the body of each Nth line, alternately typing one
-        # character into it and removing it again (every version changes the text)
-        indent = "        " if args.where == "body" else "    "
-        candidates = [n for n, line in enumerate(lines) if line.startswith(indent)]
-        step = max(1, len(candidates) // args.edits)
         samples: list[float] = []
-        for k in range(args.edits):
-            row = candidates[(k * step) % len(candidates)]
-            col = len(lines[row])
+        for k, change in enumerate(edits(lines, args.edits, args.where)):
             version = k + 2
-            if k % 2 == 0:
-                change = types.TextDocumentContentChangePartial(
-                    range=types.Range(types.Position(row, col), types.Position(row, col)),
-                    text=" ",
-                )
-            else:
-                prev = candidates[((k - 1) * step) % len(candidates)]
-                pcol = len(lines[prev])
-                change = types.TextDocumentContentChangePartial(
-                    range=types.Range(types.Position(prev, pcol), types.Position(prev, pcol + 1)),
-                    text="",
-                )
             sent = time.perf_counter()
             client.text_document_did_change(
                 types.DidChangeTextDocumentParams(
@@ -316,6 +370,9 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
             "cpus": os.cpu_count(),
             "load_avg_1m_before": round(os.getloadavg()[0], 2),
         }
+        if args.stages:
+            result["stages"] = stages(args, project, python, kb)
+            return result
         result["latency"] = await latency(args, project, python, kb)
         if args.files:
             result["memory"] = await memory(args, project, python, kb)
@@ -338,11 +395,26 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--files", type=int, default=200, help="open files for the memory run (0: skip)")
     p.add_argument("--file-lines", type=int, default=300)
+    p.add_argument(
+        "--stages", action="store_true", help="CPU per step of each edit, in process, no server"
+    )
     p.add_argument("--json", action="store_true", help="print JSON only")
     args = p.parse_args(argv)
     result = asyncio.run(main_async(args))
     if args.json:
         print(json.dumps(result, indent=2))
+        return 0
+    if "stages" in result:
+        st = result["stages"]
+        print(
+            f"CPU per edit, in process ({st['style']}, {st['findings']} findings, "
+            f"{st['fast_path']} of {args.edits} edits on the fast path):"
+        )
+        for name in ("reparse", "analysis", "json"):
+            print(
+                f"  {name:9s} p50 {st[name]['p50_ms']} ms   p95 {st[name]['p95_ms']} ms   "
+                f"max {st[name]['max_ms']} ms"
+            )
         return 0
     lat = result["latency"]
     print(
