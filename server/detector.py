@@ -29,6 +29,7 @@ from recode.dataset.knowledge import IMPORT_NAMES, ApiChange, KnowledgeBase
 from recode.server import fixes
 from recode.server.guards import Library, guard
 from recode.server.parsing import captures, parse, text
+from recode.server.prefilter import Prefilter
 from recode.server.severity import LibraryVersion, message_for, severity_for
 
 _IMPORTS = "[(import_statement) (import_from_statement)] @imp"
@@ -39,6 +40,7 @@ _AFTER_DOT = re.compile(rb"\.[ \t]*([A-Za-z_][A-Za-z0-9_]*)")
 _DEF = re.compile(rb"\bdef[ \t]+([A-Za-z_][A-Za-z0-9_]*)")
 _KEYWORD = re.compile(rb"([A-Za-z_][A-Za-z0-9_]*)[ \t]*=(?!=)")
 _FROM_IMPORT = re.compile(rb"\bimport[ \t]+(\([^)]*\)|[^\n]*)")
+_IMPORT_KEYWORD = re.compile(rb"import")
 
 
 @dataclass(frozen=True)
@@ -185,6 +187,18 @@ class Detector:
             for p, entries in self.active.items()
             if any(r.hook for r, _ in entries)
         }
+        self._next: dict[str, set[str]] = {}
+        self.prefilter = Prefilter(self)
+
+    def next_names(self, target: str) -> set[str]:
+        """The names that can follow ``target.`` on the way to a tracked path."""
+        names = self._next.get(target)
+        if names is None:
+            prefix = target + "."
+            names = self._next[target] = {
+                p[len(prefix) :].split(".")[0] for p in self._prefixes if p.startswith(prefix)
+            }
+        return names
 
     def leads_somewhere(self, target: str, attribute: str | None, kind: str) -> bool:
         """Whether a name bound to ``target``, followed by ``.attribute``, can be a finding."""
@@ -213,15 +227,21 @@ class Detector:
 
     # -- public API -------------------------------------------------------------------------
 
-    def detect(self, source: bytes, tree: Tree | None = None) -> list[Finding]:
-        findings, _ = self.analyse(source, tree)
+    def detect(
+        self, source: bytes, tree: Tree | None = None, *, prefilter: bool = True
+    ) -> list[Finding]:
+        findings, _ = self.analyse(source, tree, prefilter=prefilter)
         return findings
 
     def analyse(
-        self, source: bytes, tree: Tree | None = None
+        self, source: bytes, tree: Tree | None = None, *, prefilter: bool = True
     ) -> tuple[list[Finding], Analysis | None]:
-        """Findings in document order, and the analysis the fixer uses (None if skipped)."""
-        if not self._worth_parsing(source):
+        """Findings in document order, and the analysis the fixer uses (None if skipped).
+
+        ``prefilter=False`` parses and analyses every file, even one the byte prefilter
+        (:mod:`recode.server.prefilter`) shows cannot hold a finding: for tests that check it.
+        """
+        if prefilter and not self.prefilter(source):
             return [], None
         if tree is None:
             tree = parse(source)
@@ -251,14 +271,11 @@ class _Run:
         self._module = (0, len(source) + 1)  # the scope of module-level bindings
         self._fix_context: dict[int, fixes.FixSite] = {}
         self._libs: dict[tuple[str, str | None], Library] = {}
-        # byte offsets of line starts, for positions
-        self._line_starts: list[int] | None = None  # built at the first finding
 
     # -- bindings ---------------------------------------------------------------------------
 
     def findings(self) -> list[Finding]:
-        imports = captures(_IMPORTS, self.root).get("imp", [])
-        for stmt in imports:
+        for stmt in self._imports():
             self._bind_import(stmt)
         self._drop_ambiguous_fallbacks()
         if self.bindings:
@@ -280,6 +297,27 @@ class _Run:
             if f.edits is None and f.confidence == "high":
                 f.edits = fixes.edits_for(f, analysis, self._fix_context.get(id(f)))
         return result
+
+    def _imports(self) -> list[Node]:
+        """The import statements, in document order.
+
+        Found from the text: every import statement holds the keyword ``import`` as a token of
+        its own, so the nodes at the keyword's occurrences are all of them (a tree query walks the
+        whole tree, which costs more than the rest of the analysis of a typical file). A tree
+        with syntax errors may hold a statement whose keyword tree-sitter made up, so there the
+        query is used.
+        """
+        if self.root.has_error:
+            return captures(_IMPORTS, self.root).get("imp", [])
+        found: list[Node] = []
+        for m in _IMPORT_KEYWORD.finditer(self.source):
+            node = self.root.descendant_for_byte_range(m.start(), m.end())
+            if node is None or node.type != "import" or node.start_byte != m.start():
+                continue  # part of a name, a string, a comment
+            stmt = node.parent
+            if stmt is not None and stmt.type in ("import_statement", "import_from_statement"):
+                found.append(stmt)
+        return found
 
     def _lib(self, path: str, name: str | None = None) -> Library:
         """The library a dotted path belongs to, as written in this file (for guards)."""
@@ -388,23 +426,40 @@ class _Run:
         for b in sorted(bindings, key=lambda b: b.stmt.start_byte if b.stmt else 0):
             scoped.setdefault(b.name, {}).setdefault(b.scope, []).append(b)
             kinds.setdefault(b.name, set()).add((b.target, b.kind))
+        # Most references lead nowhere (np.zeros): decide from the text before the tree. Per
+        # name: whether any use can lead somewhere, or else which attributes after it can.
+        always: set[bytes] = set()  # a removed module bound by an import: every use
+        bare: set[bytes] = set()  # a use not followed by an attribute
+        attributes: dict[bytes, set[bytes]] = {}  # the attributes after it that lead on
+        for name, pairs in kinds.items():
+            key = name.encode()
+            if any(self.d.leads_somewhere(t, None, k) for t, k in pairs):
+                bare.add(key)
+            if any(k != "typed" and t in self.d.active for t, k in pairs):
+                always.add(key)
+            attributes[key] = {a.encode() for t, _ in pairs for a in self.d.next_names(t)}
+        wanted = always | bare | {n for n, attrs in attributes.items() if attrs}
+        if not wanted:
+            return
         pattern = re.compile(
-            rb"(?<![\w.])(?:" + b"|".join(re.escape(n.encode()) for n in scoped) + rb")\b"
+            rb"(?<![\w.])(" + b"|".join(re.escape(n) for n in sorted(wanted)) + rb")\b"
+            rb"(?:[ \t]*\.[ \t]*([A-Za-z_][A-Za-z0-9_]*))?"
         )
-        follows = _FOLLOWING_ATTRIBUTE
         for m in pattern.finditer(self.source):
-            # Most references lead nowhere (np.zeros): decide from the text before the tree.
-            name = m.group().decode()
-            after = follows.match(self.source, m.end())
-            attr = after.group(1).decode() if after else None
-            if not any(self.d.leads_somewhere(t, attr, k) for t, k in kinds[name]):
+            key = m.group(1)
+            attr = m.group(2)
+            if key not in always and (
+                key not in bare if attr is None else attr not in attributes[key]
+            ):
                 continue
-            node = self.root.descendant_for_byte_range(m.start(), m.end())
+            name = key.decode()
+            end = m.end(1)
+            node = self.root.descendant_for_byte_range(m.start(), end)
             if (
                 node is None
                 or node.type != "identifier"
                 or node.start_byte != m.start()
-                or node.end_byte != m.end()
+                or node.end_byte != end
             ):
                 continue
             if not _is_load(node):
@@ -646,15 +701,15 @@ class _Run:
 
     # -- findings ---------------------------------------------------------------------------
 
-    def _position(self, byte: int) -> Position:
-        import bisect
-
-        if self._line_starts is None:
-            self._line_starts = [0] + [m.end() for m in re.finditer(rb"\n", self.source)]
-        line = bisect.bisect_right(self._line_starts, byte) - 1
-        start = self._line_starts[line]
-        col = len(self.source[start:byte].decode("utf-8", "replace"))
-        return Position(line, col)
+    def _position(self, byte: int, point: tuple[int, int]) -> Position:
+        """A node's (row, byte column) from tree-sitter as a line and a code-point column."""
+        line, column = point
+        if column == 0:
+            return Position(line, 0)
+        prefix = self.source[byte - column : byte]
+        if prefix.isascii():
+            return Position(line, column)
+        return Position(line, len(prefix.decode("utf-8", "replace")))
 
     def _add(
         self, record: ApiChange, sev: str, node: Node, site: fixes.FixSite | None
@@ -669,8 +724,8 @@ class _Run:
             message=message_for(record, have),
             start_byte=node.start_byte,
             end_byte=node.end_byte,
-            start=self._position(node.start_byte),
-            end=self._position(node.end_byte),
+            start=self._position(node.start_byte, node.start_point),
+            end=self._position(node.end_byte, node.end_point),
         )
         self._found[key] = f
         if site is not None:

@@ -11,11 +11,19 @@ from tests.conftest import versions
 
 
 def found(detector: Detector, code: str) -> list[tuple[int, str, str]]:
-    """(1-based line, record id, flagged text) for each finding."""
+    """(1-based line, record id, flagged text) for each finding.
+
+    Every case also checks the byte prefilter: the findings are the same with it as without.
+    """
     src = textwrap.dedent(code).encode()
+    findings = detector.detect(src)
+    unfiltered = detector.detect(src, prefilter=False)
+    assert [(f.record.id, f.start_byte, f.end_byte) for f in findings] == [
+        (f.record.id, f.start_byte, f.end_byte) for f in unfiltered
+    ], "the prefilter dropped a file with findings"
     return [
         (f.start.line + 1, f.record.id, src[f.start_byte : f.end_byte].decode())
-        for f in detector.detect(src)
+        for f in findings
     ]
 
 

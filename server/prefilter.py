@@ -1,0 +1,470 @@
+"""Decide from a file's bytes, before any parse, whether the detector could find anything in it.
+
+Most files of a project hold no outdated call, and parsing them is most of a scan's cost. The
+prefilter reads what the detector would read, over-approximately and from the text alone:
+
+* the file's imports of tracked libraries (``import numpy as np``, ``from numpy import float_``,
+  ``from numpy.linalg import *``), giving every name the detector could bind and what it is
+  bound to;
+* for each such name, the dotted chains after it (``np.float_``, ``np . core . records``) that
+  spell a tracked path: a record's symbol, a function with a keyword record, or something that
+  makes an object of evident class (``np.array(...)``, a class, a tuple factory);
+* keyword records only inside the call they belong to (``np.array(x, copy=False)``), read by
+  scanning the call's parentheses with strings and comments skipped; where a record narrows the
+  values that break (``copy=False``), the value as well;
+* on objects of evident class, which appear only where such a maker was spelled, an attribute
+  that names a method record (``.newbyteorder``);
+* an overriding ``def`` of a hook record, and, with ``name_only_methods``, any ``.method`` of a
+  method record.
+
+It must be sound: it may keep a file in which the detector then finds nothing, never drop one
+in which it finds something. Every finding's text holds one of the spellings above, so where none
+is present the file is dropped. Wherever the text is ambiguous (a call whose closing parenthesis
+cannot be found, an f-string), it keeps. ``tests/test_prefilter.py`` checks this against the full
+detector over every corpus the repository has.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from recode.server.detector import Detector
+
+# Bytes >= 0x80 count as identifier characters here (a non-ASCII identifier is one word), but
+# Prefilter.why reads a file with such bytes with each of them as a space (see there).
+_ID = rb"[\w\x80-\xff]"
+_NAME = _ID + rb"+"
+# Space the tokenizer allows between the parts of a dotted chain: whitespace (newlines inside
+# brackets), backslash continuations and, inside brackets, comments. Possessive: no backtracking.
+_WS = rb"(?:[\s\\]|#[^\n]*+)*+"
+_DOT = _WS + rb"\." + _WS
+_DOTTED = _NAME + rb"(?:" + _DOT + _NAME + rb")*+"
+# Literal first (``re`` scans for a leading literal fast); a boundary before it is not checked:
+# reading ``xfrom numpy import y`` as an import only keeps more.
+_FROM = re.compile(rb"from" + _WS + rb"(" + _DOTTED + rb")" + _WS + rb"import(?!" + _ID + rb")")
+_IMPORT = re.compile(rb"import(?!" + _ID + rb")")
+_MORE = re.compile(_DOT + rb"(" + _NAME + rb")")
+_OPEN = re.compile(_WS + rb"\(")
+_BRACKET_OR_QUOTE = re.compile(rb"[()\[\]{}#'\"]")
+_ITEM = re.compile(
+    rb"("
+    + _DOTTED
+    + rb"|\*)(?:"
+    + _WS
+    + rb"(?<!"
+    + _ID
+    + rb")as(?!"
+    + _ID
+    + rb")"
+    + _WS
+    + rb"("
+    + _NAME
+    + rb"))?"
+)
+_SPACE = re.compile(rb"[\s\\]+|#[^\n]*")
+_BOUNDARY = re.compile(_ID)
+_SPACED = bytes(
+    32 if c >= 127 or (c < 32 and c not in b"\t\n\r\x0b\x0c") or c in b"!$?`" else c
+    for c in range(256)
+)
+
+
+def _normal(dotted: bytes) -> str:
+    """``numpy . core`` (as written) -> ``numpy.core``."""
+    return _SPACE.sub(b"", dotted).decode("utf-8", "replace")
+
+
+def _chain(parts: Iterable[str]) -> bytes:
+    """A pattern for a dotted chain as the tokenizer allows it to be written."""
+    return _DOT.join(re.escape(p.encode()) for p in parts)
+
+
+def _alternation(words: Iterable[bytes]) -> bytes:
+    # Longest first: ``re`` takes the first alternative that matches.
+    return b"|".join(sorted(set(words), key=lambda w: (-len(w), w)))
+
+
+def _import_region(source: bytes, start: int) -> bytes:
+    """The text after an ``import`` keyword that may hold the names it imports.
+
+    A parenthesized list, or the rest of the logical line (backslash continuations followed)
+    and the line after it: on broken code tree-sitter recovers an import across a newline
+    (``import numpy as`` / ``np``). Lines without a name before the first name count as blank
+    (``import`` alone on a line, ``numpy as np`` on a later one is recovered too). More text
+    only binds more names, which keeps more files, never fewer.
+    """
+    n = len(source)
+    i = start
+    while i < n and (
+        source[i] in b" \t\f\\\r" or (source[i] == 10 and source[i - 1 : i] in (b"\\", b"\r"))
+    ):
+        i += 1  # spaces and backslash continuations
+    if i < n and source[i] == 40:  # "("
+        j = i + 1
+        while j < n:
+            c = source[j]
+            if c == 41:  # ")"
+                return source[i + 1 : j]
+            if c == 35:  # "#": a comment may hold a ")"
+                k = source.find(b"\n", j)
+                j = n if k < 0 else k
+            j += 1
+        return source[i + 1 :]
+    pos = start
+    named = False
+    while True:
+        k = source.find(b"\n", pos)
+        if k < 0:
+            return source[start:]
+        line = source[pos:k]
+        pos = k + 1
+        if line.endswith(b"\\") or line.endswith(b"\\\r"):
+            continue  # a continuation: the same logical line
+        if named:
+            return source[start:k]
+        named = _BOUNDARY.search(source, start, k) is not None
+
+
+def _call_region(source: bytes, open_paren: int) -> bytes:
+    """The text of a call's argument list, from its ``(`` to the matching ``)``.
+
+    Strings and comments are skipped. Where the end cannot be told for sure (an f-string, whose
+    replacement fields may hold quotes of their own; an unterminated string; no matching
+    parenthesis) the rest of the file is returned: more text can only keep a file, never drop
+    one.
+    """
+    n = len(source)
+    depth = 0
+    i = open_paren
+    search = _BRACKET_OR_QUOTE.search
+    while True:
+        m = search(source, i)
+        if m is None:
+            return source[open_paren:]
+        i = m.start()
+        c = source[i]
+        if c in b"([{":
+            depth += 1
+        elif c in b")]}":
+            depth -= 1
+            if depth == 0:
+                return source[open_paren : i + 1]
+        elif c == 35:  # "#"
+            k = source.find(b"\n", i)
+            if k < 0:
+                return source[open_paren:]
+            i = k
+        else:  # a quote
+            j = i - 1
+            while j >= 0 and source[j] in b"rRbBuUfF":
+                j -= 1
+            if b"f" in source[j + 1 : i].lower():
+                return source[open_paren:]  # f-string: its fields may hold quotes
+            quote = (
+                source[i : i + 3] if source[i : i + 3] in (b'"""', b"'''") else source[i : i + 1]
+            )
+            k = i + len(quote)
+            while True:
+                if k >= n:
+                    return source[open_paren:]
+                d = source[k]
+                if d == 92:  # a backslash escapes the next byte
+                    k += 2
+                    continue
+                if source.startswith(quote, k):
+                    break
+                if len(quote) == 1 and d == 10:
+                    return source[open_paren:]  # unterminated string: the parse is unsure
+                k += 1
+            i = k + len(quote) - 1
+        i += 1
+
+
+class Prefilter:
+    """Whether a file can hold a finding of ``detector``; see the module docstring."""
+
+    def __init__(self, detector: Detector) -> None:
+        d = detector
+        self.name_only_methods = d.name_only_methods
+        self.active = set(d.active)
+        # keyword records: path -> keyword -> the values that break (None: any value)
+        self.params: dict[str, dict[bytes, tuple[bytes, ...] | None]] = {}
+        for path, by_name in d.params.items():
+            slot = self.params.setdefault(path, {})
+            for name, entries in by_name.items():
+                values: tuple[bytes, ...] | None = ()
+                for record, _ in entries:
+                    if not record.values:
+                        values = None
+                        break
+                    values = (values or ()) + tuple(v.encode() for v in record.values)
+                slot[name.encode()] = values
+        # What makes an object of evident class: classes, factories, tuple factories, and the
+        # attribute paths that are remapped (df.style).
+        self.makers = set(d.classes) | set(d.factories) | set(d.tuple_factories) | set(d.attributes)
+        self.interesting = self.active | set(self.params) | self.makers
+        self.prefixes = {
+            ".".join(parts[:i])
+            for p in self.interesting
+            for parts in [p.split(".")]
+            for i in range(1, len(parts) + 1)
+        }
+        self.roots = {p.split(".")[0] for p in self.active | set(self.params)}
+        self._root = (
+            re.compile(_alternation(re.escape(r.encode()) for r in self.roots))
+            if self.roots
+            else None
+        )
+        # the first name after ``target.`` on the way to something interesting
+        self._firsts: dict[str, set[bytes]] = {}
+        for path in self.interesting:
+            parts = path.split(".")
+            for i in range(1, len(parts)):
+                self._firsts.setdefault(".".join(parts[:i]), set()).add(parts[i].encode())
+        self._depth = max((p.count(".") + 1 for p in self.interesting), default=1)
+        # Classes objects can be of; what follows such an object (x.method, x.method(kw=...)).
+        owners = (
+            set(d.classes)
+            | set(d.factories.values())
+            | set(d.attributes.values())
+            | {c for spec in d.tuple_factories.values() for c in spec.get("returns", []) if c}
+        )
+
+        def typed(path: str) -> bool:
+            parts = path.split(".")
+            return any(".".join(parts[:i]) in owners for i in range(1, len(parts)))
+
+        typed_leaves = {p.rpartition(".")[2] for p in self.active if typed(p)}
+        # a remapped attribute (df.style -> Styler) is spelled by its own name
+        typed_leaves |= {
+            k.rpartition(".")[2] for k, v in d.attributes.items() if v in self.prefixes
+        }
+        self._typed = _attribute_pattern(typed_leaves, rb"(?!" + _ID + rb")")
+        self._typed_calls: dict[bytes, dict[bytes, tuple[bytes, ...] | None]] = {}
+        for path, kws in self.params.items():
+            if typed(path):
+                slot = self._typed_calls.setdefault(path.rpartition(".")[2].encode(), {})
+                for kw, values in kws.items():
+                    slot[kw] = _merge(slot.get(kw, ()), values)
+        self._typed_call = _attribute_pattern(
+            {k.decode() for k in self._typed_calls}, _WS + rb"\(", group=True
+        )
+        hooks = {p.rpartition(".")[2] for p, e in d.active.items() if any(r.hook for r, _ in e)}
+        self._hook = (
+            re.compile(
+                rb"def"
+                + _WS
+                + rb"(?:"
+                + _alternation(re.escape(h.encode()) for h in hooks)
+                + rb")(?!"
+                + _ID
+                + rb")"
+            )
+            if hooks
+            else None
+        )
+        self._method = _attribute_pattern(set(d._methods_by_name), rb"(?!" + _ID + rb")")
+        self._heads: dict[bytes, re.Pattern[bytes]] = {}
+        self._words: dict[bytes, re.Pattern[bytes]] = {}
+
+    # -- the decision -----------------------------------------------------------------------
+
+    def __call__(self, source: bytes) -> bool:
+        return self.why(source) is not None
+
+    def why(self, source: bytes) -> str | None:
+        """Why the file is kept (a short reason, for tests and profiling), or None: dropped."""
+        # Read every byte that is no part of a Python token as a space: tree-sitter skips such
+        # a byte as an error (``import pandas\x1cas pd`` still binds pd), so it may not be read
+        # as joining two names. A space can only split a name (``ñp`` read as ``p``) or join
+        # what it stood between: both only keep more.
+        source = source.translate(_SPACED)
+        if self._root is None or not self._root.search(source):
+            return None
+        if self.name_only_methods and self._method is not None and self._method.search(source):
+            return "a method name (name-only methods are on)"
+        if self._hook is not None and self._hook.search(source):
+            return "a hook's def"
+        bindings, reason = self._bindings(source)
+        if reason is not None:
+            return reason
+        by_alias: dict[bytes, list[str]] = {}
+        for name, target in bindings:
+            if target in self.prefixes:
+                by_alias.setdefault(name.encode(), []).append(target)
+        makes = False
+        for alias, targets in by_alias.items():
+            for target in targets:
+                makes = makes or target in self.makers
+                if target in self.active and self._word(alias).search(source):
+                    return f"a name bound by a star import: {alias.decode()}"
+                if target in self.params:
+                    for m in self._head(alias, rb"()" + _WS + rb"\(").finditer(source):
+                        if _head_at(source, m.start()) and _keyword_in(
+                            source, m.end() - 1, self.params[target]
+                        ):
+                            return f"a keyword record in a call of {alias.decode()}"
+            firsts: set[bytes] = set()
+            for target in targets:
+                firsts |= self._firsts.get(target, set())
+            if not firsts:
+                continue
+            for m in self._head(alias, _DOT + rb"(" + _NAME + rb")").finditer(source):
+                if m.group(1) not in firsts or not _head_at(source, m.start()):
+                    continue
+                names = [m.group(1).decode("utf-8", "replace")]
+                end = m.end()
+                ends = [end]
+                while len(names) < self._depth:
+                    more = _MORE.match(source, end)
+                    if more is None:
+                        break
+                    names.append(more.group(1).decode("utf-8", "replace"))
+                    end = more.end()
+                    ends.append(end)
+                for target in targets:
+                    path = target
+                    for i, name in enumerate(names):
+                        path = f"{path}.{name}"
+                        if path not in self.prefixes:
+                            break
+                        if path in self.active:
+                            return f"a tracked name: {alias.decode()}.{'.'.join(names[: i + 1])}"
+                        makes = makes or path in self.makers
+                        keywords = self.params.get(path)
+                        if keywords is not None:
+                            call = _OPEN.match(source, ends[i])
+                            if call is not None and _keyword_in(source, call.end() - 1, keywords):
+                                return f"a keyword record in a call of {path}"
+        if makes:
+            if self._typed is not None:
+                m = self._typed.search(source)
+                if m is not None:
+                    return f"a method of an object of evident class: {_normal(m.group())}"
+            if self._typed_call is not None:
+                for m in self._typed_call.finditer(source):
+                    keywords = self._typed_calls[m.group(1)]
+                    if _keyword_in(source, m.end() - 1, keywords):
+                        return f"a keyword record in a method call .{m.group(1).decode()}"
+        return None
+
+    def _head(self, alias: bytes, after: bytes) -> re.Pattern[bytes]:
+        """``alias`` followed by ``after`` (literal first: fast to scan for)."""
+        key = alias + b"\0" + after
+        pattern = self._heads.get(key)
+        if pattern is None:
+            pattern = self._heads[key] = re.compile(re.escape(alias) + after)
+        return pattern
+
+    def _word(self, alias: bytes) -> re.Pattern[bytes]:
+        pattern = self._words.get(alias)
+        if pattern is None:
+            pattern = self._words[alias] = re.compile(
+                rb"(?<![\w\x80-\xff.])" + re.escape(alias) + rb"(?!" + _ID + rb")"
+            )
+        return pattern
+
+    def _bindings(self, source: bytes) -> tuple[set[tuple[str, str]], str | None]:
+        """(name, path) for every name an import of a tracked library may bind, or a reason to
+        keep the file outright (an import of a tracked module or name)."""
+        found: set[tuple[str, str]] = set()
+        from_keywords: set[int] = set()
+        for m in _FROM.finditer(source):
+            from_keywords.add(m.end() - 6)
+            module = _normal(m.group(1))
+            if module.split(".")[0] not in self.roots:
+                continue
+            hit = self._import_hit(module)
+            if hit:
+                return found, f"an import of {hit}"
+            for item in _ITEM.finditer(_import_region(source, m.end())):
+                name = item.group(1)
+                if name == b"*":
+                    prefix = module + "."
+                    for path in self.active | set(self.params):
+                        if path.startswith(prefix) and "." not in path[len(prefix) :]:
+                            found.add((path[len(prefix) :], path))
+                    continue
+                target = f"{module}.{_normal(name)}"
+                if target in self.active:
+                    return found, f"an import of {target}"
+                found.add((_normal(item.group(2) or name), target))
+        for m in _IMPORT.finditer(source):
+            if m.start() in from_keywords:
+                continue
+            for item in _ITEM.finditer(_import_region(source, m.end())):
+                if item.group(1) == b"*":
+                    continue
+                path = _normal(item.group(1))
+                top = path.split(".")[0]
+                if top not in self.roots:
+                    continue
+                hit = self._import_hit(path)
+                if hit:
+                    return found, f"an import of {hit}"
+                if item.group(2):
+                    found.add((_normal(item.group(2)), path))
+                else:
+                    found.add((top, top))
+        return found, None
+
+    def _import_hit(self, path: str) -> str | None:
+        parts = path.split(".")
+        for i in range(len(parts), 0, -1):
+            candidate = ".".join(parts[:i])
+            if candidate in self.active:
+                return candidate
+        return None
+
+
+def _attribute_pattern(
+    names: Iterable[str], after: bytes, group: bool = False
+) -> re.Pattern[bytes] | None:
+    """``.name`` (spaces allowed after the dot) for any of ``names``, then ``after``."""
+    words = [re.escape(n.encode()) for n in names]
+    if not words:
+        return None
+    alternation = _alternation(words)
+    body = rb"(" + alternation + rb")" if group else rb"(?:" + alternation + rb")"
+    return re.compile(rb"\." + _WS + body + after)
+
+
+def _head_at(source: bytes, start: int) -> bool:
+    """Whether a name starting at ``start`` begins a chain (not ``x.np``, not ``xnp``)."""
+    if start == 0:
+        return True
+    c = source[start - 1]
+    return not (c == 46 or c == 95 or c >= 128 or 48 <= c <= 57 or 65 <= c <= 90 or 97 <= c <= 122)
+
+
+def _merge(a: tuple[bytes, ...] | None, b: tuple[bytes, ...] | None) -> tuple[bytes, ...] | None:
+    """Values that break for either of two records of one keyword (None: any value)."""
+    if a is None or b is None:
+        return None
+    return a + b
+
+
+_KEYWORD_ARGUMENT = re.compile(rb"(?<![\w\x80-\xff.])(" + _NAME + rb")" + _WS + rb"=(?!=)")
+_VALUE_START = re.compile(_WS)
+
+
+def _keyword_in(
+    source: bytes, open_paren: int, keywords: dict[bytes, tuple[bytes, ...] | None]
+) -> bool:
+    """Whether the call opening at ``open_paren`` passes one of ``keywords`` (with a value that
+    breaks, where the record lists them)."""
+    region = _call_region(source, open_paren)
+    for m in _KEYWORD_ARGUMENT.finditer(region):
+        if m.group(1) not in keywords:
+            continue
+        values = keywords[m.group(1)]
+        if values is None:
+            return True
+        at = _VALUE_START.match(region, m.end()).end()
+        for v in values:
+            if region.startswith(v, at) and not _BOUNDARY.match(region, at + len(v)):
+                return True
+    return False
