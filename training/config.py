@@ -294,6 +294,39 @@ PRESETS: dict[str, dict[str, Any]] = {
         "save_steps": 100,
         "logging_steps": 1,
     },
+    # A pipeline check in seconds, not a useful model: on a handful of rows given as `data`
+    # (no knowledge base, nothing held out), a short warm-start that leaves the answers nearly
+    # but not quite learnt, so the 4 DAPO steps after it still see groups whose rewards differ
+    # and change the weights. The model then reproduces its training migrations
+    # (tests/model/test_trained_model.py serves one with vLLM and applies its answer). About
+    # 15 s of one CPU core on 3 rows.
+    "tiny-pipeline": {
+        "model": TINY_MODEL,
+        "torch_threads": 1,
+        "peft": "none",
+        "torch_dtype": "float32",
+        "algo": "dapo",
+        "use_kb": False,
+        "val_fraction": 0.0,
+        "sft_warmup_steps": 50,
+        "sft_learning_rate": 3e-3,
+        "sft_batch_size": 4,
+        "num_generations": 4,
+        "per_device_train_batch_size": 4,
+        "max_completion_length": 96,
+        "max_prompt_tokens": 768,
+        "learning_rate": 1e-4,
+        "lr_scheduler_type": "constant_with_warmup",
+        "warmup_steps": 0,
+        "max_steps": 4,
+        "temperature": 1.0,
+        "dynamic_sampling_max_rounds": 2,
+        "eval_steps": 0,
+        "save_steps": 1000,
+        "save_total_limit": 1,
+        "plots": False,
+        "logging_steps": 1,
+    },
     # The paper (arXiv 2506.20495) and its released GRPO script: Qwen2.5-Coder-7B-Instruct,
     # DoRA r=64 alpha=64, lr 5e-5 cosine, 150 warm-up steps (the script's 3% of 5,000),
     # 5,000 steps, G=8, completions up to 1,024 tokens, prompts up to 2,048, beta 0.001 (GRPO).
