@@ -42,12 +42,49 @@ _NAME = _ID + rb"+"
 _WS = rb"(?:[\s\\]|#[^\n]*+)*+"
 _DOT = _WS + rb"\." + _WS
 _DOTTED = _NAME + rb"(?:" + _DOT + _NAME + rb")*+"
-# Literal first (``re`` scans for a leading literal fast); a boundary before it is not checked:
-# reading ``xfrom numpy import y`` as an import only keeps more.
-_FROM = re.compile(rb"from" + _WS + rb"(" + _DOTTED + rb")" + _WS + rb"import(?!" + _ID + rb")")
+# Literal first (``re`` scans for a leading literal fast); the boundary before it is checked
+# by hand. An import statement as the grammar has it (the names after ``import``):
 _IMPORT = re.compile(rb"import(?!" + _ID + rb")")
+_IMPORT_WORD = re.compile(rb"(?<![\w.])import(?!\w)")
+_STRICT_NAME = rb"[A-Za-z_]\w*"
+_STRICT_ITEM = (
+    _STRICT_NAME
+    + rb"(?:[ \t]*\.[ \t]*"
+    + _STRICT_NAME
+    + rb")*(?:[ \t]+as[ \t]+"
+    + _STRICT_NAME
+    + rb")?"
+)
+_GAP = rb"(?:\s|#[^\n]*)*"  # inside parentheses: newlines and comments too
+_END = rb"[ \t]*(?:#[^\n]*)?(?:\r?\n|;|$)"
+_CLEAN = re.compile(
+    rb"[ \t]*(?:\*|"
+    + _STRICT_ITEM
+    + rb"(?:[ \t]*,[ \t]*"
+    + _STRICT_ITEM
+    + rb")*|\("
+    + _GAP
+    + _STRICT_ITEM
+    + rb"(?:"
+    + _GAP
+    + rb","
+    + _GAP
+    + _STRICT_ITEM
+    + rb")*"
+    + _GAP
+    + rb",?"
+    + _GAP
+    + rb"\))"
+    + _END
+)
+_CLEAN_MODULE = re.compile(
+    rb"[ \t]+(" + _STRICT_NAME + rb"(?:[ \t]*\.[ \t]*" + _STRICT_NAME + rb")*)[ \t]+"
+)
+_DOTTED_RE = re.compile(_DOTTED)
+_WORD_RE = re.compile(_NAME)
 _MORE = re.compile(_DOT + rb"(" + _NAME + rb")")
 _OPEN = re.compile(_WS + rb"\(")
+_CLOSING = {40: 41, 91: 93, 123: 125}
 _BRACKET_OR_QUOTE = re.compile(rb"[()\[\]{}#'\"]")
 _ITEM = re.compile(
     rb"("
@@ -132,12 +169,12 @@ def _call_region(source: bytes, open_paren: int) -> bytes:
     """The text of a call's argument list, from its ``(`` to the matching ``)``.
 
     Strings and comments are skipped. Where the end cannot be told for sure (an f-string, whose
-    replacement fields may hold quotes of their own; an unterminated string; no matching
-    parenthesis) the rest of the file is returned: more text can only keep a file, never drop
-    one.
+    replacement fields may hold quotes of their own; an unterminated string; brackets that do
+    not pair; no matching parenthesis) the rest of the file is returned: more text can only
+    keep a file, never drop one.
     """
     n = len(source)
-    depth = 0
+    stack: list[int] = []  # the closing brackets expected
     i = open_paren
     search = _BRACKET_OR_QUOTE.search
     while True:
@@ -147,10 +184,11 @@ def _call_region(source: bytes, open_paren: int) -> bytes:
         i = m.start()
         c = source[i]
         if c in b"([{":
-            depth += 1
+            stack.append(_CLOSING[c])
         elif c in b")]}":
-            depth -= 1
-            if depth == 0:
+            if stack.pop() != c:
+                return source[open_paren:]  # brackets that do not pair: broken code, unsure
+            if not stack:
                 return source[open_paren : i + 1]
         elif c == 35:  # "#"
             k = source.find(b"\n", i)
@@ -369,47 +407,81 @@ class Prefilter:
 
     def _bindings(self, source: bytes) -> tuple[set[tuple[str, str]], str | None]:
         """(name, path) for every name an import of a tracked library may bind, or a reason to
-        keep the file outright (an import of a tracked module or name)."""
+        keep the file outright (an import of a tracked module or name).
+
+        An import written as the grammar has it is read as such. Any other text after an
+        ``import`` keyword may be broken code, from which tree-sitter recovers an import in ways
+        hard to foresee (``import pandas as( pd`` binds pd); there every name in the text is
+        taken as a possible alias of every tracked path in it.
+        """
         found: set[tuple[str, str]] = set()
-        from_keywords: set[int] = set()
-        for m in _FROM.finditer(source):
-            from_keywords.add(m.end() - 6)
-            module = _normal(m.group(1))
-            if module.split(".")[0] not in self.roots:
-                continue
-            hit = self._import_hit(module)
-            if hit:
-                return found, f"an import of {hit}"
-            for item in _ITEM.finditer(_import_region(source, m.end())):
-                name = item.group(1)
-                if name == b"*":
-                    prefix = module + "."
-                    for path in self.active | set(self.params):
-                        if path.startswith(prefix) and "." not in path[len(prefix) :]:
-                            found.add((path[len(prefix) :], path))
-                    continue
-                target = f"{module}.{_normal(name)}"
-                if target in self.active:
-                    return found, f"an import of {target}"
-                found.add((_normal(item.group(2) or name), target))
         for m in _IMPORT.finditer(source):
-            if m.start() in from_keywords:
-                continue
-            for item in _ITEM.finditer(_import_region(source, m.end())):
-                if item.group(1) == b"*":
-                    continue
-                path = _normal(item.group(1))
+            at = m.start()
+            if at and _IDENT[source[at - 1]]:
+                continue  # the end of a longer name
+            clean = _CLEAN.match(source, m.end())
+            region = clean.group() if clean else _import_region(source, m.end())
+            module_text = _from_before(source, at)
+            strict = _CLEAN_MODULE.fullmatch(module_text) if module_text is not None else None
+            if module_text is not None:
+                modules = (
+                    [_normal(strict.group(1))]
+                    if strict
+                    else [_normal(d) for d in _DOTTED_RE.findall(module_text)]
+                )
+                for module in modules:
+                    if module.split(".")[0] not in self.roots:
+                        continue
+                    hit = self._import_hit(module)
+                    if hit:
+                        return found, f"an import of {hit}"
+                    reason = self._from_names(module, region, bool(clean and strict), found)
+                    if reason:
+                        return found, reason
+            if strict:
+                continue  # a from-import as the grammar has it, and nothing else
+            if clean:
+                items = [(_normal(i.group(1)), i.group(2)) for i in _ITEM.finditer(region)]
+            else:
+                names = _WORD_RE.findall(region)
+                items = [
+                    (path, alias)
+                    for path in {_normal(d) for d in _DOTTED_RE.findall(region)}
+                    for alias in [None, *names]
+                ]
+            for path, alias in items:
                 top = path.split(".")[0]
                 if top not in self.roots:
                     continue
                 hit = self._import_hit(path)
                 if hit:
                     return found, f"an import of {hit}"
-                if item.group(2):
-                    found.add((_normal(item.group(2)), path))
-                else:
-                    found.add((top, top))
+                found.add((_normal(alias), path) if alias else (top, top))
         return found, None
+
+    def _from_names(
+        self, module: str, region: bytes, clean: bool, found: set[tuple[str, str]]
+    ) -> str | None:
+        """Add what ``from module import <region>`` may bind; a reason to keep, if any."""
+        if clean:
+            pairs = [(i.group(1), i.group(2)) for i in _ITEM.finditer(region)]
+        else:
+            names = _WORD_RE.findall(region)
+            pairs = [(n, a) for n in names for a in [None, *names]]
+            if b"*" in region:
+                pairs.append((b"*", None))
+        for name, alias in pairs:
+            if name == b"*":
+                prefix = module + "."
+                for path in self.active | set(self.params):
+                    if path.startswith(prefix) and "." not in path[len(prefix) :]:
+                        found.add((path[len(prefix) :], path))
+                continue
+            target = f"{module}.{_normal(name)}"
+            if target in self.active:
+                return f"an import of {target}"
+            found.add((_normal(alias or name), target))
+        return None
 
     def _import_hit(self, path: str) -> str | None:
         parts = path.split(".")
@@ -418,6 +490,23 @@ class Prefilter:
             if candidate in self.active:
                 return candidate
         return None
+
+
+_IDENT = [chr(c).isalnum() or c == 95 for c in range(128)] + [True] * 128
+_FROM_WORD = re.compile(rb"(?<![\w.])from(?!\w)")
+
+
+def _from_before(source: bytes, at: int) -> bytes | None:
+    """The text between an ``import`` keyword at ``at`` and the ``from`` it belongs to, if any:
+    the last ``from`` in the 200 bytes before with no other ``import`` in between."""
+    window = source[max(0, at - 200) : at]
+    froms = list(_FROM_WORD.finditer(window))
+    if not froms:
+        return None
+    between = window[froms[-1].end() :]
+    if _IMPORT_WORD.search(between):
+        return None
+    return between
 
 
 def _attribute_pattern(

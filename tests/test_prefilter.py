@@ -1,0 +1,301 @@
+"""The byte prefilter is sound: a file it drops holds nothing the full detector would report.
+
+Two kinds of test:
+
+* differential, over every corpus the repository has (the knowledge base's examples, the
+  checked example set of dataset/examples, the bundled legacy project, the Python standard
+  library with the fuzz test's synthetic records, and random byte mutations of these): for each
+  file the prefilter drops, the detector run without it (``prefilter=False``) finds nothing;
+* targeted, per record kind and per way of writing a reference: the prefilter keeps the file
+  (and the detector does flag it), and a near miss of the same shape is dropped, so the filter is
+  shown to filter.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import sysconfig
+import textwrap
+from collections.abc import Iterable
+from pathlib import Path
+
+import pytest
+from packaging.version import Version
+
+from recode.dataset.knowledge import load_knowledge_base
+from recode.server.detector import Detector
+from recode.server.prefilter import _call_region, _import_region
+from recode.server.severity import LibraryVersion
+from tests.conftest import DATA, REPO, versions
+
+KB = load_knowledge_base()
+LATEST = LibraryVersion(Version("999"), "target")
+
+
+def everything_active(**options: bool) -> Detector:
+    """Every library of the shipped knowledge base at a version past every change."""
+    return Detector(KB, dict.fromkeys(KB.libraries(), LATEST), **options)
+
+
+def check(detector: Detector, sources: Iterable[bytes]) -> tuple[int, int]:
+    """Assert soundness over ``sources``; (files dropped, files with findings)."""
+    dropped = with_findings = 0
+    for source in sources:
+        findings = detector.detect(source, prefilter=False)
+        with_findings += bool(findings)
+        if not detector.prefilter(source):
+            dropped += 1
+            assert findings == [], (
+                f"dropped a file with findings {[f.record.id for f in findings]}:\n"
+                + source.decode("utf-8", "replace")[:2000]
+            )
+    return dropped, with_findings
+
+
+def example_sources() -> list[bytes]:
+    out: list[bytes] = []
+    for record in KB.records:
+        for ex in record.examples:
+            out += [ex.old.encode(), ex.new.encode()]
+    return out
+
+
+def dataset_sources() -> list[bytes]:
+    out: list[bytes] = []
+    for path in sorted((REPO / "dataset" / "examples").glob("*.jsonl")):
+        for line in path.read_text("utf-8").splitlines():
+            if line.strip():
+                item = json.loads(line)
+                out += [item["old_code"].encode(), item["new_code"].encode()]
+    return out
+
+
+def project_sources() -> list[bytes]:
+    return [p.read_bytes() for p in sorted((REPO / "examples").rglob("*.py"))]
+
+
+# -- differential ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name_only_methods", [False, True])
+def test_knowledge_base_examples(name_only_methods):
+    detector = everything_active(name_only_methods=name_only_methods)
+    dropped, with_findings = check(detector, example_sources() + project_sources())
+    assert with_findings > 500  # the examples really exercise the detector
+    # new code that no longer names a changed API is dropped before any parse
+    assert dropped > 100
+
+
+def test_records_at_their_own_version():
+    """Each example against a detector at the version its change took effect (the versions
+    the example test uses), so records that later ones supersede are active too."""
+    for record in KB.records:
+        if not record.examples:
+            continue
+        version = record.effective_in or record.deprecated_in
+        detector = Detector(KB, {record.library: LibraryVersion(version, "installed")})
+        check(detector, [s for ex in record.examples for s in (ex.old.encode(), ex.new.encode())])
+
+
+@pytest.mark.slow
+def test_dataset_examples():
+    dropped, with_findings = check(everything_active(), dataset_sources())
+    assert with_findings > 1000 and dropped > 100
+
+
+def _mutate(data: bytes, rng: random.Random) -> bytes:
+    out = bytearray(data)
+    for _ in range(rng.randint(1, 4)):
+        pos = rng.randrange(len(out) + 1)
+        op = rng.random()
+        if op < 0.3 and out:
+            del out[pos : pos + rng.randint(1, 4)]
+        elif op < 0.6:
+            out[pos:pos] = rng.choice(
+                [b"(", b")", b"\n", b"\\\n", b"#", b"'", b'"""', b" as ", b",", b".", b"  ", b"f'"]
+            )
+        elif out:
+            out[min(pos, len(out) - 1)] = rng.randrange(256)
+    return bytes(out)
+
+
+def test_mutated_examples():
+    """Broken code: tree-sitter recovers what it can, and the prefilter must keep up."""
+    rng = random.Random(20261122)
+    base = [s for s in example_sources() if len(s) < 4000]
+    detector = everything_active()
+    mutants = [_mutate(rng.choice(base), rng) for _ in range(4000)]
+    dropped, with_findings = check(detector, mutants)
+    assert with_findings > 400 and dropped > 1000
+
+
+STDLIB = Path(sysconfig.get_paths()["stdlib"])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name_only_methods", [False, True])
+def test_stdlib_with_synthetic_records(name_only_methods):
+    """The fuzz test's records over os, re, sys and collections: names the standard library
+    uses in every way there is (aliases, from-imports, function-level imports, keywords)."""
+    kb = load_knowledge_base([DATA / "kb" / "fuzz.jsonl"])
+    v = LibraryVersion(Version("1.0"), "installed")
+    detector = Detector(
+        kb,
+        dict.fromkeys(("os", "re", "sys", "collections"), v),
+        name_only_methods=name_only_methods,
+    )
+    files = sorted(p for p in STDLIB.rglob("*.py") if "site-packages" not in p.parts)
+    sources = [p.read_bytes() for p in files]
+    rng = random.Random(7)
+    sources += [_mutate(rng.choice(sources), rng) for _ in range(300)]
+    dropped, with_findings = check(detector, sources)
+    assert with_findings > 300 and dropped > 100
+
+
+# -- targeted, per record kind -----------------------------------------------------------------
+
+
+def kept(detector: Detector, code: str) -> bool:
+    """Whether the prefilter keeps ``code``; asserts it does wherever the detector finds
+    something (a few spellings kept here, such as a comment inside a chain, the detector itself
+    does not resolve: keeping them costs a parse, nothing else)."""
+    source = textwrap.dedent(code).encode()
+    keep = detector.prefilter(source)
+    findings = detector.detect(source, prefilter=False)
+    if findings:
+        assert keep, f"dropped a file with findings: {[f.record.id for f in findings]}"
+    return keep
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        # attributes after an alias, however spaced
+        "import numpy as np\nnp.float_(1)\n",
+        "import numpy as np\nx = np . float_\n",
+        "import numpy as np\nx = (np  # a comment\n     .float_)\n",
+        "import numpy as np\nx = np.\\\n    float_\n",
+        "import numpy\nnumpy.random.random_integers(3)\n",
+        "import numpy.random as npr\nnpr.random_integers(3)\n",
+        "import os, numpy as np\nnp.cast\n",
+        "import numpy \\\n    as np\nnp.cast\n",
+        "def f():\n    import numpy as xp\n    return xp.float_\n",
+        # from-imports: the name itself, a module, aliases, lists, continuations, stars
+        "from numpy import float_\n",
+        "from numpy import float_ as F\nF(1)\n",
+        "from numpy import (\n    zeros,  # a comment (with a paren)\n    float_,\n)\n",
+        "from numpy import zeros, \\\n    float_\n",
+        "from numpy import random\nrandom.random_integers(3)\n",
+        "from numpy import random as r\nr.random_integers(3)\n",
+        "from numpy import *\nx = float_(1)\n",
+        "from numpy.random import *\nrandom_integers(1)\n",
+        "from numpy . random import random_integers\n",
+        # imports of removed modules
+        "import numpy.distutils.misc_util\n",
+        "from numpy.distutils import misc_util\n",
+        # keyword records, in their own call only, and only with a value that breaks
+        "import pandas as pd\npd.read_csv('a.csv', error_bad_lines=False)\n",
+        "import pandas as pd\npd.read_csv(\n    f(')'),  # ) in a comment\n    squeeze=True,\n)\n",
+        "import pandas as pd\npd.read_csv(f'{x}', squeeze=True)\n",
+        "from pandas import read_csv\nread_csv('a.csv', squeeze=True)\n",
+        "import numpy as np\nnp.asarray(x, copy=False)\n",
+        "import numpy as np\nnp.asarray(x, copy= # c\n False)\n",
+        "from sklearn.linear_model import LinearRegression\nLinearRegression(normalize=True)\n",
+        # methods of objects of evident class
+        "import numpy as np\nx = np.zeros(3)\nx.tostring()\n",
+        "import pandas as pd\ndf = pd.read_csv('a')\ndf.append(df)\n",
+        "from pandas import DataFrame\ndf = DataFrame()\ndf.iteritems()\n",
+        "import pandas as pd\ndf = pd.DataFrame()\ndf.to_csv('x', line_terminator='\\n')\n",
+        "import pandas as pd\npd.DataFrame().style.hide_index()\n",
+        "import matplotlib.pyplot as plt\nfig, ax = plt.subplots()\nax.old_method()\n",
+        # hooks: a subclass overriding a removed method
+        "import pandas as pd\nclass D(pd.DataFrame):\n    def on_hook(self):\n        pass\n",
+        # behaviour changes of names that stay
+        "import torch\ntorch.load('m.pt')\n",
+        "from torch import load\n",
+        # broken code that tree-sitter recovers
+        "import numpy as\nnp\nnp.float_\n",
+        "from numpy import\nfloat_\n",
+        "import\n\n\nnumpy as np\nnp.cast\n",
+    ],
+)
+def test_kept(test_kb, code):
+    have = versions(
+        numpy="2.1.0", pandas="2.2.0", scikit_learn="1.5.0", torch="2.6.0", matplotlib="3.9.0"
+    )
+    assert kept(Detector(test_kb, have), code)
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "import numpy as np\nx = np.zeros(3) + np.float64(1)\n",  # no tracked name
+        "import numpy as np\nx = obj.float_\n",  # another object's attribute
+        "import numpy as np\nx = npx.float_\n",  # another name that ends the same
+        "from numpy import zeros\nfloat_ = 1\nx = zeros(float_)\n",  # a name of its own
+        "import numpy as np\nnp.asarray(x, copy=True)\n",  # a value whose meaning stayed
+        "import numpy as np\nnp.asarray(x)\ncopy = False\n",  # the keyword outside the call
+        "import numpy\n",  # an import alone
+        "import pandas as pd\npd.read_csv('a.csv')\nf(squeeze=True)\n",  # another call's keyword
+        "import pandas as pd\nx = pd.read_csv('a')\nx.head()\n",  # a method without a record
+        "import os\nos.path.join('a', 'b')\n",  # no tracked library
+        "x.tostring()\n",  # a method name without the library
+    ],
+)
+def test_dropped(detector, code):
+    source = textwrap.dedent(code).encode()
+    assert detector.detect(source, prefilter=False) == []
+    assert not detector.prefilter(source)
+
+
+def test_name_only_methods_keep_method_names(test_kb):
+    code = b"import pandas as pd\ndef f(df):\n    return df.append(df)\n"
+    plain = Detector(test_kb, versions(pandas="2.2.0"))
+    low = Detector(test_kb, versions(pandas="2.2.0"), name_only_methods=True)
+    assert not plain.prefilter(code)
+    assert low.prefilter(code) and low.detect(code)
+
+
+def test_non_ascii_names_are_words(detector):
+    # "ñp" is not "np": the prefilter must not take its tail for the alias
+    source = "import numpy as np\nx = ñp.float_\n".encode()
+    assert detector.detect(source, prefilter=False) == []
+    assert not detector.prefilter(source)
+    source = "import numpy as ñp\nx = ñp.float_\n".encode()
+    assert detector.prefilter(source) and detector.detect(source)
+
+
+# -- the scanners ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        (b" numpy as np\nx = 1\ny = 2\n", b" numpy as np\nx = 1"),
+        (b" (a,\n  b)  # c\n", b"a,\n  b"),
+        (b" (a,  # (c)\n  b)\n", b"a,  # (c)\n  b"),
+        (b" a, \\\n  b\nc\nd\n", b" a, \\\n  b\nc"),
+        (b"\n\nnumpy as\nnp\nz\n", b"\n\nnumpy as\nnp"),
+    ],
+)
+def test_import_region(text, expected):
+    assert _import_region(text, 0) == expected
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        (b"(a, b(c), d) + 1", b"(a, b(c), d)"),
+        (b"(a, ')', \"(\", d) + 1", b"(a, ')', \"(\", d)"),
+        (b"(a,  # )\n b) + 1", b"(a,  # )\n b)"),
+        (b"(a, '''\n)''', b) + 1", b"(a, '''\n)''', b)"),
+        (b"(a, 'it\\'s )', b) + 1", b"(a, 'it\\'s )', b)"),
+        (b"(a, f'{x[\")\"]}', b) + 1", b"(a, f'{x[\")\"]}', b) + 1"),  # f-string: all the rest
+        (b"(a, 'open\n b) + 1", b"(a, 'open\n b) + 1"),  # unterminated string: all the rest
+        (b"(a, b", b"(a, b"),
+        (b"(a, b[c).d), e) + 1", b"(a, b[c).d), e) + 1"),  # brackets that do not pair
+    ],
+)
+def test_call_region(text, expected):
+    assert _call_region(text, 0) == expected
