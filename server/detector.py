@@ -188,7 +188,48 @@ class Detector:
             if any(r.hook for r, _ in entries)
         }
         self._next: dict[str, set[str]] = {}
+        self._rebinding: dict[bytes, tuple[re.Pattern[bytes], re.Pattern[bytes]]] = {}
+        self._reference_patterns: dict[tuple, re.Pattern[bytes]] = {}
         self.prefilter = Prefilter(self)
+
+    def reference_pattern(
+        self, free: frozenset[bytes], led: tuple[tuple[bytes, frozenset[bytes]], ...]
+    ) -> re.Pattern[bytes]:
+        """Uses of imported names that can lead to a finding: a name in ``free`` (group 1, the
+        attribute after it, if any, in group 2), or a name of ``led`` followed by one of its
+        attributes (group 3)."""
+        key = (free, led)
+        pattern = self._reference_patterns.get(key)
+        if pattern is None:
+            if len(self._reference_patterns) > 512:
+                self._reference_patterns.clear()  # a long-lived server sees many files
+            first = (
+                rb"(" + _alternation(free) + rb")\b(?:[ \t]*\.[ \t]*([A-Za-z_][A-Za-z0-9_]*))?"
+                if free
+                else rb"(?!)()()"  # keeps the group numbers
+            )
+            second = b"|".join(
+                re.escape(name) + rb"(?=[ \t]*\.[ \t]*(?:" + _alternation(attrs) + rb")\b)"
+                for name, attrs in led
+            )
+            pattern = self._reference_patterns[key] = re.compile(
+                rb"(?<![\w.])(?:" + first + rb"|(" + (second or rb"(?!)") + rb"))"
+            )
+        return pattern
+
+    def rebinding_patterns(self, name: bytes) -> tuple[re.Pattern[bytes], re.Pattern[bytes]]:
+        """Patterns for ``name`` as a parameter, and as an assignment or ``for`` target."""
+        patterns = self._rebinding.get(name)
+        if patterns is None:
+            word = re.escape(name)
+            patterns = self._rebinding[name] = (
+                re.compile(rb"(?:^|[(,*])\s*" + word + rb"\b"),
+                re.compile(
+                    rb"(?<![\w.])" + word + rb"[ \t]*(?::[^=\n]*)?=(?!=)"
+                    rb"|\bfor[ \t]+" + word + rb"[ \t]+in\b"
+                ),
+            )
+        return patterns
 
     def next_names(self, target: str) -> set[str]:
         """The names that can follow ``target.`` on the way to a tracked path."""
@@ -438,22 +479,19 @@ class _Run:
             if any(k != "typed" and t in self.d.active for t, k in pairs):
                 always.add(key)
             attributes[key] = {a.encode() for t, _ in pairs for a in self.d.next_names(t)}
-        wanted = always | bare | {n for n, attrs in attributes.items() if attrs}
-        if not wanted:
+        free = frozenset(always | bare)
+        led = tuple(sorted((n, frozenset(a)) for n, a in attributes.items() if a and n not in free))
+        if not free and not led:
             return
-        pattern = re.compile(
-            rb"(?<![\w.])(" + b"|".join(re.escape(n) for n in sorted(wanted)) + rb")\b"
-            rb"(?:[ \t]*\.[ \t]*([A-Za-z_][A-Za-z0-9_]*))?"
-        )
-        for m in pattern.finditer(self.source):
+        for m in self.d.reference_pattern(free, led).finditer(self.source):
             key = m.group(1)
-            attr = m.group(2)
-            if key not in always and (
-                key not in bare if attr is None else attr not in attributes[key]
-            ):
-                continue
+            if key is None:
+                key = m.group(3)
+            elif key not in always and m.group(2) is not None:
+                if m.group(2) not in attributes[key]:
+                    continue  # used bare, it leads somewhere; with this attribute, not
             name = key.decode()
-            end = m.end(1)
+            end = m.start() + len(key)
             node = self.root.descendant_for_byte_range(m.start(), end)
             if (
                 node is None
@@ -503,18 +541,12 @@ class _Run:
         key = (func.id, name)
         cached = self._rebinds_cache.get(key)
         if cached is None:
-            word = re.escape(name)
+            in_params, assigned = self.d.rebinding_patterns(name)
             params = func.child_by_field_name("parameters")
-            in_params = params is not None and re.search(
-                rb"(?:^|[(,*])\s*" + word + rb"\b", params.text or b""
+            cached = self._rebinds_cache[key] = bool(
+                (params is not None and in_params.search(params.text or b""))
+                or assigned.search(self.source, func.start_byte, func.end_byte)
             )
-            body = self.source[func.start_byte : func.end_byte]
-            assigned = re.search(
-                rb"(?<![\w.])" + word + rb"[ \t]*(?::[^=\n]*)?=(?!=)"
-                rb"|\bfor[ \t]+" + word + rb"[ \t]+in\b",
-                body,
-            )
-            cached = self._rebinds_cache[key] = bool(in_params or assigned)
         return cached
 
     def _follow(self, node: Node, binding: Binding) -> None:
@@ -731,6 +763,11 @@ class _Run:
         if site is not None:
             self._fix_context[id(f)] = site
         return f
+
+
+def _alternation(words: Iterable[bytes]) -> bytes:
+    """Escaped words for a regex alternation, longest first."""
+    return b"|".join(re.escape(w) for w in sorted(set(words), key=lambda w: (-len(w), w)))
 
 
 def _positional_count(call: Node) -> int:

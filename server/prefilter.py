@@ -427,7 +427,7 @@ class Prefilter:
                 modules = (
                     [_normal(strict.group(1))]
                     if strict
-                    else [_normal(d) for d in _DOTTED_RE.findall(module_text)]
+                    else _dotted_prefixes(module_text)
                 )
                 for module in modules:
                     if module.split(".")[0] not in self.roots:
@@ -446,7 +446,7 @@ class Prefilter:
                 names = _WORD_RE.findall(region)
                 items = [
                     (path, alias)
-                    for path in {_normal(d) for d in _DOTTED_RE.findall(region)}
+                    for path in _dotted_prefixes(region)
                     for alias in [None, *names]
                 ]
             for path, alias in items:
@@ -494,6 +494,16 @@ class Prefilter:
 
 _IDENT = [chr(c).isalnum() or c == 95 for c in range(128)] + [True] * 128
 _FROM_WORD = re.compile(rb"(?<![\w.])from(?!\w)")
+
+
+def _dotted_prefixes(text: bytes) -> list[str]:
+    """Every dotted name in broken text and every prefix of it: tree-sitter may end a name
+    early and skip the rest as an error (``import torch.nn . as nn`` binds nn to torch.nn)."""
+    out: set[str] = set()
+    for d in _DOTTED_RE.findall(text):
+        parts = _normal(d).split(".")
+        out.update(".".join(parts[:i]) for i in range(1, len(parts) + 1))
+    return sorted(out)
 
 
 def _from_before(source: bytes, at: int) -> bytes | None:
