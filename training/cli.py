@@ -8,7 +8,9 @@ CONFIG is a TOML or YAML file of options; KEY=VALUE arguments override single op
 ``--help-config`` for every option, its type and default, and ``--print-config`` for the
 resolved configuration without training). Presets: ``tiny`` (a ~1M-parameter model built
 offline, CPU, minutes), ``tiny-trained`` (the same after a supervised warm-start, then DAPO: a
-small model that really migrates the training examples) and ``paper-7b`` (the paper's
+small model that really migrates the training examples), ``tiny-pipeline`` (a check of the
+whole pipeline in seconds: a short warm-start and 4 DAPO steps on the rows given as ``data``;
+what tests/model/test_trained_model.py serves) and ``paper-7b`` (the paper's
 Qwen2.5-Coder-7B-Instruct recipe; GPU, vLLM rollouts). Multi-GPU: ``accelerate launch
 --config_file training/accelerate/<fsdp|zero2|zero3>.yaml -m recode.training.cli ...``.
 
