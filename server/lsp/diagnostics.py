@@ -9,6 +9,8 @@ overrides that.
 Findings are computed in the analysis thread from an immutable snapshot and cached per
 document, keyed by (document version, context generation); hover and code actions read the
 same cache. A result computed for a version that is no longer current is never published.
+Whole-file analyses asked for as such (``exact``: the check after typing pauses, code actions,
+hover) run in a thread of their own, so a keystroke's fast path never queues behind one.
 """
 
 from __future__ import annotations
@@ -377,9 +379,8 @@ class DiagnosticsManager:
                     except Exception:
                         base = None
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(
-            self.server.analysis_pool, compute, snapshot, context, base
-        )
+        pool = self.server.exact_pool if exact else self.server.analysis_pool
+        return await loop.run_in_executor(pool, compute, snapshot, context, base)
 
     def _computed(
         self, key: tuple[str, int | None, int, bool], future: asyncio.Future[Result]

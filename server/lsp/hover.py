@@ -1,7 +1,7 @@
 """Hover on a flagged range: the finding, the release note, the replacement and the source.
 
 A read-only handler: it reads the cached result of the document's current version (computing
-it in the analysis thread if needed) and never changes server state.
+it in the exact-analysis thread if needed) and never changes server state.
 """
 
 from __future__ import annotations

@@ -5,8 +5,9 @@ Threads: the asyncio event loop reads and writes the protocol and owns all mutab
 didSave, didChangeConfiguration, didChangeWorkspaceFolders, didChangeWatchedFiles) are plain
 functions run on the loop, in order, and return at once. Requests that only read (hover,
 codeAction, textDocument/diagnostic) take an immutable snapshot and await their computation in
-the analysis thread. Environment reads, fix-all and the model endpoint check run in the work
-threads, and model migrations in the model threads, so a slow one never delays diagnostics.
+the analysis thread (whole-file analyses asked for as such, in the exact thread). Environment
+reads, fix-all and the model endpoint check run in the work threads, and model migrations in the
+model threads, so a slow one never delays diagnostics.
 """
 
 from __future__ import annotations
@@ -140,6 +141,10 @@ class RecodeLanguageServer(LanguageServer):
         self.base_settings: Settings = settings_mod.defaults()
         self.kbs = KnowledgeBases()
         self.analysis_pool = ThreadPoolExecutor(1, thread_name_prefix="recode-analysis")
+        # whole-file analyses asked for as such (the check after typing pauses, code actions,
+        # hover) take up to a second on big files: their own thread, so the fast path of the
+        # next keystroke never waits for one
+        self.exact_pool = ThreadPoolExecutor(1, thread_name_prefix="recode-exact")
         self.work_pool = ThreadPoolExecutor(2, thread_name_prefix="recode-work")
         # model requests wait on HTTP for up to a minute: their own threads, so they never
         # hold up environment reads or fix-all

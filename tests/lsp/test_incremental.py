@@ -297,6 +297,7 @@ class _FakeServer:
 
         self.documents = DocumentStore()
         self.analysis_pool = ThreadPoolExecutor(1)
+        self.exact_pool = ThreadPoolExecutor(1)
 
     def folder_for(self, uri: str) -> None:
         return None
@@ -347,6 +348,51 @@ async def test_a_version_analysed_while_the_previous_runs_uses_it_as_base() -> N
     full = compute(doc.snapshot(), CONTEXT)
     assert same_diagnostics(r3, full)
     server.analysis_pool.shutdown()
+    server.exact_pool.shutdown()
+
+
+@pytest.mark.asyncio
+async def test_a_whole_file_analysis_does_not_hold_up_the_next_keystroke() -> None:
+    import asyncio
+    import threading
+
+    from recode.server.lsp.diagnostics import DiagnosticsManager
+
+    server = _FakeServer()
+    manager = DiagnosticsManager(server)  # type: ignore[arg-type]
+    doc = server.documents.open(
+        types.TextDocumentItem(uri="file:///m.py", language_id="python", version=1, text=MODULE)
+    )
+    server.documents.touch(doc.uri)
+    await manager.result_for(doc)
+    line = MODULE.splitlines().index("    x = np.float_(1)")
+    gate = threading.Event()
+    try:
+        for version, col, text in ((2, 20, " "), (3, 21, "+ 1")):
+            if version == 3:
+                # typing paused: a whole-file analysis of version 2 starts, and takes long
+                server.exact_pool.submit(gate.wait, 30)
+                exact = asyncio.ensure_future(manager.result_for(doc, exact=True))
+                await asyncio.sleep(0.05)
+            doc.apply(
+                [
+                    types.TextDocumentContentChangePartial(
+                        range=types.Range(types.Position(line, col), types.Position(line, col)),
+                        text=text,
+                    )
+                ],
+                version,
+            )
+            fast = await asyncio.wait_for(manager.result_for(doc), 5)
+            assert (fast.snapshot.version, fast.exact) == (version, False)
+        assert not exact.done()  # version 3 got its diagnostics while version 2's check waited
+    finally:
+        gate.set()
+    checked = await exact
+    assert (checked.snapshot.version, checked.exact) == (2, True)
+    assert same_diagnostics(fast, compute(doc.snapshot(), CONTEXT))
+    server.analysis_pool.shutdown()
+    server.exact_pool.shutdown()
 
 
 def test_published_json_is_what_pygls_writes() -> None:
