@@ -39,13 +39,17 @@ _ID = rb"[\w\x80-\xff]"
 _NAME = _ID + rb"+"
 # Space the tokenizer allows between the parts of a dotted chain: whitespace (newlines inside
 # brackets), backslash continuations and, inside brackets, comments. Possessive: no backtracking.
-_WS = rb"(?:[\s\\]|#[^\n]*+)*+"
+_WS = rb"(?:[\s\\\x01]|#[^\n]*+)*+"
 _DOT = _WS + rb"\." + _WS
+# Between the parts of a chain in a reference, more: on broken code tree-sitter skips a stray
+# bracket or dot as an error and keeps the chain (``s.cat.(as_unordered``, ``jax.lax..tie_in``).
+_JUNK = rb"(?:[\s\\()\[\]{},:;]|#[^\n]*+)*+"
+_LOOSE_DOT = _JUNK + rb"[.\x01]" + rb"(?:[\s\\()\[\]{},:;.\x01]|#[^\n]*+)*+"
 _DOTTED = _NAME + rb"(?:" + _DOT + _NAME + rb")*+"
 # Literal first (``re`` scans for a leading literal fast); the boundary before it is checked
 # by hand. An import statement as the grammar has it (the names after ``import``):
 _IMPORT = re.compile(rb"import(?!" + _ID + rb")")
-_IMPORT_WORD = re.compile(rb"(?<![\w.])import(?!\w)")
+_IMPORT_WORD = re.compile(rb"(?<![\w])import(?!\w)")
 _STRICT_NAME = rb"[A-Za-z_]\w*"
 _STRICT_ITEM = (
     _STRICT_NAME
@@ -58,7 +62,7 @@ _STRICT_ITEM = (
 _GAP = rb"(?:\s|#[^\n]*)*"  # inside parentheses: newlines and comments too
 _END = rb"[ \t]*(?:#[^\n]*)?(?:\r?\n|;|$)"
 _CLEAN = re.compile(
-    rb"[ \t]*(?:\*|"
+    rb"[ \t]*(\*|"
     + _STRICT_ITEM
     + rb"(?:[ \t]*,[ \t]*"
     + _STRICT_ITEM
@@ -81,9 +85,9 @@ _CLEAN_MODULE = re.compile(
     rb"[ \t]+(" + _STRICT_NAME + rb"(?:[ \t]*\.[ \t]*" + _STRICT_NAME + rb")*)[ \t]+"
 )
 _DOTTED_RE = re.compile(_DOTTED)
-_WORD_RE = re.compile(_NAME)
-_MORE = re.compile(_DOT + rb"(" + _NAME + rb")")
-_OPEN = re.compile(_WS + rb"\(")
+_MORE = re.compile(_LOOSE_DOT + rb"(" + _NAME + rb")")
+_CALL = rb"(?:[\s\\)\]},:;.\x01]|#[^\n]*+)*+\("  # a call's parenthesis, after stray closers
+_OPEN = re.compile(_CALL)
 _CLOSING = {40: 41, 91: 93, 123: 125}
 _BRACKET_OR_QUOTE = re.compile(rb"[()\[\]{}#'\"]")
 _ITEM = re.compile(
@@ -104,7 +108,7 @@ _ITEM = re.compile(
 _SPACE = re.compile(rb"[\s\\]+|#[^\n]*")
 _BOUNDARY = re.compile(_ID)
 _SPACED = bytes(
-    32 if c >= 127 or (c < 32 and c not in b"\t\n\r\x0b\x0c") or c in b"!$?`" else c
+    1 if c >= 127 or (c < 32 and c not in b"\t\n\r\x0b\x0c") or c in b"!$?`" else c
     for c in range(256)
 )
 
@@ -114,55 +118,9 @@ def _normal(dotted: bytes) -> str:
     return _SPACE.sub(b"", dotted).decode("utf-8", "replace")
 
 
-def _chain(parts: Iterable[str]) -> bytes:
-    """A pattern for a dotted chain as the tokenizer allows it to be written."""
-    return _DOT.join(re.escape(p.encode()) for p in parts)
-
-
 def _alternation(words: Iterable[bytes]) -> bytes:
     # Longest first: ``re`` takes the first alternative that matches.
     return b"|".join(sorted(set(words), key=lambda w: (-len(w), w)))
-
-
-def _import_region(source: bytes, start: int) -> bytes:
-    """The text after an ``import`` keyword that may hold the names it imports.
-
-    A parenthesized list, or the rest of the logical line (backslash continuations followed)
-    and the line after it: on broken code tree-sitter recovers an import across a newline
-    (``import numpy as`` / ``np``). Lines without a name before the first name count as blank
-    (``import`` alone on a line, ``numpy as np`` on a later one is recovered too). More text
-    only binds more names, which keeps more files, never fewer.
-    """
-    n = len(source)
-    i = start
-    while i < n and (
-        source[i] in b" \t\f\\\r" or (source[i] == 10 and source[i - 1 : i] in (b"\\", b"\r"))
-    ):
-        i += 1  # spaces and backslash continuations
-    if i < n and source[i] == 40:  # "("
-        j = i + 1
-        while j < n:
-            c = source[j]
-            if c == 41:  # ")"
-                return source[i + 1 : j]
-            if c == 35:  # "#": a comment may hold a ")"
-                k = source.find(b"\n", j)
-                j = n if k < 0 else k
-            j += 1
-        return source[i + 1 :]
-    pos = start
-    named = False
-    while True:
-        k = source.find(b"\n", pos)
-        if k < 0:
-            return source[start:]
-        line = source[pos:k]
-        pos = k + 1
-        if line.endswith(b"\\") or line.endswith(b"\\\r"):
-            continue  # a continuation: the same logical line
-        if named:
-            return source[start:k]
-        named = _BOUNDARY.search(source, start, k) is not None
 
 
 def _call_region(source: bytes, open_paren: int) -> bytes:
@@ -288,7 +246,7 @@ class Prefilter:
                 for kw, values in kws.items():
                     slot[kw] = _merge(slot.get(kw, ()), values)
         self._typed_call = _attribute_pattern(
-            {k.decode() for k in self._typed_calls}, _WS + rb"\(", group=True
+            {k.decode() for k in self._typed_calls}, _CALL, group=True
         )
         hooks = {p.rpartition(".")[2] for p, e in d.active.items() if any(r.hook for r, _ in e)}
         self._hook = (
@@ -315,10 +273,13 @@ class Prefilter:
 
     def why(self, source: bytes) -> str | None:
         """Why the file is kept (a short reason, for tests and profiling), or None: dropped."""
-        # Read every byte that is no part of a Python token as a space: tree-sitter skips such
-        # a byte as an error (``import pandas\x1cas pd`` still binds pd), so it may not be read
-        # as joining two names. A space can only split a name (``ñp`` read as ``p``) or join
-        # what it stood between: both only keep more.
+        # Read every byte that is no part of a Python token as a marker, \x01, that the patterns
+        # take for a space or a dot: tree-sitter skips such a byte as an error, and may put a
+        # missing token in its place (``import pandas\x1cas pd`` binds pd, ``pd.Timestamp\xcd
+        # fromordinal`` is an attribute). Splitting a name there (``ñp`` read as ``p``) or
+        # joining what the byte stood between only keeps more. Whether an import is written as
+        # the grammar has it is read from the original bytes.
+        original = source
         source = source.translate(_SPACED)
         if self._root is None or not self._root.search(source):
             return None
@@ -326,7 +287,7 @@ class Prefilter:
             return "a method name (name-only methods are on)"
         if self._hook is not None and self._hook.search(source):
             return "a hook's def"
-        bindings, reason = self._bindings(source)
+        bindings, reason = self._bindings(source, original)
         if reason is not None:
             return reason
         by_alias: dict[bytes, list[str]] = {}
@@ -340,7 +301,7 @@ class Prefilter:
                 if target in self.active and self._word(alias).search(source):
                     return f"a name bound by a star import: {alias.decode()}"
                 if target in self.params:
-                    for m in self._head(alias, rb"()" + _WS + rb"\(").finditer(source):
+                    for m in self._head(alias, rb"()" + _CALL).finditer(source):
                         if _head_at(source, m.start()) and _keyword_in(
                             source, m.end() - 1, self.params[target]
                         ):
@@ -350,7 +311,7 @@ class Prefilter:
                 firsts |= self._firsts.get(target, set())
             if not firsts:
                 continue
-            for m in self._head(alias, _DOT + rb"(" + _NAME + rb")").finditer(source):
+            for m in self._head(alias, _LOOSE_DOT + rb"(" + _NAME + rb")").finditer(source):
                 if m.group(1) not in firsts or not _head_at(source, m.start()):
                     continue
                 names = [m.group(1).decode("utf-8", "replace")]
@@ -401,76 +362,67 @@ class Prefilter:
         pattern = self._words.get(alias)
         if pattern is None:
             pattern = self._words[alias] = re.compile(
-                rb"(?<![\w\x80-\xff.])" + re.escape(alias) + rb"(?!" + _ID + rb")"
+                rb"(?<![\w\x80-\xff])" + re.escape(alias) + rb"(?!" + _ID + rb")"
             )
         return pattern
 
-    def _bindings(self, source: bytes) -> tuple[set[tuple[str, str]], str | None]:
+    def _bindings(self, source: bytes, original: bytes) -> tuple[set[tuple[str, str]], str | None]:
         """(name, path) for every name an import of a tracked library may bind, or a reason to
         keep the file outright (an import of a tracked module or name).
 
         An import written as the grammar has it is read as such. Any other text after an
         ``import`` keyword may be broken code, from which tree-sitter recovers an import in ways
-        hard to foresee (``import pandas as( pd`` binds pd); there every name in the text is
-        taken as a possible alias of every tracked path in it.
+        that cannot be foreseen from the text (``from scipy import mis\xa5`` followed by
+        ``ecg = misc.electrocardiogram()`` two lines below binds ``misc.electrocardiogram``):
+        where such text is near a tracked library's name, the file is kept.
         """
         found: set[tuple[str, str]] = set()
         for m in _IMPORT.finditer(source):
             at = m.start()
             if at and _IDENT[source[at - 1]]:
                 continue  # the end of a longer name
-            clean = _CLEAN.match(source, m.end())
-            region = clean.group() if clean else _import_region(source, m.end())
+            clean = _CLEAN.match(original, m.end())  # a stray byte makes it unclean
             module_text = _from_before(source, at)
             strict = _CLEAN_MODULE.fullmatch(module_text) if module_text is not None else None
             if module_text is not None:
-                modules = (
-                    [_normal(strict.group(1))]
-                    if strict
-                    else _dotted_prefixes(module_text)
-                )
-                for module in modules:
-                    if module.split(".")[0] not in self.roots:
-                        continue
+                modules = [_normal(strict.group(1))] if strict else _dotted_prefixes(module_text)
+                tracked = [mod for mod in modules if mod.split(".")[0] in self.roots]
+                if tracked and not (clean and strict):
+                    return found, f"broken code in an import from {tracked[0]}"
+                for module in tracked:
                     hit = self._import_hit(module)
                     if hit:
                         return found, f"an import of {hit}"
-                    reason = self._from_names(module, region, bool(clean and strict), found)
+                    assert clean is not None
+                    reason = self._from_names(module, clean.group(1), found)
                     if reason:
                         return found, reason
             if strict:
                 continue  # a from-import as the grammar has it, and nothing else
-            if clean:
-                items = [(_normal(i.group(1)), i.group(2)) for i in _ITEM.finditer(region)]
-            else:
-                names = _WORD_RE.findall(region)
-                items = [
-                    (path, alias)
-                    for path in _dotted_prefixes(region)
-                    for alias in [None, *names]
-                ]
-            for path, alias in items:
+            if clean is None:
+                end = m.end()
+                for _ in range(4):
+                    k = source.find(b"\n", end + 1)
+                    end = len(source) if k < 0 else k
+                if self._root is not None and self._root.search(source, m.end(), end):
+                    return found, "broken code in an import near a tracked name"
+                continue
+            for item in _ITEM.finditer(clean.group(1)):
+                path = _normal(item.group(1))
                 top = path.split(".")[0]
                 if top not in self.roots:
                     continue
                 hit = self._import_hit(path)
                 if hit:
                     return found, f"an import of {hit}"
+                alias = item.group(2)
                 found.add((_normal(alias), path) if alias else (top, top))
         return found, None
 
-    def _from_names(
-        self, module: str, region: bytes, clean: bool, found: set[tuple[str, str]]
-    ) -> str | None:
-        """Add what ``from module import <region>`` may bind; a reason to keep, if any."""
-        if clean:
-            pairs = [(i.group(1), i.group(2)) for i in _ITEM.finditer(region)]
-        else:
-            names = _WORD_RE.findall(region)
-            pairs = [(n, a) for n in names for a in [None, *names]]
-            if b"*" in region:
-                pairs.append((b"*", None))
-        for name, alias in pairs:
+    def _from_names(self, module: str, region: bytes, found: set[tuple[str, str]]) -> str | None:
+        """Add what ``from module import <region>`` binds; a reason to keep, if any."""
+        for item in _ITEM.finditer(region):
+            name, alias = item.group(1), item.group(2)
             if name == b"*":
                 prefix = module + "."
                 for path in self.active | set(self.params):
@@ -493,7 +445,7 @@ class Prefilter:
 
 
 _IDENT = [chr(c).isalnum() or c == 95 for c in range(128)] + [True] * 128
-_FROM_WORD = re.compile(rb"(?<![\w.])from(?!\w)")
+_FROM_WORD = re.compile(rb"(?<![\w])from(?!\w)")
 
 
 def _dotted_prefixes(text: bytes) -> list[str]:
@@ -507,36 +459,36 @@ def _dotted_prefixes(text: bytes) -> list[str]:
 
 
 def _from_before(source: bytes, at: int) -> bytes | None:
-    """The text between an ``import`` keyword at ``at`` and the ``from`` it belongs to, if any:
-    the last ``from`` in the 200 bytes before with no other ``import`` in between."""
+    """The text between an ``import`` keyword at ``at`` and the ``from`` it may belong to: from
+    the first ``from`` in the 200 bytes before with no other ``import`` in between (a later
+    ``from`` may be part of a broken name: ``numpy.core.from\xa5umeric``)."""
     window = source[max(0, at - 200) : at]
-    froms = list(_FROM_WORD.finditer(window))
-    if not froms:
-        return None
-    between = window[froms[-1].end() :]
-    if _IMPORT_WORD.search(between):
-        return None
-    return between
+    for f in _FROM_WORD.finditer(window):
+        if not _IMPORT_WORD.search(window, f.end()):
+            return window[f.end() :]
+    return None
 
 
 def _attribute_pattern(
     names: Iterable[str], after: bytes, group: bool = False
 ) -> re.Pattern[bytes] | None:
-    """``.name`` (spaces allowed after the dot) for any of ``names``, then ``after``."""
+    """``.name`` (spaces or stray brackets allowed after the dot) for any of ``names``, then
+    ``after``."""
     words = [re.escape(n.encode()) for n in names]
     if not words:
         return None
     alternation = _alternation(words)
     body = rb"(" + alternation + rb")" if group else rb"(?:" + alternation + rb")"
-    return re.compile(rb"\." + _WS + body + after)
+    return re.compile(rb"[.\x01](?:[\s\\()\[\]{},:;.\x01]|#[^\n]*+)*+" + body + after)
 
 
 def _head_at(source: bytes, start: int) -> bool:
-    """Whether a name starting at ``start`` begins a chain (not ``x.np``, not ``xnp``)."""
+    """Whether a name starting at ``start`` is a whole name (not the end of ``xnp``). After a
+    dot it counts too: tree-sitter skips a stray dot (``x = .np.float_``) as an error."""
     if start == 0:
         return True
     c = source[start - 1]
-    return not (c == 46 or c == 95 or c >= 128 or 48 <= c <= 57 or 65 <= c <= 90 or 97 <= c <= 122)
+    return not (c == 95 or c >= 128 or 65 <= c <= 90 or 97 <= c <= 122)
 
 
 def _merge(a: tuple[bytes, ...] | None, b: tuple[bytes, ...] | None) -> tuple[bytes, ...] | None:
@@ -546,7 +498,10 @@ def _merge(a: tuple[bytes, ...] | None, b: tuple[bytes, ...] | None) -> tuple[by
     return a + b
 
 
-_KEYWORD_ARGUMENT = re.compile(rb"(?<![\w\x80-\xff.])(" + _NAME + rb")" + _WS + rb"=(?!=)")
+# A name before "=" even after a dot: tree-sitter skips a stray dot (``f(.n_iter=100)``).
+_KEYWORD_ARGUMENT = re.compile(
+    rb"(?<![A-Za-z_\x80-\xff])([A-Za-z_][\w\x80-\xff]*)" + _WS + rb"=(?!=)"
+)
 _VALUE_START = re.compile(_WS)
 
 

@@ -25,7 +25,7 @@ from packaging.version import Version
 
 from recode.dataset.knowledge import load_knowledge_base
 from recode.server.detector import Detector
-from recode.server.prefilter import _call_region, _import_region
+from recode.server.prefilter import _call_region
 from recode.server.severity import LibraryVersion
 from tests.conftest import DATA, REPO, versions
 
@@ -267,20 +267,6 @@ def test_non_ascii_names_are_words(detector):
 
 
 # -- the scanners ------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    "text, expected",
-    [
-        (b" numpy as np\nx = 1\ny = 2\n", b" numpy as np\nx = 1"),
-        (b" (a,\n  b)  # c\n", b"a,\n  b"),
-        (b" (a,  # (c)\n  b)\n", b"a,  # (c)\n  b"),
-        (b" a, \\\n  b\nc\nd\n", b" a, \\\n  b\nc"),
-        (b"\n\nnumpy as\nnp\nz\n", b"\n\nnumpy as\nnp"),
-    ],
-)
-def test_import_region(text, expected):
-    assert _import_region(text, 0) == expected
 
 
 @pytest.mark.parametrize(
