@@ -123,6 +123,23 @@ def _alternation(words: Iterable[bytes]) -> bytes:
     return b"|".join(sorted(set(words), key=lambda w: (-len(w), w)))
 
 
+def _with_stray_closers(source: bytes, open_paren: int, end: int) -> bytes:
+    """The call's text, to the end of its line where the rest of the line closes more brackets
+    than it opens: tree-sitter may skip a stray closer (``f(a=)0, b=1)``) and go on."""
+    line_end = source.find(b"\n", end)
+    if line_end < 0:
+        line_end = len(source)
+    depth = 0
+    for c in source[end:line_end]:
+        if c in b"([{":
+            depth += 1
+        elif c in b")]}":
+            depth -= 1
+            if depth < 0:
+                return source[open_paren:line_end]
+    return source[open_paren:end]
+
+
 def _call_region(source: bytes, open_paren: int) -> bytes:
     """The text of a call's argument list, from its ``(`` to the matching ``)``.
 
@@ -147,7 +164,7 @@ def _call_region(source: bytes, open_paren: int) -> bytes:
             if stack.pop() != c:
                 return source[open_paren:]  # brackets that do not pair: broken code, unsure
             if not stack:
-                return source[open_paren : i + 1]
+                return _with_stray_closers(source, open_paren, i + 1)
         elif c == 35:  # "#"
             k = source.find(b"\n", i)
             if k < 0:
@@ -246,7 +263,7 @@ class Prefilter:
                 for kw, values in kws.items():
                     slot[kw] = _merge(slot.get(kw, ()), values)
         self._typed_call = _attribute_pattern(
-            {k.decode() for k in self._typed_calls}, _CALL, group=True
+            {k.decode() for k in self._typed_calls}, _CALL, group=True, lookahead=True
         )
         hooks = {p.rpartition(".")[2] for p, e in d.active.items() if any(r.hook for r, _ in e)}
         self._hook = (
@@ -311,11 +328,15 @@ class Prefilter:
                 firsts |= self._firsts.get(target, set())
             if not firsts:
                 continue
-            for m in self._head(alias, _LOOSE_DOT + rb"(" + _NAME + rb")").finditer(source):
+            # the name after the alias in a lookahead: a match ends at the alias, so the next
+            # search starts right after it (a loose dot may span to a later use of the alias)
+            for m in self._head(alias, rb"(?=" + _LOOSE_DOT + rb"(" + _NAME + rb"))").finditer(
+                source
+            ):
                 if m.group(1) not in firsts or not _head_at(source, m.start()):
                     continue
                 names = [m.group(1).decode("utf-8", "replace")]
-                end = m.end()
+                end = m.end(1)
                 ends = [end]
                 while len(names) < self._depth:
                     more = _MORE.match(source, end)
@@ -346,7 +367,7 @@ class Prefilter:
             if self._typed_call is not None:
                 for m in self._typed_call.finditer(source):
                     keywords = self._typed_calls[m.group(1)]
-                    if _keyword_in(source, m.end() - 1, keywords):
+                    if _keyword_in(source, m.end(2) - 1, keywords):
                         return f"a keyword record in a method call .{m.group(1).decode()}"
         return None
 
@@ -470,16 +491,20 @@ def _from_before(source: bytes, at: int) -> bytes | None:
 
 
 def _attribute_pattern(
-    names: Iterable[str], after: bytes, group: bool = False
+    names: Iterable[str], after: bytes, group: bool = False, lookahead: bool = False
 ) -> re.Pattern[bytes] | None:
     """``.name`` (spaces or stray brackets allowed after the dot) for any of ``names``, then
-    ``after``."""
+    ``after``. With ``lookahead``, a match is the dot alone (the name in group 1, ``after`` in
+    group 2), so that no match hides a later one."""
     words = [re.escape(n.encode()) for n in names]
     if not words:
         return None
     alternation = _alternation(words)
     body = rb"(" + alternation + rb")" if group else rb"(?:" + alternation + rb")"
-    return re.compile(rb"[.\x01](?:[\s\\()\[\]{},:;.\x01]|#[^\n]*+)*+" + body + after)
+    gap = rb"(?:[\s\\()\[\]{},:;.\x01]|#[^\n]*+)*+"
+    if lookahead:
+        return re.compile(rb"[.\x01](?=" + gap + body + rb"(" + after + rb"))")
+    return re.compile(rb"[.\x01]" + gap + body + after)
 
 
 def _head_at(source: bytes, start: int) -> bool:

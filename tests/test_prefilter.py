@@ -281,6 +281,7 @@ def test_non_ascii_names_are_words(detector):
         (b"(a, 'open\n b) + 1", b"(a, 'open\n b) + 1"),  # unterminated string: all the rest
         (b"(a, b", b"(a, b"),
         (b"(a, b[c).d), e) + 1", b"(a, b[c).d), e) + 1"),  # brackets that do not pair
+        (b"(a=)0, b=1)\nz", b"(a=)0, b=1)"),  # a stray closer: to the end of the line
     ],
 )
 def test_call_region(text, expected):
