@@ -10,8 +10,9 @@ comments are never names; a name rebound in a function (a parameter, an assignme
 import; code under ``try/except ImportError`` (or AttributeError), under a version check or a
 ``hasattr`` test is compatibility code and is not flagged.
 
-Most files hold no outdated call: a file that does not mention a tracked library is rejected by a
-byte search before any parse, and a parsed file only visits the nodes its imported names occur at.
+Most files hold no outdated call: the byte prefilter (:mod:`recode.server.prefilter`) rejects a
+file in which no finding is possible before any parse, and a parsed file only visits the uses of
+its imported names that are followed by an attribute leading to a tracked path.
 """
 
 from __future__ import annotations
@@ -34,12 +35,6 @@ from recode.server.severity import LibraryVersion, message_for, severity_for
 
 _IMPORTS = "[(import_statement) (import_from_statement)] @imp"
 _SCOPES = {"function_definition", "lambda"}
-_FOLLOWING_ATTRIBUTE = re.compile(rb"[ \t]*\.[ \t]*([A-Za-z_][A-Za-z0-9_]*)")
-_WORD = re.compile(rb"[A-Za-z_][A-Za-z0-9_]*")
-_AFTER_DOT = re.compile(rb"\.[ \t]*([A-Za-z_][A-Za-z0-9_]*)")
-_DEF = re.compile(rb"\bdef[ \t]+([A-Za-z_][A-Za-z0-9_]*)")
-_KEYWORD = re.compile(rb"([A-Za-z_][A-Za-z0-9_]*)[ \t]*=(?!=)")
-_FROM_IMPORT = re.compile(rb"\bimport[ \t]+(\([^)]*\)|[^\n]*)")
 _IMPORT_KEYWORD = re.compile(rb"import")
 
 
@@ -149,13 +144,6 @@ class Detector:
         self.root_library = {root: lib for lib, names in IMPORT_NAMES.items() for root in names} | {
             r.path.split(".")[0]: r.library for r in kb.records if r.path.split(".")[0] in roots
         }
-        self._prefilter = (
-            re.compile(
-                rb"\b(?:" + b"|".join(re.escape(r.encode()) for r in sorted(roots)) + rb")\b"
-            )
-            if roots
-            else None
-        )
         methods: dict[str, list[str]] = {}
         for path in self.active:
             owner, _, leaf = path.rpartition(".")
@@ -163,8 +151,7 @@ class Detector:
                 methods.setdefault(leaf, []).append(path)
         self._methods_by_name = methods
 
-        # What can lead to a finding: the dotted prefixes of every tracked path, and the words
-        # one of which every finding's text contains (a symbol's last name or a parameter).
+        # What can lead to a finding: the dotted prefixes of every tracked path.
         interesting = (
             set(self.active)
             | set(self.params)
@@ -179,13 +166,6 @@ class Detector:
             for p in interesting
             for parts in [p.split(".")]
             for i in range(1, len(parts) + 1)
-        }
-        self._leaf_triggers = {p.rpartition(".")[2].encode() for p in self.active}
-        self._keyword_triggers = {n.encode() for names in self.params.values() for n in names}
-        self._hook_triggers = {
-            p.rpartition(".")[2].encode()
-            for p, entries in self.active.items()
-            if any(r.hook for r, _ in entries)
         }
         self._next: dict[str, set[str]] = {}
         self._rebinding: dict[bytes, tuple[re.Pattern[bytes], re.Pattern[bytes]]] = {}
@@ -248,23 +228,6 @@ class Detector:
         if attribute is not None:
             return f"{target}.{attribute}" in self._prefixes
         return kind != "typed" and target in self._ends
-
-    def _worth_parsing(self, source: bytes) -> bool:
-        """Whether a finding is possible: every finding's text holds a tracked library's name,
-        and an attribute ``.leaf``, an imported ``leaf`` or a keyword ``param=`` it tracks."""
-        if self._prefilter is None or not self._prefilter.search(source):
-            return False
-        if not self._leaf_triggers.isdisjoint(_AFTER_DOT.findall(source)):
-            return True
-        if not self._keyword_triggers.isdisjoint(_KEYWORD.findall(source)):
-            return True
-        if self._hook_triggers and not self._hook_triggers.isdisjoint(_DEF.findall(source)):
-            return True
-        for m in _FROM_IMPORT.finditer(source):
-            names = m.group(1)
-            if b"*" in names or not self._leaf_triggers.isdisjoint(_WORD.findall(names)):
-                return True
-        return False
 
     # -- public API -------------------------------------------------------------------------
 
