@@ -44,7 +44,9 @@ _DOT = _WS + rb"\." + _WS
 # Between the parts of a chain in a reference, more: on broken code tree-sitter skips a stray
 # bracket or dot as an error and keeps the chain (``s.cat.(as_unordered``, ``jax.lax..tie_in``).
 _JUNK = rb"(?:[\s\\()\[\]{},:;]|#[^\n]*+)*+"
-_LOOSE_DOT = _JUNK + rb"[.\x01]" + rb"(?:[\s\\()\[\]{},:;.\x01]|#[^\n]*+)*+"
+# after the dot, digits too (``jax.abstract_arrays.1ShapedArray``: ".1" is skipped as a number)
+_AFTER_DOT = rb"(?:[\s\\()\[\]{},:;.\x010-9]|#[^\n]*+)*+"
+_LOOSE_DOT = _JUNK + rb"[.\x01]" + _AFTER_DOT
 _DOTTED = _NAME + rb"(?:" + _DOT + _NAME + rb")*+"
 # Literal first (``re`` scans for a leading literal fast); the boundary before it is checked
 # by hand. An import statement as the grammar has it (the names after ``import``):
@@ -480,13 +482,22 @@ def _dotted_prefixes(text: bytes) -> list[str]:
 
 
 def _from_before(source: bytes, at: int) -> bytes | None:
-    """The text between an ``import`` keyword at ``at`` and the ``from`` it may belong to: from
-    the first ``from`` in the 200 bytes before with no other ``import`` in between (a later
-    ``from`` may be part of a broken name: ``numpy.core.from\xa5umeric``)."""
-    window = source[max(0, at - 200) : at]
+    """The text between an ``import`` keyword at ``at`` and the ``from`` it may belong to: the
+    first ``from`` in the 200 bytes before with no other ``import`` in between (a later ``from``
+    may be part of a broken name: ``numpy.core.from\xa5umeric``) that is on the same line or
+    starts a line (tree-sitter joins ``from numpy`` and an ``import`` on a later line; a "from" in
+    the prose of a docstring above an import is no statement)."""
+    start = max(0, at - 200)
+    window = source[start:at]
     for f in _FROM_WORD.finditer(window):
-        if not _IMPORT_WORD.search(window, f.end()):
-            return window[f.end() :]
+        between = window[f.end() :]
+        if _IMPORT_WORD.search(between):
+            continue
+        if b"\n" in between:
+            here = start + f.start()
+            if source[source.rfind(b"\n", 0, here) + 1 : here].strip():
+                continue
+        return between
     return None
 
 
@@ -501,7 +512,7 @@ def _attribute_pattern(
         return None
     alternation = _alternation(words)
     body = rb"(" + alternation + rb")" if group else rb"(?:" + alternation + rb")"
-    gap = rb"(?:[\s\\()\[\]{},:;.\x01]|#[^\n]*+)*+"
+    gap = _AFTER_DOT
     if lookahead:
         return re.compile(rb"[.\x01](?=" + gap + body + rb"(" + after + rb"))")
     return re.compile(rb"[.\x01]" + gap + body + after)
