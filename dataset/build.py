@@ -484,15 +484,22 @@ class VenvPool:
     ``{cache}/venvs`` by pip; ``known`` maps ``"lib==version"`` to an existing interpreter."""
 
     #: extra requirements that keep an old release importable (pins of its era; ``{version}``
-    #: is the release's own version): the first entry whose bound is above the version applies.
-    #: jax before 0.4.31 does not require jaxlib, so the matching jaxlib is named; scrapy before
-    #: 2.13 imports ``w3lib.url._safe_chars``, which w3lib 2.2 dropped.
+    #: is the release's own version) and the optional dependencies the examples use: the first
+    #: entry whose bound is above the version applies. jax before 0.4.31 does not require
+    #: jaxlib, so the matching jaxlib is named; scrapy before 2.13 imports
+    #: ``w3lib.url._safe_chars``, which w3lib 2.2 dropped; seaborn before 0.12 sets pandas'
+    #: ``mode.use_inf_as_null`` (gone in pandas 2.0) and before 0.11 uses ``np.float``.
     ERA: dict[str, list[tuple[str, list[str]]]] = {
-        "pandas": [("2.2", ["numpy<2"])],
+        "pandas": [("2.2", ["numpy<2", "jinja2"]), ("9999", ["jinja2"])],
         "scipy": [("1.13", ["numpy<2"])],
-        "scikit-learn": [("1.4", ["numpy<2", "scipy<1.12"])],
+        "scikit-learn": [("1.4", ["numpy<2", "scipy<1.12", "matplotlib<3.8"]),
+                         ("9999", ["matplotlib"])],
         "matplotlib": [("3.8", ["numpy<2"])],
-        "seaborn": [("0.13", ["numpy<2", "pandas<2.1", "matplotlib<3.8"])],
+        "seaborn": [("0.11", ["numpy<1.24", "pandas<2.0", "matplotlib<3.8", "contourpy<1.1",
+                              "scipy<1.12"]),
+                    ("0.12", ["numpy<2", "pandas<2.0", "matplotlib<3.8", "scipy<1.12"]),
+                    ("0.13", ["numpy<2", "pandas<2.1", "matplotlib<3.8", "scipy<1.12"]),
+                    ("9999", ["scipy"])],
         "numpy": [],
         "scrapy": [("2.11", ["Twisted<23.8", "w3lib<2.2"]), ("2.13", ["w3lib<2.2"])],
         "jax": [("0.4.30", ["numpy<2", "scipy<1.13", "jaxlib=={version}"]),
@@ -516,6 +523,8 @@ class VenvPool:
         ['numpy<2', 'scipy<1.13', 'jaxlib==0.4.23']
         >>> VenvPool.era_pins("scrapy", "2.13.4")
         []
+        >>> VenvPool.era_pins("seaborn", "0.11.2")
+        ['numpy<2', 'pandas<2.0', 'matplotlib<3.8', 'scipy<1.12']
         """
         for below, pins in cls.ERA.get(library, []):
             if Version(version) < Version(below):
