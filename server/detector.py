@@ -173,28 +173,26 @@ class Detector:
         self.prefilter = Prefilter(self)
 
     def reference_pattern(
-        self, free: frozenset[bytes], led: tuple[tuple[bytes, frozenset[bytes]], ...]
+        self, name: bytes, attributes: frozenset[bytes] | None
     ) -> re.Pattern[bytes]:
-        """Uses of imported names that can lead to a finding: a name in ``free`` (group 1, the
-        attribute after it, if any, in group 2), or a name of ``led`` followed by one of its
-        attributes (group 3)."""
-        key = (free, led)
+        """Uses of an imported name: with ``attributes`` None every use (the attribute after
+        it, if any, in group 1), else only uses followed by one of ``attributes``. A literal
+        first, so that ``re`` scans for it fast; the name before it is checked by the caller."""
+        key = (name, attributes)
         pattern = self._reference_patterns.get(key)
         if pattern is None:
-            if len(self._reference_patterns) > 512:
+            if len(self._reference_patterns) > 1024:
                 self._reference_patterns.clear()  # a long-lived server sees many files
-            first = (
-                rb"(" + _alternation(free) + rb")\b(?:[ \t]*\.[ \t]*([A-Za-z_][A-Za-z0-9_]*))?"
-                if free
-                else rb"(?!)()()"  # keeps the group numbers
-            )
-            second = b"|".join(
-                re.escape(name) + rb"(?=[ \t]*\.[ \t]*(?:" + _alternation(attrs) + rb")\b)"
-                for name, attrs in led
-            )
-            pattern = self._reference_patterns[key] = re.compile(
-                rb"(?<![\w.])(?:" + first + rb"|(" + (second or rb"(?!)") + rb"))"
-            )
+            if attributes is None:
+                body = re.escape(name) + rb"\b(?:[ \t]*\.[ \t]*([A-Za-z_][A-Za-z0-9_]*))?"
+            else:
+                body = (
+                    re.escape(name)
+                    + rb"(?=[ \t]*\.[ \t]*(?:"
+                    + _alternation(attributes)
+                    + rb")\b)()"
+                )
+            pattern = self._reference_patterns[key] = re.compile(body)
         return pattern
 
     def rebinding_patterns(self, name: bytes) -> tuple[re.Pattern[bytes], re.Pattern[bytes]]:
@@ -442,24 +440,32 @@ class _Run:
             if any(k != "typed" and t in self.d.active for t, k in pairs):
                 always.add(key)
             attributes[key] = {a.encode() for t, _ in pairs for a in self.d.next_names(t)}
-        free = frozenset(always | bare)
-        led = tuple(sorted((n, frozenset(a)) for n, a in attributes.items() if a and n not in free))
-        if not free and not led:
-            return
-        for m in self.d.reference_pattern(free, led).finditer(self.source):
-            key = m.group(1)
-            if key is None:
-                key = m.group(3)
-            elif key not in always and m.group(2) is not None:
-                if m.group(2) not in attributes[key]:
-                    continue  # used bare, it leads somewhere; with this attribute, not
+        uses: list[tuple[int, bytes]] = []
+        source = self.source
+        for name in kinds:
+            key = name.encode()
+            free = key in always or key in bare
+            if not free and not attributes[key]:
+                continue
+            pattern = self.d.reference_pattern(key, None if free else frozenset(attributes[key]))
+            for m in pattern.finditer(source):
+                start = m.start()
+                if start and _WORD_OR_DOT[source[start - 1]]:
+                    continue  # the end of a longer name, or an attribute
+                attr = m.group(1)
+                if free and key not in always and attr is not None:
+                    if attr not in attributes[key]:
+                        continue  # used bare, it leads somewhere; with this attribute, not
+                uses.append((start, key))
+        uses.sort()
+        for start, key in uses:
             name = key.decode()
-            end = m.start() + len(key)
-            node = self.root.descendant_for_byte_range(m.start(), end)
+            end = start + len(key)
+            node = self.root.descendant_for_byte_range(start, end)
             if (
                 node is None
                 or node.type != "identifier"
-                or node.start_byte != m.start()
+                or node.start_byte != start
                 or node.end_byte != end
             ):
                 continue
@@ -726,6 +732,9 @@ class _Run:
         if site is not None:
             self._fix_context[id(f)] = site
         return f
+
+
+_WORD_OR_DOT = [chr(c).isalnum() and c < 128 or c in (46, 95) for c in range(256)]
 
 
 def _alternation(words: Iterable[bytes]) -> bytes:
