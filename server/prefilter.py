@@ -47,6 +47,7 @@ _JUNK = rb"(?:[\s\\()\[\]{},:;]|#[^\n]*+)*+"
 # after the dot, digits too (``jax.abstract_arrays.1ShapedArray``: ".1" is skipped as a number)
 _AFTER_DOT = rb"(?:[\s\\()\[\]{},:;.\x010-9]|#[^\n]*+)*+"
 _LOOSE_DOT = _JUNK + rb"[.\x01]" + _AFTER_DOT
+_AFTER_DOT_TYPED = rb"(?:[\s\\()\[\]{},:;.\x01]|#[^\n]*+)*+"
 _DOTTED = _NAME + rb"(?:" + _DOT + _NAME + rb")*+"
 # Literal first (``re`` scans for a leading literal fast); the boundary before it is checked
 # by hand. An import statement as the grammar has it (the names after ``import``):
@@ -512,7 +513,7 @@ def _attribute_pattern(
         return None
     alternation = _alternation(words)
     body = rb"(" + alternation + rb")" if group else rb"(?:" + alternation + rb")"
-    gap = _AFTER_DOT
+    gap = _AFTER_DOT_TYPED + rb"(?:[0-9]++" + _AFTER_DOT_TYPED + rb")?"
     if lookahead:
         return re.compile(rb"[.\x01](?=" + gap + body + rb"(" + after + rb"))")
     return re.compile(rb"[.\x01]" + gap + body + after)
