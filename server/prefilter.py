@@ -19,9 +19,12 @@ prefilter reads what the detector would read, over-approximately and from the te
 
 It must be sound: it may keep a file in which the detector then finds nothing, never drop one
 in which it finds something. Every finding's text holds one of the spellings above, so where none
-is present the file is dropped. Wherever the text is ambiguous (a call whose closing parenthesis
-cannot be found, an f-string), it keeps. ``tests/test_prefilter.py`` checks this against the full
-detector over every corpus the repository has.
+is present the file is dropped. Broken code is scanned too, and tree-sitter's error recovery
+can bind names the grammar would not (it skips stray bytes, brackets and dots, and joins an
+import across lines), so the patterns tolerate such junk and, wherever the text is ambiguous (an
+import not written as the grammar has it near a tracked name, a call whose brackets do not pair,
+an f-string inside a call), the file is kept. ``tests/test_prefilter.py`` checks all this against
+the full detector over every corpus the repository has, and over byte mutations of them.
 """
 
 from __future__ import annotations
@@ -34,7 +37,8 @@ if TYPE_CHECKING:
     from recode.server.detector import Detector
 
 # Bytes >= 0x80 count as identifier characters here (a non-ASCII identifier is one word), but
-# Prefilter.why reads a file with such bytes with each of them as a space (see there).
+# Prefilter.why reads each of them, and every other byte that is no part of a Python token, as
+# the marker \x01, which the patterns take for a space or a dot (see there).
 _ID = rb"[\w\x80-\xff]"
 _NAME = _ID + rb"+"
 # Space the tokenizer allows between the parts of a dotted chain: whitespace (newlines inside
