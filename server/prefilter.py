@@ -51,13 +51,12 @@ _JUNK = rb"(?:[\s\\()\[\]{},:;]|#[^\n]*+)*+"
 # after the dot, digits too (``jax.abstract_arrays.1ShapedArray``: ".1" is skipped as a number)
 _AFTER_DOT = rb"(?:[\s\\()\[\]{},:;.\x010-9]|#[^\n]*+)*+"
 _LOOSE_DOT = _JUNK + rb"[.\x01]" + _AFTER_DOT
-_AFTER_DOT_TYPED = rb"(?:[\s\\()\[\]{},:;.\x01]|#[^\n]*+)*+"
 _DOTTED = _NAME + rb"(?:" + _DOT + _NAME + rb")*+"
 # Literal first (``re`` scans for a leading literal fast); the boundary before it is checked
 # by hand. An import statement as the grammar has it (the names after ``import``):
 _IMPORT = re.compile(rb"import(?!" + _ID + rb")")
-_IMPORT_WORD = re.compile(rb"(?<![\w])import(?!\w)")
-_STRICT_NAME = rb"[A-Za-z_]\w*"
+_IMPORT_WORD = re.compile(rb"(?<![A-Za-z_])import(?!\w)")
+_STRICT_NAME = rb"(?!(?:as|import|from)\b)[A-Za-z_]\w*"  # keywords are no names
 _STRICT_ITEM = (
     _STRICT_NAME
     + rb"(?:[ \t]*\.[ \t]*"
@@ -262,16 +261,14 @@ class Prefilter:
         typed_leaves |= {
             k.rpartition(".")[2] for k, v in d.attributes.items() if v in self.prefixes
         }
-        self._typed = _attribute_pattern(typed_leaves, rb"(?!" + _ID + rb")")
+        self._typed = _leaf_patterns(typed_leaves, rb"(?!" + _ID + rb")")
         self._typed_calls: dict[bytes, dict[bytes, tuple[bytes, ...] | None]] = {}
         for path, kws in self.params.items():
             if typed(path):
                 slot = self._typed_calls.setdefault(path.rpartition(".")[2].encode(), {})
                 for kw, values in kws.items():
                     slot[kw] = _merge(slot.get(kw, ()), values)
-        self._typed_call = _attribute_pattern(
-            {k.decode() for k in self._typed_calls}, _CALL, group=True, lookahead=True
-        )
+        self._typed_call = _leaf_pattern({k.decode() for k in self._typed_calls}, _CALL)
         hooks = {p.rpartition(".")[2] for p, e in d.active.items() if any(r.hook for r, _ in e)}
         self._hook = (
             re.compile(
@@ -286,7 +283,7 @@ class Prefilter:
             if hooks
             else None
         )
-        self._method = _attribute_pattern(set(d._methods_by_name), rb"(?!" + _ID + rb")")
+        self._method = _leaf_pattern(set(d._methods_by_name), rb"(?!" + _ID + rb")")
         self._heads: dict[bytes, re.Pattern[bytes]] = {}
         self._words: dict[bytes, re.Pattern[bytes]] = {}
 
@@ -307,8 +304,9 @@ class Prefilter:
         source = source.translate(_SPACED)
         if self._root is None or not self._root.search(source):
             return None
-        if self.name_only_methods and self._method is not None and self._method.search(source):
-            return "a method name (name-only methods are on)"
+        if self.name_only_methods and self._method is not None:
+            if any(_after_dot(source, m.start()) for m in self._method.finditer(source)):
+                return "a method name (name-only methods are on)"
         if self._hook is not None and self._hook.search(source):
             return "a hook's def"
         bindings, reason = self._bindings(source, original)
@@ -367,14 +365,14 @@ class Prefilter:
                             if call is not None and _keyword_in(source, call.end() - 1, keywords):
                                 return f"a keyword record in a call of {path}"
         if makes:
-            if self._typed is not None:
-                m = self._typed.search(source)
-                if m is not None:
-                    return f"a method of an object of evident class: {_normal(m.group())}"
+            for pattern in self._typed:
+                for m in pattern.finditer(source):
+                    if _after_dot(source, m.start()):
+                        return f"a method of an object of evident class: .{m.group(1).decode()}"
             if self._typed_call is not None:
                 for m in self._typed_call.finditer(source):
                     keywords = self._typed_calls[m.group(1)]
-                    if _keyword_in(source, m.end(2) - 1, keywords):
+                    if _after_dot(source, m.start()) and _keyword_in(source, m.end() - 1, keywords):
                         return f"a keyword record in a method call .{m.group(1).decode()}"
         return None
 
@@ -407,8 +405,8 @@ class Prefilter:
         found: set[tuple[str, str]] = set()
         for m in _IMPORT.finditer(source):
             at = m.start()
-            if at and _IDENT[source[at - 1]]:
-                continue  # the end of a longer name
+            if at and _IDENT[source[at - 1]] and not 48 <= source[at - 1] <= 57:
+                continue  # the end of a longer name (after a digit: ``3import`` is 3, import)
             clean = _CLEAN.match(original, m.end())  # a stray byte makes it unclean
             module_text = _from_before(source, at)
             strict = _CLEAN_MODULE.fullmatch(module_text) if module_text is not None else None
@@ -473,7 +471,7 @@ class Prefilter:
 
 
 _IDENT = [chr(c).isalnum() or c == 95 for c in range(128)] + [True] * 128
-_FROM_WORD = re.compile(rb"(?<![\w])from(?!\w)")
+_FROM_WORD = re.compile(rb"(?<![A-Za-z_])from(?!\w)")
 
 
 def _dotted_prefixes(text: bytes) -> list[str]:
@@ -506,21 +504,49 @@ def _from_before(source: bytes, at: int) -> bytes | None:
     return None
 
 
-def _attribute_pattern(
-    names: Iterable[str], after: bytes, group: bool = False, lookahead: bool = False
-) -> re.Pattern[bytes] | None:
-    """``.name`` (spaces or stray brackets allowed after the dot) for any of ``names``, then
-    ``after``. With ``lookahead``, a match is the dot alone (the name in group 1, ``after`` in
-    group 2), so that no match hides a later one."""
+def _leaf_patterns(names: Iterable[str], after: bytes) -> list[re.Pattern[bytes]]:
+    """As :func:`_leaf_pattern`; a few names each with a pattern of its own, which ``re`` scans
+    for faster than for an alternation of them (one literal is searched for like ``find``)."""
+    names = sorted(set(names))
+    if len(names) > 8:
+        one = _leaf_pattern(names, after)
+        return [one] if one is not None else []
+    return [p for n in names if (p := _leaf_pattern([n], after)) is not None]
+
+
+def _leaf_pattern(names: Iterable[str], after: bytes) -> re.Pattern[bytes] | None:
+    """Any of ``names`` (group 1), then ``after``; the caller checks with :func:`_after_dot`
+    that it follows a dot (which also rules out the end of a longer name). Literal first, so
+    ``re`` scans for it fast (a pattern starting at the dot was tried at every dot)."""
     words = [re.escape(n.encode()) for n in names]
     if not words:
         return None
-    alternation = _alternation(words)
-    body = rb"(" + alternation + rb")" if group else rb"(?:" + alternation + rb")"
-    gap = _AFTER_DOT_TYPED + rb"(?:[0-9]++" + _AFTER_DOT_TYPED + rb")?"
-    if lookahead:
-        return re.compile(rb"[.\x01](?=" + gap + body + rb"(" + after + rb"))")
-    return re.compile(rb"[.\x01]" + gap + body + after)
+    return re.compile(rb"(" + _alternation(words) + rb")" + after)
+
+
+# what may stand between a dot and the name after it, read backwards from the name: spaces,
+# continuations, stray brackets and digits (tree-sitter skips them on broken code), the marker
+_BEFORE_NAME = frozenset(b" \t\r\n\f\x0b\\()[]{},:;\x010123456789")
+
+
+def _after_dot(source: bytes, start: int) -> bool:
+    """Whether the name at ``start`` may be an attribute: a dot (or a stray byte) before it,
+    with only what :data:`_BEFORE_NAME` holds in between. Where a newline is crossed, a comment
+    may end the line before it (``x.  # note`` / ``tostring``): then it is taken to be one."""
+    i = start - 1
+    newline = False
+    while i >= 0:
+        c = source[i]
+        if c == 46 or c == 1:  # "." or the marker
+            return True
+        if c not in _BEFORE_NAME:
+            break
+        newline = newline or c == 10
+        i -= 1
+    if newline and i >= 0:
+        line = source[source.rfind(b"\n", 0, i) + 1 : i + 1]
+        return b"#" in line
+    return False
 
 
 def _head_at(source: bytes, start: int) -> bool:
@@ -552,6 +578,13 @@ def _keyword_in(
     """Whether the call opening at ``open_paren`` passes one of ``keywords`` (with a value that
     breaks, where the record lists them)."""
     region = _call_region(source, open_paren)
+    if b"\x01" in region:
+        # a stray byte: tree-sitter may skip it and what follows up to an "=" (``alpha\xe9W=1``
+        # is read as alpha=1), so any of the keywords as a word will do
+        return any(
+            re.search(rb"(?<![A-Za-z_\x80-\xff])" + re.escape(k) + rb"(?![\w\x80-\xff])", region)
+            for k in keywords
+        )
     for m in _KEYWORD_ARGUMENT.finditer(region):
         if m.group(1) not in keywords:
             continue

@@ -130,6 +130,39 @@ def test_mutated_examples():
     assert with_findings > 400 and dropped > 1000
 
 
+# Broken code that mutation runs found the prefilter dropping while the detector flagged it:
+# tree-sitter skips stray bytes, brackets, dots and digits, and recovers imports across lines.
+BROKEN = [
+    b"from scipy import mis\xa5\n\necg = misc.electrocardiogram()\n",
+    b"import jax\nimport jax.nuzpy as \njnp\nb =\xeejnp.zeros(2)\nc = jax.lax..tie_in(a, b)\n",
+    b"import pandas as pd\ns = pd.Series(['a'], dtype='category')\ns.cat.(as_unordered(inplace=True)\n",
+    b"import pandas as pd\ns = pd.Series([1])\ns.cat.reorder_categories)(['b'], inplace=True)N",
+    b"import pandas as pd\nflag = pd.api.types.)is_interval(pd.Inte(0, 1))\n",
+    b"import pandas as pd\nper = pd.Period('2020-01', freq='M')\nts = per.to_timestamp(.tz='UTC')\n",
+    b"impNrt numpy as np\n.from scipy.sparse.linalg import bicgstab\nx = bicgstab(a, b, tol=1e-8)\n",
+    b"from scipy.signal import parze\x01\n\nw = parzen(51)\n",
+    b"import pandas as pd\nts = pd.Timestamp\xcdfromordinal(73742, freq='D')\n",
+    b"import pandas as pd\nres = x.groupby(pd.Grouper(freq='2H',8base=1)).sum()\n",
+    b"import pandas as pd\ns = pd.Series([1, 2])\nres = s.truncate(before=)0, after=1, copy=False)!",
+    b"import numpy as np\n \xc5 np.chararray((2,), itemsize=3)\n",
+    b"import pandas \x1cas pd\ndf = pd.DataFrame()\nres = df.replace(1.0, value=0.0, limit=1)\n",
+    b"import pandas as( pd\ns = pd.Series([1.0])\nres = s.resample('2D', axis=0).sum()\n",
+    b"import torch\nimport torch.nn  . as nn\nnn.init.dirac(k)\n",
+    b"from numpy.core.from\xa5umeric import sum as npsum\n",
+    b"import jax\naval = jax.abstract_arrays.1ShapedArray((2, 3), jnp.float32)\n",
+    b"import numpy as np\nfrom scipy.ndimage.interpolation import  as as  map_coordinates\n",
+    b"from sklearn.decomposition import NMF\nW = NMF(n_components=2, alpha\xe9W=0.1)\n",
+    b"import matplotlib\nma\xc4plotlib.use('Agg')3import seaborn as sns\nax = sns.countplot(None, 'x')\n",
+]
+
+
+@pytest.mark.parametrize("source", BROKEN)
+def test_broken_code_found_by_mutation(source):
+    detector = everything_active()
+    assert detector.detect(source, prefilter=False), "the case no longer shows the gap"
+    assert detector.prefilter(source)
+
+
 STDLIB = Path(sysconfig.get_paths()["stdlib"])
 
 
