@@ -29,6 +29,7 @@ the full detector over every corpus the repository has, and over byte mutations 
 
 from __future__ import annotations
 
+import keyword
 import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
@@ -47,7 +48,8 @@ _WS = rb"(?:[\s\\\x01]|#[^\n]*+)*+"
 _DOT = _WS + rb"\." + _WS
 # Between the parts of a chain in a reference, more: on broken code tree-sitter skips a stray
 # bracket or dot as an error and keeps the chain (``s.cat.(as_unordered``, ``jax.lax..tie_in``).
-_JUNK = rb"(?:[\s\\()\[\]{},:;]|#[^\n]*+)*+"
+# A stray byte (the marker) may swallow the name characters after it (``np\xddx.float_``).
+_JUNK = rb"(?:[\s\\()\[\]{},:;]|\x01[\w\x80-\xff]*+(?=[\s\\]*[.\x01])|#[^\n]*+)*+"
 # after the dot, digits too (``jax.abstract_arrays.1ShapedArray``: ".1" is skipped as a number)
 _AFTER_DOT = rb"(?:[\s\\()\[\]{},:;.\x010-9]|#[^\n]*+)*+"
 _LOOSE_DOT = _JUNK + rb"[.\x01]" + _AFTER_DOT
@@ -56,7 +58,8 @@ _DOTTED = _NAME + rb"(?:" + _DOT + _NAME + rb")*+"
 # by hand. An import statement as the grammar has it (the names after ``import``):
 _IMPORT = re.compile(rb"import(?!" + _ID + rb")")
 _IMPORT_WORD = re.compile(rb"(?<![A-Za-z_])import(?!\w)")
-_STRICT_NAME = rb"(?!(?:as|import|from)\b)[A-Za-z_]\w*"  # keywords are no names
+# keywords are no names (``from scipy import in`` is broken code)
+_STRICT_NAME = rb"(?!(?:" + "|".join(keyword.kwlist).encode() + rb")\b)[A-Za-z_]\w*"
 _STRICT_ITEM = (
     _STRICT_NAME
     + rb"(?:[ \t]*\.[ \t]*"
@@ -92,7 +95,8 @@ _CLEAN_MODULE = re.compile(
 )
 _DOTTED_RE = re.compile(_DOTTED)
 _MORE = re.compile(_LOOSE_DOT + rb"(" + _NAME + rb")")
-_CALL = rb"(?:[\s\\)\]},:;.\x01]|#[^\n]*+)*+\("  # a call's parenthesis, after stray closers
+# a call's parenthesis, after stray closers and stray bytes (``np.histogram\xddd(``)
+_CALL = rb"(?:[\s\\)\]},:;.]|\x01[\w\x80-\xff]*+|#[^\n]*+)*+\("
 _OPEN = re.compile(_CALL)
 _CLOSING = {40: 41, 91: 93, 123: 125}
 _BRACKET_OR_QUOTE = re.compile(rb"[()\[\]{}#'\"]")

@@ -153,6 +153,9 @@ BROKEN = [
     b"import numpy as np\nfrom scipy.ndimage.interpolation import  as as  map_coordinates\n",
     b"from sklearn.decomposition import NMF\nW = NMF(n_components=2, alpha\xe9W=0.1)\n",
     b"import matplotlib\nma\xc4plotlib.use('Agg')3import seaborn as sns\nax = sns.countplot(None, 'x')\n",
+    b"import numpy as np\nh, xe, ye = np.histogram\xddd([1, 2], [1, 2], bins=2, normed=True)\n",
+    b"import pandas as pd\npi = pd.PeriodIndex\xbffrom_fields(year=[2020], freq='s')\n",
+    b"from scipy import \tin\n(t = linalg.tri(3,\x13dtype=float)\n",
 ]
 
 
