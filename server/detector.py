@@ -665,8 +665,12 @@ class _Run:
             candidate = ".".join(parts[:i])
             if candidate in self.d.active:
                 for record, sev in self.d.active[candidate]:
-                    if record.kind in ("signature", "behavior"):
-                        continue  # importing the name still works; its calls are checked
+                    if record.kind in ("signature", "behavior") or (
+                        record.unless_keyword or record.max_positional is not None
+                    ):
+                        # Importing the name still works; only some calls of it are outdated
+                        # (a keyword left out, too many positional arguments): those are checked.
+                        continue
                     site = fixes.FixSite(
                         import_stmt=stmt, import_name=node if i == len(parts) else None
                     )

@@ -376,3 +376,33 @@ def test_docstring_text_does_not_shadow_an_import(detector):
             return np.float_
     '''
     assert found(detector, code) == [(9, "np-float_", "np.float_")]
+
+
+# -- records that concern only some calls ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "code, expected",
+    [
+        # unless_keyword: importing the function is fine; a call without the keyword is not.
+        (
+            "from torch.utils.checkpoint import checkpoint\n"
+            "y = checkpoint(f, x, use_reentrant=False)\n",
+            [],
+        ),
+        (
+            "from torch.utils.checkpoint import checkpoint\ny = checkpoint(f, x)\n",
+            [(2, "torch-2.1-checkpoint-use_reentrant", "checkpoint")],
+        ),
+        ("from torch import meshgrid\ngx, gy = meshgrid(a, b, indexing='ij')\n", []),
+        (
+            "import torch\ngx, gy = torch.meshgrid(a, b)\n",
+            [(2, "torch-1.10-meshgrid-indexing", "torch.meshgrid")],
+        ),
+    ],
+)
+def test_keyword_conditional_records_skip_the_import(code, expected):
+    from recode.dataset.knowledge import load_knowledge_base
+
+    d = Detector(load_knowledge_base(), versions(torch="2.13.0"))
+    assert found(d, code) == expected
