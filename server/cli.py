@@ -266,7 +266,7 @@ def _run(args: argparse.Namespace) -> int:
         if lib not in versions
         for root in IMPORT_NAMES.get(lib, (lib,))
     }
-    cwd = Path.cwd()
+    cwd = Path.cwd().resolve()
     paths = [(p, _display(p, cwd)) for p in iter_python_files(args.paths)]
     jobs = args.jobs or os.cpu_count() or 1
     progress = Progress(
@@ -402,8 +402,9 @@ def _model_json(engine: MigrationEngine, results: list[report.FileResult]) -> di
 
 
 def _display(path: Path, cwd: Path) -> str:
+    """``path`` relative to ``cwd`` (already resolved: this runs once per file)."""
     try:
-        return str(path.resolve().relative_to(cwd.resolve()))
+        return str(Path(os.path.realpath(path)).relative_to(cwd))
     except ValueError:
         return str(path)
 

@@ -121,17 +121,37 @@ def installed_versions(paths: list[str]) -> dict[str, Version]:
     """Distribution -> version, first on the path wins, read from metadata only."""
     found: dict[str, Version] = {}
     for dist in metadata.distributions(path=[p for p in paths if p and os.path.isdir(p)]):
-        name = dist.metadata["Name"] if dist.metadata else None
+        name, version = _name_and_version(dist)
         if not name:
             continue
         key = canonicalize_name(name)
         if key in found:
             continue
         try:
-            found[key] = Version(dist.version)
+            found[key] = Version(version)
         except (InvalidVersion, TypeError):
             continue
     return found
+
+
+def _name_and_version(dist: metadata.Distribution) -> tuple[str | None, str | None]:
+    """Name and Version from the metadata's header block only.
+
+    ``dist.metadata`` parses the whole file, long description included, as an e-mail message:
+    most of the start-up time of a run in an environment with a few hundred distributions.
+    """
+    text = dist.read_text("METADATA") or dist.read_text("PKG-INFO")
+    if not text:
+        return None, None
+    name = version = None
+    for line in text.split("\n\n", 1)[0].splitlines():
+        if line.startswith("Name:") and name is None:
+            name = line[5:].strip()
+        elif line.startswith("Version:") and version is None:
+            version = line[8:].strip()
+    if name is None or version is None:  # unusual layout: the full parser decides
+        return (dist.metadata["Name"] if dist.metadata else None), dist.version
+    return name, version
 
 
 def site_packages_dirs(interpreter: str) -> list[Path]:

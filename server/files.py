@@ -143,8 +143,9 @@ def iter_python_files(paths: list[Path]) -> Iterator[Path]:
     seen: set[Path] = set()
     for top in paths:
         if top.is_file():
-            if top.resolve() not in seen:
-                seen.add(top.resolve())
+            resolved = top.resolve()
+            if resolved not in seen:
+                seen.add(resolved)
                 yield top
             continue
         yield from _walk(top, [], seen)
