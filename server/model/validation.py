@@ -31,7 +31,7 @@ from __future__ import annotations
 import ast
 import textwrap
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Sequence, Set
 from dataclasses import dataclass
 
 from recode.dataset.codesim import code_similarity, normalize_code
@@ -110,8 +110,14 @@ def validate_answer(
         return invalid(problem, code)
     old_tree = _parse(context.code)
     if old_tree is not None:
+        first = context.first_line
+        asked = {
+            line - first + 1
+            for f in targets
+            for line in range(f.start.line, f.end.line + 1)
+        }
         problem = _lost_definitions(old_tree, tree) or dropped_statement(
-            old_tree, tree, context.code
+            old_tree, tree, context.code, asked
         )
         if problem:
             return invalid(problem, code)
@@ -193,7 +199,12 @@ def _lost_definitions(old_tree: ast.Module, new_tree: ast.Module) -> str | None:
     return None
 
 
-def dropped_statement(old_tree: ast.Module, new_tree: ast.Module, old_code: str) -> str | None:
+def dropped_statement(
+    old_tree: ast.Module,
+    new_tree: ast.Module,
+    old_code: str,
+    asked_lines: Set[int] = frozenset(),
+) -> str | None:
     """Why the new code lost a top-level statement of the old one, or None when it did not.
 
     Only statements that are not definitions count (``def``, ``class`` and imports are the
@@ -202,24 +213,38 @@ def dropped_statement(old_tree: ast.Module, new_tree: ast.Module, old_code: str)
     statement: the same statement, or one of the same kind binding the same targets
     (``x = ...``, ``x += ...``, ``for x in ...``) or calling the same function, or any simple
     statement at least :data:`SAME_STATEMENT_SIMILARITY` similar to it (a migration may change
-    the call, or turn an expression into an assignment). New statements may be added anywhere.
+    the call, or turn an expression into an assignment). A statement on one of ``asked_lines``
+    (1-based lines of the old code holding a call the model was asked to migrate) may become any
+    statement: ``sns.distplot(x)`` -> ``sns.histplot(x, kde=True)`` calls another function and
+    shares little text, but it must still be replaced by something. New statements may be added
+    anywhere.
 
     >>> old = ast.parse("x = np.float_(1)\\nprint(x)\\nconfig['a'] = 1\\n")
     >>> dropped_statement(old, ast.parse("x = np.float64(1)\\nprint(x)\\nconfig['a'] = 1"), "")
     >>> print(dropped_statement(old, ast.parse("x = np.float64(1)\\nconfig['a'] = 1"),
     ...                         "x = np.float_(1)\\nprint(x)\\nconfig['a'] = 1\\n"))
     the answer drops the statement `print(x)` (line 2 of the old code)
+    >>> dropped_statement(ast.parse("sns.distplot(v)\\n"), ast.parse("sns.histplot(v)\\n"), "",
+    ...                   {1})
     """
     old = _statements(old_tree)
     new = _statements(new_tree)
     if not old:
         return None
-    # longest common subsequence under _same_statement; old statements left out are dropped
+    asked = [
+        any(line in asked_lines for line in range(st.lineno, (st.end_lineno or st.lineno) + 1))
+        for st in old
+    ]
+
+    def same(i: int, j: int) -> bool:
+        return asked[i] or _same_statement(old[i], new[j])
+
+    # longest common subsequence under `same`; old statements left out are dropped
     n, m = len(old), len(new)
     kept = [[0] * (m + 1) for _ in range(n + 1)]
     for i in range(n - 1, -1, -1):
         for j in range(m - 1, -1, -1):
-            if _same_statement(old[i], new[j]):
+            if same(i, j):
                 kept[i][j] = kept[i + 1][j + 1] + 1
             else:
                 kept[i][j] = max(kept[i + 1][j], kept[i][j + 1])
@@ -227,7 +252,7 @@ def dropped_statement(old_tree: ast.Module, new_tree: ast.Module, old_code: str)
         return None
     i = j = 0
     while i < n:
-        if j < m and _same_statement(old[i], new[j]) and kept[i][j] == kept[i + 1][j + 1] + 1:
+        if j < m and same(i, j) and kept[i][j] == kept[i + 1][j + 1] + 1:
             i, j = i + 1, j + 1
         elif j < m and kept[i][j + 1] >= kept[i + 1][j]:
             j += 1

@@ -230,3 +230,38 @@ def test_validation_parses_under_the_lock_of_fixes(script, monkeypatch):
     for t in threads:
         t.join()
     assert results == [True] * 80
+
+
+# The outdated call as a statement of its own: the migration may call another function.
+CALL_SCRIPT = """\
+import numpy as np
+
+print("casting")
+np.cast["f8"]([1, 2])
+print("done")
+"""
+
+
+@pytest.fixture
+def call_script(detector):
+    data = CALL_SCRIPT.encode()
+    (f,) = [f for f in detector.detect(data) if f.record.id == "np-cast"]
+    ctx = extract_context(data, f.start_byte, f.end_byte)
+    assert ctx.kind == "file"
+    return ctx, detector, [f]
+
+
+def test_the_statement_asked_about_may_become_another_call(call_script):
+    text = CALL_SCRIPT.replace('np.cast["f8"]([1, 2])', 'np.asarray([1, 2], dtype="f8")')
+    c = validate_answer(answer(text), *call_script)
+    assert c.valid, c.reason
+    assert c.new_source == text.encode()
+
+
+def test_the_statement_asked_about_may_not_simply_go(call_script):
+    """Deleting the outdated call also 'removes' it; the other statements are matched first,
+    so the answer is one statement short."""
+    text = CALL_SCRIPT.replace('np.cast["f8"]([1, 2])\n', "")
+    c = validate_answer(answer(text), *call_script)
+    assert not c.valid
+    assert "drops the statement" in c.reason
