@@ -139,13 +139,18 @@ if __name__ == "__main__":
 """
 
 
-@pytest.fixture
-def script(detector):
-    data = SCRIPT.encode()
+def whole_file(detector, source: str):
+    """(context, detector, targets) for the one np.cast finding of a file sent whole."""
+    data = source.encode()
     (f,) = [f for f in detector.detect(data) if f.record.id == "np-cast"]
     ctx = extract_context(data, f.start_byte, f.end_byte)
     assert ctx.kind == "file"
     return ctx, detector, [f]
+
+
+@pytest.fixture
+def script(detector):
+    return whole_file(detector, SCRIPT)
 
 
 def migrated_script(*, drop: str = "", replace: tuple[str, str] = ("", "")) -> str:
@@ -244,11 +249,7 @@ print("done")
 
 @pytest.fixture
 def call_script(detector):
-    data = CALL_SCRIPT.encode()
-    (f,) = [f for f in detector.detect(data) if f.record.id == "np-cast"]
-    ctx = extract_context(data, f.start_byte, f.end_byte)
-    assert ctx.kind == "file"
-    return ctx, detector, [f]
+    return whole_file(detector, CALL_SCRIPT)
 
 
 def test_the_statement_asked_about_may_become_another_call(call_script):
