@@ -8,16 +8,12 @@ the model's garbage is rejected with the reasons shown and no edit sent.
 
 from __future__ import annotations
 
-import os
 import socket
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from lsprotocol import types
-
-from tests.model.support import notes_server
 
 from .support import SAMPLE, Client, running_server, span
 
@@ -32,17 +28,6 @@ def free_port() -> int:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
 
-
-@pytest.fixture
-def notes_env(tmp_path: Path) -> Iterator[dict[str, str]]:
-    """The server's environment: release notes from a local server, cached under tmp_path."""
-    with notes_server() as server:
-        yield {
-            **os.environ,
-            "RECODE_PYPI_URL": server.pypi,
-            "RECODE_GITHUB_API_URL": server.github,
-            "RECODE_CACHE_DIR": str(tmp_path / "cache"),
-        }
 
 
 def params(doc: str, where: types.Range) -> types.CodeActionParams:

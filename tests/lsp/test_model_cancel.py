@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import http.server
 import json
-import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,8 +24,6 @@ from typing import Any
 import pytest
 from lsprotocol import types
 from pygls.exceptions import JsonRpcRequestCancelled
-
-from tests.model.support import notes_server
 
 from .support import SAMPLE, TIMEOUT, Client, running_server
 
@@ -90,17 +87,6 @@ def slow_model() -> Iterator[SlowModel]:
         server.server_close()
         thread.join(5)
 
-
-@pytest.fixture
-def notes_env(tmp_path: Path) -> Iterator[dict[str, str]]:
-    """Release notes from a local server (what the engine reads before asking the model)."""
-    with notes_server() as server:
-        yield {
-            **os.environ,
-            "RECODE_PYPI_URL": server.pypi,
-            "RECODE_GITHUB_API_URL": server.github,
-            "RECODE_CACHE_DIR": str(tmp_path / "cache"),
-        }
 
 
 async def model_command(client: Client, doc: str) -> types.Command:
