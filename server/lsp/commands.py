@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -102,6 +103,16 @@ class _Progress:
             self.token = None
 
 
+def _cancel_on_request(server: RecodeLanguageServer) -> Callable[[], None]:
+    """Cancel the running command's task when the client sends $/cancelRequest for it; the
+    returned callable stops listening (call it when the command ends)."""
+    task = asyncio.current_task()
+    msg_id = server.protocol.msg_id
+    if task is None or msg_id is None:
+        return lambda: None
+    return server.protocol.on_cancel(msg_id, task.cancel)
+
+
 async def migrate_file(server: RecodeLanguageServer, *args: Any) -> dict[str, Any]:
     uri = _uri_argument(args)
     doc = server.documents.get(uri)
@@ -111,13 +122,7 @@ async def migrate_file(server: RecodeLanguageServer, *args: Any) -> dict[str, An
             raise ValueError(f"{uri} is neither open nor a file")
         doc = Document.open(uri, Path(path).read_text("utf-8"), None, server.documents.encoding)
     name = uri.rsplit("/", 1)[-1]
-    task = asyncio.current_task()
-    msg_id = server.protocol.msg_id
-    forget = (
-        server.protocol.on_cancel(msg_id, task.cancel)
-        if task is not None and msg_id is not None
-        else (lambda: None)
-    )
+    forget = _cancel_on_request(server)
     progress = _Progress(server, f"ReCode: migrating {name}")
     outcome: dict[str, Any] = {"applied": False, "fixed": 0, "remaining": 0, "cancelled": False}
     try:
@@ -231,13 +236,7 @@ async def migrate_with_model(server: RecodeLanguageServer, *args: Any) -> dict[s
             server.window_show_message(types.ShowMessageParams(type=kind, message=message))
         return outcome
 
-    task = asyncio.current_task()
-    msg_id = server.protocol.msg_id
-    forget = (
-        server.protocol.on_cancel(msg_id, task.cancel)
-        if task is not None and msg_id is not None
-        else (lambda: None)
-    )
+    forget = _cancel_on_request(server)
     name = uri.rsplit("/", 1)[-1]
     progress = _Progress(server, f"ReCode: migrating {name} with the model")
     work: asyncio.Future[Any] | None = None
