@@ -267,7 +267,7 @@ def _run(args: argparse.Namespace) -> int:
         for root in IMPORT_NAMES.get(lib, (lib,))
     }
     cwd = Path.cwd().resolve()
-    paths = [(p, _display(p, cwd)) for p in iter_python_files(args.paths)]
+    paths = [(p, _display(p, resolved, cwd)) for p, resolved in iter_python_files(args.paths)]
     jobs = args.jobs or os.cpu_count() or 1
     progress = Progress(
         len(paths), enabled=not args.no_progress and sys.stderr.isatty() and len(paths) >= 20
@@ -401,10 +401,10 @@ def _model_json(engine: MigrationEngine, results: list[report.FileResult]) -> di
     }
 
 
-def _display(path: Path, cwd: Path) -> str:
-    """``path`` relative to ``cwd`` (already resolved: this runs once per file)."""
+def _display(path: Path, resolved: Path, cwd: Path) -> str:
+    """The file's path relative to ``cwd`` (both resolved), else as it was given."""
     try:
-        return str(Path(os.path.realpath(path)).relative_to(cwd))
+        return str(resolved.relative_to(cwd))
     except ValueError:
         return str(path)
 

@@ -135,8 +135,9 @@ def _gitignore(folder: Path) -> pathspec.GitIgnoreSpec | None:
     return pathspec.GitIgnoreSpec.from_lines(lines)
 
 
-def iter_python_files(paths: list[Path]) -> Iterator[Path]:
-    """Python files under ``paths``, honouring .gitignore files and skipping tool folders.
+def iter_python_files(paths: list[Path]) -> Iterator[tuple[Path, Path]]:
+    """Python files under ``paths`` as (path as found, resolved path), honouring .gitignore
+    files and skipping tool folders; a file reached twice (links) is yielded once.
 
     A file named explicitly is always yielded, whatever its suffix or ignore status.
     """
@@ -146,14 +147,14 @@ def iter_python_files(paths: list[Path]) -> Iterator[Path]:
             resolved = top.resolve()
             if resolved not in seen:
                 seen.add(resolved)
-                yield top
+                yield top, resolved
             continue
         yield from _walk(top, [], seen)
 
 
 def _walk(
     folder: Path, specs: list[tuple[Path, pathspec.PathSpec]], seen: set[Path]
-) -> Iterator[Path]:
+) -> Iterator[tuple[Path, Path]]:
     spec = _gitignore(folder)
     if spec is not None:
         specs = [*specs, (folder, spec)]
@@ -176,7 +177,7 @@ def _walk(
             resolved = path.resolve()
             if resolved not in seen:
                 seen.add(resolved)
-                yield path
+                yield path, resolved
 
 
 def _ignored(path: Path, is_dir: bool, specs: list[tuple[Path, pathspec.PathSpec]]) -> bool:
