@@ -12,11 +12,14 @@ import; code under ``try/except ImportError`` (or AttributeError), under a versi
 
 Most files hold no outdated call: the byte prefilter (:mod:`recode.server.prefilter`) rejects a
 file in which no finding is possible before any parse, and a parsed file only visits the uses of
-its imported names that are followed by an attribute leading to a tracked path.
+its imported names that are followed by an attribute leading to a tracked path. A file given
+without a tree is parsed only in part (:mod:`recode.server.sparse`): the statements holding its
+imports, then those holding the uses it resolves.
 """
 
 from __future__ import annotations
 
+import bisect
 import json
 import re
 from collections.abc import Iterable, Mapping
@@ -27,13 +30,25 @@ from packaging.version import Version
 from tree_sitter import Node, Tree
 
 from recode.dataset.knowledge import IMPORT_NAMES, ApiChange, KnowledgeBase
-from recode.server import fixes
+from recode.server import fixes, sparse
 from recode.server.guards import Library, guard
 from recode.server.parsing import captures, parse, text
 from recode.server.prefilter import Prefilter
 from recode.server.severity import LibraryVersion, message_for, severity_for
 
 _IMPORTS = "[(import_statement) (import_from_statement)] @imp"
+
+
+class _Uncovered(Exception):
+    """A partial parse lacks what the analysis needs: the statements at ``positions``, and the
+    whole top-level statements at ``whole``."""
+
+    def __init__(self, positions: Iterable[int] = (), whole: Iterable[int] = ()) -> None:
+        super().__init__()
+        self.positions = list(positions)
+        self.whole = list(whole)
+
+
 _SCOPES = {"function_definition", "lambda"}
 _IMPORT_KEYWORD = re.compile(rb"import")
 
@@ -102,6 +117,9 @@ class Analysis:
 class Detector:
     """Detects outdated API use for one environment (library -> version in use)."""
 
+    #: Smaller files are parsed whole: the outline of a file costs about half its parse.
+    sparse_min_bytes = 4096
+
     def __init__(
         self,
         kb: KnowledgeBase,
@@ -169,30 +187,21 @@ class Detector:
         }
         self._next: dict[str, set[str]] = {}
         self._rebinding: dict[bytes, tuple[re.Pattern[bytes], re.Pattern[bytes]]] = {}
-        self._reference_patterns: dict[tuple, re.Pattern[bytes]] = {}
+        self._reference_patterns: dict[bytes, re.Pattern[bytes]] = {}
         self.prefilter = Prefilter(self)
 
-    def reference_pattern(
-        self, name: bytes, attributes: frozenset[bytes] | None
-    ) -> re.Pattern[bytes]:
-        """Uses of an imported name: with ``attributes`` None every use (the attribute after
-        it, if any, in group 1), else only uses followed by one of ``attributes``. A literal
-        first, so that ``re`` scans for it fast; the name before it is checked by the caller."""
-        key = (name, attributes)
-        pattern = self._reference_patterns.get(key)
+    def reference_pattern(self, name: bytes) -> re.Pattern[bytes]:
+        """Uses of an imported name, with the attribute after it, if any, in group 1. A literal
+        first, so that ``re`` scans for it fast; the byte before it is checked by the caller.
+        Which attributes lead on is checked by the caller too: a pattern naming them would be
+        one per (name, attribute set), and compiling such alternations cost more than a scan."""
+        pattern = self._reference_patterns.get(name)
         if pattern is None:
-            if len(self._reference_patterns) > 1024:
+            if len(self._reference_patterns) > 4096:
                 self._reference_patterns.clear()  # a long-lived server sees many files
-            if attributes is None:
-                body = re.escape(name) + rb"\b(?:[ \t]*\.[ \t]*([A-Za-z_][A-Za-z0-9_]*))?"
-            else:
-                body = (
-                    re.escape(name)
-                    + rb"(?=[ \t]*\.[ \t]*(?:"
-                    + _alternation(attributes)
-                    + rb")\b)()"
-                )
-            pattern = self._reference_patterns[key] = re.compile(body)
+            pattern = self._reference_patterns[name] = re.compile(
+                re.escape(name) + rb"\b(?:[ \t]*\.[ \t]*([A-Za-z_][A-Za-z0-9_]*))?"
+            )
         return pattern
 
     def rebinding_patterns(self, name: bytes) -> tuple[re.Pattern[bytes], re.Pattern[bytes]]:
@@ -232,6 +241,15 @@ class Detector:
     def detect(
         self, source: bytes, tree: Tree | None = None, *, prefilter: bool = True
     ) -> list[Finding]:
+        """Findings in document order. Without ``tree``, only the statements the analysis
+        needs are parsed (:mod:`recode.server.sparse`); the findings are the same."""
+        if prefilter and tree is None:
+            if not self.prefilter(source):
+                return []
+            found = self._detect_sparse(source)
+            if found is not None:
+                return found
+            return _Run(self, source, parse(source)).findings()
         findings, _ = self.analyse(source, tree, prefilter=prefilter)
         return findings
 
@@ -240,15 +258,43 @@ class Detector:
     ) -> tuple[list[Finding], Analysis | None]:
         """Findings in document order, and the analysis the fixer uses (None if skipped).
 
-        ``prefilter=False`` parses and analyses every file, even one the byte prefilter
-        (:mod:`recode.server.prefilter`) shows cannot hold a finding: for tests that check it.
+        ``prefilter=False`` reads the whole tree with no shortcut taken from the text: every
+        file is parsed and analysed, even one the byte prefilter (:mod:`recode.server.prefilter`)
+        shows cannot hold a finding, and every use of an imported name is looked up. Tests
+        check the shortcuts against it.
         """
         if prefilter and not self.prefilter(source):
             return [], None
         if tree is None:
             tree = parse(source)
-        run = _Run(self, source, tree)
+        run = _Run(self, source, tree, shortcuts=prefilter)
         return run.findings(), Analysis(source, tree, run.bindings)
+
+    def _detect_sparse(self, source: bytes) -> list[Finding] | None:
+        """Findings from a parse of only the statements the analysis reads, or None where the
+        whole file is to be parsed (it is small, its outline is unsure, the part parsed has
+        syntax errors, or the uses to resolve keep spreading)."""
+        if len(source) < self.sparse_min_bytes or self.name_only_methods:
+            return None
+        outline = sparse.outline(source)
+        if outline is None:
+            return None
+        imports = [m.start() for m in _IMPORT_KEYWORD.finditer(source)]
+        positions: list[int] = []
+        whole: list[int] = []
+        for _ in range(4):
+            ranges = outline.ranges(positions, whole, imports)
+            if outline.covers(ranges):
+                return None
+            tree = sparse.parse_ranges(source, ranges)
+            if tree.root_node.has_error:
+                return None
+            try:
+                return _Run(self, source, tree, (outline, ranges)).findings()
+            except _Uncovered as more:
+                positions.extend(more.positions)
+                whole.extend(more.whole)
+        return None
 
     def applies_to(self, library: str) -> bool:
         return library in self.versions
@@ -262,10 +308,25 @@ def _load_types() -> dict:
 class _Run:
     """One detection pass over one file."""
 
-    def __init__(self, detector: Detector, source: bytes, tree: Tree) -> None:
+    def __init__(
+        self,
+        detector: Detector,
+        source: bytes,
+        tree: Tree,
+        partial: tuple[sparse.Outline, list[tuple[int, int]]] | None = None,
+        *,
+        shortcuts: bool = True,
+    ) -> None:
         self.d = detector
         self.source = source
         self.tree = tree
+        # for a tree of part of the file: its outline and the byte ranges parsed (sorted)
+        self._outline, self._parsed = partial if partial is not None else (None, None)
+        self._parsed_starts = [r[0] for r in self._parsed] if self._parsed is not None else []
+        self._spaced: bytes | None = None  # the source as the prefilter reads it, when needed
+        self._makers_matter = False
+        self._targets: dict[str, set[str]] = {}
+        self._shortcuts = shortcuts  # skip uses whose text leads nowhere
         self.root = tree.root_node
         self.bindings: list[Binding] = []
         self._found: dict[tuple[int, int, str], Finding] = {}
@@ -312,7 +373,11 @@ class _Run:
         if self.root.has_error:
             return captures(_IMPORTS, self.root).get("imp", [])
         found: list[Node] = []
-        for m in _IMPORT_KEYWORD.finditer(self.source):
+        keywords = list(_IMPORT_KEYWORD.finditer(self.source))
+        missing = [m.start() for m in keywords if not self._covered(m.start())]
+        if missing:
+            raise _Uncovered(missing)
+        for m in keywords:
             node = self.root.descendant_for_byte_range(m.start(), m.end())
             if node is None or node.type != "import" or node.start_byte != m.start():
                 continue  # part of a name, a string, a comment
@@ -339,6 +404,13 @@ class _Run:
             lib = Library.of(library, names, have.version if have else None)
             self._libs[key] = lib
         return lib
+
+    def _covered(self, pos: int, end: int | None = None) -> bool:
+        """Whether the tree covers byte ``pos`` (or all of ``[pos, end)``)."""
+        if self._parsed is None:
+            return True
+        i = bisect.bisect_right(self._parsed_starts, pos) - 1
+        return i >= 0 and (pos if end is None else end - 1) < self._parsed[i][1]
 
     def _scope_of(self, node: Node) -> tuple[int, int]:
         p = node.parent
@@ -428,6 +500,7 @@ class _Run:
         for b in sorted(bindings, key=lambda b: b.stmt.start_byte if b.stmt else 0):
             scoped.setdefault(b.name, {}).setdefault(b.scope, []).append(b)
             kinds.setdefault(b.name, set()).add((b.target, b.kind))
+        self._targets = {name: {t for t, _ in pairs} for name, pairs in kinds.items()}
         # Most references lead nowhere (np.zeros): decide from the text before the tree. Per
         # name: whether any use can lead somewhere, or else which attributes after it can.
         always: set[bytes] = set()  # a removed module bound by an import: every use
@@ -447,17 +520,27 @@ class _Run:
             free = key in always or key in bare
             if not free and not attributes[key]:
                 continue
-            pattern = self.d.reference_pattern(key, None if free else frozenset(attributes[key]))
-            for m in pattern.finditer(source):
+            leads = attributes[key]
+            every = key in always
+            for m in self.d.reference_pattern(key).finditer(source):
                 start = m.start()
                 if start and _WORD_OR_DOT[source[start - 1]]:
                     continue  # the end of a longer name, or an attribute
                 attr = m.group(1)
-                if free and key not in always and attr is not None:
-                    if attr not in attributes[key]:
-                        continue  # used bare, it leads somewhere; with this attribute, not
+                if not every and (attr not in leads if attr is not None else not free):
+                    continue  # with this attribute (or bare) it leads nowhere
+                if (
+                    self._shortcuts
+                    and not every
+                    and attr is not None
+                    and not self._chain_leads(name, attr, m.end(1))
+                ):
+                    continue  # the chain after it spells nothing that can be found
                 uses.append((start, key))
         uses.sort()
+        missing = [start for start, _ in uses if not self._covered(start)]
+        if missing:
+            raise _Uncovered(missing)
         for start, key in uses:
             name = key.decode()
             end = start + len(key)
@@ -478,6 +561,18 @@ class _Run:
             if guard(node, self._lib(binding.target, binding.name)):
                 continue
             self._follow(node, binding)
+
+    def _chain_leads(self, name: str, attr: bytes, end: int) -> bool:
+        """Whether ``name.attr...`` ending at ``end`` can lead to a finding, from the text
+        (:meth:`recode.server.prefilter.Prefilter.chain_leads`): most uses of an imported
+        module (``np.zeros``, ``np.array(x)``) lead nowhere and are not looked up."""
+        prefilter = self.d.prefilter
+        if self._spaced is None:
+            self._spaced = prefilter.spaced(self.source)
+            self._makers_matter = prefilter.makers_matter(self._spaced)
+        return prefilter.chain_leads(
+            self._spaced, self._targets[name], attr.decode(), end, self._makers_matter
+        )
 
     def _binding_for(
         self, node: Node, by_scope: dict[tuple[int, int], list[Binding]]
@@ -604,6 +699,10 @@ class _Run:
 
     def _check_overrides(self, base: str, class_node: Node) -> None:
         """``class S(scrapy.Spider): def make_requests_from_url(...)``: a hook that is gone."""
+        if self._outline is not None:
+            unit = self._outline.unit_at(class_node.start_byte)
+            if unit is None or not self._covered(unit.start, unit.end):
+                raise _Uncovered(whole=[class_node.start_byte])  # every method must be read
         body = class_node.child_by_field_name("body")
         for item in body.named_children if body is not None else []:
             func = item
@@ -739,11 +838,6 @@ class _Run:
 
 
 _WORD_OR_DOT = [chr(c).isalnum() and c < 128 or c in (46, 95) for c in range(256)]
-
-
-def _alternation(words: Iterable[bytes]) -> bytes:
-    """Escaped words for a regex alternation, longest first."""
-    return b"|".join(re.escape(w) for w in sorted(set(words), key=lambda w: (-len(w), w)))
 
 
 def _positional_count(call: Node) -> int:

@@ -409,7 +409,7 @@ def fix_source(source: bytes, detector: Detector, *, max_rounds: int = 10) -> Fi
     """Apply all mechanical fixes, round by round, keeping only code that still parses."""
     result = FixResult(source)
     for _ in range(max_rounds):
-        findings, _ = detector.analyse(result.source)
+        findings = detector.detect(result.source)
         chosen: list[Edit] = []
         applied: list[Finding] = []
         for f in findings:

@@ -369,16 +369,72 @@ class Prefilter:
                             if call is not None and _keyword_in(source, call.end() - 1, keywords):
                                 return f"a keyword record in a call of {path}"
         if makes:
-            for pattern in self._typed:
-                for m in pattern.finditer(source):
-                    if _after_dot(source, m.start()):
-                        return f"a method of an object of evident class: .{m.group(1).decode()}"
-            if self._typed_call is not None:
-                for m in self._typed_call.finditer(source):
-                    keywords = self._typed_calls[m.group(1)]
-                    if _after_dot(source, m.start()) and _keyword_in(source, m.end() - 1, keywords):
-                        return f"a keyword record in a method call .{m.group(1).decode()}"
+            return self._typed_use(source)
         return None
+
+    def _typed_use(self, source: bytes) -> str | None:
+        """A use an object of evident class may make (``.newbyteorder``, ``.astype(copy=..)``)."""
+        for pattern in self._typed:
+            for m in pattern.finditer(source):
+                if _after_dot(source, m.start()):
+                    return f"a method of an object of evident class: .{m.group(1).decode()}"
+        if self._typed_call is not None:
+            for m in self._typed_call.finditer(source):
+                keywords = self._typed_calls[m.group(1)]
+                if _after_dot(source, m.start()) and _keyword_in(source, m.end() - 1, keywords):
+                    return f"a keyword record in a method call .{m.group(1).decode()}"
+        return None
+
+    # -- single uses, for the detector --------------------------------------------------------
+
+    def spaced(self, source: bytes) -> bytes:
+        """``source`` as the patterns read it (see :meth:`why`); byte offsets are unchanged."""
+        return source.translate(_SPACED)
+
+    def makers_matter(self, spaced: bytes) -> bool:
+        """Whether an object of evident class made in this file can lead to a finding: a method
+        record's name after a dot, or a hook's ``def`` (a class deriving from a tracked one)."""
+        if self._hook is not None and self._hook.search(spaced):
+            return True
+        return self._typed_use(spaced) is not None
+
+    def chain_leads(
+        self,
+        spaced: bytes,
+        targets: Iterable[str],
+        first: str,
+        end: int,
+        makers_matter: bool,
+    ) -> bool:
+        """Whether a use of a name bound to one of ``targets``, followed by ``.first`` (ending
+        at byte ``end``), can lead to a finding, read from the text as :meth:`why` reads it:
+        the dotted chain spells a tracked path, a function with a keyword record called with
+        that keyword, or (where ``makers_matter``) something that makes an object of evident
+        class. The detector skips the other uses without looking them up in the tree."""
+        names = [first]
+        ends = [end]
+        while len(names) < self._depth:
+            more = _MORE.match(spaced, ends[-1])
+            if more is None:
+                break
+            names.append(more.group(1).decode("utf-8", "replace"))
+            ends.append(more.end())
+        for target in targets:
+            path = target
+            for i, name in enumerate(names):
+                path = f"{path}.{name}"
+                if path not in self.prefixes:
+                    break
+                if path in self.active:
+                    return True
+                if makers_matter and path in self.makers:
+                    return True
+                keywords = self.params.get(path)
+                if keywords is not None:
+                    call = _OPEN.match(spaced, ends[i])
+                    if call is not None and _keyword_in(spaced, call.end() - 1, keywords):
+                        return True
+        return False
 
     def _head(self, alias: bytes, after: bytes) -> re.Pattern[bytes]:
         """``alias`` followed by ``after`` (literal first: fast to scan for)."""

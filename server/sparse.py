@@ -1,0 +1,297 @@
+"""Parse only the parts of a file the detector looks at.
+
+Parsing is most of the cost of analysing a file that holds an outdated call, and most of a
+file is code the detector never looks at: it reads the import statements, the statements around
+each use of an imported name, and the tree above them (the enclosing functions, ``try`` and
+``if`` statements). This module splits a file, from its text alone, into units that tree-sitter
+parses the same way alone as within the whole file: its top-level statements, and within a
+top-level class the statements of the class body (a method with its decorators, an assignment,
+a ``try``). :meth:`Outline.ranges` picks the units that hold given byte positions, and
+:func:`parse_ranges` parses only those (tree-sitter's included ranges: the nodes keep the byte
+offsets and points of the whole file).
+
+What the parts of a file are is read from a scan of its strings, comments, brackets and line
+continuations. Where that scan is unsure (an unterminated string, brackets that do not pair, a
+form feed or a stray carriage return, a first statement that is indented, a class body indented
+with tabs) :func:`outline` returns None and the caller parses the whole file.
+
+:class:`recode.server.detector.Detector` uses this for files without a tree of their own (the
+CLI): it parses the units holding imports first, and the units holding the uses it resolves
+next; a use outside the parsed units, or a parse with errors, makes it parse the whole file.
+``tests/test_sparse.py`` checks that the findings are those of a whole-file parse.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from tree_sitter import Range, Tree
+
+from recode.server.parsing import parser
+
+# Strings and comments, from their first byte (a string's prefix letters are left outside: they
+# do not change where it ends). A string that does not end matches none of these, and its quote
+# is left in the skeleton, which makes the scan unsure.
+_STRING_OR_COMMENT = re.compile(
+    rb'"""(?:[^"\\]++|\\.|"(?!""))*+"""'
+    rb"|'''(?:[^'\\]++|\\.|'(?!''))*+'''"
+    rb'|"(?:[^"\\\r\n]++|\\(?:\r\n|.))*+"'
+    rb"|'(?:[^'\\\r\n]++|\\(?:\r\n|.))*+'"
+    rb"|#[^\r\n]*+",
+    re.S,
+)
+# A quote not followed by a masked byte: one that no string pattern consumed.
+_STRAY_QUOTE = re.compile(rb"[\"'](?!\0)")
+# A line that starts a statement at the indentation of a block: the caller puts the block's
+# indentation between the newline and the lookahead. Masked string and comment bytes are \0.
+_AFTER_INDENT = rb"(?=[^\s#\0])"
+_TOP = re.compile(rb"\n" + _AFTER_INDENT)
+_FIRST_CODE = re.compile(rb"(?m)^([ \t]*)" + _AFTER_INDENT)
+# A clause that continues the statement above it (same indentation, no new unit).
+_CLAUSE = re.compile(rb"(?:else|elif|except|finally)(?![\w\x80-\xff])")
+_CLASS = re.compile(rb"class(?![\w\x80-\xff])")
+_INDENTED = re.compile(rb"\n([ \t]+)" + _AFTER_INDENT)
+_BRACKETS = bytes.maketrans(b"[{]}", b"(())")
+
+
+@dataclass
+class Unit:
+    """A top-level statement, ``[start, end)``; for a class whose body is split, its header
+    ``[start, members[0][0])`` and the body's statements."""
+
+    start: int
+    end: int
+    members: list[tuple[int, int]] | None = None
+
+
+class Outline:
+    """The units of one file; see the module docstring."""
+
+    def __init__(self, source: bytes, units: list[Unit]) -> None:
+        self.source = source
+        self.units = units
+        self._starts = [u.start for u in units]
+
+    def unit_at(self, pos: int) -> Unit | None:
+        i = bisect.bisect_right(self._starts, pos) - 1
+        if i < 0 or pos >= self.units[i].end:
+            return None
+        return self.units[i]
+
+    def ranges(
+        self, positions: Iterable[int], whole: Iterable[int] = (), imports: Iterable[int] = ()
+    ) -> list[tuple[int, int]]:
+        """The byte ranges to parse so that each of ``positions`` is in a parsed unit, each of
+        ``whole`` in a wholly parsed top-level statement; with ``imports`` (the positions of
+        import statements), those, the first statement of the file and the statement after each
+        unit holding an import too, so that the top-level statements around the imports read the
+        same as in the whole file (where an added import goes: after the last import of the
+        first run of them)."""
+        picked: set[tuple[int, int]] = set()
+        units = self.units
+        if units:
+            self._least(units[0], picked)
+        for pos in imports:
+            self._holding(pos, picked)
+            i = bisect.bisect_right(self._starts, pos) - 1
+            if 0 <= i < len(units) - 1:
+                self._least(units[i + 1], picked)
+        for pos in positions:
+            self._holding(pos, picked)
+        for pos in whole:
+            unit = self.unit_at(pos)
+            if unit is not None:
+                picked.add((unit.start, unit.end))
+        merged: list[tuple[int, int]] = []
+        for start, end in sorted(picked):
+            if merged and start <= merged[-1][1]:
+                if end > merged[-1][1]:
+                    merged[-1] = (merged[-1][0], end)
+            else:
+                merged.append((start, end))
+        return merged
+
+    def _holding(self, pos: int, picked: set[tuple[int, int]]) -> None:
+        """The unit holding ``pos``: a top-level statement, or a class's header and the
+        statement of its body that holds ``pos`` (the first, for a position in the header)."""
+        unit = self.unit_at(pos)
+        if unit is None:
+            return
+        if unit.members is None:
+            picked.add((unit.start, unit.end))
+            return
+        picked.add((unit.start, unit.members[0][0]))
+        j = bisect.bisect_right(unit.members, (pos, len(self.source) + 1)) - 1
+        picked.add(unit.members[max(j, 0)])
+
+    @staticmethod
+    def _least(unit: Unit, picked: set[tuple[int, int]]) -> None:
+        """The least of a unit that parses as a statement of its kind."""
+        if unit.members is None:
+            picked.add((unit.start, unit.end))
+        else:
+            picked.add((unit.start, unit.members[0][0]))
+            picked.add(unit.members[0])
+
+    def covers(self, ranges: list[tuple[int, int]]) -> bool:
+        """Whether ``ranges`` are the whole file."""
+        return ranges == [(self.units[0].start, len(self.source))] if self.units else True
+
+
+def outline(source: bytes) -> Outline | None:
+    """The units of ``source``, or None where the scan is unsure (see the module docstring)."""
+    if b"\0" in source or b"\f" in source or b"\x0b" in source:
+        return None
+    if b"\r" in source and source.count(b"\r") != source.count(b"\r\n"):
+        return None
+    masked = bytearray(source)
+    for m in _STRING_OR_COMMENT.finditer(source):
+        a, b = m.span()
+        if b - a > 1:
+            masked[a + 1 : b] = bytes(b - a - 1)  # keep the first byte: a statement may start there
+    skeleton = bytes(masked)
+    if _STRAY_QUOTE.search(skeleton):
+        return None  # a string that does not end
+    brackets = skeleton.translate(_BRACKETS)
+    if brackets.count(b"(") != brackets.count(b")"):
+        return None
+    # top-level statement starts; the first unit holds what comes before its code too
+    first = _FIRST_CODE.search(skeleton)
+    if first is None:
+        return Outline(source, [Unit(0, len(source))])
+    if first.group(1):
+        return None  # an indented first statement
+    starts = _starts(skeleton, brackets, source, first.end(), len(source), _TOP, first.end())
+    if starts is None:
+        return None
+    starts[0] = 0
+    units = [Unit(s, e) for s, e in zip(starts, [*starts[1:], len(source)], strict=True)]
+    for unit in units:
+        _split_class(unit, skeleton, brackets, source)
+    return Outline(source, units)
+
+
+def _starts(
+    skeleton: bytes,
+    brackets: bytes,
+    source: bytes,
+    lo: int,
+    hi: int,
+    pattern: re.Pattern[bytes],
+    first: int,
+) -> list[int] | None:
+    """Statement starts in ``[lo, hi)`` at one indentation: lines matched by ``pattern`` outside
+    brackets and continuations, clauses (``else:``) and decorated definitions kept with the
+    statement they belong to. ``first`` is the first statement's start."""
+    starts = [first]
+    depth = 0
+    last = first
+    decorator = source.startswith(b"@", _code_start(source, first))
+    for m in pattern.finditer(skeleton, lo, hi):
+        at = m.end()
+        depth += brackets.count(b"(", last, at) - brackets.count(b")", last, at)
+        last = at
+        if depth < 0:
+            return None
+        if depth:
+            continue
+        if _continued(skeleton, m.start()):
+            continue
+        code = _code_start(source, at)
+        if _CLAUSE.match(source, code):
+            continue
+        if decorator:
+            decorator = source.startswith(b"@", code)
+            continue
+        decorator = source.startswith(b"@", code)
+        starts.append(m.start() + 1)
+    return starts
+
+
+def _continued(skeleton: bytes, newline: int) -> bool:
+    """Whether the line ending at ``newline`` ends with a backslash continuation."""
+    before = newline - 1
+    if before >= 0 and skeleton[before] == 13:
+        before -= 1
+    return before >= 0 and skeleton[before] == 92
+
+
+def _code_start(source: bytes, line_start: int) -> int:
+    i = line_start
+    while i < len(source) and source[i] in b" \t":
+        i += 1
+    return i
+
+
+def _split_class(unit: Unit, skeleton: bytes, brackets: bytes, source: bytes) -> None:
+    """Split a top-level class's body into its statements (not a decorated class's decorators)."""
+    head = unit.start
+    while source.startswith(b"@", head):
+        nxt = _next_line_at_depth0(skeleton, brackets, head, unit.end)
+        if nxt is None:
+            return
+        head = nxt
+    if not _CLASS.match(source, head):
+        return
+    body = None
+    depth = 0
+    last = head
+    for m in _INDENTED.finditer(skeleton, head, unit.end):
+        at = m.end()
+        depth += brackets.count(b"(", last, at) - brackets.count(b")", last, at)
+        last = at
+        if depth:
+            continue
+        if _continued(skeleton, m.start()):
+            continue
+        body = m
+        break
+    if body is None:
+        return
+    indent = body.group(1)
+    if b"\t" in indent:
+        return
+    first = body.start() + 1
+    pattern = re.compile(rb"\n" + re.escape(indent) + _AFTER_INDENT)
+    starts = _starts(skeleton, brackets, source, first, unit.end, pattern, first)
+    if starts is None or len(starts) < 2:
+        return
+    unit.members = list(zip(starts, [*starts[1:], unit.end], strict=True))
+
+
+def _next_line_at_depth0(skeleton: bytes, brackets: bytes, lo: int, hi: int) -> int | None:
+    depth = 0
+    last = lo
+    i = lo
+    while True:
+        k = skeleton.find(b"\n", i, hi)
+        if k < 0:
+            return None
+        depth += brackets.count(b"(", last, k) - brackets.count(b")", last, k)
+        last = k
+        if depth == 0 and not _continued(skeleton, k):
+            return k + 1
+        i = k + 1
+
+
+def parse_ranges(source: bytes, ranges: list[tuple[int, int]]) -> Tree:
+    """A tree of only ``ranges`` of ``source`` (byte offsets and points as in the whole file)."""
+    p = parser()
+    spans = []
+    row = 0
+    at = 0
+    for start, end in ranges:
+        row += source.count(b"\n", at, start)
+        start_point = (row, start - (source.rfind(b"\n", 0, start) + 1))
+        row += source.count(b"\n", start, end)
+        end_point = (row, end - (source.rfind(b"\n", 0, end) + 1))
+        at = end
+        spans.append(Range(start_point, end_point, start, end))
+    p.included_ranges = spans
+    try:
+        return p.parse(source)
+    finally:
+        p.included_ranges = []

@@ -1,0 +1,292 @@
+"""Partial parses (recode.server.sparse) and the detector's shortcuts from the text.
+
+* the outline: each unit it picks parses, within a partial tree, exactly as it does within the
+  whole file (same node types, spans and points), over real code (the standard library, the
+  repository) with random choices of units;
+* the detector: with its shortcuts (the prefilter, uses skipped whose text leads nowhere, partial
+  parses) it reports exactly what it reports without any (``prefilter=False``: every file
+  parsed whole, every use looked up), edits included, over the knowledge base's examples, the
+  bundled project, the standard library with the fuzz records, and byte mutations of them;
+* targeted cases: the units of tricky layouts, and the cases where the scan gives up.
+"""
+
+from __future__ import annotations
+
+import random
+import sysconfig
+import textwrap
+from collections.abc import Iterable
+from pathlib import Path
+
+import pytest
+from packaging.version import Version
+
+import recode.server.detector as detector_module
+from recode.dataset.knowledge import load_knowledge_base
+from recode.server.detector import Detector, Finding
+from recode.server.parsing import parse
+from recode.server.severity import LibraryVersion
+from recode.server.sparse import Outline, outline, parse_ranges
+from tests.conftest import DATA, REPO
+from tests.test_prefilter import _mutate, everything_active, example_sources, project_sources
+
+STDLIB = Path(sysconfig.get_paths()["stdlib"])
+
+
+@pytest.fixture(autouse=True)
+def sparse_for_every_size(monkeypatch):
+    """Partial parses for small files too, so that the examples exercise them."""
+    monkeypatch.setattr(Detector, "sparse_min_bytes", 0)
+
+
+# -- the outline -------------------------------------------------------------------------------
+
+
+def _nodes_by_span(tree_root) -> dict[tuple[int, int, str], object]:
+    found = {}
+    stack = [(tree_root, 0)]
+    while stack:
+        node, depth = stack.pop()
+        found[(node.start_byte, node.end_byte, node.type)] = node
+        if depth < 4:
+            stack.extend((c, depth + 1) for c in node.children)
+    return found
+
+
+def _statements(root) -> Iterable:
+    """The partial tree's top-level statements and, in a class, its body's statements."""
+    for node in root.named_children:
+        if node.type == "comment":
+            continue
+        cls = (
+            node.child_by_field_name("definition") if node.type == "decorated_definition" else node
+        )
+        if cls is not None and cls.type == "class_definition":
+            body = cls.child_by_field_name("body")
+            yield from (c for c in (body.named_children if body else []) if c.type != "comment")
+        else:
+            yield node
+
+
+def check_units(source: bytes, rng: random.Random, picks: int = 4) -> int:
+    """Parse a random choice of units; each must read as in the whole file. Units checked."""
+    shape = outline(source)
+    if shape is None or not source:
+        return 0
+    full = parse(source)
+    if full.root_node.has_error:
+        return 0
+    positions = [rng.randrange(len(source)) for _ in range(picks)]
+    ranges = shape.ranges(positions)
+    tree = parse_ranges(source, ranges)
+    assert not tree.root_node.has_error
+    whole = _nodes_by_span(full.root_node)
+    checked = 0
+    for node in _statements(tree.root_node):
+        same = whole.get((node.start_byte, node.end_byte, node.type))
+        assert same is not None, f"no statement {node.type} at {node.start_point} in the file"
+        assert str(same) == str(node) and same.start_point == node.start_point
+        assert same.end_point == node.end_point
+        checked += 1
+    return checked
+
+
+@pytest.mark.slow
+def test_units_of_the_standard_library():
+    rng = random.Random(11)
+    files = sorted(p for p in STDLIB.rglob("*.py") if "site-packages" not in p.parts)
+    checked = sum(check_units(p.read_bytes(), rng) for p in files)
+    assert checked > 5_000
+
+
+def test_units_of_this_repository():
+    rng = random.Random(5)
+    files = sorted((REPO / "server").rglob("*.py")) + sorted((REPO / "tests").glob("test_*.py"))
+    checked = sum(check_units(p.read_bytes(), rng, picks=8) for p in files)
+    assert checked > 250
+
+
+def units(code: str) -> list[str]:
+    source = textwrap.dedent(code).encode()
+    shape = outline(source)
+    assert shape is not None
+    out = []
+    for u in shape.units:
+        if u.members is None:
+            out.append(source[u.start : u.end].decode())
+        else:
+            out.append("HEADER " + source[u.start : u.members[0][0]].decode())
+            out += ["MEMBER " + source[a:b].decode() for a, b in u.members]
+    return out
+
+
+def test_top_level_statements_and_their_clauses():
+    assert units(
+        """\
+        # a comment
+        import os
+        x = (1,
+        2)
+        y = 3 \\
+        + 4
+        try:
+            pass
+        except ImportError:
+            pass
+        else:
+            pass
+        finally:
+            pass
+        @decorator(
+        arg)
+        @other
+        def f():
+            s = '''
+        not a statement
+        '''
+            return s
+        """
+    ) == [
+        "# a comment\nimport os\n",
+        "x = (1,\n2)\n",
+        "y = 3 \\\n+ 4\n",
+        "try:\n    pass\nexcept ImportError:\n    pass\nelse:\n    pass\nfinally:\n    pass\n",
+        "@decorator(\narg)\n@other\ndef f():\n    s = '''\nnot a statement\n'''\n    return s\n",
+    ]
+
+
+def test_a_class_body_is_split_into_its_statements():
+    assert units(
+        """\
+        @dataclass
+        class A(Base):  # a comment
+            '''Doc.'''
+            x: int = 1
+            @property
+            def f(self):
+                return 1
+            if X:
+                y = 2
+            else:
+                y = 3
+        z = 1
+        """
+    ) == [
+        "HEADER @dataclass\nclass A(Base):  # a comment\n",
+        "MEMBER     '''Doc.'''\n",
+        "MEMBER     x: int = 1\n",
+        "MEMBER     @property\n    def f(self):\n        return 1\n",
+        "MEMBER     if X:\n        y = 2\n    else:\n        y = 3\n",
+        "z = 1\n",
+    ]
+
+
+def test_a_one_line_class_is_one_unit():
+    assert units("class A: pass\nx = 1\n") == ["class A: pass\n", "x = 1\n"]
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "x = 'unterminated\ny = 1\n",
+        "x = '''never closed\ny = 1\n",
+        "x = (1,\ny = 2\n",
+        "x = 1)\n",
+        "  x = 1\ny = 2\n",
+        "x = 1\r\ny = 2\rz = 3\n",
+        "x = 1\n\x0cy = 2\n",
+    ],
+)
+def test_the_scan_gives_up_where_unsure(code):
+    assert outline(code.encode()) is None
+
+
+def test_ranges_keep_the_statements_around_imports():
+    source = b'"""Doc."""\nimport a\nx = 1\ny = 2\nimport b\nz = 3\nw = 4\n'
+    shape = outline(source)
+    assert isinstance(shape, Outline)
+    imports = [source.index(b"import a"), source.index(b"import b")]
+    parts = [source[a:b] for a, b in shape.ranges([], imports=imports)]
+    # the docstring, each import and the statement after it: where an added import would go
+    assert parts == [b'"""Doc."""\nimport a\nx = 1\n', b"import b\nz = 3\n"]
+
+
+# -- the detector with and without its shortcuts -----------------------------------------------
+
+
+def _key(f: Finding) -> tuple:
+    return (
+        f.record.id,
+        f.start_byte,
+        f.end_byte,
+        f.start,
+        f.end,
+        f.severity,
+        f.confidence,
+        f.message,
+        tuple(f.edits) if f.edits is not None else None,
+    )
+
+
+def same_findings(detector: Detector, sources: Iterable[bytes]) -> int:
+    """Assert the shortcuts change nothing over ``sources``; the number of findings."""
+    total = 0
+    for source in sources:
+        reference = [_key(f) for f in detector.detect(source, prefilter=False)]
+        assert [_key(f) for f in detector.detect(source)] == reference, source.decode(
+            "utf-8", "replace"
+        )[:3000]
+        total += len(reference)
+    return total
+
+
+def test_knowledge_base_examples_and_project():
+    assert same_findings(everything_active(), example_sources() + project_sources()) > 1000
+
+
+def test_a_large_project_file_is_parsed_in_part(monkeypatch):
+    """The shortcut is taken (not always falling back to a whole parse) on real code."""
+    monkeypatch.setattr(Detector, "sparse_min_bytes", 4096)
+    detector = everything_active()
+    calls: list[int] = []
+    real = detector_module.sparse.parse_ranges
+
+    def counting(source: bytes, ranges: list[tuple[int, int]]):
+        calls.append(sum(b - a for a, b in ranges))
+        return real(source, ranges)
+
+    monkeypatch.setattr(detector_module.sparse, "parse_ranges", counting)
+    source = (
+        b"import numpy as np\n"
+        + b"\n".join(f"def f{i}(x):\n    return np.zeros(x) + {i}\n".encode() for i in range(300))
+        + b"\ndef g():\n    return np.float_(1)\n"
+    )
+    found = detector.detect(source)
+    assert [f.record.path for f in found] == ["numpy.float_"]
+    assert calls and max(calls) < len(source) / 10
+
+
+def test_mutated_examples():
+    rng = random.Random(20261123)
+    base = [s for s in example_sources() + project_sources() if len(s) < 6000]
+    mutants = [_mutate(rng.choice(base), rng) for _ in range(3000)]
+    assert same_findings(everything_active(), mutants) > 300
+
+
+@pytest.mark.slow
+def test_standard_library_with_synthetic_records():
+    kb = load_knowledge_base([DATA / "kb" / "fuzz.jsonl"])
+    v = LibraryVersion(Version("1.0"), "installed")
+    detector = Detector(kb, dict.fromkeys(("os", "re", "sys", "collections"), v))
+    files = sorted(p for p in STDLIB.rglob("*.py") if "site-packages" not in p.parts)
+    sources = [p.read_bytes() for p in files]
+    rng = random.Random(8)
+    sources += [_mutate(rng.choice(sources), rng) for _ in range(300)]
+    assert same_findings(detector, sources) > 1000
+
+
+@pytest.mark.slow
+def test_dataset_examples():
+    from tests.test_prefilter import dataset_sources
+
+    assert same_findings(everything_active(), dataset_sources()) > 1000
