@@ -10,8 +10,6 @@ import json
 import os
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
-from multiprocessing import get_context
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -275,6 +273,10 @@ def _run(args: argparse.Namespace) -> int:
     results: list[report.FileResult] = []
     init_args = (detector, args.mode, unversioned, args.max_file_size, engine)
     if jobs > 1 and len(paths) >= 8:
+        # Imported here: a run of one worker (or a handful of files) never pays for them.
+        from concurrent.futures import ProcessPoolExecutor
+        from multiprocessing import get_context
+
         with ProcessPoolExecutor(
             max_workers=jobs,
             mp_context=get_context("fork"),
@@ -291,6 +293,28 @@ def _run(args: argparse.Namespace) -> int:
             progress.step()
     run = report.Run(results, versions, args.mode)
     model_failed = _model_failure(results)
+    try:
+        _print_report(args, run, results, engine, cwd)
+        sys.stdout.flush()  # here, not at exit, so a closed pipe is caught below
+    except BrokenPipeError:
+        _drop_stdout()
+    if engine is not None:
+        for note in _model_notes(results):
+            print(f"recode-migrate: note: {note}", file=sys.stderr)
+        if model_failed:
+            print(f"recode-migrate: the model failed: {model_failed}", file=sys.stderr)
+    if model_failed:
+        return 2
+    return 1 if run.findings else 0
+
+
+def _print_report(
+    args: argparse.Namespace,
+    run: report.Run,
+    results: list[report.FileResult],
+    engine: MigrationEngine | None,
+    cwd: Path,
+) -> None:
     if args.format == "json":
         if engine is not None:
             doc = json.loads(report.render_json(run))
@@ -305,14 +329,17 @@ def _run(args: argparse.Namespace) -> int:
         if engine is not None:
             for line in _model_lines(results):
                 print(line)
-    if engine is not None:
-        for note in _model_notes(results):
-            print(f"recode-migrate: note: {note}", file=sys.stderr)
-        if model_failed:
-            print(f"recode-migrate: the model failed: {model_failed}", file=sys.stderr)
-    if model_failed:
-        return 2
-    return 1 if run.findings else 0
+
+
+def _drop_stdout() -> None:
+    """Whoever read stdout has gone (``recode-migrate | head``): what is left of the report goes
+    nowhere, quietly. stdout now points at /dev/null, so the interpreter's last flush of what is
+    still buffered cannot fail again with a traceback at exit."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, sys.stdout.fileno())
+    finally:
+        os.close(devnull)
 
 
 def _model_engine(args: argparse.Namespace) -> tuple[MigrationEngine | None, int | None]:
