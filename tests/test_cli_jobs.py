@@ -1,0 +1,90 @@
+"""recode-migrate --jobs: files go to the pool largest first, results come back in the walk's
+order."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from recode.server import cli
+from recode.server.detector import Detector
+from tests.conftest import TEST_KB, versions
+
+OUTDATED = "import numpy as np\nx = np.float_(1)\n"
+
+
+def _project(root: Path, sizes: dict[str, int]) -> Path:
+    """Files named in the walk's order, each with one finding and ``n`` lines of padding."""
+    root.mkdir(parents=True, exist_ok=True)
+    for name, n in sizes.items():
+        (root / name).write_text(OUTDATED + "y = 1\n" * n)
+    return root
+
+
+class RecordingPool:
+    """Runs ``map`` in this process, recording what it was handed, in order."""
+
+    def __init__(self) -> None:
+        self.items: list[Any] = []
+        self.chunksize = 0
+
+    def map(self, fn: Callable[[Any], Any], items: Iterable[Any], chunksize: int = 1) -> Iterator:
+        self.items = list(items)
+        self.chunksize = chunksize
+        return map(fn, self.items)
+
+
+def test_dispatch_order_is_largest_first(tmp_path: Path) -> None:
+    root = _project(tmp_path, {"a.py": 5, "b.py": 500, "c.py": 0, "d.py": 50})
+    paths = [(root / n, n) for n in ("a.py", "b.py", "c.py", "d.py")]
+    paths.append((root / "vanished.py", "vanished.py"))
+    assert [paths[i][1] for i in cli._dispatch_order(paths)] == [
+        "b.py",
+        "d.py",
+        "a.py",
+        "c.py",
+        "vanished.py",  # cannot be sized: last (it is reported as unreadable in its turn)
+    ]
+
+
+def test_results_come_back_in_the_walks_order(tmp_path: Path, test_kb) -> None:
+    sizes = {f"m{i:02}.py": (i * 37) % 11 * 20 for i in range(40)}
+    root = _project(tmp_path, sizes)
+    paths = [(root / n, n) for n in sizes]
+    cli._init_worker(Detector(test_kb, versions(numpy="2.0.0")), "check", {}, 1_000_000)
+    pool = RecordingPool()
+    progress = cli.Progress(len(paths), enabled=False)
+    results = cli._map_in_pool(pool, paths, jobs=2, progress=progress)  # type: ignore[arg-type]
+    handed = [display for _, display in pool.items]
+    assert handed == sorted(sizes, key=lambda n: -sizes[n])  # largest first, ties in walk order
+    assert handed != list(sizes)
+    assert pool.chunksize == max(1, len(paths) // (2 * cli.CHUNKS_PER_JOB))
+    assert [r.path for r in results] == list(sizes)
+    assert all(len(r.findings) == 1 for r in results)
+    assert progress.done == len(paths)
+
+
+@pytest.mark.integration
+def test_parallel_report_is_in_the_walks_order(tmp_path: Path) -> None:
+    sizes = {f"m{i:02}.py": (i * 7) % 5 * 300 for i in range(24)}
+    root = _project(tmp_path / "proj", sizes)
+
+    def report(jobs: str) -> dict:
+        out = subprocess.run(
+            ["recode-migrate", str(root), "--kb", str(TEST_KB), "--target", "numpy==2.0.0"]
+            + ["--format", "json", "--no-progress", "--jobs", jobs],
+            capture_output=True,
+            text=True,
+            cwd=tmp_path,
+        )
+        assert out.returncode == 1, out.stderr
+        return json.loads(out.stdout)
+
+    one, two = report("1"), report("2")
+    assert two == one
+    assert [Path(f["path"]).name for f in two["findings"]] == list(sizes)
