@@ -228,6 +228,42 @@ class Detector:
             }
         return names
 
+    def text_uses(
+        self, source: bytes, kinds: Mapping[str, set[tuple[str, str]]], text: _Text | None
+    ) -> list[tuple[int, bytes]]:
+        """The uses of the names in ``kinds`` (name -> its (target, kind) pairs) that can lead
+        to a finding, as (byte offset, name), in document order, decided from the text: most
+        uses of a module lead nowhere (``np.zeros``). With ``text``, also skip those whose
+        dotted chain spells nothing tracked (:meth:`_Text.leads`)."""
+        uses: list[tuple[int, bytes]] = []
+        for name, pairs in kinds.items():
+            key = name.encode()
+            # a removed module bound by an import: every use
+            every = any(k != "typed" and t in self.active for t, k in pairs)
+            # a use not followed by an attribute
+            free = every or any(self.leads_somewhere(t, None, k) for t, k in pairs)
+            leads = {a.encode() for t, _ in pairs for a in self.next_names(t)}
+            if not free and not leads:
+                continue
+            targets = {t for t, _ in pairs}
+            for m in self.reference_pattern(key).finditer(source):
+                start = m.start()
+                if start and _WORD_OR_DOT[source[start - 1]]:
+                    continue  # the end of a longer name, or an attribute
+                attr = m.group(1)
+                if not every and (attr not in leads if attr is not None else not free):
+                    continue  # with this attribute (or bare) it leads nowhere
+                if (
+                    text is not None
+                    and not every
+                    and attr is not None
+                    and not text.leads(targets, attr, m.end(1))
+                ):
+                    continue  # the chain after it spells nothing that can be found
+                uses.append((start, key))
+        uses.sort()
+        return uses
+
     def leads_somewhere(self, target: str, attribute: str | None, kind: str) -> bool:
         """Whether a name bound to ``target``, followed by ``.attribute``, can be a finding."""
         if kind != "typed" and target in self.active:
@@ -279,8 +315,12 @@ class Detector:
         outline = sparse.outline(source)
         if outline is None:
             return None
-        imports = [m.start() for m in _IMPORT_KEYWORD.finditer(source)]
-        positions: list[int] = []
+        imports = outline.keywords(b"import")
+        # Guess the uses to resolve from the imports as the text spells them, so that one
+        # partial parse will mostly do; where the guess falls short, another round adds more.
+        text = _Text(self.prefilter, source)
+        bound = text.import_bindings()
+        positions = [start for start, _ in self.text_uses(source, bound, text)] if bound else []
         whole: list[int] = []
         for _ in range(4):
             ranges = outline.ranges(positions, whole, imports)
@@ -290,7 +330,7 @@ class Detector:
             if tree.root_node.has_error:
                 return None
             try:
-                return _Run(self, source, tree, (outline, ranges)).findings()
+                return _Run(self, source, tree, (outline, ranges), text=text).findings()
             except _Uncovered as more:
                 positions.extend(more.positions)
                 whole.extend(more.whole)
@@ -305,6 +345,41 @@ def _load_types() -> dict:
     return json.loads(data)
 
 
+class _Text:
+    """A file's text as the prefilter reads it (made when first needed), to tell from the
+    text whether a use can lead to a finding."""
+
+    def __init__(self, prefilter: Prefilter, source: bytes) -> None:
+        self._prefilter = prefilter
+        self._source = source
+        self._spaced: bytes | None = None
+        self._makers_matter = False
+
+    @property
+    def spaced(self) -> bytes:
+        if self._spaced is None:
+            self._spaced = self._prefilter.spaced(self._source)
+            self._makers_matter = self._prefilter.makers_matter(self._spaced)
+        return self._spaced
+
+    def leads(self, targets: Iterable[str], attr: bytes, end: int) -> bool:
+        """:meth:`recode.server.prefilter.Prefilter.chain_leads` for ``NAME.attr`` ending at
+        byte ``end``, NAME bound to one of ``targets``."""
+        spaced = self.spaced
+        return self._prefilter.chain_leads(spaced, targets, attr.decode(), end, self._makers_matter)
+
+    def import_bindings(self) -> dict[str, set[tuple[str, str]]] | None:
+        """What the file's imports bind, read from the text as the prefilter reads them (name
+        -> its (target, kind) pairs), or None where the text alone cannot tell."""
+        found = self._prefilter.import_bindings(self.spaced, self._source)
+        if found is None:
+            return None
+        kinds: dict[str, set[tuple[str, str]]] = {}
+        for name, target in found:
+            kinds.setdefault(name, set()).add((target, "import"))
+        return kinds
+
+
 class _Run:
     """One detection pass over one file."""
 
@@ -316,6 +391,7 @@ class _Run:
         partial: tuple[sparse.Outline, list[tuple[int, int]]] | None = None,
         *,
         shortcuts: bool = True,
+        text: _Text | None = None,
     ) -> None:
         self.d = detector
         self.source = source
@@ -323,10 +399,8 @@ class _Run:
         # for a tree of part of the file: its outline and the byte ranges parsed (sorted)
         self._outline, self._parsed = partial if partial is not None else (None, None)
         self._parsed_starts = [r[0] for r in self._parsed] if self._parsed is not None else []
-        self._spaced: bytes | None = None  # the source as the prefilter reads it, when needed
-        self._makers_matter = False
-        self._targets: dict[str, set[str]] = {}
         self._shortcuts = shortcuts  # skip uses whose text leads nowhere
+        self._text = text or _Text(detector.prefilter, source)
         self.root = tree.root_node
         self.bindings: list[Binding] = []
         self._found: dict[tuple[int, int, str], Finding] = {}
@@ -373,13 +447,16 @@ class _Run:
         if self.root.has_error:
             return captures(_IMPORTS, self.root).get("imp", [])
         found: list[Node] = []
-        keywords = list(_IMPORT_KEYWORD.finditer(self.source))
-        missing = [m.start() for m in keywords if not self._covered(m.start())]
-        if missing:
-            raise _Uncovered(missing)
-        for m in keywords:
-            node = self.root.descendant_for_byte_range(m.start(), m.end())
-            if node is None or node.type != "import" or node.start_byte != m.start():
+        if self._outline is not None:
+            at = self._outline.keywords(b"import")
+            missing = [start for start in at if not self._covered(start)]
+            if missing:
+                raise _Uncovered(missing)
+        else:
+            at = [m.start() for m in _IMPORT_KEYWORD.finditer(self.source)]
+        for start in at:
+            node = self.root.descendant_for_byte_range(start, start + 6)
+            if node is None or node.type != "import" or node.start_byte != start:
                 continue  # part of a name, a string, a comment
             stmt = node.parent
             if stmt is not None and stmt.type in ("import_statement", "import_from_statement"):
@@ -500,44 +577,7 @@ class _Run:
         for b in sorted(bindings, key=lambda b: b.stmt.start_byte if b.stmt else 0):
             scoped.setdefault(b.name, {}).setdefault(b.scope, []).append(b)
             kinds.setdefault(b.name, set()).add((b.target, b.kind))
-        self._targets = {name: {t for t, _ in pairs} for name, pairs in kinds.items()}
-        # Most references lead nowhere (np.zeros): decide from the text before the tree. Per
-        # name: whether any use can lead somewhere, or else which attributes after it can.
-        always: set[bytes] = set()  # a removed module bound by an import: every use
-        bare: set[bytes] = set()  # a use not followed by an attribute
-        attributes: dict[bytes, set[bytes]] = {}  # the attributes after it that lead on
-        for name, pairs in kinds.items():
-            key = name.encode()
-            if any(self.d.leads_somewhere(t, None, k) for t, k in pairs):
-                bare.add(key)
-            if any(k != "typed" and t in self.d.active for t, k in pairs):
-                always.add(key)
-            attributes[key] = {a.encode() for t, _ in pairs for a in self.d.next_names(t)}
-        uses: list[tuple[int, bytes]] = []
-        source = self.source
-        for name in kinds:
-            key = name.encode()
-            free = key in always or key in bare
-            if not free and not attributes[key]:
-                continue
-            leads = attributes[key]
-            every = key in always
-            for m in self.d.reference_pattern(key).finditer(source):
-                start = m.start()
-                if start and _WORD_OR_DOT[source[start - 1]]:
-                    continue  # the end of a longer name, or an attribute
-                attr = m.group(1)
-                if not every and (attr not in leads if attr is not None else not free):
-                    continue  # with this attribute (or bare) it leads nowhere
-                if (
-                    self._shortcuts
-                    and not every
-                    and attr is not None
-                    and not self._chain_leads(name, attr, m.end(1))
-                ):
-                    continue  # the chain after it spells nothing that can be found
-                uses.append((start, key))
-        uses.sort()
+        uses = self.d.text_uses(self.source, kinds, self._text if self._shortcuts else None)
         missing = [start for start, _ in uses if not self._covered(start)]
         if missing:
             raise _Uncovered(missing)
@@ -561,18 +601,6 @@ class _Run:
             if guard(node, self._lib(binding.target, binding.name)):
                 continue
             self._follow(node, binding)
-
-    def _chain_leads(self, name: str, attr: bytes, end: int) -> bool:
-        """Whether ``name.attr...`` ending at ``end`` can lead to a finding, from the text
-        (:meth:`recode.server.prefilter.Prefilter.chain_leads`): most uses of an imported
-        module (``np.zeros``, ``np.array(x)``) lead nowhere and are not looked up."""
-        prefilter = self.d.prefilter
-        if self._spaced is None:
-            self._spaced = prefilter.spaced(self.source)
-            self._makers_matter = prefilter.makers_matter(self._spaced)
-        return prefilter.chain_leads(
-            self._spaced, self._targets[name], attr.decode(), end, self._makers_matter
-        )
 
     def _binding_for(
         self, node: Node, by_scope: dict[tuple[int, int], list[Binding]]

@@ -374,7 +374,9 @@ class Prefilter:
 
     def _typed_use(self, source: bytes) -> str | None:
         """A use an object of evident class may make (``.newbyteorder``, ``.astype(copy=..)``)."""
-        for pattern in self._typed:
+        for literal, pattern in self._typed:
+            if literal is not None and literal not in source:
+                continue
             for m in pattern.finditer(source):
                 if _after_dot(source, m.start()):
                     return f"a method of an object of evident class: .{m.group(1).decode()}"
@@ -390,6 +392,13 @@ class Prefilter:
     def spaced(self, source: bytes) -> bytes:
         """``source`` as the patterns read it (see :meth:`why`); byte offsets are unchanged."""
         return source.translate(_SPACED)
+
+    def import_bindings(self, spaced: bytes, original: bytes) -> set[tuple[str, str]] | None:
+        """(name, path) for every name the file's imports of tracked libraries may bind, or
+        None where an import is not written as the grammar has it or imports a tracked name
+        itself (the reasons :meth:`why` keeps a file for outright)."""
+        found, reason = self._bindings(spaced, original)
+        return None if reason is not None else found
 
     def makers_matter(self, spaced: bytes) -> bool:
         """Whether an object of evident class made in this file can lead to a finding: a method
@@ -564,14 +573,17 @@ def _from_before(source: bytes, at: int) -> bytes | None:
     return None
 
 
-def _leaf_patterns(names: Iterable[str], after: bytes) -> list[re.Pattern[bytes]]:
+def _leaf_patterns(
+    names: Iterable[str], after: bytes
+) -> list[tuple[bytes | None, re.Pattern[bytes]]]:
     """As :func:`_leaf_pattern`; a few names each with a pattern of its own, which ``re`` scans
-    for faster than for an alternation of them (one literal is searched for like ``find``)."""
+    for faster than for an alternation of them, with the name itself: ``name in source``
+    (``bytes.find``) rules most files out faster still. None for an alternation."""
     names = sorted(set(names))
     if len(names) > 8:
         one = _leaf_pattern(names, after)
-        return [one] if one is not None else []
-    return [p for n in names if (p := _leaf_pattern([n], after)) is not None]
+        return [(None, one)] if one is not None else []
+    return [(n.encode(), p) for n in names if (p := _leaf_pattern([n], after)) is not None]
 
 
 def _leaf_pattern(names: Iterable[str], after: bytes) -> re.Pattern[bytes] | None:

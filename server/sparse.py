@@ -55,6 +55,7 @@ _CLAUSE = re.compile(rb"(?:else|elif|except|finally)(?![\w\x80-\xff])")
 _CLASS = re.compile(rb"class(?![\w\x80-\xff])")
 _INDENTED = re.compile(rb"\n([ \t]+)" + _AFTER_INDENT)
 _BRACKETS = bytes.maketrans(b"[{]}", b"(())")
+_NAME_BYTE = [chr(c).isascii() and (chr(c).isalnum() or c == 95) for c in range(256)]
 
 
 @dataclass
@@ -70,10 +71,27 @@ class Unit:
 class Outline:
     """The units of one file; see the module docstring."""
 
-    def __init__(self, source: bytes, units: list[Unit]) -> None:
+    def __init__(self, source: bytes, units: list[Unit], skeleton: bytes) -> None:
         self.source = source
         self.units = units
         self._starts = [u.start for u in units]
+        self._skeleton = skeleton  # the source with strings and comments masked (\0)
+
+    def keywords(self, word: bytes) -> list[int]:
+        """Where ``word`` may be a keyword token: not inside a string or comment, nor part of a
+        longer ASCII name (a statement can hold the keyword only there)."""
+        found = []
+        skeleton = self._skeleton
+        n = len(word)
+        at = skeleton.find(word)
+        while at >= 0:
+            end = at + n
+            if not (at and _NAME_BYTE[skeleton[at - 1]]) and not (
+                end < len(skeleton) and _NAME_BYTE[skeleton[end]]
+            ):
+                found.append(at)
+            at = skeleton.find(word, end)
+        return found
 
     def unit_at(self, pos: int) -> Unit | None:
         i = bisect.bisect_right(self._starts, pos) - 1
@@ -161,7 +179,7 @@ def outline(source: bytes) -> Outline | None:
     # top-level statement starts; the first unit holds what comes before its code too
     first = _FIRST_CODE.search(skeleton)
     if first is None:
-        return Outline(source, [Unit(0, len(source))])
+        return Outline(source, [Unit(0, len(source))], skeleton)
     if first.group(1):
         return None  # an indented first statement
     starts = _starts(skeleton, brackets, source, first.end(), len(source), _TOP, first.end())
@@ -171,7 +189,7 @@ def outline(source: bytes) -> Outline | None:
     units = [Unit(s, e) for s, e in zip(starts, [*starts[1:], len(source)], strict=True)]
     for unit in units:
         _split_class(unit, skeleton, brackets, source)
-    return Outline(source, units)
+    return Outline(source, units, skeleton)
 
 
 def _starts(
