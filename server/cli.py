@@ -272,10 +272,11 @@ def _run(args: argparse.Namespace) -> int:
         engine, code = _model_engine(args)
         if code is not None:
             return code
-    for p in args.paths:
-        if not p.exists():
-            print(f"recode-migrate: no such file or folder: {p}", file=sys.stderr)
-            return 2
+    missing: list[Path] = []
+    walked = list(iter_python_files(args.paths, missing))  # checks every path exists, too
+    if missing:
+        print(f"recode-migrate: no such file or folder: {missing[0]}", file=sys.stderr)
+        return 2
     try:
         targets = dict(parse_target(t) for t in args.target)
     except ValueError as exc:
@@ -301,7 +302,8 @@ def _run(args: argparse.Namespace) -> int:
         for root in IMPORT_NAMES.get(lib, (lib,))
     }
     cwd = Path.cwd().resolve()
-    paths = [(p, _display(p, resolved, cwd)) for p, resolved in iter_python_files(args.paths)]
+    prefix = _folder_prefix(cwd)
+    paths = [(p, _display(p, resolved, prefix)) for p, resolved in walked]
     jobs = args.jobs or os.cpu_count() or 1
     progress = Progress(
         len(paths), enabled=not args.no_progress and sys.stderr.isatty() and len(paths) >= 20
@@ -462,12 +464,21 @@ def _model_json(engine: MigrationEngine, results: list[report.FileResult]) -> di
     }
 
 
-def _display(path: Path, resolved: Path, cwd: Path) -> str:
-    """The file's path relative to ``cwd`` (both resolved), else as it was given."""
-    try:
-        return str(resolved.relative_to(cwd))
-    except ValueError:
-        return str(path)
+def _folder_prefix(folder: Path) -> str:
+    """``folder`` (resolved) as the prefix that the resolved paths inside it start with."""
+    text = str(folder)
+    return text if text.endswith(os.sep) else text + os.sep
+
+
+def _display(path: Path, resolved: Path, cwd_prefix: str) -> str:
+    """The file's path relative to the working folder (both resolved), else as it was given.
+
+    ``cwd_prefix`` comes from :func:`_folder_prefix`. Both paths are normal and resolved, so
+    this is ``resolved.relative_to(cwd)`` done on the text: a string test instead of pathlib's
+    comparison of parts, which cost 4 us a file.
+    """
+    text = str(resolved)
+    return text[len(cwd_prefix) :] if text.startswith(cwd_prefix) else str(path)
 
 
 if __name__ == "__main__":

@@ -227,21 +227,28 @@ class _Resolver:
         return real / name
 
 
-def iter_python_files(paths: list[Path]) -> Iterator[tuple[Path, Path]]:
+def iter_python_files(
+    paths: list[Path], missing: list[Path] | None = None
+) -> Iterator[tuple[Path, Path]]:
     """Python files under ``paths`` as (path as found, resolved path), honouring .gitignore
     files and skipping tool folders; a file reached twice (links) is yielded once.
 
-    A file named explicitly is always yielded, whatever its suffix or ignore status.
+    A file named explicitly is always yielded, whatever its suffix or ignore status. A path
+    that does not exist (or a link to nothing) yields nothing and is added to ``missing``.
     """
     seen: set[Path] = set()
     resolver = _Resolver()
     for top in paths:
         try:
             mode = os.lstat(top).st_mode
+            is_link = stat.S_ISLNK(mode)
+            if is_link:
+                mode = os.stat(top).st_mode
         except OSError:
-            mode = 0
-        is_link = stat.S_ISLNK(mode)
-        if stat.S_ISREG(mode) or (is_link and top.is_file()):
+            if missing is not None:
+                missing.append(top)
+            continue
+        if stat.S_ISREG(mode):
             resolved = resolver.file(top, is_link)
             if resolved not in seen:
                 seen.add(resolved)
