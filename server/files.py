@@ -236,7 +236,9 @@ def iter_python_files(
     A file named explicitly is always yielded, whatever its suffix or ignore status. A path
     that does not exist (or a link to nothing) yields nothing and is added to ``missing``.
     """
-    seen: set[Path] = set()
+    # Keyed by text: str() of a resolved path is wanted later anyway (display names) and is
+    # cached on it, while hashing a fresh Path builds a tuple of its parts.
+    seen: set[str] = set()
     resolver = _Resolver()
     for top in paths:
         try:
@@ -250,8 +252,8 @@ def iter_python_files(
             continue
         if stat.S_ISREG(mode):
             resolved = resolver.file(top, is_link)
-            if resolved not in seen:
-                seen.add(resolved)
+            if (key := str(resolved)) not in seen:
+                seen.add(key)
                 yield top, resolved
             continue
         yield from _walk(top, None, [], seen, resolver)
@@ -261,7 +263,7 @@ def _walk(
     folder: Path,
     real_folder: Path | None,
     specs: list[tuple[Path, pathspec.PathSpec]],
-    seen: set[Path],
+    seen: set[str],
     resolver: _Resolver,
 ) -> Iterator[tuple[Path, Path]]:
     spec = _gitignore(str(folder))
@@ -290,8 +292,8 @@ def _walk(
         elif _is_file(entry):
             is_link = entry.is_symlink()
             resolved = path.resolve() if is_link else real_folder / name
-            if resolved not in seen:
-                seen.add(resolved)
+            if (key := str(resolved)) not in seen:
+                seen.add(key)
                 yield path, resolved
 
 
