@@ -29,6 +29,7 @@ the full detector over every corpus the repository has, and over byte mutations 
 
 from __future__ import annotations
 
+import bisect
 import keyword
 import re
 from collections.abc import Iterable
@@ -472,11 +473,25 @@ class Prefilter:
         where such text is near a tracked library's name, the file is kept.
         """
         found: set[tuple[str, str]] = set()
+        # Where a tracked library's name is spelled: an import that spells none near it (in
+        # the 200 bytes before, where its ``from`` may be, its items, the four lines after)
+        # can neither bind a tracked name nor be broken code near one.
+        # A from-import's module is spelled after the last ``import`` word before it.
+        named = [r.start() for r in self._root.finditer(source)] if self._root else []
+        word_end = 0  # the end of the last ``import`` word, as _from_before tells words
         for m in _IMPORT.finditer(source):
             at = m.start()
+            since = word_end
+            if _IMPORT_WORD.match(source, at):
+                word_end = m.end()
             if at and _IDENT[source[at - 1]] and not 48 <= source[at - 1] <= 57:
                 continue  # the end of a longer name (after a digit: ``3import`` is 3, import)
+            near = bisect.bisect_left(named, max(at - 200, since))
+            if near == len(named):
+                continue
             clean = _CLEAN.match(original, m.end())  # a stray byte makes it unclean
+            if named[near] >= _after_lines(source, m.end(), clean.end() if clean else m.end()):
+                continue
             module_text = _from_before(source, at)
             strict = _CLEAN_MODULE.fullmatch(module_text) if module_text is not None else None
             if module_text is not None:
@@ -495,10 +510,7 @@ class Prefilter:
             if strict:
                 continue  # a from-import as the grammar has it, and nothing else
             if clean is None:
-                end = m.end()
-                for _ in range(4):
-                    k = source.find(b"\n", end + 1)
-                    end = len(source) if k < 0 else k
+                end = _after_lines(source, m.end(), m.end())
                 if self._root is not None and self._root.search(source, m.end(), end):
                     return found, "broken code in an import near a tracked name"
                 continue
@@ -541,6 +553,15 @@ class Prefilter:
 
 _IDENT = [chr(c).isalnum() or c == 95 for c in range(128)] + [True] * 128
 _FROM_WORD = re.compile(rb"(?<![A-Za-z_])from(?!\w)")
+
+
+def _after_lines(source: bytes, start: int, at_least: int) -> int:
+    """The end of the fourth line break after ``start``, or ``at_least`` if that is later."""
+    end = start
+    for _ in range(4):
+        k = source.find(b"\n", end + 1)
+        end = len(source) if k < 0 else k
+    return max(end, at_least)
 
 
 def _dotted_prefixes(text: bytes) -> list[str]:
