@@ -33,18 +33,28 @@ from tree_sitter import Range, Tree
 from recode.server.parsing import parser
 
 # Strings and comments, from their first byte (a string's prefix letters are left outside: they
-# do not change where it ends). A string that does not end matches none of these, and its quote
-# is left in the skeleton, which makes the scan unsure.
-_STRING_OR_COMMENT = re.compile(
+# do not change where it ends).
+_STRING = (
     rb'"""(?:[^"\\]++|\\.|"(?!""))*+"""'
     rb"|'''(?:[^'\\]++|\\.|'(?!''))*+'''"
     rb'|"(?:[^"\\\r\n]++|\\(?:\r\n|.))*+"'
     rb"|'(?:[^'\\\r\n]++|\\(?:\r\n|.))*+'"
-    rb"|#[^\r\n]*+",
-    re.S,
 )
-# A quote not followed by a masked byte: one that no string pattern consumed.
-_STRAY_QUOTE = re.compile(rb"[\"'](?!\0)")
+_COMMENT = rb"#[^\r\n]*+"
+_STRING_OR_COMMENT = re.compile(_STRING + rb"|" + _COMMENT, re.S)
+# Strings and comments that change nothing for the scan when read as code (one line, no
+# bracket, no backslash) are skipped with the code around them; each match of _TOKENS ends at a
+# string or comment that must be masked (group 1), a quote that opens no string (group 2: a
+# string that does not end), or the end of the file. Far fewer matches than tokens.
+_HARMLESS = (
+    rb"[^\"'#]++"
+    rb'|"(?!"")[^"\\\r\n()\[\]{}]*+"'
+    rb"|'(?!'')[^'\\\r\n()\[\]{}]*+'"
+    rb"|#[^\r\n()\[\]{}\\]*+(?![^\r\n])"
+)
+_TOKENS = re.compile(
+    rb"(?:" + _HARMLESS + rb")*+(?:(" + _STRING + rb"|" + _COMMENT + rb")|([\"'])|\Z)", re.S
+)
 # A line that starts a statement at the indentation of a block: the caller puts the block's
 # indentation between the newline and the lookahead. Masked string and comment bytes are \0.
 _AFTER_INDENT = rb"(?=[^\s#\0])"
@@ -55,6 +65,7 @@ _CLAUSE = re.compile(rb"(?:else|elif|except|finally)(?![\w\x80-\xff])")
 _CLASS = re.compile(rb"class(?![\w\x80-\xff])")
 _INDENTED = re.compile(rb"\n([ \t]+)" + _AFTER_INDENT)
 _BRACKETS = bytes.maketrans(b"[{]}", b"(())")
+_MASKED = re.compile(rb"\0*")
 _NAME_BYTE = [chr(c).isascii() and (chr(c).isalnum() or c == 95) for c in range(256)]
 
 
@@ -75,7 +86,8 @@ class Outline:
         self.source = source
         self.units = units
         self._starts = [u.start for u in units]
-        self._skeleton = skeleton  # the source with strings and comments masked (\0)
+        self._skeleton = skeleton  # the source with its multi-line or bracketed strings and
+        # comments masked (\0 but for their first byte)
 
     def keywords(self, word: bytes) -> list[int]:
         """Where ``word`` may be a keyword token: not inside a string or comment, nor part of a
@@ -86,12 +98,30 @@ class Outline:
         at = skeleton.find(word)
         while at >= 0:
             end = at + n
-            if not (at and _NAME_BYTE[skeleton[at - 1]]) and not (
-                end < len(skeleton) and _NAME_BYTE[skeleton[end]]
+            if (
+                not (at and _NAME_BYTE[skeleton[at - 1]])
+                and not (end < len(skeleton) and _NAME_BYTE[skeleton[end]])
+                and not self._in_string_or_comment(at)
             ):
                 found.append(at)
             at = skeleton.find(word, end)
         return found
+
+    def _in_string_or_comment(self, pos: int) -> bool:
+        """Whether byte ``pos`` is in a string or comment: masked in the skeleton, or in one of
+        those left unmasked (on one line), found by reading its line from the start."""
+        skeleton = self._skeleton
+        if skeleton[pos] == 0:
+            return True
+        # from the line's start, or the end of a string that spans lines into it
+        start = _MASKED.match(skeleton, skeleton.rfind(b"\n", 0, pos) + 1).end()
+        end = skeleton.find(b"\n", pos)
+        for m in _STRING_OR_COMMENT.finditer(self.source, start, len(skeleton) if end < 0 else end):
+            if m.start() >= pos:
+                break
+            if pos < m.end():
+                return True
+        return False
 
     def unit_at(self, pos: int) -> Unit | None:
         i = bisect.bisect_right(self._starts, pos) - 1
@@ -166,13 +196,13 @@ def outline(source: bytes) -> Outline | None:
     if b"\r" in source and source.count(b"\r") != source.count(b"\r\n"):
         return None
     masked = bytearray(source)
-    for m in _STRING_OR_COMMENT.finditer(source):
-        a, b = m.span()
+    for m in _TOKENS.finditer(source):
+        if m.start(2) >= 0:
+            return None  # a string that does not end
+        a, b = m.span(1)
         if b - a > 1:
             masked[a + 1 : b] = bytes(b - a - 1)  # keep the first byte: a statement may start there
     skeleton = bytes(masked)
-    if _STRAY_QUOTE.search(skeleton):
-        return None  # a string that does not end
     brackets = skeleton.translate(_BRACKETS)
     if brackets.count(b"(") != brackets.count(b")"):
         return None
