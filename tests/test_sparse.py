@@ -211,6 +211,16 @@ def test_ranges_keep_the_statements_around_imports():
     assert parts == [b'"""Doc."""\nimport a\nx = 1\n', b"import b\nz = 3\n"]
 
 
+def test_import_keywords_outside_strings_and_comments():
+    source = (
+        b'import os\nx = "import y"  # import z (a bracket)\ns = """\nimport q\n"""; '
+        b'exec("a\\n" + "import w")\nreimport = importlib\nfrom a import b\n'
+    )
+    shape = outline(source)
+    assert shape is not None
+    assert shape.keywords(b"import") == [0, source.index(b"import b")]
+
+
 # -- the detector with and without its shortcuts -----------------------------------------------
 
 
