@@ -290,6 +290,8 @@ class Prefilter:
         )
         self._method = _leaf_pattern(set(d._methods_by_name), rb"(?!" + _ID + rb")")
         self._heads: dict[bytes, re.Pattern[bytes]] = {}
+        # (source, as the patterns read it, its import bindings or None) of the last file read
+        self._last: tuple[bytes, bytes, set[tuple[str, str]] | None] | None = None
         self._words: dict[bytes, re.Pattern[bytes]] = {}
 
     # -- the decision -----------------------------------------------------------------------
@@ -315,6 +317,8 @@ class Prefilter:
         if self._hook is not None and self._hook.search(source):
             return "a hook's def"
         bindings, reason = self._bindings(source, original)
+        # kept for the detector, which reads the same file next (the object itself is the key)
+        self._last = (original, source, None if reason is not None else bindings)
         if reason is not None:
             return reason
         by_alias: dict[bytes, list[str]] = {}
@@ -392,12 +396,18 @@ class Prefilter:
 
     def spaced(self, source: bytes) -> bytes:
         """``source`` as the patterns read it (see :meth:`why`); byte offsets are unchanged."""
+        last = self._last
+        if last is not None and last[0] is source:
+            return last[1]
         return source.translate(_SPACED)
 
     def import_bindings(self, spaced: bytes, original: bytes) -> set[tuple[str, str]] | None:
         """(name, path) for every name the file's imports of tracked libraries may bind, or
         None where an import is not written as the grammar has it or imports a tracked name
         itself (the reasons :meth:`why` keeps a file for outright)."""
+        last = self._last
+        if last is not None and last[0] is original:
+            return last[2]
         found, reason = self._bindings(spaced, original)
         return None if reason is not None else found
 
