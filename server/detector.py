@@ -159,6 +159,10 @@ class Detector:
                 self.classes.add(parent)
         roots = {path.split(".")[0] for path in list(self.active) + list(self.params)}
         self.roots = roots
+        self._root_name = re.compile(
+            b"|".join(re.escape(r.encode()) for r in sorted(roots, key=len, reverse=True))
+            or rb"(?!)"
+        )
         self.root_library = {root: lib for lib, names in IMPORT_NAMES.items() for root in names} | {
             r.path.split(".")[0]: r.library for r in kb.records if r.path.split(".")[0] in roots
         }
@@ -315,26 +319,45 @@ class Detector:
         outline = sparse.outline(source)
         if outline is None:
             return None
-        imports = outline.keywords(b"import")
+        top, nested = self._import_keywords(source, outline)
         # Guess the uses to resolve from the imports as the text spells them, so that one
         # partial parse will mostly do; where the guess falls short, another round adds more.
         text = _Text(self.prefilter, source)
         bound = text.import_bindings()
-        positions = [start for start, _ in self.text_uses(source, bound, text)] if bound else []
+        positions = [start for start, _ in self.text_uses(source, bound, text)]
+        positions += nested
         whole: list[int] = []
         for _ in range(4):
-            ranges = outline.ranges(positions, whole, imports)
+            ranges = outline.ranges(positions, whole, top)
             if outline.covers(ranges):
                 return None
             tree = sparse.parse_ranges(source, ranges)
             if tree.root_node.has_error:
                 return None
             try:
-                return _Run(self, source, tree, (outline, ranges), text=text).findings()
+                partial = (outline, ranges, sorted(top + nested))
+                return _Run(self, source, tree, partial, text=text).findings()
             except _Uncovered as more:
                 positions.extend(more.positions)
                 whole.extend(more.whole)
         return None
+
+    def _import_keywords(
+        self, source: bytes, outline: sparse.Outline
+    ) -> tuple[list[int], list[int]]:
+        """The import keywords a partial parse must hold: those of top-level statements (the
+        fixer reads them all, and where the next import goes), and those of nested ones whose
+        logical line names a tracked library (only those can bind a name the detector follows
+        or be an outdated import)."""
+        top: list[int] = []
+        nested: list[int] = []
+        for at in outline.keywords(b"import"):
+            start, end = outline.logical_line(at)
+            if source[start] not in b" \t":
+                top.append(at)
+            elif self._root_name.search(source, start, end):
+                nested.append(at)
+        return top, nested
 
     def applies_to(self, library: str) -> bool:
         return library in self.versions
@@ -368,14 +391,11 @@ class _Text:
         spaced = self.spaced
         return self._prefilter.chain_leads(spaced, targets, attr.decode(), end, self._makers_matter)
 
-    def import_bindings(self) -> dict[str, set[tuple[str, str]]] | None:
+    def import_bindings(self) -> dict[str, set[tuple[str, str]]]:
         """What the file's imports bind, read from the text as the prefilter reads them (name
-        -> its (target, kind) pairs), or None where the text alone cannot tell."""
-        found = self._prefilter.import_bindings(self.spaced, self._source)
-        if found is None:
-            return None
+        -> its (target, kind) pairs)."""
         kinds: dict[str, set[tuple[str, str]]] = {}
-        for name, target in found:
+        for name, target in self._prefilter.import_bindings(self.spaced, self._source):
             kinds.setdefault(name, set()).add((target, "import"))
         return kinds
 
@@ -388,7 +408,7 @@ class _Run:
         detector: Detector,
         source: bytes,
         tree: Tree,
-        partial: tuple[sparse.Outline, list[tuple[int, int]]] | None = None,
+        partial: tuple[sparse.Outline, list[tuple[int, int]], list[int]] | None = None,
         *,
         shortcuts: bool = True,
         text: _Text | None = None,
@@ -397,7 +417,8 @@ class _Run:
         self.source = source
         self.tree = tree
         # for a tree of part of the file: its outline and the byte ranges parsed (sorted)
-        self._outline, self._parsed = partial if partial is not None else (None, None)
+        # and the import keywords it must read
+        self._outline, self._parsed, self._import_at = partial or (None, None, [])
         self._parsed_starts = [r[0] for r in self._parsed] if self._parsed is not None else []
         self._shortcuts = shortcuts  # skip uses whose text leads nowhere
         self._text = text or _Text(detector.prefilter, source)
@@ -448,7 +469,7 @@ class _Run:
             return captures(_IMPORTS, self.root).get("imp", [])
         found: list[Node] = []
         if self._outline is not None:
-            at = self._outline.keywords(b"import")
+            at = self._import_at
             missing = [start for start in at if not self._covered(start)]
             if missing:
                 raise _Uncovered(missing)

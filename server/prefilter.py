@@ -291,7 +291,7 @@ class Prefilter:
         self._method = _leaf_pattern(set(d._methods_by_name), rb"(?!" + _ID + rb")")
         self._heads: dict[bytes, re.Pattern[bytes]] = {}
         # (source, as the patterns read it, its import bindings or None) of the last file read
-        self._last: tuple[bytes, bytes, set[tuple[str, str]] | None] | None = None
+        self._last: tuple[bytes, bytes, set[tuple[str, str]]] | None = None
         self._words: dict[bytes, re.Pattern[bytes]] = {}
 
     # -- the decision -----------------------------------------------------------------------
@@ -318,7 +318,7 @@ class Prefilter:
             return "a hook's def"
         bindings, reason = self._bindings(source, original)
         # kept for the detector, which reads the same file next (the object itself is the key)
-        self._last = (original, source, None if reason is not None else bindings)
+        self._last = (original, source, bindings)
         if reason is not None:
             return reason
         by_alias: dict[bytes, list[str]] = {}
@@ -401,15 +401,13 @@ class Prefilter:
             return last[1]
         return source.translate(_SPACED)
 
-    def import_bindings(self, spaced: bytes, original: bytes) -> set[tuple[str, str]] | None:
-        """(name, path) for every name the file's imports of tracked libraries may bind, or
-        None where an import is not written as the grammar has it or imports a tracked name
-        itself (the reasons :meth:`why` keeps a file for outright)."""
+    def import_bindings(self, spaced: bytes, original: bytes) -> set[tuple[str, str]]:
+        """(name, path) for every name the file's imports of tracked libraries may bind, read
+        as the grammar has them (broken ones left out)."""
         last = self._last
         if last is not None and last[0] is original:
             return last[2]
-        found, reason = self._bindings(spaced, original)
-        return None if reason is not None else found
+        return self._bindings(spaced, original)[0]
 
     def makers_matter(self, spaced: bytes) -> bool:
         """Whether an object of evident class made in this file can lead to a finding: a method
@@ -473,8 +471,9 @@ class Prefilter:
         return pattern
 
     def _bindings(self, source: bytes, original: bytes) -> tuple[set[tuple[str, str]], str | None]:
-        """(name, path) for every name an import of a tracked library may bind, or a reason to
-        keep the file outright (an import of a tracked module or name).
+        """(name, path) for every name an import of a tracked library may bind, and the first
+        reason to keep the file outright (an import of a tracked module or name, broken code in
+        an import near a tracked name) if any.
 
         An import written as the grammar has it is read as such. Any other text after an
         ``import`` keyword may be broken code, from which tree-sitter recovers an import in ways
@@ -483,6 +482,7 @@ class Prefilter:
         where such text is near a tracked library's name, the file is kept.
         """
         found: set[tuple[str, str]] = set()
+        reason: str | None = None
         # Where a tracked library's name is spelled: an import that spells none near it (in
         # the 200 bytes before, where its ``from`` may be, its items, the four lines after)
         # can neither bind a tracked name nor be broken code near one.
@@ -508,21 +508,20 @@ class Prefilter:
                 modules = [_normal(strict.group(1))] if strict else _dotted_prefixes(module_text)
                 tracked = [mod for mod in modules if mod.split(".")[0] in self.roots]
                 if tracked and not (clean and strict):
-                    return found, f"broken code in an import from {tracked[0]}"
+                    reason = reason or f"broken code in an import from {tracked[0]}"
+                    continue
                 for module in tracked:
                     hit = self._import_hit(module)
                     if hit:
-                        return found, f"an import of {hit}"
+                        reason = reason or f"an import of {hit}"
                     assert clean is not None
-                    reason = self._from_names(module, clean.group(1), found)
-                    if reason:
-                        return found, reason
+                    reason = reason or self._from_names(module, clean.group(1), found)
             if strict:
                 continue  # a from-import as the grammar has it, and nothing else
             if clean is None:
                 end = _after_lines(source, m.end(), m.end())
                 if self._root is not None and self._root.search(source, m.end(), end):
-                    return found, "broken code in an import near a tracked name"
+                    reason = reason or "broken code in an import near a tracked name"
                 continue
             for item in _ITEM.finditer(clean.group(1)):
                 path = _normal(item.group(1))
@@ -531,13 +530,14 @@ class Prefilter:
                     continue
                 hit = self._import_hit(path)
                 if hit:
-                    return found, f"an import of {hit}"
+                    reason = reason or f"an import of {hit}"
                 alias = item.group(2)
                 found.add((_normal(alias), path) if alias else (top, top))
-        return found, None
+        return found, reason
 
     def _from_names(self, module: str, region: bytes, found: set[tuple[str, str]]) -> str | None:
         """Add what ``from module import <region>`` binds; a reason to keep, if any."""
+        reason = None
         for item in _ITEM.finditer(region):
             name, alias = item.group(1), item.group(2)
             if name == b"*":
@@ -548,9 +548,9 @@ class Prefilter:
                 continue
             target = f"{module}.{_normal(name)}"
             if target in self.active:
-                return f"an import of {target}"
+                reason = reason or f"an import of {target}"
             found.add((_normal(alias or name), target))
-        return None
+        return reason
 
     def _import_hit(self, path: str) -> str | None:
         parts = path.split(".")

@@ -82,10 +82,11 @@ class Unit:
 class Outline:
     """The units of one file; see the module docstring."""
 
-    def __init__(self, source: bytes, units: list[Unit], skeleton: bytes) -> None:
+    def __init__(self, source: bytes, units: list[Unit], skeleton: bytes, brackets: bytes) -> None:
         self.source = source
         self.units = units
         self._starts = [u.start for u in units]
+        self._brackets = brackets  # the skeleton with every bracket read as ( or )
         self._skeleton = skeleton  # the source with its multi-line or bracketed strings and
         # comments masked (\0 but for their first byte)
 
@@ -106,6 +107,25 @@ class Outline:
                 found.append(at)
             at = skeleton.find(word, end)
         return found
+
+    def logical_line(self, pos: int) -> tuple[int, int]:
+        """The logical line holding byte ``pos`` (outside strings): from the start of its first
+        physical line (after backslash continuations) to the newline that ends it (its brackets
+        closed, no continuation), or the end of the file."""
+        skeleton, brackets = self._skeleton, self._brackets
+        start = skeleton.rfind(b"\n", 0, pos) + 1
+        while start and _continued(skeleton, start - 1):
+            start = skeleton.rfind(b"\n", 0, start - 1) + 1
+        depth = 0
+        at = start
+        while True:
+            end = skeleton.find(b"\n", pos)
+            if end < 0:
+                return start, len(skeleton)
+            depth += brackets.count(b"(", at, end) - brackets.count(b")", at, end)
+            if depth <= 0 and not _continued(skeleton, end):
+                return start, end
+            at = pos = end + 1
 
     def _in_string_or_comment(self, pos: int) -> bool:
         """Whether byte ``pos`` is in a string or comment: masked in the skeleton, or in one of
@@ -209,7 +229,7 @@ def outline(source: bytes) -> Outline | None:
     # top-level statement starts; the first unit holds what comes before its code too
     first = _FIRST_CODE.search(skeleton)
     if first is None:
-        return Outline(source, [Unit(0, len(source))], skeleton)
+        return Outline(source, [Unit(0, len(source))], skeleton, brackets)
     if first.group(1):
         return None  # an indented first statement
     starts = _starts(skeleton, brackets, source, first.end(), len(source), _TOP, first.end())
@@ -219,7 +239,7 @@ def outline(source: bytes) -> Outline | None:
     units = [Unit(s, e) for s, e in zip(starts, [*starts[1:], len(source)], strict=True)]
     for unit in units:
         _split_class(unit, skeleton, brackets, source)
-    return Outline(source, units, skeleton)
+    return Outline(source, units, skeleton, brackets)
 
 
 def _starts(

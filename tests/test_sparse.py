@@ -221,6 +221,55 @@ def test_import_keywords_outside_strings_and_comments():
     assert shape.keywords(b"import") == [0, source.index(b"import b")]
 
 
+def test_logical_lines():
+    source = b"x = 1\nfrom a \\\n    import (b,\n  c)  # (\ny = '''\n(\n'''\n"
+    shape = outline(source)
+    assert shape is not None
+    start, end = shape.logical_line(source.index(b"import"))
+    assert source[start:end] == b"from a \\\n    import (b,\n  c)  # ("
+    start, end = shape.logical_line(source.index(b"y ="))
+    assert source[start:end] == b"y = '''\n(\n'''"
+
+
+def test_nested_imports_of_untracked_modules_are_not_parsed(monkeypatch):
+    """A function whose only import is of an untracked module is not parsed for it."""
+    calls: list[bytes] = []
+    real = detector_module.sparse.parse_ranges
+
+    def recording(source: bytes, ranges: list[tuple[int, int]]):
+        calls.append(b"".join(source[a:b] for a, b in ranges))
+        return real(source, ranges)
+
+    monkeypatch.setattr(detector_module.sparse, "parse_ranges", recording)
+    source = textwrap.dedent(
+        """\
+        import os
+        import numpy as np
+        x = 1
+
+        def untracked():
+            import json
+            return json.dumps(1)
+
+        def tracked():
+            from numpy import float_
+            return float_
+
+        def uses():
+            return np.float_(1)
+        """
+    ).encode()
+    found = everything_active().detect(source)
+    assert [(f.record.path, f.start.line) for f in found] == [
+        ("numpy.float_", 9),
+        ("numpy.float_", 10),
+        ("numpy.float_", 13),
+    ]
+    assert len(calls) == 1
+    assert b"def tracked" in calls[0] and b"def uses" in calls[0]
+    assert b"def untracked" not in calls[0]
+
+
 # -- the detector with and without its shortcuts -----------------------------------------------
 
 
