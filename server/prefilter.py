@@ -673,6 +673,25 @@ _KEYWORD_ARGUMENT = re.compile(
     rb"(?<![A-Za-z_\x80-\xff])([A-Za-z_][\w\x80-\xff]*)" + _WS + rb"=(?!=)"
 )
 _VALUE_START = re.compile(_WS)
+_KEYWORD_PATTERNS: dict[frozenset[bytes], re.Pattern[bytes]] = {}
+
+
+def _keyword_pattern(names: frozenset[bytes]) -> re.Pattern[bytes]:
+    """:data:`_KEYWORD_ARGUMENT` for ``names`` only: a region that runs to the end of the file
+    (an f-string in the call) holds many keyword arguments, and most are of no interest. The
+    name is a whole name (``acopy=`` is not ``copy=``), but after a digit it counts, as there
+    (``1copy=``: tree-sitter reads the 1 as a number); that it also counts in ``a1copy=`` or in a
+    comment between another name and its ``=`` only keeps more."""
+    pattern = _KEYWORD_PATTERNS.get(names)
+    if pattern is None:
+        pattern = _KEYWORD_PATTERNS[names] = re.compile(
+            rb"(?<![A-Za-z_\x80-\xff])("
+            + _alternation(re.escape(n) for n in names)
+            + rb")(?![\w\x80-\xff])"
+            + _WS
+            + rb"=(?!=)"
+        )
+    return pattern
 
 
 def _keyword_in(
@@ -688,9 +707,7 @@ def _keyword_in(
             re.search(rb"(?<![A-Za-z_\x80-\xff])" + re.escape(k) + rb"(?![\w\x80-\xff])", region)
             for k in keywords
         )
-    for m in _KEYWORD_ARGUMENT.finditer(region):
-        if m.group(1) not in keywords:
-            continue
+    for m in _keyword_pattern(frozenset(keywords)).finditer(region):
         values = keywords[m.group(1)]
         if values is None:
             return True
