@@ -29,7 +29,6 @@ the full detector over every corpus the repository has, and over byte mutations 
 
 from __future__ import annotations
 
-import bisect
 import keyword
 import re
 from collections.abc import Iterable
@@ -487,7 +486,9 @@ class Prefilter:
         # the 200 bytes before, where its ``from`` may be, its items, the four lines after)
         # can neither bind a tracked name nor be broken code near one.
         # A from-import's module is spelled after the last ``import`` word before it.
-        named = [r.start() for r in self._root.finditer(source)] if self._root else []
+        root = self._root
+        if root is None:
+            return found, reason
         word_end = 0  # the end of the last ``import`` word, as _from_before tells words
         for m in _IMPORT.finditer(source):
             at = m.start()
@@ -496,11 +497,11 @@ class Prefilter:
                 word_end = m.end()
             if at and _IDENT[source[at - 1]] and not 48 <= source[at - 1] <= 57:
                 continue  # the end of a longer name (after a digit: ``3import`` is 3, import)
-            near = bisect.bisect_left(named, max(at - 200, since))
-            if near == len(named):
-                continue
+            lo = max(at - 200, since)
+            limit = _after_lines(source, m.end(), m.end())
+            near = root.search(source, lo, limit)
             clean = _CLEAN.match(original, m.end())  # a stray byte makes it unclean
-            if named[near] >= _after_lines(source, m.end(), clean.end() if clean else m.end()):
+            if not near and not (clean and root.search(source, limit, clean.end())):
                 continue
             module_text = _from_before(source, at)
             strict = _CLEAN_MODULE.fullmatch(module_text) if module_text is not None else None
@@ -520,7 +521,7 @@ class Prefilter:
                 continue  # a from-import as the grammar has it, and nothing else
             if clean is None:
                 end = _after_lines(source, m.end(), m.end())
-                if self._root is not None and self._root.search(source, m.end(), end):
+                if root.search(source, m.end(), end):
                     reason = reason or "broken code in an import near a tracked name"
                 continue
             for item in _ITEM.finditer(clean.group(1)):
