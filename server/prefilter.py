@@ -29,8 +29,10 @@ the full detector over every corpus the repository has, and over byte mutations 
 
 from __future__ import annotations
 
+import bisect
 import keyword
 import re
+import threading
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
@@ -133,9 +135,10 @@ def _alternation(words: Iterable[bytes]) -> bytes:
     return b"|".join(sorted(set(words), key=lambda w: (-len(w), w)))
 
 
-def _with_stray_closers(source: bytes, open_paren: int, end: int) -> bytes:
-    """The call's text, to the end of its line where the rest of the line closes more brackets
-    than it opens: tree-sitter may skip a stray closer (``f(a=)0, b=1)``) and go on."""
+def _with_stray_closers(source: bytes, end: int) -> int:
+    """Where the call's text ends: at the end of its line where the rest of the line closes
+    more brackets than it opens (tree-sitter may skip a stray closer, ``f(a=)0, b=1)``, and go
+    on), else at ``end``."""
     line_end = source.find(b"\n", end)
     if line_end < 0:
         line_end = len(source)
@@ -146,8 +149,20 @@ def _with_stray_closers(source: bytes, open_paren: int, end: int) -> bytes:
         elif c in b")]}":
             depth -= 1
             if depth < 0:
-                return source[open_paren:line_end]
-    return source[open_paren:end]
+                return line_end
+    return end
+
+
+# The rest of a string after its opening quote(s), to its end (a backslash escapes any byte).
+_STRING_REST = {
+    q: re.compile(p, re.S)
+    for q, p in {
+        b'"': rb'(?:[^"\\\n]++|\\.)*+"',
+        b"'": rb"(?:[^'\\\n]++|\\.)*+'",
+        b'"""': rb'(?:[^"\\]++|\\.|"(?!""))*+"""',
+        b"'''": rb"(?:[^'\\]++|\\.|'(?!''))*+'''",
+    }.items()
+}
 
 
 def _call_region(source: bytes, open_paren: int) -> bytes:
@@ -158,6 +173,11 @@ def _call_region(source: bytes, open_paren: int) -> bytes:
     not pair; no matching parenthesis) the rest of the file is returned: more text can only
     keep a file, never drop one.
     """
+    return source[open_paren : _call_end(source, open_paren)]
+
+
+def _call_end(source: bytes, open_paren: int) -> int:
+    """Where :func:`_call_region` ends (the end of the file where unsure)."""
     n = len(source)
     stack: list[int] = []  # the closing brackets expected
     i = open_paren
@@ -165,44 +185,34 @@ def _call_region(source: bytes, open_paren: int) -> bytes:
     while True:
         m = search(source, i)
         if m is None:
-            return source[open_paren:]
+            return n
         i = m.start()
         c = source[i]
         if c in b"([{":
             stack.append(_CLOSING[c])
         elif c in b")]}":
             if stack.pop() != c:
-                return source[open_paren:]  # brackets that do not pair: broken code, unsure
+                return n  # brackets that do not pair: broken code, unsure
             if not stack:
-                return _with_stray_closers(source, open_paren, i + 1)
+                return _with_stray_closers(source, i + 1)
         elif c == 35:  # "#"
             k = source.find(b"\n", i)
             if k < 0:
-                return source[open_paren:]
+                return n
             i = k
         else:  # a quote
             j = i - 1
             while j >= 0 and source[j] in b"rRbBuUfF":
                 j -= 1
             if b"f" in source[j + 1 : i].lower():
-                return source[open_paren:]  # f-string: its fields may hold quotes
+                return n  # f-string: its fields may hold quotes
             quote = (
                 source[i : i + 3] if source[i : i + 3] in (b'"""', b"'''") else source[i : i + 1]
             )
-            k = i + len(quote)
-            while True:
-                if k >= n:
-                    return source[open_paren:]
-                d = source[k]
-                if d == 92:  # a backslash escapes the next byte
-                    k += 2
-                    continue
-                if source.startswith(quote, k):
-                    break
-                if len(quote) == 1 and d == 10:
-                    return source[open_paren:]  # unterminated string: the parse is unsure
-                k += 1
-            i = k + len(quote) - 1
+            rest = _STRING_REST[quote].match(source, i + len(quote))
+            if rest is None:
+                return n  # unterminated string: the parse is unsure
+            i = rest.end() - 1
         i += 1
 
 
@@ -700,7 +710,15 @@ def _keyword_in(
 ) -> bool:
     """Whether the call opening at ``open_paren`` passes one of ``keywords`` (with a value that
     breaks, where the record lists them)."""
-    region = _call_region(source, open_paren)
+    if _last_keyword(source, keywords) <= open_paren:
+        return False  # none of the keywords is spelled after the call opens
+    end = _call_end(source, open_paren)
+    if end == len(source) and end - open_paren > 4096:
+        return _keyword_to_the_end(source, open_paren, keywords)
+    return _keyword_in_region(source[open_paren:end], keywords)
+
+
+def _keyword_in_region(region: bytes, keywords: dict[bytes, tuple[bytes, ...] | None]) -> bool:
     if b"\x01" in region:
         # a stray byte: tree-sitter may skip it and what follows up to an "=" (``alpha\xe9W=1``
         # is read as alpha=1), so any of the keywords as a word will do
@@ -708,12 +726,72 @@ def _keyword_in(
             re.search(rb"(?<![A-Za-z_\x80-\xff])" + re.escape(k) + rb"(?![\w\x80-\xff])", region)
             for k in keywords
         )
-    for m in _keyword_pattern(frozenset(keywords)).finditer(region):
-        values = keywords[m.group(1)]
-        if values is None:
-            return True
-        at = _VALUE_START.match(region, m.end()).end()
-        for v in values:
-            if region.startswith(v, at) and not _BOUNDARY.match(region, at + len(v)):
-                return True
-    return False
+    return any(
+        _breaks(region, m, keywords) for m in _keyword_pattern(frozenset(keywords)).finditer(region)
+    )
+
+
+def _breaks(
+    text: bytes, m: re.Match[bytes], keywords: dict[bytes, tuple[bytes, ...] | None]
+) -> bool:
+    """Whether the keyword argument ``m`` found in ``text`` has a value that breaks."""
+    values = keywords[m.group(1)]
+    if values is None:
+        return True
+    at = _VALUE_START.match(text, m.end()).end()
+    return any(text.startswith(v, at) and not _BOUNDARY.match(text, at + len(v)) for v in values)
+
+
+class _FileMemo(threading.local):
+    """What the keyword checks found in the file they read last, per thread (the language
+    server analyses in several): where the last of a keyword set is spelled, and the keyword
+    arguments of a set in the whole file, (starts, ends, breaks), for calls whose region runs
+    to the end of the file."""
+
+    source: bytes | None = None
+    last: dict[frozenset[bytes], int]
+    to_the_end: dict[frozenset[bytes], tuple[list[int], list[int], list[bool]]]
+
+    def of(self, source: bytes) -> _FileMemo:
+        if self.source is not source:
+            self.source, self.last, self.to_the_end = source, {}, {}
+        return self
+
+
+_MEMO = _FileMemo()
+
+
+def _last_keyword(source: bytes, keywords: dict[bytes, tuple[bytes, ...] | None]) -> int:
+    """Where the last of ``keywords`` is spelled in ``source`` (-1: nowhere); once per file."""
+    memo = _MEMO.of(source)
+    key = frozenset(keywords)
+    last = memo.last.get(key)
+    if last is None:
+        last = memo.last[key] = max((source.rfind(k) for k in keywords), default=-1)
+    return last
+
+
+def _keyword_to_the_end(
+    source: bytes, open_paren: int, keywords: dict[bytes, tuple[bytes, ...] | None]
+) -> bool:
+    """:func:`_keyword_in` for a region that runs from ``open_paren`` to the end of the file,
+    from the keyword arguments of the whole file, found once per file (a file with an f-string
+    early in it has many such calls). Where a keyword argument found that way straddles
+    ``open_paren``, the region is read as such."""
+    memo = _MEMO.of(source)
+    key = frozenset(keywords)
+    found = memo.to_the_end.get(key)
+    if found is None:
+        starts: list[int] = []
+        ends: list[int] = []
+        breaks: list[bool] = []
+        for m in _keyword_pattern(key).finditer(source):
+            starts.append(m.start())
+            ends.append(m.end())
+            breaks.append(_breaks(source, m, keywords))
+        found = memo.to_the_end[key] = (starts, ends, breaks)
+    starts, ends, breaks = found
+    i = bisect.bisect_left(starts, open_paren)
+    if (i and ends[i - 1] > open_paren) or source.rfind(b"\x01") >= open_paren:
+        return _keyword_in_region(source[open_paren:], keywords)
+    return any(breaks[i:])

@@ -25,7 +25,7 @@ from packaging.version import Version
 
 from recode.dataset.knowledge import load_knowledge_base
 from recode.server.detector import Detector
-from recode.server.prefilter import _call_region
+from recode.server.prefilter import _call_region, _keyword_in, _keyword_in_region
 from recode.server.severity import LibraryVersion
 from tests.conftest import DATA, REPO, versions
 
@@ -340,3 +340,18 @@ def test_non_ascii_names_are_words(detector):
 )
 def test_call_region(text, expected):
     assert _call_region(text, 0) == expected
+
+
+def test_keyword_check_of_calls_that_run_to_the_end_of_the_file():
+    """A call holding an f-string reads to the end of the file; such checks are answered from
+    the file's keyword arguments found once. Same answers as reading each region."""
+    rng = random.Random(3)
+    pieces = [b"np.array(x, f'{y}', ", b"copy=False", b"copy=True", b"f(copy=\n", b"\x01"]
+    pieces += [b"other=1, ", b"# copy=False\n", b"'copy=False', ", b"x = 1\n" * 300]
+    keywords = {b"copy": (b"False",), b"order": None}
+    for _ in range(40):
+        source = b"".join(rng.choice(pieces) for _ in range(rng.randint(5, 40)))
+        for at in [i for i in range(len(source)) if source[i] == 40]:  # every "("
+            assert _keyword_in(source, at, keywords) == _keyword_in_region(
+                _call_region(source, at), keywords
+            ), (source, at)
