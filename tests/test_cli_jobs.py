@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import json
 import subprocess
-from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from recode.server import cli
 from recode.server.detector import Detector
+from recode.server.parallel import map_in_processes
 from tests.conftest import TEST_KB, versions
 
 OUTDATED = "import numpy as np\nx = np.float_(1)\n"
@@ -24,19 +23,6 @@ def _project(root: Path, sizes: dict[str, int]) -> Path:
     for name, n in sizes.items():
         (root / name).write_text(OUTDATED + "y = 1\n" * n)
     return root
-
-
-class RecordingPool:
-    """Runs ``map`` in this process, recording what it was handed, in order."""
-
-    def __init__(self) -> None:
-        self.items: list[Any] = []
-        self.chunksize = 0
-
-    def map(self, fn: Callable[[Any], Any], items: Iterable[Any], chunksize: int = 1) -> Iterator:
-        self.items = list(items)
-        self.chunksize = chunksize
-        return map(fn, self.items)
 
 
 def test_dispatch_order_is_largest_first(tmp_path: Path) -> None:
@@ -52,18 +38,26 @@ def test_dispatch_order_is_largest_first(tmp_path: Path) -> None:
     ]
 
 
-def test_results_come_back_in_the_walks_order(tmp_path: Path, test_kb) -> None:
+def test_results_come_back_in_the_walks_order(tmp_path: Path, test_kb, monkeypatch) -> None:
+    """In one process (the forked case is tests/test_parallel.py): files are scanned largest
+    first, and the report lists them in the walk's order."""
     sizes = {f"m{i:02}.py": (i * 37) % 11 * 20 for i in range(40)}
     root = _project(tmp_path, sizes)
     paths = [(root / n, n) for n in sizes]
     cli._init_worker(Detector(test_kb, versions(numpy="2.0.0")), "check", {}, 1_000_000)
-    pool = RecordingPool()
+    scanned: list[str] = []
+    work = cli._work
+
+    def recording(item: tuple[Path, str]):
+        scanned.append(item[1])
+        return work(item)
+
     progress = cli.Progress(len(paths), enabled=False)
-    results = cli._map_in_pool(pool, paths, jobs=2, progress=progress)  # type: ignore[arg-type]
-    handed = [display for _, display in pool.items]
-    assert handed == sorted(sizes, key=lambda n: -sizes[n])  # largest first, ties in walk order
-    assert handed != list(sizes)
-    assert pool.chunksize == max(1, len(paths) // (2 * cli.CHUNKS_PER_JOB))
+    results = map_in_processes(
+        recording, paths, 1, order=cli._dispatch_order(paths), chunksize=3, step=progress.step
+    )
+    assert scanned == sorted(sizes, key=lambda n: -sizes[n])  # largest first, ties in walk order
+    assert scanned != list(sizes)
     assert [r.path for r in results] == list(sizes)
     assert all(len(r.findings) == 1 for r in results)
     assert progress.done == len(paths)
