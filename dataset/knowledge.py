@@ -11,10 +11,8 @@ import json
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 
-from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 KINDS = ("removed", "renamed", "moved", "signature", "deprecated", "behavior")
@@ -139,7 +137,7 @@ class KnowledgeBase:
             self.by_path.setdefault(r.path, []).append(r)
 
     def for_library(self, library: str) -> list[ApiChange]:
-        name = canonicalize_name(library)
+        name = canonical_name(library)
         return [r for r in self.records if r.library == name]
 
     def libraries(self) -> list[str]:
@@ -149,7 +147,7 @@ class KnowledgeBase:
         return next((r for r in self.records if r.id == record_id), None)
 
     def restricted(self, libraries: Iterable[str]) -> KnowledgeBase:
-        keep = {canonicalize_name(x) for x in libraries}
+        keep = {canonical_name(x) for x in libraries}
         return KnowledgeBase([r for r in self.records if r.library in keep], self.problems)
 
 
@@ -183,7 +181,7 @@ def parse_record(raw: object, origin: str = "") -> ApiChange:
     if unknown:
         raise RecordError(f"unknown field(s): {', '.join(sorted(unknown))}")
     rid = _text(raw, "id")
-    library = canonicalize_name(_text(raw, "library"))
+    library = canonical_name(_text(raw, "library"))
     symbol = _text(raw, "symbol")
     match = _SYMBOL.match(symbol)
     if not match:
@@ -327,7 +325,16 @@ def load_file(path: Path) -> tuple[list[ApiChange], list[LoadProblem]]:
 
 
 def default_kb_dir() -> Path:
-    return Path(str(resources.files("recode.dataset") / "kb"))
+    return Path(__file__).resolve().parent / "kb"
+
+
+_SEPARATORS = re.compile(r"[-_.]+")
+
+
+def canonical_name(name: str) -> str:
+    """A distribution's name as PEP 503 compares them (``Scikit_Learn`` -> ``scikit-learn``);
+    packaging.utils.canonicalize_name, without importing its wheel-tag machinery."""
+    return _SEPARATORS.sub("-", name).lower()
 
 
 def load_knowledge_base(paths: Iterable[Path] | None = None) -> KnowledgeBase:

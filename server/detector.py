@@ -24,12 +24,17 @@ import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from importlib import resources
 
 from packaging.version import Version
 from tree_sitter import Node, Tree
 
-from recode.dataset.knowledge import IMPORT_NAMES, ApiChange, KnowledgeBase
+from recode.dataset.knowledge import (
+    IMPORT_NAMES,
+    ApiChange,
+    KnowledgeBase,
+    canonical_name,
+    default_kb_dir,
+)
 from recode.server import fixes, sparse
 from recode.server.guards import Library, guard
 from recode.server.parsing import captures, parse, text
@@ -364,8 +369,7 @@ class Detector:
 
 
 def _load_types() -> dict:
-    data = (resources.files("recode.dataset") / "kb" / "types.json").read_text("utf-8")
-    return json.loads(data)
+    return json.loads((default_kb_dir() / "types.json").read_text("utf-8"))
 
 
 class _Text:
@@ -956,9 +960,8 @@ def import_names(library: str) -> tuple[str, ...]:
 
 def parse_target(spec: str) -> tuple[str, LibraryVersion]:
     """``"numpy==2.0"`` -> ("numpy", LibraryVersion(2.0, "target"))."""
-    from packaging.utils import canonicalize_name
 
     name, sep, version = spec.partition("==")
     if not sep or not name.strip() or not version.strip():
         raise ValueError(f"a target is LIBRARY==VERSION, got {spec!r}")
-    return canonicalize_name(name.strip()), LibraryVersion(Version(version.strip()), "target")
+    return canonical_name(name.strip()), LibraryVersion(Version(version.strip()), "target")

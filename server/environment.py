@@ -13,19 +13,20 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
 import sys
-import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from packaging.requirements import InvalidRequirement, Requirement
-from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
+from recode.dataset.knowledge import canonical_name
 from recode.server.severity import LibraryVersion
+
+if TYPE_CHECKING:
+    from packaging.requirements import Requirement
 
 ROOT_MARKERS = ("pyproject.toml", "setup.py", "setup.cfg", "requirements.txt", ".git")
 
@@ -46,7 +47,7 @@ class Environment:
         """Library -> the version to check against (target, else installed, else pinned)."""
         names = set(self.installed) | set(self.pins) | set(self.targets)
         if libraries is not None:
-            names &= {canonicalize_name(x) for x in libraries}
+            names &= {canonical_name(x) for x in libraries}
         out: dict[str, LibraryVersion] = {}
         for name in names:
             if name in self.targets:
@@ -102,6 +103,8 @@ def interpreter_paths(interpreter: str) -> list[str]:
         return list(sys.path)
     if interpreter in _path_cache:
         return _path_cache[interpreter]
+    import subprocess  # here: only --python with another interpreter asks one
+
     try:
         out = subprocess.run(
             [interpreter, "-c", "import json, sys; print(json.dumps(sys.path))"],
@@ -124,7 +127,7 @@ def installed_versions(paths: list[str]) -> dict[str, Version]:
         name, version = _name_and_version(dist)
         if not name:
             continue
-        key = canonicalize_name(name)
+        key = canonical_name(name)
         if key in found:
             continue
         try:
@@ -177,6 +180,8 @@ def declared_pins(root: Path | None) -> dict[str, tuple[Version, str]]:
     pins: dict[str, tuple[Version, str]] = {}
     pyproject = root / "pyproject.toml"
     if pyproject.is_file():
+        import tomllib  # here: most runs find their versions installed and read no pins
+
         try:
             data = tomllib.loads(pyproject.read_text("utf-8"))
         except (tomllib.TOMLDecodeError, OSError, UnicodeDecodeError):
@@ -197,6 +202,8 @@ def declared_pins(root: Path | None) -> dict[str, tuple[Version, str]]:
 
 
 def _add_pins(pins: dict[str, tuple[Version, str]], lines: Iterable[str], where: str) -> None:
+    from packaging.requirements import InvalidRequirement, Requirement
+
     for raw in lines:
         line = raw.split("#", 1)[0].strip()
         if not line or line.startswith("-"):
@@ -207,7 +214,7 @@ def _add_pins(pins: dict[str, tuple[Version, str]], lines: Iterable[str], where:
             continue
         version = _lowest(req)
         if version is not None:
-            pins.setdefault(canonicalize_name(req.name), (version, where))
+            pins.setdefault(canonical_name(req.name), (version, where))
 
 
 def _lowest(req: Requirement) -> Version | None:
