@@ -660,9 +660,12 @@ class _Run:
         if cached is None:
             in_params, assigned = self.d.rebinding_patterns(name)
             params = func.child_by_field_name("parameters")
+            end = func.end_byte
+            if self._outline is not None:  # a partial tree may end it early
+                end = self._outline.function_end(func.start_byte) or end
             cached = self._rebinds_cache[key] = bool(
                 (params is not None and in_params.search(params.text or b""))
-                or assigned.search(self.source, func.start_byte, func.end_byte)
+                or assigned.search(self.source, func.start_byte, end)
             )
         return cached
 

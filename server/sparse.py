@@ -4,21 +4,26 @@ Parsing is most of the cost of analysing a file that holds an outdated call, and
 file is code the detector never looks at: it reads the import statements, the statements around
 each use of an imported name, and the tree above them (the enclosing functions, ``try`` and
 ``if`` statements). This module splits a file, from its text alone, into units that tree-sitter
-parses the same way alone as within the whole file: its top-level statements, and within a
-top-level class the statements of the class body (a method with its decorators, an assignment,
-a ``try``). :meth:`Outline.ranges` picks the units that hold given byte positions, and
-:func:`parse_ranges` parses only those (tree-sitter's included ranges: the nodes keep the byte
-offsets and points of the whole file).
+parses the same way alone as within the whole file: its top-level statements; within a
+top-level class, the statements of the class body; within a top-level function or a method of
+a top-level class, the statements of its body (split only when a position in it is asked for:
+most functions of a file are never looked into). :meth:`Outline.ranges` picks the units that
+hold given byte positions, with the headers above them, and :func:`parse_ranges` parses only
+those (tree-sitter's included ranges: the nodes keep the byte offsets and points of the whole
+file). A class or function node of such a tree ends at its last statement parsed;
+:meth:`Outline.function_end` tells where a split function really ends.
 
 What the parts of a file are is read from a scan of its strings, comments, brackets and line
 continuations. Where that scan is unsure (an unterminated string, brackets that do not pair, a
-form feed or a stray carriage return, a first statement that is indented, a class body indented
-with tabs) :func:`outline` returns None and the caller parses the whole file.
+form feed or a stray carriage return, a first statement that is indented, a body indented with
+tabs) :func:`outline` returns None (or the body is left whole) and the caller parses the whole
+file.
 
 :class:`recode.server.detector.Detector` uses this for files without a tree of their own (the
-CLI): it parses the units holding imports first, and the units holding the uses it resolves
-next; a use outside the parsed units, or a parse with errors, makes it parse the whole file.
-``tests/test_sparse.py`` checks that the findings are those of a whole-file parse.
+CLI): it parses the units holding imports and the uses it guesses from the text, and more
+where the analysis needs more; a use outside the parsed units, or a parse with errors, makes it
+parse the whole file. ``tests/test_sparse.py`` checks that the findings are those of a
+whole-file parse.
 """
 
 from __future__ import annotations
@@ -63,6 +68,7 @@ _FIRST_CODE = re.compile(rb"(?m)^([ \t]*)" + _AFTER_INDENT)
 # A clause that continues the statement above it (same indentation, no new unit).
 _CLAUSE = re.compile(rb"(?:else|elif|except|finally)(?![\w\x80-\xff])")
 _CLASS = re.compile(rb"class(?![\w\x80-\xff])")
+_DEF = re.compile(rb"(?:async[ \t]+)?def(?![\w\x80-\xff])")
 _INDENTED = re.compile(rb"\n([ \t]+)" + _AFTER_INDENT)
 _BRACKETS = bytes.maketrans(b"[{]}", b"(())")
 _MASKED = re.compile(rb"\0*")
@@ -71,21 +77,34 @@ _NAME_BYTE = [chr(c).isascii() and (chr(c).isalnum() or c == 95) for c in range(
 
 @dataclass
 class Unit:
-    """A top-level statement, ``[start, end)``; for a class whose body is split, its header
-    ``[start, members[0][0])`` and the body's statements."""
+    """A statement, ``[start, end)``, from the start of its first line. For a top-level class
+    or function, or a function in a top-level class, whose body is split: its header ``[start,
+    body[0].start)`` and the statements of its body (each a unit, split in turn)."""
 
     start: int
     end: int
-    members: list[tuple[int, int]] | None = None
+    body: list[Unit] | None = None
+    # a function whose body is split when a position in it is first asked for: most of the
+    # functions of a file are never looked into, and splitting them all cost more than parsing
+    may_split: bool = False
 
 
 class Outline:
     """The units of one file; see the module docstring."""
 
-    def __init__(self, source: bytes, units: list[Unit], skeleton: bytes, brackets: bytes) -> None:
+    def __init__(
+        self,
+        source: bytes,
+        units: list[Unit],
+        skeleton: bytes,
+        brackets: bytes,
+    ) -> None:
         self.source = source
         self.units = units
         self._starts = [u.start for u in units]
+        # where each split function's definition starts (its def, or async) -> where it ends:
+        # the tree of a part of the file ends the function at its last statement parsed
+        self._function_ends: dict[int, int] = {}
         self._brackets = brackets  # the skeleton with every bracket read as ( or )
         self._skeleton = skeleton  # the source with its multi-line or bracketed strings and
         # comments masked (\0 but for their first byte)
@@ -183,26 +202,35 @@ class Outline:
         return merged
 
     def _holding(self, pos: int, picked: set[tuple[int, int]]) -> None:
-        """The unit holding ``pos``: a top-level statement, or a class's header and the
-        statement of its body that holds ``pos`` (the first, for a position in the header)."""
+        """The unit holding ``pos``: a top-level statement, or the headers of the split units
+        around it and the statement of the innermost body that holds it (the first statement,
+        for a position in a header)."""
         unit = self.unit_at(pos)
         if unit is None:
             return
-        if unit.members is None:
-            picked.add((unit.start, unit.end))
-            return
-        picked.add((unit.start, unit.members[0][0]))
-        j = bisect.bisect_right(unit.members, (pos, len(self.source) + 1)) - 1
-        picked.add(unit.members[max(j, 0)])
+        while True:
+            if unit.may_split:
+                unit.may_split = False
+                _split(unit, self._skeleton, self._brackets, self.source, self._function_ends)
+            if unit.body is None:
+                break
+            picked.add((unit.start, unit.body[0].start))
+            j = bisect.bisect_right([u.start for u in unit.body], pos) - 1
+            unit = unit.body[max(j, 0)]
+        picked.add((unit.start, unit.end))
 
     @staticmethod
     def _least(unit: Unit, picked: set[tuple[int, int]]) -> None:
         """The least of a unit that parses as a statement of its kind."""
-        if unit.members is None:
-            picked.add((unit.start, unit.end))
-        else:
-            picked.add((unit.start, unit.members[0][0]))
-            picked.add(unit.members[0])
+        while unit.body is not None:
+            picked.add((unit.start, unit.body[0].start))
+            unit = unit.body[0]
+        picked.add((unit.start, unit.end))
+
+    def function_end(self, start: int) -> int | None:
+        """Where the function whose definition starts at byte ``start`` ends, if its body was
+        split (else its node in any tree ends where it does)."""
+        return self._function_ends.get(start)
 
     def covers(self, ranges: list[tuple[int, int]]) -> bool:
         """Whether ``ranges`` are the whole file."""
@@ -238,7 +266,7 @@ def outline(source: bytes) -> Outline | None:
     starts[0] = 0
     units = [Unit(s, e) for s, e in zip(starts, [*starts[1:], len(source)], strict=True)]
     for unit in units:
-        _split_class(unit, skeleton, brackets, source)
+        _split(unit, skeleton, brackets, source, {}, top=True)
     return Outline(source, units, skeleton, brackets)
 
 
@@ -294,15 +322,31 @@ def _code_start(source: bytes, line_start: int) -> int:
     return i
 
 
-def _split_class(unit: Unit, skeleton: bytes, brackets: bytes, source: bytes) -> None:
-    """Split a top-level class's body into its statements (not a decorated class's decorators)."""
-    head = unit.start
-    while source.startswith(b"@", head):
+def _split(
+    unit: Unit,
+    skeleton: bytes,
+    brackets: bytes,
+    source: bytes,
+    function_ends: dict[int, int],
+    *,
+    top: bool = False,
+) -> None:
+    """Split the body of a class (at the top level) or a function (at the top level or in a
+    top-level class) into its statements. With ``top``, a function is only marked to be split
+    when needed, and so are a class's methods. A split function's end is noted in
+    ``function_ends`` by where its definition starts."""
+    head = _code_start(source, unit.start)
+    indent = source[unit.start : head]
+    while source.startswith(b"@", head):  # decorators belong to the header
         nxt = _next_line_at_depth0(skeleton, brackets, head, unit.end)
         if nxt is None:
             return
-        head = nxt
-    if not _CLASS.match(source, head):
+        head = _code_start(source, nxt)
+    is_class = top and _CLASS.match(source, head) is not None
+    if not is_class and _DEF.match(source, head) is None:
+        return
+    if top and not is_class:
+        unit.may_split = True
         return
     body = None
     depth = 0
@@ -311,23 +355,26 @@ def _split_class(unit: Unit, skeleton: bytes, brackets: bytes, source: bytes) ->
         at = m.end()
         depth += brackets.count(b"(", last, at) - brackets.count(b")", last, at)
         last = at
-        if depth:
-            continue
-        if _continued(skeleton, m.start()):
+        if depth or _continued(skeleton, m.start()):
             continue
         body = m
         break
     if body is None:
         return
-    indent = body.group(1)
-    if b"\t" in indent:
-        return
+    inner = body.group(1)
+    if b"\t" in inner or len(inner) <= len(indent) or not inner.startswith(indent):
+        return  # a body on the header's line, or indented with tabs: left whole
     first = body.start() + 1
-    pattern = re.compile(rb"\n" + re.escape(indent) + _AFTER_INDENT)
+    pattern = re.compile(rb"\n" + re.escape(inner) + _AFTER_INDENT)
     starts = _starts(skeleton, brackets, source, first, unit.end, pattern, first)
     if starts is None or len(starts) < 2:
         return
-    unit.members = list(zip(starts, [*starts[1:], unit.end], strict=True))
+    unit.body = [Unit(a, b) for a, b in zip(starts, [*starts[1:], unit.end], strict=True)]
+    if is_class:
+        for member in unit.body:
+            member.may_split = True  # a method, or not: _split tells when asked
+    else:
+        function_ends[head] = unit.end
 
 
 def _next_line_at_depth0(skeleton: bytes, brackets: bytes, lo: int, hi: int) -> int | None:

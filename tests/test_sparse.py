@@ -48,24 +48,33 @@ def _nodes_by_span(tree_root) -> dict[tuple[int, int, str], object]:
     while stack:
         node, depth = stack.pop()
         found[(node.start_byte, node.end_byte, node.type)] = node
-        if depth < 4:
+        if depth < 8:
             stack.extend((c, depth + 1) for c in node.children)
     return found
 
 
-def _statements(root) -> Iterable:
-    """The partial tree's top-level statements and, in a class, its body's statements."""
-    for node in root.named_children:
+def _statements(parent, depth: int = 0) -> Iterable:
+    """The partial tree's statements that must read as in the whole file: top-level ones, and
+    in a class or function whose body may be split, its body's statements and its parameters
+    (the class or function node itself ends at its last statement parsed)."""
+    for node in parent.named_children:
         if node.type == "comment":
             continue
-        cls = (
+        inner = (
             node.child_by_field_name("definition") if node.type == "decorated_definition" else node
         )
-        if cls is not None and cls.type == "class_definition":
-            body = cls.child_by_field_name("body")
-            yield from (c for c in (body.named_children if body else []) if c.type != "comment")
-        else:
+        splittable = inner is not None and (
+            (inner.type == "class_definition" and depth == 0)
+            or (inner.type == "function_definition" and depth <= 1)
+        )
+        if not splittable:
             yield node
+            continue
+        if inner.child_by_field_name("parameters") is not None:
+            yield inner.child_by_field_name("parameters")
+        body = inner.child_by_field_name("body")
+        if body is not None:
+            yield from _statements(body, depth + 1)
 
 
 def check_units(source: bytes, rng: random.Random, picks: int = 4) -> int:
@@ -106,17 +115,28 @@ def test_units_of_this_repository():
     assert checked > 250
 
 
-def units(code: str) -> list[str]:
+def units(code: str, *, at: str | None = None) -> list[str]:
+    """The units of ``code``: a split unit as HEADER and its body's units, indented; with
+    ``at``, after asking for the ranges of that text's position (which splits functions)."""
     source = textwrap.dedent(code).encode()
     shape = outline(source)
     assert shape is not None
-    out = []
-    for u in shape.units:
-        if u.members is None:
-            out.append(source[u.start : u.end].decode())
+    if at is not None:
+        shape.ranges([source.index(at.encode())])
+    out: list[str] = []
+
+    def show(unit, level: int) -> None:
+        pad = "  " * level
+        if unit.body is None:  # each shown without its first line's indentation
+            out.append(pad + source[unit.start : unit.end].decode().lstrip(" "))
         else:
-            out.append("HEADER " + source[u.start : u.members[0][0]].decode())
-            out += ["MEMBER " + source[a:b].decode() for a, b in u.members]
+            head = source[unit.start : unit.body[0].start].decode().lstrip(" ")
+            out.append(pad + "HEADER " + head)
+            for inner in unit.body:
+                show(inner, level + 1)
+
+    for unit in shape.units:
+        show(unit, 0)
     return out
 
 
@@ -155,30 +175,58 @@ def test_top_level_statements_and_their_clauses():
     ]
 
 
+CLASS = """\
+@dataclass
+class A(Base):  # a comment
+    '''Doc.'''
+    x: int = 1
+    @property
+    async def f(self,
+                a=1):
+        y = 1
+        if y:
+            return 2
+        return 1
+    if X:
+        y = 2
+    else:
+        y = 3
+    def g(self): return 4
+z = 1
+"""
+
+
 def test_a_class_body_is_split_into_its_statements():
-    assert units(
-        """\
-        @dataclass
-        class A(Base):  # a comment
-            '''Doc.'''
-            x: int = 1
-            @property
-            def f(self):
-                return 1
-            if X:
-                y = 2
-            else:
-                y = 3
-        z = 1
-        """
-    ) == [
+    assert units(CLASS) == [
         "HEADER @dataclass\nclass A(Base):  # a comment\n",
-        "MEMBER     '''Doc.'''\n",
-        "MEMBER     x: int = 1\n",
-        "MEMBER     @property\n    def f(self):\n        return 1\n",
-        "MEMBER     if X:\n        y = 2\n    else:\n        y = 3\n",
+        "  '''Doc.'''\n",
+        "  x: int = 1\n",
+        "  @property\n    async def f(self,\n                a=1):\n        y = 1\n"
+        "        if y:\n            return 2\n        return 1\n",
+        "  if X:\n        y = 2\n    else:\n        y = 3\n",
+        "  def g(self): return 4\n",
         "z = 1\n",
     ]
+
+
+def test_a_function_is_split_when_a_position_in_it_is_asked_for():
+    assert units(CLASS, at="return 2")[3:7] == [
+        "  HEADER @property\n    async def f(self,\n                a=1):\n",
+        "    y = 1\n",
+        "    if y:\n            return 2\n",
+        "    return 1\n",
+    ]
+    source = textwrap.dedent(CLASS).encode()
+    shape = outline(source)
+    assert shape is not None
+    ranges = shape.ranges([source.index(b"return 2")])
+    assert b"".join(source[a:b] for a, b in ranges) == (
+        b"@dataclass\nclass A(Base):  # a comment\n"
+        b"    '''Doc.'''\n"  # the file's first statement, at least
+        b"    @property\n    async def f(self,\n                a=1):\n"
+        b"        if y:\n            return 2\n"
+    )
+    assert shape.function_end(source.index(b"async def")) == source.index(b"    if X")
 
 
 def test_a_one_line_class_is_one_unit():
@@ -268,6 +316,30 @@ def test_nested_imports_of_untracked_modules_are_not_parsed(monkeypatch):
     assert len(calls) == 1
     assert b"def tracked" in calls[0] and b"def uses" in calls[0]
     assert b"def untracked" not in calls[0]
+
+
+def test_a_rebinding_after_the_part_parsed_still_counts():
+    """``np`` assigned further down the function makes it a local name throughout: the part
+    of the function parsed ends before that assignment, and the finding must still go."""
+    source = textwrap.dedent(
+        """\
+        import numpy as np
+        z = 0
+
+        def f():
+            x = np.float_(1)
+            y = 2
+            np = None
+            return x, y, np
+
+        def g():
+            return np.float_(2)
+        """
+    ).encode()
+    detector = everything_active()
+    found = detector.detect(source)
+    assert [f.start.line for f in found] == [10]
+    assert [_key(f) for f in found] == [_key(f) for f in detector.detect(source, prefilter=False)]
 
 
 # -- the detector with and without its shortcuts -----------------------------------------------
