@@ -220,10 +220,9 @@ class Detector:
             word = re.escape(name)
             patterns = self._rebinding[name] = (
                 re.compile(rb"(?:^|[(,*])\s*" + word + rb"\b"),
-                re.compile(
-                    rb"(?<![\w.])" + word + rb"[ \t]*(?::[^=\n]*)?=(?!=)"
-                    rb"|\bfor[ \t]+" + word + rb"[ \t]+in\b"
-                ),
+                # the name first (``re`` scans for a literal fast); what must come before it is
+                # checked by _assigned: no name character or dot, or ``for`` and a space
+                re.compile(word + rb"(?:([ \t]*(?::[^=\n]*)?=(?!=))|[ \t]+in\b)"),
             )
         return patterns
 
@@ -665,7 +664,7 @@ class _Run:
                 end = self._outline.function_end(func.start_byte) or end
             cached = self._rebinds_cache[key] = bool(
                 (params is not None and in_params.search(params.text or b""))
-                or assigned.search(self.source, func.start_byte, end)
+                or _assigned(assigned, self.source, func.start_byte, end)
             )
         return cached
 
@@ -894,6 +893,32 @@ class _Run:
 
 
 _WORD_OR_DOT = [chr(c).isalnum() and c < 128 or c in (46, 95) for c in range(256)]
+_WORD = [chr(c).isalnum() and c < 128 or c == 95 for c in range(256)]
+
+
+def _assigned(pattern: re.Pattern[bytes], source: bytes, start: int, end: int) -> bool:
+    """Whether ``source[start:end]`` assigns the name of ``pattern`` (rebinding_patterns):
+    ``name =`` or ``name: T =`` not after a name character or a dot, or ``for name in``."""
+    search = pattern.search
+    m = search(source, start, end)
+    while m is not None:
+        at = m.start()
+        if m.group(1) is not None:
+            if not (at and _WORD_OR_DOT[source[at - 1]]):
+                return True
+        else:
+            k = at
+            while k > 0 and source[k - 1] in b" \t":
+                k -= 1
+            if (
+                start <= k - 3
+                and k < at
+                and source[k - 3 : k] == b"for"
+                and not (k > 3 and _WORD[source[k - 4]])
+            ):
+                return True
+        m = search(source, at + 1, end)  # a rejected match may hide one inside it
+    return False
 
 
 def _positional_count(call: Node) -> int:

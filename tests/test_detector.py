@@ -22,8 +22,7 @@ def found(detector: Detector, code: str) -> list[tuple[int, str, str]]:
         (f.record.id, f.start_byte, f.end_byte) for f in unfiltered
     ], "the prefilter dropped a file with findings"
     return [
-        (f.start.line + 1, f.record.id, src[f.start_byte : f.end_byte].decode())
-        for f in findings
+        (f.start.line + 1, f.record.id, src[f.start_byte : f.end_byte].decode()) for f in findings
     ]
 
 
@@ -324,12 +323,27 @@ def test_tuple_unpacking_of_known_results(test_kb):
     "code, expected_lines",
     [
         # the branch that runs on the version in use (2.1) is checked; the other is not
-        ("import numpy as np\nNUMPY_LT_1_20 = False\nif NUMPY_LT_1_20:\n    a = np.float64\nelse:\n    a = np.float_\n", [6]),
-        ("import numpy as np\nif np.__version__ >= '2.0':\n    a = np.float_\nelse:\n    a = np.float_\n", [3]),
-        ("import numpy as np\nfrom packaging.version import Version\nif Version(np.__version__) < Version('1.17'):\n    a = np.float_\nelif Version(np.__version__) < Version('2'):\n    a = np.float_\nelse:\n    a = np.float_\n", [8]),
-        ("import numpy as np\n_np_version_under1p17 = False\nx = np.float64 if _np_version_under1p17 else np.float_\n", [3]),
+        (
+            "import numpy as np\nNUMPY_LT_1_20 = False\nif NUMPY_LT_1_20:\n    a = np.float64\nelse:\n    a = np.float_\n",
+            [6],
+        ),
+        (
+            "import numpy as np\nif np.__version__ >= '2.0':\n    a = np.float_\nelse:\n    a = np.float_\n",
+            [3],
+        ),
+        (
+            "import numpy as np\nfrom packaging.version import Version\nif Version(np.__version__) < Version('1.17'):\n    a = np.float_\nelif Version(np.__version__) < Version('2'):\n    a = np.float_\nelse:\n    a = np.float_\n",
+            [8],
+        ),
+        (
+            "import numpy as np\n_np_version_under1p17 = False\nx = np.float64 if _np_version_under1p17 else np.float_\n",
+            [3],
+        ),
         # a test this detector cannot evaluate guards every branch
-        ("import numpy as np\nif np.lib.NumpyVersion(np.__version__) < '2.0.0' and FLAG:\n    a = np.float_\nelse:\n    a = np.float_\n", []),
+        (
+            "import numpy as np\nif np.lib.NumpyVersion(np.__version__) < '2.0.0' and FLAG:\n    a = np.float_\nelse:\n    a = np.float_\n",
+            [],
+        ),
         # 'version' inside another word is no version test
         ("import numpy as np\nif needs_conversion(x):\n    a = np.float_\n", [3]),
         # hasattr guards only the attribute it tests, and only on this library
@@ -337,10 +351,22 @@ def test_tuple_unpacking_of_known_results(test_kb):
         ("import numpy as np\nif hasattr(np, 'other'):\n    a = np.float_\n", [3]),
         ("import numpy as np\nif hasattr(obj, 'float_'):\n    a = np.float_\n", [3]),
         # try guards: only import/attribute errors, only body and handlers, only this library
-        ("import numpy as np\ntry:\n    a = np.float_(x)\nexcept (TypeError, ValueError):\n    a = None\n", [3]),
-        ("import numpy as np\ntry:\n    import foo\nexcept AttributeError:\n    pass\nelse:\n    a = np.float_\n", [7]),
-        ("import numpy as np\ntry:\n    import scipy\nexcept ImportError:\n    a = np.float_\n", [5]),
-        ("import numpy as np\ntry:\n    a = np.float_\nexcept AttributeError:\n    a = np.float64\n", []),
+        (
+            "import numpy as np\ntry:\n    a = np.float_(x)\nexcept (TypeError, ValueError):\n    a = None\n",
+            [3],
+        ),
+        (
+            "import numpy as np\ntry:\n    import foo\nexcept AttributeError:\n    pass\nelse:\n    a = np.float_\n",
+            [7],
+        ),
+        (
+            "import numpy as np\ntry:\n    import scipy\nexcept ImportError:\n    a = np.float_\n",
+            [5],
+        ),
+        (
+            "import numpy as np\ntry:\n    a = np.float_\nexcept AttributeError:\n    a = np.float64\n",
+            [],
+        ),
     ],
 )
 def test_compatibility_code(detector, code, expected_lines):
@@ -406,3 +432,26 @@ def test_keyword_conditional_records_skip_the_import(code, expected):
 
     d = Detector(load_knowledge_base(), versions(torch="2.13.0"))
     assert found(d, code) == expected
+
+
+def test_rebinding_scan_reads_as_its_reference_pattern(detector):
+    """_assigned (the name first, what precedes it checked by hand) against the lookbehind
+    pattern it replaces, on random text made of the pieces that matter."""
+    import random
+    import re
+
+    from recode.server.detector import _assigned
+
+    reference = re.compile(rb"(?<![\w.])np[ \t]*(?::[^=\n]*)?=(?!=)|\bfor[ \t]+np[ \t]+in\b")
+    fast = detector.rebinding_patterns(b"np")[1]
+    rng = random.Random(4)
+    pieces = [b"np", b" ", b"\t", b"=", b"==", b":", b"for", b"in", b".", b"x", b"\n", b"1", b"fo"]
+    for _ in range(50_000):
+        text = b"".join(rng.choice(pieces) for _ in range(rng.randint(1, 10)))
+        start = rng.randint(0, len(text))
+        end = rng.randint(start, len(text))
+        assert _assigned(fast, text, start, end) == bool(reference.search(text, start, end)), (
+            text,
+            start,
+            end,
+        )
