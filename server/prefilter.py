@@ -283,6 +283,30 @@ class Prefilter:
                 for kw, values in kws.items():
                     slot[kw] = _merge(slot.get(kw, ()), values)
         self._typed_call = _leaf_pattern({k.decode() for k in self._typed_calls}, _CALL)
+        # The same per class, for a file that makes objects of some classes only: what each
+        # maker can make, and the method names under each class.
+        self._makes: dict[str, set[str]] = {c: {c} for c in d.classes}
+        for path, cls in [*d.factories.items(), *d.attributes.items()]:
+            self._makes.setdefault(path, set()).add(cls)
+        for path, spec in d.tuple_factories.items():
+            self._makes.setdefault(path, set()).update(c for c in spec.get("returns", []) if c)
+        self._leaves_under: dict[str, set[str]] = {}
+        for path in [
+            *(p for p in self.active if typed(p)),
+            *(k for k, v in d.attributes.items() if v in self.prefixes),
+        ]:
+            for owner in _proper_prefixes(path):
+                self._leaves_under.setdefault(owner, set()).add(path.rpartition(".")[2])
+        self._calls_under: dict[str, dict[bytes, dict[bytes, tuple[bytes, ...] | None]]] = {}
+        for path, kws in self.params.items():
+            if typed(path):
+                for owner in _proper_prefixes(path):
+                    slot = self._calls_under.setdefault(owner, {}).setdefault(
+                        path.rpartition(".")[2].encode(), {}
+                    )
+                    for kw, values in kws.items():
+                        slot[kw] = _merge(slot.get(kw, ()), values)
+        self._typed_by_made: dict[frozenset[str], tuple] = {}
         hooks = {p.rpartition(".")[2] for p, e in d.active.items() if any(r.hook for r, _ in e)}
         self._hook = (
             re.compile(
@@ -334,10 +358,11 @@ class Prefilter:
         for name, target in bindings:
             if target in self.prefixes:
                 by_alias.setdefault(name.encode(), []).append(target)
-        makes = False
+        made: set[str] = set()  # the makers spelled: what objects of evident class come from
         for alias, targets in by_alias.items():
             for target in targets:
-                makes = makes or target in self.makers
+                if target in self.makers:
+                    made.add(target)
                 if target in self.active and self._word(alias).search(source):
                     return f"a name bound by a star import: {alias.decode()}"
                 if target in self.params:
@@ -376,27 +401,67 @@ class Prefilter:
                             break
                         if path in self.active:
                             return f"a tracked name: {alias.decode()}.{'.'.join(names[: i + 1])}"
-                        makes = makes or path in self.makers
+                        if path in self.makers:
+                            made.add(path)
                         keywords = self.params.get(path)
                         if keywords is not None:
                             call = _OPEN.match(source, ends[i])
                             if call is not None and _keyword_in(source, call.end() - 1, keywords):
                                 return f"a keyword record in a call of {path}"
-        if makes:
-            return self._typed_use(source)
+        if made:
+            return self._typed_use(source, *self._typed_for(frozenset(made)))
         return None
 
-    def _typed_use(self, source: bytes) -> str | None:
-        """A use an object of evident class may make (``.newbyteorder``, ``.astype(copy=..)``)."""
-        for literal, pattern in self._typed:
+    def _typed_for(self, made: frozenset[str]) -> tuple:
+        """The method patterns for objects the makers in ``made`` can make, and the objects
+        those can make in turn (``df.groupby(...)``); once per set of makers."""
+        found = self._typed_by_made.get(made)
+        if found is None:
+            classes = {c for path in made for c in self._makes.get(path, ())}
+            grew = True
+            while grew:
+                grew = False
+                for path, made_here in self._makes.items():
+                    if not made_here <= classes and any(
+                        p in classes for p in _proper_prefixes(path)
+                    ):
+                        classes |= made_here
+                        grew = True
+            leaves = {leaf for c in classes for leaf in self._leaves_under.get(c, ())}
+            calls: dict[bytes, dict[bytes, tuple[bytes, ...] | None]] = {}
+            for c in classes:
+                for leaf, kws in self._calls_under.get(c, {}).items():
+                    slot = calls.setdefault(leaf, {})
+                    for kw, values in kws.items():
+                        slot[kw] = _merge(slot.get(kw, ()), values)
+            found = self._typed_by_made[made] = (
+                _leaf_patterns(leaves, rb"(?!" + _ID + rb")"),
+                _leaf_pattern({k.decode() for k in calls}, _CALL),
+                calls,
+            )
+        return found
+
+    def _typed_use(
+        self,
+        source: bytes,
+        typed: list[tuple[bytes | None, re.Pattern[bytes]]] | None = None,
+        typed_call: re.Pattern[bytes] | None = None,
+        typed_calls: dict[bytes, dict[bytes, tuple[bytes, ...] | None]] | None = None,
+    ) -> str | None:
+        """A use an object of evident class may make (``.newbyteorder``, ``.astype(copy=..)``),
+        of any class, or of those the patterns given are for (:meth:`_typed_for`)."""
+        if typed is None:
+            typed, typed_call, typed_calls = self._typed, self._typed_call, self._typed_calls
+        for literal, pattern in typed:
             if literal is not None and literal not in source:
                 continue
             for m in pattern.finditer(source):
                 if _after_dot(source, m.start()):
                     return f"a method of an object of evident class: .{m.group(1).decode()}"
-        if self._typed_call is not None:
-            for m in self._typed_call.finditer(source):
-                keywords = self._typed_calls[m.group(1)]
+        if typed_call is not None:
+            assert typed_calls is not None
+            for m in typed_call.finditer(source):
+                keywords = typed_calls[m.group(1)]
                 if _after_dot(source, m.start()) and _keyword_in(source, m.end() - 1, keywords):
                     return f"a keyword record in a method call .{m.group(1).decode()}"
         return None
@@ -583,6 +648,12 @@ def _after_lines(source: bytes, start: int, at_least: int) -> int:
         k = source.find(b"\n", end + 1)
         end = len(source) if k < 0 else k
     return max(end, at_least)
+
+
+def _proper_prefixes(path: str) -> list[str]:
+    """``a``, ``a.b`` for ``a.b.c``."""
+    parts = path.split(".")
+    return [".".join(parts[:i]) for i in range(1, len(parts))]
 
 
 def _dotted_prefixes(text: bytes) -> list[str]:
