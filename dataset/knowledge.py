@@ -302,7 +302,14 @@ def iter_jsonl(path: Path) -> Iterator[tuple[int, str]]:
                 yield number, line
 
 
-def load_file(path: Path) -> tuple[list[ApiChange], list[LoadProblem]]:
+_LIBRARY_FIELD = re.compile(r'"library"\s*:\s*"([^"\\]*)"')
+
+
+def load_file(
+    path: Path, libraries: set[str] | None = None
+) -> tuple[list[ApiChange], list[LoadProblem]]:
+    """The records of one JSONL file; with ``libraries`` (canonical names), a line whose
+    ``"library"`` field names another library is skipped unread (not checked either)."""
     records: list[ApiChange] = []
     problems: list[LoadProblem] = []
     try:
@@ -310,6 +317,10 @@ def load_file(path: Path) -> tuple[list[ApiChange], list[LoadProblem]]:
     except (OSError, UnicodeDecodeError) as exc:
         return [], [LoadProblem(str(path), 0, f"cannot read: {exc}")]
     for number, line in lines:
+        if libraries is not None:
+            named = _LIBRARY_FIELD.search(line)
+            if named is not None and canonical_name(named.group(1)) not in libraries:
+                continue
         try:
             raw = json.loads(line)
         except json.JSONDecodeError as exc:
@@ -337,8 +348,14 @@ def canonical_name(name: str) -> str:
     return _SEPARATORS.sub("-", name).lower()
 
 
-def load_knowledge_base(paths: Iterable[Path] | None = None) -> KnowledgeBase:
-    """Load every ``*.jsonl`` under the given files/folders (default: the shipped base)."""
+def load_knowledge_base(
+    paths: Iterable[Path] | None = None, libraries: Iterable[str] | None = None
+) -> KnowledgeBase:
+    """Load every ``*.jsonl`` under the given files/folders (default: the shipped base).
+
+    With ``libraries``, only their records: the others are skipped before they are parsed (a
+    broken record of another library is then not reported)."""
+    keep = {canonical_name(x) for x in libraries} if libraries is not None else None
     files: list[Path] = []
     for p in paths if paths is not None else [default_kb_dir()]:
         p = Path(p)
@@ -347,7 +364,7 @@ def load_knowledge_base(paths: Iterable[Path] | None = None) -> KnowledgeBase:
     problems: list[LoadProblem] = []
     seen: dict[str, str] = {}
     for f in files:
-        recs, probs = load_file(f)
+        recs, probs = load_file(f, keep)
         problems.extend(probs)
         for r in recs:
             if r.id in seen:
@@ -358,4 +375,5 @@ def load_knowledge_base(paths: Iterable[Path] | None = None) -> KnowledgeBase:
                 continue
             seen[r.id] = r.origin
             records.append(r)
-    return KnowledgeBase(records, problems)
+    kb = KnowledgeBase(records, problems)
+    return kb.restricted(keep) if keep is not None else kb

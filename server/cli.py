@@ -265,11 +265,12 @@ def _run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"recode-migrate: --target: {exc}", file=sys.stderr)
         return 2
-    kb = load_knowledge_base(args.kb or None)
+    libraries = (
+        [x.strip() for x in args.libraries.split(",") if x.strip()] if args.libraries else None
+    )
+    kb = load_knowledge_base(args.kb or None, libraries)
     for problem in kb.problems:
         print(f"recode-migrate: knowledge base: {problem} (record skipped)", file=sys.stderr)
-    if args.libraries:
-        kb = kb.restricted(x.strip() for x in args.libraries.split(",") if x.strip())
 
     environment = env_mod.load_environment(
         args.paths[0], python=args.python, targets={k: v.version for k, v in targets.items()}

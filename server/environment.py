@@ -16,7 +16,6 @@ import re
 import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -26,6 +25,8 @@ from recode.dataset.knowledge import canonical_name
 from recode.server.severity import LibraryVersion
 
 if TYPE_CHECKING:
+    from importlib.metadata import Distribution
+
     from packaging.requirements import Requirement
 
 ROOT_MARKERS = ("pyproject.toml", "setup.py", "setup.cfg", "requirements.txt", ".git")
@@ -39,21 +40,33 @@ class InterpreterError(RuntimeError):
 class Environment:
     interpreter: str
     root: Path | None
-    installed: dict[str, Version] = field(default_factory=dict)
+    installed: dict[str, Version] | None = None  # None: not read yet (see installed_now)
     pins: dict[str, tuple[Version, str]] = field(default_factory=dict)
     targets: dict[str, Version] = field(default_factory=dict)
 
+    def installed_now(self) -> dict[str, Version]:
+        """The interpreter's installed distributions, read on first use: a run that targets
+        every library it checks (``--target``) never needs them."""
+        if self.installed is None:
+            self.installed = installed_versions(interpreter_paths(self.interpreter))
+        return self.installed
+
     def versions(self, libraries: Iterable[str] | None = None) -> dict[str, LibraryVersion]:
         """Library -> the version to check against (target, else installed, else pinned)."""
-        names = set(self.installed) | set(self.pins) | set(self.targets)
-        if libraries is not None:
-            names &= {canonical_name(x) for x in libraries}
+        wanted = {canonical_name(x) for x in libraries} if libraries is not None else None
+        if wanted is not None and wanted <= set(self.targets):
+            installed: dict[str, Version] = {}
+        else:
+            installed = self.installed_now()
+        names = set(installed) | set(self.pins) | set(self.targets)
+        if wanted is not None:
+            names &= wanted
         out: dict[str, LibraryVersion] = {}
         for name in names:
             if name in self.targets:
                 out[name] = LibraryVersion(self.targets[name], "target")
-            elif name in self.installed:
-                out[name] = LibraryVersion(self.installed[name], "installed")
+            elif name in installed:
+                out[name] = LibraryVersion(installed[name], "installed")
             else:
                 version, where = self.pins[name]
                 out[name] = LibraryVersion(version, f"pinned in {where}")
@@ -122,6 +135,8 @@ def interpreter_paths(interpreter: str) -> list[str]:
 
 def installed_versions(paths: list[str]) -> dict[str, Version]:
     """Distribution -> version, first on the path wins, read from metadata only."""
+    from importlib import metadata  # here: a run that targets every library never reads them
+
     found: dict[str, Version] = {}
     for dist in metadata.distributions(path=[p for p in paths if p and os.path.isdir(p)]):
         name, version = _name_and_version(dist)
@@ -137,7 +152,7 @@ def installed_versions(paths: list[str]) -> dict[str, Version]:
     return found
 
 
-def _name_and_version(dist: metadata.Distribution) -> tuple[str | None, str | None]:
+def _name_and_version(dist: Distribution) -> tuple[str | None, str | None]:
     """Name and Version from the metadata's header block only.
 
     ``dist.metadata`` parses the whole file, long description included, as an e-mail message:
@@ -240,9 +255,5 @@ def load_environment(
     root = find_root(path)
     interpreter = find_interpreter(root, python)
     return Environment(
-        interpreter=interpreter,
-        root=root,
-        installed=installed_versions(interpreter_paths(interpreter)),
-        pins=declared_pins(root),
-        targets=dict(targets or {}),
+        interpreter=interpreter, root=root, pins=declared_pins(root), targets=dict(targets or {})
     )

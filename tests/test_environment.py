@@ -42,7 +42,7 @@ def test_project_venv_is_found_and_asked(venv, monkeypatch):
     (root / "pyproject.toml").write_text("[project]\nname='p'\ndependencies=['numpy==2.0.0']\n")
     e = env.load_environment(root)
     assert e.interpreter == str(folder / "bin" / "python")
-    assert e.installed["numpy"] == Version("1.26.4")
+    assert e.installed_now()["numpy"] == Version("1.26.4")
     # installed wins over the declared pin
     assert e.versions()["numpy"].version == Version("1.26.4")
     assert e.versions()["numpy"].origin == "installed"

@@ -85,6 +85,22 @@ def test_broken_lines_are_reported_and_the_rest_load(tmp_path):
     ]
 
 
+def test_loading_some_libraries_only(tmp_path):
+    """Other libraries' lines are skipped unread: their broken records go unreported, those
+    of the libraries asked for are still reported, and the result is what restricting gives."""
+    f = tmp_path / "mixed.jsonl"
+    broken_pandas = {**GOOD, "id": "p", "library": "pandas", "kind": "nonsense"}
+    broken_numpy = {**GOOD, "id": "n", "kind": "nonsense"}
+    f.write_text("\n".join(json.dumps(r) for r in [GOOD, broken_pandas, broken_numpy]) + "\n")
+    kb = load_knowledge_base([tmp_path], libraries=["NumPy"])
+    assert [r.id for r in kb.records] == ["numpy-2.0-float_"]
+    assert [p.line for p in kb.problems] == [3]
+    everything = load_knowledge_base([tmp_path])
+    assert [p.line for p in everything.problems] == [2, 3]
+    shipped = load_knowledge_base(libraries=["numpy", "scipy"])
+    assert shipped.records == load_knowledge_base().restricted(["numpy", "scipy"]).records
+
+
 # -- the shipped knowledge base ----------------------------------------------------------------
 
 PAPER_LIBRARIES = {
