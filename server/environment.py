@@ -41,7 +41,7 @@ class Environment:
     interpreter: str
     root: Path | None
     installed: dict[str, Version] | None = None  # None: not read yet (see installed_now)
-    pins: dict[str, tuple[Version, str]] = field(default_factory=dict)
+    pins: dict[str, tuple[Version, str]] | None = None  # None: not read yet (see pins_now)
     targets: dict[str, Version] = field(default_factory=dict)
 
     def installed_now(self) -> dict[str, Version]:
@@ -51,14 +51,21 @@ class Environment:
             self.installed = installed_versions(interpreter_paths(self.interpreter))
         return self.installed
 
+    def pins_now(self) -> dict[str, tuple[Version, str]]:
+        """The project's declared pins, read on first use (as :meth:`installed_now`)."""
+        if self.pins is None:
+            self.pins = declared_pins(self.root)
+        return self.pins
+
     def versions(self, libraries: Iterable[str] | None = None) -> dict[str, LibraryVersion]:
         """Library -> the version to check against (target, else installed, else pinned)."""
         wanted = {canonical_name(x) for x in libraries} if libraries is not None else None
         if wanted is not None and wanted <= set(self.targets):
             installed: dict[str, Version] = {}
+            pins: dict[str, tuple[Version, str]] = {}
         else:
-            installed = self.installed_now()
-        names = set(installed) | set(self.pins) | set(self.targets)
+            installed, pins = self.installed_now(), self.pins_now()
+        names = set(installed) | set(pins) | set(self.targets)
         if wanted is not None:
             names &= wanted
         out: dict[str, LibraryVersion] = {}
@@ -68,7 +75,7 @@ class Environment:
             elif name in installed:
                 out[name] = LibraryVersion(installed[name], "installed")
             else:
-                version, where = self.pins[name]
+                version, where = pins[name]
                 out[name] = LibraryVersion(version, f"pinned in {where}")
         return out
 
@@ -254,6 +261,4 @@ def load_environment(
 ) -> Environment:
     root = find_root(path)
     interpreter = find_interpreter(root, python)
-    return Environment(
-        interpreter=interpreter, root=root, pins=declared_pins(root), targets=dict(targets or {})
-    )
+    return Environment(interpreter=interpreter, root=root, targets=dict(targets or {}))
