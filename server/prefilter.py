@@ -565,6 +565,7 @@ class Prefilter:
         if root is None:
             return found, reason
         word_end = 0  # the end of the last ``import`` word, as _from_before tells words
+        named = -1  # where a tracked name is spelled next (at or after lo, which only grows)
         for m in _IMPORT.finditer(source):
             at = m.start()
             since = word_end
@@ -573,12 +574,20 @@ class Prefilter:
             if at and _IDENT[source[at - 1]] and not 48 <= source[at - 1] <= 57:
                 continue  # the end of a longer name (after a digit: ``3import`` is 3, import)
             lo = max(at - 200, since)
-            limit = _after_lines(source, m.end(), m.end())
-            near = root.search(source, lo, limit)
-            clean = _CLEAN.match(original, m.end())  # a stray byte makes it unclean
-            if not near and not (clean and root.search(source, limit, clean.end())):
-                continue
-            module_text = _from_before(source, at)
+            if named < lo:
+                found_at = root.search(source, lo)
+                if found_at is None:
+                    break  # no tracked name spelled from here on: no import can matter
+                named = found_at.start()
+            clean = None
+            if named >= at:  # none where a from-import's module is: among its items or after
+                clean = _CLEAN.match(original, m.end())  # a stray byte makes it unclean
+                limit = _after_lines(source, m.end(), clean.end() if clean else m.end())
+                if named >= limit:
+                    continue
+            else:
+                clean = _CLEAN.match(original, m.end())
+            module_text = _from_before(source, at, since)
             strict = _CLEAN_MODULE.fullmatch(module_text) if module_text is not None else None
             if module_text is not None:
                 modules = [_normal(strict.group(1))] if strict else _dotted_prefixes(module_text)
@@ -666,13 +675,16 @@ def _dotted_prefixes(text: bytes) -> list[str]:
     return sorted(out)
 
 
-def _from_before(source: bytes, at: int) -> bytes | None:
+def _from_before(source: bytes, at: int, since: int = 0) -> bytes | None:
     """The text between an ``import`` keyword at ``at`` and the ``from`` it may belong to: the
     first ``from`` in the 200 bytes before with no other ``import`` in between (a later ``from``
     may be part of a broken name: ``numpy.core.from\xa5umeric``) that is on the same line or
     starts a line (tree-sitter joins ``from numpy`` and an ``import`` on a later line; a "from" in
-    the prose of a docstring above an import is no statement)."""
-    start = max(0, at - 200)
+    the prose of a docstring above an import is no statement). ``since``: where the last
+    ``import`` word before ends (a ``from`` before it is never the one)."""
+    start = max(0, at - 200, since)
+    if source.find(b"from", start, at) < 0:
+        return None
     window = source[start:at]
     for f in _FROM_WORD.finditer(window):
         between = window[f.end() :]
