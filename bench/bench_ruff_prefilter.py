@@ -6,11 +6,14 @@ For every file of the corpus that ``bench/bench_ruff.py`` unpacked, in one proce
 - reading the file;
 - the detector's byte prefilter (``recode.server.prefilter``), which decides before any parse
   whether a finding is possible;
-- a tree-sitter parse and ``Detector.detect`` of each file the prefilter keeps.
+- the detector on each file the prefilter keeps, as the CLI runs it: the outline of the file
+  and a parse of only the statements it reads (``recode.server.sparse``), then the analysis;
+  and, for comparison, a parse of the whole file and the analysis of that tree.
 
-Then, as a check, the full detector without the prefilter on every file: the prefilter must not
-drop a file on which it reports something (exit 1 if it does). It prints how many files each
-stage keeps, the CPU seconds of each, and why the kept files were kept.
+Then, as checks, the findings of the two ways are compared on every kept file, and the full
+detector runs without any shortcut on every file the prefilter drops: it must find nothing
+there (exit 1 otherwise). It prints how many files each stage keeps, the CPU seconds of each,
+how much of the kept files was parsed, and why the kept files were kept.
 
 Run after bench_ruff.py has fetched the corpus: ``python bench/bench_ruff_prefilter.py``.
 """
@@ -25,6 +28,7 @@ from pathlib import Path
 
 from packaging.version import Version
 
+import recode.server.detector as detector_module
 from recode.dataset.knowledge import load_knowledge_base
 from recode.server.detector import Detector
 from recode.server.parsing import parse
@@ -47,11 +51,21 @@ def main(argv: list[str] | None = None) -> int:
     version = LibraryVersion(Version(args.target), "target")
     detector = Detector(kb, {"numpy": version})  # the CLI's default severity (hint)
     clock = time.process_time
-    cpu = dict.fromkeys(("read", "prefilter", "parse", "detect"), 0.0)
+    cpu = dict.fromkeys(("read", "prefilter", "detect", "whole parse", "whole detect"), 0.0)
     count = Counter(files=len(files))
     reasons: Counter[str] = Counter()
     sources: list[tuple[Path, bytes, bool]] = []
     findings = 0
+    parsed = Counter()
+    real_parse_ranges = detector_module.sparse.parse_ranges
+
+    def counting(source: bytes, ranges: list[tuple[int, int]]):
+        parsed["partial parses"] += 1
+        parsed["bytes parsed in part"] += sum(b - a for a, b in ranges)
+        return real_parse_ranges(source, ranges)
+
+    detector_module.sparse.parse_ranges = counting
+    differ: list[str] = []
     for path in files:
         t = clock()
         source = path.read_bytes()
@@ -63,25 +77,47 @@ def main(argv: list[str] | None = None) -> int:
         if why is None:
             continue
         count["kept"] += 1
+        parsed["bytes kept"] += len(source)
         reasons[why.split(":")[0]] += 1
         t = clock()
-        tree = parse(source)
-        cpu["parse"] += clock() - t
-        t = clock()
-        found = detector.detect(source, tree, prefilter=False)
+        found = detector.detect_kept(source)
         cpu["detect"] += clock() - t
+        t = clock()
+        tree = parse(source)
+        cpu["whole parse"] += clock() - t
+        t = clock()
+        whole = detector.detect(source, tree, prefilter=False)
+        cpu["whole detect"] += clock() - t
+        if [(f.record.id, f.start_byte, f.edits) for f in found] != [
+            (f.record.id, f.start_byte, f.edits) for f in whole
+        ]:
+            differ.append(str(path.relative_to(args.corpus)))
         count["with findings"] += bool(found)
         findings += len(found)
+    detector_module.sparse.parse_ranges = real_parse_ranges
     print(
         f"numpy records {len(kb.records)}, active at {args.target}: {len(detector.active)} "
         f"names, {sum(len(v) for v in detector.params.values())} keywords"
     )
     print("files: " + ", ".join(f"{k} {v}" for k, v in count.items()) + f"; findings {findings}")
     print("CPU s: " + ", ".join(f"{k} {v:.2f}" for k, v in cpu.items()))
-    print(f"total {sum(cpu.values()):.2f} s")
+    print(
+        f"as the CLI runs (read, prefilter, detect): "
+        f"{cpu['read'] + cpu['prefilter'] + cpu['detect']:.2f} s; "
+        f"with whole-file parses instead: "
+        f"{cpu['read'] + cpu['prefilter'] + cpu['whole parse'] + cpu['whole detect']:.2f} s"
+    )
+    print(
+        f"parsed in part: {parsed['partial parses']} parses, "
+        f"{parsed['bytes parsed in part'] / 1e6:.2f} MB of the {parsed['bytes kept'] / 1e6:.2f} MB "
+        f"of the kept files"
+    )
+    print(f"kept files whose findings differ between the two ways: {len(differ)}")
+    for rel in differ:
+        print(f"  {rel}")
     print("kept because: " + "; ".join(f"{k} {v}" for k, v in reasons.most_common()))
     if args.no_check:
-        return 0
+        return 1 if differ else 0
     dropped_with_findings = [
         str(path.relative_to(args.corpus))
         for path, source, kept in sources
@@ -90,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"files with findings the prefilter dropped: {len(dropped_with_findings)}")
     for rel in dropped_with_findings:
         print(f"  {rel}")
-    return 1 if dropped_with_findings else 0
+    return 1 if dropped_with_findings or differ else 0
 
 
 if __name__ == "__main__":

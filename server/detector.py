@@ -288,14 +288,16 @@ class Detector:
         """Findings in document order. Without ``tree``, only the statements the analysis
         needs are parsed (:mod:`recode.server.sparse`); the findings are the same."""
         if prefilter and tree is None:
-            if not self.prefilter(source):
-                return []
-            found = self._detect_sparse(source)
-            if found is not None:
-                return found
-            return _Run(self, source, parse(source)).findings()
+            return self.detect_kept(source) if self.prefilter(source) else []
         findings, _ = self.analyse(source, tree, prefilter=prefilter)
         return findings
+
+    def detect_kept(self, source: bytes) -> list[Finding]:
+        """:meth:`detect` of a file the prefilter kept: a partial parse where it will do."""
+        found = self._detect_sparse(source)
+        if found is not None:
+            return found
+        return _Run(self, source, parse(source)).findings()
 
     def analyse(
         self, source: bytes, tree: Tree | None = None, *, prefilter: bool = True
