@@ -381,20 +381,27 @@ class _Text:
         self._prefilter = prefilter
         self._source = source
         self._spaced: bytes | None = None
-        self._makers_matter = False
+        self._makers_matter: bool | None = None
 
     @property
     def spaced(self) -> bytes:
         if self._spaced is None:
             self._spaced = self._prefilter.spaced(self._source)
-            self._makers_matter = self._prefilter.makers_matter(self._spaced)
         return self._spaced
+
+    def makers_matter(self) -> bool:
+        """Whether an object of evident class can lead anywhere here (found out the first time
+        a use spells a maker)."""
+        if self._makers_matter is None:
+            self._makers_matter = self._prefilter.makers_matter(self.spaced)
+        return self._makers_matter
 
     def leads(self, targets: Iterable[str], attr: bytes, end: int) -> bool:
         """:meth:`recode.server.prefilter.Prefilter.chain_leads` for ``NAME.attr`` ending at
         byte ``end``, NAME bound to one of ``targets``."""
-        spaced = self.spaced
-        return self._prefilter.chain_leads(spaced, targets, attr.decode(), end, self._makers_matter)
+        return self._prefilter.chain_leads(
+            self.spaced, targets, attr.decode(), end, self.makers_matter
+        )
 
     def import_bindings(self) -> dict[str, set[tuple[str, str]]]:
         """What the file's imports bind, read from the text as the prefilter reads them (name

@@ -33,7 +33,7 @@ import bisect
 import keyword
 import re
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -496,7 +496,7 @@ class Prefilter:
         targets: Iterable[str],
         first: str,
         end: int,
-        makers_matter: bool,
+        makers_matter: Callable[[], bool],
     ) -> bool:
         """Whether a use of a name bound to one of ``targets``, followed by ``.first`` (ending
         at byte ``end``), can lead to a finding, read from the text as :meth:`why` reads it:
@@ -519,7 +519,7 @@ class Prefilter:
                     break
                 if path in self.active:
                     return True
-                if makers_matter and path in self.makers:
+                if path in self.makers and makers_matter():
                     return True
                 keywords = self.params.get(path)
                 if keywords is not None:
