@@ -153,7 +153,8 @@ def build_parser() -> argparse.ArgumentParser:
         "-j",
         type=int,
         default=0,
-        help="parallel worker processes (default: the number of CPUs)",
+        help="processes that scan files: this one and N - 1 forked workers (default: the number"
+        " of CPUs)",
     )
     p.add_argument("--no-progress", action="store_true", help="never draw a progress bar")
     p.add_argument(
