@@ -84,9 +84,9 @@ class Unit:
     start: int
     end: int
     body: list[Unit] | None = None
-    # a function whose body is split when a position in it is first asked for: most of the
-    # functions of a file are never looked into, and splitting them all cost more than parsing
+    # a class or function whose body is split when first needed (Outline._split_now)
     may_split: bool = False
+    top: bool = False  # a top-level statement
 
 
 class Outline:
@@ -209,9 +209,7 @@ class Outline:
         if unit is None:
             return
         while True:
-            if unit.may_split:
-                unit.may_split = False
-                _split(unit, self._skeleton, self._brackets, self.source, self._function_ends)
+            self._split_now(unit)
             if unit.body is None:
                 break
             picked.add((unit.start, unit.body[0].start))
@@ -219,13 +217,22 @@ class Outline:
             unit = unit.body[max(j, 0)]
         picked.add((unit.start, unit.end))
 
-    @staticmethod
-    def _least(unit: Unit, picked: set[tuple[int, int]]) -> None:
+    def _least(self, unit: Unit, picked: set[tuple[int, int]]) -> None:
         """The least of a unit that parses as a statement of its kind."""
-        while unit.body is not None:
+        while True:
+            self._split_now(unit)
+            if unit.body is None:
+                break
             picked.add((unit.start, unit.body[0].start))
             unit = unit.body[0]
         picked.add((unit.start, unit.end))
+
+    def _split_now(self, unit: Unit) -> None:
+        """Split a unit's body when first needed: most classes and functions of a file are
+        never looked into, and splitting them all cost more than parsing what they spared."""
+        if unit.may_split:
+            unit.may_split = False
+            _split(unit, self._skeleton, self._brackets, self.source, self._function_ends)
 
     def function_end(self, start: int) -> int | None:
         """Where the function whose definition starts at byte ``start`` ends, if its body was
@@ -266,7 +273,7 @@ def outline(source: bytes) -> Outline | None:
     starts[0] = 0
     units = [Unit(s, e) for s, e in zip(starts, [*starts[1:], len(source)], strict=True)]
     for unit in units:
-        _split(unit, skeleton, brackets, source, {}, top=True)
+        unit.may_split = unit.top = True
     return Outline(source, units, skeleton, brackets)
 
 
@@ -323,18 +330,12 @@ def _code_start(source: bytes, line_start: int) -> int:
 
 
 def _split(
-    unit: Unit,
-    skeleton: bytes,
-    brackets: bytes,
-    source: bytes,
-    function_ends: dict[int, int],
-    *,
-    top: bool = False,
+    unit: Unit, skeleton: bytes, brackets: bytes, source: bytes, function_ends: dict[int, int]
 ) -> None:
     """Split the body of a class (at the top level) or a function (at the top level or in a
-    top-level class) into its statements. With ``top``, a function is only marked to be split
-    when needed, and so are a class's methods. A split function's end is noted in
-    ``function_ends`` by where its definition starts."""
+    top-level class) into its statements; a class's methods are marked to be split when
+    needed. A split function's end is noted in ``function_ends`` by where its definition
+    starts."""
     head = _code_start(source, unit.start)
     indent = source[unit.start : head]
     while source.startswith(b"@", head):  # decorators belong to the header
@@ -342,11 +343,8 @@ def _split(
         if nxt is None:
             return
         head = _code_start(source, nxt)
-    is_class = top and _CLASS.match(source, head) is not None
+    is_class = unit.top and _CLASS.match(source, head) is not None
     if not is_class and _DEF.match(source, head) is None:
-        return
-    if top and not is_class:
-        unit.may_split = True
         return
     body = None
     depth = 0
