@@ -195,6 +195,7 @@ class Detector:
             for i in range(1, len(parts) + 1)
         }
         self._next: dict[str, set[str]] = {}
+        self._next_of_set: dict[frozenset[str], frozenset[bytes]] = {}
         self._rebinding: dict[bytes, tuple[re.Pattern[bytes], re.Pattern[bytes]]] = {}
         self._reference_patterns: dict[bytes, re.Pattern[bytes]] = {}
         self.prefilter = Prefilter(self)
@@ -250,10 +251,10 @@ class Detector:
             every = any(k != "typed" and t in self.active for t, k in pairs)
             # a use not followed by an attribute
             free = every or any(self.leads_somewhere(t, None, k) for t, k in pairs)
-            leads = {a.encode() for t, _ in pairs for a in self.next_names(t)}
+            targets = frozenset(t for t, _ in pairs)
+            leads = self._next_bytes(targets)
             if not free and not leads:
                 continue
-            targets = {t for t, _ in pairs}
             for m in self.reference_pattern(key).finditer(source):
                 start = m.start()
                 if start and _WORD_OR_DOT[source[start - 1]]:
@@ -271,6 +272,15 @@ class Detector:
                 uses.append((start, key))
         uses.sort()
         return uses
+
+    def _next_bytes(self, targets: frozenset[str]) -> frozenset[bytes]:
+        """:meth:`next_names` of any of ``targets``, encoded; once per set of targets."""
+        found = self._next_of_set.get(targets)
+        if found is None:
+            found = self._next_of_set[targets] = frozenset(
+                a.encode() for t in targets for a in self.next_names(t)
+            )
+        return found
 
     def leads_somewhere(self, target: str, attribute: str | None, kind: str) -> bool:
         """Whether a name bound to ``target``, followed by ``.attribute``, can be a finding."""
@@ -382,6 +392,7 @@ class _Text:
         self._source = source
         self._spaced: bytes | None = None
         self._makers_matter: bool | None = None
+        self._leads: dict[tuple[int, frozenset[str]], bool] = {}
 
     @property
     def spaced(self) -> bytes:
@@ -396,12 +407,16 @@ class _Text:
             self._makers_matter = self._prefilter.makers_matter(self.spaced)
         return self._makers_matter
 
-    def leads(self, targets: Iterable[str], attr: bytes, end: int) -> bool:
+    def leads(self, targets: frozenset[str], attr: bytes, end: int) -> bool:
         """:meth:`recode.server.prefilter.Prefilter.chain_leads` for ``NAME.attr`` ending at
         byte ``end``, NAME bound to one of ``targets``."""
-        return self._prefilter.chain_leads(
-            self.spaced, targets, attr.decode(), end, self.makers_matter
-        )
+        key = (end, targets)
+        found = self._leads.get(key)
+        if found is None:  # the guess of the uses and the analysis ask the same
+            found = self._leads[key] = self._prefilter.chain_leads(
+                self.spaced, targets, attr.decode(), end, self.makers_matter
+            )
+        return found
 
     def import_bindings(self) -> dict[str, set[tuple[str, str]]]:
         """What the file's imports bind, read from the text as the prefilter reads them (name
