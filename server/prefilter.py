@@ -341,9 +341,10 @@ class Prefilter:
         # joining what the byte stood between only keeps more. Whether an import is written as
         # the grammar has it is read from the original bytes.
         original = source
-        source = source.translate(_SPACED)
-        if self._root is None or not self._root.search(source):
+        # (the tracked names are ASCII words, which the reading below leaves as they are)
+        if self._root is None or not self._root.search(original):
             return None
+        source = source.translate(_SPACED)
         if self.name_only_methods and self._method is not None:
             if any(_after_dot(source, m.start()) for m in self._method.finditer(source)):
                 return "a method name (name-only methods are on)"
