@@ -344,12 +344,13 @@ def test_call_region(text, expected):
 
 def test_keyword_check_of_calls_that_run_to_the_end_of_the_file():
     """A call holding an f-string reads to the end of the file; such checks are answered from
-    the file's keyword arguments found once. Same answers as reading each region."""
+    the file's keyword arguments found once. Same answers as reading each call's region."""
     rng = random.Random(3)
     pieces = [b"np.array(x, f'{y}', ", b"copy=False", b"copy=True", b"f(copy=\n", b"\x01"]
     pieces += [b"other=1, ", b"# copy=False\n", b"'copy=False', ", b"x = 1\n" * 300]
+    pieces += [b"np.array(x, ", b")", b")\n", b"(", b"copy=", b"\nFalse", b" False)", b"order"]
     keywords = {b"copy": (b"False",), b"order": None}
-    for _ in range(40):
+    for _ in range(300):
         source = b"".join(rng.choice(pieces) for _ in range(rng.randint(5, 40)))
         for at in [i for i in range(len(source)) if source[i] == 40]:  # every "("
             assert _keyword_in(source, at, keywords) == _keyword_in_region(
