@@ -384,16 +384,7 @@ class Prefilter:
             ):
                 if m.group(1) not in firsts or not _head_at(source, m.start()):
                     continue
-                names = [m.group(1).decode("utf-8", "replace")]
-                end = m.end(1)
-                ends = [end]
-                while len(names) < self._depth:
-                    more = _MORE.match(source, end)
-                    if more is None:
-                        break
-                    names.append(more.group(1).decode("utf-8", "replace"))
-                    end = more.end()
-                    ends.append(end)
+                names, ends = self._chain(source, m.group(1).decode("utf-8", "replace"), m.end(1))
                 for target in targets:
                     path = target
                     for i, name in enumerate(names):
@@ -491,6 +482,19 @@ class Prefilter:
             return True
         return self._typed_use(spaced) is not None
 
+    def _chain(self, source: bytes, first: str, end: int) -> tuple[list[str], list[int]]:
+        """The names of a dotted chain read on from ``first`` (ending at byte ``end``), as
+        loosely as tree-sitter may read it, and where each ends; as deep as a tracked path."""
+        names = [first]
+        ends = [end]
+        while len(names) < self._depth:
+            more = _MORE.match(source, ends[-1])
+            if more is None:
+                break
+            names.append(more.group(1).decode("utf-8", "replace"))
+            ends.append(more.end())
+        return names, ends
+
     def chain_leads(
         self,
         spaced: bytes,
@@ -504,14 +508,7 @@ class Prefilter:
         the dotted chain spells a tracked path, a function with a keyword record called with
         that keyword, or (where ``makers_matter``) something that makes an object of evident
         class. The detector skips the other uses without looking them up in the tree."""
-        names = [first]
-        ends = [end]
-        while len(names) < self._depth:
-            more = _MORE.match(spaced, ends[-1])
-            if more is None:
-                break
-            names.append(more.group(1).decode("utf-8", "replace"))
-            ends.append(more.end())
+        names, ends = self._chain(spaced, first, end)
         for target in targets:
             path = target
             for i, name in enumerate(names):
