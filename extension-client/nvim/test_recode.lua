@@ -87,12 +87,17 @@ local function pure_checks()
   vim.fn.delete(tmp, 'rf')
 end
 
+-- The stand-in servers append to the log while the checks poll it: a line still being written
+-- is read as far as it goes, and is skipped until it is whole.
 local function read_log(path)
   local out = {}
   if vim.fn.filereadable(path) == 1 then
     for _, line in ipairs(vim.fn.readfile(path)) do
       if line ~= '' then
-        table.insert(out, vim.json.decode(line))
+        local ok, message = pcall(vim.json.decode, line)
+        if ok then
+          table.insert(out, message)
+        end
       end
     end
   end
