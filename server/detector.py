@@ -295,8 +295,9 @@ class Detector:
     def detect(
         self, source: bytes, tree: Tree | None = None, *, prefilter: bool = True
     ) -> list[Finding]:
-        """Findings in document order. Without ``tree``, only the statements the analysis
-        needs are parsed (:mod:`recode.server.sparse`); the findings are the same."""
+        """Findings in document order. Without ``tree`` (and with the prefilter), only the
+        statements the analysis needs are parsed (:mod:`recode.server.sparse`) and uses whose
+        text leads nowhere are not looked up; the findings are the same."""
         if prefilter and tree is None:
             return self.detect_kept(source) if self.prefilter(source) else []
         findings, _ = self.analyse(source, tree, prefilter=prefilter)
@@ -314,16 +315,18 @@ class Detector:
     ) -> tuple[list[Finding], Analysis | None]:
         """Findings in document order, and the analysis the fixer uses (None if skipped).
 
-        ``prefilter=False`` reads the whole tree with no shortcut taken from the text: every
-        file is parsed and analysed, even one the byte prefilter (:mod:`recode.server.prefilter`)
-        shows cannot hold a finding, and every use of an imported name is looked up. Tests
-        check the shortcuts against it.
+        The analysis reads the whole tree and looks up every use of an imported name (its
+        bindings are complete: the language server compares a statement's module-level
+        bindings across edits, objects of evident class included). ``prefilter=False`` parses
+        and analyses even a file the byte prefilter (:mod:`recode.server.prefilter`) shows
+        cannot hold a finding: with it, :meth:`detect` takes no shortcut at all, and tests
+        check the shortcuts against that.
         """
         if prefilter and not self.prefilter(source):
             return [], None
         if tree is None:
             tree = parse(source)
-        run = _Run(self, source, tree, shortcuts=prefilter)
+        run = _Run(self, source, tree, shortcuts=False)
         return run.findings(), Analysis(source, tree, run.bindings)
 
     def _detect_sparse(self, source: bytes) -> list[Finding] | None:

@@ -455,3 +455,17 @@ def test_rebinding_scan_reads_as_its_reference_pattern(detector):
             start,
             end,
         )
+
+
+def test_analysis_bindings_are_complete(detector):
+    """analyse() looks up every use: an object of evident class is bound even where no use of
+    it can be a finding yet (the language server compares module-level bindings across edits;
+    detect() may skip such uses)."""
+    source = b"import numpy as np\na = np.array([1])\nb = a.sum()\nc = np.float_(1)\n"
+    found, analysis = detector.analyse(source)
+    assert analysis is not None
+    assert ("a", "numpy.ndarray", "typed") in {
+        (b.name, b.target, b.kind) for b in analysis.bindings
+    }
+    assert [f.record.path for f in found] == ["numpy.float_"]
+    assert [f.record.path for f in detector.detect(source)] == ["numpy.float_"]
