@@ -33,7 +33,7 @@ import bisect
 import keyword
 import re
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -385,21 +385,13 @@ class Prefilter:
                 if m.group(1) not in firsts or not _head_at(source, m.start()):
                     continue
                 names, ends = self._chain(source, m.group(1).decode("utf-8", "replace"), m.end(1))
-                for target in targets:
-                    path = target
-                    for i, name in enumerate(names):
-                        path = f"{path}.{name}"
-                        if path not in self.prefixes:
-                            break
-                        if path in self.active:
-                            return f"a tracked name: {alias.decode()}.{'.'.join(names[: i + 1])}"
-                        if path in self.makers:
-                            made.add(path)
-                        keywords = self.params.get(path)
-                        if keywords is not None:
-                            call = _OPEN.match(source, ends[i])
-                            if call is not None and _keyword_in(source, call.end() - 1, keywords):
-                                return f"a keyword record in a call of {path}"
+                for what, path, i in self._along(source, targets, names, ends):
+                    if what == "maker":
+                        made.add(path)
+                    elif what == "name":
+                        return f"a tracked name: {alias.decode()}.{'.'.join(names[: i + 1])}"
+                    else:
+                        return f"a keyword record in a call of {path}"
         if made:
             return self._typed_use(source, *self._typed_for(frozenset(made)))
         return None
@@ -509,6 +501,18 @@ class Prefilter:
         that keyword, or (where ``makers_matter``) something that makes an object of evident
         class. The detector skips the other uses without looking them up in the tree."""
         names, ends = self._chain(spaced, first, end)
+        for what, _, _ in self._along(spaced, targets, names, ends):
+            if what != "maker" or makers_matter():
+                return True
+        return False
+
+    def _along(
+        self, source: bytes, targets: Iterable[str], names: list[str], ends: list[int]
+    ) -> Iterator[tuple[str, str, int]]:
+        """What the paths a dotted chain spells from each of ``targets`` can lead to, as
+        (what, path, index of its last name): "name", a tracked name; "maker", something that
+        makes an object of evident class; "keyword", a function with a keyword record called
+        with that keyword (a value that breaks, where the record lists them)."""
         for target in targets:
             path = target
             for i, name in enumerate(names):
@@ -516,15 +520,14 @@ class Prefilter:
                 if path not in self.prefixes:
                     break
                 if path in self.active:
-                    return True
-                if path in self.makers and makers_matter():
-                    return True
+                    yield "name", path, i
+                if path in self.makers:
+                    yield "maker", path, i
                 keywords = self.params.get(path)
                 if keywords is not None:
-                    call = _OPEN.match(spaced, ends[i])
-                    if call is not None and _keyword_in(spaced, call.end() - 1, keywords):
-                        return True
-        return False
+                    call = _OPEN.match(source, ends[i])
+                    if call is not None and _keyword_in(source, call.end() - 1, keywords):
+                        yield "keyword", path, i
 
     def _head(self, alias: bytes, after: bytes) -> re.Pattern[bytes]:
         """``alias`` followed by ``after`` (literal first: fast to scan for)."""
