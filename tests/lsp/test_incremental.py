@@ -305,6 +305,25 @@ class _FakeServer:
     async def context_for(self, folder: None) -> Context:
         return CONTEXT
 
+    def open_module(self):
+        """MODULE opened at version 1, and its line that holds ``x = np.float_(1)``."""
+        doc = self.documents.open(
+            types.TextDocumentItem(uri="file:///m.py", language_id="python", version=1, text=MODULE)
+        )
+        self.documents.touch(doc.uri)
+        return doc, MODULE.splitlines().index("    x = np.float_(1)")
+
+
+def _insert(doc, version: int, line: int, col: int, text: str) -> None:
+    doc.apply(
+        [
+            types.TextDocumentContentChangePartial(
+                range=types.Range(types.Position(line, col), types.Position(line, col)), text=text
+            )
+        ],
+        version,
+    )
+
 
 @pytest.mark.asyncio
 async def test_a_version_analysed_while_the_previous_runs_uses_it_as_base() -> None:
@@ -315,30 +334,14 @@ async def test_a_version_analysed_while_the_previous_runs_uses_it_as_base() -> N
 
     server = _FakeServer()
     manager = DiagnosticsManager(server)  # type: ignore[arg-type]
-    doc = server.documents.open(
-        types.TextDocumentItem(uri="file:///m.py", language_id="python", version=1, text=MODULE)
-    )
-    server.documents.touch(doc.uri)
+    doc, line = server.open_module()
     assert (await manager.result_for(doc)).exact
-    line = MODULE.splitlines().index("    x = np.float_(1)")
-
-    def type_at(version: int, col: int, text: str) -> None:
-        doc.apply(
-            [
-                types.TextDocumentContentChangePartial(
-                    range=types.Range(types.Position(line, col), types.Position(line, col)),
-                    text=text,
-                )
-            ],
-            version,
-        )
-
     gate = threading.Event()
     server.analysis_pool.submit(gate.wait)  # hold the analysis thread
-    type_at(2, 20, " ")
+    _insert(doc, 2, line, 20, " ")
     second = asyncio.ensure_future(manager.result_for(doc))
     await asyncio.sleep(0.05)  # version 2 is queued behind the gate
-    type_at(3, 21, "+ 1")
+    _insert(doc, 3, line, 21, "+ 1")
     third = asyncio.ensure_future(manager.result_for(doc))
     await asyncio.sleep(0.05)
     gate.set()
@@ -360,12 +363,8 @@ async def test_a_whole_file_analysis_does_not_hold_up_the_next_keystroke() -> No
 
     server = _FakeServer()
     manager = DiagnosticsManager(server)  # type: ignore[arg-type]
-    doc = server.documents.open(
-        types.TextDocumentItem(uri="file:///m.py", language_id="python", version=1, text=MODULE)
-    )
-    server.documents.touch(doc.uri)
+    doc, line = server.open_module()
     await manager.result_for(doc)
-    line = MODULE.splitlines().index("    x = np.float_(1)")
     gate = threading.Event()
     try:
         for version, col, text in ((2, 20, " "), (3, 21, "+ 1")):
@@ -374,15 +373,7 @@ async def test_a_whole_file_analysis_does_not_hold_up_the_next_keystroke() -> No
                 server.exact_pool.submit(gate.wait, 30)
                 exact = asyncio.ensure_future(manager.result_for(doc, exact=True))
                 await asyncio.sleep(0.05)
-            doc.apply(
-                [
-                    types.TextDocumentContentChangePartial(
-                        range=types.Range(types.Position(line, col), types.Position(line, col)),
-                        text=text,
-                    )
-                ],
-                version,
-            )
+            _insert(doc, version, line, col, text)
             fast = await asyncio.wait_for(manager.result_for(doc), 5)
             assert (fast.snapshot.version, fast.exact) == (version, False)
         assert not exact.done()  # version 3 got its diagnostics while version 2's check waited
