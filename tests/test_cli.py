@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -259,8 +260,10 @@ def test_broken_knowledge_base_records_are_reported_with_file_and_line(
 
 @pytest.mark.integration
 def test_parallel_jobs_give_the_same_report(project, bare_python, tmp_path):
+    """Files of different sizes, so that the largest-first dispatch of --jobs 2 is not the
+    walk's order: the report still lists them in the walk's order."""
     for i in range(12):
-        (project / "pkg" / f"m{i}.py").write_text(LOAD_PY)
+        (project / "pkg" / f"m{i:02}.py").write_text(LOAD_PY + "y = 1\n" * ((i * 7) % 5 * 300))
 
     def report(jobs: str) -> dict:
         out = subprocess.run(
@@ -286,6 +289,9 @@ def test_parallel_jobs_give_the_same_report(project, bare_python, tmp_path):
     one, two = report("1"), report("2")
     assert one == two
     assert one["summary"]["findings"] == 13 * 4
+    names = [os.path.basename(f["path"]) for f in two["findings"]]
+    added = [n for n in names if re.fullmatch(r"m\d\d\.py", n)]
+    assert added == sorted(added) and len(set(added)) == 12
 
 
 @pytest.mark.integration

@@ -1,18 +1,14 @@
-"""recode-migrate --jobs: files go to the pool largest first, results come back in the walk's
-order."""
+"""recode-migrate --jobs: files go out largest first, results come back in the walk's order (the
+forked run against --jobs 1 is test_cli.py's test_parallel_jobs_give_the_same_report)."""
 
 from __future__ import annotations
 
-import json
-import subprocess
 from pathlib import Path
-
-import pytest
 
 from recode.server import cli
 from recode.server.detector import Detector
 from recode.server.parallel import map_in_processes
-from tests.conftest import TEST_KB, versions
+from tests.conftest import versions
 
 OUTDATED = "import numpy as np\nx = np.float_(1)\n"
 
@@ -61,24 +57,3 @@ def test_results_come_back_in_the_walks_order(tmp_path: Path, test_kb, monkeypat
     assert [r.path for r in results] == list(sizes)
     assert all(len(r.findings) == 1 for r in results)
     assert progress.done == len(paths)
-
-
-@pytest.mark.integration
-def test_parallel_report_is_in_the_walks_order(tmp_path: Path) -> None:
-    sizes = {f"m{i:02}.py": (i * 7) % 5 * 300 for i in range(24)}
-    root = _project(tmp_path / "proj", sizes)
-
-    def report(jobs: str) -> dict:
-        out = subprocess.run(
-            ["recode-migrate", str(root), "--kb", str(TEST_KB), "--target", "numpy==2.0.0"]
-            + ["--format", "json", "--no-progress", "--jobs", jobs],
-            capture_output=True,
-            text=True,
-            cwd=tmp_path,
-        )
-        assert out.returncode == 1, out.stderr
-        return json.loads(out.stdout)
-
-    one, two = report("1"), report("2")
-    assert two == one
-    assert [Path(f["path"]).name for f in two["findings"]] == list(sizes)
