@@ -293,22 +293,17 @@ def _run(args: argparse.Namespace) -> int:
     progress = Progress(
         len(paths), enabled=not args.no_progress and sys.stderr.isatty() and len(paths) >= 20
     )
-    results: list[report.FileResult] = []
-    init_args = (detector, args.mode, unversioned, args.max_file_size, engine)
-    _init_worker(*init_args)  # here: forked workers inherit it
-    if jobs > 1 and len(paths) >= 8:
-        results = map_in_processes(
-            _work,
-            paths,
-            jobs,
-            order=_dispatch_order(paths),
-            chunksize=max(1, len(paths) // (jobs * CHUNKS_PER_JOB)),
-            step=progress.step,
-        )
-    else:
-        for item in paths:
-            results.append(_work(item))
-            progress.step()
+    _init_worker(detector, args.mode, unversioned, args.max_file_size, engine)  # forks inherit it
+    if len(paths) < 8:
+        jobs = 1  # not worth a fork
+    results = map_in_processes(
+        _work,
+        paths,
+        jobs,
+        order=_dispatch_order(paths) if jobs > 1 else None,
+        chunksize=max(1, len(paths) // (jobs * CHUNKS_PER_JOB)),
+        step=progress.step,
+    )
     run = report.Run(results, versions, args.mode)
     model_failed = _model_failure(results)
     try:
