@@ -39,10 +39,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from packaging.requirements import Requirement
-from packaging.utils import canonicalize_name
 from packaging.version import Version
 
-from recode.dataset.knowledge import load_knowledge_base
+from recode.dataset.knowledge import canonical_name, load_knowledge_base
 from recode.dataset.release_notes import ReleaseNotesFetcher
 from recode.server.detector import Detector
 from recode.server.fixes import fix_source
@@ -77,7 +76,7 @@ def pinned_versions(requirements: Path) -> dict[str, LibraryVersion]:
         req = Requirement(line)
         pins = [s.version for s in req.specifier if s.operator == "=="]
         if pins:
-            versions[canonicalize_name(req.name)] = LibraryVersion(
+            versions[canonical_name(req.name)] = LibraryVersion(
                 Version(pins[0]), "pinned in requirements.txt"
             )
     return versions

@@ -32,9 +32,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from packaging.utils import canonicalize_name
-
-from recode.dataset.knowledge import IMPORT_NAMES, KnowledgeBase
+from recode.dataset.knowledge import IMPORT_NAMES, KnowledgeBase, canonical_name
 from recode.dataset.notes import NoteEntry, mentions
 from recode.dataset.release_notes import default_cache_dir
 
@@ -81,7 +79,7 @@ def download(library: str, version: str, cache_dir: Path | None = None,
     """A distribution file of ``library==version`` in ``{cache}/dists`` (downloaded by pip once):
     a wheel when one exists (any platform: only the Python files are read), else the sdist;
     ``sdist=True`` asks for the sdist (it holds tests and docs that wheels leave out)."""
-    name = canonicalize_name(library)
+    name = canonical_name(library)
     dists = (cache_dir or default_cache_dir()) / ("sdists" if sdist else "dists")
     dists.mkdir(parents=True, exist_ok=True)
     have = _find_dist(dists, name, version)
@@ -338,7 +336,7 @@ def diff_versions(library: str, old_version: str, new_version: str,
     """Download (once), unpack and diff every import package of ``library``."""
     old_root = unpack(download(library, old_version, cache_dir), cache_dir)
     new_root = unpack(download(library, new_version, cache_dir), cache_dir)
-    packages = IMPORT_NAMES.get(canonicalize_name(library)) or _top_level(old_root)
+    packages = IMPORT_NAMES.get(canonical_name(library)) or _top_level(old_root)
     changes: list[ApiChange] = []
     for package in packages:
         if (old_root / package).is_dir() and (new_root / package).is_dir():
@@ -394,7 +392,7 @@ def candidate_records(changes: Iterable[ApiChange], library: str, new_version: s
     """Knowledge-base records proposed from the diff, for a person to review: ``id`` ends in
     ``-candidate``; the note is the release-note entry when one names the change, else the
     diff's own description (such records cannot be shipped before a source is found)."""
-    name = canonicalize_name(library)
+    name = canonical_name(library)
     for c in changes:
         if notes_only and not c.notes:
             continue

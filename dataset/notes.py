@@ -29,10 +29,9 @@ from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from recode.dataset.knowledge import IMPORT_NAMES
+from recode.dataset.knowledge import IMPORT_NAMES, canonical_name
 from recode.dataset.release_notes import Lookup, ReleaseNotesFetcher, default_cache_dir
 
 __all__ = [
@@ -409,7 +408,7 @@ def qualify(symbol: str, library: str) -> str:
     >>> qualify("stats.moment", "scipy"), qualify("sklearn.svm.SVC", "scikit-learn")
     ('scipy.stats.moment', 'sklearn.svm.SVC')
     """
-    roots = IMPORT_NAMES.get(canonicalize_name(library), (library.replace("-", "_"),))
+    roots = IMPORT_NAMES.get(canonical_name(library), (library.replace("-", "_"),))
     if symbol.split(".")[0] in roots:
         return symbol
     return f"{roots[0]}.{symbol}" if roots and roots[0] else symbol
@@ -448,7 +447,7 @@ def known_versions(
     """Released versions of ``library``, oldest first: from ``pip index versions`` (the
     package index's ordinary client), or offline from the versions in the release-notes cache.
     """
-    name = canonicalize_name(library)
+    name = canonical_name(library)
     found: set[str] = set()
     if not offline:
         try:
@@ -490,7 +489,7 @@ def entries_for_versions(
         lookups.append(lookup)
         if lookup.notes is None:
             continue
-        entries.extend(split_notes(lookup.notes.text, canonicalize_name(library), v,
+        entries.extend(split_notes(lookup.notes.text, canonical_name(library), v,
                                    lookup.notes.source_url, categories=categories))
     return entries, lookups
 

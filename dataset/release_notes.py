@@ -37,8 +37,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
+
+from recode.dataset.knowledge import canonical_name
 
 __all__ = [
     "DEFAULT_GITHUB_API",
@@ -133,7 +134,7 @@ class ReleaseNotesFetcher:
 
     def get(self, library: str, version: str) -> Lookup:
         """The notes of ``library`` ``version``: from the cache, else fetched (and cached)."""
-        name = canonicalize_name(library)
+        name = canonical_name(library)
         version = _clean_version(version)
         cached = self._read_cache(name, version)
         if cached is not None:

@@ -183,10 +183,10 @@ def collect_rows(
     for path in files:
         rows.extend(read_recode_jsonl(path))
     if libraries:
-        from packaging.utils import canonicalize_name
+        from recode.dataset.knowledge import canonical_name
 
-        keep = {canonicalize_name(name) for name in libraries}
-        rows = [r for r in rows if canonicalize_name(r["dependency"]) in keep]
+        keep = {canonical_name(name) for name in libraries}
+        rows = [r for r in rows if canonical_name(r["dependency"]) in keep]
     seen: set[tuple[str, ...]] = set()
     unique = []
     for row in rows:
