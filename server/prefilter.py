@@ -270,21 +270,8 @@ class Prefilter:
             parts = path.split(".")
             return any(".".join(parts[:i]) in owners for i in range(1, len(parts)))
 
-        typed_leaves = {p.rpartition(".")[2] for p in self.active if typed(p)}
-        # a remapped attribute (df.style -> Styler) is spelled by its own name
-        typed_leaves |= {
-            k.rpartition(".")[2] for k, v in d.attributes.items() if v in self.prefixes
-        }
-        self._typed = _leaf_patterns(typed_leaves, rb"(?!" + _ID + rb")")
-        self._typed_calls: dict[bytes, dict[bytes, tuple[bytes, ...] | None]] = {}
-        for path, kws in self.params.items():
-            if typed(path):
-                slot = self._typed_calls.setdefault(path.rpartition(".")[2].encode(), {})
-                for kw, values in kws.items():
-                    slot[kw] = _merge(slot.get(kw, ()), values)
-        self._typed_call = _leaf_pattern({k.decode() for k in self._typed_calls}, _CALL)
-        # The same per class, for a file that makes objects of some classes only: what each
-        # maker can make, and the method names under each class.
+        # What each maker can make, and the method names (and method keyword records) under
+        # each class: a file is scanned for those of the classes its makers can make.
         self._makes: dict[str, set[str]] = {c: {c} for c in d.classes}
         for path, cls in [*d.factories.items(), *d.attributes.items()]:
             self._makes.setdefault(path, set()).add(cls)
@@ -428,14 +415,12 @@ class Prefilter:
     def _typed_use(
         self,
         source: bytes,
-        typed: list[tuple[bytes | None, re.Pattern[bytes]]] | None = None,
-        typed_call: re.Pattern[bytes] | None = None,
-        typed_calls: dict[bytes, dict[bytes, tuple[bytes, ...] | None]] | None = None,
+        typed: list[tuple[bytes | None, re.Pattern[bytes]]],
+        typed_call: re.Pattern[bytes] | None,
+        typed_calls: dict[bytes, dict[bytes, tuple[bytes, ...] | None]],
     ) -> str | None:
         """A use an object of evident class may make (``.newbyteorder``, ``.astype(copy=..)``),
-        of any class, or of those the patterns given are for (:meth:`_typed_for`)."""
-        if typed is None:
-            typed, typed_call, typed_calls = self._typed, self._typed_call, self._typed_calls
+        with the patterns of :meth:`_typed_for`."""
         for literal, pattern in typed:
             if literal is not None and literal not in source:
                 continue
@@ -443,7 +428,6 @@ class Prefilter:
                 if _after_dot(source, m.start()):
                     return f"a method of an object of evident class: .{m.group(1).decode()}"
         if typed_call is not None:
-            assert typed_calls is not None
             for m in typed_call.finditer(source):
                 keywords = typed_calls[m.group(1)]
                 if _after_dot(source, m.start()) and _keyword_in(source, m.end() - 1, keywords):
@@ -472,7 +456,7 @@ class Prefilter:
         record's name after a dot, or a hook's ``def`` (a class deriving from a tracked one)."""
         if self._hook is not None and self._hook.search(spaced):
             return True
-        return self._typed_use(spaced) is not None
+        return self._typed_use(spaced, *self._typed_for(frozenset(self.makers))) is not None
 
     def _chain(self, source: bytes, first: str, end: int) -> tuple[list[str], list[int]]:
         """The names of a dotted chain read on from ``first`` (ending at byte ``end``), as
