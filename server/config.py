@@ -96,13 +96,19 @@ class ProjectConfig:
 
     def python_path(self) -> str | None:
         """``python`` with a relative path taken from the file's folder (a bare name such as
-        ``python3`` stays a name, looked up on PATH)."""
+        ``python3`` that is not there stays a name, looked up on PATH)."""
         if self.python is None:
             return None
         value = os.path.expanduser(self.python)
-        if os.path.isabs(value) or ("/" not in value and os.sep not in value):
+        if os.path.isabs(value):
             return value
-        return str(self.folder / value)
+        here = self.folder / value
+        if "/" not in value and os.sep not in value and not here.exists():
+            return value
+        return str(here)
+
+    def selection(self) -> Selection:
+        return Selection(self.select, self.ignore or ())
 
     def per_file_suppressors(self) -> PerFileIgnores:
         return PerFileIgnores.of([(self.folder, p, ids) for p, ids in self.per_file_ignores])
@@ -121,6 +127,15 @@ def find_config(paths: Iterable[Path]) -> Path | None:
             if name != "pyproject.toml" or _has_tool_recode(candidate):
                 return candidate
     return None
+
+
+def config_for_folder(folder: Path | None) -> ProjectConfig | None:
+    """The configuration that applies in ``folder`` (the language server's workspace folder);
+    :class:`ConfigError` if it cannot be used."""
+    if folder is None:
+        return None
+    found = find_config([folder])
+    return load_config(found) if found is not None else None
 
 
 def _has_tool_recode(pyproject: Path) -> bool:
