@@ -335,7 +335,8 @@ def apply(parser: argparse.ArgumentParser, args: argparse.Namespace) -> RunOptio
             value = list(value)
         setattr(args, dest, value)
     options = RunOptions(config=config)
-    select = split_selectors(args.select) if args.select is not None else None
+    # an empty --select "" means no restriction, not "check nothing"
+    select = (split_selectors(args.select) or None) if args.select is not None else None
     options.selection = Selection(select, split_selectors(args.ignore or ()))
     config_base = config.folder if config is not None else cwd
 
