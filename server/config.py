@@ -18,6 +18,7 @@ import os
 import tomllib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -110,7 +111,9 @@ class ProjectConfig:
     def selection(self) -> Selection:
         return Selection(self.select, self.ignore or ())
 
+    @cached_property
     def per_file_suppressors(self) -> PerFileIgnores:
+        """``per-file-ignores`` compiled (once: the language server asks on every change)."""
         return PerFileIgnores.of([(self.folder, p, ids) for p, ids in self.per_file_ignores])
 
 
@@ -326,6 +329,9 @@ def apply(parser: argparse.ArgumentParser, args: argparse.Namespace) -> RunOptio
         if value is None:
             setattr(args, dest, parser.get_default(dest))
             continue
+        if dest in ("model_url", "model") and args.mode not in ("diff", "write"):
+            setattr(args, dest, None)  # only --diff and --write use a model: no endpoint check
+            continue
         from_config.add(dest)
         if dest == "python":
             value = config.python_path() if config is not None else value
@@ -353,7 +359,7 @@ def apply(parser: argparse.ArgumentParser, args: argparse.Namespace) -> RunOptio
             specs.append((str(base("extend_exclude")), _spec(extends, "--extend-exclude")))
         options.exclusion = Exclusion(defaults=excludes is None, specs=tuple(specs))
     if config is not None:
-        options.per_file = config.per_file_suppressors()
+        options.per_file = config.per_file_suppressors
         options.unsafe_fixes = bool(config.unsafe_fixes)
     return options
 

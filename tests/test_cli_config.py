@@ -190,3 +190,12 @@ def test_cli_as_a_subprocess_reads_the_file(project):
     assert done.returncode == 1, done.stderr
     assert "pkg/mod.py:3:5: error [np-float_]" in done.stdout
     assert "1 outdated call" in done.stdout
+
+
+def test_the_files_model_is_used_by_diff_and_write_only(capsys, project):
+    # nothing listens on port 9: an endpoint check would fail
+    pyproject(project, 'targets = ["numpy==2.0.0"]\nmodel-url = "http://127.0.0.1:9/v1"\n')
+    code, out, err = run(capsys, project)
+    assert code == 1 and "np-float_" in out and "model" not in err
+    code, _, err = run(capsys, project, "--diff", "--model-retries", "0", "--model-timeout", "2")
+    assert code == 2 and "the model endpoint is not available" in err

@@ -57,7 +57,7 @@ class Context:
         project = self.settings.project
         if project is None or not project.per_file_ignores or path is None:
             return Suppressor()
-        return project.per_file_suppressors().suppressor(Path(path).resolve())
+        return project.per_file_suppressors.suppressor(Path(path).resolve())
 
 
 @dataclass
