@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import ast
 import json
+import re
 import textwrap
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from recode.server import cli
+from recode.server.fixes import parses
+from recode.server.suppression import Suppressor, add_ignores
 from tests.conftest import TEST_KB
 
 TARGETS = ("--target", "numpy==2.0.0", "--target", "pandas==2.2.0")
@@ -191,3 +196,43 @@ def test_add_ignore_is_a_mode_of_its_own(capsys, tmp_path, mode):
         cli.main([str(src), "--add-ignore", mode])
     assert exc.value.code == 2
     assert "not allowed with argument" in capsys.readouterr().err
+
+
+FRAGMENTS = [
+    "a = np.float_(1)",
+    "b = np.trapz([1.0]); c = np.float_(2)",
+    's = "# recode: ignore"; d = np.float_(3)',
+    't = np.trapz("""x\n# recode: ignore\ny""")',
+    "u = np.trapz([1]) + \\\n    2",
+    "v = np.float_(\n    4,\n)",
+    "w = 1  # a comment",
+    "def f():\n    return np.float_(5)",
+    'x = f"{np.float_(6)}"',
+    "y = np.float_(7)  # recode: ignore[np-trapz]",
+    "z = (np.float_(8)  # tail\n     )",
+    "q = '''one\ntwo''' + np.float_(9)",
+    "r = np.trapz([2])  ",
+]
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(st.lists(st.sampled_from(FRAGMENTS), min_size=1, max_size=8))
+def test_add_ignores_covers_every_finding_and_nothing_else(detector, fragments):
+    source = ("import numpy as np\n" + "\n".join(fragments) + "\n").encode()
+    kept, _ = Suppressor().split(source, detector.detect(source))
+    new = add_ignores(source, kept)
+    assert parses(new)
+    assert len(detector.detect(new)) == len(detector.detect(source))  # comments change nothing
+    assert Suppressor().split(new, detector.detect(new))[0] == []
+    old_lines, new_lines = source.split(b"\n"), new.split(b"\n")
+    assert len(old_lines) == len(new_lines)
+    directive = re.compile(rb"\s*# recode: ignore\[[^\]]*\]")
+    for old, line in zip(old_lines, new_lines, strict=True):
+        # a changed line is the old one (trailing blanks aside) with a directive added or grown
+        assert line == old or (
+            b"# recode: ignore[" in line
+            and directive.sub(b"", line) == directive.sub(b"", old).rstrip()
+        )
+    assert add_ignores(new, []) == new
