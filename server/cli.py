@@ -10,10 +10,12 @@ import json
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from recode.dataset.knowledge import IMPORT_NAMES, load_knowledge_base
+from recode.server import config as config_mod
 from recode.server import environment as env_mod
 from recode.server import report
 from recode.server.detector import Detector, parse_target
@@ -21,6 +23,7 @@ from recode.server.files import DEFAULT_MAX_BYTES, iter_python_files
 from recode.server.migrate import process_file
 from recode.server.parallel import map_in_processes
 from recode.server.severity import SEVERITIES
+from recode.server.suppression import Suppressor
 
 if TYPE_CHECKING:
     from recode.server.model import MigrationEngine
@@ -164,6 +167,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="BYTES",
         help="skip files larger than this (default: %(default)s)",
     )
+    config_mod.add_arguments(p, mode)
     p.set_defaults(mode="check")
     return p
 
@@ -177,8 +181,16 @@ def _init_worker(
     roots: dict[str, str],
     max_bytes: int,
     engine: MigrationEngine | None = None,
+    suppressors: Callable[[Path], Suppressor] | None = None,
 ) -> None:
-    _worker.update(detector=detector, mode=mode, roots=roots, max_bytes=max_bytes, engine=engine)
+    _worker.update(
+        detector=detector,
+        mode=mode,
+        roots=roots,
+        max_bytes=max_bytes,
+        engine=engine,
+        suppressors=suppressors,
+    )
 
 
 def _work(path_and_display: tuple[Path, str]) -> report.FileResult:
@@ -192,9 +204,16 @@ def _work(path_and_display: tuple[Path, str]) -> report.FileResult:
             max_bytes=_worker["max_bytes"],
             display=display,
             model=_worker.get("engine"),
+            suppressor=_suppressor(path),
         )
     except Exception as exc:  # one broken file must not end the run
         return report.FileResult(display, skipped=f"internal error while scanning: {exc!r}")
+
+
+def _suppressor(path: Path) -> Suppressor | None:
+    """The file's per-file ignores (None: comments alone decide)."""
+    factory = _worker.get("suppressors")
+    return factory(path.resolve()) if factory is not None else None
 
 
 #: Files go to the processes in chunks of about 1/32 of a process's share, largest files first:
@@ -240,9 +259,14 @@ class Progress:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(argv, namespace=config_mod.unset_namespace())
     try:
-        return _run(args)
+        options = config_mod.apply(parser, args)
+    except config_mod.ConfigError as exc:
+        print(f"recode-migrate: {exc}", file=sys.stderr)
+        return 2
+    try:
+        return _run(args, options)
     except env_mod.InterpreterError as exc:
         print(f"recode-migrate: {exc}", file=sys.stderr)
         return 2
@@ -250,14 +274,15 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
 
-def _run(args: argparse.Namespace) -> int:
+def _run(args: argparse.Namespace, options: config_mod.RunOptions) -> int:
     engine = None
     if args.model_url or args.model:
         engine, code = _model_engine(args)
         if code is not None:
             return code
     missing: list[Path] = []
-    walked = list(iter_python_files(args.paths, missing))  # checks every path exists, too
+    # checks every path exists, too
+    walked = list(iter_python_files(args.paths, missing, options.exclusion))
     if missing:
         print(f"recode-migrate: no such file or folder: {missing[0]}", file=sys.stderr)
         return 2
@@ -272,6 +297,9 @@ def _run(args: argparse.Namespace) -> int:
     kb = load_knowledge_base(args.kb or None, libraries)
     for problem in kb.problems:
         print(f"recode-migrate: knowledge base: {problem} (record skipped)", file=sys.stderr)
+    for selector in options.selection.unmatched(kb):
+        print(f"recode-migrate: warning: {selector!r} names no checked record", file=sys.stderr)
+    kb = options.selection.restrict(kb)
 
     environment = env_mod.load_environment(
         args.paths[0], python=args.python, targets={k: v.version for k, v in targets.items()}
@@ -293,7 +321,14 @@ def _run(args: argparse.Namespace) -> int:
     progress = Progress(
         len(paths), enabled=not args.no_progress and sys.stderr.isatty() and len(paths) >= 20
     )
-    _init_worker(detector, args.mode, unversioned, args.max_file_size, engine)  # forks inherit it
+    _init_worker(  # forks inherit it
+        detector,
+        args.mode,
+        unversioned,
+        args.max_file_size,
+        engine,
+        options.suppressor_factory(),
+    )
     if len(paths) < 8:
         jobs = 1  # not worth a fork
     results = map_in_processes(

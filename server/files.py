@@ -36,6 +36,32 @@ SKIP_DIRS = {
 _CODING = re.compile(rb"^[ \t\f]*#.*?coding[:=][ \t]*([-\w.]+)")
 
 
+@dataclass(frozen=True)
+class Exclusion:
+    """What a folder walk skips besides .gitignore'd files: the default tool folders above
+    (unless ``--exclude`` replaced them) and gitignore-style patterns, each list relative to
+    its own folder (a configuration file's, or the working folder for command-line flags).
+    A path outside a pattern's folder is matched by its name alone."""
+
+    defaults: bool = True
+    specs: tuple[tuple[str, pathspec.PathSpec], ...] = ()
+
+    def excludes(self, real_folder: Path, name: str, is_dir: bool) -> bool:
+        if self.defaults and is_dir and (name in SKIP_DIRS or name.endswith(".egg-info")):
+            return True
+        if not self.specs:
+            return False
+        path = os.path.join(str(real_folder), name)
+        for base, spec in self.specs:
+            prefix = base.rstrip(os.sep) + os.sep
+            rel = path[len(prefix) :] if path.startswith(prefix) else name
+            if os.sep != "/":
+                rel = rel.replace(os.sep, "/")
+            if spec.match_file(rel + "/" if is_dir else rel):
+                return True
+        return False
+
+
 class Unreadable(Exception):
     """A file that is reported and skipped: binary, too large, not decodable."""
 
@@ -228,12 +254,13 @@ class _Resolver:
 
 
 def iter_python_files(
-    paths: list[Path], missing: list[Path] | None = None
+    paths: list[Path], missing: list[Path] | None = None, exclusion: Exclusion | None = None
 ) -> Iterator[tuple[Path, Path]]:
     """Python files under ``paths`` as (path as found, resolved path), honouring .gitignore
     files and skipping tool folders; a file reached twice (links) is yielded once.
 
-    A file named explicitly is always yielded, whatever its suffix or ignore status. A path
+    A file named explicitly is always yielded, whatever its suffix, ignore status or
+    ``exclusion`` (default: the tool folders of ``SKIP_DIRS``). A path
     that does not exist (or a link to nothing) yields nothing and is added to ``missing``.
     """
     # Keyed by text: str() of a resolved path is wanted later anyway (display names) and is
@@ -256,7 +283,7 @@ def iter_python_files(
                 seen.add(key)
                 yield top, resolved
             continue
-        yield from _walk(top, None, [], seen, resolver)
+        yield from _walk(top, None, [], seen, resolver, exclusion)
 
 
 def _walk(
@@ -265,6 +292,7 @@ def _walk(
     specs: list[tuple[Path, pathspec.PathSpec]],
     seen: set[str],
     resolver: _Resolver,
+    exclusion: Exclusion | None = None,
 ) -> Iterator[tuple[Path, Path]]:
     spec = _gitignore(str(folder))
     if spec is not None:
@@ -278,9 +306,11 @@ def _walk(
     for entry in entries:
         name = entry.name
         is_dir = entry.is_dir(follow_symlinks=False)  # a link to a folder is not followed
-        if is_dir and (name in SKIP_DIRS or name.endswith(".egg-info")):
+        if exclusion is None and is_dir and (name in SKIP_DIRS or name.endswith(".egg-info")):
             continue
         if not is_dir and not name.endswith((".py", ".pyi")):
+            continue
+        if exclusion is not None and exclusion.excludes(real_folder, name, is_dir):
             continue
         path = Path(entry.path)
         if specs and _ignored(path, is_dir, specs):
@@ -288,7 +318,7 @@ def _walk(
         if is_dir:
             if os.path.exists(os.path.join(entry.path, "pyvenv.cfg")):
                 continue  # a virtual environment under another name
-            yield from _walk(path, real_folder / name, specs, seen, resolver)
+            yield from _walk(path, real_folder / name, specs, seen, resolver, exclusion)
         elif _is_file(entry):
             is_link = entry.is_symlink()
             resolved = path.resolve() if is_link else real_folder / name

@@ -9,7 +9,7 @@ from __future__ import annotations
 import ast
 import re
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -405,11 +405,24 @@ class FixResult:
     error: str | None = None
 
 
-def fix_source(source: bytes, detector: Detector, *, max_rounds: int = 10) -> FixResult:
-    """Apply all mechanical fixes, round by round, keeping only code that still parses."""
+def fix_source(
+    source: bytes,
+    detector: Detector,
+    *,
+    max_rounds: int = 10,
+    keep: Callable[[bytes, list[Finding]], list[Finding]] | None = None,
+) -> FixResult:
+    """Apply all mechanical fixes, round by round, keeping only code that still parses.
+
+    ``keep`` filters each round's findings (suppressed findings are neither fixed nor left)."""
     result = FixResult(source)
+
+    def detect(source: bytes) -> list[Finding]:
+        found = detector.detect(source)
+        return keep(source, found) if keep is not None else found
+
     for _ in range(max_rounds):
-        findings = detector.detect(result.source)
+        findings = detect(result.source)
         chosen: list[Edit] = []
         applied: list[Finding] = []
         for f in findings:
@@ -432,5 +445,5 @@ def fix_source(source: bytes, detector: Detector, *, max_rounds: int = 10) -> Fi
             return result
         result.source = candidate
         result.fixed.extend(applied)
-    result.remaining = detector.detect(result.source)
+    result.remaining = detect(result.source)
     return result

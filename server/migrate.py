@@ -18,6 +18,7 @@ from recode.server import files
 from recode.server.detector import Detector
 from recode.server.fixes import fix_source, parses
 from recode.server.report import FileResult
+from recode.server.suppression import Suppressor, add_ignores
 
 if TYPE_CHECKING:
     from recode.server.model.engine import MigrationEngine
@@ -41,8 +42,13 @@ def process_file(
     max_bytes: int = files.DEFAULT_MAX_BYTES,
     display: str | None = None,
     model: MigrationEngine | None = None,
+    suppressor: Suppressor | None = None,
 ) -> FileResult:
-    """Scan one file; in ``diff`` mode compute the fixed text, in ``write`` mode write it.
+    """Scan one file; in ``diff`` mode compute the fixed text, in ``write`` mode write it, in
+    ``add-ignore`` mode write an ignore comment for each finding.
+
+    Findings that ``suppressor`` accepts (``# recode: ignore`` comments, per-file ignores) are
+    counted, not reported, and never fixed.
 
     With ``model``, findings without a mechanical fix are given to the model engine too (in
     ``diff`` and ``write`` modes); the result is then a :class:`MigratedFileResult`.
@@ -59,8 +65,11 @@ def process_file(
         if model is not None
         else FileResult(shown, unversioned=unversioned)
     )
-    findings = detector.detect(data)
+    suppressor = suppressor or Suppressor()
+    findings, result.suppressed = suppressor.split(data, detector.detect(data))
     result.findings = findings
+    if mode == "add-ignore":
+        return _add_ignores(source, result, detector, suppressor)
     use_model = (
         model is not None
         and mode != "check"
@@ -71,7 +80,7 @@ def process_file(
     if not parses(data):
         result.problem = "the file has syntax errors; it was scanned but is never rewritten"
         return result
-    fixed = fix_source(data, detector)
+    fixed = fix_source(data, detector, keep=suppressor.keep)
     if fixed.error:
         result.problem = fixed.error
     new_utf8 = fixed.source
@@ -111,7 +120,39 @@ def process_file(
         result.problem = f"cannot write: {exc}"
         return result
     result.fixed = fixed_count
-    result.findings = fixed.remaining if new_utf8 == fixed.source else detector.detect(new_utf8)
+    result.findings = (
+        fixed.remaining
+        if new_utf8 == fixed.source
+        else suppressor.keep(new_utf8, detector.detect(new_utf8))
+    )
+    return result
+
+
+def _add_ignores(
+    source: files.SourceFile, result: FileResult, detector: Detector, suppressor: Suppressor
+) -> FileResult:
+    """``--add-ignore``: comment every finding, and check the comments took before writing."""
+    data = source.utf8
+    if not result.findings:
+        return result
+    if not parses(data):
+        result.problem = "the file has syntax errors; it was scanned but is never rewritten"
+        return result
+    new_utf8 = add_ignores(data, result.findings)
+    left, suppressed = suppressor.split(new_utf8, detector.detect(new_utf8))
+    if left or not parses(new_utf8):
+        result.problem = "the ignore comments would not cover every finding; not rewritten"
+        return result
+    try:
+        files.write_atomic(source, files.encode_like(source, new_utf8))
+    except files.ChangedOnDisk as exc:
+        result.problem = str(exc)
+        return result
+    except OSError as exc:
+        result.problem = f"cannot write: {exc}"
+        return result
+    result.fixed = len(result.findings)
+    result.findings, result.suppressed = [], suppressed
     return result
 
 

@@ -22,13 +22,14 @@ class FileResult:
     diff: str = ""
     problem: str | None = None  # scanned, but not rewritten (and why)
     unversioned: tuple[str, ...] = ()  # libraries imported here whose version is unknown
+    suppressed: int = 0  # findings accepted by ignore comments or per-file ignores
 
 
 @dataclass
 class Run:
     results: list[FileResult]
     versions: dict[str, LibraryVersion]
-    mode: str  # check | diff | write
+    mode: str  # check | diff | write | add-ignore
 
     @property
     def findings(self) -> list[tuple[str, Finding]]:
@@ -50,7 +51,8 @@ class Run:
             "findings": len(self.findings),
             "by_severity": counts,
             "fixable": sum(1 for _, f in self.findings if f.fixable),
-            "fixed": sum(r.fixed for r in self.results),
+            "fixed": sum(r.fixed for r in self.results),  # --add-ignore: findings commented
+            "suppressed": sum(r.suppressed for r in self.results),
             "mode": self.mode,
             "environment": {
                 lib: {"version": str(v.version), "origin": v.origin}
@@ -118,8 +120,12 @@ def render_text(run: Run) -> str:
         head += f"; {s['fixed']} fixed"
     elif run.mode == "diff":
         head += f"; the diff fixes {s['fixed']}"
+    elif run.mode == "add-ignore":
+        head += f"; {s['fixed']} given an ignore comment"
     elif s["fixable"]:
         head += f"; {s['fixable']} fixable with --write"
+    if s["suppressed"]:
+        head += f"; {s['suppressed']} suppressed"
     if s["files_skipped"]:
         head += f"; {len(s['files_skipped'])} skipped"
     env = ", ".join(f"{lib} {v['version']} ({v['origin']})" for lib, v in s["environment"].items())
@@ -184,6 +190,7 @@ def render_sarif(run: Run, base: Path | None = None) -> str:
                 },
                 "columnKind": "unicodeCodePoints",
                 "results": results,
+                "properties": {"suppressed": sum(r.suppressed for r in run.results)},
             }
         ],
     }

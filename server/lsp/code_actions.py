@@ -103,7 +103,8 @@ class FixAll:
 
 def compute_fix_all(snapshot: Snapshot, context: Context) -> FixAll:
     """Every mechanical fix of a file as one minimal replacement (in a worker thread)."""
-    result = fix_source(snapshot.source, context.detector)
+    keep = context.suppressor(snapshot.path).keep
+    result = fix_source(snapshot.source, context.detector, keep=keep)
     if not result.fixed or result.source == snapshot.source:
         return FixAll(snapshot, context.generation, result, None)
     start, end, new = minimal_edit(snapshot.source, result.source)

@@ -229,6 +229,7 @@ def compute(snapshot: Snapshot, context: Context, base: Result | None = None) ->
         if plan is not None:
             return _merge(snapshot, context, base, plan, start)
     findings = context.detector.detect(snapshot.source, snapshot.tree)
+    findings = context.suppressor(snapshot.path).keep(snapshot.source, findings)
     placed = Placed.fresh(findings, snapshot)
     return Result(snapshot, context, placed, time.perf_counter() - start, True)
 
@@ -261,7 +262,8 @@ def _merge(
             moves.append((was_shift + shift, was_lines + lines))
 
     keep(plan.before)
-    for finding in plan.inside:
+    inside = context.suppressor(snapshot.path).keep(snapshot.source, plan.inside)
+    for finding in inside:
         diagnostic = to_diagnostic(finding, snapshot)
         origins.append(finding)
         diagnostics.append(diagnostic)

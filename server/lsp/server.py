@@ -30,6 +30,7 @@ from pygls.protocol.language_server import lsp_method
 
 from recode.dataset.knowledge import KnowledgeBase
 from recode.server import environment as env_mod
+from recode.server.config import ConfigError, config_for_folder
 from recode.server.detector import Detector
 from recode.server.lsp import code_actions, commands, hover, model_endpoint
 from recode.server.lsp import settings as settings_mod
@@ -139,6 +140,7 @@ class RecodeLanguageServer(LanguageServer):
         self.documents = DocumentStore()
         self.folders: dict[str, Folder] = {}
         self.base_settings: Settings = settings_mod.defaults()
+        self.client_layers: list[Any] = []  # raw initializationOptions and pushed settings
         self.kbs = KnowledgeBases()
         self.analysis_pool = ThreadPoolExecutor(1, thread_name_prefix="recode-analysis")
         # whole-file analyses asked for as such (the check after typing pauses, code actions,
@@ -231,8 +233,20 @@ class RecodeLanguageServer(LanguageServer):
         return [(uri, f.context) for uri, f in list(self.folders.items()) if f.context is not None]
 
     async def resolve_settings(self, folder: Folder) -> Settings:
-        """Defaults < initializationOptions < workspace/configuration for this folder."""
+        """Defaults < the project's configuration file < initializationOptions (and pushed
+        settings) < workspace/configuration for this folder."""
         settings = self.base_settings
+        try:
+            project = await asyncio.get_running_loop().run_in_executor(
+                self.work_pool, config_for_folder, folder.path
+            )
+        except ConfigError as exc:
+            self.show(f"ReCode: {exc}; the file is not used")
+            project = None
+        if project is not None:
+            settings = settings_mod.with_project(settings_mod.defaults(), project)
+            for raw in self.client_layers:
+                settings, _ = settings_mod.merge(settings, raw)  # problems shown when they came
         if self.client_supports("workspace.configuration"):
             scope = folder.uri if folder.uri != DEFAULT_FOLDER else None
             try:
@@ -388,6 +402,7 @@ def create_server() -> RecodeLanguageServer:
     def initialize(ls: RecodeLanguageServer, params: types.InitializeParams) -> None:
         options = _initialization_options(params.initialization_options)
         ls.base_settings, problems = settings_mod.merge(settings_mod.defaults(), options)
+        ls.client_layers = [options]
         ls._init_problems = problems  # type: ignore[attr-defined]
         encoding = ls.workspace.position_encoding
         ls.documents.encoding = str(getattr(encoding, "value", encoding) or "utf-16")
@@ -479,6 +494,7 @@ def create_server() -> RecodeLanguageServer:
         if not ls.client_supports("workspace.configuration"):
             # the client pushes its settings: they apply to every folder
             ls.base_settings, problems = settings_mod.merge(ls.base_settings, params.settings)
+            ls.client_layers.append(params.settings)
             for problem in problems:
                 ls.show(f"ReCode: {problem} (ignored)")
         for folder in list(ls.folders.values()):

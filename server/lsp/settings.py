@@ -11,9 +11,10 @@ poll off), ``modelCheckSeconds`` (how long the model endpoint may take to answer
 ``pushDiagnostics`` (``true``/``false`` forces push diagnostics on or off; by default they are
 pushed unless the client pulls them).
 
-Settings are layered: defaults, then initializationOptions, then the client's answer to
-``workspace/configuration`` for the workspace folder. A bad value is reported and replaced by
-the layer below, never fatal.
+Settings are layered: defaults, then the project's configuration file (``[tool.recode]`` in
+pyproject.toml or a ``recode.toml``, :mod:`recode.server.config`, found from the workspace
+folder), then initializationOptions, then the client's answer to ``workspace/configuration`` for
+the workspace folder. A bad value is reported and replaced by the layer below, never fatal.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from urllib.parse import urlparse
 
 from packaging.version import Version
 
+from recode.server.config import ProjectConfig
 from recode.server.detector import parse_target
 from recode.server.severity import SEVERITIES
 
@@ -47,13 +49,21 @@ class Settings:
     model_check_seconds: float = 3.0
     model_max_tokens: int = 1024
     push_diagnostics: bool | None = None
+    project: ProjectConfig | None = None  # its select, ignore and per-file-ignores apply too
 
     def target_versions(self) -> dict[str, Version]:
         return {name: lv.version for name, lv in (parse_target(t) for t in self.targets)}
 
     def environment_key(self) -> tuple[Any, ...]:
         """What decides the environment and detector (a change means rebuilding them)."""
-        return (self.python, self.targets, self.libraries, self.min_severity, self.knowledge_base)
+        return (
+            self.python,
+            self.targets,
+            self.libraries,
+            self.min_severity,
+            self.knowledge_base,
+            self.project,
+        )
 
 
 _KEYS = {
@@ -156,6 +166,21 @@ def merge(base: Settings, raw: Any) -> tuple[Settings, list[str]]:
     return replace(base, **changes), problems
 
 
+def with_project(base: Settings, project: ProjectConfig | None) -> Settings:
+    """``base`` with the values the project's configuration file sets (the layer under the
+    client's settings)."""
+    if project is None:
+        return base
+    changes: dict[str, Any] = {"project": project}
+    for attr in ("targets", "libraries", "min_severity", "model_url", "model"):
+        value = getattr(project, attr)
+        if value is not None:
+            changes[attr] = value
+    if project.python is not None:
+        changes["python"] = project.python_path()
+    return replace(base, **changes)
+
+
 def defaults() -> Settings:
     """Built-in defaults, with ``RECODE_KB`` from the server's environment."""
     kb = os.environ.get("RECODE_KB")
@@ -168,6 +193,9 @@ def to_json(settings: Settings) -> dict[str, Any]:
     back = {v: k for k, v in _KEYS.items()}
     out: dict[str, Any] = {}
     for f in fields(settings):
+        if f.name == "project":
+            out["projectConfig"] = str(settings.project.path) if settings.project else None
+            continue
         value = getattr(settings, f.name)
         out[back[f.name]] = list(value) if isinstance(value, tuple) else value
     return out

@@ -22,6 +22,7 @@ from recode.server import environment as env_mod
 from recode.server.detector import Detector
 from recode.server.lsp.settings import Settings
 from recode.server.severity import LibraryVersion
+from recode.server.suppression import Suppressor
 
 _REQUIREMENTS = re.compile(r"requirements.*\.(txt|in)$")
 
@@ -49,6 +50,14 @@ class Context:
     @property
     def watched(self) -> tuple[str, ...]:
         return self.site_dirs + self.pin_files
+
+    def suppressor(self, path: str | None) -> Suppressor:
+        """What decides which findings of the file at ``path`` are accepted (ignore comments
+        and the project's per-file-ignores)."""
+        project = self.settings.project
+        if project is None or not project.per_file_ignores or path is None:
+            return Suppressor()
+        return project.per_file_suppressors.suppressor(Path(path).resolve())
 
 
 @dataclass
@@ -149,6 +158,8 @@ def build_context(
         problems.append(f"knowledge base: {problem} (record skipped)")
     if settings.libraries:
         kb = kb.restricted(settings.libraries)
+    if settings.project is not None:
+        kb = settings.project.selection().restrict(kb)
     where = folder_path if folder_path is not None else Path.cwd()
     root = env_mod.find_root(where)
     try:
@@ -163,6 +174,8 @@ def build_context(
         interpreter = env_mod.find_interpreter(root, None)
         site_dirs = [str(p) for p in env_mod.site_packages_dirs(interpreter)]
     pins = pin_files(root)
+    if settings.project is not None and str(settings.project.path) not in pins:
+        pins.append(str(settings.project.path))  # an edit of it rebuilds the context
     stamp = fingerprint(site_dirs + pins)
     env = env_mod.load_environment(where, python=interpreter, targets=settings.target_versions())
     versions = env.versions(kb.libraries())
