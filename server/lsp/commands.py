@@ -1,7 +1,7 @@
 """``workspace/executeCommand``: ``recode.migrateFile [uri]``, ``recode.migrateWithModel [uri,
 finding]`` and ``recode.serverStats``.
 
-Applies every mechanical fix of a file through ``workspace/applyEdit`` (one minimal edit). The
+Applies every mechanical fix of a file through ``workspace/applyEdit`` (an edit per fix). The
 work runs in a worker thread, so diagnostics of other documents keep flowing; it reports
 ``$/progress`` where the client accepts server-initiated progress, and honours both
 ``$/cancelRequest`` (the request is answered as cancelled at once and no edit is sent) and
@@ -142,7 +142,7 @@ async def migrate_file(server: RecodeLanguageServer, *args: Any) -> dict[str, An
         outcome["remaining"] = len(done.result.remaining)
         if done.result.error:
             outcome["message"] = done.result.error
-        if done.edit is None:
+        if not done.edits:
             outcome.setdefault("message", "nothing to fix")
             progress.end(outcome["message"])
             return outcome
@@ -154,7 +154,7 @@ async def migrate_file(server: RecodeLanguageServer, *args: Any) -> dict[str, An
         progress.report(f"{outcome['fixed']} fix(es) computed; applying", 90)
         reply = await server.workspace_apply_edit_async(
             types.ApplyWorkspaceEditParams(
-                edit=workspace_edit(server, done.snapshot, [done.edit]),
+                edit=workspace_edit(server, done.snapshot, done.edits),
                 label=f"ReCode: migrate {name}",
             )
         )

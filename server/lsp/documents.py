@@ -356,33 +356,3 @@ def _char_end(source: bytes, byte: int) -> int:
     while byte < len(source) and source[byte] & 0xC0 == 0x80:
         byte += 1
     return byte
-
-
-def _common_prefix(a: bytes, b: bytes) -> int:
-    """Length of the common prefix (compared a block at a time, then byte by byte)."""
-    limit = min(len(a), len(b))
-    lo = 0
-    block = 4096
-    while lo < limit:
-        hi = min(lo + block, limit)
-        if a[lo:hi] != b[lo:hi]:
-            break
-        lo = hi
-    while lo < limit and a[lo] == b[lo]:
-        lo += 1
-    return lo
-
-
-def minimal_edit(old: bytes, new: bytes) -> tuple[int, int, bytes]:
-    """The smallest single replacement turning ``old`` into ``new``: (start, end, text).
-
-    The common prefix and suffix are cut at UTF-8 character boundaries.
-    """
-    prefix = _common_prefix(old, new)
-    while prefix > 0 and prefix < len(old) and old[prefix] & 0xC0 == 0x80:
-        prefix -= 1
-    room = min(len(old), len(new)) - prefix
-    suffix = min(_common_prefix(old[::-1], new[::-1]), room)
-    while suffix > 0 and old[len(old) - suffix] & 0xC0 == 0x80:
-        suffix -= 1
-    return prefix, len(old) - suffix, new[prefix : len(new) - suffix]
