@@ -279,8 +279,24 @@ class Document:
         return self._snapshot
 
 
+PYTHON_LANGUAGE = "python"
+PYTHON_SUFFIXES = (".py", ".pyi", ".pyw")
+
+
+def is_python(uri: str, language_id: str) -> bool:
+    """Whether a document is Python: its languageId says so (any case); a document without a
+    languageId is judged by its name. Another languageId wins over the name: a ``.py`` file
+    the user shows as plain text is not analysed."""
+    if language_id.strip():
+        return language_id.strip().lower() == PYTHON_LANGUAGE
+    return uri.split("?", 1)[0].split("#", 1)[0].lower().endswith(PYTHON_SUFFIXES)
+
+
 class DocumentStore:
     """The open documents by URI. Changed only on the event loop's thread.
+
+    Only Python documents are kept (:func:`is_python`); the others are only remembered by URI,
+    so that no request about them is answered with Python diagnostics, fixes or hovers.
 
     A syntax tree takes about 40 times the memory of its source, and only the documents being
     edited profit from keeping one (incremental re-parse, the fast path of diagnostics): the
@@ -293,8 +309,15 @@ class DocumentStore:
         self._recent: OrderedDict[str, None] = OrderedDict()
         self.hot = hot
         self.encoding = UTF16
+        self.other_languages: dict[str, str] = {}  # open documents not analysed: languageId
 
-    def open(self, item: types.TextDocumentItem) -> Document:
+    def open(self, item: types.TextDocumentItem) -> Document | None:
+        """Keep a newly opened document; None (and nothing kept) where it is not Python."""
+        if not is_python(item.uri, item.language_id):
+            self._docs.pop(item.uri, None)
+            self.other_languages[item.uri] = item.language_id
+            return None
+        self.other_languages.pop(item.uri, None)
         doc = Document.open(item.uri, item.text, item.version, self.encoding, item.language_id)
         self._docs[item.uri] = doc
         return doc
@@ -304,6 +327,7 @@ class DocumentStore:
 
     def close(self, uri: str) -> Document | None:
         self._recent.pop(uri, None)
+        self.other_languages.pop(uri, None)
         return self._docs.pop(uri, None)
 
     def is_hot(self, uri: str) -> bool:

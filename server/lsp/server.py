@@ -489,6 +489,13 @@ def create_server() -> RecodeLanguageServer:
     @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
     def did_open(ls: RecodeLanguageServer, params: types.DidOpenTextDocumentParams) -> None:
         doc = ls.documents.open(params.text_document)
+        if doc is None:
+            log.info(
+                "not analysing %s: its language is %r",
+                params.text_document.uri,
+                params.text_document.language_id,
+            )
+            return
         ls.documents.touch(doc.uri)
         ls.diagnostics.schedule(doc, 0)
 
