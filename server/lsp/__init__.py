@@ -4,8 +4,8 @@ Diagnostics (pushed and pulled) for calls to library APIs that are removed, rena
 in the versions installed in each workspace folder's environment; hover with the release note;
 quick fixes and ``source.fixAll.recode``; the ``recode.migrateFile`` command. One module per
 feature: documents, settings, workspaces, diagnostics (with the incremental fast path in
-incremental.py), hover, code_actions, commands, environment_watch, model_endpoint; server.py
-wires them.
+incremental.py), hover, code_actions, commands, environment_watch, model_endpoint; rpc (the
+JSON-RPC frame reader and the lifecycle's errors); server.py wires them.
 """
 
 from __future__ import annotations

@@ -45,9 +45,9 @@ def main(argv: list[str] | None = None) -> int:
             print("recode-lsp: --tcp takes HOST:PORT", file=sys.stderr)
             return 2
         server.start_tcp(host or "127.0.0.1", int(port))
-    else:
-        server.start_io()
-    return 0
+        return 0
+    server.start_io()
+    return server.exit_code  # 1 where the client left without shutdown
 
 
 if __name__ == "__main__":

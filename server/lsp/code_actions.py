@@ -2,10 +2,10 @@
 
 A quick fix carries the finding's own edits (byte offsets converted to the negotiated position
 encoding). The fix-all action applies :func:`recode.server.fixes.fix_source` to the whole file
-and sends one minimal replacement. Computing it can take a while on a large file, so it is
-computed only when the client asks for ``source.fixAll`` explicitly (code actions on save);
-otherwise the action is resolved lazily (``codeAction/resolve``) where the client supports
-that, or runs the ``recode.migrateFile`` command.
+and sends one text edit per fix (fixes that touch share one). Computing it can take a while
+on a large file, so it is computed only when the client asks for ``source.fixAll`` explicitly
+(code actions on save); otherwise the action is resolved lazily (``codeAction/resolve``)
+where the client supports that, or runs the ``recode.migrateFile`` command.
 
 Where the folder's settings name a model endpoint (``modelUrl``), each finding without a
 mechanical fix gets "Migrate with the ReCode model" (a quick fix, not preferred): it runs the
@@ -25,7 +25,7 @@ from lsprotocol import types
 
 from recode.server.detector import Finding
 from recode.server.fixes import Edit, FixResult, fix_source
-from recode.server.lsp.documents import Document, Snapshot, minimal_edit
+from recode.server.lsp.documents import Document, Snapshot
 
 if TYPE_CHECKING:
     from recode.server.lsp.server import RecodeLanguageServer
@@ -98,18 +98,22 @@ class FixAll:
     snapshot: Snapshot
     generation: int
     result: FixResult
-    edit: types.TextEdit | None  # None: nothing to change
+    edits: list[types.TextEdit]  # empty: nothing to change
 
 
 def compute_fix_all(snapshot: Snapshot, context: Context) -> FixAll:
-    """Every mechanical fix of a file as one minimal replacement (in a worker thread)."""
+    """Every mechanical fix of a file as its own small edits (in a worker thread).
+
+    One TextEdit per edit of :attr:`FixResult.edits` (edits of the snapshot that touch or
+    overlap, as a rename and the import it adds may, are one): sorted, without overlaps, all
+    of the original text, as a WorkspaceEdit's edits must be. A file with fixes far apart thus
+    sends only the changed words, never the text between them.
+    """
     keep = context.suppressor(snapshot.path).keep
     result = fix_source(snapshot.source, context.detector, keep=keep)
     if not result.fixed or result.source == snapshot.source:
-        return FixAll(snapshot, context.generation, result, None)
-    start, end, new = minimal_edit(snapshot.source, result.source)
-    edit = types.TextEdit(range=snapshot.range(start, end), new_text=new.decode("utf-8"))
-    return FixAll(snapshot, context.generation, result, edit)
+        return FixAll(snapshot, context.generation, result, [])
+    return FixAll(snapshot, context.generation, result, text_edits(snapshot, result.edits))
 
 
 async def fix_all(server: RecodeLanguageServer, doc: Document) -> FixAll:
@@ -201,7 +205,7 @@ async def _fix_all_action(
     data = {"uri": snapshot.uri, "version": snapshot.version}
     if _explicit(FIX_ALL_KIND, only):
         done = await fix_all(server, doc)
-        action.edit = workspace_edit(server, done.snapshot, [done.edit] if done.edit else [])
+        action.edit = workspace_edit(server, done.snapshot, done.edits)
     elif server.client_supports_resolve("edit"):
         action.data = data
     else:
@@ -219,5 +223,5 @@ async def resolve(server: RecodeLanguageServer, action: types.CodeAction) -> typ
     if doc is None:
         return action
     done = await fix_all(server, doc)
-    action.edit = workspace_edit(server, done.snapshot, [done.edit] if done.edit else [])
+    action.edit = workspace_edit(server, done.snapshot, done.edits)
     return action

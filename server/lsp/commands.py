@@ -1,7 +1,7 @@
 """``workspace/executeCommand``: ``recode.migrateFile [uri]``, ``recode.migrateWithModel [uri,
 finding]`` and ``recode.serverStats``.
 
-Applies every mechanical fix of a file through ``workspace/applyEdit`` (one minimal edit). The
+Applies every mechanical fix of a file through ``workspace/applyEdit`` (an edit per fix). The
 work runs in a worker thread, so diagnostics of other documents keep flowing; it reports
 ``$/progress`` where the client accepts server-initiated progress, and honours both
 ``$/cancelRequest`` (the request is answered as cancelled at once and no edit is sent) and
@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 from lsprotocol import types
 
 from recode.server.detector import Detector, Finding
+from recode.server.files import Unreadable, read_source
 from recode.server.lsp.code_actions import (
     MIGRATE_COMMAND,
     MODEL_COMMAND,
@@ -115,12 +116,7 @@ def _cancel_on_request(server: RecodeLanguageServer) -> Callable[[], None]:
 
 async def migrate_file(server: RecodeLanguageServer, *args: Any) -> dict[str, Any]:
     uri = _uri_argument(args)
-    doc = server.documents.get(uri)
-    if doc is None:
-        path = uri_to_path(uri)
-        if path is None or not Path(path).is_file():
-            raise ValueError(f"{uri} is neither open nor a file")
-        doc = Document.open(uri, Path(path).read_text("utf-8"), None, server.documents.encoding)
+    doc = server.documents.get(uri) or _closed_document(server, uri)
     name = uri.rsplit("/", 1)[-1]
     forget = _cancel_on_request(server)
     progress = _Progress(server, f"ReCode: migrating {name}")
@@ -142,7 +138,7 @@ async def migrate_file(server: RecodeLanguageServer, *args: Any) -> dict[str, An
         outcome["remaining"] = len(done.result.remaining)
         if done.result.error:
             outcome["message"] = done.result.error
-        if done.edit is None:
+        if not done.edits:
             outcome.setdefault("message", "nothing to fix")
             progress.end(outcome["message"])
             return outcome
@@ -154,7 +150,7 @@ async def migrate_file(server: RecodeLanguageServer, *args: Any) -> dict[str, An
         progress.report(f"{outcome['fixed']} fix(es) computed; applying", 90)
         reply = await server.workspace_apply_edit_async(
             types.ApplyWorkspaceEditParams(
-                edit=workspace_edit(server, done.snapshot, [done.edit]),
+                edit=workspace_edit(server, done.snapshot, done.edits),
                 label=f"ReCode: migrate {name}",
             )
         )
@@ -170,6 +166,23 @@ async def migrate_file(server: RecodeLanguageServer, *args: Any) -> dict[str, An
         raise
     finally:
         forget()
+
+
+def _closed_document(server: RecodeLanguageServer, uri: str) -> Document:
+    """A document that is not open (as Python): read from disk as ``recode-migrate`` reads a
+    file named on its command line (coding declaration, BOM, size limit). Its positions count
+    in the decoded text, as an editor that opens the file shows it."""
+    language = server.documents.other_languages.get(uri)
+    if language is not None:
+        raise ValueError(f"{uri} is open as {language!r}, not Python: nothing to migrate")
+    path = uri_to_path(uri)
+    if path is None or not Path(path).is_file():
+        raise ValueError(f"{uri} is neither open nor a file")
+    try:
+        source = read_source(Path(path))
+    except Unreadable as exc:
+        raise ValueError(f"{path}: {str(exc).removeprefix('skipped: ')}") from None
+    return Document.open(uri, source.text, None, server.documents.encoding)
 
 
 def _model_arguments(args: tuple[Any, ...]) -> tuple[str, dict[str, Any]]:

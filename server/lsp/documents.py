@@ -279,8 +279,24 @@ class Document:
         return self._snapshot
 
 
+PYTHON_LANGUAGE = "python"
+PYTHON_SUFFIXES = (".py", ".pyi", ".pyw")
+
+
+def is_python(uri: str, language_id: str) -> bool:
+    """Whether a document is Python: its languageId says so (any case); a document without a
+    languageId is judged by its name. Another languageId wins over the name: a ``.py`` file
+    the user shows as plain text is not analysed."""
+    if language_id.strip():
+        return language_id.strip().lower() == PYTHON_LANGUAGE
+    return uri.split("?", 1)[0].split("#", 1)[0].lower().endswith(PYTHON_SUFFIXES)
+
+
 class DocumentStore:
     """The open documents by URI. Changed only on the event loop's thread.
+
+    Only Python documents are kept (:func:`is_python`); the others are only remembered by URI,
+    so that no request about them is answered with Python diagnostics, fixes or hovers.
 
     A syntax tree takes about 40 times the memory of its source, and only the documents being
     edited profit from keeping one (incremental re-parse, the fast path of diagnostics): the
@@ -293,8 +309,15 @@ class DocumentStore:
         self._recent: OrderedDict[str, None] = OrderedDict()
         self.hot = hot
         self.encoding = UTF16
+        self.other_languages: dict[str, str] = {}  # open documents not analysed: languageId
 
-    def open(self, item: types.TextDocumentItem) -> Document:
+    def open(self, item: types.TextDocumentItem) -> Document | None:
+        """Keep a newly opened document; None (and nothing kept) where it is not Python."""
+        if not is_python(item.uri, item.language_id):
+            self._docs.pop(item.uri, None)
+            self.other_languages[item.uri] = item.language_id
+            return None
+        self.other_languages.pop(item.uri, None)
         doc = Document.open(item.uri, item.text, item.version, self.encoding, item.language_id)
         self._docs[item.uri] = doc
         return doc
@@ -304,6 +327,7 @@ class DocumentStore:
 
     def close(self, uri: str) -> Document | None:
         self._recent.pop(uri, None)
+        self.other_languages.pop(uri, None)
         return self._docs.pop(uri, None)
 
     def is_hot(self, uri: str) -> bool:
@@ -356,33 +380,3 @@ def _char_end(source: bytes, byte: int) -> int:
     while byte < len(source) and source[byte] & 0xC0 == 0x80:
         byte += 1
     return byte
-
-
-def _common_prefix(a: bytes, b: bytes) -> int:
-    """Length of the common prefix (compared a block at a time, then byte by byte)."""
-    limit = min(len(a), len(b))
-    lo = 0
-    block = 4096
-    while lo < limit:
-        hi = min(lo + block, limit)
-        if a[lo:hi] != b[lo:hi]:
-            break
-        lo = hi
-    while lo < limit and a[lo] == b[lo]:
-        lo += 1
-    return lo
-
-
-def minimal_edit(old: bytes, new: bytes) -> tuple[int, int, bytes]:
-    """The smallest single replacement turning ``old`` into ``new``: (start, end, text).
-
-    The common prefix and suffix are cut at UTF-8 character boundaries.
-    """
-    prefix = _common_prefix(old, new)
-    while prefix > 0 and prefix < len(old) and old[prefix] & 0xC0 == 0x80:
-        prefix -= 1
-    room = min(len(old), len(new)) - prefix
-    suffix = min(_common_prefix(old[::-1], new[::-1]), room)
-    while suffix > 0 and old[len(old) - suffix] & 0xC0 == 0x80:
-        suffix -= 1
-    return prefix, len(old) - suffix, new[prefix : len(new) - suffix]

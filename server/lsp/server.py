@@ -16,23 +16,25 @@ import asyncio
 import inspect
 import json
 import logging
+import sys
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from lsprotocol import types
+from pygls.io_ import StdoutWriter
 from pygls.lsp.server import LanguageServer
-from pygls.protocol import LanguageServerProtocol
 from pygls.protocol.language_server import lsp_method
 
 from recode.dataset.knowledge import KnowledgeBase
 from recode.server import environment as env_mod
 from recode.server.config import ConfigError, config_for_folder
 from recode.server.detector import Detector
-from recode.server.lsp import code_actions, commands, hover, model_endpoint
+from recode.server.lsp import code_actions, commands, hover, model_endpoint, rpc
 from recode.server.lsp import settings as settings_mod
 from recode.server.lsp.diagnostics import DiagnosticsManager
 from recode.server.lsp.documents import Document, DocumentStore, path_to_uri, uri_to_path
@@ -55,8 +57,9 @@ def _version() -> str:
         return "0"
 
 
-class RecodeProtocol(LanguageServerProtocol):
-    """pygls' protocol, minus its own copy of every open document.
+class RecodeProtocol(rpc.LifecycleProtocol):
+    """pygls' protocol with LSP's lifecycle rules (rpc.py), minus its own copy of every open
+    document.
 
     The server keeps documents as bytes with a syntax tree (documents.py); pygls' workspace
     would keep a second copy as text and re-split it on every change.
@@ -159,6 +162,52 @@ class RecodeLanguageServer(LanguageServer):
         self._reload_timers: dict[str, asyncio.TimerHandle] = {}
         self._shown: set[str] = set()
         self._folder_cache: dict[str, str] = {}
+
+    # -- transport --------------------------------------------------------------------------
+
+    def start_io(self, stdin: BinaryIO | None = None, stdout: BinaryIO | None = None) -> None:
+        """Serve LSP over stdio with rpc.py's frame reader (pygls' loses its place for good
+        after one malformed frame)."""
+        self.protocol.set_writer(StdoutWriter(stdout or sys.stdout.buffer))
+        try:
+            asyncio.run(self._serve(lambda: rpc.stdin_chunks(stdin or sys.stdin.buffer)))
+        except BrokenPipeError:
+            log.error("the client is gone (broken pipe); shutting down")
+        finally:
+            self.shutdown()
+
+    def start_tcp(self, host: str, port: int) -> None:
+        """Serve one client at a time over TCP, with the same frame reader."""
+
+        async def connection(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            self.protocol.set_writer(writer)  # type: ignore[arg-type]
+            await self._serve(lambda: lambda: reader.read(rpc.CHUNK))
+            writer.close()
+            self.shutdown()
+
+        async def listen() -> None:
+            self._server = await asyncio.start_server(connection, host, port)
+            async with self._server:
+                await self._server.serve_forever()
+
+        try:
+            asyncio.run(listen())
+        except asyncio.CancelledError:
+            pass
+
+    async def _serve(self, chunks: Callable[[], Callable[[], Awaitable[bytes]]]) -> None:
+        """Read and dispatch frames until the stream ends or ``exit`` arrives."""
+        self._stop_event = stop = threading.Event()
+        self.protocol.on_exit = stop.set  # the reader checks it after each message
+        await rpc.serve(self.protocol, chunks(), stop)
+
+    @property
+    def exit_code(self) -> int:
+        """The process's exit code: 0 after shutdown (and exit), else 1."""
+        code = self.protocol.exit_code
+        if code is None:
+            code = 0 if self.protocol._shutdown else 1
+        return code
 
     # -- client capabilities ----------------------------------------------------------------
 
@@ -455,6 +504,13 @@ def create_server() -> RecodeLanguageServer:
     @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
     def did_open(ls: RecodeLanguageServer, params: types.DidOpenTextDocumentParams) -> None:
         doc = ls.documents.open(params.text_document)
+        if doc is None:
+            log.info(
+                "not analysing %s: its language is %r",
+                params.text_document.uri,
+                params.text_document.language_id,
+            )
+            return
         ls.documents.touch(doc.uri)
         ls.diagnostics.schedule(doc, 0)
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from lsprotocol import types
-from pygls.exceptions import JsonRpcRequestCancelled
+from pygls.exceptions import JsonRpcException, JsonRpcRequestCancelled
 
 from .support import (
     SAMPLE,
@@ -17,6 +17,7 @@ from .support import (
     rng,
     running_server,
     span,
+    uri,
 )
 
 pytestmark = pytest.mark.asyncio
@@ -138,12 +139,11 @@ async def test_hover_and_code_actions(tmp_path: Path, make_env) -> None:
         assert [(a.title, a.kind) for a in fix_all] == [
             ("ReCode: fix all outdated API uses in this file", "source.fixAll.recode")
         ]
-        edits = edits_of(fix_all[0].edit, doc)
-        assert len(edits) == 1
-        assert apply_text_edits(SAMPLE, edits) == FIXED
-        # one minimal replacement, from the first change to the last, not the whole file
-        assert edits[0].range.start == types.Position(2, len("total = np.prod"))
-        assert edits[0].range.end == types.Position(4, len("area = np.trapz"))
+        # one edit per fix, not one from the first fix to the last
+        assert edits_of(fix_all[0].edit, doc) == [
+            types.TextEdit(range=span(SAMPLE, 2, "product"), new_text="prod"),
+            types.TextEdit(range=span(SAMPLE, 4, "trapz"), new_text="trapezoid"),
+        ]
 
         # -- fix-all offered lazily: resolved on demand (neovim 0.7 resolves "edit") --------
         listed = await client.text_document_code_action_async(code_action_params(doc, rng(2, 9, 9)))
@@ -191,15 +191,17 @@ async def test_hover_and_code_actions(tmp_path: Path, make_env) -> None:
         )
 
         # five quick keystrokes in a(), none waiting for the previous analysis: the server
-        # re-analyses only a() (versions that arrive together are analysed once)
+        # re-analyses only a() (versions that arrive together are analysed once). Each
+        # keystroke leaves code that parses ("v" -> "values"), so whether the reader hands
+        # the server the five changes together or one by one, none needs the whole file.
         line_a = edited.splitlines().index("    return product(v)")
-        for n, ch in enumerate("+ 123"):
+        for n, ch in enumerate("alues"):
             client.text_document_did_change(
                 types.DidChangeTextDocumentParams(
                     text_document=types.VersionedTextDocumentIdentifier(uri=two_uri, version=3 + n),
                     content_changes=[
                         types.TextDocumentContentChangePartial(
-                            range=rng(line_a, 21 + n, 21 + n), text=ch
+                            range=rng(line_a, 20 + n, 20 + n), text=ch
                         )
                     ],
                 )
@@ -347,3 +349,87 @@ async def test_cancel_migrate_file_does_not_block_diagnostics(tmp_path: Path, ma
         assert reports[-1].message == "cancelled"
         await asyncio.sleep(0.5)
         assert client.applied_edits == []
+
+
+FAR_APART = (
+    "# -*- coding: utf-8 -*-\n"
+    "from numpy import product\n"
+    "import numpy as np\n"
+    + "".join(f"def f{i}(v):\n    return v + {i}  # caf\u00e9 \U0001f600\n\n" for i in range(1500))
+    + "x = product([1, 2])\n"
+    + "".join(f"y{i} = {i}\n" for i in range(1500))
+    + 'z = np.float_(1); label = "\U0001f600"; w = np.trapz([1.0])\n'
+)
+
+
+async def test_fix_all_sends_one_small_edit_per_fix(tmp_path: Path, make_env) -> None:
+    """Fixes thousands of lines apart: fix-all and recode.migrateFile send exactly the fixes'
+    own edits (sorted, none overlapping), never the text between them."""
+    env = make_env(numpy="2.0.0")
+    src = tmp_path / "far.py"
+    src.write_text(FAR_APART, encoding="utf-8")
+    lines = FAR_APART.splitlines()
+    last = len(lines) - 1
+    expected = [
+        types.TextEdit(range=span(FAR_APART, 1, "product"), new_text="prod"),
+        types.TextEdit(
+            range=span(FAR_APART, lines.index("x = product([1, 2])"), "product"), new_text="prod"
+        ),
+        types.TextEdit(range=span(FAR_APART, last, "float_"), new_text="float64"),
+        types.TextEdit(range=span(FAR_APART, last, "trapz"), new_text="trapezoid"),
+    ]
+    fixed = (
+        FAR_APART.replace("product", "prod")
+        .replace("np.float_", "np.float64")
+        .replace("np.trapz", "np.trapezoid")
+    )
+    async with running_server(options={"python": env.python}, folders=[tmp_path]) as client:
+        doc = client.open(src)
+        await client.diagnostics_for(doc, version=1, timeout=60)
+        (action,) = await client.text_document_code_action_async(
+            code_action_params(doc, rng(0, 0, 0), only=["source.fixAll"])
+        )
+        assert edits_of(action.edit, doc) == expected
+        assert apply_text_edits(FAR_APART, expected) == fixed
+
+        result = await client.workspace_execute_command_async(
+            types.ExecuteCommandParams(command="recode.migrateFile", arguments=[doc])
+        )
+        assert result["applied"] is True and result["fixed"] == 4
+        (request,) = client.applied_edits
+        assert edits_of(request.edit, doc) == expected
+
+
+LATIN_1 = (
+    "# -*- coding: latin-1 -*-\n"
+    "import numpy as np\n"
+    'name = "caf\u00e9 \u00e0 \u00bd"; total = np.product([1, 2])\n'
+)
+
+
+async def test_migrate_file_reads_a_closed_file_in_its_declared_codec(
+    tmp_path: Path, make_env
+) -> None:
+    """A closed latin-1 file: read as recode-migrate reads it; the edit's positions count in
+    the decoded text (what an editor shows), not in the file's bytes."""
+    env = make_env(numpy="2.0.0")
+    closed = tmp_path / "legacy.py"
+    closed.write_bytes(LATIN_1.encode("latin-1"))
+    broken = tmp_path / "broken.py"
+    broken.write_bytes(b"import numpy as np\nname = '\xe9'\nnp.product([1])\n")  # not UTF-8
+    async with running_server(options={"python": env.python}, folders=[tmp_path]) as client:
+        result = await client.workspace_execute_command_async(
+            types.ExecuteCommandParams(command="recode.migrateFile", arguments=[uri(closed)])
+        )
+        assert result["applied"] is True and result["fixed"] == 1
+        (request,) = client.applied_edits
+        assert edits_of(request.edit, uri(closed)) == [
+            types.TextEdit(range=span(LATIN_1, 2, "product"), new_text="prod")
+        ]
+        assert closed.read_bytes() == LATIN_1.encode("latin-1")  # the editor writes, not us
+
+        with pytest.raises(JsonRpcException, match="broken.py: not valid utf-8 at byte 27"):
+            await client.workspace_execute_command_async(
+                types.ExecuteCommandParams(command="recode.migrateFile", arguments=[uri(broken)])
+            )
+        assert len(client.applied_edits) == 1

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from lsprotocol import types
 from tree_sitter import Node
 
-from recode.server.lsp.documents import Document, LineIndex, minimal_edit
+from recode.server.lsp.documents import Document, LineIndex
 from recode.server.parsing import parse
 
 from .support import apply_text_edits
@@ -145,23 +145,6 @@ def test_snapshots_are_immutable() -> None:
     assert first.tree.root_node.end_byte == len(first.source)
     assert second.source == b"import numpy as np\nnp.float64\n"
     assert second.version == 2 and first.version == 1
-
-
-@pytest.mark.parametrize(
-    ("old", "new", "expected"),
-    [
-        (b"abc", b"abc", (3, 3, b"")),
-        (b"np.product(x)", b"np.prod(x)", (7, 10, b"")),
-        (b"a\nb\nc", b"a\nB\nc", (2, 3, b"B")),
-        ("xé".encode(), "xè".encode(), (1, 3, "è".encode())),  # never splits a character
-        (b"", b"new", (0, 0, b"new")),
-        (b"aaaa", b"aa", (2, 4, b"")),
-    ],
-)
-def test_minimal_edit(old: bytes, new: bytes, expected: tuple[int, int, bytes]) -> None:
-    start, end, text = minimal_edit(old, new)
-    assert (start, end, text) == expected
-    assert old[:start] + text + old[end:] == new
 
 
 def test_cold_documents_release_their_trees() -> None:
