@@ -371,6 +371,52 @@ def apply_edits(source: bytes, edits: Iterable[Edit]) -> bytes:
     return b"".join(out)
 
 
+def compose_edits(source: bytes, first: Iterable[Edit], then: Iterable[Edit]) -> list[Edit]:
+    """Edits of ``source`` that do what ``first`` (edits of ``source``) and then ``then`` (edits
+    of the result) do: a file is written as its own bytes with only these spans replaced.
+
+    Edits of the two sets that overlap or touch become one edit (its text built from
+    ``source``), so the result is sorted and without overlaps. Linear in the edits.
+    """
+    spans: list[tuple[int, int, int, Edit]] = []  # (start, end in the result of first, set, edit)
+    shift = 0
+    for e in sorted(set(first)):
+        size = len(e.text.encode("utf-8"))
+        spans.append((e.start + shift, e.start + shift + size, 0, e))
+        shift += size - (e.end - e.start)
+    spans.extend((e.start, e.end, 1, e) for e in sorted(set(then)))
+    spans.sort(key=lambda s: (s[0], s[1], s[2]))
+    out: list[Edit] = []
+    shift = 0  # result-of-first minus source offsets, before the current group
+    i = 0
+    while i < len(spans):
+        group = [spans[i]]
+        end = spans[i][1]
+        i += 1
+        while i < len(spans) and spans[i][0] <= end:
+            group.append(spans[i])
+            end = max(end, spans[i][1])
+            i += 1
+        start = group[0][0]
+        firsts = [e for _, _, kind, e in group if kind == 0]
+        thens = [e for _, _, kind, e in group if kind == 1]
+        grown = sum(len(e.text.encode("utf-8")) - (e.end - e.start) for e in firsts)
+        src_start, src_end = start - shift, end - shift - grown
+        if not thens:
+            out.extend(firsts)
+        else:
+            middle = apply_edits(
+                source[src_start:src_end],
+                (Edit(e.start - src_start, e.end - src_start, e.text) for e in firsts),
+            )
+            middle = apply_edits(
+                middle, (Edit(e.start - start, e.end - start, e.text) for e in thens)
+            )
+            out.append(Edit(src_start, src_end, middle.decode("utf-8")))
+        shift += grown
+    return out
+
+
 def _overlaps(a: Edit, b: Edit) -> bool:
     if a == b:
         return False
@@ -400,6 +446,7 @@ def parses(source: bytes) -> bool:
 @dataclass
 class FixResult:
     source: bytes
+    edits: list[Edit] = field(default_factory=list)  # of the original source, giving ``source``
     fixed: list[Finding] = field(default_factory=list)
     remaining: list[Finding] = field(default_factory=list)
     error: str | None = None
@@ -408,6 +455,7 @@ class FixResult:
 def fix_source(source: bytes, detector: Detector, *, max_rounds: int = 10) -> FixResult:
     """Apply all mechanical fixes, round by round, keeping only code that still parses."""
     result = FixResult(source)
+    original = source
     for _ in range(max_rounds):
         findings = detector.detect(result.source)
         chosen: list[Edit] = []
@@ -430,6 +478,7 @@ def fix_source(source: bytes, detector: Detector, *, max_rounds: int = 10) -> Fi
             )
             result.remaining = findings
             return result
+        result.edits = compose_edits(original, result.edits, chosen)
         result.source = candidate
         result.fixed.extend(applied)
     result.remaining = detector.detect(result.source)
