@@ -186,15 +186,20 @@ def newline_at(source: AnyStr, pos: int) -> AnyStr:
     lf, cr = ("\n", "\r") if isinstance(source, str) else (b"\n", b"\r")
     if pos > 0 and source[pos - 1 : pos] in (lf, cr):
         return source[pos - 2 : pos] if source[pos - 2 : pos] == cr + lf else source[pos - 1 : pos]
-    cr_at, lf_at = source.find(cr, pos), source.find(lf, pos)
-    if cr_at != -1 or lf_at != -1:
-        if cr_at != -1 and (lf_at == -1 or cr_at < lf_at):
-            return cr + lf if lf_at == cr_at + 1 else cr
+    # each search stops at the nearest LF: a call costs a line, not the file
+    lf_at = source.find(lf, pos)
+    cr_at = source.find(cr, pos, len(source) if lf_at == -1 else lf_at)
+    if cr_at != -1:
+        return cr + lf if lf_at == cr_at + 1 else cr
+    if lf_at != -1:
         return lf
-    cr_at, lf_at = source.rfind(cr, 0, pos), source.rfind(lf, 0, pos)
-    if lf_at > cr_at:
-        return cr + lf if lf_at == cr_at + 1 else lf
-    return cr if cr_at != -1 else lf
+    lf_at = source.rfind(lf, 0, pos)
+    cr_at = source.rfind(cr, max(lf_at, 0), pos)
+    if cr_at > lf_at:
+        return cr
+    if lf_at != -1:
+        return cr + lf if source[lf_at - 1 : lf_at] == cr else lf
+    return lf
 
 
 def follow_newlines(text: AnyStr, newline: AnyStr) -> AnyStr:
@@ -235,7 +240,9 @@ def splice(source: SourceFile, edits: Iterable[_Edit]) -> bytes:
         else:
             r_start = _advance(raw, r, text[c:c_start], codec)
             r_end = _advance(raw, r_start, text[c_start:c_end], codec)
-        new = follow_newlines(edit.text, newline_at(text, c_start))
+        new = edit.text
+        if "\n" in new:
+            new = follow_newlines(new, newline_at(text, c_start))
         try:
             encoded = new.encode(piece_codec)
         except UnicodeEncodeError as exc:
