@@ -202,23 +202,27 @@ def newline_at(source: AnyStr, pos: int) -> AnyStr:
     return lf
 
 
-def follow_newlines(text: AnyStr, newline: AnyStr) -> AnyStr:
-    """``text`` with each LF that is not part of a CRLF written as ``newline``."""
-    if newline in ("\n", b"\n"):
+def fit_newlines(text: str, source: str | bytes, pos: int) -> str:
+    """``text`` to be inserted at ``pos`` of ``source`` (a ``str``, or ``bytes`` with a byte
+    offset as the fixes' edits give it), each LF that is not part of a CRLF written as the line
+    end in use there (:func:`newline_at`): the CLI's writes and the language server's edits use
+    it, so a fix adds no LF line to a CRLF or CR file."""
+    if "\n" not in text:
         return text
-    lone_lf = _LONE_LF_STR if isinstance(text, str) else _LONE_LF_BYTES
-    return lone_lf.sub(newline, text)  # type: ignore[call-overload]
+    newline = newline_at(source, pos)
+    if isinstance(newline, bytes):
+        newline = newline.decode("ascii")
+    return text if newline == "\n" else _LONE_LF.sub(newline, text)
 
 
-_LONE_LF_STR = re.compile(r"(?<!\r)\n")
-_LONE_LF_BYTES = re.compile(rb"(?<!\r)\n")
+_LONE_LF = re.compile(r"(?<!\r)\n")
 
 
 def splice(source: SourceFile, edits: Iterable[_Edit]) -> bytes:
     """The file's new bytes: ``edits`` (of :attr:`SourceFile.utf8`, sorted, not overlapping)
     put into :attr:`SourceFile.raw`, every byte outside them the file's own.
 
-    Each edit's text ends its lines as the file does where it goes (:func:`newline_at`) and is
+    Each edit's text ends its lines as the file does where it goes (:func:`fit_newlines`) and is
     encoded with the file's codec. :class:`Refused` where that cannot be done exactly: a codec
     whose bytes are not the text's pieces encoded one after another (``unicode_escape``, which
     writes a line end as ``\\n``; stateful codecs), or a character the codec cannot encode.
@@ -240,9 +244,7 @@ def splice(source: SourceFile, edits: Iterable[_Edit]) -> bytes:
         else:
             r_start = _advance(raw, r, text[c:c_start], codec)
             r_end = _advance(raw, r_start, text[c_start:c_end], codec)
-        new = edit.text
-        if "\n" in new:
-            new = follow_newlines(new, newline_at(text, c_start))
+        new = fit_newlines(edit.text, text, c_start)
         try:
             encoded = new.encode(piece_codec)
         except UnicodeEncodeError as exc:

@@ -120,10 +120,12 @@ def test_newline_at(source: str, pos: int, newline: str) -> None:
     assert files.newline_at(source.encode(), pos) == newline.encode()
 
 
-def test_follow_newlines_leaves_crlf_alone() -> None:
-    assert files.follow_newlines("import a\nx = '''\r\n'''\n", "\r") == "import a\rx = '''\r\n'''\r"
-    assert files.follow_newlines(b"a\nb", b"\r\n") == b"a\r\nb"
-    assert files.follow_newlines("a\nb", "\n") == "a\nb"
+def test_fit_newlines_leaves_crlf_alone() -> None:
+    text = "import a\nx = '''\r\n'''\n"
+    assert files.fit_newlines(text, "a\rb\r", 2) == "import a\rx = '''\r\n'''\r"
+    assert files.fit_newlines("a\nb", b"x\r\ny", 3) == "a\r\nb"
+    assert files.fit_newlines("a\nb", b"x\ny\r\n", 2) == "a\nb"
+    assert files.fit_newlines("ab", "x\r", 2) == "ab"
 
 
 def test_compose_edits_of_two_rounds() -> None:
@@ -205,6 +207,40 @@ def test_a_diff_of_a_last_line_without_newline_applies(capsys, tmp_path: Path) -
     (tmp_path / "p.diff").write_text(patch)
     subprocess.run(["git", "apply", str(tmp_path / "p.diff")], cwd=repo, check=True)
     assert f.read_bytes() == NEW.rstrip("\n").encode()
+
+
+def test_the_cli_prints_a_diff_in_each_file_s_own_bytes(tmp_path: Path) -> None:
+    """Through stdout: a latin-1, a BOM, a CR-only and a cp1252 file, in one patch that git and
+    patch(1) apply to give what --write writes."""
+    repo = tmp_path / "repo"
+    (repo / "pkg").mkdir(parents=True)
+    originals = {
+        "latin.py": ("# coding: latin-1\ns = 'é'; " + OLD).encode("latin-1"),
+        "bom.py": codecs.BOM_UTF8 + ("s = 'é'\n" + OLD).encode(),
+        "cr.py": OLD.replace("\n", "\r").encode(),
+        "win.py": ("# coding: cp1252\r\ns = '€'\r\n" + OLD.replace("\n", "\r\n")).encode("cp1252"),
+    }
+    for name, data in originals.items():
+        (repo / "pkg" / name).write_bytes(data)
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    command = [sys.executable, "-m", "recode.server.cli", "pkg", "--kb", str(TEST_KB)]
+    command += ["--target", "numpy==2.0.0", "--no-progress"]
+    diff = subprocess.run([*command, "--diff"], cwd=repo, capture_output=True, timeout=120)
+    assert diff.returncode == 1, diff.stderr
+    assert b"'\xe9'" in diff.stdout and b"'\x80'" in diff.stdout  # latin-1, cp1252 bytes
+    for check in (["git", "apply", "--check"], ["patch", "-p1", "--dry-run", "--quiet"]):
+        done = subprocess.run(check, input=diff.stdout, cwd=repo, capture_output=True)
+        assert done.returncode == 0, (check, done.stderr)
+    subprocess.run(["git", "apply"], input=diff.stdout, cwd=repo, check=True)
+    applied = {name: (repo / "pkg" / name).read_bytes() for name in originals}
+    for name, data in originals.items():
+        (repo / "pkg" / name).write_bytes(data)
+    write = subprocess.run([*command, "--write"], cwd=repo, capture_output=True, timeout=120)
+    assert write.returncode == 0, write.stderr
+    written = {name: (repo / "pkg" / name).read_bytes() for name in originals}
+    assert applied == written
+    assert written["cr.py"] == NEW.replace("\n", "\r").encode()
+    assert written["latin.py"] == ("# coding: latin-1\ns = 'é'; " + NEW).encode("latin-1")
 
 
 # -- links and permissions (issue 12.2) ----------------------------------------------------
