@@ -429,16 +429,23 @@ def _overlaps(a: Edit, b: Edit) -> bool:
 _PARSE_LOCK = threading.Lock()
 
 
-def parses(source: bytes) -> bool:
+def parses(source: bytes, *, as_file: bool = False) -> bool:
     """Whether Python accepts the source.
+
+    ``source`` is UTF-8 whatever a coding declaration in it says: the detector's view of a file
+    (:attr:`recode.server.files.SourceFile.utf8`) or a language-server document, whose
+    ``# coding: cp1252`` would otherwise turn its UTF-8 into other characters (or undecodable
+    bytes). With ``as_file`` it is a file's own bytes, decoded as the interpreter decodes a file
+    (its BOM or coding declaration): the check of what ``--write`` writes.
 
     CPython 3.11's parser is not safe to run in several threads at once (the language server
     analyses in worker threads), so calls take turns.
     """
     try:
+        code = source if as_file else source.decode("utf-8")
         with _PARSE_LOCK:
-            ast.parse(source)
-    except (SyntaxError, ValueError):
+            ast.parse(code)
+    except (SyntaxError, ValueError):  # UnicodeDecodeError is a ValueError
         return False
     return True
 

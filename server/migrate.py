@@ -68,7 +68,7 @@ def process_file(
     )
     if mode == "check" or not (use_model or any(f.fixable for f in findings)):
         return result
-    if not parses(source.raw):  # the bytes as Python reads them, with their coding
+    if not parses(source.raw, as_file=True):  # as Python reads the file, with its coding
         result.problem = "the file has syntax errors; it was scanned but is never rewritten"
         return result
     fixed = fix_source(data, detector)
@@ -125,7 +125,7 @@ def _new_bytes(source: files.SourceFile, edits: list[Edit], new_utf8: bytes) -> 
     if apply_edits(source.utf8, edits) != new_utf8:  # a guard: the edits are the whole change
         raise files.Refused("internal error: the fixes' edits do not give the fixed text")
     new_raw = files.splice(source, edits)
-    if not parses(new_raw):  # the bytes written, decoded by their BOM or coding declaration
+    if not parses(new_raw, as_file=True):  # the bytes written, as Python will read them
         raise files.Refused("the fixed file would not parse as written; it is left as it is")
     return new_raw
 

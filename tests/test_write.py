@@ -67,6 +67,23 @@ def test_a_character_the_codec_cannot_hold_is_refused(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
+    "declared, line",
+    [
+        ("cp1252", "s = 'Á'"),  # Á is C3 81 in UTF-8, and 0x81 is no cp1252 character
+        ("latin-1", "café = 1"),  # the UTF-8 of the name read as latin-1 is no identifier
+    ],
+)
+def test_a_declared_codec_does_not_stop_the_fixes(
+    capsys, tmp_path: Path, declared: str, line: str
+) -> None:
+    f = tmp_path / "legacy.py"
+    f.write_bytes(f"# coding: {declared}\n{line}\n{OLD}".encode(declared))
+    code, out, _ = migrate(capsys, f, "--write")
+    assert code == 0, out  # the fixes' parse check read the UTF-8 view with the declaration
+    assert f.read_bytes() == f"# coding: {declared}\n{line}\n{NEW}".encode(declared)
+
+
+@pytest.mark.parametrize(
     "newline, tail",
     [
         ("\r\n", "\r\n"),

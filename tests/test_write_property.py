@@ -42,8 +42,8 @@ CODECS = {
     "utf-8": (None, "é€ß中"),
     "utf-8-sig": (None, "é€ß中"),
     "declared utf-8": ("# -*- coding: utf-8 -*-", "éü"),
-    "latin-1": ("# -*- coding: latin-1 -*-", "éü×"),
-    "cp1252": ("# vim: set fileencoding=cp1252 :", "é€…"),
+    "latin-1": ("# -*- coding: latin-1 -*-", "éü×ÁÐ"),  # Á is C3 81 in UTF-8: 0x81 is no
+    "cp1252": ("# vim: set fileencoding=cp1252 :", "é€…ÁÐ"),  # cp1252 character
 }
 NEWLINES = ["\n", "\r\n", "\r"]
 
@@ -77,9 +77,13 @@ def files(draw: st.DrawFn) -> Generated:
     import_at = len(lines)  # the added import goes after this line
     needs_import = False
     for _ in range(draw(st.integers(1, 8))):
-        kind = draw(st.sampled_from(["call", "call", "text", "blank", "tabbed"]))
+        kind = draw(st.sampled_from(["call", "call", "text", "name", "blank", "tabbed"]))
         if kind == "blank":
             lines.append(("", "", 0))
+        elif kind == "name":  # a non-ASCII identifier: the parse checks must decode it right
+            letters = [c for c in chars if c.isidentifier()]
+            name = "v" + "".join(draw(st.lists(st.sampled_from(letters), max_size=3)))
+            lines.append((f"{name} = 1", f"{name} = 1", 0))
         elif kind == "text":
             text = f"s = {draw(words)!r}  # {draw(words)}"
             lines.append((text, text, 0))
