@@ -378,13 +378,16 @@ def compose_edits(source: bytes, first: Iterable[Edit], then: Iterable[Edit]) ->
     Edits of the two sets that overlap or touch become one edit (its text built from
     ``source``), so the result is sorted and without overlaps. Linear in the edits.
     """
+    earlier, later = sorted(set(first)), sorted(set(then))
+    if not earlier or not later:  # the first round of fix_source, or a round that did nothing
+        return earlier or later
     spans: list[tuple[int, int, int, Edit]] = []  # (start, end in the result of first, set, edit)
     shift = 0
-    for e in sorted(set(first)):
+    for e in earlier:
         size = len(e.text.encode("utf-8"))
         spans.append((e.start + shift, e.start + shift + size, 0, e))
         shift += size - (e.end - e.start)
-    spans.extend((e.start, e.end, 1, e) for e in sorted(set(then)))
+    spans.extend((e.start, e.end, 1, e) for e in later)
     spans.sort(key=lambda s: (s[0], s[1], s[2]))
     out: list[Edit] = []
     shift = 0  # result-of-first minus source offsets, before the current group

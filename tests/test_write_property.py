@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 
 from recode.dataset.knowledge import load_knowledge_base
 from recode.server.detector import Detector
+from recode.server.fixes import Edit, apply_edits, compose_edits
 from recode.server.migrate import process_file
 from tests.conftest import TEST_KB, versions
 
@@ -166,3 +167,24 @@ def test_diff_applies_with_git_and_patch_and_equals_write(generated: Generated) 
         process_file(f, DETECTOR, "write")
         written = f.read_bytes()
     assert applied == patched == written == generated.expected
+
+
+@st.composite
+def edits_of(draw: st.DrawFn, source: bytes) -> list[Edit]:
+    """Sorted edits of ``source`` that do not overlap (ASCII: an edit never cuts a character)."""
+    cuts = sorted(draw(st.lists(st.integers(0, len(source)), max_size=8)))
+    edits = []
+    for start, end in zip(cuts[::2], cuts[1::2], strict=False):
+        edits.append(Edit(start, end, draw(st.text(alphabet="xy\n", max_size=4))))
+    return edits
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.data(), st.binary(max_size=30).map(lambda b: b.hex()[: len(b)].encode()))
+def test_composed_edits_do_what_the_two_rounds_do(data: st.DataObject, source: bytes) -> None:
+    first = data.draw(edits_of(source))
+    middle = apply_edits(source, first)
+    then = data.draw(edits_of(middle))
+    composed = compose_edits(source, first, then)
+    assert apply_edits(source, composed) == apply_edits(middle, then)
+    assert all(a.end <= b.start for a, b in zip(composed, composed[1:], strict=False))
