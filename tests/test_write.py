@@ -7,6 +7,7 @@ Regression tests for issue 12 (items 1, 2 and the --diff half of 4) and issue 20
 from __future__ import annotations
 
 import codecs
+import errno
 import os
 import pwd
 import shutil
@@ -288,6 +289,39 @@ def test_a_hard_linked_file_keeps_its_inode(capsys, tmp_path: Path) -> None:
     assert other.read_text() == NEW
 
 
+def test_a_hard_linked_file_is_not_written_over_a_change(tmp_path: Path) -> None:
+    f = tmp_path / "a.py"
+    f.write_text(OLD)
+    os.link(f, tmp_path / "b.py")
+    source = files.read_source(f)
+    f.write_text("x = 2  # the user's edit\n")  # the same inode: both names see it
+    with pytest.raises(files.ChangedOnDisk):
+        files.write_atomic(source, NEW.encode())
+    assert (tmp_path / "b.py").read_text() == "x = 2  # the user's edit\n"
+
+
+def test_a_failed_write_in_place_puts_the_old_bytes_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    f = tmp_path / "a.py"
+    f.write_text(OLD)
+    os.link(f, tmp_path / "b.py")
+    source = files.read_source(f)
+    new = b"y = 1\n" * 500
+    real_pwrite = os.pwrite
+
+    def disk_full(fd: int, data: bytes, offset: int) -> int:
+        if data == new:
+            real_pwrite(fd, data[:200], offset)  # a part is written, then the disk is full
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_pwrite(fd, data, offset)
+
+    monkeypatch.setattr(os, "pwrite", disk_full)
+    with pytest.raises(OSError, match="No space left"):
+        files.write_atomic(source, new)
+    assert f.read_text() == OLD
+
+
 def test_mode_is_kept(capsys, tmp_path: Path) -> None:
     f = tmp_path / "a.py"
     f.write_text(OLD)
@@ -371,6 +405,12 @@ def test_as_a_user_files_they_may_not_write_are_refused(nobody) -> None:
             0o664,
             "the file belongs to another user: the rewritten file would be yours",
         ),
+        "root_group.py": (
+            user.pw_uid,
+            0,
+            0o644,
+            "the file's group (0) is not one of yours: the rewritten file could not keep it",
+        ),
     }
     for name, (uid, gid, mode, _) in cases.items():
         f = folder / name
@@ -383,7 +423,7 @@ def test_as_a_user_files_they_may_not_write_are_refused(nobody) -> None:
     os.chmod(mine, 0o640)
     done = _as(user, folder, "--write")
     assert done.returncode == 2, done.stderr
-    assert "3 files could not be written" in done.stderr
+    assert "4 files could not be written" in done.stderr
     for name, (uid, gid, mode, reason) in cases.items():
         f = folder / name
         assert f"{name}: not rewritten: {reason}" in done.stdout
