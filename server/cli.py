@@ -322,7 +322,7 @@ def _run(args: argparse.Namespace) -> int:
     if refused:
         print(
             f"recode-migrate: {refused} file{'s' if refused != 1 else ''} could not be "
-            f"{'written' if args.mode == 'write' else 'diffed'} (see 'not rewritten' above)",
+            f"{'written' if args.mode == 'write' else 'diffed'} (the report says why)",
             file=sys.stderr,
         )
         return 2

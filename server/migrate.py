@@ -140,8 +140,8 @@ def unified_diff(old: bytes, new: bytes, path: str) -> str:
     """
     lines = difflib.diff_bytes(
         difflib.unified_diff,
-        old.splitlines(keepends=True) if b"\r" not in old else _lf_lines(old),
-        new.splitlines(keepends=True) if b"\r" not in new else _lf_lines(new),
+        _lf_lines(old),
+        _lf_lines(new),
         f"a/{path}".encode(errors="surrogateescape"),
         f"b/{path}".encode(errors="surrogateescape"),
     )
@@ -154,7 +154,8 @@ def unified_diff(old: bytes, new: bytes, path: str) -> str:
 
 
 def _lf_lines(data: bytes) -> list[bytes]:
-    """Lines ending at LF only (``bytes.splitlines`` also ends one at a CR)."""
+    """Lines as diff tools see them: ending at LF only (``bytes.splitlines`` also ends one at a
+    CR, and a CR-only file would become lines that no patch tool finds in it)."""
     lines = data.split(b"\n")
     last = lines.pop()
     return [line + b"\n" for line in lines] + ([last] if last else [])
