@@ -211,13 +211,15 @@ def test_the_detector_sees_no_bom_and_lf_for_a_lone_cr(tmp_path: Path) -> None:
 # -- --diff (issue 12.4, issue 20.2) -------------------------------------------------------
 
 
-def test_a_diff_of_a_last_line_without_newline_applies(capsys, tmp_path: Path) -> None:
+def test_a_diff_of_a_last_line_without_newline_applies(
+    capsys, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     repo = tmp_path / "repo"
     repo.mkdir()
     f = repo / "a.py"
     f.write_bytes(OLD.rstrip("\n").encode())
     subprocess.run(["git", "init", "-q", str(repo)], check=True)
-    os.chdir(repo)
+    monkeypatch.chdir(repo)
     code, out, _ = migrate(capsys, "a.py", "--diff")
     assert code == 1
     patch = out[: out.index("1 outdated call")]
