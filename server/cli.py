@@ -353,6 +353,14 @@ def _run(args: argparse.Namespace, options: config_mod.RunOptions) -> int:
             print(f"recode-migrate: the model failed: {model_failed}", file=sys.stderr)
     if model_failed:
         return 2
+    refused = sum(1 for r in results if r.refused)
+    if refused:
+        print(
+            f"recode-migrate: {refused} file{'s' if refused != 1 else ''} could not be "
+            f"{'written' if args.mode == 'write' else 'diffed'} (the report says why)",
+            file=sys.stderr,
+        )
+        return 2
     return 1 if run.findings else 0
 
 
@@ -373,6 +381,8 @@ def _print_report(
     elif args.format == "sarif":
         print(report.render_sarif(run, cwd))
     else:
+        if hasattr(sys.stdout, "reconfigure"):  # a diff holds each file's bytes as they are
+            sys.stdout.reconfigure(errors="surrogateescape")
         print(report.render_text(run))
         if engine is not None:
             for line in _model_lines(results):

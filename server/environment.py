@@ -109,7 +109,9 @@ def find_interpreter(root: Path | None, explicit: str | None = None) -> str:
 
 def _venv_python(folder: Path) -> Path | None:
     for rel in ("bin/python", "bin/python3", "Scripts/python.exe"):
-        if (folder / rel).exists():
+        # os.path.exists, not Path.exists: a folder this user may not search (another user's
+        # VIRTUAL_ENV) raises PermissionError there, and is simply not an interpreter here
+        if os.path.exists(folder / rel):
             return folder / rel
     return None
 

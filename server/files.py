@@ -6,10 +6,12 @@ import codecs
 import os
 import re
 import stat
-from collections.abc import Iterator
+import tokenize
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, AnyStr, Protocol
 
 if TYPE_CHECKING:  # imported when a .gitignore is met: most runs never need it
     import pathspec
@@ -33,7 +35,6 @@ SKIP_DIRS = {
     "dist",
     ".eggs",
 }
-_CODING = re.compile(rb"^[ \t\f]*#.*?coding[:=][ \t]*([-\w.]+)")
 
 
 @dataclass(frozen=True)
@@ -70,13 +71,28 @@ class Unreadable(Exception):
 class SourceFile:
     path: Path
     raw: bytes  # exactly what was read: a write checks the file still holds this
-    text: str
-    encoding: str
+    text: str  # as Python decodes it: a UTF-8 byte-order mark is not part of it
+    encoding: str  # the codec's name as codecs.lookup() spells it
 
-    @property
+    @cached_property
     def utf8(self) -> bytes:
-        """The source as UTF-8, what the detector works on."""
-        return self.raw if self.encoding in ("utf-8", "utf-8-sig") else self.text.encode("utf-8")
+        """What the detector and the fixes work on: the text in UTF-8, without a byte-order mark,
+        each lone CR as LF (Python reads a lone CR as a line end; tree-sitter and the fixes look
+        for LF). Each character keeps its UTF-8 length, so an offset here is an offset in
+        ``text.encode("utf-8")``; :func:`splice` maps edits of it back onto :attr:`raw`."""
+        if self.encoding == "utf-8":
+            data = self.raw
+        elif self.encoding == "utf-8-sig":
+            data = self.raw[len(codecs.BOM_UTF8) :]
+        else:
+            data = self.text.encode("utf-8")
+        if b"\r" in data:
+            data = _LONE_CR.sub(b"\n", data)
+        return data
+
+
+_LONE_CR = re.compile(rb"\r(?!\n)")
+_LINE_END = re.compile(rb"\r\n|\r|\n")
 
 
 def read_source(path: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> SourceFile:
@@ -101,17 +117,7 @@ def read_source(path: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> SourceFile:
         os.close(fd)
     if raw.find(b"\0", 0, 8192) != -1:
         raise Unreadable("skipped: binary file (contains NUL bytes)")
-    encoding = "utf-8"
-    m = _coding_declaration(raw)
-    if m:
-        try:
-            encoding = codecs.lookup(m.group(1).decode("ascii")).name
-        except (LookupError, UnicodeDecodeError):
-            raise Unreadable(
-                f"skipped: unknown coding declaration {m.group(1).decode('ascii', 'replace')!r}"
-            ) from None
-    if raw.startswith(codecs.BOM_UTF8):
-        encoding = "utf-8-sig"
+    encoding = source_encoding(raw)
     try:
         text = raw.decode(encoding)
     except UnicodeDecodeError as exc:
@@ -122,6 +128,42 @@ def read_source(path: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> SourceFile:
             else f"skipped: not valid {encoding} (its coding declaration) at byte {exc.start}"
         ) from None
     return SourceFile(path, raw, text, encoding)
+
+
+def source_encoding(raw: bytes) -> str:
+    """The encoding Python reads ``raw`` with, or :class:`Unreadable` where Python refuses it.
+
+    :func:`tokenize.detect_encoding` decides (a byte-order mark; a PEP 263 declaration on line 1,
+    or on line 2 below a comment or blank line 1; a BOM with another declaration is an error),
+    fed the first two lines of the bytes already read as the interpreter splits them: at a lone
+    CR too (a binary readline would not), and with bytes that are not UTF-8 replaced, since the
+    interpreter accepts ``# coding: latin-1`` on a line that also holds latin-1 text while
+    ``detect_encoding`` would fail on decoding that line.
+    """
+    lines: list[bytes] = []
+    pos = 0
+    while len(lines) < 2 and pos < len(raw):
+        m = _LINE_END.search(raw, pos)
+        end = m.end() if m else len(raw)
+        lines.append(raw[pos:end])
+        pos = end
+    if not raw.startswith(codecs.BOM_UTF8) and not any(b"coding" in line for line in lines):
+        return "utf-8"  # what detect_encoding says, without its 8 us a file (measured)
+    lines = [line.decode("utf-8", "replace").encode("utf-8") for line in lines]
+    try:
+        name, _ = tokenize.detect_encoding(iter(lines).__next__)
+    except SyntaxError as exc:
+        message = str(exc.msg)
+        if message.startswith("unknown encoding"):
+            declared = message.rpartition(": ")[2]
+            raise Unreadable(f"skipped: unknown coding declaration {declared!r}") from None
+        if raw.startswith(codecs.BOM_UTF8):
+            raise Unreadable(
+                "skipped: the file starts with a UTF-8 byte-order mark but declares another "
+                "coding (Python refuses it)"
+            ) from None
+        raise Unreadable(f"skipped: its coding declaration cannot be read ({message})") from None
+    return codecs.lookup(name).name
 
 
 def _raise_if_too_large(path: Path, max_bytes: int) -> None:
@@ -147,23 +189,131 @@ def _read_all(fd: int, size: int) -> bytes:
     return b"".join(chunks)
 
 
-def _coding_declaration(raw: bytes) -> re.Match[bytes] | None:
-    """PEP 263's declaration in the first two lines, without splitting (copying) the file."""
-    end = raw.find(b"\n")
-    if end == -1:
-        return _CODING.match(raw)
-    m = _CODING.match(raw[:end])
-    if m:
-        return m
-    end2 = raw.find(b"\n", end + 1)
-    return _CODING.match(raw[end + 1 : end2 if end2 != -1 else len(raw)])
+# -- the new bytes: edits of the UTF-8 view spliced into the file's own bytes ----------------
 
 
-def encode_like(source: SourceFile, new_utf8: bytes) -> bytes:
-    """New UTF-8 text back in the file's own encoding."""
-    if source.encoding in ("utf-8",):
-        return new_utf8
-    return new_utf8.decode("utf-8").encode(source.encoding)
+class Refused(Exception):
+    """The file cannot be written as asked (encoding, permissions, owner); it is left alone."""
+
+
+class _Edit(Protocol):
+    """An edit of :attr:`SourceFile.utf8` (:class:`recode.server.fixes.Edit`)."""
+
+    @property
+    def start(self) -> int: ...
+    @property
+    def end(self) -> int: ...
+    @property
+    def text(self) -> str: ...
+
+
+def newline_at(source: AnyStr, pos: int) -> AnyStr:
+    """The line end that text inserted at ``pos`` of ``source`` should use: that of the line
+    ending just before ``pos`` when ``pos`` starts a line, else that of the line holding ``pos``,
+    else that of the line before it; LF in a file without any. Works on ``str`` and on ``bytes``
+    (the language server's documents), so a CRLF or CR file gets no LF line from a fix."""
+    lf, cr = ("\n", "\r") if isinstance(source, str) else (b"\n", b"\r")
+    if pos > 0 and source[pos - 1 : pos] in (lf, cr):
+        return source[pos - 2 : pos] if source[pos - 2 : pos] == cr + lf else source[pos - 1 : pos]
+    # each search stops at the nearest LF: a call costs a line, not the file
+    lf_at = source.find(lf, pos)
+    cr_at = source.find(cr, pos, len(source) if lf_at == -1 else lf_at)
+    if cr_at != -1:
+        return cr + lf if lf_at == cr_at + 1 else cr
+    if lf_at != -1:
+        return lf
+    lf_at = source.rfind(lf, 0, pos)
+    cr_at = source.rfind(cr, max(lf_at, 0), pos)
+    if cr_at > lf_at:
+        return cr
+    if lf_at != -1:
+        return cr + lf if source[lf_at - 1 : lf_at] == cr else lf
+    return lf
+
+
+def fit_newlines(text: str, source: str | bytes, pos: int) -> str:
+    """``text`` to be inserted at ``pos`` of ``source`` (a ``str``, or ``bytes`` with a byte
+    offset as the fixes' edits give it), each LF that is not part of a CRLF written as the line
+    end in use there (:func:`newline_at`): the CLI's writes and the language server's edits use
+    it, so a fix adds no LF line to a CRLF or CR file."""
+    if "\n" not in text:
+        return text
+    newline = newline_at(source, pos)
+    if isinstance(newline, bytes):
+        newline = newline.decode("ascii")
+    return text if newline == "\n" else _LONE_LF.sub(newline, text)
+
+
+_LONE_LF = re.compile(r"(?<!\r)\n")
+
+
+def splice(source: SourceFile, edits: Iterable[_Edit]) -> bytes:
+    """The file's new bytes: ``edits`` (of :attr:`SourceFile.utf8`, sorted, not overlapping)
+    put into :attr:`SourceFile.raw`, every byte outside them the file's own.
+
+    Each edit's text ends its lines as the file does where it goes (:func:`fit_newlines`) and is
+    encoded with the file's codec. :class:`Refused` where that cannot be done exactly: a codec
+    whose bytes are not the text's pieces encoded one after another (``unicode_escape``, which
+    writes a line end as ``\\n``; stateful codecs), or a character the codec cannot encode.
+    """
+    view, text, codec = source.utf8, source.text, source.encoding
+    prefix = codecs.BOM_UTF8 if codec == "utf-8-sig" else b""
+    raw = source.raw
+    piece_codec = "utf-8" if codec == "utf-8-sig" else codec  # a BOM only at the start
+    exact = codec in ("utf-8", "utf-8-sig")  # the view's offsets are the raw offsets (+ BOM)
+    out: list[bytes] = [prefix]
+    expected: list[str] = []  # the new text, to check the new bytes decode to it
+    v = c = 0  # position in the view, in the text
+    r = len(prefix)  # position in raw
+    for edit in edits:
+        c_start = c + len(view[v : edit.start].decode("utf-8"))
+        c_end = c_start + len(view[edit.start : edit.end].decode("utf-8"))
+        if exact:
+            r_start, r_end = edit.start + len(prefix), edit.end + len(prefix)
+        else:
+            r_start = _advance(raw, r, text[c:c_start], codec)
+            r_end = _advance(raw, r_start, text[c_start:c_end], codec)
+        new = fit_newlines(edit.text, text, c_start)
+        try:
+            encoded = new.encode(piece_codec)
+        except UnicodeEncodeError as exc:
+            bad = exc.object[exc.start : exc.end]
+            raise Refused(
+                f"the fix writes {bad!r}, which the file's encoding ({codec}) cannot hold"
+            ) from None
+        out += (raw[r:r_start], encoded)
+        expected += (text[c:c_start], new)
+        v, c, r = edit.end, c_end, r_end
+    if not exact and _advance(raw, r, text[c:], codec) != len(raw):
+        raise Refused(_NOT_ROUND_TRIP.format(codec=codec))
+    out.append(raw[r:])
+    expected.append(text[c:])
+    new_raw = b"".join(out)
+    try:
+        round_trip = new_raw.decode(codec) == "".join(expected)
+    except UnicodeDecodeError:
+        round_trip = False
+    if not round_trip:
+        raise Refused(f"the new text does not encode back exactly in the file's encoding ({codec})")
+    return new_raw
+
+
+_NOT_ROUND_TRIP = (
+    "its encoding ({codec}) does not give back the file's own bytes when its text is encoded "
+    "again, so a fix would change bytes outside it"
+)
+
+
+def _advance(raw: bytes, pos: int, piece: str, codec: str) -> int:
+    """Where ``piece`` of the text ends in ``raw`` if it starts at ``pos``, checking that its
+    bytes there are the piece encoded (:class:`Refused` otherwise)."""
+    try:
+        encoded = piece.encode(codec)
+    except UnicodeEncodeError:
+        raise Refused(_NOT_ROUND_TRIP.format(codec=codec)) from None
+    if not raw.startswith(encoded, pos):
+        raise Refused(_NOT_ROUND_TRIP.format(codec=codec))
+    return pos + len(encoded)
 
 
 class ChangedOnDisk(Exception):
@@ -171,31 +321,103 @@ class ChangedOnDisk(Exception):
 
 
 def write_atomic(source: SourceFile, new_raw: bytes) -> None:
-    """Replace the file with ``new_raw`` if it still holds what was read, never half-written."""
-    path = source.path
+    """Put ``new_raw`` in the file if it still holds what was read, never half-written.
+
+    Through links: the target of a symbolic link gets the new bytes and the link stays a link;
+    a file with several hard links keeps its inode (:func:`_write_in_place`). Mode, owner and
+    group are kept. :class:`Refused`, the file untouched, where the user may not write it: no
+    write permission (a read-only file is not made writable, even by root), a folder where no
+    file can be created, or another owner that only root could give the new file.
+    """
+    target = Path(os.path.realpath(source.path))
     try:
-        current = path.read_bytes()
+        st = os.stat(target)
     except OSError as exc:
-        raise ChangedOnDisk(f"cannot re-read before writing: {exc}") from exc
-    if current != source.raw:
+        raise ChangedOnDisk(f"cannot re-read before writing: {exc.strerror or exc}") from exc
+    if not st.st_mode & 0o222:
+        raise Refused(f"the file is read-only (mode {stat.S_IMODE(st.st_mode):04o})")
+    if not _may(target, os.W_OK):
+        raise Refused("you may not write this file (permission denied)")
+    if st.st_nlink > 1:
+        _write_in_place(target, source.raw, new_raw)
+        return
+    if not _may(target.parent, os.W_OK | os.X_OK):
+        raise Refused(
+            f"you may not create files in {target.parent}, which replacing the file safely needs"
+        )
+    root = os.geteuid() == 0
+    if not root and st.st_uid != os.geteuid():
+        raise Refused("the file belongs to another user: the rewritten file would be yours")
+    if _read(target) != source.raw:
         raise ChangedOnDisk("the file changed after it was read; not overwritten")
     import tempfile  # only --write needs it
 
-    mode = path.stat().st_mode
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".recode-tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".recode-tmp", dir=target.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(new_raw)
             fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, mode & 0o7777)
-        if path.read_bytes() != source.raw:  # last look, as close to the swap as possible
+            made = os.fstat(fd)
+            if (made.st_uid, made.st_gid) != (st.st_uid, st.st_gid):
+                try:  # root gives the file its owner back; a user only a group of theirs
+                    os.fchown(fd, st.st_uid if root else -1, st.st_gid)
+                except PermissionError:
+                    raise Refused(
+                        f"the file's group ({st.st_gid}) is not one of yours: the rewritten "
+                        "file could not keep it"
+                    ) from None
+            os.fchmod(fd, stat.S_IMODE(st.st_mode))  # after chown, which drops set-id bits
+            os.fsync(fd)
+        if _read(target) != source.raw:  # last look, as close to the swap as possible
             raise ChangedOnDisk("the file changed after it was read; not overwritten")
-        os.replace(tmp, path)
+        os.replace(tmp, target)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def _may(path: Path, mode: int) -> bool:
+    if os.access in os.supports_effective_ids:
+        return os.access(path, mode, effective_ids=True)
+    return os.access(path, mode)
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise ChangedOnDisk(f"cannot re-read before writing: {exc.strerror or exc}") from exc
+
+
+def _write_in_place(path: Path, old: bytes, new: bytes) -> None:
+    """Rewrite a hard-linked file in its own inode.
+
+    A user expects every name of a hard-linked file to show the fix, as an editor saving such a
+    file in place gives (vim's ``backupcopy=auto``); a new file renamed over one name would split
+    the link and leave the other names unfixed. The price: this write is not atomic. The check
+    that the file still holds what was read is made on the descriptor that writes, and a write
+    that fails (a full disk) puts the old bytes back.
+    """
+    fd = os.open(path, os.O_RDWR | os.O_CLOEXEC)
+    try:
+        if _read_all(fd, os.fstat(fd).st_size) != old:
+            raise ChangedOnDisk("the file changed after it was read; not overwritten")
+        try:
+            _overwrite(fd, new)
+        except OSError:
+            _overwrite(fd, old)
+            raise
+    finally:
+        os.close(fd)
+
+
+def _overwrite(fd: int, data: bytes) -> None:
+    done = 0
+    while done < len(data):
+        done += os.pwrite(fd, data[done:], done)
+    os.ftruncate(fd, len(data))
+    os.fsync(fd)
 
 
 def _gitignore(folder: str) -> pathspec.GitIgnoreSpec | None:

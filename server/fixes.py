@@ -378,13 +378,16 @@ def compose_edits(source: bytes, first: Iterable[Edit], then: Iterable[Edit]) ->
     Edits of the two sets that overlap or touch become one edit (its text built from
     ``source``), so the result is sorted and without overlaps. Linear in the edits.
     """
+    earlier, later = sorted(set(first)), sorted(set(then))
+    if not earlier or not later:  # the first round of fix_source, or a round that did nothing
+        return earlier or later
     spans: list[tuple[int, int, int, Edit]] = []  # (start, end in the result of first, set, edit)
     shift = 0
-    for e in sorted(set(first)):
+    for e in earlier:
         size = len(e.text.encode("utf-8"))
         spans.append((e.start + shift, e.start + shift + size, 0, e))
         shift += size - (e.end - e.start)
-    spans.extend((e.start, e.end, 1, e) for e in sorted(set(then)))
+    spans.extend((e.start, e.end, 1, e) for e in later)
     spans.sort(key=lambda s: (s[0], s[1], s[2]))
     out: list[Edit] = []
     shift = 0  # result-of-first minus source offsets, before the current group
@@ -429,16 +432,23 @@ def _overlaps(a: Edit, b: Edit) -> bool:
 _PARSE_LOCK = threading.Lock()
 
 
-def parses(source: bytes) -> bool:
+def parses(source: bytes, *, as_file: bool = False) -> bool:
     """Whether Python accepts the source.
+
+    ``source`` is UTF-8 whatever a coding declaration in it says: the detector's view of a file
+    (:attr:`recode.server.files.SourceFile.utf8`) or a language-server document, whose
+    ``# coding: cp1252`` would otherwise turn its UTF-8 into other characters (or undecodable
+    bytes). With ``as_file`` it is a file's own bytes, decoded as the interpreter decodes a file
+    (its BOM or coding declaration): the check of what ``--write`` writes.
 
     CPython 3.11's parser is not safe to run in several threads at once (the language server
     analyses in worker threads), so calls take turns.
     """
     try:
+        code = source if as_file else source.decode("utf-8")
         with _PARSE_LOCK:
-            ast.parse(source)
-    except (SyntaxError, ValueError):
+            ast.parse(code)
+    except (SyntaxError, ValueError):  # UnicodeDecodeError is a ValueError
         return False
     return True
 

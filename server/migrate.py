@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from recode.server import files
 from recode.server.detector import Detector
-from recode.server.fixes import fix_source, parses
+from recode.server.fixes import Edit, apply_edits, compose_edits, fix_source, parses
 from recode.server.report import FileResult
 from recode.server.suppression import Suppressor, add_ignores
 
@@ -77,13 +77,13 @@ def process_file(
     )
     if mode == "check" or not (use_model or any(f.fixable for f in findings)):
         return result
-    if not parses(data):
+    if not parses(source.raw, as_file=True):  # as Python reads the file, with its coding
         result.problem = "the file has syntax errors; it was scanned but is never rewritten"
         return result
     fixed = fix_source(data, detector, keep=suppressor.keep)
     if fixed.error:
         result.problem = fixed.error
-    new_utf8 = fixed.source
+    new_utf8, edits = fixed.source, fixed.edits
     fixed_count = len(fixed.fixed)
     if use_model:
         assert model is not None and isinstance(result, MigratedFileResult)
@@ -96,23 +96,28 @@ def process_file(
             return result
         result.model_fixed = sum(len(m.findings) for m in outcome.accepted)
         fixed_count += result.model_fixed
+        for m in outcome.accepted:
+            if m.edit is not None:
+                edits = compose_edits(data, edits, [m.edit])
         new_utf8 = outcome.source
     if new_utf8 == data:
         return result
-    new_raw = files.encode_like(source, new_utf8)
+    try:
+        new_raw = _new_bytes(source, edits, new_utf8)
+    except files.Refused as exc:
+        result.problem = str(exc)
+        result.refused = True
+        return result
     if mode == "diff":
-        result.diff = "".join(
-            difflib.unified_diff(
-                source.text.splitlines(keepends=True),
-                new_raw.decode(source.encoding).splitlines(keepends=True),
-                fromfile=f"a/{shown}",
-                tofile=f"b/{shown}",
-            )
-        )
+        result.diff = unified_diff(source.raw, new_raw, shown)
         result.fixed = fixed_count
         return result
     try:
         files.write_atomic(source, new_raw)
+    except files.Refused as exc:
+        result.problem = str(exc)
+        result.refused = True
+        return result
     except files.ChangedOnDisk as exc:
         result.problem = str(exc)
         return result
@@ -144,7 +149,11 @@ def _add_ignores(
         result.problem = "the ignore comments would not cover every finding; not rewritten"
         return result
     try:
-        files.write_atomic(source, files.encode_like(source, new_utf8))
+        files.write_atomic(source, _new_bytes(source, _line_edits(data, new_utf8), new_utf8))
+    except files.Refused as exc:
+        result.problem = str(exc)
+        result.refused = True
+        return result
     except files.ChangedOnDisk as exc:
         result.problem = str(exc)
         return result
@@ -154,6 +163,63 @@ def _add_ignores(
     result.fixed = len(result.findings)
     result.findings, result.suppressed = [], suppressed
     return result
+
+
+def _line_edits(old: bytes, new: bytes) -> list[Edit]:
+    """The edits turning ``old`` into ``new`` where both have the same lines and only some
+    lines' text differs (what :func:`add_ignores` does): one edit per changed line, so the
+    comments go into the file's own bytes as the fixes do (:func:`_new_bytes`)."""
+    old_lines, new_lines = old.splitlines(keepends=True), new.splitlines(keepends=True)
+    if len(old_lines) != len(new_lines):
+        raise files.Refused("internal error: the ignore comments changed the number of lines")
+    edits: list[Edit] = []
+    pos = 0
+    for before, after in zip(old_lines, new_lines, strict=True):
+        if before != after:
+            edits.append(Edit(pos, pos + len(before), after.decode("utf-8")))
+        pos += len(before)
+    return edits
+
+
+def _new_bytes(source: files.SourceFile, edits: list[Edit], new_utf8: bytes) -> bytes:
+    """The file's bytes with the edits in place, checked as Python will read them."""
+    if apply_edits(source.utf8, edits) != new_utf8:  # a guard: the edits are the whole change
+        raise files.Refused("internal error: the fixes' edits do not give the fixed text")
+    new_raw = files.splice(source, edits)
+    if not parses(new_raw, as_file=True):  # the bytes written, as Python will read them
+        raise files.Refused("the fixed file would not parse as written; it is left as it is")
+    return new_raw
+
+
+def unified_diff(old: bytes, new: bytes, path: str) -> str:
+    r"""A patch from ``old`` to ``new`` that ``git apply`` and ``patch -p1`` take.
+
+    Made from the bytes, split at LF as those tools split (a CR stays in its line), in the
+    file's own encoding: the text returned holds them decoded as UTF-8 with ``surrogateescape``,
+    which the CLI writes back as the same bytes. A last line without a newline is followed by
+    ``\ No newline at end of file``, as diff(1) writes it (difflib does not).
+    """
+    lines = difflib.diff_bytes(
+        difflib.unified_diff,
+        _lf_lines(old),
+        _lf_lines(new),
+        f"a/{path}".encode(errors="surrogateescape"),
+        f"b/{path}".encode(errors="surrogateescape"),
+    )
+    out: list[bytes] = []
+    for line in lines:
+        out.append(line)
+        if not line.endswith(b"\n"):
+            out.append(b"\n\\ No newline at end of file\n")
+    return b"".join(out).decode("utf-8", "surrogateescape")
+
+
+def _lf_lines(data: bytes) -> list[bytes]:
+    """Lines as diff tools see them: ending at LF only (``bytes.splitlines`` also ends one at a
+    CR, and a CR-only file would become lines that no patch tool finds in it)."""
+    lines = data.split(b"\n")
+    last = lines.pop()
+    return [line + b"\n" for line in lines] + ([last] if last else [])
 
 
 def _unversioned(data: bytes, roots: dict[str, str]) -> tuple[str, ...]:

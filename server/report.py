@@ -21,6 +21,7 @@ class FileResult:
     fixed: int = 0  # findings fixed by --write / shown in --diff
     diff: str = ""
     problem: str | None = None  # scanned, but not rewritten (and why)
+    refused: bool = False  # the problem: --write/--diff may not or cannot write it (exit 2)
     unversioned: tuple[str, ...] = ()  # libraries imported here whose version is unknown
     suppressed: int = 0  # findings accepted by ignore comments or per-file ignores
 
