@@ -158,6 +158,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--no-progress", action="store_true", help="never draw a progress bar")
     p.add_argument(
+        "--force-exclude",
+        action="store_true",
+        help="leave out files that git ignores even when named on the command line (as ruff's"
+        " --force-exclude; for pre-commit hooks and editors that pass every changed file)",
+    )
+    p.add_argument(
         "--max-file-size",
         type=int,
         default=DEFAULT_MAX_BYTES,
@@ -257,7 +263,8 @@ def _run(args: argparse.Namespace) -> int:
         if code is not None:
             return code
     missing: list[Path] = []
-    walked = list(iter_python_files(args.paths, missing))  # checks every path exists, too
+    # checks every path exists, too
+    walked = list(iter_python_files(args.paths, missing, force_exclude=args.force_exclude))
     if missing:
         print(f"recode-migrate: no such file or folder: {missing[0]}", file=sys.stderr)
         return 2
