@@ -508,17 +508,18 @@ def _named_path_ignored(path: Path, is_dir: bool) -> bool:
     """Whether git ignores a path named on the command line, or a folder it lies in (then git
     ignores it too). Outside a repository, the ``.gitignore`` files of its own folder and below
     decide, as for a walk started there."""
-    real = os.path.join(os.path.realpath(os.path.dirname(os.path.abspath(path))), path.name)
     if is_dir:
-        real = os.path.realpath(path)
-    parent = os.path.dirname(real)
-    root = _repository_root(parent)
+        real = folder = os.path.realpath(path)
+    else:  # the link itself, not what it points to, as git sees it
+        folder = os.path.realpath(os.path.dirname(os.path.abspath(path)))
+        real = os.path.join(folder, path.name)
+    root = _repository_root(folder)
     specs: _Specs = _repository_specs(root) if root is not None else ()
     if root is None:
-        root = parent
+        root = folder
     rel = os.path.relpath(real, root).replace(os.sep, "/")
     if rel == ".":
-        return False  # the repository itself
+        return False  # the repository, or the folder outside one, itself
     rel += "/" if is_dir else ""
     prefixes = _prefixes(rel if is_dir else rel + "/")[:-1]
     for i, prefix in enumerate(prefixes):

@@ -212,3 +212,13 @@ def test_walk_agrees_with_git(tree, ignores, exclude, start):
         )
         if not named_ignored:
             assert recode_sees(root, start or ".") == expected
+
+
+def test_outside_a_repository_the_folders_own_gitignore_counts(tmp_path):
+    (tmp_path / "proj" / "sub").mkdir(parents=True)
+    (tmp_path / "proj" / ".gitignore").write_text("*_pb2.py\n")
+    for rel in ("proj/a_pb2.py", "proj/sub/b_pb2.py", "proj/sub/c.py"):
+        (tmp_path / rel).write_text("")
+    assert recode_sees(tmp_path, "proj") == ["proj/sub/c.py"]
+    assert recode_sees(tmp_path, "proj/a_pb2.py") == ["proj/a_pb2.py"]
+    assert recode_sees(tmp_path, "proj/a_pb2.py", force_exclude=True) == []
