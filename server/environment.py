@@ -28,7 +28,15 @@ from recode.server.severity import LibraryVersion
 if TYPE_CHECKING:
     from importlib.metadata import Distribution
 
-ROOT_MARKERS = ("pyproject.toml", "setup.py", "setup.cfg", "requirements.txt", ".git")
+ROOT_MARKERS = (
+    "pyproject.toml",
+    "setup.py",
+    "setup.cfg",
+    "requirements.txt",
+    "Pipfile",  # a Pipenv project may have no pyproject.toml
+    "Pipfile.lock",
+    ".git",
+)
 
 
 class InterpreterError(RuntimeError):

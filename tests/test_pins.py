@@ -369,3 +369,11 @@ def test_cli_reads_the_hashed_pin(tmp_path, bare_python, capsys):
         "version": "2.0.2",
         "origin": "pinned in requirements.txt",
     }
+
+
+def test_a_pipenv_project_is_a_project_root(tmp_path):
+    (tmp_path / "Pipfile.lock").write_text(json.dumps(PIPFILE_LOCK))
+    (tmp_path / "src").mkdir()
+    e = env_mod.load_environment(tmp_path / "src", targets={})
+    assert e.root == tmp_path.resolve()
+    assert declared_pins(e.root, PY312)["numpy"][1] == "Pipfile.lock"
