@@ -321,8 +321,8 @@ class _IgnoreFile:
     # last line first
     patterns: tuple[tuple[re.Pattern[str], bool, bool, bool], ...]
     # All of them in one regex, and those that can match a file in another: most paths match no
-    # line, found with one match (measured on a 3,800-file tree under a 16-line .gitignore of
-    # folders: 1.5x the time of the walk without ignore files line by line, 1.05x so)
+    # line, found with one match (measured: the walk of 4,000 files under GitHub's 80-line
+    # Python .gitignore takes 0.4x the time it took with pathspec's line-by-line match_file)
     any_line: re.Pattern[str]
     any_file_line: re.Pattern[str] | None
 
