@@ -32,6 +32,15 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from packaging.utils import (
+    InvalidSdistFilename,
+    InvalidWheelFilename,
+    canonicalize_name,
+    parse_sdist_filename,
+    parse_wheel_filename,
+)
+from packaging.version import Version
+
 from recode.dataset.knowledge import IMPORT_NAMES, KnowledgeBase, canonical_name
 from recode.dataset.notes import NoteEntry, mentions
 from recode.dataset.release_notes import default_cache_dir
@@ -109,15 +118,21 @@ def download(library: str, version: str, cache_dir: Path | None = None,
 
 
 def _find_dist(folder: Path, name: str, version: str) -> Path | None:
-    stem = name.replace("-", "_").lower()
+    """The wheel or sdist of exactly ``name`` ``version`` in ``folder`` (``2.0`` is ``2.0.0``,
+    never ``2.0.1``), read from the file names as pip writes them; wheels sort first."""
+    want_name, want = canonicalize_name(name), Version(version)
     for p in sorted(folder.iterdir()):
-        low = p.name.lower().replace("-", "_")
-        if low.startswith(f"{stem}_{version.lower()}") and (
-            low.endswith(".whl") or low.endswith((".tar.gz", ".zip", ".tgz"))
-        ):
-            rest = low[len(stem) + 1 + len(version):]
-            if rest[:1] in ("_", ".", ""):
-                return p
+        try:
+            if p.name.endswith(".whl"):
+                have_name, have, _, _ = parse_wheel_filename(p.name)
+            elif p.name.endswith((".tar.gz", ".zip")):
+                have_name, have = parse_sdist_filename(p.name)
+            else:
+                continue
+        except (InvalidWheelFilename, InvalidSdistFilename):
+            continue
+        if have_name == want_name and have == want:
+            return p
     return None
 
 

@@ -47,8 +47,6 @@ import sys
 import textwrap
 import time
 import tokenize
-import urllib.error
-import urllib.request
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -413,33 +411,29 @@ def split_of(record_id: str, *, validation: float = 0.1, test: float = 0.1) -> s
 
 
 class Teacher:
-    """A chat model behind an OpenAI-compatible ``/v1/chat/completions`` (stdlib client)."""
+    """A chat model behind an OpenAI-compatible server, asked through the client the CLI and the
+    language server use (:class:`recode.server.model.backends.OpenAIBackend`): the same URL
+    forms, retries and errors. The key is ``api_key``, else ``OPENAI_API_KEY`` (a teacher is
+    often a hosted model), else ``RECODE_MODEL_API_KEY``."""
 
     def __init__(self, url: str, model: str, *, api_key: str | None = None,
                  timeout: float = 120.0, max_tokens: int = 1024) -> None:
-        base = url.rstrip("/")
-        self.endpoint = base if base.endswith("/chat/completions") else (
-            base + ("/chat/completions" if base.endswith("/v1") else "/v1/chat/completions"))
+        from recode.server.model.backends import OpenAIBackend
+
+        key = api_key or os.environ.get("OPENAI_API_KEY")
+        self.backend = OpenAIBackend(url, model, api_key=key, timeout=timeout, mode="chat")
         self.model = model
-        self.api_key = api_key or os.environ.get("OPENAI_API_KEY")
-        self.timeout = timeout
         self.max_tokens = max_tokens
 
     def migrate(self, record: ApiChange, old_code: str) -> str | None:
+        from recode.server.model.backends import BackendError, GenerationSettings
+
         messages = build_messages(record.library, f"=={record.display_version}",
                                   update_info(record), old_code)
-        messages.append({"role": "assistant", "content": "<think>"})
-        body = json.dumps({"model": self.model, "messages": messages[:2],
-                           "max_tokens": self.max_tokens, "temperature": 0.0}).encode()
-        headers = {"Content-Type": "application/json"}
-        if self.api_key:
-            headers["Authorization"] = f"Bearer {self.api_key}"
-        request = urllib.request.Request(self.endpoint, data=body, headers=headers)
+        settings = GenerationSettings(n=1, max_tokens=self.max_tokens, temperature=0.0)
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310
-                data = json.loads(response.read())
-            text = data["choices"][0]["message"]["content"]
-        except (urllib.error.URLError, OSError, ValueError, KeyError, IndexError, TypeError):
+            text = self.backend.generate(messages[:2], settings)[0].text
+        except (BackendError, IndexError):
             return None
         answer = extract_answer("<think>" + text if "<think>" not in text else text)
         return answer + "\n" if answer else None

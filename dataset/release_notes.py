@@ -23,8 +23,10 @@ prompt's update information.
 
 from __future__ import annotations
 
+import codecs
 import html.parser
 import json
+import logging
 import os
 import re
 import tempfile
@@ -40,6 +42,8 @@ from typing import Any
 from packaging.version import InvalidVersion, Version
 
 from recode.dataset.knowledge import canonical_name
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "DEFAULT_GITHUB_API",
@@ -345,8 +349,18 @@ class ReleaseNotesFetcher:
 
 
 def _charset(content_type: str) -> str:
-    m = re.search(r"charset=([\w.-]+)", content_type, re.I)
-    return m.group(1) if m else "utf-8"
+    """The codec of a ``Content-Type``'s charset; UTF-8 when none is given or Python does not
+    know the one named (servers send MySQL's ``utf8mb4``): decoded with replacement, a page in
+    another charset loses a few characters rather than the whole lookup."""
+    m = re.search(r"charset=\"?([\w.:-]+)", content_type, re.I)
+    if not m:
+        return "utf-8"
+    try:
+        b" ".decode(m.group(1), "replace")  # LookupError: an unknown codec, or one like base64
+        return codecs.lookup(m.group(1)).name
+    except LookupError:
+        log.warning("unknown charset %r in %r: read as UTF-8 instead", m.group(1), content_type)
+        return "utf-8"
 
 
 def _project_urls(info: dict[str, Any]) -> list[tuple[str, str]]:

@@ -161,6 +161,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--no-progress", action="store_true", help="never draw a progress bar")
     p.add_argument(
+        "--force-exclude",
+        action="store_true",
+        help="leave out files that git ignores even when named on the command line (as ruff's"
+        " --force-exclude; for pre-commit hooks and editors that pass every changed file)",
+    )
+    p.add_argument(
         "--max-file-size",
         type=int,
         default=DEFAULT_MAX_BYTES,
@@ -282,7 +288,11 @@ def _run(args: argparse.Namespace, options: config_mod.RunOptions) -> int:
             return code
     missing: list[Path] = []
     # checks every path exists, too
-    walked = list(iter_python_files(args.paths, missing, options.exclusion))
+    walked = list(
+        iter_python_files(
+            args.paths, missing, options.exclusion, force_exclude=args.force_exclude
+        )
+    )
     if missing:
         print(f"recode-migrate: no such file or folder: {missing[0]}", file=sys.stderr)
         return 2

@@ -4,7 +4,8 @@ The interpreter is, in order: the one asked for (``--python`` / the ``python`` s
 active virtual environment (``VIRTUAL_ENV``), a ``.venv`` or ``venv`` folder in the project root,
 or the interpreter running ReCode. Installed distributions are read from that interpreter's
 ``sys.path`` through their metadata, without importing them. A library that is not installed
-falls back to the project's declared pins (``requirements*.txt``, ``pyproject.toml``). Targets
+falls back to the project's declared pins (lock files, ``requirements*.txt``, ``pyproject.toml``:
+see :mod:`recode.server.pins`). Targets
 (``numpy==2.0``) override both: they ask what an upgrade would break.
 """
 
@@ -12,24 +13,30 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from packaging.version import InvalidVersion, Version
 
 from recode.dataset.knowledge import canonical_name
+from recode.server.pins import declared_pins
 from recode.server.severity import LibraryVersion
 
 if TYPE_CHECKING:
     from importlib.metadata import Distribution
 
-    from packaging.requirements import Requirement
-
-ROOT_MARKERS = ("pyproject.toml", "setup.py", "setup.cfg", "requirements.txt", ".git")
+ROOT_MARKERS = (
+    "pyproject.toml",
+    "setup.py",
+    "setup.cfg",
+    "requirements.txt",
+    "Pipfile",  # a Pipenv project may have no pyproject.toml
+    "Pipfile.lock",
+    ".git",
+)
 
 
 class InterpreterError(RuntimeError):
@@ -52,9 +59,10 @@ class Environment:
         return self.installed
 
     def pins_now(self) -> dict[str, tuple[Version, str]]:
-        """The project's declared pins, read on first use (as :meth:`installed_now`)."""
+        """The project's declared pins, read on first use (as :meth:`installed_now`), their
+        markers evaluated for the interpreter's platform and Python."""
         if self.pins is None:
-            self.pins = declared_pins(self.root)
+            self.pins = declared_pins(self.root, marker_environment(self.interpreter))
         return self.pins
 
     def versions(self, libraries: Iterable[str] | None = None) -> dict[str, LibraryVersion]:
@@ -116,30 +124,71 @@ def _venv_python(folder: Path) -> Path | None:
     return None
 
 
-_path_cache: dict[str, list[str]] = {}
+#: Asked of another interpreter: its ``sys.path`` and its PEP 508 marker environment (the
+#: fields ``packaging.markers.default_environment`` computes, which that interpreter may lack).
+_ASK = """
+import json, os, platform, sys
+def v(i):
+    s = f"{i.major}.{i.minor}.{i.micro}"
+    return s if i.releaselevel == "final" else s + i.releaselevel[0] + str(i.serial)
+print(json.dumps({"path": sys.path, "markers": {
+    "implementation_name": sys.implementation.name,
+    "implementation_version": v(sys.implementation.version),
+    "os_name": os.name,
+    "platform_machine": platform.machine(),
+    "platform_release": platform.release(),
+    "platform_system": platform.system(),
+    "platform_version": platform.version(),
+    "python_full_version": platform.python_version(),
+    "platform_python_implementation": platform.python_implementation(),
+    "python_version": ".".join(platform.python_version_tuple()[:2]),
+    "sys_platform": sys.platform,
+}}))
+"""
+_asked: dict[str, dict[str, Any]] = {}
 
 
-def interpreter_paths(interpreter: str) -> list[str]:
-    """The ``sys.path`` of an interpreter (asked once per interpreter and process)."""
-    if os.path.abspath(interpreter) == os.path.abspath(sys.executable):
-        return list(sys.path)
-    if interpreter in _path_cache:
-        return _path_cache[interpreter]
+def _is_running(interpreter: str) -> bool:
+    return os.path.abspath(interpreter) == os.path.abspath(sys.executable)
+
+
+def _ask(interpreter: str) -> dict[str, Any]:
+    """What :data:`_ASK` prints, asked once per interpreter and process."""
+    if interpreter in _asked:
+        return _asked[interpreter]
     import subprocess  # here: only --python with another interpreter asks one
 
     try:
         out = subprocess.run(
-            [interpreter, "-c", "import json, sys; print(json.dumps(sys.path))"],
-            capture_output=True,
-            text=True,
-            timeout=30,
-            check=True,
+            [interpreter, "-c", _ASK], capture_output=True, text=True, timeout=30, check=True
         ).stdout
-        paths = json.loads(out.strip().splitlines()[-1])
-    except (OSError, subprocess.SubprocessError, ValueError, IndexError) as exc:
+        answer = json.loads(out.strip().splitlines()[-1])
+        if not isinstance(answer.get("path"), list):
+            raise ValueError("no sys.path in the answer")
+    except (OSError, subprocess.SubprocessError, ValueError, IndexError, AttributeError) as exc:
         raise InterpreterError(f"cannot ask {interpreter} for its sys.path: {exc}") from exc
-    _path_cache[interpreter] = paths
-    return paths
+    _asked[interpreter] = answer
+    return answer
+
+
+def interpreter_paths(interpreter: str) -> list[str]:
+    """The ``sys.path`` of an interpreter (asked once per interpreter and process)."""
+    if _is_running(interpreter):
+        return list(sys.path)
+    return list(_ask(interpreter)["path"])
+
+
+def marker_environment(interpreter: str) -> dict[str, str] | None:
+    """The interpreter's environment for evaluating requirement markers (``python_version``,
+    ``sys_platform``...); None (the running interpreter's) when it is the running one or cannot
+    be asked."""
+    if _is_running(interpreter):
+        return None
+    try:
+        markers = _ask(interpreter).get("markers")
+    except InterpreterError:
+        return None
+    return {k: str(v) for k, v in markers.items()} if isinstance(markers, dict) else None
 
 
 def installed_versions(paths: list[str]) -> dict[str, Version]:
@@ -188,71 +237,6 @@ def site_packages_dirs(interpreter: str) -> list[Path]:
         for p in interpreter_paths(interpreter)
         if p.endswith(("site-packages", "dist-packages"))
     ]
-
-
-_REQ_FILE = re.compile(r"requirements.*\.(txt|in)$")
-
-
-def declared_pins(root: Path | None) -> dict[str, tuple[Version, str]]:
-    """Library -> (version, file) from requirements files and pyproject.toml.
-
-    ``==`` and ``~=`` pins give their version; a ``>=`` bound gives its lower bound (the oldest
-    version the project admits), which is what removals are checked against.
-    """
-    if root is None:
-        return {}
-    pins: dict[str, tuple[Version, str]] = {}
-    pyproject = root / "pyproject.toml"
-    if pyproject.is_file():
-        import tomllib  # here: most runs find their versions installed and read no pins
-
-        try:
-            data = tomllib.loads(pyproject.read_text("utf-8"))
-        except (tomllib.TOMLDecodeError, OSError, UnicodeDecodeError):
-            data = {}
-        project = data.get("project", {})
-        reqs = list(project.get("dependencies", []))
-        for extra in project.get("optional-dependencies", {}).values():
-            reqs.extend(extra)
-        _add_pins(pins, reqs, "pyproject.toml")
-    for f in sorted(root.iterdir()) if root.is_dir() else []:
-        if f.is_file() and _REQ_FILE.match(f.name):
-            try:
-                lines = f.read_text("utf-8").splitlines()
-            except (OSError, UnicodeDecodeError):
-                continue
-            _add_pins(pins, lines, f.name)
-    return pins
-
-
-def _add_pins(pins: dict[str, tuple[Version, str]], lines: Iterable[str], where: str) -> None:
-    from packaging.requirements import InvalidRequirement, Requirement
-
-    for raw in lines:
-        line = raw.split("#", 1)[0].strip()
-        if not line or line.startswith("-"):
-            continue
-        try:
-            req = Requirement(line)
-        except InvalidRequirement:
-            continue
-        version = _lowest(req)
-        if version is not None:
-            pins.setdefault(canonical_name(req.name), (version, where))
-
-
-def _lowest(req: Requirement) -> Version | None:
-    best = None
-    for spec in req.specifier:
-        if spec.operator in ("==", "===", "~=", ">="):
-            try:
-                v = Version(spec.version.rstrip(".*"))
-            except InvalidVersion:
-                continue
-            if spec.operator in ("==", "==="):
-                return v
-            best = v if best is None or v > best else best
-    return best
 
 
 def load_environment(

@@ -259,6 +259,7 @@ class VllmServer:
             time.sleep(0.5)
 
     def _get(self, path: str, timeout: float = 2.0) -> tuple[int, bytes]:
+        """vLLM's own ``/health`` (no OpenAI endpoint)."""
         headers = {}
         if self.config.api_key:
             headers["Authorization"] = f"Bearer {self.config.api_key}"
@@ -276,12 +277,13 @@ class VllmServer:
         return self._get("/health")[0] == 200
 
     def models(self) -> list[str]:
-        status, body = self._get("/v1/models")
-        if status != 200:
-            return []
+        """The names ``/v1/models`` lists, asked as every ReCode client asks (none yet: [])."""
+        from recode.server.model.backends import BackendError, OpenAIBackend
+
+        client = OpenAIBackend(self.url, api_key=self.config.api_key or "", timeout=2.0, retries=0)
         try:
-            return [m["id"] for m in json.loads(body).get("data", [])]
-        except (ValueError, AttributeError, KeyError, TypeError):
+            return client.models()
+        except BackendError:
             return []
 
     def log_tail(self, lines: int = 40) -> str:

@@ -1,18 +1,23 @@
 """The model endpoint check (``modelUrl``, ``model`` settings).
 
 When the settings name an endpoint, the server checks that an OpenAI-compatible endpoint
-answers ``GET {modelUrl}/models`` (what ``vllm serve`` exposes) within a few seconds, in a
-worker thread, and tells the user with a ``window/showMessage`` warning when it does not. A
-down or slow endpoint never blocks or crashes anything. The endpoint is used by the "Migrate
-with the ReCode model" code action (``recode.migrateWithModel``, commands.py).
+answers ``GET {modelUrl}/models`` (``/v1/models`` for a URL without a path: what ``vllm serve``
+exposes) within a few seconds, in a worker thread, and tells the user with a
+``window/showMessage`` warning when it does not. A down or slow endpoint never blocks or crashes
+anything. The endpoint is used by the "Migrate with the ReCode model" code action
+(``recode.migrateWithModel``, commands.py).
 """
 
 from __future__ import annotations
 
-import json
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
+
+from recode.server.model.backends import (
+    BackendResponseError,
+    BackendTimeout,
+    BackendUnavailable,
+    OpenAIBackend,
+)
 
 
 @dataclass(frozen=True)
@@ -24,42 +29,38 @@ class EndpointStatus:
 
 
 def check(url: str, model: str | None, timeout: float) -> EndpointStatus:
-    """Ask the endpoint for its models (blocking: call it from a worker thread)."""
-    target = url.rstrip("/") + "/models"
-    request = urllib.request.Request(target, headers={"Accept": "application/json"})
+    """Ask the endpoint for its models (blocking: call it from a worker thread), with the client
+    the migration itself uses: the same URL (``http://host:8000`` is ``http://host:8000/v1``),
+    API key (``RECODE_MODEL_API_KEY``) and errors."""
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
-            body = response.read(1_000_000)
-    except urllib.error.HTTPError as exc:
+        backend = OpenAIBackend(url, model, timeout=timeout, retries=0)
+        models = tuple(backend.models())
+    except ValueError as exc:  # not an http(s) URL
+        return EndpointStatus(url, False, f"ReCode: modelUrl {url!r} cannot be used: {exc}")
+    except BackendResponseError as exc:
         return EndpointStatus(
             url,
             False,
-            f"ReCode: the model endpoint {url} answered HTTP {exc.code} to GET {target}; "
-            "is it an OpenAI-compatible server (vllm serve)?",
+            f"ReCode: the model endpoint {url} answered GET {backend.base_url}/models with "
+            f"{exc}; is it an OpenAI-compatible server (vllm serve)?"
+            if exc.status is None
+            else f"ReCode: the model endpoint {url} answered HTTP {exc.status} to GET "
+            f"{backend.base_url}/models; is it an OpenAI-compatible server (vllm serve)?",
         )
-    except TimeoutError:
+    except BackendTimeout:
         return EndpointStatus(
             url,
             False,
             f"ReCode: the model endpoint {url} did not answer within {timeout:g} s; "
             "model-based migration is unavailable until it does.",
         )
-    except (urllib.error.URLError, OSError, ValueError) as exc:
-        reason = getattr(exc, "reason", exc)
+    except BackendUnavailable as exc:
         return EndpointStatus(
             url,
             False,
-            f"ReCode: the model endpoint {url} is not reachable ({reason}); "
+            f"ReCode: the model endpoint {url} is not reachable ({exc.reason}); "
             "model-based migration is unavailable until it is.",
         )
-    models: tuple[str, ...] = ()
-    try:
-        data = json.loads(body)
-        models = tuple(
-            str(m.get("id")) for m in data.get("data", []) if isinstance(m, dict) and "id" in m
-        )
-    except (ValueError, AttributeError):
-        pass
     if model and models and model not in models:
         return EndpointStatus(
             url,

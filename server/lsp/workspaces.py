@@ -10,7 +10,6 @@ replaced, never changed: a snapshot handler keeps the context it started with.
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import threading
 from collections.abc import Iterable
@@ -19,12 +18,11 @@ from pathlib import Path
 
 from recode.dataset.knowledge import KnowledgeBase, load_knowledge_base
 from recode.server import environment as env_mod
+from recode.server import pins as pins_mod
 from recode.server.detector import Detector
 from recode.server.lsp.settings import Settings
 from recode.server.severity import LibraryVersion
 from recode.server.suppression import Suppressor
-
-_REQUIREMENTS = re.compile(r"requirements.*\.(txt|in)$")
 
 
 @dataclass(frozen=True)
@@ -131,17 +129,8 @@ def resolve_python(value: str | None, folder: Path | None) -> str | None:
 
 
 def pin_files(root: Path | None) -> list[str]:
-    """The files :func:`recode.server.environment.declared_pins` reads in a project root."""
-    if root is None:
-        return []
-    found = [str(root / "pyproject.toml"), str(root / "requirements.txt")]
-    try:
-        found.extend(
-            str(f) for f in sorted(root.iterdir()) if _REQUIREMENTS.match(f.name) and f.is_file()
-        )
-    except OSError:
-        pass
-    return list(dict.fromkeys(found))
+    """The files :func:`recode.server.pins.declared_pins` reads in a project root."""
+    return [str(f) for f in pins_mod.pin_files(root)]
 
 
 def build_context(

@@ -21,6 +21,8 @@ Failures are :class:`BackendError` subclasses whose message says what to do.
 
 from __future__ import annotations
 
+import datetime
+import email.utils
 import http.client
 import json
 import os
@@ -56,6 +58,10 @@ class BackendError(Exception):
 
 class BackendUnavailable(BackendError):
     """Nothing answers at the URL (refused, reset, unknown host), even after retries."""
+
+    def __init__(self, message: str, reason: str = "") -> None:
+        super().__init__(message)
+        self.reason = reason or message  # what the connection failed with, in a few words
 
 
 class BackendTimeout(BackendError):
@@ -99,24 +105,37 @@ class Backend(Protocol):
 def normalize_base_url(url: str) -> str:
     """The API root: ``http://host:8000`` and ``http://host:8000/`` mean ``http://host:8000/v1``.
 
-    A URL with a path is taken as it is (``http://host/openai/v1``).
+    A URL with a path is taken as it is (``http://host/openai/v1``), less an endpoint's own name
+    (``.../v1/chat/completions`` and ``.../v1/models`` are the API at ``.../v1``). Every client of
+    a model server in ReCode goes through this function (and :class:`OpenAIBackend`), so a URL
+    means the same to the CLI, the language server, the dataset builder and recode-serve.
 
     >>> normalize_base_url("http://127.0.0.1:8000"), normalize_base_url("http://h/v1/")
     ('http://127.0.0.1:8000/v1', 'http://h/v1')
+    >>> normalize_base_url("https://h/v1/chat/completions")
+    'https://h/v1'
     """
     url = url.strip()
     parts = urllib.parse.urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ValueError(f"not an http(s) URL: {url!r}")
     path = parts.path.rstrip("/")
+    for endpoint in _ENDPOINTS:
+        if path.endswith(endpoint):
+            path = path[: -len(endpoint)]
+            break
     if not path:
         path = "/v1"
     return urllib.parse.urlunsplit((parts.scheme, parts.netloc, path, "", ""))
 
 
+_ENDPOINTS = ("/chat/completions", "/completions", "/models")
+
 # -- OpenAI-compatible HTTP ------------------------------------------------------------------
 
 _RETRY_STATUS = {429, 502, 503, 504}
+#: The longest ``Retry-After`` waited for; a server asking for more gets it, capped.
+MAX_RETRY_AFTER = 60.0
 _PREFILL_FIELDS = ("continue_final_message", "add_generation_prompt")
 
 
@@ -125,8 +144,10 @@ class OpenAIBackend:
 
     ``timeout`` bounds each HTTP attempt (seconds). Refused or dropped connections and HTTP 429,
     502, 503 and 504 are retried ``retries`` times, waiting ``backoff``, then twice that, and so
-    on (at most 8 s a wait); a timeout is not retried (a slow server would only be slow again)
-    unless ``retry_timeouts``. ``model`` None asks the server for its first model.
+    on (at most 8 s a wait), or as long as a 429 or 503 answer's ``Retry-After`` says (seconds
+    or an HTTP date; at most :data:`MAX_RETRY_AFTER`); a timeout is not retried (a slow server
+    would only be slow again) unless ``retry_timeouts``. ``model`` None asks the server for its
+    first model.
     ``mode``: ``"prefill"`` (vLLM's continue_final_message), ``"chat"`` (plain chat) or
     ``"auto"`` (prefill, and plain chat from then on if the server refuses it).
     """
@@ -257,9 +278,12 @@ class OpenAIBackend:
         if self.api_key:
             headers["Authorization"] = f"Bearer {self.api_key}"
         last: BackendError | None = None
+        asked_wait: float | None = None  # the server's Retry-After
         for attempt in range(self.retries + 1):
             if attempt:
-                time.sleep(min(8.0, self.backoff * 2 ** (attempt - 1)))
+                backoff = min(8.0, self.backoff * 2 ** (attempt - 1))
+                time.sleep(backoff if asked_wait is None else asked_wait)
+                asked_wait = None
             request = urllib.request.Request(url, data=payload, headers=headers, method=method)
             try:
                 with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
@@ -271,6 +295,8 @@ class OpenAIBackend:
                 )
                 if exc.code in _RETRY_STATUS:
                     last = err
+                    if exc.code in (429, 503):
+                        asked_wait = _retry_after(exc.headers.get("Retry-After"))
                     continue
                 raise err from None
             except TimeoutError as exc:
@@ -293,13 +319,16 @@ class OpenAIBackend:
                     raise last from exc
                 last = BackendUnavailable(
                     f"the model server at {self.base_url} is not reachable ({reason}); is it "
-                    "running? (recode-serve starts one)"
+                    "running? (recode-serve starts one)",
+                    str(reason),
                 )
                 continue
             except (http.client.HTTPException, ConnectionError, OSError) as exc:
+                reason = f"{type(exc).__name__}: {exc}"
                 last = BackendUnavailable(
                     f"the connection to the model server at {self.base_url} failed "
-                    f"({type(exc).__name__}: {exc}); did it stop?"
+                    f"({reason}); did it stop?",
+                    reason,
                 )
                 continue
             try:
@@ -310,8 +339,25 @@ class OpenAIBackend:
                 ) from None
         assert last is not None
         if self.retries and isinstance(last, BackendUnavailable):
-            last = BackendUnavailable(f"{last} (tried {self.retries + 1} times)")
+            last = BackendUnavailable(f"{last} (tried {self.retries + 1} times)", last.reason)
         raise last
+
+
+def _retry_after(value: str | None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (RFC 9110: seconds or an HTTP date)."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return min(float(value), MAX_RETRY_AFTER)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=datetime.UTC)
+    wait = (when - datetime.datetime.now(datetime.UTC)).total_seconds()
+    return min(max(wait, 0.0), MAX_RETRY_AFTER)
 
 
 def _error_detail(exc: urllib.error.HTTPError) -> str:

@@ -133,3 +133,21 @@ def test_join_with_notes_and_check_against_kb():
     missing = missing_from_kb(changes, kb, "scipy")
     assert [c.symbol for c in missing] == ["scipy.stats._stats_py.moment(n)",
                                            "scipy.linalg.something_else"]
+
+
+def test_cached_distribution_is_chosen_by_exact_version(tmp_path):
+    from recode.dataset.apidiff import _find_dist
+
+    for name in (
+        "numpy-2.0.1-cp312-cp312-manylinux_2_17_x86_64.manylinux2014_x86_64.whl",
+        "numpy_financial-2.0.0-py3-none-any.whl",
+        "numpy-2.0.0rc1.tar.gz",
+        "numpy-2.0.0.tar.gz",
+        "numpy-2.0.tar.gz.part",
+    ):
+        (tmp_path / name).write_bytes(b"")
+    # "2.0" took numpy-2.0.1's wheel (a prefix of its file name): another release was diffed
+    assert _find_dist(tmp_path, "numpy", "2.0") == tmp_path / "numpy-2.0.0.tar.gz"
+    assert _find_dist(tmp_path, "NumPy", "2.0.1").name.startswith("numpy-2.0.1-cp312")
+    assert _find_dist(tmp_path, "numpy-financial", "2") is not None
+    assert _find_dist(tmp_path, "numpy", "2.0.2") is None

@@ -9,6 +9,7 @@ import pytest
 
 from recode.dataset import release_notes as rn
 from recode.dataset.release_notes import ReleaseNotesFetcher, excerpt, html_to_text, version_section
+from tests.model import support
 from tests.model.support import DATA, notes_server
 
 
@@ -113,3 +114,15 @@ def test_excerpt_keeps_the_paragraphs_about_the_symbol():
     assert "np.asarray(arg, dtype=dtype)" in cut and "np.source" not in cut
     assert excerpt(section, ["numpy.nothing"]) == ""
     assert len(excerpt("- " + "solve " * 1000, ["solve"], max_chars=100)) == 100
+
+
+@pytest.mark.parametrize("charset", ["utf8mb4", "base64"])
+def test_unknown_charset_is_read_as_utf8_and_logged(server, tmp_path, monkeypatch, caplog, charset):
+    # MySQL's utf8mb4 is no Python codec and base64 no text codec: both raised LookupError
+    page = ("numpy_release.html", f"text/html; charset={charset}")
+    monkeypatch.setitem(support.ROUTES, "/doc/stable/release.html", page)
+    with caplog.at_level("WARNING", logger="recode.dataset.release_notes"):
+        notes = fetcher(server, tmp_path).get("numpy", "2.0.0").notes
+    assert notes is not None and notes.origin == "changelog"
+    assert "np.cast has been removed" in notes.text
+    assert f"unknown charset '{charset}'" in caplog.text
