@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from recode.server import files
 from recode.server.detector import Detector
 from recode.server.fixes import fix_source, parses
-from recode.server.report import FileResult
+from recode.server.report import SYNTAX_ERRORS, FileResult
 
 if TYPE_CHECKING:
     from recode.server.model.engine import MigrationEngine
@@ -60,15 +60,18 @@ def process_file(
         else FileResult(shown, unversioned=unversioned)
     )
     findings = detector.detect(data)
-    result.findings = findings
+    result.findings, result.source = findings, data
+    fixable = any(f.fixable for f in findings)
+    if fixable and not parses(data):
+        result.unfixable = SYNTAX_ERRORS  # in every mode: a check must not promise these fixes
     use_model = (
         model is not None
         and mode != "check"
         and any(not f.fixable and f.confidence == "high" for f in findings)
     )
-    if mode == "check" or not (use_model or any(f.fixable for f in findings)):
+    if mode == "check" or not (use_model or fixable):
         return result
-    if not parses(data):
+    if result.unfixable or (not fixable and not parses(data)):
         result.problem = "the file has syntax errors; it was scanned but is never rewritten"
         return result
     fixed = fix_source(data, detector)
@@ -105,13 +108,14 @@ def process_file(
     try:
         files.write_atomic(source, new_raw)
     except files.ChangedOnDisk as exc:
-        result.problem = str(exc)
+        result.problem = result.write_error = str(exc)
         return result
     except OSError as exc:
-        result.problem = f"cannot write: {exc}"
+        result.problem = result.write_error = f"cannot write: {exc}"
         return result
     result.fixed = fixed_count
     result.findings = fixed.remaining if new_utf8 == fixed.source else detector.detect(new_utf8)
+    result.source = new_utf8  # what the file holds now, and what the findings refer to
     return result
 
 
