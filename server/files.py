@@ -228,13 +228,16 @@ class _Resolver:
 
 
 def iter_python_files(
-    paths: list[Path], missing: list[Path] | None = None
+    paths: list[Path],
+    missing: list[Path] | None = None,
+    unreadable: list[tuple[Path, str]] | None = None,
 ) -> Iterator[tuple[Path, Path]]:
     """Python files under ``paths`` as (path as found, resolved path), honouring .gitignore
     files and skipping tool folders; a file reached twice (links) is yielded once.
 
     A file named explicitly is always yielded, whatever its suffix or ignore status. A path
-    that does not exist (or a link to nothing) yields nothing and is added to ``missing``.
+    that does not exist (or a link to nothing) yields nothing and is added to ``missing``; a
+    folder that cannot be listed is added to ``unreadable`` with the reason.
     """
     # Keyed by text: str() of a resolved path is wanted later anyway (display names) and is
     # cached on it, while hashing a fresh Path builds a tuple of its parts.
@@ -256,7 +259,7 @@ def iter_python_files(
                 seen.add(key)
                 yield top, resolved
             continue
-        yield from _walk(top, None, [], seen, resolver)
+        yield from _walk(top, None, [], seen, resolver, unreadable)
 
 
 def _walk(
@@ -265,13 +268,16 @@ def _walk(
     specs: list[tuple[Path, pathspec.PathSpec]],
     seen: set[str],
     resolver: _Resolver,
+    unreadable: list[tuple[Path, str]] | None = None,
 ) -> Iterator[tuple[Path, Path]]:
     spec = _gitignore(str(folder))
     if spec is not None:
         specs = [*specs, (folder, spec)]
     try:
         entries = sorted(os.scandir(folder), key=lambda e: e.name)
-    except OSError:
+    except OSError as exc:
+        if unreadable is not None:
+            unreadable.append((folder, exc.strerror or str(exc)))
         return
     if real_folder is None:  # resolved only once listed: a link loop never gets this far
         real_folder = resolver.folder(folder)
@@ -288,7 +294,7 @@ def _walk(
         if is_dir:
             if os.path.exists(os.path.join(entry.path, "pyvenv.cfg")):
                 continue  # a virtual environment under another name
-            yield from _walk(path, real_folder / name, specs, seen, resolver)
+            yield from _walk(path, real_folder / name, specs, seen, resolver, unreadable)
         elif _is_file(entry):
             is_link = entry.is_symlink()
             resolved = path.resolve() if is_link else real_folder / name
