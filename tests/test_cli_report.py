@@ -17,6 +17,8 @@ from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from recode.server import cli
 from tests.conftest import TEST_KB
@@ -397,3 +399,55 @@ def test_a_file_write_could_not_write_is_a_runtime_error(shared_tmp):
     assert invocation["executionSuccessful"] is False and invocation["exitCode"] == 2
     (note,) = invocation["toolExecutionNotifications"]
     assert note["level"] == "error" and note["message"]["text"].startswith("not rewritten: ")
+
+
+# -- the same over generated files ---------------------------------------------------------------
+
+_STATEMENTS = (
+    "x = np.float_(1)",
+    "y = np.trapz([1, 2])",
+    "z = np.AxisError",
+    "w = np.float(2)",
+    "h = np.lib.old_helper(1)",
+    'd = fetch_x("a", verbose=True)',
+    "a = 1",
+    "# a comment",
+    "if a:\n\tb = np.float_(3)",
+)
+
+
+@st.composite
+def _sources(draw: st.DrawFn) -> tuple[bytes, str]:
+    """A module of fixable and plain lines, one line ending, UTF-8 or latin-1, non-ASCII text
+    before the calls now and then; its bytes and its encoding."""
+    encoding = draw(st.sampled_from(["utf-8", "latin-1"]))
+    eol = draw(st.sampled_from(["\n", "\r\n", "\r"]))
+    lines = ["# -*- coding: latin-1 -*-"] if encoding == "latin-1" else []
+    lines += ["import numpy as np", "from sklearn.datasets import fetch_x"]
+    for statement in draw(st.lists(st.sampled_from(_STATEMENTS), min_size=1, max_size=8)):
+        prefix = draw(st.sampled_from(["", 's = "é"; ', "t = 'ü ñ'; "]))
+        lines += (prefix + statement).split("\n")
+    return (eol.join(lines) + eol).encode(encoding), encoding
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(source=_sources())
+def test_json_fix_edits_reproduce_write_on_generated_files(capsys, tmp_path_factory, source):
+    raw, encoding = source
+    folder = tmp_path_factory.mktemp("gen")
+    original, copy = folder / "m.py", folder / "w.py"
+    original.write_bytes(raw)
+    copy.write_bytes(raw)
+    code, out, _ = _run(capsys, original, "--format", "json", *TARGETS)
+    edits = [
+        (e["line"], e["column"], e["end_line"], e["end_column"], e["content"])
+        for f in json.loads(out)["findings"]
+        for e in (f["fix"] or {"edits": []})["edits"]
+    ]
+    code, _, err = _run(capsys, copy, "--write", *TARGETS)
+    assert code in (0, 1), err
+    written = copy.read_bytes()
+    assert bool(edits) == (written != raw)
+    assert _apply(raw.decode(encoding), edits).encode(encoding) == written
