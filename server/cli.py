@@ -1,6 +1,7 @@
 """``recode-migrate``: report, diff or fix outdated library calls in a project.
 
-Exit status: 0 nothing outdated, 1 outdated calls remain, 2 usage or runtime error.
+Exit status: 0 nothing outdated, 1 outdated calls remain, 2 usage or runtime error (a bad
+option, nothing scanned, a file --write could not write, a model that failed).
 """
 
 from __future__ import annotations
@@ -14,7 +15,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from recode.dataset.knowledge import IMPORT_NAMES, load_knowledge_base
+from recode.dataset.knowledge import (
+    IMPORT_NAMES,
+    KnowledgeBase,
+    canonical_name,
+    load_knowledge_base,
+)
 from recode.server import config as config_mod
 from recode.server import environment as env_mod
 from recode.server import report
@@ -22,7 +28,7 @@ from recode.server.detector import Detector, parse_target
 from recode.server.files import DEFAULT_MAX_BYTES, iter_python_files
 from recode.server.migrate import process_file
 from recode.server.parallel import map_in_processes
-from recode.server.severity import SEVERITIES
+from recode.server.severity import SEVERITIES, LibraryVersion
 from recode.server.suppression import Suppressor
 
 if TYPE_CHECKING:
@@ -156,8 +162,8 @@ def build_parser() -> argparse.ArgumentParser:
         "-j",
         type=int,
         default=0,
-        help="processes that scan files: this one and N - 1 forked workers (default: the number"
-        " of CPUs)",
+        help="processes that scan files: this one and N - 1 forked workers (default: 0, the "
+        "number of CPUs)",
     )
     p.add_argument("--no-progress", action="store_true", help="never draw a progress bar")
     p.add_argument(
@@ -171,7 +177,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=DEFAULT_MAX_BYTES,
         metavar="BYTES",
-        help="skip files larger than this (default: %(default)s)",
+        help="skip files larger than this, a positive number (default: %(default)s)",
     )
     config_mod.add_arguments(p, mode)
     p.set_defaults(mode="check")
@@ -202,7 +208,7 @@ def _init_worker(
 def _work(path_and_display: tuple[Path, str]) -> report.FileResult:
     path, display = path_and_display
     try:
-        return process_file(
+        result = process_file(
             path,
             _worker["detector"],
             _worker["mode"],
@@ -214,6 +220,7 @@ def _work(path_and_display: tuple[Path, str]) -> report.FileResult:
         )
     except Exception as exc:  # one broken file must not end the run
         return report.FileResult(display, skipped=f"internal error while scanning: {exc!r}")
+    return report.locate(result)  # here, in the worker: the source stays in this process
 
 
 def _suppressor(path: Path) -> Suppressor | None:
@@ -281,16 +288,25 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace, options: config_mod.RunOptions) -> int:
+    problem = _check_options(args)
+    if problem:
+        print(f"recode-migrate: {problem}", file=sys.stderr)
+        return 2
     engine = None
     if args.model_url or args.model:
         engine, code = _model_engine(args)
         if code is not None:
             return code
     missing: list[Path] = []
+    unreadable: list[tuple[Path, str]] = []
     # checks every path exists, too
     walked = list(
         iter_python_files(
-            args.paths, missing, options.exclusion, force_exclude=args.force_exclude
+            args.paths,
+            missing,
+            options.exclusion,
+            force_exclude=args.force_exclude,
+            unreadable=unreadable,
         )
     )
     if missing:
@@ -305,8 +321,12 @@ def _run(args: argparse.Namespace, options: config_mod.RunOptions) -> int:
         [x.strip() for x in args.libraries.split(",") if x.strip()] if args.libraries else None
     )
     kb = load_knowledge_base(args.kb or None, libraries)
-    for problem in kb.problems:
-        print(f"recode-migrate: knowledge base: {problem} (record skipped)", file=sys.stderr)
+    for kb_problem in kb.problems:
+        print(f"recode-migrate: knowledge base: {kb_problem} (record skipped)", file=sys.stderr)
+    problem = _check_libraries(args, kb, libraries, targets)
+    if problem:
+        print(f"recode-migrate: {problem}", file=sys.stderr)
+        return 2
     for selector in options.selection.unmatched(kb):
         print(f"recode-migrate: warning: {selector!r} names no checked record", file=sys.stderr)
     kb = options.selection.restrict(kb)
@@ -349,10 +369,13 @@ def _run(args: argparse.Namespace, options: config_mod.RunOptions) -> int:
         chunksize=max(1, len(paths) // (jobs * CHUNKS_PER_JOB)),
         step=progress.step,
     )
+    results += _unreadable_results(unreadable, prefix)
     run = report.Run(results, versions, args.mode)
     model_failed = _model_failure(results)
+    errors = run.errors()
+    status = 2 if errors or model_failed else 1 if run.findings else 0
     try:
-        _print_report(args, run, results, engine, cwd)
+        _print_report(args, run, results, engine, cwd, status)
         sys.stdout.flush()  # here, not at exit, so a closed pipe is caught below
     except BrokenPipeError:
         _drop_stdout()
@@ -361,17 +384,68 @@ def _run(args: argparse.Namespace, options: config_mod.RunOptions) -> int:
             print(f"recode-migrate: note: {note}", file=sys.stderr)
         if model_failed:
             print(f"recode-migrate: the model failed: {model_failed}", file=sys.stderr)
-    if model_failed:
-        return 2
-    refused = sum(1 for r in results if r.refused)
-    if refused:
-        print(
-            f"recode-migrate: {refused} file{'s' if refused != 1 else ''} could not be "
-            f"{'written' if args.mode == 'write' else 'diffed'} (the report says why)",
-            file=sys.stderr,
+    for error in errors:
+        print(f"recode-migrate: {error}", file=sys.stderr)
+    if not results:
+        print("recode-migrate: note: no Python files under the paths given", file=sys.stderr)
+    return status
+
+
+def _check_options(args: argparse.Namespace) -> str | None:
+    """What is wrong with the options' values (checked before anything is read), or None."""
+    if args.max_file_size <= 0:
+        return f"--max-file-size must be a positive number of bytes, got {args.max_file_size}"
+    if args.jobs < 0:
+        return f"--jobs must be 0 (one per CPU) or more, got {args.jobs}"
+    return None
+
+
+def _check_libraries(
+    args: argparse.Namespace,
+    kb: KnowledgeBase,
+    libraries: list[str] | None,
+    targets: dict[str, LibraryVersion],
+) -> str | None:
+    """A --libraries name or a --target the knowledge base has no records for, or None.
+
+    The knowledge base was loaded for --libraries only, so every library is loaded (for the
+    message) only when a name is unknown."""
+    have = set(kb.libraries())
+    unknown = [x for x in libraries or () if canonical_name(x) not in have]
+    if unknown:
+        known = load_knowledge_base(args.kb or None).libraries()
+        hints = [
+            f"{x} is an import name: its distribution is {dist}"
+            for x in unknown
+            for dist, roots in IMPORT_NAMES.items()
+            if x in roots and x != dist and dist in known
+        ]
+        return (
+            f"--libraries: no records for {', '.join(unknown)} (known: {', '.join(known)})"
+            + "".join(f"; {h}" for h in hints)
         )
-        return 2
-    return 1 if run.findings else 0
+    for name in targets:
+        if name not in have:
+            if libraries:
+                return f"--target {name}: {name} is not among --libraries"
+            return (
+                f"--target {name}: the knowledge base has no records for {name} "
+                f"(known: {', '.join(sorted(have))})"
+            )
+    return None
+
+
+def _unreadable_results(
+    unreadable: list[tuple[Path, str]], cwd_prefix: str
+) -> list[report.FileResult]:
+    """Folders the walk could not list, reported as skipped (their files were not scanned)."""
+    return [
+        report.FileResult(
+            _display(folder, folder.resolve(), cwd_prefix),
+            skipped=f"folder not scanned: cannot list it: {reason}",
+        )
+        for folder, reason in unreadable
+    ]
 
 
 def _print_report(
@@ -380,6 +454,7 @@ def _print_report(
     results: list[report.FileResult],
     engine: MigrationEngine | None,
     cwd: Path,
+    status: int,
 ) -> None:
     if args.format == "json":
         if engine is not None:
@@ -389,7 +464,7 @@ def _print_report(
         else:
             print(report.render_json(run))
     elif args.format == "sarif":
-        print(report.render_sarif(run, cwd))
+        print(report.render_sarif(run, cwd, status))
     else:
         if hasattr(sys.stdout, "reconfigure"):  # a diff holds each file's bytes as they are
             sys.stdout.reconfigure(errors="surrogateescape")

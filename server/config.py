@@ -125,7 +125,9 @@ def find_config(paths: Iterable[Path]) -> Path | None:
     for folder in folders:
         for name in CONFIG_FILES:
             candidate = folder / name
-            if not candidate.is_file():
+            # os.path.isfile, not Path.is_file: a folder this user may not search raises
+            # PermissionError there; the walk reports that folder, this just looks higher
+            if not os.path.isfile(candidate):
                 continue
             if name != "pyproject.toml" or _has_tool_recode(candidate):
                 return candidate

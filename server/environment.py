@@ -92,7 +92,8 @@ def find_root(path: Path) -> Path | None:
     """The nearest folder at or above ``path`` that looks like a project root."""
     path = path.resolve()
     for folder in [path, *path.parents] if path.is_dir() else path.parents:
-        if any((folder / m).exists() for m in ROOT_MARKERS):
+        # os.path.exists: a folder that cannot be read holds no marker (Path.exists raises)
+        if any(os.path.exists(folder / m) for m in ROOT_MARKERS):
             return folder
     return None
 

@@ -467,6 +467,7 @@ def iter_python_files(
     exclusion: Exclusion | None = None,
     *,
     force_exclude: bool = False,
+    unreadable: list[tuple[Path, str]] | None = None,
 ) -> Iterator[tuple[Path, Path]]:
     """Python files under ``paths`` as (path as found, resolved path), honouring git's ignore
     rules (see :class:`_Specs`) and skipping tool folders; a file reached twice (links) is
@@ -476,6 +477,7 @@ def iter_python_files(
     ``exclusion`` (default: the tool folders of ``SKIP_DIRS``), unless ``force_exclude``
     (ruff's ``--force-exclude``): then one that git ignores is left out too.
     A path that does not exist (or a link to nothing) yields nothing and is added to ``missing``.
+    A folder that cannot be listed is added to ``unreadable`` with the reason.
     """
     # Keyed by text: str() of a resolved path is wanted later anyway (display names) and is
     # cached on it, while hashing a fresh Path builds a tuple of its parts.
@@ -503,14 +505,14 @@ def iter_python_files(
         real = os.path.realpath(top)
         root = _repository_root(real)
         if root is None:  # outside a repository: the .gitignore files from here down
-            yield from _walk(top, None, "", (), seen, resolver, exclusion)
+            yield from _walk(top, None, "", (), seen, resolver, exclusion, unreadable)
             continue
         rel = os.path.relpath(real, root).replace(os.sep, "/")
         rel = "" if rel == "." else rel + "/"
         specs = _repository_specs(root)
         for prefix in _prefixes(rel)[:-1]:  # the folders above ``top``; its own: in _walk
             specs = _with_gitignore(specs, os.path.join(root, prefix), prefix)
-        yield from _walk(top, None, rel, specs, seen, resolver, exclusion)
+        yield from _walk(top, None, rel, specs, seen, resolver, exclusion, unreadable)
 
 
 def _walk(
@@ -521,11 +523,14 @@ def _walk(
     seen: set[str],
     resolver: _Resolver,
     exclusion: Exclusion | None = None,
+    unreadable: list[tuple[Path, str]] | None = None,
 ) -> Iterator[tuple[Path, Path]]:
     """``rel``: the folder relative to its repository root ("" or ending in "/")."""
     try:
         entries = sorted(os.scandir(folder), key=lambda e: e.name)
-    except OSError:
+    except OSError as exc:
+        if unreadable is not None:
+            unreadable.append((folder, exc.strerror or str(exc)))
         return
     for entry in entries:  # names only, no system call: most folders have neither
         if entry.name == ".git" and rel:  # a nested repository: its own rules, not ours
@@ -550,7 +555,14 @@ def _walk(
             if os.path.exists(os.path.join(entry.path, "pyvenv.cfg")):
                 continue  # a virtual environment under another name
             yield from _walk(
-                path, real_folder / name, f"{rel}{name}/", specs, seen, resolver, exclusion
+                path,
+                real_folder / name,
+                f"{rel}{name}/",
+                specs,
+                seen,
+                resolver,
+                exclusion,
+                unreadable,
             )
         elif _is_file(entry):
             is_link = entry.is_symlink()

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from recode.server import files
 from recode.server.detector import Detector
 from recode.server.fixes import Edit, apply_edits, compose_edits, fix_source, parses
-from recode.server.report import FileResult
+from recode.server.report import SYNTAX_ERRORS, FileResult
 from recode.server.suppression import Suppressor, add_ignores
 
 if TYPE_CHECKING:
@@ -67,17 +67,24 @@ def process_file(
     )
     suppressor = suppressor or Suppressor()
     findings, result.suppressed = suppressor.split(data, detector.detect(data))
+    # the source the findings are located in, with the file's own line ends (a lone CR is an
+    # LF in ``data``, one byte for one: the offsets are the same), so fix edits end their
+    # lines as --write writes them
     result.findings = findings
+    result.source = source.text.encode("utf-8") if "\r" in source.text else data
     if mode == "add-ignore":
         return _add_ignores(source, result, detector, suppressor)
+    fixable = any(f.fixable for f in findings)
+    if fixable and not parses(source.raw, as_file=True):  # as Python reads it, with its coding
+        result.unfixable = SYNTAX_ERRORS  # in every mode: a check must not promise these fixes
     use_model = (
         model is not None
         and mode != "check"
         and any(not f.fixable and f.confidence == "high" for f in findings)
     )
-    if mode == "check" or not (use_model or any(f.fixable for f in findings)):
+    if mode == "check" or not (use_model or fixable):
         return result
-    if not parses(source.raw, as_file=True):  # as Python reads the file, with its coding
+    if result.unfixable or (not fixable and not parses(source.raw, as_file=True)):
         result.problem = "the file has syntax errors; it was scanned but is never rewritten"
         return result
     fixed = fix_source(data, detector, keep=suppressor.keep)
@@ -105,8 +112,7 @@ def process_file(
     try:
         new_raw = _new_bytes(source, edits, new_utf8)
     except files.Refused as exc:
-        result.problem = str(exc)
-        result.refused = True
+        result.problem = result.write_error = str(exc)
         return result
     if mode == "diff":
         result.diff = unified_diff(source.raw, new_raw, shown)
@@ -115,14 +121,13 @@ def process_file(
     try:
         files.write_atomic(source, new_raw)
     except files.Refused as exc:
-        result.problem = str(exc)
-        result.refused = True
+        result.problem = result.write_error = str(exc)
         return result
     except files.ChangedOnDisk as exc:
-        result.problem = str(exc)
+        result.problem = result.write_error = str(exc)
         return result
     except OSError as exc:
-        result.problem = f"cannot write: {exc}"
+        result.problem = result.write_error = f"cannot write: {exc}"
         return result
     result.fixed = fixed_count
     result.findings = (
@@ -130,6 +135,7 @@ def process_file(
         if new_utf8 == fixed.source
         else suppressor.keep(new_utf8, detector.detect(new_utf8))
     )
+    result.source = new_utf8  # what the file holds now, and what the findings refer to
     return result
 
 
@@ -151,14 +157,13 @@ def _add_ignores(
     try:
         files.write_atomic(source, _new_bytes(source, _line_edits(data, new_utf8), new_utf8))
     except files.Refused as exc:
-        result.problem = str(exc)
-        result.refused = True
+        result.problem = result.write_error = str(exc)
         return result
     except files.ChangedOnDisk as exc:
-        result.problem = str(exc)
+        result.problem = result.write_error = str(exc)
         return result
     except OSError as exc:
-        result.problem = f"cannot write: {exc}"
+        result.problem = result.write_error = f"cannot write: {exc}"
         return result
     result.fixed = len(result.findings)
     result.findings, result.suppressed = [], suppressed

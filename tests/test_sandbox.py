@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -370,6 +371,32 @@ def test_own_folder_interpreter_and_devices_work() -> None:
     result = run_python(code)
     assert result.stdout.splitlines() == ["-1 Read-only file system"] * 2, result.stdout
     assert not Path(sys.base_prefix, "escaped").exists()
+
+
+@needs_private_root
+def test_an_interpreter_under_tmp_stays_out_of_the_private_tmp() -> None:
+    """A checkout cloned under /tmp with its venv: the venv's folder must not show in the
+    program's /tmp (only its own folder does), and the interpreter still finds its packages.
+    The venv here is a linked copy of the running one: pyvenv.cfg, bin/python and lib/."""
+    base = Path(tempfile.mkdtemp(prefix="recode-venv-", dir="/tmp"))
+    try:
+        venv = base / "venv"
+        (venv / "bin").mkdir(parents=True)
+        executable = Path(getattr(sys, "_base_executable", sys.executable))
+        (venv / "pyvenv.cfg").write_text(f"home = {executable.parent}\n")
+        (venv / "bin" / "python").symlink_to(executable)
+        (venv / "lib").symlink_to(Path(sys.prefix, "lib"))
+        code = (
+            "import os, sys, packaging\n"
+            "open('/tmp/scratch', 'w').write('t')\n"
+            "mine = [n for n in os.listdir('/tmp') if (os.getcwd() + '/').startswith(f'/tmp/{n}/')]\n"
+            "print(sorted(set(os.listdir('/tmp')) - set(mine)), packaging.__name__)\n"
+        )
+        result = run_python(code, python=str(venv / "bin" / "python"), timeout_s=60)
+        assert result.status == "ok", result.stderr
+        assert result.stdout == "['scratch'] packaging\n"
+    finally:
+        shutil.rmtree(base)
 
 
 @needs_private_root

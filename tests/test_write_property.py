@@ -124,7 +124,7 @@ def test_write_replaces_exactly_the_fix_spans(generated: Generated) -> None:
         f = Path(folder) / "gen.py"
         f.write_bytes(generated.original)
         result = process_file(f, DETECTOR, "write")
-        assert result.problem is None and not result.refused
+        assert result.problem is None and result.write_error is None
         written = f.read_bytes()
     assert written == generated.expected
     assert result.fixed == generated.fixes

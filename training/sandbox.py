@@ -16,7 +16,10 @@ Kernel (whatever the program does, ctypes included):
     site-packages folders on its sys.path, the caller's ``read_paths``, the shared libraries
     and loader cache under /lib*, /usr/lib*, /etc/ld.so.*, time zones, the CPU topology under
     /sys/devices/system/cpu), its work folder read-write, a fresh /proc, a /dev with null, zero,
-    full, random, urandom and its own /dev/shm, and a tmpfs /tmp. ``pivot_root`` moves it there
+    full, random, urandom and its own /dev/shm, and a tmpfs /tmp (an interpreter that lives
+    under /tmp, say a venv in a checkout cloned there, is bound under /.sandbox-python instead
+    and restarted from there, so that /tmp shows none of the host's folders but the
+    program's own and its read_paths). ``pivot_root`` moves it there
     and the host's tree is detached, so /etc/passwd, the repository, $HOME or another sample's
     folder simply do not exist for it; the root itself is read-only. Where that cannot be built
     the fallback is the host's tree with every mount remounted read-only except the work folder
@@ -135,6 +138,8 @@ _SYSTEM_READS = ("/lib", "/lib64", "/lib32", "/libx32", "/usr/lib", "/usr/lib64"
                  "/usr/libx32", "/usr/share/zoneinfo", "/etc/ld.so.cache", "/etc/ld.so.conf",
                  "/etc/ld.so.conf.d", "/etc/localtime", "/sys/devices/system/cpu")
 _DEVICES = ("null", "zero", "full", "random", "urandom")
+# Where an interpreter that lives under /tmp is bound in a private root (see _restart_moved).
+_MOVED = "/.sandbox-python"
 
 class _RootFailed(Exception):
     pass
@@ -163,8 +168,8 @@ def _private_root(ctypes, libc, cfg, report, new_proc):
                 return
         check(False, what)
 
-    def bind(src, flags):
-        target = root + src
+    def bind(src, flags, at=None):
+        target = root + (at or src)
         if os.path.isdir(src):
             if not os.path.isdir(target):
                 os.makedirs(target)
@@ -183,22 +188,31 @@ def _private_root(ctypes, libc, cfg, report, new_proc):
         check(libc.mount(b"tmpfs", fs(root + path), b"tmpfs", MS_NOSUID | MS_NODEV,
                          fs(opts)) == 0, "tmpfs " + path)
 
-    reads = [sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix,
-             os.path.dirname(os.path.abspath(sys.executable))]
+    own = [sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix,
+           os.path.dirname(os.path.abspath(sys.executable))]
     # Package folders the interpreter found elsewhere (a venv made from another venv sees that
     # one's site-packages); source folders that .pth files add stay out.
-    reads += [entry for entry in sys.path if isinstance(entry, str) and os.path.basename(
+    own += [entry for entry in sys.path if isinstance(entry, str) and os.path.basename(
         entry.rstrip("/")) in ("site-packages", "dist-packages") and os.path.isdir(entry)]
-    reads += list(cfg.get("read_paths") or ()) + list(_SYSTEM_READS)
-    reals, links = [], []
-    for path in reads:
+    # An interpreter (a venv, a checkout) under /tmp would show in the program's private /tmp:
+    # its tree goes under _MOVED instead, and the worker restarts it from there.
+    move = _under_tmp(os.path.dirname(os.path.abspath(sys.executable))) and hasattr(
+        sys, "orig_argv")
+
+    def seen_at(path, movable):
+        return _MOVED + path if movable and move and _under_tmp(path) else path
+
+    reads = [(path, True) for path in own]
+    reads += [(path, False) for path in list(cfg.get("read_paths") or ()) + list(_SYSTEM_READS)]
+    reals, links = {}, []
+    for path, movable in reads:
         path = os.path.abspath(path)
         if not os.path.exists(path):
             continue
         real = os.path.realpath(path)
-        reals.append(real)
+        reals[seen_at(real, movable)] = real
         if real != path:
-            links.append((path, real))
+            links.append((seen_at(path, movable), seen_at(real, movable)))
     os.mkdir(root, 0o755)
     check(libc.mount(b"tmpfs", fs(root), b"tmpfs", MS_NOSUID | MS_NODEV,
                      b"mode=755,size=1m") == 0, "tmpfs root")
@@ -206,16 +220,16 @@ def _private_root(ctypes, libc, cfg, report, new_proc):
         # /tmp first: read paths and the work folder below /tmp are bound on top of it.
         tmpfs("/tmp", 0o1777, int(cfg.get("tmp_mb", 64)))
         bound = []
-        for real in sorted(set(reals), key=lambda p: (p.count("/"), p)):
-            covered = False
+        for at in sorted(reals, key=lambda p: (p.count("/"), p)):
+            real, covered = reals[at], False
             for done in bound:
-                if real.startswith(done.rstrip("/") + "/"):
-                    covered = os.stat(real).st_dev == os.stat(done).st_dev
+                if at.startswith(done.rstrip("/") + "/"):
+                    covered = os.stat(real).st_dev == os.stat(reals[done]).st_dev
                     if covered:
                         break
             if not covered:
-                bind(real, ro_flags)
-                bound.append(real)
+                bind(real, ro_flags, at)
+                bound.append(at)
         for path, real in sorted(links):
             target = root + path
             if os.path.lexists(target):
@@ -274,7 +288,23 @@ def _private_root(ctypes, libc, cfg, report, new_proc):
     except OSError:
         pass
     report["mounts"] = "read-only"
+    if move:
+        report["interpreter_moved_to"] = _MOVED + os.path.abspath(sys.executable)
     return True
+
+def _under_tmp(path):
+    return path == "/tmp" or path.startswith("/tmp/")
+
+def _restart_moved(cfg, report):
+    """Run the interpreter again from where _private_root bound its tree (it lies under /tmp):
+    the same command line, the report so far handed on. Returns only if that fails."""
+    exe = report.pop("interpreter_moved_to")
+    argv = list(sys.orig_argv)
+    argv[-1] = json.dumps(dict(cfg, resume=report))
+    try:
+        os.execv(exe, [exe] + argv[1:])
+    except OSError as exc:
+        report["private_root_error"] = "restarting the interpreter at %s: %s" % (exe, exc)
 
 def _setup_mounts(ctypes, libc, cfg, report, new_proc):
     workdir = cfg["workdir"]
@@ -454,6 +484,13 @@ def _main():
     import resource
     cfg = json.loads(sys.argv[1])
     report_fd = cfg["report_fd"]
+    if "resume" in cfg:  # restarted by _restart_moved: limits and namespaces are in place
+        report = cfg.pop("resume")
+        ctypes, libc = _libc()
+        if cfg.get("drop_caps") and libc is not None:
+            _drop_caps(ctypes, libc, report)
+        _worker(cfg, report, report_fd)
+        return
     report = {"pid_namespace": False, "network": "shared", "mounts": "shared",
               "filesystem": "host", "capabilities": "kept", "processes": "none",
               "audit_hook": False}
@@ -532,6 +569,8 @@ def _main():
                     break
             os.write(status_w, str(status if status is not None else 0).encode())
             os._exit(0)
+    if "interpreter_moved_to" in report:
+        _restart_moved(cfg, report)
     if cfg.get("drop_caps") and libc is not None:
         _drop_caps(ctypes, libc, report)
     _worker(cfg, report, report_fd)
