@@ -167,7 +167,7 @@ class FileFacts:
     def require_free(self, name: str, target: str, uses: Iterable[int]) -> None:
         reason = self.conflict(name, {target}, uses)
         if reason is not None:
-            raise _NoFix(f"{reason}; the fix would use `{name}` for `{target}`")
+            raise _NoFix(f"{reason}, so the fix cannot use that name for `{target}`")
 
 
 # -- keywords ------------------------------------------------------------------------------
@@ -291,7 +291,7 @@ def _rename_from(binding: Binding, new: str, analysis: Analysis) -> tuple[Edit, 
     if new_module == "builtins":
         reason = facts.conflict(new_leaf, {new, binding.target}, uses)
         if reason is not None:
-            raise _NoFix(f"{reason}; the fix would use `{new_leaf}` for `{new}`")
+            raise _NoFix(f"{reason}, so the fix cannot use that name for `{new}`")
         edits.append(_remove_import_item(stmt, item, analysis.source))
         local = new_leaf
     else:

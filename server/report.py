@@ -74,6 +74,7 @@ def finding_dict(path: str, f: Finding) -> dict:
         "severity": f.severity,
         "message": f.message,
         "fixable": f.fixable,
+        "fix_unavailable": f.fix_unavailable,
         "confidence": f.confidence,
         "replacement": f.record.replacement,
         "source": f.record.source_url,
@@ -94,6 +95,8 @@ def render_text(run: Run) -> str:
             lines.append(r.diff.rstrip("\n"))
     for path, f in run.findings:
         mark = " [fixable]" if f.fixable and run.mode == "check" else ""
+        if f.fix_unavailable:
+            mark = f" [not fixed: {f.fix_unavailable}]"
         lines.append(
             f"{path}:{f.start.line + 1}:{f.start.character + 1}: {f.severity} "
             f"[{f.record.id}] {f.message}{mark}"
@@ -167,7 +170,11 @@ def render_sarif(run: Run, base: Path | None = None) -> str:
                         }
                     }
                 ],
-                "properties": {"fixable": f.fixable, "confidence": f.confidence},
+                "properties": {
+                    "fixable": f.fixable,
+                    "fix_unavailable": f.fix_unavailable,
+                    "confidence": f.confidence,
+                },
             }
         )
     doc = {
