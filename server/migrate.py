@@ -71,7 +71,7 @@ def process_file(
     if not parses(data):
         result.problem = "the file has syntax errors; it was scanned but is never rewritten"
         return result
-    fixed = fix_source(data, detector)
+    fixed = fix_source(data, detector, findings=findings)
     if fixed.error:
         result.problem = fixed.error
     new_utf8 = fixed.source
