@@ -584,14 +584,19 @@ def fix_source(
             findings = detector.detect(result.source)
         chosen = _Chosen()
         applied: list[Finding] = []
+        taken: set[int] = set()  # edit tuples already chosen (a from-import's findings share one)
         for f in findings:
             if not f.fixable:
+                continue
+            if id(f.edits) in taken:
+                applied.append(f)
                 continue
             new = [e for e in f.edits if e not in chosen]
             if any(chosen.clashes(e) for e in new):
                 continue  # next round
             for e in new:
                 chosen.add(e)
+            taken.add(id(f.edits))
             applied.append(f)
         if not applied:
             result.remaining = findings
