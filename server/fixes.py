@@ -18,7 +18,7 @@ import re
 import threading
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
 from operator import attrgetter
 from typing import TYPE_CHECKING
 
@@ -146,7 +146,8 @@ class FileFacts:
 
     @cached_property
     def scopes(self) -> Scopes | None:
-        return Scopes.of(self.analysis.source)
+        tree = python_tree(self.analysis.source)
+        return None if tree is None else Scopes.of(self.analysis.source, tree)
 
     @cached_property
     def stars(self) -> bool:
@@ -546,17 +547,23 @@ _PARSE_LOCK = threading.Lock()
 
 
 def parses(source: bytes) -> bool:
-    """Whether Python accepts the source.
+    """Whether Python accepts the source."""
+    return python_tree(source) is not None
+
+
+@lru_cache(maxsize=2)
+def python_tree(source: bytes) -> ast.Module | None:
+    """Python's own parse of the source, None where it does not parse.
 
     CPython 3.11's parser is not safe to run in several threads at once (the language server
-    analyses in worker threads), so calls take turns.
+    analyses in worker threads), so calls take turns. The last trees are kept: ``--write``
+    asks for the tree of the file it read twice (the names it binds, whether it parses).
     """
     try:
         with _PARSE_LOCK:
-            ast.parse(source)
+            return ast.parse(source)
     except (SyntaxError, ValueError):
-        return False
-    return True
+        return None
 
 
 @dataclass

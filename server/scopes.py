@@ -57,7 +57,7 @@ class Star:
 
 
 class Scopes:
-    """Every scope of a file and what each binds (None from :meth:`of` where it does not parse)."""
+    """Every scope of a file and what each binds."""
 
     def __init__(self, module: Scope, stars: list[Star], by_name: dict[str, list[Scope]]) -> None:
         self.module = module
@@ -65,12 +65,8 @@ class Scopes:
         self._by_name = by_name  # name -> the scopes that bind it
 
     @classmethod
-    def of(cls, source: bytes) -> Scopes | None:
-        try:
-            text = source.decode("utf-8-sig")
-            tree = ast.parse(text)
-        except (SyntaxError, ValueError, UnicodeDecodeError):
-            return None
+    def of(cls, source: bytes, tree: ast.Module) -> Scopes:
+        """The scopes of ``tree``, Python's parse of ``source``."""
         walker = _Walker(_Offsets(source), len(source))
         walker.visit(tree)
         by_name: dict[str, list[Scope]] = {}
