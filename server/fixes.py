@@ -234,6 +234,7 @@ def _rename_reference(finding: Finding, analysis: Analysis, site: FixSite) -> tu
     if binding.kind == "from":
         return _rename_from_binding(binding, new, analysis)
     if binding.kind == "star" and _split(new)[0] == _split(old)[0]:
+        analysis.facts.require_free(_split(new)[1], new, [ref.start_byte])
         return (Edit(ref.start_byte, ref.end_byte, _split(new)[1]),)
     raise _NoFix
 

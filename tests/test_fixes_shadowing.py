@@ -268,3 +268,49 @@ def test_fixes_never_resolve_to_a_users_binding(code: str) -> None:
     for finding in result.remaining:
         if finding.record.fix is not None and finding.confidence == "high":
             assert finding.fix_unavailable, (finding.record.id, fixed)
+
+
+def fixed_text(code: str) -> tuple[str, list[str | None]]:
+    detector = Detector(KB, {"numpy": LibraryVersion(Version("2.0.0"), "target")})
+    result = fix_source(textwrap.dedent(code).encode(), detector)
+    assert result.error is None
+    return result.source.decode(), [f.fix_unavailable for f in result.remaining]
+
+
+@pytest.mark.parametrize(
+    "code, after",
+    [
+        # a star import of numpy itself binds prod there: fine, unless the user binds it too
+        ("from numpy import *\nx = product([2])\n", "from numpy import *\nx = prod([2])\n"),
+        ("from numpy import *\nprod = 1\nx = product([2])\n", None),
+        # a class body's names are not seen from its methods
+        (
+            "from numpy import product\n\n\nclass A:\n    prod = 1\n\n"
+            "    def f(self):\n        return product([2])\n",
+            "from numpy import prod\n\n\nclass A:\n    prod = 1\n\n"
+            "    def f(self):\n        return prod([2])\n",
+        ),
+        # a parameter of another function is no conflict; one of the using function is
+        (
+            "from numpy import product\n\n\ndef g(prod):\n    return prod\n\n\nx = product([2])\n",
+            "from numpy import prod\n\n\ndef g(prod):\n    return prod\n\n\nx = prod([2])\n",
+        ),
+        (
+            "from numpy import product\n\n\ndef g(prod):\n    return product([prod])\n",
+            "from numpy import prod as numpy_prod\n\n\n"
+            "def g(prod):\n    return numpy_prod([prod])\n",
+        ),
+        # the alias itself taken: the next free one
+        (
+            "from numpy import product\nprod = numpy_prod = 1\nx = product([2])\n",
+            "from numpy import prod as numpy_prod_2\nprod = numpy_prod = 1\n"
+            "x = numpy_prod_2([2])\n",
+        ),
+    ],
+)
+def test_where_a_fix_may_bind_its_name(code: str, after: str | None) -> None:
+    text, reasons = fixed_text(code)
+    if after is None:
+        assert text == code and reasons and all("binds `prod`" in r for r in reasons)
+    else:
+        assert text == after and not reasons
