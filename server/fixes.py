@@ -18,7 +18,7 @@ import re
 import threading
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
-from functools import cached_property, lru_cache
+from functools import cached_property
 from operator import attrgetter
 from typing import TYPE_CHECKING
 
@@ -549,22 +549,30 @@ _PARSE_LOCK = threading.Lock()
 
 def parses(source: bytes) -> bool:
     """Whether Python accepts the source."""
-    return python_tree(source) is not None
+    known = _VERDICTS.get(source)
+    return known if known is not None else python_tree(source) is not None
 
 
-@lru_cache(maxsize=2)
 def python_tree(source: bytes) -> ast.Module | None:
     """Python's own parse of the source, None where it does not parse.
 
     CPython 3.11's parser is not safe to run in several threads at once (the language server
-    analyses in worker threads), so calls take turns. The last trees are kept: ``--write``
-    asks for the tree of the file it read twice (the names it binds, whether it parses).
+    analyses in worker threads), so calls take turns. The verdicts of the last few parses are
+    kept: ``--write`` asks about the file it read twice (for the names it binds, and whether it
+    parses); the trees are not (kept alive, they made every garbage collection slower).
     """
-    try:
-        with _PARSE_LOCK:
-            return ast.parse(source)
-    except (SyntaxError, ValueError):
-        return None
+    with _PARSE_LOCK:
+        try:
+            tree = ast.parse(source)
+        except (SyntaxError, ValueError):
+            tree = None
+        _VERDICTS[source] = tree is not None
+        while len(_VERDICTS) > 4:
+            del _VERDICTS[next(iter(_VERDICTS))]
+    return tree
+
+
+_VERDICTS: dict[bytes, bool] = {}
 
 
 @dataclass
