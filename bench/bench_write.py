@@ -5,7 +5,8 @@ several outdated calls that have mechanical fixes, through from-imports (``from 
 float_, product, cumproduct, trapz, in1d, zeros``: each import item is renamed with all its uses
 in the file; ``in1d(x, m)`` and ``zeros(3).ptp()`` become templates spelled ``numpy.isin``,
 ``numpy.ptp``, for which ``import numpy`` is added), and one finding without a fix
-(``df.append(x, ignore_index=True)``).
+(``df.append(x, ignore_index=True)``); and the same calls through ``import numpy as np``
+(``np.float_``, ``np.zeros(3).ptp()`` -> ``np.ptp(...)``, ``np.msort`` -> ``np.sort(..., axis=0)``).
 
 Both modes run as users run them, the CLI in a subprocess on a fresh copy of the file, with the
 shipped knowledge base against ``--target numpy==2.4 --target pandas==2.0``. Each size is timed
@@ -48,12 +49,35 @@ def step_{i}(a, b, other):
 '''
 
 
-def generate(lines: int) -> str:
-    parts = [HEAD]
-    count = HEAD.count("\n")
+ALIAS_HEAD = '''"""Generated for bench_write.py."""
+import numpy as np
+import pandas as pd
+
+'''
+
+ALIAS_BLOCK = '''
+def step_{i}(a, b, other):
+    """Block {i}."""
+    x = np.float_(a) + np.product(b)
+    m = np.zeros(3).ptp() + np.cumproduct(a)
+    area = np.trapz(b) + np.msort([a, a])
+    df = pd.DataFrame({{"a": [a]}})
+    kept = df.append(other, ignore_index=True)
+    return np.in1d(x, m), area, df, kept
+
+'''
+
+#: style -> (head, block)
+STYLES = {"from": (HEAD, BLOCK), "alias": (ALIAS_HEAD, ALIAS_BLOCK)}
+
+
+def generate(lines: int, style: str = "from") -> str:
+    head, template = STYLES[style]
+    parts = [head]
+    count = head.count("\n")
     i = 0
     while count < lines:
-        block = BLOCK.format(i=i)
+        block = template.format(i=i)
         parts.append(block)
         count += block.count("\n")
         i += 1
@@ -77,13 +101,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", default="1000,2000,4000,8000")
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",")]
-    print("| lines | findings fixed | --check s | --write s | --write / --check |")
-    print("|------:|---------------:|----------:|----------:|------------------:|")
+    print("| style | lines | findings fixed | --check s | --write s | --write / --check |")
+    print("|-------|------:|---------------:|----------:|----------:|------------------:|")
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        for lines in sizes:
-            source = work / f"gen_{lines}.py"
-            source.write_text(generate(lines))
+        for style, lines in [(style, lines) for style in STYLES for lines in sizes]:
+            source = work / f"gen_{style}_{lines}.py"
+            source.write_text(generate(lines, style))
             (work / "run").mkdir(exist_ok=True)
             fixed = _fixed_count(source, work / "run")
             times: dict[str, list[float]] = {"--check": [], "--write": []}
@@ -94,7 +118,11 @@ def main(argv: list[str] | None = None) -> int:
                     times[mode].append(timed(mode, source, work / "run"))
             check = statistics.median(times["--check"])
             write = statistics.median(times["--write"])
-            print(f"| {lines} | {fixed} | {check:.2f} | {write:.2f} | {write / check:.2f}x |")
+            print(
+                f"| {style} | {lines} | {fixed} | {check:.2f} | {write:.2f} | "
+                f"{write / check:.2f}x |",
+                flush=True,
+            )
     return 0
 
 
