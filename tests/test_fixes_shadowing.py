@@ -314,3 +314,21 @@ def test_where_a_fix_may_bind_its_name(code: str, after: str | None) -> None:
         assert text == code and reasons and all("binds `prod`" in r for r in reasons)
     else:
         assert text == after and not reasons
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n", "\r"])
+@pytest.mark.parametrize("bom", ["", "\ufeff"])
+def test_scopes_are_placed_right_whatever_the_line_endings(newline: str, bom: str) -> None:
+    """A parameter ``prod`` of one function is no conflict for a use after it, but is for a
+    use inside it: the scopes' byte ranges follow Python's lines (CR, CRLF) and skip a BOM."""
+    code = (
+        "from numpy import product\n\n\ndef g(prod):\n    return prod\n\n\n"
+        "def h(prod):\n    return product([prod])\n"
+    )
+    detector = Detector(KB, {"numpy": LibraryVersion(Version("2.0.0"), "target")})
+    outside = code.replace("def h(prod):\n    return product([prod])", "x = product([2])")
+    for source, alias in [(outside, False), (code, True)]:
+        raw = (bom + source.replace("\n", newline)).encode()
+        fixed = fix_source(raw, detector).source.decode().replace(newline, "\n")
+        assert ("numpy_prod" in fixed) is alias, fixed
+        assert "product" not in fixed
