@@ -96,6 +96,22 @@ def write(tmp_path: Path, code: str) -> Path:
             "2.5 a label",
             "from numpy import float64 as numpy_float64\n",
         ),
+        # a module defining numpy(): the template goes through the file's np, no import added
+        (
+            """\
+            import numpy as np
+            from numpy import zeros
+
+
+            def numpy():
+                return "mine"
+
+
+            print(zeros(3).ptp(), numpy())
+            """,
+            "0.0 mine",
+            "print(np.ptp(zeros(3)), numpy())\n",
+        ),
         # a parameter np where a template would spell np: the module import is added instead
         (
             """\
