@@ -24,6 +24,7 @@ import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from packaging.version import Version
 from tree_sitter import Node, Tree
@@ -75,6 +76,7 @@ class Finding:
     end: Position
     confidence: str = "high"  # "low": a method matched by its name alone
     edits: tuple[fixes.Edit, ...] | None = None  # None: no exact mechanical fix
+    fix_unavailable: str | None = None  # why the record's fix cannot be made here
 
     @property
     def fixable(self) -> bool:
@@ -110,6 +112,11 @@ class Analysis:
     source: bytes
     tree: Tree
     bindings: list[Binding]
+
+    @cached_property
+    def facts(self) -> fixes.FileFacts:
+        """What the fixer reads of the whole file, read once for all its findings."""
+        return fixes.FileFacts(self)
 
     def module_alias(self, module: str) -> str | None:
         """A module-level name the file already uses for ``module`` (``np`` for numpy)."""
@@ -483,7 +490,9 @@ class _Run:
         result = sorted(self._found.values(), key=lambda f: (f.start_byte, f.end_byte))
         for f in result:
             if f.edits is None and f.confidence == "high":
-                f.edits = fixes.edits_for(f, analysis, self._fix_context.get(id(f)))
+                f.edits, f.fix_unavailable = fixes.edits_for(
+                    f, analysis, self._fix_context.get(id(f))
+                )
         return result
 
     def _imports(self) -> list[Node]:

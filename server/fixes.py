@@ -2,20 +2,30 @@
 
 A finding's edits are all-or-nothing. :func:`fix_source` applies every fixable finding of a file,
 round after round (a fix may uncover another), and keeps only results that still parse.
+
+A fix never binds a name of the user's: where the name it would introduce (a renamed import
+item, an added ``import numpy``, the module a template spells) is bound by the file where it would
+be used (:mod:`recode.server.scopes`), the fix is spelled through an import the file already has
+(``np.prod``) or a free alias (``from numpy import prod as numpy_prod``), or not made, and the
+finding says why.
 """
 
 from __future__ import annotations
 
 import ast
+import bisect
 import re
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
+from operator import attrgetter
 from typing import TYPE_CHECKING
 
 from tree_sitter import Node
 
 from recode.server.parsing import text
+from recode.server.scopes import Scopes, mentions, star_import
 
 if TYPE_CHECKING:
     from recode.server.detector import Analysis, Binding, Detector, Finding
@@ -45,30 +55,120 @@ class FixSite:
 
 def edits_for(
     finding: Finding, analysis: Analysis, site: FixSite | None
-) -> tuple[Edit, ...] | None:
-    """The edits that apply ``finding.record.fix`` here, or None where no exact rewrite exists."""
+) -> tuple[tuple[Edit, ...] | None, str | None]:
+    """The edits that apply ``finding.record.fix`` here; or None where no exact rewrite exists,
+    with the reason where the record has a fix that cannot be made here."""
     fix = finding.record.fix
     if fix is None or site is None:
-        return None
+        return None, None
     try:
         if fix.kind == "keyword_rename" and site.keyword is not None:
-            return _keyword_rename(site.keyword, fix.to)
+            return _keyword_rename(site.keyword, fix.to), None
         if fix.kind == "keyword_drop" and site.keyword is not None:
-            return (_drop_item(site.keyword),)
+            return (_drop_item(site.keyword),), None
         if fix.kind == "rename":
             if site.import_stmt is not None:
-                return _rename_import_site(finding, analysis, site)
+                return _rename_import_site(finding, analysis, site), None
             if site.reference is not None:
-                return _rename_reference(finding, analysis, site)
+                return _rename_reference(finding, analysis, site), None
         if fix.kind == "template" and site.call is not None:
-            return _template(finding, analysis, site)
-    except _NoFix:
-        return None
-    return None
+            return _template(finding, analysis, site), None
+    except _NoFix as no:
+        return None, no.reason
+    return None, None
 
 
 class _NoFix(Exception):
-    pass
+    def __init__(self, reason: str | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class FileFacts:
+    """What the fixes of one file read of the whole file, found once per analysis: its top-level
+    imports, where a new import goes, the names it binds. (Read again for every fix, the whole
+    file made ``--write`` quadratic in the fixes of a file.)"""
+
+    def __init__(self, analysis: Analysis) -> None:
+        self.analysis = analysis
+        self._mentions: dict[str, bool] = {}
+        self.renames: dict[tuple[int, str], tuple[Edit, ...] | _NoFix] = {}  # per from-import
+
+    @cached_property
+    def module_names(self) -> list[tuple[str, str]]:
+        """(local name, dotted path) for each name a top-level import binds, tracked or not;
+        the longest paths first."""
+        return sorted(_module_level_names(self.analysis), key=lambda n: -len(n[1]))
+
+    @cached_property
+    def loaded(self) -> list[str]:
+        """The modules the top-level imports load."""
+        found: list[str] = []
+        for stmt in self.analysis.tree.root_node.named_children:
+            if stmt.type == "import_statement":
+                for item in stmt.children_by_field_name("name"):
+                    if item.type == "aliased_import":
+                        item = item.child_by_field_name("name")
+                    found.append(text(item))
+            elif stmt.type == "import_from_statement":
+                found.append(text(stmt.child_by_field_name("module_name")))
+        return found
+
+    @cached_property
+    def import_at(self) -> tuple[int, str]:
+        """Where a new import goes (after the last top-level import, or the docstring), and the
+        line break to put before it."""
+        root = self.analysis.tree.root_node
+        anchor = None
+        for child in root.named_children:
+            if child.type in (
+                "import_statement",
+                "import_from_statement",
+                "future_import_statement",
+            ):
+                anchor = child
+            elif (
+                anchor is None
+                and child.type == "expression_statement"
+                and child.named_children
+                and child.named_children[0].type == "string"
+                and child.start_byte == root.named_children[0].start_byte
+            ):
+                anchor = child  # the module docstring
+            elif child.type != "comment" and anchor is not None:
+                break
+        if anchor is None:
+            return 0, ""
+        source = self.analysis.source
+        end = source.find(b"\n", anchor.end_byte)
+        end = len(source) if end < 0 else end + 1
+        return end, "" if source[:end].endswith(b"\n") else "\n"
+
+    @cached_property
+    def scopes(self) -> Scopes | None:
+        tree = python_tree(self.analysis.source)
+        return None if tree is None else Scopes.of(self.analysis.source, tree)
+
+    @cached_property
+    def stars(self) -> bool:
+        return star_import(self.analysis.source)
+
+    def conflict(self, name: str, targets: Collection[str], uses: Iterable[int]) -> str | None:
+        """Why a new module-level ``name`` for one of ``targets`` would not be what ``name``
+        means at the byte offsets ``uses`` (:meth:`recode.server.scopes.Scopes.conflict`)."""
+        mentioned = self._mentions.get(name)
+        if mentioned is None:
+            mentioned = self._mentions[name] = mentions(self.analysis.source, name)
+        if not mentioned and not self.stars:
+            return None  # nothing can bind a name the file never spells
+        if self.scopes is None:
+            return f"the file does not parse, so it cannot be told whether `{name}` is free"
+        return self.scopes.conflict(name, targets, uses)
+
+    def require_free(self, name: str, target: str, uses: Iterable[int]) -> None:
+        reason = self.conflict(name, {target}, uses)
+        if reason is not None:
+            raise _NoFix(f"{reason}, so the fix cannot use that name for `{target}`")
 
 
 # -- keywords ------------------------------------------------------------------------------
@@ -76,10 +176,10 @@ class _NoFix(Exception):
 
 def _keyword_rename(keyword: Node, to: str) -> tuple[Edit, ...]:
     args = keyword.parent
+    name = keyword.child_by_field_name("name")
     for other in args.named_children:
         if other.type == "keyword_argument" and text(other.child_by_field_name("name")) == to:
-            raise _NoFix  # both spellings passed: a person must choose
-    name = keyword.child_by_field_name("name")
+            raise _NoFix(f"both `{text(name)}` and `{to}` are passed")
     return (Edit(name.start_byte, name.end_byte, to),)
 
 
@@ -116,8 +216,9 @@ def _rename_reference(finding: Finding, analysis: Analysis, site: FixSite) -> tu
         if old_owner == new_owner and not finding.record.fix.module:
             return (Edit(attr.start_byte, attr.end_byte, new_leaf),)
         if new_owner == "builtins":
+            analysis.facts.require_free(new_leaf, new, [ref.start_byte])
             return (Edit(ref.start_byte, ref.end_byte, new_leaf),)
-        needs = _submodule_import(finding.record.fix.module, analysis)
+        needs = _submodule_import(finding.record.fix.module, analysis, ref.start_byte)
         if (
             binding is not None
             and binding.kind in ("import", "from")
@@ -125,7 +226,7 @@ def _rename_reference(finding: Finding, analysis: Analysis, site: FixSite) -> tu
         ):
             spelled = binding.name + new[len(binding.target) :]
             return (Edit(ref.start_byte, ref.end_byte, spelled), *needs)
-        spelled, imports = _spell(new, analysis)
+        spelled, imports = _spell(new, analysis, ref.start_byte)
         return (Edit(ref.start_byte, ref.end_byte, spelled), *imports, *needs)
     # a bare name: the import that bound it must change with it
     if binding is None:
@@ -133,6 +234,7 @@ def _rename_reference(finding: Finding, analysis: Analysis, site: FixSite) -> tu
     if binding.kind == "from":
         return _rename_from_binding(binding, new, analysis)
     if binding.kind == "star" and _split(new)[0] == _split(old)[0]:
+        analysis.facts.require_free(_split(new)[1], new, [ref.start_byte])
         return (Edit(ref.start_byte, ref.end_byte, _split(new)[1]),)
     raise _NoFix
 
@@ -165,35 +267,85 @@ def _rename_import_site(finding: Finding, analysis: Analysis, site: FixSite) -> 
 
 
 def _rename_from_binding(binding: Binding, new: str, analysis: Analysis) -> tuple[Edit, ...]:
-    """``from m import old [as a]`` -> the new name, and every use of the local name with it."""
+    """``from m import old [as a]`` -> the new name, and every use of the local name with it
+    (the same edits for every finding of the import: made once)."""
+    key = (binding.name_node.id, new)
+    done = analysis.facts.renames.get(key)
+    if done is None:
+        try:
+            done = _rename_from(binding, new, analysis)
+        except _NoFix as no:
+            done = no
+        analysis.facts.renames[key] = done
+    if isinstance(done, _NoFix):
+        raise done
+    return done
+
+
+def _rename_from(binding: Binding, new: str, analysis: Analysis) -> tuple[Edit, ...]:
     stmt, name = binding.stmt, binding.name_node
     module = text(stmt.child_by_field_name("module_name"))
     new_module, new_leaf = _split(new)
     item = name.parent if name.parent.type == "aliased_import" else name
+    uses = [r.start_byte for r in binding.references]
+    facts = analysis.facts
     edits: list[Edit] = []
     if new_module == "builtins":
+        reason = facts.conflict(new_leaf, {new, binding.target}, uses)
+        if reason is not None:
+            raise _NoFix(f"{reason}, so the fix cannot use that name for `{new}`")
         edits.append(_remove_import_item(stmt, item, analysis.source))
         local = new_leaf
-    elif new_module == module:
-        edits.append(Edit(name.start_byte, name.end_byte, new_leaf))
-        local = binding.alias or new_leaf
     else:
-        clause = f"from {new_module} import {new_leaf}"
-        if binding.alias:
-            clause += f" as {binding.alias}"
-        items = stmt.children_by_field_name("name")
-        if len(items) == 1:
-            edits.append(Edit(stmt.start_byte, stmt.end_byte, clause))
-        else:
-            edits.append(_drop_item(item))
-            indent = analysis.source[
-                _line_start(analysis.source, stmt.start_byte) : stmt.start_byte
-            ]
-            edits.append(Edit(stmt.end_byte, stmt.end_byte, "\n" + indent.decode() + clause))
         local = binding.alias or new_leaf
+        alias = binding.alias
+        if local != binding.name and facts.conflict(local, {new}, [*uses, stmt.start_byte]):
+            # the new name is the user's: spell it through a module import the file has
+            # (``np.prod``), else import it under a free alias
+            qualified = next(
+                (
+                    n
+                    for n, target in facts.module_names
+                    if target == new_module and facts.conflict(n, {target}, uses) is None
+                ),
+                None,
+            )
+            if qualified is not None:
+                local = f"{qualified}.{new_leaf}"
+                refs = (Edit(r.start_byte, r.end_byte, local) for r in binding.references)
+                return (_remove_import_item(stmt, item, analysis.source), *refs)
+            local = alias = _free_alias(new, analysis, [*uses, stmt.start_byte])
+        if new_module == module:
+            renamed = new_leaf if alias is None or binding.alias else f"{new_leaf} as {alias}"
+            edits.append(Edit(name.start_byte, name.end_byte, renamed))
+        else:
+            clause = f"from {new_module} import {new_leaf}"
+            if alias:
+                clause += f" as {alias}"
+            items = stmt.children_by_field_name("name")
+            if len(items) == 1:
+                edits.append(Edit(stmt.start_byte, stmt.end_byte, clause))
+            else:
+                edits.append(_drop_item(item))
+                indent = analysis.source[
+                    _line_start(analysis.source, stmt.start_byte) : stmt.start_byte
+                ]
+                edits.append(Edit(stmt.end_byte, stmt.end_byte, "\n" + indent.decode() + clause))
     if local != binding.name:
         edits.extend(Edit(r.start_byte, r.end_byte, local) for r in binding.references)
     return tuple(edits)
+
+
+def _free_alias(path: str, analysis: Analysis, uses: Sequence[int]) -> str:
+    """A name for ``path`` that nothing in the file binds where it is used: ``numpy_prod``."""
+    top, leaf = path.split(".")[0], _split(path)[1]
+    reason = None
+    for n in range(1, 10):
+        alias = f"{top}_{leaf}" if n == 1 else f"{top}_{leaf}_{n}"
+        reason = analysis.facts.conflict(alias, {path}, uses)
+        if reason is None:
+            return alias
+    raise _NoFix(f"{reason}; no free name for `{path}` was found")
 
 
 def _remove_import_item(stmt: Node, item: Node, source: bytes) -> Edit:
@@ -216,34 +368,28 @@ def _line_start(source: bytes, byte: int) -> int:
     return source.rfind(b"\n", 0, byte) + 1
 
 
-def _spell(path: str, analysis: Analysis) -> tuple[str, tuple[Edit, ...]]:
-    """How to write ``path`` in this file, and the import to add if none reaches it."""
-    best: tuple[str, str] | None = None
-    for name, target in _module_level_names(analysis):
-        if path == target or path.startswith(target + "."):
-            if best is None or len(target) > len(best[1]):
-                best = (name, target)
-    if best is not None:
-        return best[0] + path[len(best[1]) :], ()
+def _spell(path: str, analysis: Analysis, use: int) -> tuple[str, tuple[Edit, ...]]:
+    """How to write ``path`` at byte ``use``, and the import to add if none reaches it."""
+    facts = analysis.facts
+    for name, target in facts.module_names:  # the longest path first
+        if (path == target or path.startswith(target + ".")) and facts.conflict(
+            name, {target}, [use]
+        ) is None:
+            return name + path[len(target) :], ()
     top = path.split(".")[0]
+    facts.require_free(top, top, [use])
     return path, (import_edit(analysis, f"import {top}"),)
 
 
-def _submodule_import(module: str | None, analysis: Analysis) -> tuple[Edit, ...]:
+def _submodule_import(module: str | None, analysis: Analysis, use: int) -> tuple[Edit, ...]:
     """``import module`` unless a top-level import already loads it (or a submodule of it)."""
     if not module:
         return ()
-    for stmt in analysis.tree.root_node.named_children:
-        if stmt.type == "import_statement":
-            for item in stmt.children_by_field_name("name"):
-                dotted = item.child_by_field_name("name") if item.type == "aliased_import" else item
-                loaded = text(dotted)
-                if loaded == module or loaded.startswith(module + "."):
-                    return ()
-        elif stmt.type == "import_from_statement":
-            loaded = text(stmt.child_by_field_name("module_name"))
-            if loaded == module or loaded.startswith(module + "."):
-                return ()
+    for loaded in analysis.facts.loaded:
+        if loaded == module or loaded.startswith(module + "."):
+            return ()
+    top = module.split(".")[0]
+    analysis.facts.require_free(top, top, [use])
     return (import_edit(analysis, f"import {module}"),)
 
 
@@ -275,27 +421,8 @@ def _module_level_names(analysis: Analysis) -> list[tuple[str, str]]:
 
 def import_edit(analysis: Analysis, statement: str) -> Edit:
     """Insert ``statement`` after the module's last top-level import (or its docstring)."""
-    root = analysis.tree.root_node
-    anchor = None
-    for child in root.named_children:
-        if child.type in ("import_statement", "import_from_statement", "future_import_statement"):
-            anchor = child
-        elif (
-            anchor is None
-            and child.type == "expression_statement"
-            and child.named_children
-            and child.named_children[0].type == "string"
-            and child.start_byte == root.named_children[0].start_byte
-        ):
-            anchor = child  # the module docstring
-        elif child.type != "comment" and anchor is not None:
-            break
-    if anchor is None:
-        return Edit(0, 0, statement + "\n")
-    end = analysis.source.find(b"\n", anchor.end_byte)
-    end = len(analysis.source) if end < 0 else end + 1
-    prefix = "" if analysis.source[:end].endswith(b"\n") else "\n"
-    return Edit(end, end, prefix + statement + "\n")
+    at, prefix = analysis.facts.import_at
+    return Edit(at, at, prefix + statement + "\n")
 
 
 # -- templates -----------------------------------------------------------------------------
@@ -315,17 +442,17 @@ def _template(finding: Finding, analysis: Analysis, site: FixSite) -> tuple[Edit
         if arg.type == "comment":
             continue
         if arg.type in ("list_splat", "dictionary_splat", "parenthesized_list_splat"):
-            raise _NoFix
+            raise _NoFix("the call unpacks its arguments (`*` or `**`)")
         if arg.type == "keyword_argument":
             key = text(arg.child_by_field_name("name"))
             value = text(arg.child_by_field_name("value"))
         else:
             if position >= len(fix.args):
-                raise _NoFix
+                raise _NoFix("the call passes more arguments than the replacement takes")
             key, value = fix.args[position], text(arg)
             position += 1
         if key not in fix.args or key in values:
-            raise _NoFix
+            raise _NoFix(f"the replacement has no place for the argument `{key}`")
         values[key] = value
     used: set[str] = set()
     extra: list[Edit] = []
@@ -338,7 +465,7 @@ def _template(finding: Finding, analysis: Analysis, site: FixSite) -> tuple[Edit
                 raise _NoFix
             return text(func.child_by_field_name("object"))
         if token.startswith("mod:"):
-            spelled, imports = _spell(token[4:], analysis)
+            spelled, imports = _spell(token[4:], analysis, call.start_byte)
             extra.extend(imports)
             return spelled
         name = token[3:] if token.startswith("kw:") else fix.args[int(token)]
@@ -349,7 +476,8 @@ def _template(finding: Finding, analysis: Analysis, site: FixSite) -> tuple[Edit
 
     rendered = _PLACEHOLDER.sub(fill, fix.template)
     if used != set(values):
-        raise _NoFix  # an argument the template would drop: its meaning would be lost
+        dropped = ", ".join(f"`{k}`" for k in sorted(set(values) - used))
+        raise _NoFix(f"the replacement would drop the argument {dropped}")
     return (Edit(call.start_byte, call.end_byte, rendered), *extra)
 
 
@@ -420,6 +548,42 @@ def compose_edits(source: bytes, first: Iterable[Edit], then: Iterable[Edit]) ->
     return out
 
 
+class _Chosen:
+    """The edits chosen in one round, ordered by start, so that whether a new edit overlaps one
+    of them is found among its neighbours (a test against each of them made ``--write``
+    quadratic in the fixes of a file)."""
+
+    def __init__(self) -> None:
+        self.edits: list[Edit] = []
+        self._set: set[Edit] = set()
+
+    def __contains__(self, e: Edit) -> bool:
+        return e in self._set
+
+    def clashes(self, e: Edit) -> bool:
+        """Whether ``e`` overlaps a chosen edit (:func:`_overlaps`)."""
+        i = bisect.bisect_left(self.edits, e.start, key=_START)
+        for c in self.edits[i:]:  # starting inside or at the end of e
+            if c.start > e.end:
+                break
+            if _overlaps(e, c):
+                return True
+        # starting before e: insertions there cannot clash, and the chosen ranges are disjoint,
+        # so only the last of them can reach into e
+        for c in reversed(self.edits[:i]):
+            if c.start != c.end:
+                return _overlaps(e, c)
+        return False
+
+    def add(self, e: Edit) -> None:
+        if e not in self._set:
+            self._set.add(e)
+            bisect.insort(self.edits, e, key=_START)
+
+
+_START = attrgetter("start")
+
+
 def _overlaps(a: Edit, b: Edit) -> bool:
     if a == b:
         return False
@@ -433,7 +597,13 @@ _PARSE_LOCK = threading.Lock()
 
 
 def parses(source: bytes, *, as_file: bool = False) -> bool:
-    """Whether Python accepts the source.
+    """Whether Python accepts the source (see :func:`python_tree`)."""
+    known = _VERDICTS.get((source, as_file))
+    return known if known is not None else python_tree(source, as_file=as_file) is not None
+
+
+def python_tree(source: bytes, *, as_file: bool = False) -> ast.Module | None:
+    """Python's own parse of the source, None where it does not parse.
 
     ``source`` is UTF-8 whatever a coding declaration in it says: the detector's view of a file
     (:attr:`recode.server.files.SourceFile.utf8`) or a language-server document, whose
@@ -442,15 +612,25 @@ def parses(source: bytes, *, as_file: bool = False) -> bool:
     (its BOM or coding declaration): the check of what ``--write`` writes.
 
     CPython 3.11's parser is not safe to run in several threads at once (the language server
-    analyses in worker threads), so calls take turns.
+    analyses in worker threads), so calls take turns. The verdicts of the last few parses are
+    kept: ``--write`` asks about the file it read twice (for the names it binds, and whether it
+    parses); the trees are not (kept alive, they made every garbage collection slower).
     """
-    try:
-        code = source if as_file else source.decode("utf-8")
-        with _PARSE_LOCK:
-            ast.parse(code)
-    except (SyntaxError, ValueError):  # UnicodeDecodeError is a ValueError
-        return False
-    return True
+    with _PARSE_LOCK:
+        try:
+            # bytes with a BOM are parsed as bytes: Python skips the BOM there (and a BOM
+            # with another coding declaration is an error anyway), as tree-sitter's offsets do
+            as_bytes = as_file or source.startswith(b"\xef\xbb\xbf")
+            tree = ast.parse(source if as_bytes else source.decode("utf-8"))
+        except (SyntaxError, ValueError):  # UnicodeDecodeError is a ValueError
+            tree = None
+        _VERDICTS[(source, as_file)] = tree is not None
+        while len(_VERDICTS) > 4:
+            del _VERDICTS[next(iter(_VERDICTS))]
+    return tree
+
+
+_VERDICTS: dict[tuple[bytes, bool], bool] = {}
 
 
 @dataclass
@@ -467,42 +647,53 @@ def fix_source(
     detector: Detector,
     *,
     max_rounds: int = 10,
+    findings: list[Finding] | None = None,
     keep: Callable[[bytes, list[Finding]], list[Finding]] | None = None,
 ) -> FixResult:
     """Apply all mechanical fixes, round by round, keeping only code that still parses.
 
-    ``keep`` filters each round's findings (suppressed findings are neither fixed nor left)."""
+    ``findings``: the first round's findings, where the caller has them already (after
+    ``keep``). ``keep`` filters each round's findings (suppressed findings are neither fixed
+    nor left). :attr:`FixResult.edits` are edits of ``source`` giving the fixed text.
+    """
     result = FixResult(source)
-    original = source
 
-    def detect(source: bytes) -> list[Finding]:
-        found = detector.detect(source)
-        return keep(source, found) if keep is not None else found
+    def detect(text: bytes) -> list[Finding]:
+        found = detector.detect(text)
+        return keep(text, found) if keep is not None else found
 
     for _ in range(max_rounds):
-        findings = detect(result.source)
-        chosen: list[Edit] = []
+        if findings is None:
+            findings = detect(result.source)
+        chosen = _Chosen()
         applied: list[Finding] = []
+        taken: set[int] = set()  # edit tuples already chosen (a from-import's findings share one)
         for f in findings:
             if not f.fixable:
                 continue
+            if id(f.edits) in taken:
+                applied.append(f)
+                continue
             new = [e for e in f.edits if e not in chosen]
-            if any(_overlaps(e, c) for e in new for c in chosen):
+            if any(chosen.clashes(e) for e in new):
                 continue  # next round
-            chosen.extend(new)
+            for e in new:
+                chosen.add(e)
+            taken.add(id(f.edits))
             applied.append(f)
         if not applied:
             result.remaining = findings
             return result
-        candidate = apply_edits(result.source, chosen)
+        candidate = apply_edits(result.source, chosen.edits)
         if not parses(candidate):
             result.error = (
                 "these fixes would leave code that does not parse, so they were not applied"
             )
             result.remaining = findings
             return result
-        result.edits = compose_edits(original, result.edits, chosen)
+        result.edits = compose_edits(source, result.edits, chosen.edits)
         result.source = candidate
         result.fixed.extend(applied)
+        findings = None
     result.remaining = detect(result.source)
     return result

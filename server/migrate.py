@@ -87,7 +87,7 @@ def process_file(
     if result.unfixable or (not fixable and not parses(source.raw, as_file=True)):
         result.problem = "the file has syntax errors; it was scanned but is never rewritten"
         return result
-    fixed = fix_source(data, detector, keep=suppressor.keep)
+    fixed = fix_source(data, detector, findings=findings, keep=suppressor.keep)
     if fixed.error:
         result.problem = fixed.error
     new_utf8, edits = fixed.source, fixed.edits

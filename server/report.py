@@ -257,6 +257,7 @@ def finding_dict(result: FileResult, f: Finding, loc: Located) -> dict:
         "message": f.message,
         "fixable": fixable,
         "unfixable_reason": result.unfixable if f.fixable and not fixable else None,
+        "fix_unavailable": f.fix_unavailable,
         "fix": (
             {
                 "applicability": loc.fix.applicability.value,
@@ -289,6 +290,8 @@ def render_text(run: Run) -> str:
             lines.append(r.diff.rstrip("\n"))
     for r, f, loc in run.located():
         mark = " [fixable]" if _fixable(r, f) and run.mode == "check" else ""
+        if f.fix_unavailable:
+            mark = f" [not fixed: {f.fix_unavailable}]"
         lines.append(
             f"{r.path}:{loc.span.line}:{loc.span.column}: {f.severity} "
             f"[{f.record.id}] {f.message}{mark}"
@@ -423,7 +426,11 @@ def render_sarif(run: Run, base: Path, exit_code: int) -> str:
             "locations": [
                 {"physicalLocation": {"artifactLocation": location, "region": _region(loc.span)}}
             ],
-            "properties": {"fixable": fixable, "confidence": f.confidence},
+            "properties": {
+                "fixable": fixable,
+                "fix_unavailable": f.fix_unavailable,
+                "confidence": f.confidence,
+            },
         }
         if fixable and loc.fix is not None:
             result["fixes"] = [_sarif_fix(loc.fix, location)]

@@ -5,8 +5,10 @@ from __future__ import annotations
 import textwrap
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from recode.server.fixes import Edit, apply_edits, fix_source
+from recode.server.fixes import Edit, _Chosen, _overlaps, apply_edits, fix_source
 
 
 def fixed(detector, code: str) -> str:
@@ -144,10 +146,14 @@ def test_apply_edits_rejects_overlaps_and_dedups():
     [
         # the module is reached through a from-import of a package
         ("from numpy import random\nrandom.random_integers(1)\n", None),
-        ("from numpy import random\nrandom.old_fn(1)\n",
-         "from numpy import random\nrandom.legacy.old_fn(1)\n"),
-        ("from numpy import exceptions\nimport numpy as np\nraise np.AxisError(1)\n",
-         "from numpy import exceptions\nimport numpy as np\nraise np.exceptions.AxisError(1)\n"),
+        (
+            "from numpy import random\nrandom.old_fn(1)\n",
+            "from numpy import random\nrandom.legacy.old_fn(1)\n",
+        ),
+        (
+            "from numpy import exceptions\nimport numpy as np\nraise np.AxisError(1)\n",
+            "from numpy import exceptions\nimport numpy as np\nraise np.exceptions.AxisError(1)\n",
+        ),
     ],
 )
 def test_rename_uses_existing_imports(detector, before, after):
@@ -167,13 +173,66 @@ def test_template_reuses_an_untracked_import(detector):
 @pytest.mark.parametrize(
     "before, after",
     [
-        ("import numpy as np\nnp.lib.old_helper(1)\n",
-         "import numpy as np\nimport numpy.lib.extra\nnp.lib.extra.helper(1)\n"),
-        ("import numpy as np\nimport numpy.lib.extra\nnp.lib.old_helper(1)\n",
-         "import numpy as np\nimport numpy.lib.extra\nnp.lib.extra.helper(1)\n"),
-        ("from numpy.lib import old_helper\nold_helper(1)\n",
-         "from numpy.lib.extra import helper\nhelper(1)\n"),
+        (
+            "import numpy as np\nnp.lib.old_helper(1)\n",
+            "import numpy as np\nimport numpy.lib.extra\nnp.lib.extra.helper(1)\n",
+        ),
+        (
+            "import numpy as np\nimport numpy.lib.extra\nnp.lib.old_helper(1)\n",
+            "import numpy as np\nimport numpy.lib.extra\nnp.lib.extra.helper(1)\n",
+        ),
+        (
+            "from numpy.lib import old_helper\nold_helper(1)\n",
+            "from numpy.lib.extra import helper\nhelper(1)\n",
+        ),
     ],
 )
 def test_rename_into_a_submodule_imports_it(detector, before, after):
     assert fixed(detector, before) == after
+
+
+@st.composite
+def edit_groups(draw) -> list[list[Edit]]:
+    """Findings' edit lists over a 60-byte file: replacements, deletions and insertions, some
+    shared between findings (a from-import's rename), some identical."""
+
+    def edit() -> Edit:
+        start = draw(st.integers(0, 60))
+        end = draw(st.sampled_from([start, min(start + draw(st.integers(1, 8)), 60)]))
+        return Edit(start, end, draw(st.sampled_from(["", "a", "bb"])))
+
+    pool = [edit() for _ in range(draw(st.integers(1, 12)))]
+    groups = []
+    for _ in range(draw(st.integers(1, 15))):
+        group: list[Edit] = []
+        for e in draw(st.lists(st.sampled_from(pool), min_size=1, max_size=3)):
+            if not any(_overlaps(e, g) for g in group):  # a finding's edits apply together
+                group.append(e)
+        groups.append(group)
+    return groups
+
+
+@given(edit_groups())
+def test_choosing_edits_by_neighbours_matches_testing_every_pair(groups) -> None:
+    """fix_source's overlap test among the neighbours of an edit chooses exactly what testing
+    it against every edit chosen before it chose."""
+    reference: list[Edit] = []
+    chosen_reference = []
+    for i, edits in enumerate(groups):
+        new = [e for e in edits if e not in reference]
+        if any(_overlaps(e, c) for e in new for c in reference):
+            continue
+        reference.extend(new)
+        chosen_reference.append(i)
+    chosen = _Chosen()
+    picked = []
+    for i, edits in enumerate(groups):
+        new = [e for e in edits if e not in chosen]
+        if any(chosen.clashes(e) for e in new):
+            continue
+        for e in new:
+            chosen.add(e)
+        picked.append(i)
+    assert picked == chosen_reference
+    assert set(reference) == set(chosen.edits)
+    assert [e.start for e in chosen.edits] == sorted(e.start for e in chosen.edits)

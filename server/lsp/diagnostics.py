@@ -206,15 +206,18 @@ def to_diagnostic(finding: Finding, snapshot: Snapshot) -> types.Diagnostic:
     deprecated = record.effective_in is None or (
         finding.severity == "warning" and record.kind != "behavior"
     )
+    message = finding.message
+    if finding.fix_unavailable:
+        message += f" (no quick fix: {finding.fix_unavailable})"
     return types.Diagnostic(
         range=snapshot.range(finding.start_byte, finding.end_byte),
-        message=finding.message,
+        message=message,
         severity=SEVERITY[finding.severity],
         code=record.id,
         code_description=types.CodeDescription(href=record.source_url),
         source=SOURCE,
         tags=[types.DiagnosticTag.Deprecated] if deprecated else None,
-        data={"fixable": finding.fixable},
+        data={"fixable": finding.fixable, "fixUnavailable": finding.fix_unavailable},
     )
 
 

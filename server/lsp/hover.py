@@ -28,6 +28,8 @@ def markdown(finding: Finding) -> str:
         parts.append(f"**Replacement:** {record.replacement}")
     if finding.fixable:
         parts.append("A quick fix is available.")
+    elif finding.fix_unavailable:
+        parts.append(f"No quick fix: {finding.fix_unavailable}.")
     parts.append(
         f"Source: [{record.library} {record.source_version}]({record.source_url}) · `{record.id}`"
     )

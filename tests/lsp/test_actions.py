@@ -433,3 +433,39 @@ async def test_migrate_file_reads_a_closed_file_in_its_declared_codec(
                 types.ExecuteCommandParams(command="recode.migrateFile", arguments=[uri(broken)])
             )
         assert len(client.applied_edits) == 1
+
+
+SHADOWED = (
+    "from numpy import product\n\n\ndef prod(xs):\n    return 'mine'\n\n\ntotal = product([1, 2])\n"
+)
+STARRED = "from os.path import *\nfrom numpy import product\n\ntotal = product([1, 2])\n"
+
+
+async def test_quick_fix_never_binds_a_users_name(tmp_path: Path, make_env) -> None:
+    """The quick fix for a from-import whose new name the module defines imports it under a
+    free alias; where a star import makes the name unknowable, there is none, and the
+    diagnostic says why."""
+    env = make_env(numpy="2.0.0")
+    shadowed, starred = tmp_path / "shadowed.py", tmp_path / "starred.py"
+    shadowed.write_text(SHADOWED)
+    starred.write_text(STARRED)
+    async with running_server(options={"python": env.python}, folders=[tmp_path]) as client:
+        doc = client.open(shadowed)
+        await client.diagnostics_for(doc, version=1)
+        actions = await client.text_document_code_action_async(
+            code_action_params(doc, span(SHADOWED, 7, "product"), only=["quickfix"])
+        )
+        assert len(actions) == 1
+        fixed = apply_text_edits(SHADOWED, edits_of(actions[0].edit, doc))
+        assert fixed == SHADOWED.replace(
+            "from numpy import product", "from numpy import prod as numpy_prod"
+        ).replace("total = product(", "total = numpy_prod(")
+
+        other = client.open(starred)
+        diags = await client.diagnostics_for(other, version=1)
+        assert diags and all("no quick fix: the star import on line 1" in d.message for d in diags)
+        assert all(d.data["fixable"] is False and d.data["fixUnavailable"] for d in diags)
+        none = await client.text_document_code_action_async(
+            code_action_params(other, whole(STARRED), only=["quickfix"])
+        )
+        assert not none
