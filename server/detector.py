@@ -75,6 +75,7 @@ class Finding:
     end: Position
     confidence: str = "high"  # "low": a method matched by its name alone
     edits: tuple[fixes.Edit, ...] | None = None  # None: no exact mechanical fix
+    cell: int | None = None  # in a notebook: the cell (1-based); start and end are inside it
 
     @property
     def fixable(self) -> bool:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from recode.server import files
+from recode.server import files, notebook
 from recode.server.detector import Detector
 from recode.server.fixes import fix_source, parses
 from recode.server.report import FileResult
@@ -53,6 +53,10 @@ def process_file(
     With ``model``, findings without a mechanical fix are given to the model engine too (in
     ``diff`` and ``write`` modes); the result is then a :class:`MigratedFileResult`.
     """
+    if path.suffix == notebook.SUFFIX:
+        return _process_notebook(
+            path, detector, mode, unversioned_roots, max_bytes, display, suppressor
+        )
     shown = display or str(path)
     try:
         source = files.read_source(path, max_bytes)
@@ -126,6 +130,28 @@ def process_file(
         else suppressor.keep(new_utf8, detector.detect(new_utf8))
     )
     return result
+
+
+def _process_notebook(
+    path: Path,
+    detector: Detector,
+    mode: str,
+    unversioned_roots: dict[str, str] | None,
+    max_bytes: int,
+    display: str | None,
+    suppressor: Suppressor | None,
+) -> FileResult:
+    """A Jupyter notebook's Python cells, scanned as one module (the model step is not run on
+    notebooks)."""
+    return notebook.process_notebook(
+        path,
+        detector,
+        mode,
+        max_bytes=max_bytes,
+        display=display,
+        suppressor=suppressor,
+        unversioned=lambda data: _unversioned(data, unversioned_roots or {}),
+    )
 
 
 def _add_ignores(

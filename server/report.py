@@ -62,9 +62,16 @@ class Run:
         }
 
 
+def location(path: str, f: Finding) -> str:
+    """``path:line:column``, or ``path:cell N:line:column`` in a notebook (1-based)."""
+    cell = f"cell {f.cell}:" if f.cell is not None else ""
+    return f"{path}:{cell}{f.start.line + 1}:{f.start.character + 1}"
+
+
 def finding_dict(path: str, f: Finding) -> dict:
     return {
         "path": path,
+        **({"cell": f.cell} if f.cell is not None else {}),
         "line": f.start.line + 1,
         "column": f.start.character + 1,
         "end_line": f.end.line + 1,
@@ -96,10 +103,7 @@ def render_text(run: Run) -> str:
             lines.append(r.diff.rstrip("\n"))
     for path, f in run.findings:
         mark = " [fixable]" if f.fixable and run.mode == "check" else ""
-        lines.append(
-            f"{path}:{f.start.line + 1}:{f.start.character + 1}: {f.severity} "
-            f"[{f.record.id}] {f.message}{mark}"
-        )
+        lines.append(f"{location(path, f)}: {f.severity} [{f.record.id}] {f.message}{mark}")
     s = run.summary()
     for item in s["files_skipped"]:
         lines.append(f"{item['path']}: {item['reason']}")
@@ -173,7 +177,11 @@ def render_sarif(run: Run, base: Path | None = None) -> str:
                         }
                     }
                 ],
-                "properties": {"fixable": f.fixable, "confidence": f.confidence},
+                "properties": {
+                    "fixable": f.fixable,
+                    "confidence": f.confidence,
+                    **({"cell": f.cell} if f.cell is not None else {}),
+                },
             }
         )
     doc = {
