@@ -279,7 +279,12 @@ def _masked(lines: list[str], heads: dict[int, list[int]]) -> str:
         for n in group:
             body = out[n].rstrip("\r\n")
             indent = len(body) - len(body.lstrip(" \t"))
-            filler = "..." if len(body) - indent >= 3 else "0"
+            if n != group[0]:  # a continued line: blank
+                filler, indent = "", 0
+            elif len(body) - indent >= 3:
+                filler = "..."
+            else:
+                filler = "0"
             out[n] = body[:indent] + filler.ljust(len(body) - indent) + out[n][len(body) :]
     return "".join(out)
 
