@@ -125,10 +125,14 @@ async def _for_cell(ls: RecodeLanguageServer, uri: str) -> tuple[Analysis, int] 
 
 
 async def publish(ls: RecodeLanguageServer, notebook_uri: str) -> None:
-    """Push each cell's diagnostics (pulling clients ask per cell instead)."""
+    """Push each cell's diagnostics (pulling clients ask per cell instead), unless a later
+    change started another analysis meanwhile."""
     if not ls.push_enabled:
         return
+    run = ls.notebook_runs[notebook_uri] = ls.notebook_runs.get(notebook_uri, 0) + 1
     analysis = await analyse(ls, notebook_uri)
+    if ls.notebook_runs.get(notebook_uri) != run:
+        return
     for snap, findings in zip(analysis.snapshots, analysis.findings, strict=True):
         ls.text_document_publish_diagnostics(
             types.PublishDiagnosticsParams(
@@ -144,12 +148,25 @@ def schedule(ls: RecodeLanguageServer, notebook_uri: str) -> None:
     task.add_done_callback(_log_failure)
 
 
+def changed(ls: RecodeLanguageServer, params: types.DidChangeNotebookDocumentParams) -> None:
+    structure = params.change.cells.structure if params.change.cells else None
+    if structure is not None and structure.did_close:
+        clear(ls, [cell.uri for cell in structure.did_close])
+    schedule(ls, params.notebook_document.uri)
+
+
 def closed(ls: RecodeLanguageServer, params: types.DidCloseNotebookDocumentParams) -> None:
+    ls.notebook_runs.pop(params.notebook_document.uri, None)
+    clear(ls, [cell.uri for cell in params.cell_text_documents])
+
+
+def clear(ls: RecodeLanguageServer, cell_uris: list[str]) -> None:
+    """Take back the diagnostics of cells that are gone."""
     if not ls.push_enabled:
         return
-    for cell in params.cell_text_documents:
+    for cell_uri in cell_uris:
         ls.text_document_publish_diagnostics(
-            types.PublishDiagnosticsParams(uri=cell.uri, diagnostics=[])
+            types.PublishDiagnosticsParams(uri=cell_uri, diagnostics=[])
         )
 
 

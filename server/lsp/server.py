@@ -160,6 +160,7 @@ class RecodeLanguageServer(LanguageServer):
         self._reload_timers: dict[str, asyncio.TimerHandle] = {}
         self._shown: set[str] = set()
         self._folder_cache: dict[str, str] = {}
+        self.notebook_runs: dict[str, int] = {}  # notebook URI -> its latest analysis
 
     # -- client capabilities ----------------------------------------------------------------
 
@@ -497,7 +498,7 @@ def create_server() -> RecodeLanguageServer:
     def notebook_did_change(
         ls: RecodeLanguageServer, params: types.DidChangeNotebookDocumentParams
     ) -> None:
-        notebooks.schedule(ls, params.notebook_document.uri)
+        notebooks.changed(ls, params)
 
     @server.feature(types.NOTEBOOK_DOCUMENT_DID_CLOSE)
     def notebook_did_close(

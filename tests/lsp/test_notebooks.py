@@ -193,3 +193,33 @@ async def test_pulled_diagnostics_of_a_cell(tmp_path: Path, make_env) -> None:
         )
         assert [d.code for d in report.items] == ["numpy-2.0-product"]
         assert client.published == []
+
+
+async def test_a_removed_cell_loses_its_diagnostics(tmp_path: Path, make_env) -> None:
+    env = make_env(numpy="2.0.0")
+    path = tmp_path / "n.ipynb"
+    async with running_server(
+        options={"python": env.python}, folders=[tmp_path], caps=notebook_caps()
+    ) as client:
+        _, cells = open_notebook(client, path)
+        assert len(await client.diagnostics_for(cells[4])) == 1
+        client.notebook_document_did_change(
+            types.DidChangeNotebookDocumentParams(
+                notebook_document=types.VersionedNotebookDocumentIdentifier(
+                    uri=uri(path), version=2
+                ),
+                change=types.NotebookDocumentChangeEvent(
+                    cells=types.NotebookDocumentCellChanges(
+                        structure=types.NotebookDocumentCellChangeStructure(
+                            array=types.NotebookCellArrayChange(start=4, delete_count=1),
+                            did_close=[types.TextDocumentIdentifier(uri=cells[4])],
+                        )
+                    )
+                ),
+            )
+        )
+        await client.wait_for(lambda: len([p for p in client.published if p.uri == cells[4]]) == 2)
+        assert await client.diagnostics_for(cells[4]) == []
+        # the other cells are analysed again without it
+        await client.wait_for(lambda: len([p for p in client.published if p.uri == cells[2]]) == 2)
+        assert [d.code for d in await client.diagnostics_for(cells[2])] == ["numpy-2.0-product"]
