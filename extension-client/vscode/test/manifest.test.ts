@@ -118,9 +118,10 @@ describe('package.json', () => {
         }
     });
 
-    it('starts the bundle on Python files', () => {
+    it('starts the bundle on Python files and Jupyter notebooks', () => {
         assert.equal(manifest.main, './dist/extension.js');
         assert.ok(manifest.activationEvents.includes('onLanguage:python'));
+        assert.ok(manifest.activationEvents.includes('onNotebook:jupyter-notebook'));
     });
 
     it('asks for a VS Code at least as new as the language client and its types', () => {
