@@ -511,7 +511,7 @@ def process_notebook(
             return result
         if not changed:
             return result
-        files.write_atomic(source, splice(notebook, changed).encode("utf-8"))
+        files.write_atomic(source, files.encode_like(source, splice(notebook, changed).encode()))
     except (NotebookError, files.ChangedOnDisk) as exc:
         result.problem = str(exc)
         return result

@@ -10,10 +10,12 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from recode.server import cli
 from recode.server.fixes import parses
-from recode.server.notebook import Module, mask, read_notebook
+from recode.server.notebook import Module, mask, read_notebook, splice
 from tests.conftest import DATA, TEST_KB
 
 REAL = DATA / "notebooks"
@@ -144,8 +146,6 @@ def test_a_fix_that_adds_a_line_keeps_the_list_layout(tmp_path):
     new = module.source.replace(b"x = np.float_(1)\n", b"x = np.float64(1)\nz = 3\n")
     changed = module.split(new)
     assert changed == {1: "import numpy as np\nx = np.float64(1)\nz = 3\ny = 2"}
-    from recode.server.notebook import splice
-
     assert splice(nbk, changed) == text.replace(
         '"x = np.float_(1)\\n",', '"x = np.float64(1)\\n",\n    "z = 3\\n",'
     )
@@ -274,3 +274,59 @@ def test_the_cli_as_a_subprocess(nb):
     )
     assert proc.returncode == 1, proc.stderr
     assert {f["cell"] for f in json.loads(proc.stdout)["findings"]} == {4, 6}
+
+
+_LINES = st.sampled_from(
+    [
+        "import numpy as np",
+        "x = np.float_(1)",
+        "%matplotlib inline",
+        "!pip install numpy",
+        "files = !ls",
+        "ls data",
+        "np.mean?",
+        "for i in range(2):",
+        "    !echo hi",
+        "    y = i",
+        "t = (1,",
+        "     % 2)",
+        "s = 'é ☃ \\u2028'",
+        "# a comment?",
+        "",
+    ]
+)
+_CELL = st.lists(_LINES, max_size=6).map("\n".join) | st.lists(_LINES, max_size=6).map(
+    lambda xs: "".join(x + "\n" for x in xs)
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    cells=st.lists(st.tuples(_CELL, st.booleans()), min_size=1, max_size=5),
+    indent=st.sampled_from([1, 2, 4]),
+    changed=st.data(),
+)
+def test_splicing_new_sources_changes_nothing_else(cells, indent, changed):
+    """Any cells, in either shape: the joined module splits back to no change, and new sources
+    spliced in read back as written with the rest of the JSON as it was."""
+    text = notebook(
+        *[("code", lines(src) if as_list else src) for src, as_list in cells], indent=indent
+    )
+    nbk = read_notebook(text)
+    module = Module.join(nbk.cells)
+    assert module.split(module.source) == {}
+    numbers = [c.number for c in nbk.cells]
+    pick = changed.draw(st.sets(st.sampled_from(numbers)))
+    new = {n: changed.draw(_CELL) for n in pick}
+    new = {n: src for n, src in new.items() if src != nbk.cells[n - 1].source}
+    out = splice(nbk, new)
+    doc, before = json.loads(out), json.loads(text)
+    for n, src in new.items():
+        cell = before["cells"][n - 1]
+        cell["source"] = lines(src) if isinstance(cell["source"], list) else src
+        assert doc["cells"][n - 1]["source"] == cell["source"]
+    assert doc == before
+    unchanged = [n for n in numbers if n not in new]
+    for n in unchanged:  # an unchanged cell's JSON text is the same text
+        start, end = nbk.cells[n - 1].span
+        assert text[start:end] in out
