@@ -100,7 +100,7 @@ def read_notebook(text: str) -> Notebook:
     if not isinstance(cells, list):
         raise NotebookError("not a valid notebook: no list of cells")
     language = _language(doc.get("metadata"))
-    if language not in (None, "python"):
+    if not _is_python(language):
         raise NotebookError(f"a {language} notebook, not Python")
     python: list[Cell] = []
     for number, cell in enumerate(cells, 1):
@@ -116,7 +116,7 @@ def read_notebook(text: str) -> Notebook:
         if BOUNDARY.rstrip("\n") in source:
             raise NotebookError(f"cell {number} holds ReCode's cell boundary comment")
         metadata = cell.get("metadata")
-        if _language(metadata) in (None, "python") and _python_magic(source):
+        if _is_python(_language(metadata)) and _python_magic(source):
             python.append(Cell(number, source, span))
     return Notebook(text, python)
 
@@ -124,7 +124,9 @@ def read_notebook(text: str) -> Notebook:
 def _json_problem(exc: Exception) -> str:
     if isinstance(exc, json.JSONDecodeError):
         return f"{exc.msg} at line {exc.lineno} column {exc.colno}"
-    return "unexpected end or structure of the JSON"
+    if isinstance(exc, IndexError):
+        return "the JSON ends before the document does"
+    return str(exc)
 
 
 def _language(metadata: Any) -> str | None:
@@ -140,6 +142,11 @@ def _language(metadata: Any) -> str | None:
         if isinstance(value, dict) and isinstance(value.get(key), str):
             return value[key].lower()
     return None
+
+
+def _is_python(language: str | None) -> bool:
+    """Unnamed, ``python``, ``python3`` or ``ipython3`` (what kernels write)."""
+    return language is None or language.startswith(("python", "ipython"))
 
 
 def _python_magic(source: str) -> bool:

@@ -242,7 +242,8 @@ def test_add_ignore_comments_the_cells(capsys, nb):
 @pytest.mark.parametrize(
     ("text", "reason"),
     [
-        ('{"cells": [', "not a valid notebook"),
+        ('{"cells": [', "not a valid notebook: the JSON ends before the document does"),
+        ('{"cells": [}', "not a valid notebook: Expecting value at line 1 column 12"),
         (
             '{"cells": [], "nbformat": 4} trailing',
             "not a valid notebook: text after the JSON document",
