@@ -24,7 +24,7 @@ from recode.server.notebook import Cell, Module, NotebookError
 
 if TYPE_CHECKING:
     from recode.server.lsp.server import RecodeLanguageServer
-    from recode.server.lsp.workspaces import Context
+    from recode.server.lsp.workspaces import Context, Folder
 
 SYNC = types.NotebookDocumentSyncOptions(
     notebook_selector=[
@@ -153,6 +153,17 @@ def changed(ls: RecodeLanguageServer, params: types.DidChangeNotebookDocumentPar
     if structure is not None and structure.did_close:
         clear(ls, [cell.uri for cell in structure.did_close])
     schedule(ls, params.notebook_document.uri)
+    if not ls.push_enabled and ls.client_supports("workspace.diagnostics.refresh_support"):
+        # a change in one cell can change the others' diagnostics: the client pulls again
+        ls.workspace_diagnostic_refresh(None)
+
+
+def refresh(ls: RecodeLanguageServer, folder: Folder) -> None:
+    """The folder's environment or settings changed: analyse its open notebooks again (a
+    pulling client is told by the caller)."""
+    for uri in list(ls.workspace.notebook_documents):
+        if ls.folder_for(uri) is folder:
+            schedule(ls, uri)
 
 
 def closed(ls: RecodeLanguageServer, params: types.DidCloseNotebookDocumentParams) -> None:

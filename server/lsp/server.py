@@ -332,6 +332,7 @@ class RecodeLanguageServer(LanguageServer):
             )
             if old is not None:
                 self.diagnostics.refresh(self.documents_in(folder))
+                notebooks.refresh(self, folder)
         self._check_model(folder, context.settings)
         task = asyncio.ensure_future(self.watcher.register())
         task.add_done_callback(_log_failure)

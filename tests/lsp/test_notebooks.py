@@ -223,3 +223,15 @@ async def test_a_removed_cell_loses_its_diagnostics(tmp_path: Path, make_env) ->
         # the other cells are analysed again without it
         await client.wait_for(lambda: len([p for p in client.published if p.uri == cells[2]]) == 2)
         assert [d.code for d in await client.diagnostics_for(cells[2])] == ["numpy-2.0-product"]
+
+
+async def test_installing_a_library_updates_the_cells(tmp_path: Path, make_env) -> None:
+    env = make_env(numpy="1.26.4")
+    async with running_server(
+        options={"python": env.python, "pollSeconds": 0.2}, folders=[tmp_path], caps=notebook_caps()
+    ) as client:
+        _, cells = open_notebook(client, tmp_path / "n.ipynb")
+        assert await client.diagnostics_for(cells[4]) == []  # np.trapz is fine in 1.26
+        env.install("numpy", "2.0.0")
+        await client.wait_for(lambda: len([p for p in client.published if p.uri == cells[4]]) == 2)
+        assert [d.code for d in await client.diagnostics_for(cells[4])] == ["numpy-2.0-trapz"]
