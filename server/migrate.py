@@ -53,9 +53,15 @@ def process_file(
     With ``model``, findings without a mechanical fix are given to the model engine too (in
     ``diff`` and ``write`` modes); the result is then a :class:`MigratedFileResult`.
     """
-    if path.suffix == notebook.SUFFIX:
-        return _process_notebook(
-            path, detector, mode, unversioned_roots, max_bytes, display, suppressor
+    if path.suffix == notebook.SUFFIX:  # its Python cells as one module; no model step
+        return notebook.process_notebook(
+            path,
+            detector,
+            mode,
+            max_bytes=max_bytes,
+            display=display,
+            suppressor=suppressor,
+            unversioned=lambda data: _unversioned(data, unversioned_roots or {}),
         )
     shown = display or str(path)
     try:
@@ -130,28 +136,6 @@ def process_file(
         else suppressor.keep(new_utf8, detector.detect(new_utf8))
     )
     return result
-
-
-def _process_notebook(
-    path: Path,
-    detector: Detector,
-    mode: str,
-    unversioned_roots: dict[str, str] | None,
-    max_bytes: int,
-    display: str | None,
-    suppressor: Suppressor | None,
-) -> FileResult:
-    """A Jupyter notebook's Python cells, scanned as one module (the model step is not run on
-    notebooks)."""
-    return notebook.process_notebook(
-        path,
-        detector,
-        mode,
-        max_bytes=max_bytes,
-        display=display,
-        suppressor=suppressor,
-        unversioned=lambda data: _unversioned(data, unversioned_roots or {}),
-    )
 
 
 def _add_ignores(

@@ -466,7 +466,7 @@ def process_notebook(
     max_bytes: int = files.DEFAULT_MAX_BYTES,
     display: str | None = None,
     suppressor: Suppressor | None = None,
-    unversioned: Any = None,
+    unversioned: Callable[[bytes], tuple[str, ...]] | None = None,
 ) -> FileResult:
     """:func:`recode.server.migrate.process_file` for a notebook: findings name their cell,
     ``diff`` mode gives one unified diff per changed cell, ``write`` and ``add-ignore`` replace
