@@ -271,6 +271,7 @@ def mask(source: str) -> tuple[str, frozenset[int]]:
         group = heads[n] = [n]
         while lines[group[-1]].rstrip("\r\n").endswith("\\") and group[-1] + 1 < len(lines):
             group.append(group[-1] + 1)
+        group.extend(_bracketed(lines, n, m.end()) if len(group) == 1 else ())
     while True:
         text = _masked(lines, heads)
         starts = _statement_starts(text)
@@ -278,6 +279,22 @@ def mask(source: str) -> tuple[str, frozenset[int]]:
         if not wrong:
             return text, frozenset(n for group in heads.values() for n in group)
         del heads[wrong[0]]
+
+
+def _bracketed(lines: list[str], n: int, start: int) -> range:
+    """The lines after line ``n`` that its brackets, opened after column ``start``, carry on
+    to, as IPython reads ``%timeit f(a,`` + ``b)`` (none if they never close)."""
+    for last in range(n, len(lines)):
+        text = lines[n][start:] + "".join(lines[n + 1 : last + 1])
+        try:
+            for _ in tokenize.generate_tokens(io.StringIO(text).readline):
+                pass
+        except tokenize.TokenError:
+            continue  # still open
+        except SyntaxError:
+            return range(0)
+        return range(n + 1, last + 1)
+    return range(0)
 
 
 def _masked(lines: list[str], heads: dict[int, list[int]]) -> str:

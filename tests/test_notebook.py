@@ -209,13 +209,17 @@ def test_ipython_syntax_is_masked_only_where_a_statement_starts():
             ")\n",
             "ls = [1]\n",
             "pwd\n",
+            "%timeit np.fromiter((a for a in b),\n",
+            "                    dtype=float)\n",
+            "u = 1\n",
         ]
     )
     text, masked = mask(cell)
-    assert masked == {0, 1, 2, 3, 4, 5, 6}
+    assert masked == {0, 1, 2, 3, 4, 5, 6, 16, 17}
     assert parses(text.encode())
     assert [len(a) for a in lines(text)] == [len(b) for b in lines(cell)]
-    assert lines(text)[7:] == lines(cell)[7:]
+    assert lines(text)[7:16] == lines(cell)[7:16]
+    assert lines(text)[18] == "u = 1\n"
 
 
 def test_an_import_made_in_an_earlier_cell_counts(capsys, tmp_path):
