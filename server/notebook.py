@@ -4,8 +4,9 @@ back into the cells they belong to.
 A notebook's code cells are joined, in order, into one module (an import in cell 1 counts in
 cell 5) with a boundary comment between cells; IPython syntax that is not Python (``%magic``,
 ``!shell``, ``x = !ls``, ``obj?`` help, and the first line of ``%%time``-style cell magics) is
-masked by ``...`` padded to the line's length, so every other line and column stays put. Cells
-in another language (``%%bash``, a cell whose metadata names another language) are left out.
+masked by ``...`` padded to the line's length in bytes, so every other line, column and byte
+offset stays put. Cells in another language (``%%bash``, a cell whose metadata names another
+language) are left out.
 
 Writing never re-serialises the notebook: only the JSON string values of changed cells'
 ``source`` are replaced in the original text, in the shape they had (a list of lines or one
@@ -298,18 +299,19 @@ def _bracketed(lines: list[str], n: int, start: int) -> range:
 
 
 def _masked(lines: list[str], heads: dict[int, list[int]]) -> str:
+    """The lines with each group's head replaced by ``...`` (or ``0``) at its indentation and
+    the lines it continues blanked, each padded to its length in UTF-8 bytes: the other lines
+    keep their byte offsets (the language server's ranges) and their columns."""
     out = list(lines)
     for group in heads.values():
         for n in group:
             body = out[n].rstrip("\r\n")
             indent = len(body) - len(body.lstrip(" \t"))
             if n != group[0]:  # a continued line: blank
-                filler, indent = "", 0
-            elif len(body) - indent >= 3:
-                filler = "..."
-            else:
-                filler = "0"
-            out[n] = body[:indent] + filler.ljust(len(body) - indent) + out[n][len(body) :]
+                indent = 0
+            width = len(body[indent:].encode("utf-8", "surrogatepass"))
+            filler = "" if n != group[0] else "..." if width >= 3 else "0"
+            out[n] = body[:indent] + filler.ljust(width) + out[n][len(body) :]
     return "".join(out)
 
 

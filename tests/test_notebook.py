@@ -222,6 +222,14 @@ def test_ipython_syntax_is_masked_only_where_a_statement_starts():
     assert lines(text)[18] == "u = 1\n"
 
 
+def test_masking_keeps_every_byte_offset():
+    cell = "!echo é ☃ 😀\nx = 1\n%cd ü\n"
+    text, masked = mask(cell)
+    assert masked == {0, 2}
+    assert [len(a.encode()) for a in lines(text)] == [len(b.encode()) for b in lines(cell)]
+    assert parses(text.encode())
+
+
 def test_an_import_made_in_an_earlier_cell_counts(capsys, tmp_path):
     path = tmp_path / "n.ipynb"
     path.write_text(
