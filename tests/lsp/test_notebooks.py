@@ -15,7 +15,7 @@ pytestmark = pytest.mark.asyncio
 CELLS = [
     ("code", "%matplotlib inline\nimport numpy as np"),
     ("markdown", "np.trapz in prose"),
-    ("code", "!pip install numpy\nx = np.product([1, 2])\n"),
+    ("code", "!echo é ☃\nx = np.product([1, 2])\n"),  # a non-ASCII magic before a finding
     ("code", "%%bash\necho np.trapz\n"),
     ("code", "np.mean?\narea = np.trapz([1.0, 2.0])"),
 ]
@@ -173,7 +173,7 @@ async def test_hover_quick_fix_and_fix_all_in_cells(tmp_path: Path, make_env) ->
         changes = fix_all[0].edit.changes
         assert set(changes) == {cells[2], cells[4]}
         assert apply_text_edits(CELLS[2][1], changes[cells[2]]) == (
-            "!pip install numpy\nx = np.prod([1, 2])\n"
+            "!echo é ☃\nx = np.prod([1, 2])\n"
         )
         assert apply_text_edits(text, changes[cells[4]]) == (
             "np.mean?\narea = np.trapezoid([1.0, 2.0])"
