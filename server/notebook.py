@@ -102,7 +102,7 @@ def read_notebook(text: str) -> Notebook:
         raise NotebookError("not a valid notebook: no list of cells")
     language = _language(doc.get("metadata"))
     if not _is_python(language):
-        raise NotebookError(f"a {language} notebook, not Python")
+        raise NotebookError(f"the notebook's language is {language}, not Python")
     python: list[Cell] = []
     for number, cell in enumerate(cells, 1):
         if not isinstance(cell, dict):
@@ -131,7 +131,7 @@ def _json_problem(exc: Exception) -> str:
 
 
 def _language(metadata: Any) -> str | None:
-    """The language a notebook's or a cell's metadata names, lower case (None: not named)."""
+    """The language a notebook's or a cell's metadata names (None: not named)."""
     if not isinstance(metadata, dict):
         return None
     for holder, key in (
@@ -141,13 +141,13 @@ def _language(metadata: Any) -> str | None:
     ):
         value = metadata.get(holder)
         if isinstance(value, dict) and isinstance(value.get(key), str):
-            return value[key].lower()
+            return value[key]
     return None
 
 
 def _is_python(language: str | None) -> bool:
     """Unnamed, ``python``, ``python3`` or ``ipython3`` (what kernels write)."""
-    return language is None or language.startswith(("python", "ipython"))
+    return language is None or language.lower().startswith(("python", "ipython"))
 
 
 def _python_magic(source: str) -> bool:

@@ -264,7 +264,7 @@ def test_add_ignore_comments_the_cells(capsys, nb):
         ("[1, 2]", "not a valid notebook"),
         (
             notebook(("code", "x = 1"), language_info={"name": "R"}),
-            "a r notebook, not Python",
+            "the notebook's language is R, not Python",
         ),
     ],
 )
