@@ -24,7 +24,7 @@ import json
 import re
 import tokenize
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +57,10 @@ _MAGIC_LINE = re.compile(
 )
 _CELL_MAGIC = re.compile(r"[ \t]*%%(\w+)")
 _WS = re.compile(r"[ \t\n\r]*")
+_INDENT = re.compile(r"[ \t]*")
+#: A ``\\uXXXX`` escape of a non-ASCII character (json.dumps escapes control characters even
+#: with ensure_ascii=False): a notebook written with ensure_ascii=True.
+_NON_ASCII_ESCAPE = re.compile(r"(?<!\\)(?:\\\\)*\\u(?!00[0-7])[0-9a-fA-F]{4}")
 _DECODER = json.JSONDecoder()
 
 
@@ -340,11 +344,12 @@ class Module:
     cells: list[Cell]
     source: bytes
     starts: list[int]  # the module line where each cell begins
-    masked: list[frozenset[int]] = field(default_factory=list)
+    texts: list[str]  # each cell as masked, ending in a newline
+    masked: list[frozenset[int]]  # each cell's masked lines
 
     @classmethod
     def join(cls, cells: Sequence[Cell]) -> Module:
-        parts: list[str] = []
+        texts: list[str] = []
         starts: list[int] = []
         masks: list[frozenset[int]] = []
         line = 0
@@ -353,10 +358,11 @@ class Module:
             if not text.endswith("\n"):
                 text += "\n"
             starts.append(line)
+            texts.append(text)
             masks.append(masked)
-            parts.append(text + BOUNDARY)
             line += text.count("\n") + 1
-        return cls(list(cells), "".join(parts).encode("utf-8"), starts, masks)
+        source = "".join(text + BOUNDARY for text in texts).encode("utf-8")
+        return cls(list(cells), source, starts, texts, masks)
 
     def locate(self, line: int) -> tuple[int, int]:
         """(index into ``cells``, line inside that cell) of a module line."""
@@ -393,10 +399,10 @@ class Module:
         if len(parts) != len(self.cells) + 1 or parts[-1]:
             raise NotebookError("the fixes would move code across cells; not rewritten")
         changed: dict[int, str] = {}
-        for cell, masked, new_lines in zip(self.cells, self.masked, parts, strict=False):
-            old_lines = _lines(mask(cell.source)[0])
-            if old_lines and not old_lines[-1].endswith("\n"):
-                old_lines[-1] += "\n"
+        for cell, text, masked, new_lines in zip(
+            self.cells, self.texts, self.masked, parts, strict=False
+        ):
+            old_lines = _lines(text)
             if new_lines == old_lines:
                 continue
             text = _unmask(cell.source, old_lines, new_lines, masked)
@@ -450,7 +456,7 @@ def splice(notebook: Notebook, changed: dict[int, str]) -> str:
 
 def _source_value(text: str, start: int, end: int, source: str) -> str:
     """``source`` as a JSON value in the shape and layout of the one at ``text[start:end]``."""
-    ascii_only = "\\u" in text[start:end] and text[start:end].isascii()
+    ascii_only = text.isascii() and _NON_ASCII_ESCAPE.search(text) is not None
     if text[start] == '"':
         return json.dumps(source, ensure_ascii=ascii_only)
     items = _source_list(text, start)
@@ -460,11 +466,10 @@ def _source_value(text: str, start: int, end: int, source: str) -> str:
         closing = text[items[-1][2] : end - 1]
         between = text[items[0][2] : items[1][1]] if len(items) > 1 else "," + opening
     else:
+        # the key "source" sits three levels deep (document, cells, cell): one level's indent
         line_start = text.rfind("\n", 0, start) + 1
-        key_indent = text[
-            line_start : line_start + len(text[line_start:]) - len(text[line_start:].lstrip(" "))
-        ]
-        unit = " " if len(key_indent) % 2 else "  "
+        key_indent = _INDENT.match(text, line_start).group()  # type: ignore[union-attr]
+        unit = key_indent[: len(key_indent) // 3] or " "
         opening, closing = "\n" + key_indent + unit, "\n" + key_indent
         between = "," + opening
     lines = _lines(source)
