@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 from lsprotocol import types
 
 from recode.server.detector import Detector, Finding
+from recode.server.lsp import notebooks
 from recode.server.lsp.code_actions import (
     MIGRATE_COMMAND,
     MODEL_COMMAND,
@@ -115,6 +116,8 @@ def _cancel_on_request(server: RecodeLanguageServer) -> Callable[[], None]:
 
 async def migrate_file(server: RecodeLanguageServer, *args: Any) -> dict[str, Any]:
     uri = _uri_argument(args)
+    if notebooks.is_cell(server, uri):
+        return await notebooks.migrate_cell(server, uri)
     doc = server.documents.get(uri)
     if doc is None:
         path = uri_to_path(uri)

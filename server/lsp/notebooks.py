@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types
 
 from recode.server.detector import Finding
-from recode.server.fixes import apply_edits, fix_source
+from recode.server.fixes import FixResult, apply_edits, fix_source
 from recode.server.lsp import code_actions, hover
 from recode.server.lsp.diagnostics import to_diagnostic
 from recode.server.lsp.documents import LineIndex, Snapshot, minimal_edit, uri_to_path
@@ -254,16 +254,7 @@ async def code_actions_cell(
     if _allowed(code_actions.FIX_ALL_KIND, only) and any(
         f.fixable for cell in analysis.findings for f in cell
     ):
-        keep = analysis.context.suppressor(uri_to_path(analysis.notebook_uri)).keep
-        loop = asyncio.get_running_loop()
-        result = await loop.run_in_executor(
-            ls.work_pool,
-            lambda: fix_source(analysis.module.source, analysis.context.detector, keep=keep),
-        )
-        try:
-            changes = analysis.edits(result.source)
-        except NotebookError:
-            changes = {}
+        result, changes, _ = await _fix_all(ls, analysis)
         if changes:
             actions.append(
                 types.CodeAction(
@@ -273,6 +264,54 @@ async def code_actions_cell(
                 )
             )
     return actions
+
+
+async def _fix_all(
+    ls: RecodeLanguageServer, analysis: Analysis
+) -> tuple[FixResult, dict[str, list[types.TextEdit]], str | None]:
+    """Every mechanical fix of the notebook: the result, the edits per cell, and why nothing
+    can be applied (None: the edits can)."""
+    keep = analysis.context.suppressor(uri_to_path(analysis.notebook_uri)).keep
+    loop = asyncio.get_running_loop()
+    result = await loop.run_in_executor(
+        ls.work_pool,
+        lambda: fix_source(analysis.module.source, analysis.context.detector, keep=keep),
+    )
+    try:
+        return result, analysis.edits(result.source), result.error
+    except NotebookError as exc:
+        return result, {}, str(exc)
+
+
+async def migrate_cell(ls: RecodeLanguageServer, uri: str) -> dict[str, Any]:
+    """The ``recode.migrateFile`` command on a notebook cell: fix-all of its notebook, applied
+    with ``workspace/applyEdit``."""
+    found = await _for_cell(ls, uri)
+    if found is None:
+        raise ValueError(f"{uri} is not a cell of an open notebook")
+    analysis, _ = found
+    result, changes, problem = await _fix_all(ls, analysis)
+    outcome: dict[str, Any] = {
+        "applied": False,
+        "fixed": len(result.fixed),
+        "remaining": len(result.remaining),
+        "cancelled": False,
+    }
+    if not changes:
+        outcome["message"] = problem or "nothing to fix"
+        return outcome
+    reply = await ls.workspace_apply_edit_async(
+        types.ApplyWorkspaceEditParams(
+            edit=types.WorkspaceEdit(changes=changes), label="ReCode: migrate notebook"
+        )
+    )
+    outcome["applied"] = bool(reply.applied)
+    outcome["message"] = (
+        f"{outcome['fixed']} fix(es) applied"
+        if reply.applied
+        else reply.failure_reason or "the editor did not apply the edit"
+    )
+    return outcome
 
 
 def _allowed(kind: str, only: list[str] | None) -> bool:

@@ -235,3 +235,21 @@ async def test_installing_a_library_updates_the_cells(tmp_path: Path, make_env) 
         env.install("numpy", "2.0.0")
         await client.wait_for(lambda: len([p for p in client.published if p.uri == cells[4]]) == 2)
         assert [d.code for d in await client.diagnostics_for(cells[4])] == ["numpy-2.0-trapz"]
+
+
+async def test_migrate_file_on_a_cell_fixes_the_notebook(tmp_path: Path, make_env) -> None:
+    env = make_env(numpy="2.0.0")
+    async with running_server(
+        options={"python": env.python}, folders=[tmp_path], caps=notebook_caps()
+    ) as client:
+        _, cells = open_notebook(client, tmp_path / "n.ipynb")
+        await client.diagnostics_for(cells[4])
+        outcome = await client.workspace_execute_command_async(
+            types.ExecuteCommandParams(command="recode.migrateFile", arguments=[cells[4]])
+        )
+        assert outcome["applied"] is True and outcome["fixed"] == 2, outcome
+        [applied] = client.applied_edits
+        assert set(applied.edit.changes) == {cells[2], cells[4]}
+        assert apply_text_edits(CELLS[4][1], applied.edit.changes[cells[4]]) == (
+            "np.mean?\narea = np.trapezoid([1.0, 2.0])"
+        )
