@@ -350,3 +350,26 @@ def test_splicing_new_sources_changes_nothing_else(cells, indent, ensure_ascii, 
     escaped = "\\u00e9" in text or "\\u2603" in text  # the writer's style shows
     if not ensure_ascii or escaped or all(src.isascii() for src in new.values()):
         assert out == notebook(*shaped, indent=indent, ensure_ascii=ensure_ascii)
+
+
+def test_write_keeps_a_bom_and_windows_line_ends(capsys, tmp_path):
+    path = tmp_path / "w.ipynb"
+    text = notebook(("code", ["import numpy as np\n", "x = np.float_(1)\n", "y = 2"]))
+    raw = b"\xef\xbb\xbf" + text.replace("\n", "\r\n").encode("utf-8")
+    path.write_bytes(raw)
+    code, out, _ = run(capsys, str(path), *NUMPY, "--write")
+    assert code == 0, out
+    assert path.read_bytes() == raw.replace(b"np.float_(1)", b"np.float64(1)")
+
+
+def test_cells_marked_as_another_language_are_left_out(capsys, tmp_path):
+    path = tmp_path / "m.ipynb"
+    doc = json.loads(notebook(("code", "import numpy as np"), ("code", "np.float_(1)")))
+    doc["cells"][1]["metadata"] = {"vscode": {"languageId": "shellscript"}}
+    path.write_text(json.dumps(doc, indent=1), encoding="utf-8")
+    code, out, _ = run(capsys, str(path), *NUMPY)
+    assert code == 0 and "0 outdated calls in 1 file" in out
+    doc["cells"][1]["metadata"] = {"vscode": {"languageId": "python"}}
+    path.write_text(json.dumps(doc, indent=1), encoding="utf-8")
+    code, out, _ = run(capsys, str(path), *NUMPY)
+    assert code == 1 and "m.ipynb:cell 2:1:1: error [np-float_]" in out
