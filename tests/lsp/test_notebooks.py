@@ -184,14 +184,47 @@ async def test_pulled_diagnostics_of_a_cell(tmp_path: Path, make_env) -> None:
     env = make_env(numpy="2.0.0")
     caps = notebook_caps()
     caps.text_document.diagnostic = types.DiagnosticClientCapabilities()
+    caps.workspace.diagnostics = types.DiagnosticWorkspaceClientCapabilities(refresh_support=True)
+    path = tmp_path / "n.ipynb"
     async with running_server(
         options={"python": env.python}, folders=[tmp_path], caps=caps
     ) as client:
-        _, cells = open_notebook(client, tmp_path / "n.ipynb")
-        report = await client.text_document_diagnostic_async(
-            types.DocumentDiagnosticParams(text_document=types.TextDocumentIdentifier(cells[2]))
+        _, cells = open_notebook(client, path)
+
+        async def pull(cell: str) -> list[str]:
+            report = await client.text_document_diagnostic_async(
+                types.DocumentDiagnosticParams(text_document=types.TextDocumentIdentifier(cell))
+            )
+            return [d.code for d in report.items]
+
+        assert await pull(cells[2]) == ["numpy-2.0-product"]
+        refreshes = client.diagnostic_refresh_count
+        # an edit of cell 0 changes cell 2's diagnostics: the client is asked to pull again
+        client.notebook_document_did_change(
+            types.DidChangeNotebookDocumentParams(
+                notebook_document=types.VersionedNotebookDocumentIdentifier(
+                    uri=uri(path), version=2
+                ),
+                change=types.NotebookDocumentChangeEvent(
+                    cells=types.NotebookDocumentCellChanges(
+                        text_content=[
+                            types.NotebookDocumentCellContentChanges(
+                                document=types.VersionedTextDocumentIdentifier(
+                                    uri=cells[0], version=2
+                                ),
+                                changes=[
+                                    types.TextDocumentContentChangePartial(
+                                        range=rng(1, 0, 18), text=""
+                                    )
+                                ],
+                            )
+                        ]
+                    )
+                ),
+            )
         )
-        assert [d.code for d in report.items] == ["numpy-2.0-product"]
+        await client.wait_for(lambda: client.diagnostic_refresh_count > refreshes)
+        assert await pull(cells[2]) == []
         assert client.published == []
 
 
