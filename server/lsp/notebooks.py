@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote
 
 from lsprotocol import types
 
@@ -74,11 +75,14 @@ def _cells(ls: RecodeLanguageServer, notebook_uri: str, encoding: str) -> list[S
     if notebook is None:
         return []
     out = []
+    synced = ls.workspace.text_documents
     for cell in notebook.cells:
         if cell.kind != types.NotebookCellKind.Code:
             continue
-        doc = ls.workspace.get_text_document(cell.document)
-        if doc.language_id not in (None, "python"):
+        # only the cells the client synced (its selector names Python cells): pygls would make
+        # up a document for any other URI, from the file its path names
+        doc = synced.get(unquote(cell.document))
+        if doc is None or doc.language_id not in (None, "python"):
             continue
         source = doc.source.encode("utf-8", "surrogatepass")
         out.append(Snapshot(doc.uri, doc.version, source, None, LineIndex.of(source), encoding))
