@@ -77,6 +77,7 @@ class Finding:
     confidence: str = "high"  # "low": a method matched by its name alone
     edits: tuple[fixes.Edit, ...] | None = None  # None: no exact mechanical fix
     fix_unavailable: str | None = None  # why the record's fix cannot be made here
+    cell: int | None = None  # in a notebook: the cell (1-based); start and end are inside it
 
     @property
     def fixable(self) -> bool:

@@ -544,7 +544,7 @@ def _walk(
         is_dir = entry.is_dir(follow_symlinks=False)  # a link to a folder is not followed
         if exclusion is None and is_dir and (name in SKIP_DIRS or name.endswith(".egg-info")):
             continue
-        if not is_dir and not name.endswith((".py", ".pyi")):
+        if not is_dir and not name.endswith((".py", ".pyi", ".ipynb")):
             continue
         if exclusion is not None and exclusion.excludes(real_folder, name, is_dir):
             continue

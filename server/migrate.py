@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from recode.server import files
+from recode.server import files, notebook
 from recode.server.detector import Detector
 from recode.server.fixes import Edit, apply_edits, compose_edits, fix_source, parses
 from recode.server.report import SYNTAX_ERRORS, FileResult
@@ -53,6 +53,16 @@ def process_file(
     With ``model``, findings without a mechanical fix are given to the model engine too (in
     ``diff`` and ``write`` modes); the result is then a :class:`MigratedFileResult`.
     """
+    if path.suffix == notebook.SUFFIX:  # its Python cells as one module; no model step
+        return notebook.process_notebook(
+            path,
+            detector,
+            mode,
+            max_bytes=max_bytes,
+            display=display,
+            suppressor=suppressor,
+            unversioned=lambda data: _unversioned(data, unversioned_roots or {}),
+        )
     shown = display or str(path)
     try:
         source = files.read_source(path, max_bytes)

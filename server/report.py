@@ -235,6 +235,11 @@ def _fixable(result: FileResult, f: Finding) -> bool:
     return f.fixable and result.unfixable is None
 
 
+def _cell(f: Finding) -> str:
+    """``cell N:`` before a notebook finding's line and column (1-based; every cell counts)."""
+    return f"cell {f.cell}:" if f.cell is not None else ""
+
+
 def _span_dict(span: Span) -> dict[str, int]:
     return {
         "line": span.line,
@@ -248,6 +253,7 @@ def finding_dict(result: FileResult, f: Finding, loc: Located) -> dict:
     fixable = _fixable(result, f)
     return {
         "path": result.path,
+        **({"cell": f.cell} if f.cell is not None else {}),  # a notebook's, 1-based
         **_span_dict(loc.span),
         "record": f.record.id,
         "library": f.library,
@@ -293,7 +299,7 @@ def render_text(run: Run) -> str:
         if f.fix_unavailable:
             mark = f" [not fixed: {f.fix_unavailable}]"
         lines.append(
-            f"{r.path}:{loc.span.line}:{loc.span.column}: {f.severity} "
+            f"{r.path}:{_cell(f)}{loc.span.line}:{loc.span.column}: {f.severity} "
             f"[{f.record.id}] {f.message}{mark}"
         )
     s = run.summary()
@@ -430,6 +436,7 @@ def render_sarif(run: Run, base: Path, exit_code: int) -> str:
                 "fixable": fixable,
                 "fix_unavailable": f.fix_unavailable,
                 "confidence": f.confidence,
+                **({"cell": f.cell} if f.cell is not None else {}),
             },
         }
         if fixable and loc.fix is not None:

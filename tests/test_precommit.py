@@ -7,6 +7,7 @@ first run takes about half a minute.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -60,6 +61,13 @@ def test_the_hook_fails_on_outdated_code_and_passes_once_fixed(tmp_path, env):
     (repo / "clean.py").write_text(CLEAN)
     (repo / "old.py").write_text(OUTDATED)
     (repo / "notes.txt").write_text("x = np.float_(1)\n")  # not Python: not given to the hook
+    notebook = {
+        "cells": [{"cell_type": "code", "metadata": {}, "outputs": [], "source": OUTDATED}],
+        "metadata": {},
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
+    (repo / "nb.ipynb").write_text(json.dumps(notebook, indent=1) + "\n")
     git(repo, "init", "-q")
     git(repo, "add", ".")
     git(repo, "commit", "-qm", "start")
@@ -69,9 +77,12 @@ def test_the_hook_fails_on_outdated_code_and_passes_once_fixed(tmp_path, env):
     assert done.returncode == 1, out
     assert "recode-migrate" in out and "Failed" in out
     assert "old.py:2:5: error [numpy-2.0-float_]" in out
-    assert "1 outdated call (1 error) in 2 files" in out  # clean.py and old.py, not notes.txt
+    assert "nb.ipynb:cell 1:2:5: error [numpy-2.0-float_]" in out
+    assert "2 outdated calls (2 errors) in 3 files" in out  # not notes.txt
 
     (repo / "old.py").write_text(CLEAN)
+    notebook["cells"][0]["source"] = CLEAN
+    (repo / "nb.ipynb").write_text(json.dumps(notebook, indent=1) + "\n")
     git(repo, "add", ".")
     done = try_repo(repo, env)
     out = done.stdout + done.stderr

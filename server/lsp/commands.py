@@ -36,6 +36,7 @@ from lsprotocol import types
 
 from recode.server.detector import Detector, Finding
 from recode.server.files import Unreadable, read_source
+from recode.server.lsp import notebooks
 from recode.server.lsp.code_actions import (
     MIGRATE_COMMAND,
     MODEL_COMMAND,
@@ -116,6 +117,8 @@ def _cancel_on_request(server: RecodeLanguageServer) -> Callable[[], None]:
 
 async def migrate_file(server: RecodeLanguageServer, *args: Any) -> dict[str, Any]:
     uri = _uri_argument(args)
+    if notebooks.is_cell(server, uri):
+        return await notebooks.migrate_cell(server, uri)
     doc = server.documents.get(uri) or _closed_document(server, uri)
     name = uri.rsplit("/", 1)[-1]
     forget = _cancel_on_request(server)

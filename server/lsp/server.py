@@ -34,7 +34,7 @@ from recode.dataset.knowledge import KnowledgeBase
 from recode.server import environment as env_mod
 from recode.server.config import ConfigError, config_for_folder
 from recode.server.detector import Detector
-from recode.server.lsp import code_actions, commands, hover, model_endpoint, rpc
+from recode.server.lsp import code_actions, commands, hover, model_endpoint, notebooks, rpc
 from recode.server.lsp import settings as settings_mod
 from recode.server.lsp.diagnostics import DiagnosticsManager
 from recode.server.lsp.documents import Document, DocumentStore, path_to_uri, uri_to_path
@@ -138,6 +138,7 @@ class RecodeLanguageServer(LanguageServer):
             _version(),
             protocol_cls=RecodeProtocol,
             text_document_sync_kind=types.TextDocumentSyncKind.Incremental,
+            notebook_document_sync=notebooks.SYNC,
             max_workers=2,
         )
         self.documents = DocumentStore()
@@ -162,6 +163,7 @@ class RecodeLanguageServer(LanguageServer):
         self._reload_timers: dict[str, asyncio.TimerHandle] = {}
         self._shown: set[str] = set()
         self._folder_cache: dict[str, str] = {}
+        self.notebook_runs: dict[str, int] = {}  # notebook URI -> its latest analysis
 
     # -- transport --------------------------------------------------------------------------
 
@@ -379,6 +381,7 @@ class RecodeLanguageServer(LanguageServer):
             )
             if old is not None:
                 self.diagnostics.refresh(self.documents_in(folder))
+                notebooks.refresh(self, folder)
         self._check_model(folder, context.settings)
         task = asyncio.ensure_future(self.watcher.register())
         task.add_done_callback(_log_failure)
@@ -542,6 +545,24 @@ def create_server() -> RecodeLanguageServer:
         if ls.documents.close(params.text_document.uri) is not None:
             ls.diagnostics.clear(params.text_document.uri)
 
+    @server.feature(types.NOTEBOOK_DOCUMENT_DID_OPEN)
+    def notebook_did_open(
+        ls: RecodeLanguageServer, params: types.DidOpenNotebookDocumentParams
+    ) -> None:
+        notebooks.schedule(ls, params.notebook_document.uri)
+
+    @server.feature(types.NOTEBOOK_DOCUMENT_DID_CHANGE)
+    def notebook_did_change(
+        ls: RecodeLanguageServer, params: types.DidChangeNotebookDocumentParams
+    ) -> None:
+        notebooks.changed(ls, params)
+
+    @server.feature(types.NOTEBOOK_DOCUMENT_DID_CLOSE)
+    def notebook_did_close(
+        ls: RecodeLanguageServer, params: types.DidCloseNotebookDocumentParams
+    ) -> None:
+        notebooks.closed(ls, params)
+
     @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
     def did_change_configuration(
         ls: RecodeLanguageServer, params: types.DidChangeConfigurationParams
@@ -589,10 +610,14 @@ def create_server() -> RecodeLanguageServer:
     async def diagnostic(
         ls: RecodeLanguageServer, params: types.DocumentDiagnosticParams
     ) -> types.DocumentDiagnosticReport:
+        if notebooks.is_cell(ls, params.text_document.uri):
+            return await notebooks.pull(ls, params.text_document.uri)
         return await ls.diagnostics.pull(params)
 
     @server.feature(types.TEXT_DOCUMENT_HOVER)
     async def on_hover(ls: RecodeLanguageServer, params: types.HoverParams) -> types.Hover | None:
+        if notebooks.is_cell(ls, params.text_document.uri):
+            return await notebooks.hover_cell(ls, params)
         return await hover.hover(ls, params)
 
     @server.feature(
@@ -602,6 +627,8 @@ def create_server() -> RecodeLanguageServer:
     async def on_code_action(
         ls: RecodeLanguageServer, params: types.CodeActionParams
     ) -> list[types.CodeAction] | None:
+        if notebooks.is_cell(ls, params.text_document.uri):
+            return await notebooks.code_actions_cell(ls, params)
         return await code_actions.code_actions(ls, params)
 
     @server.feature(types.CODE_ACTION_RESOLVE)

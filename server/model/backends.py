@@ -433,9 +433,7 @@ class TransformersBackend:
         try:
             from peft import PeftModel
         except ImportError as exc:
-            raise BackendError(
-                "an adapter needs peft (pip install -e '.[training]')"
-            ) from exc
+            raise BackendError("an adapter needs peft (pip install -e '.[training]')") from exc
         try:
             # RuntimeError: weights whose shapes do not fit this base model.
             return PeftModel.from_pretrained(model, self.adapter)

@@ -111,11 +111,7 @@ def validate_answer(
     old_tree = _parse(context.code)
     if old_tree is not None:
         first = context.first_line
-        asked = {
-            line - first + 1
-            for f in targets
-            for line in range(f.start.line, f.end.line + 1)
-        }
+        asked = {line - first + 1 for f in targets for line in range(f.start.line, f.end.line + 1)}
         problem = _lost_definitions(old_tree, tree) or dropped_statement(
             old_tree, tree, context.code, asked
         )

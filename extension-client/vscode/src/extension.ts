@@ -23,7 +23,7 @@ import {
     resolveMigrateTarget,
     withoutOwnedCommands,
 } from './migrate';
-import { buildServerCommand, describeCommand } from './serverCommand';
+import { buildServerCommand, DOCUMENT_SELECTOR, describeCommand } from './serverCommand';
 import {
     answerConfiguration,
     needsRestart,
@@ -84,10 +84,7 @@ async function startClient(): Promise<void> {
         options: cmd.cwd !== undefined ? { cwd: cmd.cwd } : {},
     };
     const clientOptions: LanguageClientOptions = {
-        documentSelector: [
-            { scheme: 'file', language: 'python' },
-            { scheme: 'untitled', language: 'python' },
-        ],
+        documentSelector: [...DOCUMENT_SELECTOR],
         outputChannel: log,
         initializationOptions: () => settingsFor(),
         synchronize: { configurationSection: SECTION },

@@ -4,6 +4,17 @@
 
 import { DEFAULTS, expandPath, type PathContext } from './settings';
 
+/**
+ * The documents the server is given: Python files, unsaved Python editors, and the Python cells
+ * of Jupyter notebooks (sent as notebook documents, whose cells the server analyses as one
+ * module).
+ */
+export const DOCUMENT_SELECTOR = [
+    { scheme: 'file', language: 'python' },
+    { scheme: 'untitled', language: 'python' },
+    { notebook: 'jupyter-notebook', language: 'python' },
+] as const;
+
 /** The module run with `python -m`; the same server as the `recode-lsp` script. */
 export const SERVER_MODULE = 'recode.server.lsp';
 

@@ -4,7 +4,7 @@
  */
 
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 
@@ -28,6 +28,7 @@ interface Manifest {
     engines: { vscode: string };
     activationEvents: string[];
     devDependencies: Record<string, string>;
+    scripts: Record<string, string>;
     capabilities: { untrustedWorkspaces: { restrictedConfigurations: string[] } };
     contributes: {
         commands: { command: string; title: string; category?: string }[];
@@ -118,9 +119,10 @@ describe('package.json', () => {
         }
     });
 
-    it('starts the bundle on Python files', () => {
+    it('starts the bundle on Python files and Jupyter notebooks', () => {
         assert.equal(manifest.main, './dist/extension.js');
         assert.ok(manifest.activationEvents.includes('onLanguage:python'));
+        assert.ok(manifest.activationEvents.includes('onNotebook:jupyter-notebook'));
     });
 
     it('asks for a VS Code at least as new as the language client and its types', () => {
@@ -132,5 +134,12 @@ describe('package.json', () => {
         const types = version(manifest.devDependencies['@types/vscode'] ?? '');
         // vsce refuses to package when @types/vscode is newer than engines.vscode.
         assert.ok(compare(types, engine) <= 0, '@types/vscode newer than engines.vscode');
+    });
+
+    it('packages with the vsce of the lock file, so `npm run package` works offline', () => {
+        assert.ok(manifest.devDependencies['@vscode/vsce'], '@vscode/vsce is no devDependency');
+        assert.ok(existsSync(join(root, 'node_modules', '@vscode', 'vsce', 'package.json')));
+        assert.match(manifest.scripts.package ?? '', /&& vsce package --no-dependencies /);
+        assert.doesNotMatch(manifest.scripts.package ?? '', /\bnpx\b/);
     });
 });

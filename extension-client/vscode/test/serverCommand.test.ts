@@ -5,7 +5,22 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 
-import { buildServerCommand, describeCommand, SERVER_MODULE } from '../src/serverCommand';
+import {
+    buildServerCommand,
+    DOCUMENT_SELECTOR,
+    describeCommand,
+    SERVER_MODULE,
+} from '../src/serverCommand';
+
+describe('DOCUMENT_SELECTOR', () => {
+    it('selects Python files, unsaved Python editors and Python notebook cells', () => {
+        assert.deepEqual(DOCUMENT_SELECTOR, [
+            { scheme: 'file', language: 'python' },
+            { scheme: 'untitled', language: 'python' },
+            { notebook: 'jupyter-notebook', language: 'python' },
+        ]);
+    });
+});
 
 describe('buildServerCommand', () => {
     it('runs python3 -m recode.server.lsp by default', () => {
