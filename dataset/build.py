@@ -508,11 +508,15 @@ class VenvPool:
     }
 
     def __init__(self, cache_dir: Path | None = None, known: dict[str, str] | None = None,
-                 python: str | None = None, allow_create: bool = True) -> None:
+                 python: str | None = None, allow_create: bool = True,
+                 only_binary: bool = False) -> None:
         self.root = (cache_dir or default_cache_dir()) / "venvs"
         self.known = dict(known or {})
         self.python = python or sys.executable
         self.allow_create = allow_create
+        #: install wheels only: a release without a wheel for this Python fails at once
+        #: instead of compiling for minutes
+        self.only_binary = only_binary
         self.failed: dict[str, str] = {}
 
     @classmethod
@@ -548,7 +552,8 @@ class VenvPool:
         try:
             subprocess.run([self.python, "-m", "venv", str(venv)], check=True,
                            capture_output=True, timeout=300)
-            proc = subprocess.run([str(py), "-m", "pip", "install", "-q", *reqs],
+            binary = ["--only-binary=:all:"] if self.only_binary else []
+            proc = subprocess.run([str(py), "-m", "pip", "install", "-q", *binary, *reqs],
                                   capture_output=True, text=True, timeout=1800)
         except (OSError, subprocess.SubprocessError) as exc:
             self.failed[key] = str(exc)
