@@ -63,8 +63,12 @@ class Check:
     main: bool = True  # a check of what the record states, not only a sanity check
 
     def to_dict(self) -> dict[str, Any]:
-        return {"claim": self.claim, "outcome": self.outcome.value, "observed": self.observed,
-                "main": self.main}
+        return {
+            "claim": self.claim,
+            "outcome": self.outcome.value,
+            "observed": self.observed,
+            "main": self.main,
+        }
 
 
 @dataclass
@@ -83,8 +87,13 @@ class RecordResult:
         return Outcome.UNCHECKABLE
 
     def to_dict(self) -> dict[str, Any]:
-        return {"id": self.record.id, "symbol": self.record.symbol, "kind": self.record.kind,
-                "outcome": self.outcome.value, "checks": [c.to_dict() for c in self.checks]}
+        return {
+            "id": self.record.id,
+            "symbol": self.record.symbol,
+            "kind": self.record.kind,
+            "outcome": self.outcome.value,
+            "checks": [c.to_dict() for c in self.checks],
+        }
 
 
 # -- choosing releases ---------------------------------------------------------------------------
@@ -273,26 +282,35 @@ class Query:
         return {"path": self.path, "call": self.call, "kwcall": sorted(self.kwcall)}
 
 
-def run_probe(env: Environment, queries: list[Query], *, timeout_s: float = 300.0
-              ) -> dict[str, dict[str, Any]] | str:
+def run_probe(
+    env: Environment, queries: list[Query], *, timeout_s: float = 300.0
+) -> dict[str, dict[str, Any]] | str:
     """Probe results by path, or the reason the probe gave none."""
     from recode.training.sandbox import run_python
 
     request = {"path": list(env.path), "queries": [q.to_dict() for q in queries]}
     code = f"REQ = {request!r}\nINSTANCES = {INSTANCES!r}\n{_PROBE}"
-    res = run_python(code, python=env.python, timeout_s=timeout_s, memory_mb=None,
-                     max_output_bytes=16 * 1024 * 1024, read_paths=list(env.path),
-                     env={"MPLBACKEND": "Agg", "JAX_PLATFORMS": "cpu"})
+    res = run_python(
+        code,
+        python=env.python,
+        timeout_s=timeout_s,
+        memory_mb=None,
+        max_output_bytes=16 * 1024 * 1024,
+        read_paths=list(env.path),
+        env={"MPLBACKEND": "Agg", "JAX_PLATFORMS": "cpu"},
+    )
     marker = res.stdout.rfind("@@PROBE@@")
     if marker < 0:
         return (res.stderr.strip().splitlines() or [res.status])[-1][:300]
-    return json.loads(res.stdout[marker + len("@@PROBE@@"):].strip().splitlines()[0])
+    return json.loads(res.stdout[marker + len("@@PROBE@@") :].strip().splitlines()[0])
 
 
 # -- the claims ----------------------------------------------------------------------------------
 
-_UNEXPECTED = re.compile(r"unexpected keyword|invalid keyword|no keyword argument|"
-                         r"not a valid (?:keyword|parameter)")
+_UNEXPECTED = re.compile(
+    r"unexpected keyword|invalid keyword|no keyword argument|"
+    r"not a valid (?:keyword|parameter)"
+)
 
 
 def _symbol_paths(text: str, library: str) -> tuple[str, str | None] | None:
@@ -335,19 +353,22 @@ def plan(record: ApiChange, releases: list[Version]) -> _Plan:
 class Verifier:
     """Runs the checks of many records, one probe process per release."""
 
-    def __init__(self, provider: Provider, releases: dict[str, list[Version]],
-                 *, timeout_s: float = 300.0) -> None:
+    def __init__(
+        self, provider: Provider, releases: dict[str, list[Version]], *, timeout_s: float = 300.0
+    ) -> None:
         self.provider = provider
         self.releases = releases
         self.timeout_s = timeout_s
 
-    def verify(self, records: list[ApiChange],
-               log: Callable[[str], None] | None = None) -> list[RecordResult]:
+    def verify(
+        self, records: list[ApiChange], log: Callable[[str], None] | None = None
+    ) -> list[RecordResult]:
         plans = [plan(r, self.releases.get(r.library, [])) for r in records]
         wanted: dict[tuple[str, Version], dict[str, Query]] = {}
 
-        def ask(lib: str, v: Version | None, path: str, *, call: bool = False,
-                kw: str | None = None) -> None:
+        def ask(
+            lib: str, v: Version | None, path: str, *, call: bool = False, kw: str | None = None
+        ) -> None:
             if v is None:
                 return
             q = wanted.setdefault((lib, v), {}).setdefault(path, Query(path))
@@ -426,19 +447,23 @@ def _judge(p: _Plan, answers: dict[tuple[str, Version], Any]) -> RecordResult:
             checks.append(_resolves(f"{path} resolves in {where(p.before)}", before, True))
             checks.append(_resolves(f"{path} is gone in {where(p.at)}", at, False))
         else:
-            checks.append(_resolves(f"{path} resolves in {where(p.before)}", before, True,
-                                    main=False))
-            checks.append(_accepts(f"{path} accepts {param}= in {where(p.before)}", before,
-                                   param, True))
-            checks.append(_accepts(f"{path} no longer accepts {param}= in {where(p.at)}", at,
-                                   param, False))
+            checks.append(
+                _resolves(f"{path} resolves in {where(p.before)}", before, True, main=False)
+            )
+            checks.append(
+                _accepts(f"{path} accepts {param}= in {where(p.before)}", before, param, True)
+            )
+            checks.append(
+                _accepts(f"{path} no longer accepts {param}= in {where(p.at)}", at, param, False)
+            )
     elif r.changed_in is not None:
         before = look(p.before, str(r.changed_in), "before")
         at = look(p.at, str(r.changed_in), "at")
         checks.append(_resolves(f"{path} resolves in {where(p.at)}", at, True, main=False))
         if param is not None:
-            checks.append(_accepts(f"{path} accepts {param}= in {where(p.at)}", at, param, True,
-                                   main=False))
+            checks.append(
+                _accepts(f"{path} accepts {param}= in {where(p.at)}", at, param, True, main=False)
+            )
         if r.max_positional is not None:
             checks.append(_positional(r, f"in {where(p.before)}", before, False))
             checks.append(_positional(r, f"in {where(p.at)}", at, True))
@@ -446,44 +471,79 @@ def _judge(p: _Plan, answers: dict[tuple[str, Version], Any]) -> RecordResult:
             checks.append(_default_changed(r.unless_keyword, p, before, at))
         if r.max_positional is None and r.unless_keyword is None:
             what = "a change of behaviour" if r.kind == "behavior" else "a change of meaning"
-            checks.append(Check(f"{r.symbol} changed in {r.changed_in}", Outcome.UNCHECKABLE,
-                                f"{what}: needs running code, not introspection"))
+            checks.append(
+                Check(
+                    f"{r.symbol} changed in {r.changed_in}",
+                    Outcome.UNCHECKABLE,
+                    f"{what}: needs running code, not introspection",
+                )
+            )
     if r.deprecated_in is not None:
         dep = look(p.dep_at, str(r.deprecated_in), "at")
         claim = f"{r.symbol} warns in {where(p.dep_at)}"
         if param is not None or r.max_positional is not None:
-            checks.append(_resolves(f"{path} resolves in {where(p.dep_at)}", dep, True,
-                                    main=False))
+            checks.append(_resolves(f"{path} resolves in {where(p.dep_at)}", dep, True, main=False))
             if param is not None:
-                checks.append(_accepts(f"{path} accepts {param}= in {where(p.dep_at)}", dep,
-                                       param, True, main=r.kind == "deprecated"))
-            checks.append(Check(claim, Outcome.UNCHECKABLE,
-                                "needs a call: the warning depends on the arguments passed"))
+                checks.append(
+                    _accepts(
+                        f"{path} accepts {param}= in {where(p.dep_at)}",
+                        dep,
+                        param,
+                        True,
+                        main=r.kind == "deprecated",
+                    )
+                )
+            checks.append(
+                Check(
+                    claim,
+                    Outcome.UNCHECKABLE,
+                    "needs a call: the warning depends on the arguments passed",
+                )
+            )
         else:
             checks.append(_warns(claim, dep, True))
             if p.dep_before is not None:
                 prior = look(p.dep_before, str(r.deprecated_in), "before")
-                checks.append(_warns(f"{path} does not warn yet in {where(p.dep_before)}",
-                                     prior, False, main=False))
+                checks.append(
+                    _warns(
+                        f"{path} does not warn yet in {where(p.dep_before)}",
+                        prior,
+                        False,
+                        main=False,
+                    )
+                )
     for target, tparam in _replacements(r):
         v = p.at or p.dep_at
         got = answers.get((lib, v)) if v is not None else None
         if not isinstance(got, dict):
-            checks.append(Check(f"replacement {target} resolves", Outcome.UNCHECKABLE,
-                                "no environment", main=False))
+            checks.append(
+                Check(
+                    f"replacement {target} resolves",
+                    Outcome.UNCHECKABLE,
+                    "no environment",
+                    main=False,
+                )
+            )
             continue
         ans = got[target]
         if tparam is None:
-            checks.append(_resolves(f"replacement {target} resolves in {where(v)}", ans, True,
-                                    main=False))
+            checks.append(
+                _resolves(f"replacement {target} resolves in {where(v)}", ans, True, main=False)
+            )
         else:
-            checks.append(_accepts(f"replacement {target} accepts {tparam}= in {where(v)}",
-                                   ans, tparam, True, main=False))
+            checks.append(
+                _accepts(
+                    f"replacement {target} accepts {tparam}= in {where(v)}",
+                    ans,
+                    tparam,
+                    True,
+                    main=False,
+                )
+            )
     return result
 
 
-def _resolves(claim: str, ans: dict[str, Any] | str, expected: bool, main: bool = True
-              ) -> Check:
+def _resolves(claim: str, ans: dict[str, Any] | str, expected: bool, main: bool = True) -> Check:
     if isinstance(ans, str):
         return Check(claim, Outcome.UNCHECKABLE, ans, main)
     if ans.get("probe_failed"):
@@ -498,47 +558,83 @@ def _resolves(claim: str, ans: dict[str, Any] | str, expected: bool, main: bool 
     return Check(claim, Outcome.AGREE if ok else Outcome.DISAGREE, seen, main)
 
 
-def _accepts(claim: str, ans: dict[str, Any] | str, param: str, expected: bool,
-             main: bool = True) -> Check:
+def _accepts(
+    claim: str, ans: dict[str, Any] | str, param: str, expected: bool, main: bool = True
+) -> Check:
     """Whether the callable takes keyword ``param``: by its signature, else by a call."""
     if isinstance(ans, str) or ans.get("probe_failed"):
         why = ans if isinstance(ans, str) else ans["error"]
         return Check(claim, Outcome.UNCHECKABLE, why, main)
     if not ans["found"]:
         if expected:
-            return Check(claim, Outcome.DISAGREE, f"the callable does not resolve "
-                                                  f"({ans['error']})", main)
+            return Check(
+                claim, Outcome.DISAGREE, f"the callable does not resolve ({ans['error']})", main
+            )
         return Check(claim, Outcome.AGREE, f"the callable itself is gone ({ans['error']})", main)
     params = ans.get("params")
     if params is not None:
-        names = {n for n, kind, _ in params if kind != "VAR_KEYWORD" and kind != "VAR_POSITIONAL"
-                 and kind != "POSITIONAL_ONLY"}
+        names = {
+            n
+            for n, kind, _ in params
+            if kind != "VAR_KEYWORD" and kind != "VAR_POSITIONAL" and kind != "POSITIONAL_ONLY"
+        }
         if param in names:
-            return Check(claim, Outcome.AGREE if expected else Outcome.DISAGREE,
-                         f"{param} is in the signature", main)
+            return Check(
+                claim,
+                Outcome.AGREE if expected else Outcome.DISAGREE,
+                f"{param} is in the signature",
+                main,
+            )
         if any(kind == "VAR_KEYWORD" for _, kind, _ in params):
-            return Check(claim, Outcome.UNCHECKABLE,
-                         f"{param} is not named in the signature, which takes **kwargs", main)
+            return Check(
+                claim,
+                Outcome.UNCHECKABLE,
+                f"{param} is not named in the signature, which takes **kwargs",
+                main,
+            )
         if expected and ans.get("wrapped"):
-            return Check(claim, Outcome.UNCHECKABLE,
-                         f"{param} is not in the signature of the wrapped function; the "
-                         f"decorator around it may take it", main)
-        return Check(claim, Outcome.DISAGREE if expected else Outcome.AGREE,
-                     f"{param} is not in the signature", main)
+            return Check(
+                claim,
+                Outcome.UNCHECKABLE,
+                f"{param} is not in the signature of the wrapped function; the "
+                f"decorator around it may take it",
+                main,
+            )
+        return Check(
+            claim,
+            Outcome.DISAGREE if expected else Outcome.AGREE,
+            f"{param} is not in the signature",
+            main,
+        )
     error = (ans.get("kwcall") or {}).get(param)
-    if error is not None and error.startswith("TypeError") and param in error \
-            and _UNEXPECTED.search(error):
-        return Check(claim, Outcome.DISAGREE if expected else Outcome.AGREE,
-                     f"opaque signature; a call with only {param}= raised {error}", main)
-    return Check(claim, Outcome.UNCHECKABLE,
-                 f"opaque signature ({ans.get('sig_error')}); a call with only {param}= gave "
-                 f"{error or 'no error'}, which does not tell", main)
+    if (
+        error is not None
+        and error.startswith("TypeError")
+        and param in error
+        and _UNEXPECTED.search(error)
+    ):
+        return Check(
+            claim,
+            Outcome.DISAGREE if expected else Outcome.AGREE,
+            f"opaque signature; a call with only {param}= raised {error}",
+            main,
+        )
+    return Check(
+        claim,
+        Outcome.UNCHECKABLE,
+        f"opaque signature ({ans.get('sig_error')}); a call with only {param}= gave "
+        f"{error or 'no error'}, which does not tell",
+        main,
+    )
 
 
 def _positional(r: ApiChange, where: str, ans: dict[str, Any] | str, after: bool) -> Check:
     n = r.max_positional
-    claim = (f"{r.path} takes at most {n} positional arguments {where}" if after
-             else f"{r.path} takes more than {n} positional arguments {where}")
+    claim = (
+        f"{r.path} takes at most {n} positional arguments {where}"
+        if after
+        else f"{r.path} takes more than {n} positional arguments {where}"
+    )
     if isinstance(ans, str) or not ans["found"] or ans.get("params") is None:
         why = ans if isinstance(ans, str) else (ans.get("error") or ans.get("sig_error"))
         return Check(claim, Outcome.UNCHECKABLE, str(why))
@@ -547,15 +643,18 @@ def _positional(r: ApiChange, where: str, ans: dict[str, Any] | str, after: bool
         params = params[1:]
     if any(kind == "VAR_POSITIONAL" for _, kind, _ in params):
         return Check(claim, Outcome.UNCHECKABLE, "the signature takes *args")
-    count = sum(1 for _, kind, _ in params
-                if kind in ("POSITIONAL_ONLY", "POSITIONAL_OR_KEYWORD"))
+    count = sum(1 for _, kind, _ in params if kind in ("POSITIONAL_ONLY", "POSITIONAL_OR_KEYWORD"))
     ok = count <= n if after else count > n
-    return Check(claim, Outcome.AGREE if ok else Outcome.DISAGREE,
-                 f"{count} parameters can be passed by position")
+    return Check(
+        claim,
+        Outcome.AGREE if ok else Outcome.DISAGREE,
+        f"{count} parameters can be passed by position",
+    )
 
 
-def _default_changed(keyword: str, p: _Plan, before: dict[str, Any] | str,
-                     at: dict[str, Any] | str) -> Check:
+def _default_changed(
+    keyword: str, p: _Plan, before: dict[str, Any] | str, at: dict[str, Any] | str
+) -> Check:
     claim = f"the default of {keyword}= differs between {p.before} and {p.at}"
     defaults = []
     for ans in (before, at):
@@ -569,8 +668,11 @@ def _default_changed(keyword: str, p: _Plan, before: dict[str, Any] | str,
         return Check(claim, Outcome.DISAGREE, f"{keyword} is not a parameter in {p.at}")
     if old != new:
         return Check(claim, Outcome.AGREE, f"{old} -> {new}")
-    return Check(claim, Outcome.UNCHECKABLE,
-                 f"the default is {new} in both: a sentinel resolved at run time, or unchanged")
+    return Check(
+        claim,
+        Outcome.UNCHECKABLE,
+        f"the default is {new} in both: a sentinel resolved at run time, or unchanged",
+    )
 
 
 def _warns(claim: str, ans: dict[str, Any] | str, expected: bool, main: bool = True) -> Check:
@@ -582,19 +684,29 @@ def _warns(claim: str, ans: dict[str, Any] | str, expected: bool, main: bool = T
             return Check(claim, Outcome.DISAGREE, f"does not resolve ({ans['error']})", main)
         return Check(claim, Outcome.UNCHECKABLE, f"does not resolve yet ({ans['error']})", main)
     if ans.get("warnings"):
-        return Check(claim, Outcome.AGREE if expected else Outcome.DISAGREE,
-                     f"warns on access: {ans['warnings'][0]}", main)
+        return Check(
+            claim,
+            Outcome.AGREE if expected else Outcome.DISAGREE,
+            f"warns on access: {ans['warnings'][0]}",
+            main,
+        )
     call = ans.get("call") or {}
     if call.get("warnings"):
-        return Check(claim, Outcome.AGREE if expected else Outcome.DISAGREE,
-                     f"warns on a call without arguments: {call['warnings'][0]}", main)
+        return Check(
+            claim,
+            Outcome.AGREE if expected else Outcome.DISAGREE,
+            f"warns on a call without arguments: {call['warnings'][0]}",
+            main,
+        )
     if "skipped" in call:
         if call["skipped"].startswith("needs arguments"):
-            return Check(claim, Outcome.UNCHECKABLE,
-                         f"cannot check: needs a call (no warning on access; "
-                         f"{call['skipped']})", main)
-        return Check(claim, Outcome.UNCHECKABLE,
-                     f"no warning on access; {call['skipped']}", main)
+            return Check(
+                claim,
+                Outcome.UNCHECKABLE,
+                f"cannot check: needs a call (no warning on access; {call['skipped']})",
+                main,
+            )
+        return Check(claim, Outcome.UNCHECKABLE, f"no warning on access; {call['skipped']}", main)
     if "error" in call:
         seen = "no warning on access or on a call without arguments"
         if call["error"]:
@@ -657,5 +769,11 @@ def format_text(results: list[RecordResult]) -> str:
 
 
 def format_json(results: list[RecordResult]) -> str:
-    return json.dumps({"counts": counts(results), "records": [r.to_dict() for r in results]},
-                      indent=1, ensure_ascii=False) + "\n"
+    return (
+        json.dumps(
+            {"counts": counts(results), "records": [r.to_dict() for r in results]},
+            indent=1,
+            ensure_ascii=False,
+        )
+        + "\n"
+    )
