@@ -78,11 +78,12 @@ class RecordResult:
 
     @property
     def outcome(self) -> Outcome:
-        """Disagree where any check disagrees; agree where a check of the claim itself agrees;
-        otherwise cannot check."""
+        """Disagree where any check disagrees; agree where every check of the record's main
+        claim agrees; otherwise cannot check."""
         if any(c.outcome is Outcome.DISAGREE for c in self.checks):
             return Outcome.DISAGREE
-        if any(c.main and c.outcome is Outcome.AGREE for c in self.checks):
+        main = [c for c in self.checks if c.main]
+        if main and all(c.outcome is Outcome.AGREE for c in main):
             return Outcome.AGREE
         return Outcome.UNCHECKABLE
 
@@ -189,6 +190,7 @@ def resolve(path):
     got = []
     for i, part in enumerate(parts[1:], 1):
         broken = False
+        owner = obj
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             try:
@@ -198,6 +200,8 @@ def resolve(path):
         if i == len(parts) - 1:
             got = _warns(caught)
         if error is not None:
+            if inspect.isclass(owner) and i == len(parts) - 1:
+                error = "not a class attribute (instances may set it): " + error
             return None, error, got, broken
     return obj, None, got, False
 
@@ -231,7 +235,9 @@ def probe(q):
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
                 try:
-                    obj()
+                    made = obj()
+                    if inspect.isgenerator(made):  # a generator warns when it starts
+                        next(made, None)
                     err = None
                 except BaseException as exc:
                     err = _err(exc)
@@ -269,6 +275,8 @@ INSTANCES: dict[str, str] = {
     "pandas.DataFrame": "importlib.import_module('pandas').DataFrame({'a': [1, 2]})",
     "pandas.Series": "importlib.import_module('pandas').Series([1, 2])",
     "pandas.Index": "importlib.import_module('pandas').Index([1, 2])",
+    "pandas.Series.dt": "importlib.import_module('pandas').Series("
+    "importlib.import_module('pandas').to_datetime(['2020-01-01'])).dt",
 }
 
 
@@ -440,7 +448,15 @@ def _judge(p: _Plan, answers: dict[tuple[str, Version], Any]) -> RecordResult:
     def where(v: Version | None) -> str:
         return f"{lib} {v}"
 
-    if r.removed_in is not None:
+    if r.removed_in is not None and re.fullmatch(r"__\w+__", path.rsplit(".", 1)[-1]):
+        checks.append(
+            Check(
+                f"{r.symbol} removed in {r.removed_in}",
+                Outcome.UNCHECKABLE,
+                "a way of using an operator or protocol method, which stays: needs running code",
+            )
+        )
+    elif r.removed_in is not None:
         before = look(p.before, str(r.removed_in), "before")
         at = look(p.at, str(r.removed_in), "at")
         if param is None:
@@ -479,6 +495,8 @@ def _judge(p: _Plan, answers: dict[tuple[str, Version], Any]) -> RecordResult:
                 )
             )
     if r.deprecated_in is not None:
+        # the warning is the main claim only of a deprecation; of a removal it is a side claim
+        primary = r.effective_in is None
         dep = look(p.dep_at, str(r.deprecated_in), "at")
         claim = f"{r.symbol} warns in {where(p.dep_at)}"
         if param is not None or r.max_positional is not None:
@@ -490,18 +508,19 @@ def _judge(p: _Plan, answers: dict[tuple[str, Version], Any]) -> RecordResult:
                         dep,
                         param,
                         True,
-                        main=r.kind == "deprecated",
+                        main=False,
                     )
                 )
             checks.append(
                 Check(
                     claim,
                     Outcome.UNCHECKABLE,
-                    "needs a call: the warning depends on the arguments passed",
+                    "cannot check: needs a call (the warning depends on the arguments passed)",
+                    primary,
                 )
             )
         else:
-            checks.append(_warns(claim, dep, True))
+            checks.append(_warns(claim, dep, True, main=primary))
             if p.dep_before is not None:
                 prior = look(p.dep_before, str(r.deprecated_in), "before")
                 checks.append(
@@ -554,6 +573,8 @@ def _resolves(claim: str, ans: dict[str, Any] | str, expected: bool, main: bool 
             seen += f" (warns: {ans['warnings'][0]})"
     else:
         seen = f"does not resolve ({ans['error']})"
+        if expected and ans["error"].startswith("not a class attribute"):
+            return Check(claim, Outcome.UNCHECKABLE, seen, main)
     ok = ans["found"] is expected
     return Check(claim, Outcome.AGREE if ok else Outcome.DISAGREE, seen, main)
 
@@ -639,6 +660,13 @@ def _positional(r: ApiChange, where: str, ans: dict[str, Any] | str, after: bool
         why = ans if isinstance(ans, str) else (ans.get("error") or ans.get("sig_error"))
         return Check(claim, Outcome.UNCHECKABLE, str(why))
     params = ans["params"]
+    if not after and ans.get("wrapped"):
+        return Check(
+            claim,
+            Outcome.UNCHECKABLE,
+            "the signature is a decorator's, which may "
+            "already show the keyword-only parameters it warns about",
+        )
     if params and params[0][0] in ("self", "cls"):
         params = params[1:]
     if any(kind == "VAR_POSITIONAL" for _, kind, _ in params):
