@@ -789,7 +789,7 @@ def format_text(results: list[RecordResult]) -> str:
     for res in results:
         lines.append(f"{res.outcome.value:12}  {res.record.id}  ({res.record.symbol})")
         for c in res.checks:
-            mark = "" if c.main else " [sanity]"
+            mark = "" if c.main else " [secondary]"
             lines.append(f"    {c.outcome.value:12}  {c.claim}{mark}: {c.observed}")
     total = counts(results)
     lines.append(", ".join(f"{n} {name}" for name, n in total.items()) + f" of {len(results)}")
