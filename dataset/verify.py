@@ -322,12 +322,16 @@ _UNEXPECTED = re.compile(
 
 
 def _symbol_paths(text: str, library: str) -> tuple[str, str | None] | None:
-    """``(path, param)`` where ``text`` is a symbol of ``library`` (or ``builtins``)."""
+    """``(path, param)`` where ``text`` is a symbol of ``library``, of another library the
+    knowledge base knows, or of ``builtins``."""
     m = _SYMBOL.match(text.strip())
     if m is None:
         return None
     path = m.group("path")
+    # another library's name (numpy for a scipy record) is looked up where it is installed
+    # as a dependency; where it is not, the check cannot be made
     roots = IMPORT_NAMES.get(library, (library,)) + ("builtins",)
+    roots += tuple(n for names in IMPORT_NAMES.values() for n in names)
     if path.split(".")[0] not in roots or "." not in path:
         return None
     return path, m.group("param")
