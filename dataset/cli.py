@@ -403,8 +403,9 @@ def _verify(args: argparse.Namespace) -> int:
         print(f"recode-dataset: no releases of {library} known (pip index versions failed)",
               file=sys.stderr)
         return 2
-    verifier = Verifier(venv_provider(args.cache_dir, install=not args.no_install),
-                        {library: releases}, timeout_s=args.timeout)
+    wheels = known_versions(library, cache_dir=args.cache_dir, wheels_only=True)
+    provider = venv_provider(args.cache_dir, install=not args.no_install, wheels=wheels or None)
+    verifier = Verifier(provider, {library: releases}, timeout_s=args.timeout)
     log = (lambda m: print(f"# {m}", file=sys.stderr)) if args.verbose else None
     results = verifier.verify(records, log=log)
     print(format_json(results) if args.format == "json" else format_text(results), end="")

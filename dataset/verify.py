@@ -750,13 +750,21 @@ def _warns(claim: str, ans: dict[str, Any] | str, expected: bool, main: bool = T
 # -- environments --------------------------------------------------------------------------------
 
 
-def venv_provider(cache_dir: Path | None = None, *, install: bool = True) -> Provider:
-    """Environments from the dataset builder's cached venvs, installed from wheels."""
+def venv_provider(
+    cache_dir: Path | None = None, *, install: bool = True, wheels: Iterable[str] | None = None
+) -> Provider:
+    """Environments from the dataset builder's cached venvs, installed from wheels;
+    ``wheels``: the versions with a wheel for this Python (others fail at once, not after
+    making a venv)."""
     from recode.dataset.build import VenvPool
 
     pool = VenvPool(cache_dir, allow_create=install, only_binary=True)
+    with_wheels = None if wheels is None else set(wheels)
 
     def provide(library: str, version: str) -> Environment | str:
+        cached = (pool.root / f"{library}-{version}" / ".complete").exists()
+        if with_wheels is not None and version not in with_wheels and not cached:
+            return f"no wheel for Python {sys.version_info[0]}.{sys.version_info[1]}"
         py = pool.interpreter(library, version)
         if py is None:
             return pool.failed.get(f"{library}=={version}", "not installed")
