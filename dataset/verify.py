@@ -315,6 +315,7 @@ def run_probe(
 
 # -- the claims ----------------------------------------------------------------------------------
 
+_MISSING = re.compile(r"^TypeError: .*(missing \d+ required|required argument|takes at least)")
 _UNEXPECTED = re.compile(
     r"unexpected keyword|invalid keyword|no keyword argument|"
     r"not a valid (?:keyword|parameter)"
@@ -739,6 +740,14 @@ def _warns(claim: str, ans: dict[str, Any] | str, expected: bool, main: bool = T
                 main,
             )
         return Check(claim, Outcome.UNCHECKABLE, f"no warning on access; {call['skipped']}", main)
+    if _MISSING.search(call.get("error") or ""):  # the signature hid a required argument
+        return Check(
+            claim,
+            Outcome.UNCHECKABLE,
+            f"cannot check: needs a call (no warning on access; a call without arguments raised "
+            f"{call['error']})",
+            main,
+        )
     if "error" in call:
         seen = "no warning on access or on a call without arguments"
         if call["error"]:

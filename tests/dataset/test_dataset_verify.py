@@ -85,6 +85,12 @@ class Thing:
     def method(self):
         return 1
 
+def _impl(a):
+    return a
+
+def hidden(*args, **kwargs):  # like a C dispatcher: the signature hides the required argument
+    return _impl(*args, **kwargs)
+
 def __getattr__(name):
     if name in ("old_func", "lazy_alias"):
         raise AttributeError(f"fakelib.{name} was removed in 2.0")
@@ -150,6 +156,7 @@ RECORDS = [
         replacement="fakelib.nowhere",
     ),
     record("method-gone", "fakelib.Thing.method", "removed", removed_in="2.0.0"),
+    record("hidden-argument", "fakelib.hidden", "deprecated", deprecated_in="2.0.0"),
     record("no-release", "fakelib.kept", "removed", removed_in="3.0.0"),
     record("removed-earlier", "fakelib.old_func", "removed", removed_in="3.0.0"),
 ]
@@ -178,6 +185,7 @@ def results(verifier):
         ("behavior", Outcome.UNCHECKABLE),
         ("bad-replacement", Outcome.DISAGREE),
         ("method-gone", Outcome.DISAGREE),
+        ("hidden-argument", Outcome.UNCHECKABLE),
         ("no-release", Outcome.UNCHECKABLE),
         ("removed-earlier", Outcome.DISAGREE),
     ],
@@ -197,6 +205,9 @@ def test_observations_say_what_was_seen(results):
     assert "was removed in 2.0" in gone.observed  # the module __getattr__'s own message
     need = [c for c in results["needs-call"].checks if c.main][0]
     assert need.observed.startswith("cannot check: needs a call")
+    hidden = [c for c in results["hidden-argument"].checks if c.main][0]
+    assert hidden.observed.startswith("cannot check: needs a call")
+    assert "missing 1 required positional argument" in hidden.observed
     early = [c for c in results["warns-early"].checks if c.outcome is Outcome.DISAGREE][0]
     assert "no warning" in early.observed
     bad = [c for c in results["bad-replacement"].checks if c.outcome is Outcome.DISAGREE][0]
