@@ -223,6 +223,8 @@ def probe(q):
     res["type"] = type(obj).__name__
     res["params"], res["sig_error"] = params(obj) if callable(obj) else (None, "not callable")
     res["wrapped"] = hasattr(obj, "__wrapped__")
+    if res["wrapped"]:  # a decorator may show another signature than the function's own
+        res["wrapped_params"] = params(inspect.unwrap(obj))[0]
     if q.get("call") and not warned:
         required = [p for p in (res["params"] or [])
                     if p[2] is None and p[1] in ("POSITIONAL_ONLY", "POSITIONAL_OR_KEYWORD",
@@ -242,7 +244,11 @@ def probe(q):
                 except BaseException as exc:
                     err = _err(exc)
             res["call"] = {"warnings": _warns(caught), "error": err}
+    named = {p[0] for p in res["params"] or [] if p[1] not in ("VAR_KEYWORD", "VAR_POSITIONAL")}
+    open_ended = res["params"] is None or any(p[1] == "VAR_KEYWORD" for p in res["params"])
     for kw in q.get("kwcall", []):
+        if not open_ended or kw in named or not callable(obj):
+            continue  # the signature tells; no call
         try:
             obj(**{kw: None})
             res.setdefault("kwcall", {})[kw] = None
@@ -612,10 +618,20 @@ def _accepts(
                 main,
             )
         if any(kind == "VAR_KEYWORD" for _, kind, _ in params):
+            error = (ans.get("kwcall") or {}).get(param)
+            if error is not None and _refused(error, param):
+                return Check(
+                    claim,
+                    Outcome.DISAGREE if expected else Outcome.AGREE,
+                    f"{param} is not named in the signature, which takes **kwargs; a call with "
+                    f"only {param}= raised {error}",
+                    main,
+                )
             return Check(
                 claim,
                 Outcome.UNCHECKABLE,
-                f"{param} is not named in the signature, which takes **kwargs",
+                f"{param} is not named in the signature, which takes **kwargs (a call with only "
+                f"{param}= gave {error or 'no error'}, which does not tell)",
                 main,
             )
         if expected and ans.get("wrapped"):
@@ -633,12 +649,7 @@ def _accepts(
             main,
         )
     error = (ans.get("kwcall") or {}).get(param)
-    if (
-        error is not None
-        and error.startswith("TypeError")
-        and param in error
-        and _UNEXPECTED.search(error)
-    ):
+    if error is not None and _refused(error, param):
         return Check(
             claim,
             Outcome.DISAGREE if expected else Outcome.AGREE,
@@ -654,6 +665,11 @@ def _accepts(
     )
 
 
+def _refused(error: str, param: str) -> bool:
+    """Whether a call's error says the keyword ``param`` is not accepted."""
+    return error.startswith("TypeError") and param in error and bool(_UNEXPECTED.search(error))
+
+
 def _positional(r: ApiChange, where: str, ans: dict[str, Any] | str, after: bool) -> Check:
     n = r.max_positional
     claim = (
@@ -665,13 +681,11 @@ def _positional(r: ApiChange, where: str, ans: dict[str, Any] | str, after: bool
         why = ans if isinstance(ans, str) else (ans.get("error") or ans.get("sig_error"))
         return Check(claim, Outcome.UNCHECKABLE, str(why))
     params = ans["params"]
-    if not after and ans.get("wrapped"):
-        return Check(
-            claim,
-            Outcome.UNCHECKABLE,
-            "the signature is a decorator's, which may "
-            "already show the keyword-only parameters it warns about",
-        )
+    own = ""
+    if not after and ans.get("wrapped"):  # the decorator that warns shows the future signature
+        if ans.get("wrapped_params") is None:
+            return Check(claim, Outcome.UNCHECKABLE, "the decorated function's signature is opaque")
+        params, own = ans["wrapped_params"], " (by the decorated function's own signature)"
     if params and params[0][0] in ("self", "cls"):
         params = params[1:]
     if any(kind == "VAR_POSITIONAL" for _, kind, _ in params):
@@ -681,7 +695,7 @@ def _positional(r: ApiChange, where: str, ans: dict[str, Any] | str, after: bool
     return Check(
         claim,
         Outcome.AGREE if ok else Outcome.DISAGREE,
-        f"{count} parameters can be passed by position",
+        f"{count} parameters can be passed by position{own}",
     )
 
 

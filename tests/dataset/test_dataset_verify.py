@@ -20,7 +20,25 @@ from recode.dataset.verify import (
 )
 
 V1 = """
+import functools
+import inspect
 import warnings
+
+def _future_signature(f):  # like pandas' deprecate_nonkeyword_arguments: shows what will be
+    @functools.wraps(f)
+    def wrapper(*args, **kwargs):
+        return f(*args, **kwargs)
+    sig = inspect.signature(f)
+    ps = [p.replace(kind=p.KEYWORD_ONLY) if i else p for i, p in enumerate(sig.parameters.values())]
+    wrapper.__signature__ = sig.replace(parameters=ps)
+    return wrapper
+
+@_future_signature
+def decorated(a, b=1, c=2):
+    return a
+
+def swallow(a=None, legacy=None, **kwargs):
+    return a
 
 def old_func(a, b=1):
     return a
@@ -56,6 +74,14 @@ def __getattr__(name):
 
 V2 = """
 import warnings
+
+def decorated(a, *, b=1, c=2):
+    return a
+
+def swallow(a=None, **kwargs):
+    if kwargs:
+        raise TypeError(f"swallow() got an unexpected keyword argument {next(iter(kwargs))!r}")
+    return a
 
 def new_func(a, b=1):
     return a
@@ -156,6 +182,14 @@ RECORDS = [
         replacement="fakelib.nowhere",
     ),
     record("method-gone", "fakelib.Thing.method", "removed", removed_in="2.0.0"),
+    record(
+        "decorated-positional",
+        "fakelib.decorated",
+        "signature",
+        changed_in="2.0.0",
+        max_positional=1,
+    ),
+    record("kwargs-gone", "fakelib.swallow(legacy)", "signature", removed_in="2.0.0"),
     record("hidden-argument", "fakelib.hidden", "deprecated", deprecated_in="2.0.0"),
     record("no-release", "fakelib.kept", "removed", removed_in="3.0.0"),
     record("removed-earlier", "fakelib.old_func", "removed", removed_in="3.0.0"),
@@ -185,6 +219,8 @@ def results(verifier):
         ("behavior", Outcome.UNCHECKABLE),
         ("bad-replacement", Outcome.DISAGREE),
         ("method-gone", Outcome.DISAGREE),
+        ("decorated-positional", Outcome.AGREE),
+        ("kwargs-gone", Outcome.AGREE),
         ("hidden-argument", Outcome.UNCHECKABLE),
         ("no-release", Outcome.UNCHECKABLE),
         ("removed-earlier", Outcome.DISAGREE),
@@ -205,6 +241,14 @@ def test_observations_say_what_was_seen(results):
     assert "was removed in 2.0" in gone.observed  # the module __getattr__'s own message
     need = [c for c in results["needs-call"].checks if c.main][0]
     assert need.observed.startswith("cannot check: needs a call")
+    decorated = [c for c in results["decorated-positional"].checks if "1.0.0" in c.claim][0]
+    assert decorated.observed == (
+        "3 parameters can be passed by position (by the decorated function's own signature)"
+    )
+    gone = [c for c in results["kwargs-gone"].checks if "no longer" in c.claim][0]
+    assert (
+        "raised TypeError: swallow() got an unexpected keyword argument 'legacy'" in gone.observed
+    )
     hidden = [c for c in results["hidden-argument"].checks if c.main][0]
     assert hidden.observed.startswith("cannot check: needs a call")
     assert "missing 1 required positional argument" in hidden.observed
