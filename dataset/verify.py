@@ -481,7 +481,13 @@ def _judge(p: _Plan, answers: dict[tuple[str, Version], Any]) -> RecordResult:
                 _accepts(f"{path} accepts {param}= in {where(p.before)}", before, param, True)
             )
             checks.append(
-                _accepts(f"{path} no longer accepts {param}= in {where(p.at)}", at, param, False)
+                _accepts(
+                    f"{path} no longer accepts {param}= in {where(p.at)}",
+                    at,
+                    param,
+                    False,
+                    baseline=before,
+                )
             )
     elif r.changed_in is not None:
         before = look(p.before, str(r.changed_in), "before")
@@ -591,9 +597,15 @@ def _resolves(claim: str, ans: dict[str, Any] | str, expected: bool, main: bool 
 
 
 def _accepts(
-    claim: str, ans: dict[str, Any] | str, param: str, expected: bool, main: bool = True
+    claim: str,
+    ans: dict[str, Any] | str,
+    param: str,
+    expected: bool,
+    main: bool = True,
+    baseline: dict[str, Any] | str | None = None,
 ) -> Check:
-    """Whether the callable takes keyword ``param``: by its signature, else by a call."""
+    """Whether the callable takes keyword ``param``: by its signature, else by a call passing
+    only that keyword (``baseline``: the release before, which such a call is compared with)."""
     if isinstance(ans, str) or ans.get("probe_failed"):
         why = ans if isinstance(ans, str) else ans["error"]
         return Check(claim, Outcome.UNCHECKABLE, why, main)
@@ -604,65 +616,76 @@ def _accepts(
             )
         return Check(claim, Outcome.AGREE, f"the callable itself is gone ({ans['error']})", main)
     params = ans.get("params")
-    if params is not None:
-        names = {
-            n
-            for n, kind, _ in params
-            if kind != "VAR_KEYWORD" and kind != "VAR_POSITIONAL" and kind != "POSITIONAL_ONLY"
-        }
-        if param in names:
-            return Check(
-                claim,
-                Outcome.AGREE if expected else Outcome.DISAGREE,
-                f"{param} is in the signature",
-                main,
-            )
-        if any(kind == "VAR_KEYWORD" for _, kind, _ in params):
-            error = (ans.get("kwcall") or {}).get(param)
-            if error is not None and _refused(error, param):
-                return Check(
-                    claim,
-                    Outcome.DISAGREE if expected else Outcome.AGREE,
-                    f"{param} is not named in the signature, which takes **kwargs; a call with "
-                    f"only {param}= raised {error}",
-                    main,
-                )
-            return Check(
-                claim,
-                Outcome.UNCHECKABLE,
-                f"{param} is not named in the signature, which takes **kwargs (a call with only "
-                f"{param}= gave {error or 'no error'}, which does not tell)",
-                main,
-            )
-        if expected and ans.get("wrapped"):
-            return Check(
-                claim,
-                Outcome.UNCHECKABLE,
-                f"{param} is not in the signature of the wrapped function; the "
-                f"decorator around it may take it",
-                main,
-            )
+    if params is None:
+        how = f"opaque signature ({ans.get('sig_error')})"
+        return _by_call(claim, ans, param, expected, main, baseline, how)
+    if param in _named(params):
         return Check(
             claim,
-            Outcome.DISAGREE if expected else Outcome.AGREE,
-            f"{param} is not in the signature",
+            Outcome.AGREE if expected else Outcome.DISAGREE,
+            f"{param} is in the signature",
             main,
         )
-    error = (ans.get("kwcall") or {}).get(param)
-    if error is not None and _refused(error, param):
+    if any(kind == "VAR_KEYWORD" for _, kind, _ in params):
+        how = f"{param} is not named in the signature, which takes **kwargs"
+        return _by_call(claim, ans, param, expected, main, baseline, how)
+    if expected and ans.get("wrapped"):
         return Check(
             claim,
-            Outcome.DISAGREE if expected else Outcome.AGREE,
-            f"opaque signature; a call with only {param}= raised {error}",
+            Outcome.UNCHECKABLE,
+            f"{param} is not in the signature of the wrapped function; the "
+            f"decorator around it may take it",
             main,
         )
     return Check(
         claim,
-        Outcome.UNCHECKABLE,
-        f"opaque signature ({ans.get('sig_error')}); a call with only {param}= gave "
-        f"{error or 'no error'}, which does not tell",
+        Outcome.DISAGREE if expected else Outcome.AGREE,
+        f"{param} is not in the signature",
         main,
     )
+
+
+def _named(params: list[list[Any]]) -> set[str]:
+    return {
+        n
+        for n, kind, _ in params
+        if kind not in ("VAR_KEYWORD", "VAR_POSITIONAL", "POSITIONAL_ONLY")
+    }
+
+
+def _by_call(
+    claim: str,
+    ans: dict[str, Any],
+    param: str,
+    expected: bool,
+    main: bool,
+    baseline: dict[str, Any] | str | None,
+    how: str,
+) -> Check:
+    """Judge by a call passing only ``param``. A refusal alone proves little (without its other
+    arguments the call may take another path): a removal is shown only where the release before
+    took the keyword (named it, or let the same call through)."""
+    calls = ans.get("kwcall") or {}
+    if param not in calls:
+        return Check(claim, Outcome.UNCHECKABLE, f"{how}; not called", main)
+    error = calls[param]
+    seen = f"{how}; a call with only {param}= " + (f"raised {error}" if error else "went through")
+    refused = error is not None and _refused(error, param)
+    if expected:
+        if error is None:
+            return Check(claim, Outcome.AGREE, seen, main)
+        return Check(claim, Outcome.UNCHECKABLE, seen + ", which does not tell", main)
+    if error is None:
+        return Check(claim, Outcome.DISAGREE, seen, main)
+    if not refused:
+        return Check(claim, Outcome.UNCHECKABLE, seen + ", which does not tell", main)
+    if isinstance(baseline, dict) and baseline.get("found"):
+        if param in _named(baseline.get("params") or []):
+            return Check(claim, Outcome.AGREE, seen + "; the release before named it", main)
+        before = (baseline.get("kwcall") or {}).get(param, "not called")
+        if before != "not called" and not (before and _refused(before, param)):
+            return Check(claim, Outcome.AGREE, seen + "; the same call went further before", main)
+    return Check(claim, Outcome.UNCHECKABLE, seen + ", as the release before did too", main)
 
 
 def _refused(error: str, param: str) -> bool:

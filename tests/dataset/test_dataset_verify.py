@@ -40,6 +40,11 @@ def decorated(a, b=1, c=2):
 def swallow(a=None, legacy=None, **kwargs):
     return a
 
+def router(**kwargs):  # like pd.Grouper: takes the keyword only on a path other arguments pick
+    if kwargs.get("freq") is None and kwargs:
+        raise TypeError(f"router() got an unexpected keyword argument {next(iter(kwargs))!r}")
+    return kwargs
+
 def old_func(a, b=1):
     return a
 
@@ -77,6 +82,11 @@ import warnings
 
 def decorated(a, *, b=1, c=2):
     return a
+
+def router(**kwargs):  # like pd.Grouper: takes the keyword only on a path other arguments pick
+    if kwargs.get("freq") is None and kwargs:
+        raise TypeError(f"router() got an unexpected keyword argument {next(iter(kwargs))!r}")
+    return kwargs
 
 def swallow(a=None, **kwargs):
     if kwargs:
@@ -190,6 +200,7 @@ RECORDS = [
         max_positional=1,
     ),
     record("kwargs-gone", "fakelib.swallow(legacy)", "signature", removed_in="2.0.0"),
+    record("kwargs-refused-in-both", "fakelib.router(base)", "signature", removed_in="2.0.0"),
     record("hidden-argument", "fakelib.hidden", "deprecated", deprecated_in="2.0.0"),
     record("no-release", "fakelib.kept", "removed", removed_in="3.0.0"),
     record("removed-earlier", "fakelib.old_func", "removed", removed_in="3.0.0"),
@@ -221,6 +232,7 @@ def results(verifier):
         ("method-gone", Outcome.DISAGREE),
         ("decorated-positional", Outcome.AGREE),
         ("kwargs-gone", Outcome.AGREE),
+        ("kwargs-refused-in-both", Outcome.UNCHECKABLE),
         ("hidden-argument", Outcome.UNCHECKABLE),
         ("no-release", Outcome.UNCHECKABLE),
         ("removed-earlier", Outcome.DISAGREE),
