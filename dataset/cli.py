@@ -12,6 +12,7 @@
                          [--out DIR]
     recode-dataset stats [--examples DIR]
     recode-dataset verify LIB [--record ID ...] [--format text|json] [--no-install]
+                          [--python PYTHON ...]
 
 Exit status: 0 done; 1 ``diff --check`` found changes the knowledge base misses, or ``verify``
 found a record the releases disagree with; 2 usage or runtime error.
@@ -23,6 +24,7 @@ import argparse
 import json
 import re
 import shlex
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -105,6 +107,9 @@ def _parser() -> argparse.ArgumentParser:
     v.add_argument("--format", choices=("text", "json"), default="text")
     v.add_argument("--no-install", action="store_true",
                    help="use only venvs already cached; other releases cannot be checked")
+    v.add_argument("--python", action="append", default=[], metavar="PYTHON",
+                   help="another interpreter for releases without a wheel for this one (an old "
+                        "release: e.g. python3.8); tried in the order given")
     v.add_argument("--timeout", type=float, default=300.0,
                    help="seconds for the probe of one release")
     v.add_argument("--verbose", action="store_true")
@@ -375,6 +380,7 @@ def _verify(args: argparse.Namespace) -> int:
     from recode.dataset.knowledge import canonical_name, load_knowledge_base
     from recode.dataset.notes import known_versions
     from recode.dataset.verify import (
+        Interpreter,
         Outcome,
         Verifier,
         final_releases,
@@ -403,8 +409,19 @@ def _verify(args: argparse.Namespace) -> int:
         print(f"recode-dataset: no releases of {library} known (pip index versions failed)",
               file=sys.stderr)
         return 2
-    wheels = known_versions(library, cache_dir=args.cache_dir, wheels_only=True)
-    provider = venv_provider(args.cache_dir, install=not args.no_install, wheels=wheels or None)
+    interpreters = []
+    for python in [sys.executable, *args.python]:
+        run = subprocess.run(
+            [python, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+            capture_output=True, text=True, check=False,
+        )
+        if run.returncode != 0:
+            raise ValueError(f"--python {python} does not run: {run.stderr.strip()[-200:]}")
+        label = run.stdout.strip()
+        wheels = known_versions(library, cache_dir=args.cache_dir, python=python, wheels_only=True)
+        interpreters.append(Interpreter(python, label, frozenset(wheels) if wheels else None))
+    provider = venv_provider(args.cache_dir, install=not args.no_install,
+                             interpreters=interpreters)
     verifier = Verifier(provider, {library: releases}, timeout_s=args.timeout)
     log = (lambda m: print(f"# {m}", file=sys.stderr)) if args.verbose else None
     results = verifier.verify(records, log=log)

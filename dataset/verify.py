@@ -796,25 +796,50 @@ def _warns(claim: str, ans: dict[str, Any] | str, expected: bool, main: bool = T
 # -- environments --------------------------------------------------------------------------------
 
 
-def venv_provider(
-    cache_dir: Path | None = None, *, install: bool = True, wheels: Iterable[str] | None = None
-) -> Provider:
-    """Environments from the dataset builder's cached venvs, installed from wheels;
-    ``wheels``: the versions with a wheel for this Python (others fail at once, not after
-    making a venv)."""
-    from recode.dataset.build import VenvPool
+@dataclass(frozen=True)
+class Interpreter:
+    """A Python to make venvs with, and the releases that have a wheel for it (None: unknown,
+    try them all)."""
 
-    pool = VenvPool(cache_dir, allow_create=install, only_binary=True)
-    with_wheels = None if wheels is None else set(wheels)
+    python: str
+    label: str  # "3.11"
+    wheels: frozenset[str] | None = None
+
+
+def venv_provider(
+    cache_dir: Path | None = None, *, install: bool = True, interpreters: list[Interpreter]
+) -> Provider:
+    """Environments from the dataset builder's cached venvs, installed from wheels, made with
+    the first interpreter that has a wheel of the release (an old release has none for a new
+    Python). Venvs of the running Python live in ``{cache}/venvs``, others' in
+    ``{cache}/python{X.Y}/venvs``."""
+    from recode.dataset.build import VenvPool
+    from recode.dataset.release_notes import default_cache_dir
+
+    here = f"{sys.version_info[0]}.{sys.version_info[1]}"
+    base = cache_dir or default_cache_dir()
+    pools = [
+        (
+            i,
+            VenvPool(
+                base if i.label == here else base / f"python{i.label}",
+                python=i.python,
+                allow_create=install,
+                only_binary=True,
+            ),
+        )
+        for i in interpreters
+    ]
 
     def provide(library: str, version: str) -> Environment | str:
-        cached = (pool.root / f"{library}-{version}" / ".complete").exists()
-        if with_wheels is not None and version not in with_wheels and not cached:
-            return f"no wheel for Python {sys.version_info[0]}.{sys.version_info[1]}"
-        py = pool.interpreter(library, version)
-        if py is None:
-            return pool.failed.get(f"{library}=={version}", "not installed")
-        return Environment(py)
+        for interp, pool in pools:
+            cached = (pool.root / f"{library}-{version}" / ".complete").exists()
+            if cached or interp.wheels is None or version in interp.wheels:
+                py = pool.interpreter(library, version)
+                if py is None:
+                    return pool.failed.get(f"{library}=={version}", "not installed")
+                return Environment(py)
+        return "no wheel for Python " + ", ".join(i.label for i, _ in pools)
 
     return provide
 
