@@ -205,6 +205,25 @@ def resolve(path):
             return None, error, got, broken
     return obj, None, got, False
 
+def stub(obj):
+    """The raise statement, where a callable's body (or a class's __init__/__new__) does
+    nothing but raise: a name kept only to say it was removed."""
+    import ast, textwrap
+    if inspect.isclass(obj):
+        obj = vars(obj).get("__init__") or vars(obj).get("__new__")
+    if not inspect.isfunction(obj):
+        return None
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(obj)))
+    except (OSError, TypeError, SyntaxError):
+        return None
+    body = tree.body[0].body if tree.body and hasattr(tree.body[0], "body") else []
+    if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+        body = body[1:]
+    if len(body) == 1 and isinstance(body[0], ast.Raise):
+        return ast.unparse(body[0])[:200]
+    return None
+
 def params(obj):
     try:
         sig = inspect.signature(obj)
@@ -221,6 +240,8 @@ def probe(q):
     if error is not None:
         return res
     res["type"] = type(obj).__name__
+    res["is_class"] = inspect.isclass(obj)
+    res["stub"] = stub(obj)
     res["params"], res["sig_error"] = params(obj) if callable(obj) else (None, "not callable")
     res["wrapped"] = hasattr(obj, "__wrapped__")
     if res["wrapped"]:  # a decorator may show another signature than the function's own
@@ -516,7 +537,7 @@ def _judge(p: _Plan, answers: dict[tuple[str, Version], Any]) -> RecordResult:
         primary = r.effective_in is None
         dep = look(p.dep_at, str(r.deprecated_in), "at")
         claim = f"{r.symbol} warns in {where(p.dep_at)}"
-        if param is not None or r.max_positional is not None:
+        if param is not None or r.max_positional is not None or r.unless_keyword is not None:
             checks.append(_resolves(f"{path} resolves in {where(p.dep_at)}", dep, True, main=False))
             if param is not None:
                 checks.append(
@@ -584,6 +605,8 @@ def _resolves(claim: str, ans: dict[str, Any] | str, expected: bool, main: bool 
         return Check(claim, Outcome.UNCHECKABLE, ans, main)
     if ans.get("probe_failed"):
         return Check(claim, Outcome.UNCHECKABLE, ans["error"], main)
+    if ans["found"] and ans.get("stub") and not expected:
+        return Check(claim, Outcome.AGREE, f"a stub that only raises: {ans['stub']}", main)
     if ans["found"]:
         seen = f"resolves to a {ans.get('type', 'value')}"
         if ans.get("warnings"):
@@ -783,6 +806,14 @@ def _warns(claim: str, ans: dict[str, Any] | str, expected: bool, main: bool = T
             Outcome.UNCHECKABLE,
             f"cannot check: needs a call (no warning on access; a call without arguments raised "
             f"{call['error']})",
+            main,
+        )
+    if "error" in call and ans.get("is_class") and not call["error"]:
+        return Check(
+            claim,
+            Outcome.UNCHECKABLE,
+            "cannot check: needs a call (an instance made without arguments did not warn; "
+            "its methods may)",
             main,
         )
     if "error" in call:

@@ -21,6 +21,13 @@ from recode.dataset.verify import (
 
 V1 = """
 import functools
+
+def stubbed(x):
+    return x
+
+class Model:
+    def fit(self):
+        return self
 import inspect
 import warnings
 
@@ -79,6 +86,15 @@ def __getattr__(name):
 
 V2 = """
 import warnings
+
+def stubbed(x):
+    '''Removed in 2.0.'''
+    raise NotImplementedError("stubbed was removed in 2.0")
+
+class Model:  # warns about a default only when fitted
+    def fit(self):
+        warnings.warn("the default of n changes", FutureWarning, stacklevel=2)
+        return self
 
 def decorated(a, *, b=1, c=2):
     return a
@@ -201,6 +217,8 @@ RECORDS = [
     ),
     record("kwargs-gone", "fakelib.swallow(legacy)", "signature", removed_in="2.0.0"),
     record("kwargs-refused-in-both", "fakelib.router(base)", "signature", removed_in="2.0.0"),
+    record("stub", "fakelib.stubbed", "removed", removed_in="2.0.0"),
+    record("warns-when-used", "fakelib.Model", "deprecated", deprecated_in="2.0.0"),
     record("hidden-argument", "fakelib.hidden", "deprecated", deprecated_in="2.0.0"),
     record("no-release", "fakelib.kept", "removed", removed_in="3.0.0"),
     record("removed-earlier", "fakelib.old_func", "removed", removed_in="3.0.0"),
@@ -233,6 +251,8 @@ def results(verifier):
         ("decorated-positional", Outcome.AGREE),
         ("kwargs-gone", Outcome.AGREE),
         ("kwargs-refused-in-both", Outcome.UNCHECKABLE),
+        ("stub", Outcome.AGREE),
+        ("warns-when-used", Outcome.UNCHECKABLE),
         ("hidden-argument", Outcome.UNCHECKABLE),
         ("no-release", Outcome.UNCHECKABLE),
         ("removed-earlier", Outcome.DISAGREE),
@@ -260,6 +280,10 @@ def test_observations_say_what_was_seen(results):
     gone = [c for c in results["kwargs-gone"].checks if "no longer" in c.claim][0]
     assert (
         "raised TypeError: swallow() got an unexpected keyword argument 'legacy'" in gone.observed
+    )
+    stubbed = results["stub"].checks[1]
+    assert stubbed.observed == (
+        "a stub that only raises: raise NotImplementedError('stubbed was removed in 2.0')"
     )
     hidden = [c for c in results["hidden-argument"].checks if c.main][0]
     assert hidden.observed.startswith("cannot check: needs a call")
