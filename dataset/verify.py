@@ -148,12 +148,12 @@ def _warns(caught):
     return out
 
 def _err(exc):
-    return type(exc).__name__ + ": " + str(exc)[:200]
+    return type(exc).__name__ + ": " + " ".join(str(exc).split())[:200]
 
 def step(obj, prefix, part):
     try:
         return getattr(obj, part), None
-    except AttributeError as exc:
+    except (AttributeError, ImportError) as exc:  # a module __getattr__ may raise either
         error = _err(exc)
     if inspect.ismodule(obj):
         try:

@@ -47,6 +47,9 @@ def decorated(a, b=1, c=2):
 def swallow(a=None, legacy=None, **kwargs):
     return a
 
+def dataset():
+    return 1
+
 def router(**kwargs):  # like pd.Grouper: takes the keyword only on a path other arguments pick
     if kwargs.get("freq") is None and kwargs:
         raise TypeError(f"router() got an unexpected keyword argument {next(iter(kwargs))!r}")
@@ -146,6 +149,8 @@ def hidden(*args, **kwargs):  # like a C dispatcher: the signature hides the req
 def __getattr__(name):
     if name in ("old_func", "lazy_alias"):
         raise AttributeError(f"fakelib.{name} was removed in 2.0")
+    if name == "dataset":  # like sklearn.datasets.load_boston
+        raise ImportError("dataset was removed in 2.0.\\n\\nSee the notes.")
     raise AttributeError(name)
 """
 
@@ -219,6 +224,7 @@ RECORDS = [
     record("kwargs-refused-in-both", "fakelib.router(base)", "signature", removed_in="2.0.0"),
     record("stub", "fakelib.stubbed", "removed", removed_in="2.0.0"),
     record("warns-when-used", "fakelib.Model", "deprecated", deprecated_in="2.0.0"),
+    record("import-error", "fakelib.dataset", "removed", removed_in="2.0.0"),
     record("hidden-argument", "fakelib.hidden", "deprecated", deprecated_in="2.0.0"),
     record("no-release", "fakelib.kept", "removed", removed_in="3.0.0"),
     record("removed-earlier", "fakelib.old_func", "removed", removed_in="3.0.0"),
@@ -253,6 +259,7 @@ def results(verifier):
         ("kwargs-refused-in-both", Outcome.UNCHECKABLE),
         ("stub", Outcome.AGREE),
         ("warns-when-used", Outcome.UNCHECKABLE),
+        ("import-error", Outcome.AGREE),
         ("hidden-argument", Outcome.UNCHECKABLE),
         ("no-release", Outcome.UNCHECKABLE),
         ("removed-earlier", Outcome.DISAGREE),
@@ -284,6 +291,9 @@ def test_observations_say_what_was_seen(results):
     stubbed = results["stub"].checks[1]
     assert stubbed.observed == (
         "a stub that only raises: raise NotImplementedError('stubbed was removed in 2.0')"
+    )
+    assert results["import-error"].checks[1].observed == (
+        "does not resolve (ImportError: dataset was removed in 2.0. See the notes.)"
     )
     hidden = [c for c in results["hidden-argument"].checks if c.main][0]
     assert hidden.observed.startswith("cannot check: needs a call")
