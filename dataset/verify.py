@@ -268,7 +268,7 @@ def probe(q):
     named = {p[0] for p in res["params"] or [] if p[1] not in ("VAR_KEYWORD", "VAR_POSITIONAL")}
     open_ended = res["params"] is None or any(p[1] == "VAR_KEYWORD" for p in res["params"])
     for kw in q.get("kwcall", []):
-        if not open_ended or kw in named or not callable(obj):
+        if not (open_ended or res["wrapped"]) or kw in named or not callable(obj):
             continue  # the signature tells; no call
         try:
             obj(**{kw: None})
@@ -438,9 +438,9 @@ def _questions(p: _Plan) -> Iterable[tuple[str, Version | None, str, bool, str |
         for v in (p.before, p.at):
             yield lib, v, path, False, param if param else None
     if r.deprecated_in is not None:
-        yield lib, p.dep_at, path, param is None, None
+        yield lib, p.dep_at, path, param is None, param
         if p.dep_before is not None:
-            yield lib, p.dep_before, path, param is None, None
+            yield lib, p.dep_before, path, param is None, param
     for target, _ in _replacements(r):
         yield lib, p.at or p.dep_at, target, False, None
 
@@ -653,13 +653,8 @@ def _accepts(
         how = f"{param} is not named in the signature, which takes **kwargs"
         return _by_call(claim, ans, param, expected, main, baseline, how)
     if expected and ans.get("wrapped"):
-        return Check(
-            claim,
-            Outcome.UNCHECKABLE,
-            f"{param} is not in the signature of the wrapped function; the "
-            f"decorator around it may take it",
-            main,
-        )
+        how = f"{param} is not in the signature of the wrapped function"
+        return _by_call(claim, ans, param, expected, main, baseline, how)
     return Check(
         claim,
         Outcome.DISAGREE if expected else Outcome.AGREE,
@@ -697,6 +692,8 @@ def _by_call(
     if expected:
         if error is None:
             return Check(claim, Outcome.AGREE, seen, main)
+        if _MISSING.search(error) and f"'{param}'" not in error:
+            return Check(claim, Outcome.AGREE, seen + ": it got past the keyword", main)
         return Check(claim, Outcome.UNCHECKABLE, seen + ", which does not tell", main)
     if error is None:
         return Check(claim, Outcome.DISAGREE, seen, main)
@@ -713,7 +710,8 @@ def _by_call(
 
 def _refused(error: str, param: str) -> bool:
     """Whether a call's error says the keyword ``param`` is not accepted."""
-    return error.startswith("TypeError") and param in error and bool(_UNEXPECTED.search(error))
+    quoted = f"'{param}'" in error
+    return error.startswith("TypeError") and quoted and bool(_UNEXPECTED.search(error))
 
 
 def _positional(r: ApiChange, where: str, ans: dict[str, Any] | str, after: bool) -> Check:

@@ -47,6 +47,18 @@ def decorated(a, b=1, c=2):
 def swallow(a=None, legacy=None, **kwargs):
     return a
 
+def _rename_old(f):  # like numpy's keyword renames: the old keyword is the wrapper's
+    @functools.wraps(f)
+    def wrapper(*args, old=None, **kwargs):
+        if old is not None:
+            kwargs["new"] = old
+        return f(*args, **kwargs)
+    return wrapper
+
+@_rename_old
+def renamed(other, new=None):
+    return other
+
 def dataset():
     return 1
 
@@ -106,6 +118,9 @@ def router(**kwargs):  # like pd.Grouper: takes the keyword only on a path other
     if kwargs.get("freq") is None and kwargs:
         raise TypeError(f"router() got an unexpected keyword argument {next(iter(kwargs))!r}")
     return kwargs
+
+def renamed(other, new=None):
+    return other
 
 def swallow(a=None, **kwargs):
     if kwargs:
@@ -225,6 +240,7 @@ RECORDS = [
     record("stub", "fakelib.stubbed", "removed", removed_in="2.0.0"),
     record("warns-when-used", "fakelib.Model", "deprecated", deprecated_in="2.0.0"),
     record("import-error", "fakelib.dataset", "removed", removed_in="2.0.0"),
+    record("wrapped-keyword", "fakelib.renamed(old)", "signature", removed_in="2.0.0"),
     record("hidden-argument", "fakelib.hidden", "deprecated", deprecated_in="2.0.0"),
     record("no-release", "fakelib.kept", "removed", removed_in="3.0.0"),
     record("removed-earlier", "fakelib.old_func", "removed", removed_in="3.0.0"),
@@ -260,6 +276,7 @@ def results(verifier):
         ("stub", Outcome.AGREE),
         ("warns-when-used", Outcome.UNCHECKABLE),
         ("import-error", Outcome.AGREE),
+        ("wrapped-keyword", Outcome.AGREE),
         ("hidden-argument", Outcome.UNCHECKABLE),
         ("no-release", Outcome.UNCHECKABLE),
         ("removed-earlier", Outcome.DISAGREE),
