@@ -158,8 +158,9 @@ def step(obj, prefix, part):
     if inspect.ismodule(obj):
         try:
             return importlib.import_module(prefix + "." + part), None
-        except ImportError:
-            pass
+        except ModuleNotFoundError as exc:
+            if exc.name != prefix + "." + part:
+                raise  # the submodule exists but fails to import: that says nothing
     return None, error
 
 def resolve(path):

@@ -193,6 +193,8 @@ def verifier(tmp_path_factory) -> Verifier:
         (pkg / "__init__.py").write_text(textwrap.dedent(source))
         if version == "1.0.0":
             (pkg / "gone.py").write_text("X = 1\n")
+            # exists, but fails to import under this environment's dependencies
+            (pkg / "broken.py").write_text("from json import no_such_name\n")
         trees[("fakelib", version)] = root / version
     return Verifier(tree_provider(trees), {"fakelib": final_releases(["1.0.0", "2.0.0"])})
 
@@ -241,6 +243,7 @@ RECORDS = [
     record("warns-when-used", "fakelib.Model", "deprecated", deprecated_in="2.0.0"),
     record("import-error", "fakelib.dataset", "removed", removed_in="2.0.0"),
     record("wrapped-keyword", "fakelib.renamed(old)", "signature", removed_in="2.0.0"),
+    record("broken-submodule", "fakelib.broken", "removed", removed_in="2.0.0"),
     record("hidden-argument", "fakelib.hidden", "deprecated", deprecated_in="2.0.0"),
     record("no-release", "fakelib.kept", "removed", removed_in="3.0.0"),
     record("removed-earlier", "fakelib.old_func", "removed", removed_in="3.0.0"),
@@ -277,6 +280,7 @@ def results(verifier):
         ("warns-when-used", Outcome.UNCHECKABLE),
         ("import-error", Outcome.AGREE),
         ("wrapped-keyword", Outcome.AGREE),
+        ("broken-submodule", Outcome.UNCHECKABLE),
         ("hidden-argument", Outcome.UNCHECKABLE),
         ("no-release", Outcome.UNCHECKABLE),
         ("removed-earlier", Outcome.DISAGREE),
@@ -311,6 +315,9 @@ def test_observations_say_what_was_seen(results):
     )
     assert results["import-error"].checks[1].observed == (
         "does not resolve (ImportError: dataset was removed in 2.0. See the notes.)"
+    )
+    assert "ImportError: cannot import name 'no_such_name'" in (
+        results["broken-submodule"].checks[0].observed
     )
     hidden = [c for c in results["hidden-argument"].checks if c.main][0]
     assert hidden.observed.startswith("cannot check: needs a call")
