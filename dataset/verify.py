@@ -2,22 +2,26 @@
 
 For a record of library L whose change took effect in version V, the release before V and the
 release at V (the newest patch release of V's series) are installed in cached virtual
-environments (:class:`recode.dataset.build.VenvPool`, wheels only) and probed in a subprocess by
-import and introspection:
+environments (:class:`recode.dataset.build.VenvPool`, wheels only; an old release with an older
+interpreter given by ``--python``) and probed in a subprocess by import and introspection:
 
 - a removed name resolves before V and not at V (``getattr``, so names a module
-  ``__getattr__`` expires count as gone; a submodule is tried by import);
+  ``__getattr__`` expires, by AttributeError or ImportError, count as gone; a submodule is tried
+  by import; a name kept as a stub whose body only raises counts as gone);
 - a deprecated name warns (``DeprecationWarning``, ``FutureWarning`` or a subclass) at
   ``deprecated_in``, on access or, where access alone does not warn, on a call without arguments;
-  a callable that needs arguments cannot be checked this way, and the result says so;
-- a removed keyword is in ``inspect.signature`` before V and gone at V (where the signature is
-  opaque, a call passing only that keyword must fail with a TypeError naming it);
-- parameters made keyword-only (``max_positional``) and changed defaults (``unless_keyword``)
-  are read from the signatures too;
-- a replacement named as a symbol of the library (or a rename fix's target) resolves at V.
+  where a call needs arguments the check says "cannot check: needs a call";
+- a removed keyword is in ``inspect.signature`` before V and gone at V; where the signature does
+  not tell (opaque, ``**kwargs``, a decorator that takes the keyword) a call passing only that
+  keyword decides, and a refusal counts only where the release before took the keyword;
+- parameters made keyword-only (``max_positional``, read from a decorated function's own
+  signature before V) and changed defaults (``unless_keyword``) are read from the signatures;
+- a replacement named as a symbol (or a rename fix's target) resolves at V.
 
-A behaviour change cannot be proven by introspection: such a record is "cannot check", with the
-sanity checks (its name resolves) still run. Probes of one environment run in one process.
+A record agrees when every check of its main claim agrees and nothing disagrees; the
+deprecation warning of a record that also states a removal, and the replacement, are secondary
+claims. A behaviour change cannot be proven by introspection: such a record is "cannot check",
+with its name still looked up. Probes of one release run in one process.
 """
 
 from __future__ import annotations
