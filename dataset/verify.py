@@ -654,11 +654,11 @@ def _accepts(
             f"{param} is in the signature",
             main,
         )
+    if expected and ans.get("wrapped"):  # a decorator may take it: a call that gets past
+        how = f"{param} is not in the signature of the wrapped function"
+        return _by_call(claim, ans, param, expected, main, baseline, how, past_is_enough=True)
     if any(kind == "VAR_KEYWORD" for _, kind, _ in params):
         how = f"{param} is not named in the signature, which takes **kwargs"
-        return _by_call(claim, ans, param, expected, main, baseline, how)
-    if expected and ans.get("wrapped"):
-        how = f"{param} is not in the signature of the wrapped function"
         return _by_call(claim, ans, param, expected, main, baseline, how)
     return Check(
         claim,
@@ -684,10 +684,13 @@ def _by_call(
     main: bool,
     baseline: dict[str, Any] | str | None,
     how: str,
+    past_is_enough: bool = False,
 ) -> Check:
     """Judge by a call passing only ``param``. A refusal alone proves little (without its other
     arguments the call may take another path): a removal is shown only where the release before
-    took the keyword (named it, or let the same call through)."""
+    took the keyword (named it, or let the same call through). ``past_is_enough``: a call that
+    failed for a missing argument after a decorator took the keyword shows it was taken (with
+    ``**kwargs`` it shows nothing: they swallow any keyword)."""
     calls = ans.get("kwcall") or {}
     if param not in calls:
         return Check(claim, Outcome.UNCHECKABLE, f"{how}; not called", main)
@@ -697,7 +700,7 @@ def _by_call(
     if expected:
         if error is None:
             return Check(claim, Outcome.AGREE, seen, main)
-        if _MISSING.search(error) and f"'{param}'" not in error:
+        if past_is_enough and _MISSING.search(error) and f"'{param}'" not in error:
             return Check(claim, Outcome.AGREE, seen + ": it got past the keyword", main)
         return Check(claim, Outcome.UNCHECKABLE, seen + ", which does not tell", main)
     if error is None:

@@ -47,6 +47,9 @@ def decorated(a, b=1, c=2):
 def swallow(a=None, legacy=None, **kwargs):
     return a
 
+def takes_all(a, **kwargs):
+    return a
+
 def _rename_old(f):  # like numpy's keyword renames: the old keyword is the wrapper's
     @functools.wraps(f)
     def wrapper(*args, old=None, **kwargs):
@@ -121,6 +124,9 @@ def router(**kwargs):  # like pd.Grouper: takes the keyword only on a path other
 
 def renamed(other, new=None):
     return other
+
+def takes_all(a, **kwargs):
+    return a
 
 def swallow(a=None, **kwargs):
     if kwargs:
@@ -244,6 +250,7 @@ RECORDS = [
     record("import-error", "fakelib.dataset", "removed", removed_in="2.0.0"),
     record("wrapped-keyword", "fakelib.renamed(old)", "signature", removed_in="2.0.0"),
     record("broken-submodule", "fakelib.broken", "removed", removed_in="2.0.0"),
+    record("kwargs-swallowed", "fakelib.takes_all(legacy)", "signature", removed_in="2.0.0"),
     record("hidden-argument", "fakelib.hidden", "deprecated", deprecated_in="2.0.0"),
     record("no-release", "fakelib.kept", "removed", removed_in="3.0.0"),
     record("removed-earlier", "fakelib.old_func", "removed", removed_in="3.0.0"),
@@ -281,6 +288,7 @@ def results(verifier):
         ("import-error", Outcome.AGREE),
         ("wrapped-keyword", Outcome.AGREE),
         ("broken-submodule", Outcome.UNCHECKABLE),
+        ("kwargs-swallowed", Outcome.UNCHECKABLE),
         ("hidden-argument", Outcome.UNCHECKABLE),
         ("no-release", Outcome.UNCHECKABLE),
         ("removed-earlier", Outcome.DISAGREE),
@@ -319,6 +327,8 @@ def test_observations_say_what_was_seen(results):
     assert "ImportError: cannot import name 'no_such_name'" in (
         results["broken-submodule"].checks[0].observed
     )
+    swallowed = results["kwargs-swallowed"].checks[1]  # **kwargs take any keyword: no evidence
+    assert swallowed.outcome is Outcome.UNCHECKABLE and "which does not tell" in swallowed.observed
     hidden = [c for c in results["hidden-argument"].checks if c.main][0]
     assert hidden.observed.startswith("cannot check: needs a call")
     assert "missing 1 required positional argument" in hidden.observed
