@@ -482,10 +482,12 @@ class VenvPool:
     #: entry whose bound is above the version applies. jax before 0.4.31 does not require
     #: jaxlib, so the matching jaxlib is named; scrapy before 2.13 imports
     #: ``w3lib.url._safe_chars``, which w3lib 2.2 dropped; seaborn before 0.12 sets pandas'
-    #: ``mode.use_inf_as_null`` (gone in pandas 2.0) and before 0.11 uses ``np.float``.
+    #: ``mode.use_inf_as_null`` (gone in pandas 2.0) and before 0.11 uses ``np.float``; pandas
+    #: before 1.1 uses ``np.bool`` and scipy before 1.8 imports ``numpy.int`` (gone in 1.24).
     ERA: dict[str, list[tuple[str, list[str]]]] = {
-        "pandas": [("2.2", ["numpy<2", "jinja2"]), ("9999", ["jinja2"])],
-        "scipy": [("1.13", ["numpy<2"])],
+        "pandas": [("1.1", ["numpy<1.24", "jinja2"]), ("2.2", ["numpy<2", "jinja2"]),
+                   ("9999", ["jinja2"])],
+        "scipy": [("1.8", ["numpy<1.24"]), ("1.13", ["numpy<2"])],
         "scikit-learn": [("1.4", ["numpy<2", "scipy<1.12", "matplotlib<3.8"]),
                          ("9999", ["matplotlib"])],
         "matplotlib": [("3.8", ["numpy<2"])],
@@ -502,11 +504,15 @@ class VenvPool:
     }
 
     def __init__(self, cache_dir: Path | None = None, known: dict[str, str] | None = None,
-                 python: str | None = None, allow_create: bool = True) -> None:
+                 python: str | None = None, allow_create: bool = True,
+                 only_binary: bool = False) -> None:
         self.root = (cache_dir or default_cache_dir()) / "venvs"
         self.known = dict(known or {})
         self.python = python or sys.executable
         self.allow_create = allow_create
+        #: install wheels only: a release without a wheel for this Python fails at once
+        #: instead of compiling for minutes
+        self.only_binary = only_binary
         self.failed: dict[str, str] = {}
 
     @classmethod
@@ -542,7 +548,8 @@ class VenvPool:
         try:
             subprocess.run([self.python, "-m", "venv", str(venv)], check=True,
                            capture_output=True, timeout=300)
-            proc = subprocess.run([str(py), "-m", "pip", "install", "-q", *reqs],
+            binary = ["--only-binary=:all:"] if self.only_binary else []
+            proc = subprocess.run([str(py), "-m", "pip", "install", "-q", *binary, *reqs],
                                   capture_output=True, text=True, timeout=1800)
         except (OSError, subprocess.SubprocessError) as exc:
             self.failed[key] = str(exc)

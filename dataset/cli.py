@@ -11,9 +11,11 @@
                          [--reuse-runs DIR] [--env LIB==VER=PYTHON ...]
                          [--out DIR]
     recode-dataset stats [--examples DIR]
+    recode-dataset verify LIB [--record ID ...] [--format text|json] [--no-install]
+                          [--python PYTHON ...]
 
-Exit status: 0 done; 1 ``diff --check`` found changes the knowledge base misses; 2 usage or
-runtime error.
+Exit status: 0 done; 1 ``diff --check`` found changes the knowledge base misses, or ``verify``
+found a record the releases disagree with; 2 usage or runtime error.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import argparse
 import json
 import re
 import shlex
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -93,6 +96,23 @@ def _parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("stats", help="counts and the datasheet of a built set")
     s.add_argument("--examples", type=Path, default=DEFAULT_OUT)
+
+    v = sub.add_parser("verify", help="check records against the releases before and at their "
+                                      "version, installed in cached venvs")
+    v.add_argument("library")
+    v.add_argument("--record", action="append", default=[], metavar="ID",
+                   help="only this record (repeatable)")
+    v.add_argument("--kb", type=Path, action="append", default=[],
+                   help="knowledge-base folder or file (default: the shipped one)")
+    v.add_argument("--format", choices=("text", "json"), default="text")
+    v.add_argument("--no-install", action="store_true",
+                   help="use only venvs already cached; other releases cannot be checked")
+    v.add_argument("--python", action="append", default=[], metavar="PYTHON",
+                   help="another interpreter for releases without a wheel for this one (an old "
+                        "release: e.g. python3.8); tried in the order given")
+    v.add_argument("--timeout", type=float, default=300.0,
+                   help="seconds for the probe of one release")
+    v.add_argument("--verbose", action="store_true")
     return p
 
 
@@ -107,6 +127,8 @@ def main(argv: list[str] | None = None) -> int:
             return _build(args, argv if argv is not None else sys.argv[1:])
         if args.command == "stats":
             return _stats(args)
+        if args.command == "verify":
+            return _verify(args)
     except (OSError, RuntimeError, ValueError) as exc:
         print(f"recode-dataset: {exc}", file=sys.stderr)
         return 2
@@ -349,6 +371,62 @@ def _stats(args: argparse.Namespace) -> int:
               f"static {c['library_level'][(lib, 'static')]:5}")
     print(f"{'total':14} {sum(c['library'].values()):6}")
     return 0
+
+
+# -- verify --------------------------------------------------------------------------------------
+
+
+def _verify(args: argparse.Namespace) -> int:
+    from recode.dataset.knowledge import canonical_name, load_knowledge_base
+    from recode.dataset.notes import known_versions
+    from recode.dataset.verify import (
+        Interpreter,
+        Outcome,
+        Verifier,
+        final_releases,
+        format_json,
+        format_text,
+        venv_provider,
+    )
+
+    library = canonical_name(args.library)
+    kb = load_knowledge_base(args.kb or None)
+    records = kb.for_library(library)
+    if not records:
+        print(f"recode-dataset: no records of {args.library!r} in the knowledge base",
+              file=sys.stderr)
+        return 2
+    if args.record:
+        by_id = {r.id: r for r in records}
+        unknown = [i for i in args.record if i not in by_id]
+        if unknown:
+            print(f"recode-dataset: no record {', '.join(unknown)} of {library}",
+                  file=sys.stderr)
+            return 2
+        records = [by_id[i] for i in args.record]
+    releases = final_releases(known_versions(library, cache_dir=args.cache_dir))
+    if not releases:
+        print(f"recode-dataset: no releases of {library} known (pip index versions failed)",
+              file=sys.stderr)
+        return 2
+    interpreters = []
+    for python in [sys.executable, *args.python]:
+        run = subprocess.run(
+            [python, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+            capture_output=True, text=True, check=False,
+        )
+        if run.returncode != 0:
+            raise ValueError(f"--python {python} does not run: {run.stderr.strip()[-200:]}")
+        label = run.stdout.strip()
+        wheels = known_versions(library, cache_dir=args.cache_dir, python=python, wheels_only=True)
+        interpreters.append(Interpreter(python, label, frozenset(wheels) if wheels else None))
+    provider = venv_provider(args.cache_dir, install=not args.no_install,
+                             interpreters=interpreters)
+    verifier = Verifier(provider, {library: releases}, timeout_s=args.timeout)
+    log = (lambda m: print(f"# {m}", file=sys.stderr)) if args.verbose else None
+    results = verifier.verify(records, log=log)
+    print(format_json(results) if args.format == "json" else format_text(results), end="")
+    return 1 if any(r.outcome is Outcome.DISAGREE for r in results) else 0
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -442,17 +442,19 @@ def mentions(entry: NoteEntry, path: str) -> bool:
 
 def known_versions(
     library: str, *, offline: bool = False, cache_dir: Path | None = None,
-    python: str | None = None,
+    python: str | None = None, wheels_only: bool = False,
 ) -> list[str]:
     """Released versions of ``library``, oldest first: from ``pip index versions`` (the
     package index's ordinary client), or offline from the versions in the release-notes cache.
+    ``wheels_only``: only those with a wheel for this interpreter, and none from the cache.
     """
     name = canonical_name(library)
     found: set[str] = set()
     if not offline:
         try:
             out = subprocess.run(
-                [python or sys.executable, "-m", "pip", "index", "versions", name],
+                [python or sys.executable, "-m", "pip", "index", "versions", name,
+                 *(["--only-binary=:all:"] if wheels_only else [])],
                 capture_output=True, text=True, timeout=120, check=False,
             ).stdout
         except (OSError, subprocess.TimeoutExpired):
@@ -461,7 +463,7 @@ def known_versions(
         if m:
             found.update(v.strip() for v in m.group(1).split(","))
     cache = (cache_dir or default_cache_dir()) / "release-notes" / name
-    if cache.is_dir():
+    if cache.is_dir() and not wheels_only:
         found.update(p.stem for p in cache.glob("*.json") if not p.name.startswith("."))
     return sorted((v for v in found if _version(v) is not None), key=lambda v: _version(v))
 

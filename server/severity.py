@@ -57,7 +57,11 @@ def message_for(record: ApiChange, have: LibraryVersion) -> str:
             "behavior": "changed behaviour",
         }.get(record.kind, "changed")
         head = f"`{record.symbol}` {verb} in {lib} {record.effective_in}"
-        if record.parameter:
+        if record.parameter and record.kind == "behavior":  # still accepted; what it does changed
+            used = " or ".join(f"`{record.parameter}={v}`" for v in record.values)
+            head = f"`{record.path}` with {used or '`' + record.parameter + '`'} {verb} in {lib} "
+            head += str(record.effective_in)
+        elif record.parameter:
             head = f"`{record.path}` no longer accepts `{record.parameter}` since {lib} " + str(
                 record.effective_in
             )

@@ -1,0 +1,418 @@
+"""recode-dataset verify: each claim checked against a package tree with two "releases" written
+to disk (fast), and against real numpy wheels (slow, integration: installs two venvs once)."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from recode.dataset.knowledge import parse_record
+from recode.dataset.verify import (
+    Outcome,
+    Verifier,
+    final_releases,
+    format_json,
+    format_text,
+    tree_provider,
+)
+
+V1 = """
+import functools
+
+def stubbed(x):
+    return x
+
+class Model:
+    def fit(self):
+        return self
+import inspect
+import warnings
+
+def _future_signature(f):  # like pandas' deprecate_nonkeyword_arguments: shows what will be
+    @functools.wraps(f)
+    def wrapper(*args, **kwargs):
+        return f(*args, **kwargs)
+    sig = inspect.signature(f)
+    ps = [p.replace(kind=p.KEYWORD_ONLY) if i else p for i, p in enumerate(sig.parameters.values())]
+    wrapper.__signature__ = sig.replace(parameters=ps)
+    return wrapper
+
+@_future_signature
+def decorated(a, b=1, c=2):
+    return a
+
+def swallow(a=None, legacy=None, **kwargs):
+    return a
+
+def takes_all(a, **kwargs):
+    return a
+
+def _rename_old(f):  # like numpy's keyword renames: the old keyword is the wrapper's
+    @functools.wraps(f)
+    def wrapper(*args, old=None, **kwargs):
+        if old is not None:
+            kwargs["new"] = old
+        return f(*args, **kwargs)
+    return wrapper
+
+@_rename_old
+def renamed(other, new=None):
+    return other
+
+def dataset():
+    return 1
+
+def router(**kwargs):  # like pd.Grouper: takes the keyword only on a path other arguments pick
+    if kwargs.get("freq") is None and kwargs:
+        raise TypeError(f"router() got an unexpected keyword argument {next(iter(kwargs))!r}")
+    return kwargs
+
+def old_func(a, b=1):
+    return a
+
+def kept(x, legacy=None):
+    return x
+
+def deprecated_noargs():
+    return 1
+
+def needs_args(x):
+    return x
+
+def positional(a, b, c=1):
+    return a
+
+def default_changed(x, flag=False):
+    return x
+
+def lister():
+    yield 1
+
+class Thing:
+    def method(self):
+        return 1
+
+def __getattr__(name):
+    if name == "lazy_alias":
+        warnings.warn("fakelib.lazy_alias is deprecated", DeprecationWarning, stacklevel=2)
+        return old_func
+    raise AttributeError(name)
+"""
+
+V2 = """
+import warnings
+
+def stubbed(x):
+    '''Removed in 2.0.'''
+    raise NotImplementedError("stubbed was removed in 2.0")
+
+class Model:  # warns about a default only when fitted
+    def fit(self):
+        warnings.warn("the default of n changes", FutureWarning, stacklevel=2)
+        return self
+
+def decorated(a, *, b=1, c=2):
+    return a
+
+def router(**kwargs):  # like pd.Grouper: takes the keyword only on a path other arguments pick
+    if kwargs.get("freq") is None and kwargs:
+        raise TypeError(f"router() got an unexpected keyword argument {next(iter(kwargs))!r}")
+    return kwargs
+
+def renamed(other, new=None):
+    return other
+
+def takes_all(a, **kwargs):
+    return a
+
+def swallow(a=None, **kwargs):
+    if kwargs:
+        raise TypeError(f"swallow() got an unexpected keyword argument {next(iter(kwargs))!r}")
+    return a
+
+def new_func(a, b=1):
+    return a
+
+def kept(x):
+    return x
+
+def deprecated_noargs():
+    warnings.warn("deprecated_noargs is deprecated", DeprecationWarning, stacklevel=2)
+    return 1
+
+def needs_args(x):
+    warnings.warn("needs_args is deprecated", FutureWarning, stacklevel=2)
+    return x
+
+def positional(a, *, b, c=1):
+    return a
+
+def default_changed(x, flag=True):
+    return x
+
+def lister():
+    warnings.warn("lister is deprecated", DeprecationWarning, stacklevel=2)
+    yield 1
+
+class Thing:
+    def method(self):
+        return 1
+
+def _impl(a):
+    return a
+
+def hidden(*args, **kwargs):  # like a C dispatcher: the signature hides the required argument
+    return _impl(*args, **kwargs)
+
+def __getattr__(name):
+    if name in ("old_func", "lazy_alias"):
+        raise AttributeError(f"fakelib.{name} was removed in 2.0")
+    if name == "dataset":  # like sklearn.datasets.load_boston
+        raise ImportError("dataset was removed in 2.0.\\n\\nSee the notes.")
+    raise AttributeError(name)
+"""
+
+
+def record(rid: str, symbol: str, kind: str, **fields: object):
+    raw = {
+        "id": rid,
+        "library": "fakelib",
+        "symbol": symbol,
+        "kind": kind,
+        "note": "n",
+        "source": {"url": "https://example.org/notes", "version": "2.0.0"},
+        **fields,
+    }
+    return parse_record(raw)
+
+
+@pytest.fixture(scope="module")
+def verifier(tmp_path_factory) -> Verifier:
+    root = tmp_path_factory.mktemp("trees")
+    trees = {}
+    for version, source in (("1.0.0", V1), ("2.0.0", V2)):
+        pkg = root / version / "fakelib"
+        pkg.mkdir(parents=True)
+        (pkg / "__init__.py").write_text(textwrap.dedent(source))
+        if version == "1.0.0":
+            (pkg / "gone.py").write_text("X = 1\n")
+            # exists, but fails to import under this environment's dependencies
+            (pkg / "broken.py").write_text("from json import no_such_name\n")
+        trees[("fakelib", version)] = root / version
+    return Verifier(tree_provider(trees), {"fakelib": final_releases(["1.0.0", "2.0.0"])})
+
+
+RECORDS = [
+    record(
+        "removed",
+        "fakelib.old_func",
+        "removed",
+        removed_in="2.0.0",
+        replacement="fakelib.new_func",
+        fix={"kind": "rename", "to": "fakelib.new_func"},
+    ),
+    record("misdated", "fakelib.kept", "removed", removed_in="2.0.0"),
+    record("keyword", "fakelib.kept(legacy)", "signature", removed_in="2.0.0"),
+    record("keyword-kept", "fakelib.positional(b)", "signature", removed_in="2.0.0"),
+    record("warns", "fakelib.deprecated_noargs", "deprecated", deprecated_in="2.0.0"),
+    record("warns-early", "fakelib.deprecated_noargs", "deprecated", deprecated_in="1.0.0"),
+    record("needs-call", "fakelib.needs_args", "deprecated", deprecated_in="2.0.0"),
+    record("generator", "fakelib.lister", "deprecated", deprecated_in="2.0.0"),
+    record("lazy", "fakelib.lazy_alias", "removed", deprecated_in="1.0.0", removed_in="2.0.0"),
+    record("submodule", "fakelib.gone", "removed", removed_in="2.0.0"),
+    record("positional", "fakelib.positional", "signature", changed_in="2.0.0", max_positional=1),
+    record(
+        "default", "fakelib.default_changed", "behavior", changed_in="2.0.0", unless_keyword="flag"
+    ),
+    record("behavior", "fakelib.kept", "behavior", changed_in="2.0.0"),
+    record(
+        "bad-replacement",
+        "fakelib.old_func",
+        "removed",
+        removed_in="2.0.0",
+        replacement="fakelib.nowhere",
+    ),
+    record("method-gone", "fakelib.Thing.method", "removed", removed_in="2.0.0"),
+    record(
+        "decorated-positional",
+        "fakelib.decorated",
+        "signature",
+        changed_in="2.0.0",
+        max_positional=1,
+    ),
+    record("kwargs-gone", "fakelib.swallow(legacy)", "signature", removed_in="2.0.0"),
+    record("kwargs-refused-in-both", "fakelib.router(base)", "signature", removed_in="2.0.0"),
+    record("stub", "fakelib.stubbed", "removed", removed_in="2.0.0"),
+    record("warns-when-used", "fakelib.Model", "deprecated", deprecated_in="2.0.0"),
+    record("import-error", "fakelib.dataset", "removed", removed_in="2.0.0"),
+    record("wrapped-keyword", "fakelib.renamed(old)", "signature", removed_in="2.0.0"),
+    record("broken-submodule", "fakelib.broken", "removed", removed_in="2.0.0"),
+    record("kwargs-swallowed", "fakelib.takes_all(legacy)", "signature", removed_in="2.0.0"),
+    record("hidden-argument", "fakelib.hidden", "deprecated", deprecated_in="2.0.0"),
+    record("no-release", "fakelib.kept", "removed", removed_in="3.0.0"),
+    record("removed-earlier", "fakelib.old_func", "removed", removed_in="3.0.0"),
+]
+
+
+@pytest.fixture(scope="module")
+def results(verifier):
+    return {r.record.id: r for r in verifier.verify(RECORDS)}
+
+
+@pytest.mark.parametrize(
+    "rid, outcome",
+    [
+        ("removed", Outcome.AGREE),
+        ("misdated", Outcome.DISAGREE),
+        ("keyword", Outcome.AGREE),
+        ("keyword-kept", Outcome.DISAGREE),
+        ("warns", Outcome.AGREE),
+        ("warns-early", Outcome.DISAGREE),
+        ("needs-call", Outcome.UNCHECKABLE),
+        ("generator", Outcome.AGREE),
+        ("lazy", Outcome.AGREE),
+        ("submodule", Outcome.AGREE),
+        ("positional", Outcome.AGREE),
+        ("default", Outcome.AGREE),
+        ("behavior", Outcome.UNCHECKABLE),
+        ("bad-replacement", Outcome.DISAGREE),
+        ("method-gone", Outcome.DISAGREE),
+        ("decorated-positional", Outcome.AGREE),
+        ("kwargs-gone", Outcome.AGREE),
+        ("kwargs-refused-in-both", Outcome.UNCHECKABLE),
+        ("stub", Outcome.AGREE),
+        ("warns-when-used", Outcome.UNCHECKABLE),
+        ("import-error", Outcome.AGREE),
+        ("wrapped-keyword", Outcome.AGREE),
+        ("broken-submodule", Outcome.UNCHECKABLE),
+        ("kwargs-swallowed", Outcome.UNCHECKABLE),
+        ("hidden-argument", Outcome.UNCHECKABLE),
+        ("no-release", Outcome.UNCHECKABLE),
+        ("removed-earlier", Outcome.DISAGREE),
+    ],
+)
+def test_outcome(results, rid, outcome):
+    assert results[rid].outcome is outcome, format_text([results[rid]])
+
+
+def test_observations_say_what_was_seen(results):
+    misdated = results["misdated"].checks
+    assert [c.outcome for c in misdated] == [Outcome.AGREE, Outcome.DISAGREE]
+    assert "resolves to a function" in misdated[1].observed
+    lazy = {c.claim: c for c in results["lazy"].checks}
+    warned = lazy["fakelib.lazy_alias warns in fakelib 1.0.0"]
+    assert warned.outcome is Outcome.AGREE and "DeprecationWarning" in warned.observed
+    gone = lazy["fakelib.lazy_alias is gone in fakelib 2.0.0"]
+    assert "was removed in 2.0" in gone.observed  # the module __getattr__'s own message
+    need = [c for c in results["needs-call"].checks if c.main][0]
+    assert need.observed.startswith("cannot check: needs a call")
+    decorated = [c for c in results["decorated-positional"].checks if "1.0.0" in c.claim][0]
+    assert decorated.observed == (
+        "3 parameters can be passed by position (by the decorated function's own signature)"
+    )
+    gone = [c for c in results["kwargs-gone"].checks if "no longer" in c.claim][0]
+    assert (
+        "raised TypeError: swallow() got an unexpected keyword argument 'legacy'" in gone.observed
+    )
+    stubbed = results["stub"].checks[1]
+    assert stubbed.observed == (
+        "a stub that only raises: raise NotImplementedError('stubbed was removed in 2.0')"
+    )
+    assert results["import-error"].checks[1].observed == (
+        "does not resolve (ImportError: dataset was removed in 2.0. See the notes.)"
+    )
+    assert "ImportError: cannot import name 'no_such_name'" in (
+        results["broken-submodule"].checks[0].observed
+    )
+    swallowed = results["kwargs-swallowed"].checks[1]  # **kwargs take any keyword: no evidence
+    assert swallowed.outcome is Outcome.UNCHECKABLE and "which does not tell" in swallowed.observed
+    hidden = [c for c in results["hidden-argument"].checks if c.main][0]
+    assert hidden.observed.startswith("cannot check: needs a call")
+    assert "missing 1 required positional argument" in hidden.observed
+    early = [c for c in results["warns-early"].checks if c.outcome is Outcome.DISAGREE][0]
+    assert "no warning" in early.observed
+    bad = [c for c in results["bad-replacement"].checks if c.outcome is Outcome.DISAGREE][0]
+    assert "fakelib.nowhere" in bad.claim and not bad.main
+    assert "no release of fakelib at 3.0.0" in results["no-release"].checks[1].observed
+
+
+def test_a_missing_environment_is_uncheckable(tmp_path):
+    v = Verifier(tree_provider({}), {"fakelib": final_releases(["1.0.0", "2.0.0"])})
+    (res,) = v.verify([RECORDS[0]])
+    assert res.outcome is Outcome.UNCHECKABLE
+    assert "no environment for fakelib==1.0.0: no such tree" in res.checks[0].observed
+
+
+def test_json_and_text_formats(results):
+    chosen = [results["removed"], results["misdated"], results["behavior"]]
+    data = json.loads(format_json(chosen))
+    assert data["counts"] == {"agree": 1, "disagree": 1, "cannot check": 1}
+    assert [r["outcome"] for r in data["records"]] == ["agree", "disagree", "cannot check"]
+    text = format_text(chosen)
+    assert text.splitlines()[-1] == "1 agree, 1 disagree, 1 cannot check of 3"
+
+
+# -- real releases -------------------------------------------------------------------------------
+
+NUMPY_SUBSET = [
+    "numpy-2.0-float_",
+    "numpy-2.0-deprecate",
+    "numpy-2.0-ndarray-ptp",
+    "numpy-2.0-array-copy",
+]
+
+
+@pytest.mark.slow
+@pytest.mark.integration
+def test_verify_numpy_records_against_the_wheels(capsys):
+    """numpy 1.26.4 and 2.0.2 wheels (cached venvs under ~/.cache/recode/venvs after the first
+    run; both install on Python 3.11)."""
+    from recode.dataset.cli import main
+
+    argv = ["verify", "numpy", "--format", "json"]
+    for rid in NUMPY_SUBSET:
+        argv += ["--record", rid]
+    code = main(argv)
+    data = json.loads(capsys.readouterr().out)
+    outcomes = {r["id"]: r["outcome"] for r in data["records"]}
+    assert outcomes == {
+        "numpy-2.0-float_": "agree",
+        "numpy-2.0-deprecate": "agree",
+        "numpy-2.0-ndarray-ptp": "agree",
+        "numpy-2.0-array-copy": "cannot check",
+    }
+    assert code == 0
+
+
+@pytest.mark.slow
+@pytest.mark.integration
+def test_verify_exits_1_on_a_wrong_record(tmp_path: Path, capsys):
+    from recode.dataset.cli import main
+
+    wrong = {
+        "id": "numpy-2.0-sum",
+        "library": "numpy",
+        "symbol": "numpy.sum",
+        "kind": "removed",
+        "removed_in": "2.0.0",
+        "note": "not true",
+        "source": {
+            "url": "https://numpy.org/doc/stable/release/2.0.0-notes.html",
+            "version": "2.0.0",
+        },
+    }
+    kb = tmp_path / "numpy.jsonl"
+    kb.write_text(json.dumps(wrong) + "\n")
+    assert main(["verify", "numpy", "--kb", str(kb)]) == 1
+    out = capsys.readouterr().out
+    assert "disagree      numpy.sum is gone in numpy 2.0.2: resolves to a " in out
+
+
+def test_unknown_record_is_a_usage_error(capsys):
+    from recode.dataset.cli import main
+
+    assert main(["verify", "numpy", "--record", "numpy-0.1-nothing"]) == 2
+    assert "no record numpy-0.1-nothing" in capsys.readouterr().err
