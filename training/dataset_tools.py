@@ -45,8 +45,7 @@ def run(code: str, python: str, timeout_s: float, env: Mapping[str, str]) -> Any
     import may map more than any sensible one)."""
     from recode.training.sandbox import SandboxLimits, run_python
 
-    return run_python(code, SandboxLimits(time_s=timeout_s, memory_mb=None), python=python,
-                      env=env)
+    return run_python(code, SandboxLimits(time_s=timeout_s, memory_mb=None), python=python, env=env)
 
 
 def chat(url: str, model: str, *, api_key: str | None = None, timeout: float = 120.0) -> Chat:
