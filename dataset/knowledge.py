@@ -386,9 +386,7 @@ def _names(raw: object, where: str) -> tuple[str, ...]:
 
 
 def _name_map(raw: object, where: str) -> dict[str, str]:
-    if not isinstance(raw, dict) or not all(
-        isinstance(v, str) and v for v in raw.values()
-    ):
+    if not isinstance(raw, dict) or not all(isinstance(v, str) and v for v in raw.values()):
         raise RecordError(f"{where} must map dotted names to class names")
     return dict(raw)
 
