@@ -17,9 +17,13 @@ from __future__ import annotations
 import json
 import os
 import sys
+from typing import Any, NoReturn
+
+# Annotations are never evaluated (the __future__ import), so 3.9+ forms are fine there on 3.8.
+# ctypes is Any: it may be missing (no ctypes: no namespaces, only rlimits and the hook).
 
 
-def _libc():
+def _libc() -> tuple[Any, Any]:
     try:
         import ctypes
 
@@ -33,11 +37,11 @@ MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
 MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 32, 4096, 16384, 1 << 18
 
 
-def _err(ctypes):
+def _err(ctypes: Any) -> str:
     return os.strerror(ctypes.get_errno())
 
 
-def _unshare(ctypes, libc, flags):
+def _unshare(ctypes: Any, libc: Any, flags: int) -> str | None:
     if libc is None:
         return "no ctypes"
     if libc.unshare(flags) != 0:
@@ -45,7 +49,7 @@ def _unshare(ctypes, libc, flags):
     return None
 
 
-def _unescape(s):
+def _unescape(s: str) -> str:
     out, i = [], 0
     while i < len(s):
         if s[i] == "\\" and i + 3 < len(s) and s[i + 1 : i + 4].isdigit():
@@ -97,7 +101,9 @@ class _RootFailed(Exception):
     pass
 
 
-def _private_root(ctypes, libc, cfg, report, new_proc):
+def _private_root(
+    ctypes: Any, libc: Any, cfg: dict[str, Any], report: dict[str, Any], new_proc: bool
+) -> bool:
     """Build a new root on a tmpfs holding only what the program may see, and move into it.
 
     Read-only: the interpreter's prefixes (so its standard library and site-packages), the
@@ -109,11 +115,11 @@ def _private_root(ctypes, libc, cfg, report, new_proc):
     root = os.path.join(workdir, ".sandbox-root")
     ro_flags = MS_RDONLY | MS_NOSUID | MS_NODEV
 
-    def check(ok, what):
+    def check(ok: bool, what: str) -> None:
         if not ok:
             raise _RootFailed(f"{what}: {_err(ctypes)}")
 
-    def remount(target, flags, what):
+    def remount(target: str, flags: int, what: str) -> None:
         # Some mounts need their existing flags repeated (noexec, in user namespaces).
         for extra in (0, MS_NOEXEC):
             if (
@@ -123,7 +129,7 @@ def _private_root(ctypes, libc, cfg, report, new_proc):
                 return
         check(False, what)
 
-    def bind(src, flags, at=None):
+    def bind(src: str, flags: int, at: str | None = None) -> None:
         target = root + (at or src)
         if os.path.isdir(src):
             if not os.path.isdir(target):
@@ -137,7 +143,7 @@ def _private_root(ctypes, libc, cfg, report, new_proc):
         check(libc.mount(fs(src), fs(target), None, MS_BIND, None) == 0, "bind " + src)
         remount(target, flags, "remount " + src)
 
-    def tmpfs(path, mode, size_mb):
+    def tmpfs(path: str, mode: int, size_mb: int) -> None:
         os.makedirs(root + path, exist_ok=True)
         opts = f"mode={mode:o},size={size_mb:d}m"
         check(
@@ -167,7 +173,7 @@ def _private_root(ctypes, libc, cfg, report, new_proc):
         sys, "orig_argv"
     )
 
-    def seen_at(path, movable):
+    def seen_at(path: str, movable: bool) -> str:
         return _MOVED + path if movable and move and _under_tmp(path) else path
 
     reads = [(path, True) for path in own]
@@ -270,11 +276,11 @@ def _private_root(ctypes, libc, cfg, report, new_proc):
     return True
 
 
-def _under_tmp(path):
+def _under_tmp(path: str) -> bool:
     return path == "/tmp" or path.startswith("/tmp/")
 
 
-def _restart_moved(cfg, report):
+def _restart_moved(cfg: dict[str, Any], report: dict[str, Any]) -> None:
     """Run the interpreter again from where _private_root bound its tree (it lies under /tmp):
     the same command line, the report so far handed on. Returns only if that fails."""
     exe = report.pop("interpreter_moved_to")
@@ -286,10 +292,12 @@ def _restart_moved(cfg, report):
         report["private_root_error"] = f"restarting the interpreter at {exe}: {exc}"
 
 
-def _setup_mounts(ctypes, libc, cfg, report, new_proc):
+def _setup_mounts(
+    ctypes: Any, libc: Any, cfg: dict[str, Any], report: dict[str, Any], new_proc: bool
+) -> None:
     workdir = cfg["workdir"]
 
-    def b(s):
+    def b(s: str) -> bytes:
         return s.encode()
 
     if libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None) != 0:
@@ -329,7 +337,7 @@ def _setup_mounts(ctypes, libc, cfg, report, new_proc):
     report["mounts"] = "read-only" if not failed else "read-only except " + ",".join(failed)
 
 
-def _drop_caps(ctypes, libc, report):
+def _drop_caps(ctypes: Any, libc: Any, report: dict[str, Any]) -> None:
     PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS, PR_CAP_AMBIENT = 24, 38, 47
     for cap in range(64):
         libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0)
@@ -352,7 +360,13 @@ def _drop_caps(ctypes, libc, report):
     report["no_new_privs"] = nnp
 
 
-def _install_hook(workdir, block_subprocess, block_network, private_tmp, read_only):
+def _install_hook(
+    workdir: str,
+    block_subprocess: bool,
+    block_network: bool,
+    private_tmp: bool,
+    read_only: list[str] | tuple[str, ...],
+) -> None:
     import socket
 
     real, sep = os.path.realpath, os.sep
@@ -394,7 +408,7 @@ def _install_hook(workdir, block_subprocess, block_network, private_tmp, read_on
     inet = (socket.AF_INET, getattr(socket, "AF_INET6", -1))
     own_group = os.getpgrp()
 
-    def inside(path):
+    def inside(path: object) -> bool:
         if path is None or isinstance(path, int):
             return True
         try:
@@ -412,10 +426,10 @@ def _install_hook(workdir, block_subprocess, block_network, private_tmp, read_on
                 return True
         return False
 
-    def deny(what):
+    def deny(what: str) -> NoReturn:
         raise PermissionError(f"sandbox: {what} is not allowed")
 
-    def hook(event, args):
+    def hook(event: str, args: tuple[Any, ...]) -> None:
         if event == "open":
             path, mode, flags = args
             writing = (mode is not None and any(c in mode for c in "wxa+")) or (
@@ -450,7 +464,7 @@ def _install_hook(workdir, block_subprocess, block_network, private_tmp, read_on
     sys.addaudithook(hook)
 
 
-def _worker(cfg, report, report_fd):
+def _worker(cfg: dict[str, Any], report: dict[str, Any], report_fd: int) -> None:
     workdir = cfg["workdir"]
     os.chdir(workdir)
     sys.dont_write_bytecode = True
@@ -484,7 +498,7 @@ def _worker(cfg, report, report_fd):
         sys.exit(1)
 
 
-def _relay(pid):
+def _relay(pid: int) -> int:
     while True:
         try:
             _, status = os.waitpid(pid, 0)
@@ -493,7 +507,7 @@ def _relay(pid):
             continue
 
 
-def _exit_like(status):
+def _exit_like(status: int) -> NoReturn:
     import signal
 
     sys.stdout.flush()
@@ -506,7 +520,7 @@ def _exit_like(status):
     os._exit(os.WEXITSTATUS(status) if os.WIFEXITED(status) else 1)
 
 
-def _main():
+def _main() -> None:
     import resource
 
     cfg = json.loads(sys.argv[1])
