@@ -82,6 +82,11 @@ FAR_FUTURE = Version("9999")
 # -- what the builder runs -----------------------------------------------------------------------
 
 
+class Line(Protocol):
+    @property
+    def line(self) -> int: ...  # 0-based
+
+
 class Finding(Protocol):
     """What the builder reads of a detector's finding."""
 
@@ -92,7 +97,7 @@ class Finding(Protocol):
     @property
     def severity(self) -> str: ...
     @property
-    def start(self) -> Any: ...  # .line, 0-based
+    def start(self) -> Line: ...
 
 
 class Detecting(Protocol):
@@ -127,7 +132,8 @@ class BuildTools:
     #: ``run(code, python, timeout_s, env)``: run code in the sandbox under that interpreter,
     #: with no memory limit (an old release's import may map more than any sensible limit)
     run: Callable[[str, str, float, Mapping[str, str]], RunOutput]
-    #: ``teacher(url, model, api_key=, timeout=)``: the chat client of a teacher model
+    #: ``chat(url, model, api_key=, timeout=)``: the chat client of a teacher model (None: the
+    #: build cannot ask one)
     chat: Callable[..., Chat] | None = None
 
 
