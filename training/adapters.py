@@ -32,6 +32,7 @@ __all__ = [
     "peft_config",
     "prepare_base_model",
     "reward_functions",
+    "trl_names",
 ]
 
 #: TrainConfig fields TRL names otherwise: transformers 5 renamed gradient_checkpointing,
