@@ -50,7 +50,7 @@ def sampled_scores(model_dir: Path, rows: list[dict[str, Any]], samples: int,
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from recode.training.trainer import generate_completions
+    from recode.training.generation import generate_completions
 
     tok = AutoTokenizer.from_pretrained(model_dir)
     model = AutoModelForCausalLM.from_pretrained(model_dir)

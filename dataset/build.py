@@ -11,10 +11,14 @@ Where the old code comes from (``origin`` in each example's provenance):
 * ``kb-example``: the examples written with each knowledge-base record (run by the
   knowledge-base authors under the versions before and after the change).
 
-Where the new code comes from: the record's mechanical fix (:func:`recode.server.fixes.
-fix_source` with a detector that knows only that record), else an optional teacher model
-behind an OpenAI-compatible URL (:class:`Teacher`; skipped when none is given), else the
-record's own example.
+Where the new code comes from: the record's mechanical fix (with a detector that knows only
+that record), else an optional teacher model (:class:`Teacher`; skipped when none is given),
+else the record's own example.
+
+The builder sits in the bottom layer and imports nothing above it: the detector, the fixes, the
+sandbox and the teacher's client belong to the layers above, which hand them in as
+:class:`BuildTools` (``recode.training.dataset_tools`` wires the real ones, and the
+``recode-dataset`` command runs through it).
 
 Checks, in order (an example that fails one is rejected and counted under that reason):
 
@@ -24,7 +28,7 @@ Checks, in order (an example that fails one is rejected and counted under that r
 3. ``fixed``: the detector does not flag the new code, and old and new differ;
 4. ``run`` (optional, where both versions can be installed): the old code runs under the last
    release before the change and the new code under the release that made it, each in its own
-   cached virtual environment, inside :func:`recode.training.sandbox.run_python`; a line tracer
+   cached virtual environment, inside the sandbox (``BuildTools.run``); a line tracer
    confirms that the lines the detector flagged were executed (defining a function that is never
    called proves nothing). When the old code fails under the new version (or warns there, for a
    deprecation), the example is also ``discriminating``.
@@ -40,7 +44,6 @@ import ast
 import hashlib
 import io
 import json
-import os
 import re
 import subprocess
 import sys
@@ -48,10 +51,10 @@ import textwrap
 import time
 import tokenize
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from packaging.version import Version
 
@@ -61,6 +64,7 @@ from recode.dataset.release_notes import default_cache_dir
 
 __all__ = [
     "BuildReport",
+    "BuildTools",
     "Candidate",
     "Checker",
     "Teacher",
@@ -73,6 +77,64 @@ __all__ = [
 ]
 
 FAR_FUTURE = Version("9999")
+
+
+# -- what the builder runs -----------------------------------------------------------------------
+
+
+class Line(Protocol):
+    @property
+    def line(self) -> int: ...  # 0-based
+
+
+class Finding(Protocol):
+    """What the builder reads of a detector's finding."""
+
+    @property
+    def record(self) -> ApiChange: ...
+    @property
+    def confidence(self) -> str: ...
+    @property
+    def severity(self) -> str: ...
+    @property
+    def start(self) -> Line: ...
+
+
+class Detecting(Protocol):
+    def detect(self, source: bytes) -> Sequence[Finding]: ...
+
+
+class RunOutput(Protocol):
+    """What the builder reads of a sandboxed run."""
+
+    @property
+    def stdout(self) -> str: ...
+    @property
+    def stderr(self) -> str: ...
+    @property
+    def status(self) -> str: ...
+
+
+class Chat(Protocol):
+    def __call__(self, messages: list[dict[str, str]], max_tokens: int) -> str | None: ...
+
+
+@dataclass(frozen=True)
+class BuildTools:
+    """What the builder runs, handed in by the layer that owns it (the builder imports neither
+    the detector nor the sandbox): ``recode.training.dataset_tools.build_tools()``."""
+
+    #: a detector applying every record of the knowledge base, with every library at a
+    #: far-future version (removed APIs are errors, deprecated ones warnings)
+    detector: Callable[[KnowledgeBase], Detecting]
+    #: the mechanical fixes of a detector's findings: the fixed source, or None when none applied
+    fix: Callable[[bytes, Detecting], bytes | None]
+    #: ``run(code, python, timeout_s, env)``: run code in the sandbox under that interpreter,
+    #: with no memory limit (an old release's import may map more than any sensible limit)
+    run: Callable[[str, str, float, Mapping[str, str]], RunOutput]
+    #: ``chat(url, model, api_key=, timeout=)``: the chat client of a teacher model (None: the
+    #: build cannot ask one)
+    chat: Callable[..., Chat] | None = None
 
 
 # -- snippets ------------------------------------------------------------------------------------
@@ -250,16 +312,6 @@ def function_snippet(source: str, qualname: str, *, max_lines: int = 60) -> str 
 # -- detection -----------------------------------------------------------------------------------
 
 
-def detector_for(kb: KnowledgeBase, *, version: Version = FAR_FUTURE) -> Any:
-    """A detector that applies every record of ``kb`` (all libraries at a far-future
-    version: removed APIs are errors, deprecated ones warnings)."""
-    from recode.server.detector import Detector
-    from recode.server.severity import LibraryVersion
-
-    versions = {lib: LibraryVersion(version, "target") for lib in kb.libraries()}
-    return Detector(kb, versions, min_severity="hint")
-
-
 #: code that asserts the deprecation itself (a library's own tests of it): not a usage to migrate
 _TESTS_THE_WARNING = re.compile(
     r"\b(?:warns|assert_warns|deprecated_call|assert_produces_warning|assertWarns|"
@@ -268,7 +320,7 @@ _TESTS_THE_WARNING = re.compile(
 )
 
 
-def mine_file(source: str, detector: Any, provenance: dict[str, Any], *,
+def mine_file(source: str, detector: Detecting, provenance: dict[str, Any], *,
               max_lines: int = 30, max_bytes: int = 400_000) -> Iterator[Candidate]:
     """Candidates for every finding in one file, one per (record, snippet)."""
     raw = source.encode("utf-8", "replace")
@@ -292,7 +344,7 @@ def mine_file(source: str, detector: Any, provenance: dict[str, Any], *,
         yield Candidate(f.record.id, snippet, {**provenance, "line": f.start.line + 1})
 
 
-def mine_tree(root: Path, detector: Any, provenance: dict[str, Any], **kw: Any
+def mine_tree(root: Path, detector: Detecting, provenance: dict[str, Any], **kw: Any
               ) -> Iterator[Candidate]:
     """Candidates from every ``.py`` file under ``root`` (sorted, so runs are reproducible)."""
     for path in sorted(root.rglob("*.py")):
@@ -411,29 +463,20 @@ def split_of(record_id: str, *, validation: float = 0.1, test: float = 0.1) -> s
 
 
 class Teacher:
-    """A chat model behind an OpenAI-compatible server, asked through the client the CLI and the
-    language server use (:class:`recode.server.model.backends.OpenAIBackend`): the same URL
-    forms, retries and errors. The key is ``api_key``, else ``OPENAI_API_KEY`` (a teacher is
-    often a hosted model), else ``RECODE_MODEL_API_KEY``."""
+    """A chat model asked to migrate what no mechanical fix covers, through the chat client the
+    tools hand in (``BuildTools.chat``: the OpenAI-compatible client the CLI and the language
+    server use, with their URL forms, retries and errors)."""
 
-    def __init__(self, url: str, model: str, *, api_key: str | None = None,
-                 timeout: float = 120.0, max_tokens: int = 1024) -> None:
-        from recode.server.model.backends import OpenAIBackend
-
-        key = api_key or os.environ.get("OPENAI_API_KEY")
-        self.backend = OpenAIBackend(url, model, api_key=key, timeout=timeout, mode="chat")
+    def __init__(self, chat: Chat, model: str, *, max_tokens: int = 1024) -> None:
+        self.chat = chat
         self.model = model
         self.max_tokens = max_tokens
 
     def migrate(self, record: ApiChange, old_code: str) -> str | None:
-        from recode.server.model.backends import BackendError, GenerationSettings
-
         messages = build_messages(record.library, f"=={record.display_version}",
                                   update_info(record), old_code)
-        settings = GenerationSettings(n=1, max_tokens=self.max_tokens, temperature=0.0)
-        try:
-            text = self.backend.generate(messages[:2], settings)[0].text
-        except (BackendError, IndexError):
+        text = self.chat(messages[:2], self.max_tokens)
+        if text is None:
             return None
         answer = extract_answer("<think>" + text if "<think>" not in text else text)
         return answer + "\n" if answer else None
@@ -569,18 +612,18 @@ class RunResult:
     status: str
 
 
-def run_traced(code: str, python: str, *, timeout_s: float = 60.0,
-               warnings_as_errors: bool = False) -> RunResult:
-    """Run ``code`` in the sandbox under ``python``; which of its lines ran, and its error."""
-    from recode.training.sandbox import run_python
-
+def run_traced(code: str, python: str, run: Callable[[str, str, float, Mapping[str, str]],
+                                                      RunOutput],
+               *, timeout_s: float = 60.0, warnings_as_errors: bool = False) -> RunResult:
+    """Run ``code`` in the sandbox (``run``) under ``python``; which of its lines ran, and its
+    error."""
     wrapper = _TRACER.format(code=code)
     if warnings_as_errors:
         wrapper = ("import warnings\nwarnings.simplefilter('error', DeprecationWarning)\n"
                    "warnings.simplefilter('error', FutureWarning)\n"
                    "warnings.simplefilter('error', PendingDeprecationWarning)\n" + wrapper)
     env = {"MPLBACKEND": "Agg", "JAX_PLATFORMS": "cpu", "PYTHONWARNINGS": "ignore"}
-    res = run_python(wrapper, python=python, timeout_s=timeout_s, memory_mb=None, env=env)
+    res = run(wrapper, python, timeout_s, env)
     marker = res.stdout.rfind("@@TRACE@@")
     if marker < 0:
         return RunResult(False, [], (res.stderr.strip().splitlines() or [res.status])[-1],
@@ -608,22 +651,22 @@ class Verdict:
 class Checker:
     """Static checks 1-3 of the module doc for one record's candidates."""
 
-    def __init__(self, kb: KnowledgeBase, teacher: Teacher | None = None) -> None:
+    def __init__(self, kb: KnowledgeBase, tools: BuildTools, teacher: Teacher | None = None
+                 ) -> None:
         self.kb = kb
-        self.full = detector_for(kb)
+        self.tools = tools
+        self.full = tools.detector(kb)
         self.teacher = teacher
-        self._single: dict[str, Any] = {}
+        self._single: dict[str, Detecting] = {}
 
-    def single(self, record: ApiChange) -> Any:
+    def single(self, record: ApiChange) -> Detecting:
         det = self._single.get(record.id)
         if det is None:
-            det = self._single[record.id] = detector_for(KnowledgeBase([record], []))
+            det = self._single[record.id] = self.tools.detector(self.kb.with_records([record]))
         return det
 
     def check(self, record: ApiChange, old_code: str, new_code: str | None = None,
               new_source: str = "") -> Verdict:
-        from recode.server.fixes import fix_source
-
         if not _parses(old_code):
             return Verdict(False, "old code does not parse")
         old_findings = self.full.detect(old_code.encode())
@@ -633,9 +676,9 @@ class Checker:
         others = {f.record.id for f in old_findings if f.record.id != record.id
                   and f.severity in ("error", "warning")}
         if new_code is None and record.fix is not None:
-            fixed = fix_source(old_code.encode(), self.single(record))
-            if fixed.fixed:
-                new_code, new_source = fixed.source.decode(), "fix"
+            fixed = self.tools.fix(old_code.encode(), self.single(record))
+            if fixed is not None:
+                new_code, new_source = fixed.decode(), "fix"
         if new_code is None and self.teacher is not None:
             new_code, new_source = self.teacher.migrate(record, old_code), "teacher"
         if new_code is None:
@@ -687,7 +730,7 @@ def run_versions(record: ApiChange, releases: list[str]) -> tuple[str, str] | No
 
 
 def execute(record: ApiChange, old_code: str, new_code: str, flagged: list[int],
-            pool: VenvPool, releases: list[str], *, timeout_s: float = 60.0
+            pool: VenvPool, releases: list[str], tools: BuildTools, *, timeout_s: float = 60.0
             ) -> dict[str, Any]:
     """Step 4: run old under the old release, new under the new one; ``ok`` when both ran
     and the flagged lines were executed."""
@@ -700,18 +743,18 @@ def execute(record: ApiChange, old_code: str, new_code: str, flagged: list[int],
     if py_old is None or py_new is None:
         return {"ok": False, "reason": "environment unavailable", "old_version": old_v,
                 "new_version": new_v}
-    old_run = run_traced(old_code, py_old, timeout_s=timeout_s)
+    old_run = run_traced(old_code, py_old, tools.run, timeout_s=timeout_s)
     result: dict[str, Any] = {"old_version": old_v, "new_version": new_v,
                               "old_ok": old_run.ok, "old_error": old_run.error}
     if not old_run.ok:
         return {**result, "ok": False, "reason": "old code fails under the old version"}
     if not set(flagged) <= set(old_run.lines):
         return {**result, "ok": False, "reason": "the flagged lines did not run"}
-    new_run = run_traced(new_code, py_new, timeout_s=timeout_s)
+    new_run = run_traced(new_code, py_new, tools.run, timeout_s=timeout_s)
     result.update(new_ok=new_run.ok, new_error=new_run.error)
     if not new_run.ok:
         return {**result, "ok": False, "reason": "new code fails under the new version"}
-    against = run_traced(old_code, py_new, timeout_s=timeout_s,
+    against = run_traced(old_code, py_new, tools.run, timeout_s=timeout_s,
                          warnings_as_errors=record.effective_in is None)
     result["discriminating"] = not against.ok
     result["old_under_new_error"] = against.error
@@ -769,6 +812,7 @@ def example_row(record: ApiChange, cand: Candidate, verdict: Verdict) -> dict[st
 def build(
     candidates: Iterable[tuple[Candidate, str | None] | tuple[Candidate, str | None, str]],
     kb: KnowledgeBase,
+    tools: BuildTools,
     *,
     teacher: Teacher | None = None,
     per_record_cap: int = 40,
@@ -786,7 +830,7 @@ def build(
     ``min_similarity`` close to the old one: a rewrite is not a migration."""
     report = report if report is not None else BuildReport()
     started = time.monotonic()
-    checker = Checker(kb, teacher)
+    checker = Checker(kb, tools, teacher)
     seen: set[tuple[str, str]] = set()
     per_record: Counter = Counter()
     caps = dict(library_caps or {})
@@ -862,7 +906,7 @@ def passed_runs(rows: Iterable[dict[str, Any]]) -> dict[tuple[str, str, str], di
 
 
 def execute_rows(rows: list[dict[str, Any]], kb: KnowledgeBase, pool: VenvPool,
-                 releases: dict[str, list[str]], *, per_library: int = 1000,
+                 releases: dict[str, list[str]], tools: BuildTools, *, per_library: int = 1000,
                  library_limits: dict[str, int] | None = None,
                  earlier: dict[tuple[str, str, str], dict[str, Any]] | None = None,
                  timeout_s: float = 60.0, report: BuildReport | None = None,
@@ -893,7 +937,7 @@ def execute_rows(rows: list[dict[str, Any]], kb: KnowledgeBase, pool: VenvPool,
             continue
         done[lib] += 1
         result = execute(record, row["old_code"], row["new_code"], row.get("_flagged", []),
-                         pool, releases[lib], timeout_s=timeout_s)
+                         pool, releases[lib], tools, timeout_s=timeout_s)
         row["checks"]["run"] = result
         if result.get("ok"):
             row["verification"] = "executed"

@@ -27,7 +27,10 @@ import shlex
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from recode.dataset.build import BuildTools
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "examples"
 
@@ -116,7 +119,10 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, *, tools: BuildTools | None = None) -> int:
+    """``tools``: what ``build`` runs (the detector, fixes and sandbox live in the layers above
+    this one; the ``recode-dataset`` command, :mod:`recode.training.dataset_tools`, hands them
+    in)."""
     args = _parser().parse_args(argv)
     try:
         if args.command == "notes":
@@ -124,7 +130,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "diff":
             return _diff(args)
         if args.command == "build":
-            return _build(args, argv if argv is not None else sys.argv[1:])
+            if tools is None:
+                raise RuntimeError("build needs the detector and the sandbox: run it as "
+                                   "recode-dataset (recode.training.dataset_tools)")
+            return _build(args, argv if argv is not None else sys.argv[1:], tools)
         if args.command == "stats":
             return _stats(args)
         if args.command == "verify":
@@ -259,7 +268,7 @@ def _lib_numbers(items: list[str], option: str) -> dict[str, int]:
     return out
 
 
-def _build(args: argparse.Namespace, argv: list[str]) -> int:
+def _build(args: argparse.Namespace, argv: list[str], tools: BuildTools) -> int:
     from recode.dataset import build as b
     from recode.dataset.apidiff import download, unpack
     from recode.dataset.knowledge import load_knowledge_base
@@ -269,9 +278,13 @@ def _build(args: argparse.Namespace, argv: list[str]) -> int:
     kb = load_knowledge_base(args.kb or None)
     if args.libraries:
         kb = kb.restricted(args.libraries)
-    detector = b.detector_for(kb)
+    detector = tools.detector(kb)
     report = b.BuildReport()
-    teacher = b.Teacher(args.teacher_url, args.teacher_model) if args.teacher_url else None
+    teacher = None
+    if args.teacher_url:
+        if tools.chat is None:
+            raise RuntimeError("these tools have no chat client for a teacher")
+        teacher = b.Teacher(tools.chat(args.teacher_url, args.teacher_model), args.teacher_model)
 
     def _fetch(spec: str, sdist: bool) -> Path:
         name, _, version = spec.partition("==")
@@ -303,7 +316,7 @@ def _build(args: argparse.Namespace, argv: list[str]) -> int:
             for cand in b.mine_tree(folder, detector, prov, max_lines=args.max_lines):
                 yield cand, None
 
-    rows = b.build(candidates(), kb, teacher=teacher, per_record_cap=args.per_record_cap,
+    rows = b.build(candidates(), kb, tools, teacher=teacher, per_record_cap=args.per_record_cap,
                    library_caps=_lib_numbers(args.library_cap, "--library-cap"),
                    report=report)
     if args.run:
@@ -322,7 +335,7 @@ def _build(args: argparse.Namespace, argv: list[str]) -> int:
             from recode.dataset.stats import load_rows
 
             earlier = b.passed_runs(load_rows(sorted(args.reuse_runs.glob("*.jsonl"))))
-        b.execute_rows(rows, kb, pool, releases, per_library=args.run_per_library,
+        b.execute_rows(rows, kb, pool, releases, tools, per_library=args.run_per_library,
                        library_limits=_lib_numbers(args.library_run_limit,
                                                    "--library-run-limit"),
                        earlier=earlier,

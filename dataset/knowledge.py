@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from packaging.version import InvalidVersion, Version
 
@@ -126,10 +127,49 @@ class LoadProblem:
         return f"{self.path}:{self.line}: {self.message}"
 
 
+@dataclass(frozen=True)
+class TupleFactory:
+    """A call whose result unpacks into objects of known classes (``fig, ax = plt.subplots()``),
+    unless it is called with positional arguments or one of ``unless_keywords``."""
+
+    returns: tuple[str | None, ...]
+    unless_keywords: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class KnownTypes:
+    """What the detector knows of the libraries' classes, from ``kb/types.json``: the classes
+    whose methods records name, the calls whose result's class is evident (``factories``; a
+    constructor is a factory of its own class), attributes of an evident object with their
+    class (``df.style`` is a Styler), and :class:`TupleFactory` calls. It resolves
+    ``df = pd.read_csv(...); df.append(...)``."""
+
+    classes: frozenset[str] = frozenset()
+    factories: Mapping[str, str] = field(default_factory=dict)
+    attributes: Mapping[str, str] = field(default_factory=dict)
+    tuple_factories: Mapping[str, TupleFactory] = field(default_factory=dict)
+
+    def merged(self, other: KnownTypes) -> KnownTypes:
+        """Both sets of facts; ``other`` wins where both name the same call or attribute."""
+        return KnownTypes(
+            self.classes | other.classes,
+            {**self.factories, **other.factories},
+            {**self.attributes, **other.attributes},
+            {**self.tuple_factories, **other.tuple_factories},
+        )
+
+
+TYPES_FILE = "types.json"
+
+
 @dataclass
 class KnowledgeBase:
+    """The records, what could not be loaded, and the facts about classes the detector uses
+    (empty unless given: :func:`load_knowledge_base` reads them with the records)."""
+
     records: list[ApiChange]
     problems: list[LoadProblem]
+    types: KnownTypes = field(default_factory=KnownTypes)
 
     def __post_init__(self) -> None:
         self.by_path: dict[str, list[ApiChange]] = {}
@@ -148,7 +188,11 @@ class KnowledgeBase:
 
     def restricted(self, libraries: Iterable[str]) -> KnowledgeBase:
         keep = {canonical_name(x) for x in libraries}
-        return KnowledgeBase([r for r in self.records if r.library in keep], self.problems)
+        return self.with_records([r for r in self.records if r.library in keep])
+
+    def with_records(self, records: list[ApiChange]) -> KnowledgeBase:
+        """The same knowledge base (problems, types) holding only ``records``."""
+        return replace(self, records=records)
 
 
 def _version(raw: object, name: str) -> Version | None:
@@ -335,6 +379,65 @@ def load_file(
     return records, problems
 
 
+def _names(raw: object, where: str) -> tuple[str, ...]:
+    if not isinstance(raw, list) or not all(isinstance(x, str) and x for x in raw):
+        raise RecordError(f"{where} must be a list of dotted names")
+    return tuple(raw)
+
+
+def _name_map(raw: object, where: str) -> dict[str, str]:
+    if not isinstance(raw, dict) or not all(isinstance(v, str) and v for v in raw.values()):
+        raise RecordError(f"{where} must map dotted names to class names")
+    return dict(raw)
+
+
+def parse_types(raw: object) -> KnownTypes:
+    """A ``types.json`` document as :class:`KnownTypes`; :class:`RecordError` names the
+    first key that breaks its shape (see ``kb/README.md``)."""
+    if not isinstance(raw, dict):
+        raise RecordError("the top level must be an object")
+    unknown = set(raw) - {"_comment", "classes", "factories", "attributes", "tuple_factories"}
+    if unknown:
+        raise RecordError(f"unknown keys: {', '.join(sorted(unknown))}")
+    tuples: dict[str, TupleFactory] = {}
+    tuple_raw = raw.get("tuple_factories", {})
+    if not isinstance(tuple_raw, dict):
+        raise RecordError("tuple_factories must be an object")
+    for call, spec in tuple_raw.items():
+        where = f"tuple_factories[{call!r}]"
+        if not isinstance(spec, dict) or set(spec) - {"returns", "unless_keywords"}:
+            raise RecordError(f"{where} holds returns and unless_keywords only")
+        returns = spec.get("returns")
+        if not isinstance(returns, list) or not all(
+            x is None or (isinstance(x, str) and x) for x in returns
+        ):
+            raise RecordError(f"{where}.returns must list class names (null: unknown)")
+        tuples[call] = TupleFactory(
+            tuple(returns), _names(spec.get("unless_keywords", []), f"{where}.unless_keywords")
+        )
+    return KnownTypes(
+        classes=frozenset(_names(raw.get("classes", []), "classes")),
+        factories=_name_map(raw.get("factories", {}), "factories"),
+        attributes=_name_map(raw.get("attributes", {}), "attributes"),
+        tuple_factories=tuples,
+    )
+
+
+def load_types(path: Path) -> tuple[KnownTypes, list[LoadProblem]]:
+    """The facts of one ``types.json``; a file that cannot be read or parsed is a problem,
+    and then no facts."""
+    try:
+        raw: Any = json.loads(path.read_text("utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        return KnownTypes(), [LoadProblem(str(path), 0, f"cannot read: {exc}")]
+    except json.JSONDecodeError as exc:
+        return KnownTypes(), [LoadProblem(str(path), exc.lineno, f"not valid JSON: {exc.msg}")]
+    try:
+        return parse_types(raw), []
+    except RecordError as exc:
+        return KnownTypes(), [LoadProblem(str(path), 0, str(exc))]
+
+
 def default_kb_dir() -> Path:
     return Path(__file__).resolve().parent / "kb"
 
@@ -351,17 +454,33 @@ def canonical_name(name: str) -> str:
 def load_knowledge_base(
     paths: Iterable[Path] | None = None, libraries: Iterable[str] | None = None
 ) -> KnowledgeBase:
-    """Load every ``*.jsonl`` under the given files/folders (default: the shipped base).
+    """Load every ``*.jsonl`` under the given files/folders (default: the shipped base), and
+    the class facts of every ``types.json`` among them (a folder's own, or a ``.json`` file
+    given by name), validated like the records. Where the given paths hold none (a lone JSONL
+    file), the shipped ``types.json`` applies: it describes the libraries, not the records.
 
     With ``libraries``, only their records: the others are skipped before they are parsed (a
     broken record of another library is then not reported)."""
     keep = {canonical_name(x) for x in libraries} if libraries is not None else None
     files: list[Path] = []
+    type_files: list[Path] = []
     for p in paths if paths is not None else [default_kb_dir()]:
         p = Path(p)
-        files.extend(sorted(p.glob("*.jsonl")) if p.is_dir() else [p])
+        if p.is_dir():
+            files.extend(sorted(p.glob("*.jsonl")))
+            if (p / TYPES_FILE).is_file():
+                type_files.append(p / TYPES_FILE)
+        elif p.suffix == ".json":
+            type_files.append(p)
+        else:
+            files.append(p)
     records: list[ApiChange] = []
     problems: list[LoadProblem] = []
+    types = KnownTypes()
+    for path in type_files or [default_kb_dir() / TYPES_FILE]:
+        found, trouble = load_types(path)
+        types = types.merged(found)
+        problems.extend(trouble)
     seen: dict[str, str] = {}
     for f in files:
         recs, probs = load_file(f, keep)
@@ -375,5 +494,5 @@ def load_knowledge_base(
                 continue
             seen[r.id] = r.origin
             records.append(r)
-    kb = KnowledgeBase(records, problems)
+    kb = KnowledgeBase(records, problems, types)
     return kb.restricted(keep) if keep is not None else kb

@@ -20,7 +20,6 @@ imports, then those holding the uses it resolves.
 from __future__ import annotations
 
 import bisect
-import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -33,8 +32,8 @@ from recode.dataset.knowledge import (
     IMPORT_NAMES,
     ApiChange,
     KnowledgeBase,
+    TupleFactory,
     canonical_name,
-    default_kb_dir,
 )
 from recode.server import fixes, sparse
 from recode.server.guards import Library, guard
@@ -161,11 +160,10 @@ class Detector:
                 )
             else:
                 self.active.setdefault(record.path, []).append((record, sev))
-        types = _load_types()
-        self.classes: set[str] = set(types["classes"])
-        self.factories: dict[str, str] = dict(types["factories"])
-        self.attributes: dict[str, str] = dict(types.get("attributes", {}))
-        self.tuple_factories: dict[str, dict] = dict(types.get("tuple_factories", {}))
+        self.classes: set[str] = set(kb.types.classes)
+        self.factories: dict[str, str] = dict(kb.types.factories)
+        self.attributes: dict[str, str] = dict(kb.types.attributes)
+        self.tuple_factories: dict[str, TupleFactory] = dict(kb.types.tuple_factories)
         for path in list(self.active) + list(self.params):
             parent, _, _ = path.rpartition(".")
             if parent and parent.rpartition(".")[2][:1].isupper():
@@ -388,10 +386,6 @@ class Detector:
 
     def applies_to(self, library: str) -> bool:
         return library in self.versions
-
-
-def _load_types() -> dict:
-    return json.loads((default_kb_dir() / "types.json").read_text("utf-8"))
 
 
 class _Text:
@@ -775,15 +769,15 @@ class _Run:
             or up.child_by_field_name("right") != call
         ):
             return
-        if _positional_count(call) or _keywords(call) & set(spec.get("unless_keywords", [])):
+        if _positional_count(call) or _keywords(call) & set(spec.unless_keywords):
             return  # e.g. subplots(2, 2): the second item is an array of Axes
         left = up.child_by_field_name("left")
         if left is None or left.type not in ("pattern_list", "tuple_pattern"):
             return
         targets = [n for n in left.named_children if n.type != "comment"]
-        if len(targets) != len(spec["returns"]):
+        if len(targets) != len(spec.returns):
             return
-        for node, cls in zip(targets, spec["returns"], strict=True):
+        for node, cls in zip(targets, spec.returns, strict=True):
             if node.type == "identifier" and cls:
                 self.bindings.append(
                     Binding(text(node), cls, self._scope_of(up), "typed", node, up)

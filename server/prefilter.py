@@ -263,7 +263,7 @@ class Prefilter:
             set(d.classes)
             | set(d.factories.values())
             | set(d.attributes.values())
-            | {c for spec in d.tuple_factories.values() for c in spec.get("returns", []) if c}
+            | {c for spec in d.tuple_factories.values() for c in spec.returns if c}
         )
 
         def typed(path: str) -> bool:
@@ -276,7 +276,7 @@ class Prefilter:
         for path, cls in [*d.factories.items(), *d.attributes.items()]:
             self._makes.setdefault(path, set()).add(cls)
         for path, spec in d.tuple_factories.items():
-            self._makes.setdefault(path, set()).update(c for c in spec.get("returns", []) if c)
+            self._makes.setdefault(path, set()).update(c for c in spec.returns if c)
         self._leaves_under: dict[str, set[str]] = {}
         for path in [
             *(p for p in self.active if typed(p)),

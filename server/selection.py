@@ -40,7 +40,7 @@ class Selection:
         """The records of ``kb`` this selection checks (the same base when it checks all)."""
         if self.select is None and not self.ignore:
             return kb
-        return KnowledgeBase([r for r in kb.records if self.allows(r)], kb.problems)
+        return kb.with_records([r for r in kb.records if self.allows(r)])
 
     def unmatched(self, kb: KnowledgeBase) -> list[str]:
         """Selectors that name no record of ``kb`` (a typo, most likely)."""

@@ -136,3 +136,69 @@ def test_every_shipped_record_cites_its_source(shipped):
     for r in shipped.records:
         assert r.source_url.startswith("https://"), r.id
         assert len(r.note) >= 20, r.id
+
+
+# -- types.json: the class facts, loaded and checked with the records ----------------------------
+
+
+def _widget_kb(folder, types=None):
+    folder.mkdir()
+    (folder / "numpy.jsonl").write_text(json.dumps({
+        "id": "t-widget-old", "library": "numpy", "symbol": "numpy.Widget.old",
+        "kind": "removed", "removed_in": "2.0.0", "note": "gone",
+        "source": {"url": "https://numpy.org/doc/", "version": "2.0.0"}}) + "\n")
+    if types is not None:
+        (folder / "types.json").write_text(json.dumps(types))
+    return folder
+
+
+def test_shipped_types_come_with_the_knowledge_base(shipped):
+    assert {"pandas.DataFrame", "numpy.ndarray"} <= shipped.types.classes
+    assert shipped.types.factories["pandas.read_csv"] == "pandas.DataFrame"
+    subplots = shipped.types.tuple_factories["matplotlib.pyplot.subplots"]
+    assert subplots.returns == ("matplotlib.figure.Figure", "matplotlib.axes.Axes")
+    assert "nrows" in subplots.unless_keywords
+    # restricting to some libraries keeps them
+    assert shipped.restricted(["numpy"]).types == shipped.types
+
+
+def test_a_kb_folder_brings_its_own_types_and_the_detector_follows_them(tmp_path):
+    from packaging.version import Version
+
+    from recode.server.detector import Detector
+    from recode.server.severity import LibraryVersion
+
+    source = b"import numpy as np\nw = np.make_widget()\nw.old()\n"
+    found = []
+    for name, types in (("shipped", None),
+                        ("own", {"factories": {"numpy.make_widget": "numpy.Widget"}})):
+        kb = load_knowledge_base([_widget_kb(tmp_path / name, types)])
+        assert kb.problems == []
+        detector = Detector(kb, {"numpy": LibraryVersion(Version("2.0"), "target")})
+        found.append([f.record.id for f in detector.detect(source)])
+    # without a types.json the folder gets the shipped facts, which do not know make_widget
+    assert found == [[], ["t-widget-old"]]
+
+
+@pytest.mark.parametrize(
+    "types, message",
+    [
+        ({"classes": "numpy.ndarray"}, "classes must be a list of dotted names"),
+        ({"factories": {"numpy.zeros": 3}}, "factories must map dotted names to class names"),
+        ({"tuple_factories": {"f": {"returns": "x"}}}, "tuple_factories['f'].returns"),
+        ({"clases": []}, "unknown keys: clases"),
+        ([], "the top level must be an object"),
+    ],
+)
+def test_a_broken_types_file_is_a_load_problem(tmp_path, types, message):
+    kb = load_knowledge_base([_widget_kb(tmp_path / "kb", types)])
+    assert [r.id for r in kb.records] == ["t-widget-old"]  # the records still load
+    [problem] = kb.problems
+    assert problem.path.endswith("types.json") and message in problem.message
+
+
+def test_types_json_that_is_not_json_names_its_line(tmp_path):
+    folder = _widget_kb(tmp_path / "kb")
+    (folder / "types.json").write_text('{\n"classes": [,]\n}\n')
+    [problem] = load_knowledge_base([folder]).problems
+    assert problem.line == 2 and "not valid JSON" in problem.message

@@ -9,6 +9,7 @@ must give exactly the same floats; where it is broken, the tests pin down what w
 from __future__ import annotations
 
 import ast
+import dataclasses
 import doctest
 import io
 import re
@@ -497,3 +498,20 @@ def test_conversational_completions_and_extra_kwargs() -> None:
 def test_length_mismatch_is_an_error() -> None:
     with pytest.raises(ValueError, match="2 completions but 1"):
         es_star(["a", "b"], new_code=["x"])
+
+
+def test_rewards_are_registered_once_and_configs_name_them():
+    import typing
+
+    from recode.training.config import ConfigError, RewardName, TrainConfig, load_config
+
+    assert reward.REWARDS == {"format": reward.format_reward, "es_star": reward.es_star,
+                              "em_star": reward.em_star, "es_ast": reward.es_ast}
+    assert typing.get_args(RewardName) == tuple(reward.REWARDS)
+    assert ", ".join(reward.REWARDS) in next(
+        f.metadata["help"] for f in dataclasses.fields(TrainConfig) if f.name == "rewards")
+    assert load_config(overrides=["rewards=es_ast"]).rewards == ["es_ast"]
+    with pytest.raises(ConfigError, match="one of format, es_star, em_star, es_ast"):
+        load_config(overrides=["rewards=bleu"])
+    with pytest.raises(ValueError, match="registered twice"):
+        reward.reward("format")(reward.es_star)

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from recode.training import sandbox
-from recode.training.sandbox import detect_support, run_python
+from recode.training.sandbox import SandboxLimits, detect_support, run_python
 
 SUPPORT = detect_support(sys.executable)
 
@@ -70,13 +70,13 @@ def test_work_folder_is_fresh_and_home_tmp_inside() -> None:
 
 def test_kills_an_infinite_loop_at_the_wall_clock() -> None:
     started = time.monotonic()
-    result = run_python("while True:\n    pass\n", timeout_s=1.0, cpu_s=30)
+    result = run_python("while True:\n    pass\n", SandboxLimits(time_s=1.0, cpu_s=30))
     assert result.status == "timeout"
     assert time.monotonic() - started < 5
 
 
 def test_cpu_limit_stops_a_busy_loop() -> None:
-    result = run_python("while True:\n    pass\n", timeout_s=20, cpu_s=1)
+    result = run_python("while True:\n    pass\n", SandboxLimits(time_s=20, cpu_s=1))
     assert result.status == "timeout"
     # rusage and the kernel's RLIMIT_CPU check account slightly differently on a busy VM.
     assert result.cpu_s >= 0.8
@@ -84,7 +84,7 @@ def test_cpu_limit_stops_a_busy_loop() -> None:
 
 
 def test_sleeping_program_times_out() -> None:
-    result = run_python("import time\ntime.sleep(60)\n", timeout_s=0.5)
+    result = run_python("import time\ntime.sleep(60)\n", SandboxLimits(time_s=0.5))
     assert result.status == "timeout"
     assert result.duration_s < 3
 
@@ -101,7 +101,7 @@ def test_contains_a_fork_bomb() -> None:
         "        pass\n"
     )
     started = time.monotonic()
-    result = run_python(code, timeout_s=2.0, max_procs=16)
+    result = run_python(code, SandboxLimits(time_s=2.0, max_procs=16))
     assert result.status in {"timeout", "error"}
     assert time.monotonic() - started < 8
     workdir = result.stdout.split()[0]
@@ -124,7 +124,7 @@ def test_kills_processes_left_behind() -> None:
         "    os._exit(0)\n"
         "print('parent done', flush=True)\n"
     )
-    result = run_python(code, timeout_s=5)
+    result = run_python(code, SandboxLimits(time_s=5))
     assert result.status == "ok"
     assert "parent done" in result.stdout
     time.sleep(0.2)
@@ -132,10 +132,9 @@ def test_kills_processes_left_behind() -> None:
 
 
 def test_memory_hog_gets_memory_status() -> None:
-    result = run_python("blocks = []\nwhile True:\n    blocks.append(bytearray(16 * 2**20))\n",
-                        memory_mb=256, timeout_s=10)
+    result = run_python("blocks = []\nwhile True:\n    blocks.append(bytearray(16 * 2**20))\n", SandboxLimits(memory_mb=256, time_s=10))
     assert result.status == "memory", (result.status, result.stderr[-300:])
-    one_shot = run_python("x = bytearray(2 * 2**30)\n", memory_mb=256)
+    one_shot = run_python("x = bytearray(2 * 2**30)\n", SandboxLimits(memory_mb=256))
     assert one_shot.status == "memory"
 
 
@@ -179,7 +178,7 @@ def test_writes_inside_the_folder_and_reads_them_back() -> None:
 
 
 def test_file_size_limit() -> None:
-    result = run_python("open('big', 'wb').write(b'x' * (3 * 2**20))\n", file_size_mb=1)
+    result = run_python("open('big', 'wb').write(b'x' * (3 * 2**20))\n", SandboxLimits(file_size_mb=1))
     assert result.status == "error"
     assert "File too large" in result.stderr
 
@@ -203,7 +202,7 @@ def test_network_allowed_on_request() -> None:
     threading.Thread(target=lambda: server.accept()[0].close(), daemon=True).start()
     code = f"import socket\nsocket.create_connection(('127.0.0.1', {port}), timeout=5)\nprint('ok')\n"
     try:
-        assert run_python(code, network=True).stdout == "ok\n"
+        assert run_python(code, SandboxLimits(network=True)).stdout == "ok\n"
         assert run_python(code).status == "error"
     finally:
         server.close()
@@ -255,7 +254,7 @@ def test_capabilities_are_dropped() -> None:
 def test_output_is_captured_and_truncated() -> None:
     code = ("import sys\nfor i in range(100000):\n    print('line', i)\n"
             "print('err', file=sys.stderr)\n")
-    result = run_python(code, max_output_bytes=2000)
+    result = run_python(code, SandboxLimits(max_output_bytes=2000))
     assert result.status == "ok"
     assert result.stdout_truncated and not result.stderr_truncated
     assert result.stdout.startswith("line 0\nline 1\n")
@@ -269,7 +268,7 @@ def test_rejects_paths_leaving_the_folder() -> None:
     with pytest.raises(ValueError):
         run_python("pass", files={"../x.py": ""})
     with pytest.raises(ValueError):
-        run_python("pass", timeout_s=0)
+        run_python("pass", SandboxLimits(time_s=0))
     with pytest.raises(ValueError):
         run_python("pass", read_paths=["/"])
 
@@ -357,7 +356,7 @@ def test_own_folder_interpreter_and_devices_work() -> None:
         "print(sorted(set(os.listdir('/tmp')) - set(mine)), os.path.isdir(sys.base_prefix))\n"
         "print(len([p for p in os.listdir('/proc') if p.isdigit()]) < 10)\n"
     )
-    result = run_python(code, files={"data.txt": "mine"}, memory_mb=2048, timeout_s=60)
+    result = run_python(code, SandboxLimits(memory_mb=2048, time_s=60), files={"data.txt": "mine"})
     assert result.status == "ok", result.stderr
     assert result.stdout.splitlines() == ["mine 6", "8", "['scratch'] True", "True"]
     # The root itself and the interpreter are read-only, whatever goes around the audit hook.
@@ -392,7 +391,7 @@ def test_an_interpreter_under_tmp_stays_out_of_the_private_tmp() -> None:
             "mine = [n for n in os.listdir('/tmp') if (os.getcwd() + '/').startswith(f'/tmp/{n}/')]\n"
             "print(sorted(set(os.listdir('/tmp')) - set(mine)), packaging.__name__)\n"
         )
-        result = run_python(code, python=str(venv / "bin" / "python"), timeout_s=60)
+        result = run_python(code, SandboxLimits(time_s=60), python=str(venv / "bin" / "python"))
         assert result.status == "ok", result.stderr
         assert result.stdout == "['scratch'] packaging\n"
     finally:

@@ -94,7 +94,7 @@ def _split_items(items: Sequence[str]) -> tuple[str | None, list[str]]:
 
 def _export(argv: Sequence[str]) -> int:
     args = build_export_parser().parse_args(argv)
-    from recode.training.trainer import export_run
+    from recode.training.export import export_run
 
     try:
         out = export_run(args.run_dir, args.out, merge=args.merge)

@@ -35,6 +35,8 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal
 
+from recode.training.reward import REWARDS
+
 __all__ = [
     "PRESETS",
     "ConfigError",
@@ -49,7 +51,8 @@ __all__ = [
 
 Algo = Literal["grpo", "dapo"]
 Peft = Literal["none", "lora", "dora"]
-RewardName = Literal["format", "es_star", "em_star", "es_ast"]
+#: The names of the registered rewards (recode.training.reward.REWARDS), checked like any Literal.
+RewardName = Literal[tuple(REWARDS)]  # type: ignore[valid-type]
 
 #: The model name that makes :mod:`recode.training.tiny` build a model offline.
 TINY_MODEL = "tiny"
@@ -116,8 +119,8 @@ class TrainConfig:
 
     # ---- reward -----------------------------------------------------------------------------
     rewards: list[RewardName] = _opt(["format", "es_star"], "Reward functions summed per "
-                                     "completion (recode.training.reward): format, es_star, "
-                                     "em_star, es_ast.")
+                                     "completion (recode.training.reward): "
+                                     f"{', '.join(REWARDS)}.")
     overlong_shaping: bool | None = _opt(None, "DAPO's soft overlong punishment as an extra "
                                          "reward (None: on for dapo, off for grpo).")
     overlong_cache: int | None = _opt(None, "Length of the soft punishment zone in tokens "

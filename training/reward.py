@@ -1,6 +1,9 @@
 """ReCode rewards, as plain callables in TRL's reward-function form.
 
-Every function here is ``fn(completions, new_code, **kwargs) -> list[float]``: ``completions`` are
+Every reward is registered once, by name, in :data:`REWARDS` (the ``@reward("name")``
+decorator): a configuration's ``rewards`` option chooses among those names, and ``recode-train``
+passes the chosen functions to TRL. Every function here is
+``fn(completions, new_code, **kwargs) -> list[float]``: ``completions`` are
 the texts generated *after* the prefilled ``"<think>"`` (see :mod:`recode.dataset.prompt`), each a
 string or TRL's conversational form (a list of messages; the last assistant message's content is
 the text); ``new_code`` is the dataset column with the reference migrated code. TRL passes its
@@ -78,6 +81,7 @@ from recode.dataset.prompt import THINK_PREFILL, extract_answer
 
 __all__ = [
     "EM_EXACT",
+    "REWARDS",
     "EM_WRONG",
     "INVALID",
     "RewardFunc",
@@ -90,6 +94,7 @@ __all__ = [
     "has_valid_format",
     "normalize_code",
     "recode_reward",
+    "reward",
 ]
 
 #: Reward for an answer with no ```python block or with code that does not parse.
@@ -101,6 +106,22 @@ FORMAT_BAD = -1.0
 
 Completion = str | Sequence[Mapping[str, Any]]
 RewardFunc = Callable[..., list[float]]
+
+#: Every reward a configuration can name (``TrainConfig.rewards``), in TRL's form.
+REWARDS: dict[str, RewardFunc] = {}
+
+
+def reward(name: str) -> Callable[[RewardFunc], RewardFunc]:
+    """Register a reward function under ``name`` in :data:`REWARDS`."""
+
+    def register(func: RewardFunc) -> RewardFunc:
+        if name in REWARDS:
+            raise ValueError(f"reward {name!r} is registered twice")
+        REWARDS[name] = func
+        return func
+
+    return register
+
 
 _THINK_OPEN, _THINK_CLOSE = "<think>", "</think>"
 _ANSWER_OPEN, _ANSWER_CLOSE = "<answer>", "</answer>"
@@ -237,6 +258,7 @@ def has_valid_format(text: str) -> bool:
     )
 
 
+@reward("format")
 def format_reward(completions: Sequence[Completion], **kwargs: Any) -> list[float]:
     """+1.0 for ``<think>...</think> <answer>...</answer>`` (with the prefill), else -1.0.
 
@@ -249,6 +271,7 @@ def format_reward(completions: Sequence[Completion], **kwargs: Any) -> list[floa
     return [FORMAT_OK if has_valid_format(completion_text(c)) else FORMAT_BAD for c in completions]
 
 
+@reward("es_star")
 def es_star(
     completions: Sequence[Completion], new_code: Sequence[str], **kwargs: Any
 ) -> list[float]:
@@ -269,6 +292,7 @@ def es_star(
     )
 
 
+@reward("em_star")
 def em_star(
     completions: Sequence[Completion], new_code: Sequence[str], **kwargs: Any
 ) -> list[float]:
@@ -288,6 +312,7 @@ def em_star(
     )
 
 
+@reward("es_ast")
 def es_ast(
     completions: Sequence[Completion], new_code: Sequence[str], **kwargs: Any
 ) -> list[float]:

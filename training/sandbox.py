@@ -1,7 +1,9 @@
 """Run untrusted (model-written) Python in a disposable, limited subprocess.
 
 One call of :func:`run_python` starts one interpreter in a fresh temporary folder and returns a
-:class:`SandboxResult` once the program ends or a limit stops it. What is enforced, and by whom:
+:class:`SandboxResult` once the program ends or a limit (:class:`SandboxLimits`) stops it. The
+child side, what runs in that interpreter, is :mod:`recode.training.sandbox_child`. What is
+enforced, and by whom:
 
 Kernel (whatever the program does, ctypes included):
   * RLIMIT_CPU (soft: SIGXCPU, hard one second later: SIGKILL), RLIMIT_AS (address space, so a
@@ -46,7 +48,8 @@ extension can go around it, which is why the kernel layer above comes first):
     outside the work folder (``/dev/null`` allowed; in a private root also its own /tmp and
     /dev/shm, bar the read paths);
   * ``os.system``, ``os.exec*``, ``os.spawn*``, ``os.posix_spawn``, ``subprocess.Popen``
-    (``block_subprocess=True``, the default; ``os.fork`` stays allowed: harnesses fork per test);
+    (``SandboxLimits.block_subprocess``, the default; ``os.fork`` stays allowed: harnesses fork
+    per test);
   * ``socket.connect``/``bind``/``sendto`` on internet sockets;
   * ``os.kill`` of other process groups or of every process (-1).
 
@@ -80,6 +83,7 @@ from pathlib import Path
 from typing import Any
 
 __all__ = [
+    "SandboxLimits",
     "SandboxResult",
     "SandboxSupport",
     "detect_support",
@@ -88,495 +92,14 @@ __all__ = [
 
 MIB = 1024 * 1024
 
-# The child side. Kept compatible with Python 3.8+ because `python=` may name another
-# interpreter (the dataset builder runs code under old library versions). It receives one JSON
-# argument and runs in three processes when PID namespaces are available:
-#   outer (our pid is what the parent waits for) -> init (PID 1 in the new namespace, reaps)
-#   -> worker (runs the program).
-_BOOTSTRAP = r'''
-import json, os, sys
+# The child side: sandbox_child.py's text, run with ``python -I -c`` (never imported by the
+# sandboxed interpreter, whose sys.path may not hold this project). See its module doc.
+_CHILD = Path(__file__).with_name("sandbox_child.py")
 
-def _libc():
-    try:
-        import ctypes
-        return ctypes, ctypes.CDLL(None, use_errno=True)
-    except Exception:
-        return None, None
 
-CLONE_NEWNS, CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET = 0x20000, 0x10000000, 0x20000000, 0x40000000
-MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
-MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 32, 4096, 16384, 1 << 18
-
-def _err(ctypes):
-    return os.strerror(ctypes.get_errno())
-
-def _unshare(ctypes, libc, flags):
-    if libc is None:
-        return "no ctypes"
-    if libc.unshare(flags) != 0:
-        return _err(ctypes)
-    return None
-
-def _unescape(s):
-    out, i = [], 0
-    while i < len(s):
-        if s[i] == "\\" and i + 3 < len(s) and s[i + 1:i + 4].isdigit():
-            out.append(chr(int(s[i + 1:i + 4], 8)))
-            i += 4
-        else:
-            out.append(s[i])
-            i += 1
-    return "".join(out)
-
-MNT_DETACH = 2
-# pivot_root has no glibc wrapper; its number per architecture (chroot is the fallback).
-_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41, "riscv64": 41, "loongarch64": 41, "ppc64le": 203,
-               "ppc64": 203, "s390x": 217, "i686": 217, "i386": 217}
-# Read-only views every interpreter needs: shared libraries and the loader's cache, time zones,
-# the CPU topology some libraries (OpenBLAS, torch) read to size their thread pools.
-_SYSTEM_READS = ("/lib", "/lib64", "/lib32", "/libx32", "/usr/lib", "/usr/lib64", "/usr/lib32",
-                 "/usr/libx32", "/usr/share/zoneinfo", "/etc/ld.so.cache", "/etc/ld.so.conf",
-                 "/etc/ld.so.conf.d", "/etc/localtime", "/sys/devices/system/cpu")
-_DEVICES = ("null", "zero", "full", "random", "urandom")
-# Where an interpreter that lives under /tmp is bound in a private root (see _restart_moved).
-_MOVED = "/.sandbox-python"
-
-class _RootFailed(Exception):
-    pass
-
-def _private_root(ctypes, libc, cfg, report, new_proc):
-    """Build a new root on a tmpfs holding only what the program may see, and move into it.
-
-    Read-only: the interpreter's prefixes (so its standard library and site-packages), the
-    caller's read_paths, _SYSTEM_READS. Read-write: the work folder. Fresh: /proc, a /dev with a
-    few device nodes and its own /dev/shm, /tmp. Everything else of the host is out of reach.
-    """
-    fs = os.fsencode
-    workdir = cfg["workdir"]
-    root = os.path.join(workdir, ".sandbox-root")
-    ro_flags = MS_RDONLY | MS_NOSUID | MS_NODEV
-
-    def check(ok, what):
-        if not ok:
-            raise _RootFailed("%s: %s" % (what, _err(ctypes)))
-
-    def remount(target, flags, what):
-        # Some mounts need their existing flags repeated (noexec, in user namespaces).
-        for extra in (0, MS_NOEXEC):
-            if libc.mount(b"none", fs(target), None, MS_REMOUNT | MS_BIND | flags | extra,
-                          None) == 0:
-                return
-        check(False, what)
-
-    def bind(src, flags, at=None):
-        target = root + (at or src)
-        if os.path.isdir(src):
-            if not os.path.isdir(target):
-                os.makedirs(target)
-        else:
-            parent = os.path.dirname(target)
-            if not os.path.isdir(parent):
-                os.makedirs(parent)
-            if not os.path.exists(target):
-                open(target, "a").close()
-        check(libc.mount(fs(src), fs(target), None, MS_BIND, None) == 0, "bind " + src)
-        remount(target, flags, "remount " + src)
-
-    def tmpfs(path, mode, size_mb):
-        os.makedirs(root + path, exist_ok=True)
-        opts = "mode=%o,size=%dm" % (mode, size_mb)
-        check(libc.mount(b"tmpfs", fs(root + path), b"tmpfs", MS_NOSUID | MS_NODEV,
-                         fs(opts)) == 0, "tmpfs " + path)
-
-    own = [sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix,
-           os.path.dirname(os.path.abspath(sys.executable))]
-    # Package folders the interpreter found elsewhere (a venv made from another venv sees that
-    # one's site-packages); source folders that .pth files add stay out.
-    own += [entry for entry in sys.path if isinstance(entry, str) and os.path.basename(
-        entry.rstrip("/")) in ("site-packages", "dist-packages") and os.path.isdir(entry)]
-    # An interpreter (a venv, a checkout) under /tmp would show in the program's private /tmp:
-    # its tree goes under _MOVED instead, and the worker restarts it from there.
-    move = _under_tmp(os.path.dirname(os.path.abspath(sys.executable))) and hasattr(
-        sys, "orig_argv")
-
-    def seen_at(path, movable):
-        return _MOVED + path if movable and move and _under_tmp(path) else path
-
-    reads = [(path, True) for path in own]
-    reads += [(path, False) for path in list(cfg.get("read_paths") or ()) + list(_SYSTEM_READS)]
-    reals, links = {}, []
-    for path, movable in reads:
-        path = os.path.abspath(path)
-        if not os.path.exists(path):
-            continue
-        real = os.path.realpath(path)
-        reals[seen_at(real, movable)] = real
-        if real != path:
-            links.append((seen_at(path, movable), seen_at(real, movable)))
-    os.mkdir(root, 0o755)
-    check(libc.mount(b"tmpfs", fs(root), b"tmpfs", MS_NOSUID | MS_NODEV,
-                     b"mode=755,size=1m") == 0, "tmpfs root")
-    try:
-        # /tmp first: read paths and the work folder below /tmp are bound on top of it.
-        tmpfs("/tmp", 0o1777, int(cfg.get("tmp_mb", 64)))
-        bound = []
-        for at in sorted(reals, key=lambda p: (p.count("/"), p)):
-            real, covered = reals[at], False
-            for done in bound:
-                if at.startswith(done.rstrip("/") + "/"):
-                    covered = os.stat(real).st_dev == os.stat(reals[done]).st_dev
-                    if covered:
-                        break
-            if not covered:
-                bind(real, ro_flags, at)
-                bound.append(at)
-        for path, real in sorted(links):
-            target = root + path
-            if os.path.lexists(target):
-                continue
-            parent = os.path.dirname(target)
-            if not os.path.isdir(parent):
-                os.makedirs(parent)
-            os.symlink(real, target)
-        tmpfs("/dev", 0o755, 1)
-        for name in _DEVICES:
-            if os.path.exists("/dev/" + name):
-                bind("/dev/" + name, MS_NOSUID)
-        for name, fd in (("stdin", 0), ("stdout", 1), ("stderr", 2)):
-            os.symlink("/proc/self/fd/%d" % fd, root + "/dev/" + name)
-        os.symlink("/proc/self/fd", root + "/dev/fd")
-        tmpfs("/dev/shm", 0o1777, int(cfg.get("tmp_mb", 64)))
-        remount(root + "/dev", ro_flags, "remount /dev")
-        os.makedirs(root + "/proc")
-        if new_proc:
-            flags = MS_NOSUID | MS_NODEV | MS_NOEXEC
-            check(libc.mount(b"proc", fs(root + "/proc"), b"proc", flags, None) == 0, "proc")
-            report["proc"] = "private"
-        else:
-            # No PID namespace: a proc of the host's PID namespace, the process list visible.
-            check(libc.mount(b"proc", fs(root + "/proc"), b"proc", MS_NOSUID | MS_NODEV
-                             | MS_NOEXEC, None) == 0, "proc")
-            report["proc"] = "host pids"
-        if not os.path.isdir(root + workdir):
-            os.makedirs(root + workdir)
-        check(libc.mount(fs(workdir), fs(root + workdir), None, MS_BIND, None) == 0,
-              "bind work folder")
-        remount(root + workdir, MS_NOSUID | MS_NODEV, "remount work folder")
-        os.chdir(root)
-        number = _PIVOT_ROOT.get(os.uname().machine)
-        if number is not None and libc.syscall(number, b".", b".") == 0:
-            # The old root now sits on top of the new one: detach it.
-            check(libc.umount2(b".", MNT_DETACH) == 0, "detach the old root")
-            report["filesystem"] = "private root (pivot_root)"
-        else:
-            check(libc.chroot(b".") == 0, "chroot")
-            report["filesystem"] = "private root (chroot)"
-        os.chdir("/")
-        remount("/", ro_flags, "remount / read-only")
-    except (_RootFailed, OSError) as exc:
-        report["filesystem"] = "host"
-        report["private_root_error"] = str(exc)
-        os.chdir(workdir)
-        libc.umount2(fs(root), MNT_DETACH)
-        try:
-            os.rmdir(root)
-        except OSError:
-            pass
-        return False
-    try:
-        os.rmdir(root)  # the empty mount point, seen through the work folder
-    except OSError:
-        pass
-    report["mounts"] = "read-only"
-    if move:
-        report["interpreter_moved_to"] = _MOVED + os.path.abspath(sys.executable)
-    return True
-
-def _under_tmp(path):
-    return path == "/tmp" or path.startswith("/tmp/")
-
-def _restart_moved(cfg, report):
-    """Run the interpreter again from where _private_root bound its tree (it lies under /tmp):
-    the same command line, the report so far handed on. Returns only if that fails."""
-    exe = report.pop("interpreter_moved_to")
-    argv = list(sys.orig_argv)
-    argv[-1] = json.dumps(dict(cfg, resume=report))
-    try:
-        os.execv(exe, [exe] + argv[1:])
-    except OSError as exc:
-        report["private_root_error"] = "restarting the interpreter at %s: %s" % (exe, exc)
-
-def _setup_mounts(ctypes, libc, cfg, report, new_proc):
-    workdir = cfg["workdir"]
-    b = lambda s: s.encode()
-    if libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None) != 0:
-        report["mounts"] = "failed: make-private: " + _err(ctypes)
-        return
-    if cfg.get("private_root") and _private_root(ctypes, libc, cfg, report, new_proc):
-        return
-    # Fallback: the host's tree, every mount read-only but the work folder; reads allowed.
-    report["filesystem"] = "host, read-only"
-    if libc.mount(b(workdir), b(workdir), None, MS_BIND, None) != 0:
-        report["mounts"] = "failed: bind work folder: " + _err(ctypes)
-        return
-    if new_proc:
-        flags = MS_NOSUID | MS_NODEV | MS_NOEXEC
-        if libc.mount(b"proc", b"/proc", b"proc", flags, None) == 0:
-            report["proc"] = "private"
-        else:
-            report["proc"] = "host: " + _err(ctypes)
-    points = []
-    with open("/proc/self/mountinfo") as fh:
-        for line in fh:
-            parts = line.split()
-            if len(parts) > 4:
-                points.append(_unescape(parts[4]))
-    failed = []
-    for point in points:
-        if point == workdir or point == "/proc" or point.startswith("/proc/"):
-            continue
-        flags = MS_REMOUNT | MS_BIND | MS_RDONLY
-        if libc.mount(b"none", b(point), None, flags, None) != 0:
-            # Some mounts need their existing flags repeated (nosuid, nodev, noexec).
-            for extra in (MS_NOSUID | MS_NODEV | MS_NOEXEC, MS_NOSUID | MS_NODEV, MS_NOSUID):
-                if libc.mount(b"none", b(point), None, flags | extra, None) == 0:
-                    break
-            else:
-                failed.append(point)
-    report["mounts"] = "read-only" if not failed else "read-only except " + ",".join(failed)
-
-def _drop_caps(ctypes, libc, report):
-    PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS, PR_CAP_AMBIENT = 24, 38, 47
-    for cap in range(64):
-        libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0)
-    libc.prctl(PR_CAP_AMBIENT, 4, 0, 0, 0)
-
-    class Header(ctypes.Structure):
-        _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
-
-    class Data(ctypes.Structure):
-        _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32),
-                    ("inheritable", ctypes.c_uint32)]
-
-    header, data = Header(0x20080522, 0), (Data * 2)()
-    ok = libc.capset(ctypes.byref(header), ctypes.byref(data)) == 0
-    nnp = libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0
-    report["capabilities"] = "dropped" if ok else "kept: " + _err(ctypes)
-    report["no_new_privs"] = nnp
-
-def _install_hook(workdir, block_subprocess, block_network, private_tmp, read_only):
-    import socket
-    real, sep = os.path.realpath, os.sep
-    allowed = ("/dev/null",)
-    # In a private root /tmp and /dev/shm are the sandbox's own tmpfs mounts (bar the read
-    # paths bound into them).
-    writable = [workdir] + (["/tmp", "/dev/shm"] if private_tmp else [])
-    read_only = [real(path) for path in read_only]
-    write_flags = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
-    path_events = {"os.remove": (0,), "os.rmdir": (0,), "os.mkdir": (0,), "os.chmod": (0,),
-                   "os.chown": (0,), "os.rename": (0, 1), "os.link": (1,), "os.symlink": (1,),
-                   "os.truncate": (0,), "os.utime": (0,), "os.setxattr": (0,),
-                   "os.removexattr": (0,), "os.chflags": (0,), "os.lchown": (0,),
-                   "os.lchmod": (0,), "os.mkfifo": (0,), "os.mknod": (0,)}
-    proc_events = {"os.system", "os.exec", "os.posix_spawn", "os.spawn", "subprocess.Popen",
-                   "os.forkpty", "pty.spawn", "os.startfile"}
-    inet = (socket.AF_INET, getattr(socket, "AF_INET6", -1))
-    own_group = os.getpgrp()
-
-    def inside(path):
-        if path is None or isinstance(path, int):
-            return True
-        try:
-            path = os.fsdecode(os.fspath(path))
-        except TypeError:
-            return True
-        resolved = real(path)
-        if resolved in allowed or resolved == workdir or resolved.startswith(workdir + sep):
-            return True
-        for top in read_only:
-            if resolved == top or resolved.startswith(top + sep):
-                return False
-        for top in writable:
-            if resolved == top or resolved.startswith(top + sep):
-                return True
-        return False
-
-    def deny(what):
-        raise PermissionError("sandbox: %s is not allowed" % what)
-
-    def hook(event, args):
-        if event == "open":
-            path, mode, flags = args
-            writing = (mode is not None and any(c in mode for c in "wxa+")) or (
-                isinstance(flags, int) and flags & write_flags)
-            if writing and not inside(path):
-                deny("writing %r outside the work folder" % (path,))
-        elif event in path_events:
-            for index in path_events[event]:
-                if index < len(args) and not inside(args[index]):
-                    deny("%s on %r outside the work folder" % (event, args[index]))
-        elif event in proc_events:
-            if block_subprocess:
-                deny("starting programs (%s)" % event)
-        elif block_network and event in ("socket.connect", "socket.bind", "socket.sendto",
-                                          "socket.sendmsg"):
-            sock = args[0]
-            if getattr(sock, "family", None) in inet:
-                deny("network access (%s)" % event)
-        elif event == "os.kill":
-            pid = args[0]
-            if pid < -1 and -pid != own_group or pid == -1:
-                deny("signalling other processes")
-        elif event == "os.killpg":
-            if args[0] not in (0, own_group):
-                deny("signalling other process groups")
-
-    sys.addaudithook(hook)
-
-def _worker(cfg, report, report_fd):
-    workdir = cfg["workdir"]
-    os.chdir(workdir)
-    sys.dont_write_bytecode = True
-    sys.path.insert(0, workdir)
-    if cfg.get("audit", True):
-        _install_hook(workdir, cfg.get("block_subprocess", True), cfg.get("block_network", True),
-                      str(report.get("filesystem", "")).startswith("private root"),
-                      cfg.get("read_paths") or ())
-        report["audit_hook"] = True
-    report["ready"] = True
-    os.write(report_fd, (json.dumps(report) + "\n").encode())
-    os.close(report_fd)
-    main = os.path.join(workdir, cfg["main"])
-    with open(main, "rb") as fh:
-        source = fh.read()
-    code = compile(source, main, "exec")
-    namespace = {"__name__": "__main__", "__file__": main, "__builtins__": __builtins__}
-    sys.argv = [main] + list(cfg.get("argv", []))
-    try:
-        exec(code, namespace)
-    except SystemExit:
-        raise
-    except BaseException as exc:
-        import traceback
-        traceback.print_exception(type(exc), exc, exc.__traceback__.tb_next)
-        sys.exit(1)
-
-def _relay(pid):
-    while True:
-        try:
-            _, status = os.waitpid(pid, 0)
-            return status
-        except InterruptedError:
-            continue
-
-def _exit_like(status):
-    import signal
-    sys.stdout.flush()
-    sys.stderr.flush()
-    if os.WIFSIGNALED(status):
-        sig = os.WTERMSIG(status)
-        signal.signal(sig, signal.SIG_DFL)
-        os.kill(os.getpid(), sig)
-        os._exit(128 + sig)
-    os._exit(os.WEXITSTATUS(status) if os.WIFEXITED(status) else 1)
-
-def _main():
-    import resource
-    cfg = json.loads(sys.argv[1])
-    report_fd = cfg["report_fd"]
-    if "resume" in cfg:  # restarted by _restart_moved: limits and namespaces are in place
-        report = cfg.pop("resume")
-        ctypes, libc = _libc()
-        if cfg.get("drop_caps") and libc is not None:
-            _drop_caps(ctypes, libc, report)
-        _worker(cfg, report, report_fd)
-        return
-    report = {"pid_namespace": False, "network": "shared", "mounts": "shared",
-              "filesystem": "host", "capabilities": "kept", "processes": "none",
-              "audit_hook": False}
-    for name, limits in sorted(cfg.get("rlimits", {}).items()):
-        res = getattr(resource, name, None)
-        if res is None:
-            continue
-        try:
-            resource.setrlimit(res, tuple(limits))
-        except (ValueError, OSError) as exc:
-            report["rlimit_" + name] = "failed: %s" % exc
-    if "RLIMIT_NPROC" in cfg.get("rlimits", {}) and "rlimit_RLIMIT_NPROC" not in report:
-        report["processes"] = "rlimit-nproc"
-    cgroup = cfg.get("cgroup")
-    if cgroup:
-        try:
-            with open(os.path.join(cgroup, "cgroup.procs"), "w") as fh:
-                fh.write(str(os.getpid()))
-            report["processes"] = "pids-cgroup"
-        except OSError as exc:
-            report["cgroup_error"] = str(exc)
-    ctypes, libc = _libc()
-    want_net, want_mounts, want_pid = cfg.get("netns"), cfg.get("mountns"), cfg.get("pidns")
-    user_ns = cfg.get("userns")
-    got_pid = False
-    if want_net or want_mounts or want_pid or user_ns:
-        flags = (CLONE_NEWUSER if user_ns else 0) | (CLONE_NEWNET if want_net else 0)
-        flags |= (CLONE_NEWNS if want_mounts else 0) | (CLONE_NEWPID if want_pid else 0)
-        error = _unshare(ctypes, libc, flags)
-        if error is None:
-            report["network"] = ("userns+netns" if user_ns else "netns") if want_net else "shared"
-            got_mounts, got_pid = bool(want_mounts), bool(want_pid)
-        else:
-            report["unshare_error"] = error
-            got_mounts = False
-            # Take what can be had, one namespace at a time.
-            net_flags = (CLONE_NEWUSER if user_ns else 0) | CLONE_NEWNET
-            if want_net and _unshare(ctypes, libc, net_flags) is None:
-                report["network"] = "userns+netns" if user_ns else "netns"
-            if want_mounts and not user_ns and _unshare(ctypes, libc, CLONE_NEWNS) is None:
-                got_mounts = True
-            if want_pid and not user_ns and _unshare(ctypes, libc, CLONE_NEWPID) is None:
-                got_pid = True
-    else:
-        got_mounts = False
-    if got_pid:
-        # PID 1 cannot kill itself with a signal, so it hands the worker's wait status here.
-        status_r, status_w = os.pipe()
-        init = os.fork()
-        if init:
-            os.close(report_fd)
-            os.close(status_w)
-            init_status = _relay(init)
-            relayed = os.read(status_r, 64)
-            _exit_like(int(relayed) if relayed.strip() else init_status)
-        os.close(status_r)
-        # PID 1 of the new namespace: die with the outer process, reap, relay the worker.
-        libc.prctl(1, 9, 0, 0, 0)  # PR_SET_PDEATHSIG, SIGKILL
-        report["pid_namespace"] = True
-    if got_mounts:
-        _setup_mounts(ctypes, libc, cfg, report, new_proc=got_pid)
-    if got_pid:
-        worker = os.fork()
-        if worker:
-            os.close(report_fd)
-            status = None
-            while True:
-                try:
-                    pid, st = os.wait()
-                except ChildProcessError:
-                    break
-                except InterruptedError:
-                    continue
-                if pid == worker:
-                    status = st
-                    break
-            os.write(status_w, str(status if status is not None else 0).encode())
-            os._exit(0)
-    if "interpreter_moved_to" in report:
-        _restart_moved(cfg, report)
-    if cfg.get("drop_caps") and libc is not None:
-        _drop_caps(ctypes, libc, report)
-    _worker(cfg, report, report_fd)
-
-_main()
-'''
+@functools.lru_cache(maxsize=1)
+def _child_source() -> str:
+    return _CHILD.read_text(encoding="utf-8")
 
 
 @dataclass
@@ -773,7 +296,7 @@ def _probe(python: str, cfg_extra: dict[str, Any]) -> dict[str, Any]:
                **cfg_extra}
         try:
             proc = subprocess.run(
-                [python, "-I", "-c", _BOOTSTRAP, json.dumps(cfg)],
+                [python, "-I", "-c", _child_source(), json.dumps(cfg)],
                 stdin=subprocess.DEVNULL, capture_output=True, timeout=60,
                 pass_fds=(report_w,), start_new_session=True, env=_base_env(workdir, None),
                 cwd=workdir,
@@ -909,48 +432,69 @@ def _classify(returncode: int | None, timed_out: bool, cpu_s: float, cpu_limit: 
     return "error"
 
 
+def _limit(default: Any, help: str) -> Any:  # noqa: A002 - as TrainConfig's fields say it
+    return field(default=default, metadata={"help": help})
+
+
+@dataclass(frozen=True)
+class SandboxLimits:
+    """What one run may use; each field's ``metadata["help"]`` says what enforces it."""
+
+    time_s: float = _limit(10.0, "Wall clock, in seconds: the process group is killed then.")
+    cpu_s: float | None = _limit(None, "CPU seconds (RLIMIT_CPU; None: time_s).")
+    memory_mb: int | None = _limit(1024, "Address space in MiB (RLIMIT_AS: a memory hog gets "
+                                   "MemoryError; None: no limit). torch alone maps ~0.5 GiB.")
+    file_size_mb: int = _limit(16, "Largest file the program may write, in MiB (RLIMIT_FSIZE).")
+    max_procs: int = _limit(64, "Tasks, threads included (a pids cgroup as root, else "
+                            "RLIMIT_NPROC above the user's current count).")
+    max_open_files: int = _limit(1024, "Open file descriptors (RLIMIT_NOFILE).")
+    max_output_bytes: int = _limit(64 * 1024, "Bytes of stdout and of stderr kept (the rest "
+                                   "is read and dropped; SandboxResult says it was cut).")
+    max_read_back_bytes: int = _limit(8 * MIB, "Bytes kept of each file named in read_back.")
+    tmp_mb: int = _limit(64, "Size of the private /tmp and /dev/shm, in MiB.")
+    network: bool = _limit(False, "Allow the network: no network namespace, no socket checks.")
+    block_subprocess: bool = _limit(True, "Refuse os.system, exec, spawn and subprocess in the "
+                                    "audit hook (os.fork stays allowed).")
+
+    def __post_init__(self) -> None:
+        if self.time_s <= 0:
+            raise ValueError("time_s must be positive")
+        if self.tmp_mb < 1:
+            raise ValueError("tmp_mb must be at least 1")
+
+    @property
+    def cpu_limit(self) -> float:
+        return float(self.cpu_s if self.cpu_s is not None else self.time_s)
+
+
 def run_python(
     code: str,
+    limits: SandboxLimits | None = None,
     *,
     files: Mapping[str, str | bytes] | None = None,
-    timeout_s: float = 10.0,
-    cpu_s: float | None = None,
-    memory_mb: int | None = 1024,
-    file_size_mb: int = 16,
-    max_procs: int = 64,
-    max_open_files: int = 1024,
-    max_output_bytes: int = 64 * 1024,
     python: str | None = None,
     argv: Sequence[str] = (),
     env: Mapping[str, str] | None = None,
-    network: bool = False,
-    block_subprocess: bool = True,
     read_back: Sequence[str] = (),
-    max_read_back_bytes: int = 8 * MIB,
+    read_paths: Sequence[str | os.PathLike[str]] = (),
     workdir_parent: str | os.PathLike[str] | None = None,
     keep_dir: bool = False,
-    read_paths: Sequence[str | os.PathLike[str]] = (),
-    tmp_mb: int = 64,
 ) -> SandboxResult:
-    """Run ``code`` as ``__main__`` in a fresh folder under the limits above.
+    """Run ``code`` as ``__main__`` in a fresh folder under ``limits`` (default:
+    ``SandboxLimits()``) and the layers above.
 
     files: extra files written into the folder first (relative names); the program can import
-    them. cpu_s defaults to timeout_s. memory_mb limits the address space (None: no limit);
-    torch alone maps about 0.5 GiB. max_procs counts tasks, so threads too. network=True skips
-    the network namespace and the socket checks. read_back names files (relative) whose text is
-    returned in ``SandboxResult.files`` when present. read_paths: files or folders (besides the
-    interpreter's own) the program may read, bound read-only at the same path in its private
-    root (without a private root they are readable anyway). tmp_mb: the size of its private
-    /tmp and /dev/shm. Never raises for what the program does; raises ValueError for bad
-    arguments.
+    them. argv: the program's ``sys.argv[1:]``; env: variables added to its small environment.
+    read_back names files (relative) whose text is returned in ``SandboxResult.files`` when
+    present. read_paths: files or folders (besides the interpreter's own) the program may read,
+    bound read-only at the same path in its private root (without a private root they are
+    readable anyway). workdir_parent: where the run's folder is made; keep_dir: leave it there.
+    Never raises for what the program does; raises ValueError for bad arguments.
     """
-    if timeout_s <= 0:
-        raise ValueError("timeout_s must be positive")
+    limits = limits if limits is not None else SandboxLimits()
     read_paths = [os.path.abspath(path) for path in read_paths]
     if "/" in read_paths:
         raise ValueError("read_paths cannot hold / (that would be no private root at all)")
-    if tmp_mb < 1:
-        raise ValueError("tmp_mb must be at least 1")
     python = python or sys.executable
     support = detect_support(python)
     started = time.monotonic()
@@ -969,21 +513,21 @@ def run_python(
                 target.write_bytes(content)
             else:
                 target.write_text(content, encoding="utf-8")
-        cpu_limit = float(cpu_s if cpu_s is not None else timeout_s)
+        cpu_limit = limits.cpu_limit
         cpu_soft = max(1, math.ceil(cpu_limit))
         rlimits: dict[str, list[int]] = {
             "RLIMIT_CPU": [cpu_soft, cpu_soft + 1],
-            "RLIMIT_FSIZE": [file_size_mb * MIB, file_size_mb * MIB],
-            "RLIMIT_NOFILE": [max_open_files, max_open_files],
+            "RLIMIT_FSIZE": [limits.file_size_mb * MIB, limits.file_size_mb * MIB],
+            "RLIMIT_NOFILE": [limits.max_open_files, limits.max_open_files],
             "RLIMIT_CORE": [0, 0],
         }
-        if memory_mb is not None:
-            rlimits["RLIMIT_AS"] = [memory_mb * MIB, memory_mb * MIB]
+        if limits.memory_mb is not None:
+            rlimits["RLIMIT_AS"] = [limits.memory_mb * MIB, limits.memory_mb * MIB]
         if not support.root:
-            nproc = _user_task_count() + max_procs
+            nproc = _user_task_count() + limits.max_procs
             rlimits["RLIMIT_NPROC"] = [nproc, nproc]
         elif support.pids_cgroup:
-            cgroup = _make_cgroup(max_procs)
+            cgroup = _make_cgroup(limits.max_procs)
         report_r, report_w = os.pipe()
         cfg = {
             "workdir": str(workdir),
@@ -992,21 +536,21 @@ def run_python(
             "report_fd": report_w,
             "rlimits": rlimits,
             "cgroup": str(cgroup) if cgroup else None,
-            "netns": support.network_namespace and not network,
-            "userns": support.user_namespace and not network,
+            "netns": support.network_namespace and not limits.network,
+            "userns": support.user_namespace and not limits.network,
             "mountns": support.mount_namespace,
             "private_root": support.private_root,
             "read_paths": [str(path) for path in read_paths],
-            "tmp_mb": tmp_mb,
+            "tmp_mb": limits.tmp_mb,
             "pidns": support.pid_namespace,
             "drop_caps": support.drop_capabilities,
             "audit": True,
-            "block_subprocess": block_subprocess,
-            "block_network": not network,
+            "block_subprocess": limits.block_subprocess,
+            "block_network": not limits.network,
         }
         try:
             proc = subprocess.Popen(
-                [python, "-I", "-c", _BOOTSTRAP, json.dumps(cfg)],
+                [python, "-I", "-c", _child_source(), json.dumps(cfg)],
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
@@ -1021,8 +565,9 @@ def run_python(
         finally:
             os.close(report_w)
             report_w = -1
-        deadline = started + timeout_s
-        out, err, timed_out, status, rusage = _communicate(proc, deadline, max_output_bytes)
+        deadline = started + limits.time_s
+        out, err, timed_out, status, rusage = _communicate(proc, deadline,
+                                                           limits.max_output_bytes)
         _kill_group(proc.pid)
         _drain_cgroup(cgroup)
         cgroup = None
@@ -1041,7 +586,7 @@ def run_python(
             "network", "mounts", "filesystem", "pid_namespace", "capabilities", "processes",
             "audit_hook", "proc", "no_new_privs", "unshare_error", "cgroup_error",
             "private_root_error") if key in report}
-        if network:
+        if limits.network:
             isolation["network"] = "allowed"
         collected: dict[str, str] = {}
         for name in read_back:
@@ -1049,7 +594,8 @@ def run_python(
             with contextlib.suppress(OSError):
                 if target.is_file() and not target.is_symlink():
                     with target.open("rb") as fh:
-                        collected[name] = fh.read(max_read_back_bytes).decode("utf-8", "replace")
+                        kept = fh.read(limits.max_read_back_bytes)
+                        collected[name] = kept.decode("utf-8", "replace")
         return SandboxResult(
             status=result_status,
             returncode=returncode,

@@ -12,6 +12,7 @@ import pytest
 
 from recode.dataset import build as b
 from recode.dataset.knowledge import KnowledgeBase, parse_record
+from recode.training import dataset_tools
 
 
 def record(**fields):
@@ -28,6 +29,7 @@ ALLTRUE = record(id="t-alltrue", symbol="numpy.alltrue", kind="removed", removed
 MSORT = record(id="t-msort", symbol="numpy.msort", kind="removed", removed_in="2.0.0",
                replacement="np.sort(a, axis=0)")  # no mechanical fix
 KB = KnowledgeBase([FLOAT_, ALLTRUE, MSORT], [])
+TOOLS = dataset_tools.build_tools()
 
 SOURCE = '''"""A module of a package that uses numpy."""
 import os
@@ -72,7 +74,7 @@ def test_cut_snippet_keeps_the_function_and_its_imports():
 
 
 def test_mine_file_finds_each_usage_with_provenance():
-    det = b.detector_for(KB)
+    det = dataset_tools.detector(KB)
     cands = list(b.mine_file(SOURCE, det, {"origin": "mined", "path": "pkg/stats.py"}))
     found = sorted((c.record_id, c.provenance["line"]) for c in cands)
     # the import line itself is flagged by the detector, but an import is no snippet
@@ -81,7 +83,7 @@ def test_mine_file_finds_each_usage_with_provenance():
 
 
 def test_tests_of_the_deprecation_itself_are_not_mined():
-    det = b.detector_for(KB)
+    det = dataset_tools.detector(KB)
     source = (
         "import numpy as np\nimport pytest\n\n\ndef test_alias():\n"
         "    with pytest.warns(DeprecationWarning):\n        np.float_(1)\n"
@@ -92,7 +94,7 @@ def test_tests_of_the_deprecation_itself_are_not_mined():
 
 
 def test_checks_accept_a_mechanical_fix():
-    checker = b.Checker(KB)
+    checker = b.Checker(KB, TOOLS)
     old = b.cut_snippet(SOURCE, 10)
     verdict = checker.check(FLOAT_, old)
     assert verdict.ok, verdict.reason
@@ -126,7 +128,7 @@ def test_checks_accept_a_mechanical_fix():
     ],
 )
 def test_checks_reject(rec, old, new, reason):
-    verdict = b.Checker(KB).check(rec, old, new, "kb-example" if new else "")
+    verdict = b.Checker(KB, TOOLS).check(rec, old, new, "kb-example" if new else "")
     assert not verdict.ok
     assert verdict.reason == reason
 
@@ -143,10 +145,10 @@ class FakeTeacher:
 
 def test_teacher_fills_in_where_no_fix_exists_and_is_checked_too():
     old = "import numpy as np\ny = np.msort([3, 1])\n"
-    good = b.Checker(KB, FakeTeacher("import numpy as np\ny = np.sort([3, 1], axis=0)\n"))
+    good = b.Checker(KB, TOOLS, FakeTeacher("import numpy as np\ny = np.sort([3, 1], axis=0)\n"))
     verdict = good.check(MSORT, old)
     assert verdict.ok and verdict.new_source == "teacher"
-    lazy = b.Checker(KB, FakeTeacher(old))  # a teacher that changes nothing is rejected
+    lazy = b.Checker(KB, TOOLS, FakeTeacher(old))  # a teacher that changes nothing is rejected
     assert lazy.check(MSORT, old).reason == "new code equals old code"
 
 
@@ -173,7 +175,7 @@ def test_teacher_client_speaks_openai_chat(monkeypatch):
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        teacher = b.Teacher(f"http://127.0.0.1:{server.server_port}/v1", "toy")
+        teacher = b.Teacher(dataset_tools.chat(f"http://127.0.0.1:{server.server_port}/v1", "toy"), "toy")
         new = teacher.migrate(MSORT, "import numpy as np\ny = np.msort([3, 1])\n")
     finally:
         server.shutdown()
@@ -181,7 +183,7 @@ def test_teacher_client_speaks_openai_chat(monkeypatch):
     assert seen["path"] == "/v1/chat/completions"
     assert seen["body"]["model"] == "toy"
     assert "np.msort" in seen["body"]["messages"][1]["content"]
-    assert b.Teacher("http://127.0.0.1:9/v1", "x", timeout=1).migrate(MSORT, "x") is None
+    assert b.Teacher(dataset_tools.chat("http://127.0.0.1:9/v1", "x", timeout=1), "x").migrate(MSORT, "x") is None
 
 
 def test_build_dedups_caps_and_splits_by_update():
@@ -198,7 +200,7 @@ def test_build_dedups_caps_and_splits_by_update():
          None),
     ]
     report = b.BuildReport()
-    rows = b.build(cands, KB, per_record_cap=2, report=report)
+    rows = b.build(cands, KB, TOOLS, per_record_cap=2, report=report)
     assert report.duplicates == 1
     assert report.rejected == {"per-update cap reached": 1, "no mechanical fix and no teacher": 1}
     assert len(rows) == 2
@@ -215,13 +217,13 @@ def test_library_caps_override_the_per_update_cap():
     cands = [(b.Candidate("t-float_", f"import numpy as np\nz{i} = np.float_({i})\n",
                           {"origin": "mined"}), None) for i in range(5)]
     report = b.BuildReport()
-    assert len(b.build(cands, KB, per_record_cap=2, report=report)) == 2
+    assert len(b.build(cands, KB, TOOLS, per_record_cap=2, report=report)) == 2
     assert report.rejected == {"per-update cap reached": 3}
     report = b.BuildReport()
-    rows = b.build(cands, KB, per_record_cap=2, library_caps={"numpy": 4}, report=report)
+    rows = b.build(cands, KB, TOOLS, per_record_cap=2, library_caps={"numpy": 4}, report=report)
     assert len(rows) == 4 and report.rejected == {"per-update cap reached": 1}
     # another library's cap leaves numpy's updates at the default
-    assert len(b.build(cands, KB, per_record_cap=2, library_caps={"torch": 9})) == 2
+    assert len(b.build(cands, KB, TOOLS, per_record_cap=2, library_caps={"torch": 9})) == 2
 
 
 class NoEnvironments(b.VenvPool):
@@ -237,14 +239,14 @@ class NoEnvironments(b.VenvPool):
 def test_execute_rows_limits_runs_per_library():
     cands = [(b.Candidate("t-float_", f"import numpy as np\nz{i} = np.float_({i})\n",
                           {"origin": "mined"}), None) for i in range(5)]
-    rows = b.build(cands, KB)
+    rows = b.build(cands, KB, TOOLS)
     releases = {"numpy": ["1.26.4", "2.0.2"]}
     report = b.BuildReport()
-    b.execute_rows(rows, KB, NoEnvironments(), releases, per_library=2, report=report)
+    b.execute_rows(rows, KB, NoEnvironments(), releases, TOOLS, per_library=2, report=report)
     assert report.run_failures == {"numpy: environment unavailable": 2}
     assert ["run" in r["checks"] for r in rows] == [True, True, False, False, False]
     report = b.BuildReport()
-    b.execute_rows(rows, KB, NoEnvironments(), releases, per_library=2,
+    b.execute_rows(rows, KB, NoEnvironments(), releases, TOOLS, per_library=2,
                    library_limits={"numpy": 4}, report=report)
     assert report.run_failures == {"numpy: environment unavailable": 4}
     # a passed run of an earlier build under the same releases is reused, outside the limit
@@ -257,7 +259,7 @@ def test_execute_rows_limits_runs_per_library():
     earlier = b.passed_runs(earlier_rows)
     assert list(earlier) == [b.run_key(rows[0])]
     report = b.BuildReport()
-    b.execute_rows(rows, KB, NoEnvironments(), releases, per_library=1, earlier=earlier,
+    b.execute_rows(rows, KB, NoEnvironments(), releases, TOOLS, per_library=1, earlier=earlier,
                    report=report)
     assert report.reused_runs == 1 and rows[0]["verification"] == "executed"
     assert rows[0]["checks"]["run"] == {**passed, "reused": True}
@@ -266,7 +268,7 @@ def test_execute_rows_limits_runs_per_library():
     rows[0]["checks"].pop("run")
     rows[0]["verification"] = "static"
     report = b.BuildReport()
-    b.execute_rows(rows[:1], KB, NoEnvironments(), {"numpy": ["1.25.2", "2.0.2"]},
+    b.execute_rows(rows[:1], KB, NoEnvironments(), {"numpy": ["1.25.2", "2.0.2"]}, TOOLS,
                    earlier=earlier, report=report)
     assert report.reused_runs == 0 and rows[0]["verification"] == "static"
 
@@ -281,11 +283,11 @@ def test_later_release_pairing(tmp_path):
     (new_root / "pkg" / "m.py").write_text(
         "import numpy as np\n\n\ndef order(a):\n    b = list(a)\n    return np.sort(b, axis=0)\n\n\n"
         "def other(a):\n    return sorted(a, key=str, reverse=True)[::-1] + [0] * len(a)\n")
-    det = b.detector_for(KB)
+    det = dataset_tools.detector(KB)
     paired = list(b.successors(b.mine_tree(old_root, det, {"origin": "mined"}), old_root, new_root))
     assert [p[1] is not None for p in paired] == [True, True]
     report = b.BuildReport()
-    rows = b.build(paired, KB, report=report)
+    rows = b.build(paired, KB, TOOLS, report=report)
     assert [r["new_code_from"] for r in rows] == ["later-release"]
     assert rows[0]["new_code"].endswith("return np.sort(b, axis=0)\n")
     assert rows[0]["checks"]["similarity"] > 0.6
@@ -300,14 +302,14 @@ def test_later_release_pairing_widens_a_statement_to_its_function(tmp_path):
     for root, text in ((tmp_path / "old", old), (tmp_path / "new", new)):
         root.mkdir()
         (root / "m.py").write_text(text)
-    det = b.detector_for(KB)
+    det = dataset_tools.detector(KB)
     mined = list(b.mine_tree(tmp_path / "old", det, {"origin": "mined"}))
     assert [c.old_code.startswith("def long") for c in mined] == [False]
     [(cand, new_code, source)] = b.successors(mined, tmp_path / "old", tmp_path / "new")
     assert cand.old_code.startswith("import numpy as np\n\ndef long(a):")
     assert cand.provenance["cut"] == "function"
     assert new_code is not None and "np.sort(a, axis=0)" in new_code
-    rows = b.build([(cand, new_code, source)], KB)
+    rows = b.build([(cand, new_code, source)], KB, TOOLS)
     assert [r["new_code_from"] for r in rows] == ["later-release"]
     # too long a function to widen to: the statement stays, unpaired
     [(cand, new_code, _)] = b.successors(mined, tmp_path / "old", tmp_path / "new", max_lines=20)
@@ -324,13 +326,13 @@ def test_widened_pairing_falls_back_to_the_fixed_statement_and_maps_sdist_folder
         (root / "m.py").write_text(code)
     (tmp_path / "new" / "pkg-1.1" / "other").mkdir()
     (tmp_path / "new" / "pkg-1.1" / "other" / "m.py").write_text(code)  # m.py is not unique
-    det = b.detector_for(KB)
+    det = dataset_tools.detector(KB)
     mined = list(b.mine_tree(tmp_path / "old", det, {"origin": "mined"}))
     [(cand, new_code, source)] = b.successors(mined, tmp_path / "old", tmp_path / "new")
     assert cand.provenance["new_path"] == "pkg-1.1/m.py" and new_code is not None
     assert cand.statement == mined[0].old_code and cand.old_code != cand.statement
     report = b.BuildReport()
-    [row] = b.build([(cand, new_code, source)], KB, report=report)
+    [row] = b.build([(cand, new_code, source)], KB, TOOLS, report=report)
     assert row["new_code_from"] == "fix" and row["old_code"] == mined[0].old_code
     assert "cut" not in row["provenance"] and "new_path" not in row["provenance"]
     assert row["new_code"] == mined[0].old_code.replace("np.float_(", "np.float64(")
@@ -363,21 +365,21 @@ def test_execute_runs_both_sides_and_checks_the_flagged_lines_ran():
     pool = OnePython()
     old = "import numpy as np\ntotal = np.sum([1, 2, 3])\nassert total == 6\n"
     new = "import numpy as np\ntotal = np.add.reduce([1, 2, 3])\nassert total == 6\n"
-    result = b.execute(sum_rec, old, new, [2], pool, releases)
+    result = b.execute(sum_rec, old, new, [2], pool, releases, TOOLS)
     assert result["ok"], result
     assert result["discriminating"] is False  # np.sum still works "after" the change
     # a function that is defined but never called proves nothing
     unused = "import numpy as np\n\ndef f():\n    return np.sum([1])\n"
     result = b.execute(sum_rec, unused, unused.replace("np.sum", "np.add.reduce"), [4], pool,
-                       releases)
+                       releases, TOOLS)
     assert not result["ok"] and result["reason"] == "the flagged lines did not run"
     # old code that fails under the old release is rejected
     broken = "import numpy as np\ntotal = np.sum([1, 2, 3])\nraise SystemExit(3)\n"
-    result = b.execute(sum_rec, broken, new, [2], pool, releases)
+    result = b.execute(sum_rec, broken, new, [2], pool, releases, TOOLS)
     assert not result["ok"] and result["reason"] == "old code fails under the old version"
     # new code that fails under the new release is rejected
     result = b.execute(sum_rec, old, "import numpy as np\nnp.add.reduce(1, 2, 3, 4, 5)\n", [2],
-                       pool, releases)
+                       pool, releases, TOOLS)
     assert not result["ok"] and result["reason"] == "new code fails under the new version"
 
 

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from recode.dataset.cli import main
+from recode.dataset import cli as dataset_cli
+from recode.training.dataset_tools import main
 
 DATA = Path(__file__).parent / "data"
 
@@ -90,3 +91,7 @@ def test_build_from_a_folder_with_a_library_cap(tmp_path, capsys):
         line + "\n" for line in shipped.splitlines() if '"numpy.float_"' not in line))
     assert main([*base, "--kb", str(kb)]) == 0
     assert json.loads((out / "BUILD.json").read_text())["report"]["kept"] == 0
+    # the dataset layer's own main has no detector or sandbox to build with
+    capsys.readouterr()
+    assert dataset_cli.main(base) == 2
+    assert "build needs the detector and the sandbox" in capsys.readouterr().err

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import torch
 
-from recode.training.trainer import (
+from recode.training.sampling import (
     FillStats,
     PromptStream,
     fill_batch,
@@ -210,9 +210,10 @@ def test_trainer_drops_and_refills_groups(tiny_model, tmp_path):
     groups of the other half, draw new prompts for them, and train on varied groups only."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    from recode.training.adapters import grpo_config
     from recode.training.config import load_config
     from recode.training.data import to_dataset
-    from recode.training.trainer import ReCodeGRPOTrainer, grpo_config
+    from recode.training.trainer import ReCodeGRPOTrainer
 
     tok = AutoTokenizer.from_pretrained(tiny_model)
     rows = [{"dependency": "numpy", "new_version": "==2.0", "update_info": f"change {i}",

@@ -157,7 +157,7 @@ def test_paper_preset_builds_a_valid_trl_config(algo, monkeypatch):
     from peft import LoraConfig
     from trl import GRPOConfig
 
-    from recode.training.trainer import grpo_config, peft_config, reward_functions
+    from recode.training.adapters import grpo_config, peft_config, reward_functions
 
     # The preset is for a GPU with bf16; pretend this machine has one, as TrainingArguments
     # checks for it when built.
@@ -189,3 +189,33 @@ def test_presets_all_load():
     for name in PRESETS:
         cfg = preset(name).resolved()
         assert cfg.preset == name
+
+
+def test_every_option_trl_knows_reaches_grpo_config():
+    """GRPOConfig is derived from TrainConfig: every field whose name (after RENAMED) GRPOConfig
+    has arrives with its value, bar RECODE_ONLY and the four worked out in grpo_config."""
+    from trl import GRPOConfig
+
+    from recode.training.adapters import RECODE_ONLY, RENAMED, grpo_config, trl_names
+
+    trl_fields = {f.name for f in dataclasses.fields(GRPOConfig)}
+    ours = {f.name for f in dataclasses.fields(TrainConfig)}
+    names = trl_names()
+    expected = {n for n in ours if RENAMED.get(n, n) in trl_fields or n in trl_fields}
+    assert set(names) == expected - RECODE_ONLY
+    cfg = load_config(overrides=["use_cpu=true", "bf16=false", "seed=11", "top_p=0.9",
+                                 "max_grad_norm=0.5", "vllm_server_port=8123"])
+    args = grpo_config(cfg, "/tmp/unused-recode-run")
+    resolved = cfg.resolved()
+    computed = {"output_dir", "bf16", "use_cpu", "report_to"}
+    for field_name, trl_name in names.items():
+        if field_name in computed:
+            continue
+        have = getattr(args, trl_name)
+        have = getattr(have, "value", have)  # transformers turns some strings into enums
+        if field_name == "steps_per_generation" and resolved.steps_per_generation is None:
+            continue  # TRL fills it in from gradient_accumulation_steps
+        assert have == getattr(resolved, field_name), field_name
+    assert args.seed == 11 and args.top_p == 0.9 and args.vllm_server_port == 8123
+    assert args.eval_steps != cfg.eval_steps  # validation is recode's own (RunCallback)
+    assert args.save_strategy.value == "steps" and args.remove_unused_columns is False

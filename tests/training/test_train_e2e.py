@@ -43,7 +43,7 @@ def _generate(model_dir: Path, n_tokens: int = 6) -> str:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from recode.dataset.prompt import build_messages, render_prompt
-    from recode.training.trainer import generate_completions
+    from recode.training.generation import generate_completions
 
     tok = AutoTokenizer.from_pretrained(model_dir)
     model = AutoModelForCausalLM.from_pretrained(model_dir)
@@ -138,8 +138,9 @@ def test_sft_warmstart_teaches_the_answer_format(tiny_model):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from recode.training.data import prompt_text
+    from recode.training.generation import generate_completions
     from recode.training.reward import es_star, format_reward
-    from recode.training.trainer import generate_completions, sft_warmstart
+    from recode.training.warmstart import sft_warmstart
 
     tok = AutoTokenizer.from_pretrained(tiny_model)
     model = AutoModelForCausalLM.from_pretrained(tiny_model)

@@ -54,7 +54,7 @@ from recode.training.eval import codeupdatearena as cua
 from recode.training.eval import generate as gen
 from recode.training.eval import humaneval as he
 from recode.training.eval.metrics import TaskCounts, aggregate, grouped
-from recode.training.sandbox import run_python
+from recode.training.sandbox import SandboxLimits, run_python
 
 BROKEN_LIST = Path(__file__).with_name("broken_tasks.json")
 SUITES = ("codeupdatearena", "humaneval")
@@ -192,7 +192,7 @@ def environment(python: str | None) -> dict[str, Any]:
         "        out[name] = None\n"
         "print(json.dumps(out))\n"
     )
-    result = run_python(code, python=python, timeout_s=60)
+    result = run_python(code, SandboxLimits(time_s=60), python=python)
     try:
         return dict(json.loads(result.stdout.strip().splitlines()[-1]))
     except (ValueError, IndexError):

@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from recode.dataset.prompt import THINK_PREFILL, extract_answer
-from recode.training.sandbox import SandboxResult, run_python
+from recode.training.sandbox import SandboxLimits, SandboxResult, run_python
 
 __all__ = [
     "ArenaTask",
@@ -508,13 +508,10 @@ def _run_group(update: ArenaUpdate, jobs: list[_Job], *, test_cpu_s: float,
     budget = 60.0 + 2 * total_tests * (test_wall_s + 1.5)
     result = run_python(
         _DRIVER,
+        SandboxLimits(time_s=budget, cpu_s=budget, memory_mb=memory_mb, max_procs=128),
         files={"spec.json": json.dumps(spec)},
-        timeout_s=budget,
-        cpu_s=budget,
-        memory_mb=memory_mb,
         python=python,
         read_back=["results.jsonl"],
-        max_procs=128,
     )
     records: dict[tuple[int, str], dict[str, Any]] = {}
     for line in result.files.get("results.jsonl", "").splitlines():

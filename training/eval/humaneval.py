@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from recode.dataset.prompt import THINK_PREFILL, extract_answer
-from recode.training.sandbox import run_python
+from recode.training.sandbox import SandboxLimits, run_python
 
 __all__ = ["HumanEvalProblem", "build_messages", "evaluate", "load_humaneval", "program_for"]
 
@@ -104,8 +104,8 @@ class HumanEvalOutcome:
 def _run(program: str | None, timeout_s: float, python: str | None) -> HumanEvalOutcome:
     if program is None:
         return HumanEvalOutcome(False, "no code extracted")
-    result = run_python(program, timeout_s=timeout_s, memory_mb=2048, python=python,
-                        max_output_bytes=4096)
+    limits = SandboxLimits(time_s=timeout_s, memory_mb=2048, max_output_bytes=4096)
+    result = run_python(program, limits, python=python)
     tail = result.stderr.strip().splitlines()[-1:] if result.stderr.strip() else []
     return HumanEvalOutcome(result.ok, result.status, tail[0][:300] if tail else "")
 
