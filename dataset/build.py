@@ -129,9 +129,10 @@ class BuildTools:
     detector: Callable[[KnowledgeBase], Detecting]
     #: the mechanical fixes of a detector's findings: the fixed source, or None when none applied
     fix: Callable[[bytes, Detecting], bytes | None]
-    #: ``run(code, python, timeout_s, env)``: run code in the sandbox under that interpreter,
-    #: with no memory limit (an old release's import may map more than any sensible limit)
-    run: Callable[[str, str, float, Mapping[str, str]], RunOutput]
+    #: ``run(code, python, timeout_s, env, *, read_paths=(), max_output_bytes=None)``: run code
+    #: in the sandbox under that interpreter, with no memory limit (an old release's import may
+    #: map more than any sensible limit); ``read_paths`` readable there too
+    run: Callable[..., RunOutput]
     #: ``chat(url, model, api_key=, timeout=)``: the chat client of a teacher model (None: the
     #: build cannot ask one)
     chat: Callable[..., Chat] | None = None

@@ -137,7 +137,10 @@ def main(argv: list[str] | None = None, *, tools: BuildTools | None = None) -> i
         if args.command == "stats":
             return _stats(args)
         if args.command == "verify":
-            return _verify(args)
+            if tools is None:
+                raise RuntimeError("verify runs probes in the sandbox: run it as "
+                                   "recode-dataset (recode.training.dataset_tools)")
+            return _verify(args, tools)
     except (OSError, RuntimeError, ValueError) as exc:
         print(f"recode-dataset: {exc}", file=sys.stderr)
         return 2
@@ -389,7 +392,7 @@ def _stats(args: argparse.Namespace) -> int:
 # -- verify --------------------------------------------------------------------------------------
 
 
-def _verify(args: argparse.Namespace) -> int:
+def _verify(args: argparse.Namespace, tools: BuildTools) -> int:
     from recode.dataset.knowledge import canonical_name, load_knowledge_base
     from recode.dataset.notes import known_versions
     from recode.dataset.verify import (
@@ -435,7 +438,7 @@ def _verify(args: argparse.Namespace) -> int:
         interpreters.append(Interpreter(python, label, frozenset(wheels) if wheels else None))
     provider = venv_provider(args.cache_dir, install=not args.no_install,
                              interpreters=interpreters)
-    verifier = Verifier(provider, {library: releases}, timeout_s=args.timeout)
+    verifier = Verifier(provider, {library: releases}, tools.run, timeout_s=args.timeout)
     log = (lambda m: print(f"# {m}", file=sys.stderr)) if args.verbose else None
     results = verifier.verify(records, log=log)
     print(format_json(results) if args.format == "json" else format_text(results), end="")

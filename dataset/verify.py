@@ -312,6 +312,10 @@ INSTANCES: dict[str, str] = {
 }
 
 
+#: ``run(code, python, timeout_s, env, *, read_paths, max_output_bytes)``: the sandbox
+ProbeRunner = Callable[..., Any]
+
+
 @dataclass
 class Query:
     path: str
@@ -323,21 +327,19 @@ class Query:
 
 
 def run_probe(
-    env: Environment, queries: list[Query], *, timeout_s: float = 300.0
+    run: ProbeRunner, env: Environment, queries: list[Query], *, timeout_s: float = 300.0
 ) -> dict[str, dict[str, Any]] | str:
-    """Probe results by path, or the reason the probe gave none."""
-    from recode.training.sandbox import run_python
-
+    """Probe results by path, or the reason the probe gave none. ``run`` is the sandbox (this
+    layer imports none: :class:`recode.dataset.build.BuildTools` ``run``)."""
     request = {"path": list(env.path), "queries": [q.to_dict() for q in queries]}
     code = f"REQ = {request!r}\nINSTANCES = {INSTANCES!r}\n{_PROBE}"
-    res = run_python(
+    res = run(
         code,
-        python=env.python,
-        timeout_s=timeout_s,
-        memory_mb=None,
-        max_output_bytes=16 * 1024 * 1024,
+        env.python,
+        timeout_s,
+        {"MPLBACKEND": "Agg", "JAX_PLATFORMS": "cpu"},
         read_paths=list(env.path),
-        env={"MPLBACKEND": "Agg", "JAX_PLATFORMS": "cpu"},
+        max_output_bytes=16 * 1024 * 1024,
     )
     marker = res.stdout.rfind("@@PROBE@@")
     if marker < 0:
@@ -399,9 +401,15 @@ class Verifier:
     """Runs the checks of many records, one probe process per release."""
 
     def __init__(
-        self, provider: Provider, releases: dict[str, list[Version]], *, timeout_s: float = 300.0
+        self,
+        provider: Provider,
+        releases: dict[str, list[Version]],
+        run: ProbeRunner,
+        *,
+        timeout_s: float = 300.0,
     ) -> None:
         self.provider = provider
+        self.run = run
         self.releases = releases
         self.timeout_s = timeout_s
 
@@ -432,7 +440,9 @@ class Verifier:
                 continue
             if log:
                 log(f"probing {len(queries)} names in {lib}=={v}")
-            answers[(lib, v)] = run_probe(env, list(queries.values()), timeout_s=self.timeout_s)
+            answers[(lib, v)] = run_probe(
+                self.run, env, list(queries.values()), timeout_s=self.timeout_s
+            )
         return [_judge(p, answers) for p in plans]
 
 

@@ -11,6 +11,7 @@ to :func:`recode.dataset.cli.main`.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -40,12 +41,24 @@ def fix(source: bytes, found_by: Detecting) -> bytes | None:
     return result.source if result.fixed else None
 
 
-def run(code: str, python: str, timeout_s: float, env: Mapping[str, str]) -> Any:
+def run(
+    code: str,
+    python: str,
+    timeout_s: float,
+    env: Mapping[str, str],
+    *,
+    read_paths: Sequence[str] = (),
+    max_output_bytes: int | None = None,
+) -> Any:
     """``code`` in the sandbox under ``python``, without a memory limit (an old release's
-    import may map more than any sensible one)."""
+    import may map more than any sensible one); ``read_paths`` are readable there too (a
+    probe's venv), ``max_output_bytes`` raises the output kept."""
     from recode.training.sandbox import SandboxLimits, run_python
 
-    return run_python(code, SandboxLimits(time_s=timeout_s, memory_mb=None), python=python, env=env)
+    limits = SandboxLimits(time_s=timeout_s, memory_mb=None)
+    if max_output_bytes is not None:
+        limits = dataclasses.replace(limits, max_output_bytes=max_output_bytes)
+    return run_python(code, limits, python=python, env=env, read_paths=read_paths)
 
 
 def chat(url: str, model: str, *, api_key: str | None = None, timeout: float = 120.0) -> Chat:

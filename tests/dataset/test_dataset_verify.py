@@ -18,6 +18,7 @@ from recode.dataset.verify import (
     format_text,
     tree_provider,
 )
+from recode.training.dataset_tools import run
 
 V1 = """
 import functools
@@ -202,7 +203,7 @@ def verifier(tmp_path_factory) -> Verifier:
             # exists, but fails to import under this environment's dependencies
             (pkg / "broken.py").write_text("from json import no_such_name\n")
         trees[("fakelib", version)] = root / version
-    return Verifier(tree_provider(trees), {"fakelib": final_releases(["1.0.0", "2.0.0"])})
+    return Verifier(tree_provider(trees), {"fakelib": final_releases(["1.0.0", "2.0.0"])}, run)
 
 
 RECORDS = [
@@ -340,7 +341,7 @@ def test_observations_say_what_was_seen(results):
 
 
 def test_a_missing_environment_is_uncheckable(tmp_path):
-    v = Verifier(tree_provider({}), {"fakelib": final_releases(["1.0.0", "2.0.0"])})
+    v = Verifier(tree_provider({}), {"fakelib": final_releases(["1.0.0", "2.0.0"])}, run)
     (res,) = v.verify([RECORDS[0]])
     assert res.outcome is Outcome.UNCHECKABLE
     assert "no environment for fakelib==1.0.0: no such tree" in res.checks[0].observed
@@ -370,7 +371,7 @@ NUMPY_SUBSET = [
 def test_verify_numpy_records_against_the_wheels(capsys):
     """numpy 1.26.4 and 2.0.2 wheels (cached venvs under ~/.cache/recode/venvs after the first
     run; both install on Python 3.11)."""
-    from recode.dataset.cli import main
+    from recode.training.dataset_tools import main
 
     argv = ["verify", "numpy", "--format", "json"]
     for rid in NUMPY_SUBSET:
@@ -390,7 +391,7 @@ def test_verify_numpy_records_against_the_wheels(capsys):
 @pytest.mark.slow
 @pytest.mark.integration
 def test_verify_exits_1_on_a_wrong_record(tmp_path: Path, capsys):
-    from recode.dataset.cli import main
+    from recode.training.dataset_tools import main
 
     wrong = {
         "id": "numpy-2.0-sum",
@@ -412,7 +413,7 @@ def test_verify_exits_1_on_a_wrong_record(tmp_path: Path, capsys):
 
 
 def test_unknown_record_is_a_usage_error(capsys):
-    from recode.dataset.cli import main
+    from recode.training.dataset_tools import main
 
     assert main(["verify", "numpy", "--record", "numpy-0.1-nothing"]) == 2
     assert "no record numpy-0.1-nothing" in capsys.readouterr().err
