@@ -6,6 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from recode.dataset.changelog import Markup, detect_markup, sections, version_section
 from recode.dataset.notes import split_notes
@@ -342,3 +344,47 @@ def test_split_notes_on_the_real_removals_page():
     rotation = next(e for e in entries if e.heading.endswith("``text.get_rotation()``"))
     assert "Figure.callbacks" in rotation.symbols
     assert "~~~~" not in rotation.text.split("\n")[0]
+
+
+_LINES = st.sampled_from(
+    [
+        "",
+        "## 2.0.0",
+        "# before",
+        "   # before",
+        "```python",
+        "```",
+        "~~~",
+        "1.2.0",
+        "=====",
+        "-----",
+        "~~~~~",
+        "*****",
+        "Removed",
+        "- item `x`",
+        "  continued",
+        ".. code-block:: python",
+        ".. versionchanged:: 1.2",
+        "   x = 1",
+        "::",
+        "[1.2.0](https://x/compare/1.1.0...1.2.0)",
+    ]
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(_LINES, max_size=25), st.sampled_from(["1.2.0", "2.0.0", "1.2"]))
+@example(["~~~"] * 4, "1.2.0")  # an underline right above the next title is not its overline
+def test_any_text_splits_into_consistent_sections(lines, version):
+    text = "\n".join(lines)
+    found = sections(text)
+    for s in found:
+        assert 0 <= s.start <= s.title_line < s.body_start <= s.end <= len(lines)
+        assert s.text == "\n".join(lines[s.start : s.end])
+        assert all(
+            later.start >= s.end or later.level > s.level
+            for later in found
+            if later.start > s.start
+        )
+    section = version_section(text, version)
+    assert section is None or section in text
