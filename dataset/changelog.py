@@ -18,6 +18,7 @@ from __future__ import annotations
 import enum
 import re
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from packaging.version import InvalidVersion, Version
 
@@ -99,39 +100,46 @@ def sections(text: str, markup: Markup | None = None) -> list[Section]:
     """
     lines = _lines(text)
     markup = markup or detect_markup(text)
-    heads = _rst_headings(text, lines) if markup is Markup.RST else []
+    heads = _rst_headings(lines) if markup is Markup.RST else []
     if not heads:
-        heads = _markdown_headings(text)
+        heads = _markdown_headings(lines)
     out: list[Section] = []
-    for n, (title, heading, level, start, title_line, body_start) in enumerate(heads):
-        end = next((h[3] for h in heads[n + 1 :] if h[2] <= level), len(lines))
-        versions = title_versions(title)
+    for n, head in enumerate(heads):
+        end = next((h.start for h in heads[n + 1 :] if h.level <= head.level), len(lines))
+        versions = title_versions(head.title)
         out.append(
             Section(
-                title=title,
-                heading=heading,
-                level=level,
+                title=head.title,
+                heading=head.heading,
+                level=head.level,
                 version=versions[0] if versions else None,
-                start=start,
-                title_line=title_line,
-                body_start=body_start,
+                start=head.start,
+                title_line=head.title_line,
+                body_start=head.body_start,
                 end=end,
-                text="\n".join(lines[start:end]),
-                body="\n".join(lines[body_start:end]),
+                text="\n".join(lines[head.start : end]),
+                body="\n".join(lines[head.body_start : end]),
             )
         )
     return out
 
 
-# (title, heading as written, level, start, title line, body start)
-_Head = tuple[str, str, int, int, int, int]
+class _Head(NamedTuple):
+    """A heading as a parser reports it; :class:`Section` adds its end and its text."""
+
+    title: str
+    heading: str
+    level: int
+    start: int
+    title_line: int
+    body_start: int
 
 
-def _markdown_headings(text: str) -> list[_Head]:
+def _markdown_headings(lines: list[str]) -> list[_Head]:
     # imported here: the language server imports this module and starts without markdown-it
     from markdown_it import MarkdownIt
 
-    tokens = MarkdownIt("commonmark").parse(text)
+    tokens = MarkdownIt("commonmark").parse("\n".join(lines))
     found: list[_Head] = []
     for i, token in enumerate(tokens):
         if token.type != "heading_open" or token.map is None:
@@ -144,19 +152,19 @@ def _markdown_headings(text: str) -> list[_Head]:
         )
         first, after = token.map
         found.append(
-            (
-                " ".join(shown.split()),
-                " ".join(inline.content.split()),
-                int(token.tag[1]),
-                first,
-                first,
-                after,
+            _Head(
+                title=" ".join(shown.split()),
+                heading=" ".join(inline.content.split()),
+                level=int(token.tag[1]),
+                start=first,
+                title_line=first,
+                body_start=after,
             )
         )
     return found
 
 
-def _rst_headings(text: str, lines: list[str]) -> list[_Head]:
+def _rst_headings(lines: list[str]) -> list[_Head]:
     # imported here: the language server imports this module and starts without docutils
     from docutils import nodes
     from docutils.frontend import get_default_settings
@@ -175,24 +183,24 @@ def _rst_headings(text: str, lines: list[str]) -> list[_Head]:
         title = section.next_node(nodes.title)
         if title is None or title.parent is not section or title.line is None:
             continue
-        underline = title.line - 1  # docutils gives the 1-based line after the title's
+        underline = title.line - 1  # title.line: the underline's 1-based number
         title_line = underline - 1
         if not 0 <= title_line < len(lines):
             continue
         mark = lines[underline].strip()[:1]
         # an overline: the same adornment right above, unless that is the heading before's
         # underline ("Title\n~~~\nNext\n~~~" with no blank line)
-        after_previous = found[-1][5] if found else 0
+        after_previous = found[-1].body_start if found else 0
         over = title_line - 1 >= after_previous and _adornment(lines[title_line - 1], mark)
         level = sum(1 for _ in _section_ancestors(section, nodes.section))
         found.append(
-            (
-                " ".join(title.astext().split()),
-                lines[title_line].strip(),
-                level,
-                title_line - 1 if over else title_line,
-                title_line,
-                underline + 1,
+            _Head(
+                title=" ".join(title.astext().split()),
+                heading=lines[title_line].strip(),
+                level=level,
+                start=title_line - 1 if over else title_line,
+                title_line=title_line,
+                body_start=underline + 1,
             )
         )
     return found
