@@ -31,6 +31,7 @@ from pathlib import Path
 
 from packaging.version import InvalidVersion, Version
 
+from recode.dataset.changelog import sections
 from recode.dataset.knowledge import IMPORT_NAMES, canonical_name
 from recode.dataset.release_notes import Lookup, ReleaseNotesFetcher, default_cache_dir
 
@@ -49,8 +50,16 @@ __all__ = [
 #: Categories an entry can have; ``change`` is any other API change section ("Changed").
 CATEGORIES = ("deprecation", "removal", "expired", "compatibility", "change")
 
-_ALIASES = {"np": "numpy", "pd": "pandas", "plt": "matplotlib.pyplot", "sns": "seaborn",
-            "jnp": "jax.numpy", "mpl": "matplotlib", "sp": "scipy", "tf": "tensorflow"}
+_ALIASES = {
+    "np": "numpy",
+    "pd": "pandas",
+    "plt": "matplotlib.pyplot",
+    "sns": "seaborn",
+    "jnp": "jax.numpy",
+    "mpl": "matplotlib",
+    "sp": "scipy",
+    "tf": "tensorflow",
+}
 
 
 @dataclass(frozen=True)
@@ -95,8 +104,11 @@ def categorize(heading: str) -> str | None:
     h = re.sub(r"\s+", " ", h)
     if not h:
         return None
-    if re.search(r"expired|removal of prior|prior version deprecation|enforced deprecation|"
-                 r"deprecations? (?:have been |were )?(?:removed|expired|enforced)", h):
+    if re.search(
+        r"expired|removal of prior|prior version deprecation|enforced deprecation|"
+        r"deprecations? (?:have been |were )?(?:removed|expired|enforced)",
+        h,
+    ):
         return "expired"
     if re.search(r"incompatib|compatibility|breaking|api changes|backward", h):
         return "compatibility"
@@ -127,8 +139,6 @@ def _entry_category(section: str, heading: str, text: str) -> str:
 
 # -- structure -----------------------------------------------------------------------------------
 
-_UNDERLINE = re.compile(r"^([=\-~^\"'`#*+])\1{2,}\s*$")
-_MD_HEADING = re.compile(r"^\s{0,3}(#{1,6})\s+(.*?)\s*#*\s*$")
 _BULLET = re.compile(r"^(\s*)(?:[-*+]|\d+[.)]|#\.)\s+(.*)$")
 _CATEGORY_BULLET = re.compile(r"^(?:[-*+])\s+(.{3,60}?)\s*:?\s*$")
 
@@ -139,47 +149,15 @@ class _Heading:
     level: int
     title: str
     body_start: int  # first line after the heading (and its underline)
+    start: int  # first line of the heading: its overline, if any, else ``line``
 
 
-def _headings(lines: list[str]) -> list[_Heading]:
-    """Markdown ``#`` headings and reST headings (underlined, optionally overlined); a reST
-    level is the order in which its adornment style first appears, as docutils does."""
-    found: list[_Heading] = []
-    styles: dict[tuple[str, bool], int] = {}
-    in_fence = False
-    i = 0
-    while i < len(lines):
-        line = lines[i]
-        if line.lstrip().startswith("```"):
-            in_fence = not in_fence
-            i += 1
-            continue
-        if in_fence:
-            i += 1
-            continue
-        m = _MD_HEADING.match(line)
-        if m and not line.startswith("    "):
-            found.append(_Heading(i, len(m.group(1)), m.group(2).strip(), i + 1))
-            i += 1
-            continue
-        if (
-            line.strip()
-            and not _UNDERLINE.match(line.strip())
-            and i + 1 < len(lines)
-            and _UNDERLINE.match(lines[i + 1].strip())
-            and len(lines[i + 1].strip()) >= min(len(line.strip()), 4)
-            and not line.startswith((" ", "\t"))
-        ):
-            char = lines[i + 1].strip()[0]
-            over = i > 0 and bool(_UNDERLINE.match(lines[i - 1].strip())) and (
-                lines[i - 1].strip()[0] == char
-            )
-            level = styles.setdefault((char, over), len(styles) + 1)
-            found.append(_Heading(i, level, line.strip(), i + 2))
-            i += 2
-            continue
-        i += 1
-    return found
+def _headings(text: str) -> list[_Heading]:
+    """The headings of Markdown or reStructuredText notes, as :mod:`recode.dataset.changelog`
+    reads them (a reST level is the nesting docutils gives the adornment styles)."""
+    return [
+        _Heading(s.title_line, s.level, s.heading, s.body_start, s.start) for s in sections(text)
+    ]
 
 
 def _category_bullets(lines: list[str], start: int, end: int) -> list[_Heading]:
@@ -191,7 +169,7 @@ def _category_bullets(lines: list[str], start: int, end: int) -> list[_Heading]:
             continue
         nxt = next((j for j in range(i + 1, end) if lines[j].strip()), None)
         if nxt is not None and re.match(r"^\s+(?:[-*+]|\d+[.)])\s+", lines[nxt]):
-            found.append(_Heading(i, 99, m.group(1), i + 1))
+            found.append(_Heading(i, 99, m.group(1), i + 1, i))
     return found
 
 
@@ -266,8 +244,12 @@ def _dedent(text: str) -> str:
 
 
 def split_notes(
-    text: str, library: str = "", version: str = "", source_url: str = "",
-    *, categories: Iterable[str] = CATEGORIES,
+    text: str,
+    library: str = "",
+    version: str = "",
+    source_url: str = "",
+    *,
+    categories: Iterable[str] = CATEGORIES,
 ) -> list[NoteEntry]:
     """Every change announced in ``text`` under a heading of one of ``categories``.
 
@@ -278,13 +260,12 @@ def split_notes(
     """
     wanted = set(categories)
     lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
-    heads = _headings(lines)
+    heads = _headings(text)
     entries: list[NoteEntry] = []
     # each heading's span ends at the next heading of the same or a higher level
     spans: list[tuple[_Heading, int]] = []
     for n, h in enumerate(heads):
-        end = next((x.line - (1 if _overlined(lines, x) else 0) for x in heads[n + 1:]
-                    if x.level <= h.level), len(lines))
+        end = next((x.start for x in heads[n + 1 :] if x.level <= h.level), len(lines))
         spans.append((h, end))
     # sections whose own content (up to the next heading of any level) holds category bullets
     pseudo: list[tuple[_Heading, int]] = []
@@ -315,7 +296,7 @@ def split_notes(
             continue
         # sub-headings inside the section become entries; text before the first one is split
         inner = [x for x in heads if h.line < x.line < end]
-        first_sub = inner[0].line - (1 if _overlined(lines, inner[0]) else 0) if inner else end
+        first_sub = inner[0].start if inner else end
         chain = " / ".join(parents(h) + [h.title]) if h.level != 99 else h.title
         for idx, block in _blocks(lines, h.body_start, first_sub, 0):
             if h.level == 99:
@@ -326,40 +307,50 @@ def split_notes(
                 continue
             cat = _entry_category(category, h.title, block)
             if cat in wanted:
-                entries.append(NoteEntry(library, version, cat, chain, block, syms, source_url,
-                                         idx + 1))
+                entries.append(
+                    NoteEntry(library, version, cat, chain, block, syms, source_url, idx + 1)
+                )
         for sub in inner:
-            if any(x.line < sub.line and x.level < sub.level and x.line > h.line
-                   for x in inner if x is not sub and x.line < sub.line and x.level < sub.level):
+            if any(
+                x.line < sub.line and x.level < sub.level and x.line > h.line
+                for x in inner
+                if x is not sub and x.line < sub.line and x.level < sub.level
+            ):
                 continue  # nested deeper: part of its parent sub-heading's entry
             covered.add(sub.line)
-            sub_end = next((x.line - (1 if _overlined(lines, x) else 0) for x in inner
-                            if x.line > sub.line and x.level <= sub.level), end)
-            body = "\n".join(lines[sub.body_start:sub_end])
+            sub_end = next(
+                (x.start for x in inner if x.line > sub.line and x.level <= sub.level), end
+            )
+            # the nested headings' titles stay in the entry, their adornment lines do not
+            adornments = {
+                i
+                for x in inner
+                if sub.line < x.line < sub_end
+                for i in range(x.start, x.body_start)
+                if i != x.line
+            }
             body = "\n".join(
-                ln for ln in body.split("\n") if not _UNDERLINE.match(ln.strip() or "x")
+                lines[i] for i in range(sub.body_start, sub_end) if i not in adornments
             )
             if not body.strip():
                 continue  # an empty placeholder sub-section
             block = (sub.title + "\n\n" + _dedent(body)).strip()
             cat = _entry_category(category, h.title, block)
             if cat in wanted:
-                entries.append(NoteEntry(library, version, cat, chain + " / " + sub.title,
-                                         block, symbols_in(block, library), source_url,
-                                         sub.line + 1))
+                entries.append(
+                    NoteEntry(
+                        library,
+                        version,
+                        cat,
+                        chain + " / " + sub.title,
+                        block,
+                        symbols_in(block, library),
+                        source_url,
+                        sub.line + 1,
+                    )
+                )
     entries.sort(key=lambda e: e.line)
     return entries
-
-
-def _overlined(lines: list[str], h: _Heading) -> bool:
-    return (
-        h.level != 99
-        and h.line > 0
-        and bool(_UNDERLINE.match(lines[h.line - 1].strip()))
-        and lines[h.line - 1].strip()[:1] == lines[h.line + 1].strip()[:1]
-        if h.line + 1 < len(lines)
-        else False
-    )
 
 
 # -- symbols -------------------------------------------------------------------------------------
@@ -441,8 +432,12 @@ def mentions(entry: NoteEntry, path: str) -> bool:
 
 
 def known_versions(
-    library: str, *, offline: bool = False, cache_dir: Path | None = None,
-    python: str | None = None, wheels_only: bool = False,
+    library: str,
+    *,
+    offline: bool = False,
+    cache_dir: Path | None = None,
+    python: str | None = None,
+    wheels_only: bool = False,
 ) -> list[str]:
     """Released versions of ``library``, oldest first: from ``pip index versions`` (the
     package index's ordinary client), or offline from the versions in the release-notes cache.
@@ -453,9 +448,19 @@ def known_versions(
     if not offline:
         try:
             out = subprocess.run(
-                [python or sys.executable, "-m", "pip", "index", "versions", name,
-                 *(["--only-binary=:all:"] if wheels_only else [])],
-                capture_output=True, text=True, timeout=120, check=False,
+                [
+                    python or sys.executable,
+                    "-m",
+                    "pip",
+                    "index",
+                    "versions",
+                    name,
+                    *(["--only-binary=:all:"] if wheels_only else []),
+                ],
+                capture_output=True,
+                text=True,
+                timeout=120,
+                check=False,
             ).stdout
         except (OSError, subprocess.TimeoutExpired):
             out = ""
@@ -491,13 +496,21 @@ def entries_for_versions(
         lookups.append(lookup)
         if lookup.notes is None:
             continue
-        entries.extend(split_notes(lookup.notes.text, canonical_name(library), v,
-                                   lookup.notes.source_url, categories=categories))
+        entries.extend(
+            split_notes(
+                lookup.notes.text,
+                canonical_name(library),
+                v,
+                lookup.notes.source_url,
+                categories=categories,
+            )
+        )
     return entries, lookups
 
 
-def select_versions(versions: list[str], since: str | None, until: str | None,
-                    *, prereleases: bool = False) -> list[str]:
+def select_versions(
+    versions: list[str], since: str | None, until: str | None, *, prereleases: bool = False
+) -> list[str]:
     """The versions in (since, until]: a release's notes describe what changed since the
     previous one, so ``--from 1.26 --to 2.0`` reads 2.0.0's notes (and 2.0's patch releases
     up to ``until``)."""

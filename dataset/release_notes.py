@@ -41,6 +41,7 @@ from typing import Any
 
 from packaging.version import InvalidVersion, Version
 
+from recode.dataset.changelog import version_section
 from recode.dataset.knowledge import canonical_name
 
 log = logging.getLogger(__name__)
@@ -399,99 +400,6 @@ def _tag_version(tag: str, name: str) -> Version | None:
 
 
 # -- text ----------------------------------------------------------------------------------
-
-_HEADING_UNDERLINE = re.compile(r"^\s*([=\-~^\"'`#*+])\1{2,}\s*$")
-_MD_HEADING = re.compile(r"^\s{0,3}(#{1,6})\s+\S")
-_ANY_VERSION = re.compile(r"(?<![\w.])v?\d+\.\d+(?:\.\d+)*")
-
-
-def _version_spellings(version: str) -> list[str]:
-    """``1.12.0`` -> ["1.12.0", "1.12"]: changelogs often drop trailing zeros."""
-    spellings = [version]
-    v = version
-    while v.endswith(".0") and v.count(".") > 1:
-        v = v[:-2]
-        spellings.append(v)
-    return spellings
-
-
-def _headings(lines: list[str]) -> list[tuple[int, int]]:
-    """(line index, level) of headings: Markdown ``#``, underlined reST, bold-only lines."""
-    found: list[tuple[int, int]] = []
-    underline_levels: dict[str, int] = {}
-    for i, line in enumerate(lines):
-        m = _MD_HEADING.match(line)
-        if m:
-            found.append((i, len(m.group(1))))
-            continue
-        if (
-            i + 1 < len(lines)
-            and line.strip()
-            and _HEADING_UNDERLINE.match(lines[i + 1])
-            and not _HEADING_UNDERLINE.match(line)
-        ):
-            char = lines[i + 1].strip()[0]
-            level = underline_levels.setdefault(char, len(underline_levels) + 1)
-            found.append((i, level))
-    return found
-
-
-_LINK_TARGET = re.compile(r"\]\([^)]*\)|<[a-z][\w+.-]*://[^>]*>|\b[a-z][\w+.-]*://\S+")
-
-
-def _visible_text(line: str) -> str:
-    """A heading line without its link targets and bare URLs (``[1.2](url)`` -> ``[1.2]``)."""
-    return _LINK_TARGET.sub(lambda m: "]" if m.group().startswith("]") else " ", line)
-
-
-def version_section(text: str, version: str) -> str | None:
-    """The part of a changelog under the heading that names ``version``, heading included.
-
-    A heading names the version when its visible text holds it as a whole token (``1.12.0``,
-    or ``1.12`` for ``1.12.0``); link targets do not count, so Keep a Changelog's
-    ``## [Unreleased](.../compare/1.12.0...HEAD)`` is not the 1.12.0 section. The section ends
-    at the next heading of the same or a higher level, or at any later heading that names
-    another version.
-
-    >>> log = "# Changes\\n\\n## 2.1.0\\n\\n- new\\n\\n## 2.0.0 (2024-06-16)\\n\\n### Removed\\n\\n"
-    >>> log += "- `np.float_` is gone\\n\\n## 1.26.4\\n\\n- old\\n"
-    >>> print(version_section(log, "2.0.0"))
-    ## 2.0.0 (2024-06-16)
-    <BLANKLINE>
-    ### Removed
-    <BLANKLINE>
-    - `np.float_` is gone
-    >>> version_section(log, "3.0") is None
-    True
-    >>> kac = "## [Unreleased](https://x.org/compare/1.2.0...HEAD)\\n\\n- next\\n\\n"
-    >>> kac += "## [1.2.0](https://x.org/compare/1.1.0...1.2.0) - 2024-01-02\\n\\n- this\\n"
-    >>> print(version_section(kac, "1.2.0"))
-    ## [1.2.0](https://x.org/compare/1.1.0...1.2.0) - 2024-01-02
-    <BLANKLINE>
-    - this
-    """
-    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
-    headings = _headings(lines)
-    patterns = [
-        re.compile(r"(?<![\w.])[vV]?" + re.escape(s) + r"(?![\w]|\.\d)")
-        for s in _version_spellings(_clean_version(version))
-    ]
-    shown = {index: _visible_text(lines[index]) for index, _ in headings}
-    for pattern in patterns:
-        for pos, (index, level) in enumerate(headings):
-            if not pattern.search(shown[index]):
-                continue
-            end = len(lines)
-            for later, later_level in headings[pos + 1 :]:
-                other_version = _ANY_VERSION.search(shown[later]) and not pattern.search(
-                    shown[later]
-                )
-                if later_level <= level or other_version:
-                    end = later
-                    break
-            section = "\n".join(lines[index:end]).strip()
-            return section or None
-    return None
 
 
 def excerpt(text: str, terms: Iterable[str], max_chars: int = 1500) -> str:
