@@ -72,6 +72,7 @@ _DEF = re.compile(rb"(?:async[ \t]+)?def(?![\w\x80-\xff])")
 _INDENTED = re.compile(rb"\n([ \t]+)" + _AFTER_INDENT)
 _BRACKETS = bytes.maketrans(b"[{]}", b"(())")
 _MASKED = re.compile(rb"\0*")
+_WALRUS = re.compile(rb"[ \t\r\n\\]*:=")
 _NAME_BYTE = [chr(c).isascii() and (chr(c).isalnum() or c == 95) for c in range(256)]
 
 
@@ -145,6 +146,12 @@ class Outline:
             if depth <= 0 and not _continued(skeleton, end):
                 return start, end
             at = pos = end + 1
+
+    def may_bind_at(self, start: int, end: int) -> bool:
+        """Whether the name spelled at bytes ``[start, end)`` may be bound there as far as
+        strings and comments tell: not in a string or comment, unless ``:=`` follows it (a
+        walrus in the replacement field of an f-string)."""
+        return not self._in_string_or_comment(start) or bool(_WALRUS.match(self.source, end))
 
     def _in_string_or_comment(self, pos: int) -> bool:
         """Whether byte ``pos`` is in a string or comment: masked in the skeleton, or in one of
