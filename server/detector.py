@@ -24,6 +24,7 @@ import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from packaging.version import Version
 from tree_sitter import Node, Tree
@@ -200,7 +201,7 @@ class Detector:
         }
         self._next: dict[str, set[str]] = {}
         self._next_of_set: dict[frozenset[str], frozenset[bytes]] = {}
-        self._binding_patterns: dict[bytes, re.Pattern[bytes]] = {}
+        self._binding_patterns: dict[bytes, _BindingPatterns] = {}
         self._reference_patterns: dict[bytes, re.Pattern[bytes]] = {}
         self.prefilter = Prefilter(self)
 
@@ -230,18 +231,23 @@ class Detector:
             )
         return pattern
 
-    def binding_pattern(self, name: bytes) -> re.Pattern[bytes]:
-        """Where ``name`` may be bound (:meth:`_Run._rebinds`): the name as a whole word, with
-        group 1 set where an attribute, a subscript or a call follows (a use: only ``def
-        name(`` and ``class name(`` bind there). The byte before is checked by the caller."""
-        pattern = self._binding_patterns.get(name)
-        if pattern is None:
+    def binding_patterns(self, name: bytes) -> _BindingPatterns:
+        """Where ``name`` may be bound (:meth:`_Run._rebinds`): the name as a whole word, not
+        followed by an attribute, a subscript or a call (a use); for text that holds ``def`` or
+        ``class``, also where a call follows (``def np(``), and for text that holds ``import``,
+        where an attribute or a call follows (``import np.linalg``), with the ``(`` or ``.`` in
+        group 1. The byte before is checked by the caller."""
+        patterns = self._binding_patterns.get(name)
+        if patterns is None:
             if len(self._binding_patterns) > 4096:
                 self._binding_patterns.clear()
-            pattern = self._binding_patterns[name] = re.compile(
-                re.escape(name) + rb"(?![\w\x80-\xff])([ \t]*[.\[(])?"
+            word = re.escape(name) + rb"(?![\w\x80-\xff])"
+            patterns = self._binding_patterns[name] = _BindingPatterns(
+                re.compile(word + rb"(?![ \t]*[.\[(])"),
+                re.compile(word + rb"(?![ \t]*[.\[])(?:[ \t]*(\())?"),
+                re.compile(word + rb"(?![ \t]*\[)(?:[ \t]*([.(]))?"),
             )
-        return pattern
+        return patterns
 
     def next_names(self, target: str) -> set[str]:
         """The names that can follow ``target.`` on the way to a tracked path."""
@@ -276,16 +282,18 @@ class Detector:
                 if start and _WORD_OR_DOT[source[start - 1]]:
                     continue  # the end of a longer name, or an attribute
                 if not every:
-                    group = 1 if m.start(1) >= 0 else 2
-                    attr = m.group(group)
-                    # across a line break the text alone cannot tell one chain from two
-                    # statements (outside brackets): the name may be bare, so both count
-                    if (attr is None or group == 2) and free:
-                        pass
-                    elif attr is None or attr not in leads:
-                        continue  # with this attribute (or bare) it leads nowhere
-                    elif text is not None and not text.leads(targets, attr, m.end(group)):
-                        continue  # the chain after it spells nothing that can be found
+                    group = m.lastindex  # 2: across a line break (see reference_pattern)
+                    if group is None or group == 2 and free:
+                        # bare; or across a line break, where the text alone cannot tell one
+                        # chain from two statements (outside brackets): bare too, perhaps
+                        if not free:
+                            continue
+                    else:
+                        attr = m.group(group)
+                        if attr not in leads:
+                            continue  # with this attribute it leads nowhere
+                        if text is not None and not text.leads(targets, attr, m.end(group)):
+                            continue  # the chain after it spells nothing that can be found
                 uses.append((start, key))
         uses.sort()
         return uses
@@ -445,6 +453,14 @@ class _Text:
         for name, target in self._prefilter.import_bindings(self.spaced, self._source):
             kinds.setdefault(name, set()).add((target, "import"))
         return kinds
+
+
+class _BindingPatterns(NamedTuple):
+    """See :meth:`Detector.binding_patterns`."""
+
+    plain: re.Pattern[bytes]
+    definitions: re.Pattern[bytes]
+    imports: re.Pattern[bytes]
 
 
 class _Run:
@@ -678,9 +694,10 @@ class _Run:
         self, node: Node, by_scope: dict[tuple[int, int], list[Binding]]
     ) -> Binding | None:
         """The binding a name refers to: its innermost scope's, unless a function between
-        rebinds it (a parameter, an assignment); for objects of evident class, the last
-        assignment before the use."""
-        pos = node.start_byte
+        rebinds it (:meth:`_rebinds`); for objects of evident class, the last assignment before
+        the use. Where no enclosing scope binds the name, nothing is asked of the functions
+        between (a name of evident class in one function, used in another, is most uses)."""
+        inner: list[Node] = []  # the functions between the use and the scope of its binding
         scope = node.parent
         while True:
             while scope is not None and scope.type not in _SCOPES:
@@ -688,12 +705,15 @@ class _Run:
             key = (scope.start_byte, scope.end_byte) if scope is not None else self._module
             found = by_scope.get(key)
             if found:
+                for func in inner:
+                    if self._rebinds(func, node.text):
+                        return None
+                pos = node.start_byte
                 before = [b for b in found if b.kind != "typed" or b.name_node.start_byte < pos]
                 return before[-1] if before else None
             if scope is None:
                 return None
-            if self._rebinds(scope, node.text):
-                return None
+            inner.append(scope)
             scope = scope.parent
 
     def _rebinds(self, func: Node, name: bytes) -> bool:
@@ -718,17 +738,25 @@ class _Run:
             end = self._outline.function_end(func.start_byte) or end
         size = len(name)
         cached = False
-        for m in self.d.binding_pattern(name).finditer(source, func.start_byte, end):
+        patterns = self.d.binding_patterns(name)
+        start = func.start_byte
+        if source.find(b"import", start, end) >= 0:
+            pattern = patterns.imports
+        # the function's own ``def`` (or ``lambda``) is at its start: another is nested
+        elif source.find(b"def", start + 1, end) >= 0 or source.find(b"class", start, end) >= 0:
+            pattern = patterns.definitions
+        else:
+            pattern = patterns.plain
+        for m in pattern.finditer(source, start, end):
             at = m.start()
             if at and (_WORD_OR_DOT[source[at - 1]] or source[at - 1] >= 128):
                 continue  # the end of a longer name, or an attribute
-            after = m.group(1)
-            if after is not None and not (
+            if m.lastindex is not None and not (
                 _DEF_OR_CLASS.search(source, max(0, at - 64), at)
-                if after.endswith(b"(")
-                else after.endswith(b".") and _imported_at(source, at)
+                if m.group(1) == b"("
+                else _imported_at(source, at)
             ):
-                continue  # an attribute, subscript or call of it: a use
+                continue  # an attribute or a call of it: a use
             if not self._covered(at):
                 if self._outline is not None and not self._outline.may_bind_at(at, at + size):
                     continue  # in a comment, or in a string with no walrus after the name
