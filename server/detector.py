@@ -946,8 +946,9 @@ class _Run:
             paths = [p for p in paths if p.split(".")[0] in libs]
             if not paths:
                 continue
-            for m in re.finditer(rb"\." + re.escape(leaf.encode()) + rb"\b", self.source):
-                node = self.root.descendant_for_byte_range(m.start() + 1, m.end())
+            after_dot = rb"\." + _GAP + rb"(" + re.escape(leaf.encode()) + rb")\b"
+            for m in re.finditer(after_dot, self.source):
+                node = self.root.descendant_for_byte_range(m.start(1), m.end(1))
                 if node is None or node.type != "identifier" or node.parent is None:
                     continue
                 attr = node.parent

@@ -137,6 +137,9 @@ def test_name_only_methods_are_off_by_default_and_low_confidence(test_kb):
     low = Detector(test_kb, vs, name_only_methods=True).detect(code)
     assert [(f.record.id, f.confidence) for f in low] == [("pd-append", "low")]
     assert "name only" in low[0].message
+    chained = b"import pandas as pd\ndef f(df):\n    return (df.  # c\n        append(df))\n"
+    low = Detector(test_kb, vs, name_only_methods=True).detect(chained)
+    assert [(f.record.id, f.start.line, f.end.line) for f in low] == [("pd-append", 2, 3)]
 
 
 # -- false-positive traps ---------------------------------------------------------------------
