@@ -589,30 +589,30 @@ class _Run:
             first = stmt.child_by_field_name("name")
             if first is not None and first.type == "aliased_import":
                 first = first.child_by_field_name("name")
-            root = text(first).split(".")[0]
+            root = _dotted(first).split(".")[0]
         else:
-            root = text(stmt.child_by_field_name("module_name")).split(".")[0]
+            root = _dotted(stmt.child_by_field_name("module_name")).split(".")[0]
         guarded = guard(stmt, self._lib(root))
         if stmt.type == "import_statement":
             for item in stmt.children_by_field_name("name"):
                 if item.type == "aliased_import":
                     dotted = item.child_by_field_name("name")
                     alias = text(item.child_by_field_name("alias"))
-                    path = text(dotted)
+                    path = _dotted(dotted)
                     self._import_site(dotted, path, stmt, guarded)
                     if path.split(".")[0] in self.d.roots:
                         self.bindings.append(
                             Binding(alias, path, scope, "import", dotted, stmt, alias)
                         )
                 else:
-                    path = text(item)
+                    path = _dotted(item)
                     self._import_site(item, path, stmt, guarded)
                     top = path.split(".")[0]
                     if top in self.d.roots:
                         self.bindings.append(Binding(top, top, scope, "import", item, stmt))
             return
         module_node = stmt.child_by_field_name("module_name")
-        module = text(module_node)
+        module = _dotted(module_node)
         if module.startswith(".") or module.split(".")[0] not in self.d.roots:
             return
         if any(c.type == "wildcard_import" for c in stmt.children):
@@ -630,7 +630,7 @@ class _Run:
                 alias = text(item.child_by_field_name("alias"))
             else:
                 dotted, alias = item, None
-            path = f"{module}.{text(dotted)}"
+            path = f"{module}.{_dotted(dotted)}"
             self._import_site(dotted, path, stmt, guarded, exact=True)
             self.bindings.append(
                 Binding(alias or text(dotted), path, scope, "from", dotted, stmt, alias)
@@ -1109,6 +1109,15 @@ def _binding_scope(node: Node) -> Node | None:
                 return parent
         child, parent = parent, parent.parent
     return None
+
+
+def _dotted(node: Node | None) -> str:
+    """A dotted name as Python reads it: ``numpy.linalg`` however spaced or continued across
+    lines (``import numpy \\`` / ``.linalg``); other nodes (a relative import), and broken
+    names, as written."""
+    if node is not None and node.type == "dotted_name" and not node.has_error:
+        return ".".join(text(part) for part in node.named_children if part.type == "identifier")
+    return text(node)
 
 
 def _positional_count(call: Node) -> int:

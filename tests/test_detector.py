@@ -489,6 +489,19 @@ def test_attribute_chains_across_lines(detector, code, expected):
         assert source.encode()[f.start_byte : f.end_byte].decode() == spelled
 
 
+@pytest.mark.parametrize(
+    "code",
+    [
+        "import numpy \\\n    .random as npr\nnpr.random_integers(1)\n",
+        "import numpy. \\\n    random as npr\nnpr.random_integers(1)\n",
+        "from numpy \\\n    .random import random_integers\nrandom_integers(1)\n",
+        "import numpy . random as npr\nnpr.random_integers(1)\n",
+    ],
+)
+def test_dotted_imports_across_lines(detector, code):
+    assert [r for _, r, _ in found(detector, code)][-1:] == ["np-random_integers"]
+
+
 def test_a_chain_across_lines_outside_brackets_is_two_statements(detector):
     """``np`` alone on a line, ``.float_`` on the next: broken code, no chain, no finding
     (tree-sitter reads no attribute), and no crash."""
