@@ -268,8 +268,8 @@ def test_stdlib_with_synthetic_records(name_only_methods):
 
 def kept(detector: Detector, code: str) -> bool:
     """Whether the prefilter keeps ``code``; asserts it does wherever the detector finds
-    something (a few spellings kept here, such as a comment inside a chain, the detector itself
-    does not resolve: keeping them costs a parse, nothing else)."""
+    something (a few spellings kept here the detector itself does not resolve: keeping them
+    costs a parse, nothing else)."""
     source = textwrap.dedent(code).encode()
     keep = detector.prefilter(source)
     findings = detector.detect(source, prefilter=False)
