@@ -137,7 +137,7 @@ def test_write_applies_fixes_and_reports_the_rest(capsys, project, bare_python):
     assert code == 1 and "0 fixed" in out
 
 
-# large enough to be parsed in part
+# chains across lines, in a file large enough to be parsed in part (the padding)
 CHAINS_PY = (
     textwrap.dedent(
         """\
