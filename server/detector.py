@@ -1111,13 +1111,22 @@ def _binding_scope(node: Node) -> Node | None:
     return None
 
 
+_PLAIN_DOTTED = re.compile(r"[\w.]+")
+
+
 def _dotted(node: Node | None) -> str:
     """A dotted name as Python reads it: ``numpy.linalg`` however spaced or continued across
     lines (``import numpy \\`` / ``.linalg``); other nodes (a relative import), and broken
     names, as written."""
-    if node is not None and node.type == "dotted_name" and not node.has_error:
+    spelled = text(node)
+    if (
+        node is not None
+        and node.type == "dotted_name"
+        and not _PLAIN_DOTTED.fullmatch(spelled)
+        and not node.has_error
+    ):
         return ".".join(text(part) for part in node.named_children if part.type == "identifier")
-    return text(node)
+    return spelled
 
 
 def _positional_count(call: Node) -> int:
