@@ -1018,17 +1018,9 @@ def _imported_at(source: bytes, at: int) -> bool:
     """Whether the dotted name at ``at`` is an item of an ``import`` statement (``import
     np.linalg`` binds ``np``), from the start of its logical line."""
     start = source.rfind(b"\n", 0, at) + 1
-    while start and _continued(source, start - 1):
+    while start and sparse.continued(source, start - 1):
         start = source.rfind(b"\n", 0, start - 1) + 1
     return _IMPORT_ITEMS.search(source, start, at) is not None
-
-
-def _continued(source: bytes, newline: int) -> bool:
-    """Whether the line ending at ``newline`` ends with a backslash continuation."""
-    before = newline - 1
-    if before >= 0 and source[before] == 13:
-        before -= 1
-    return before >= 0 and source[before] == 92
 
 
 # What holds a target of an assignment, a ``for``, ``with`` or ``del`` along with others.
