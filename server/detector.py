@@ -24,6 +24,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import NamedTuple
 
 from packaging.version import Version
 from tree_sitter import Node, Tree
@@ -56,6 +57,10 @@ class _Uncovered(Exception):
 
 _SCOPES = {"function_definition", "lambda"}
 _IMPORT_KEYWORD = re.compile(rb"import")
+_ATTRIBUTE = rb"[A-Za-z_][A-Za-z0-9_]*"
+# What may stand between the parts of a dotted chain besides spaces and tabs: line breaks
+# (inside brackets), backslash continuations and comments. Possessive: no backtracking.
+_GAP = rb"(?:[ \t\f\r\n]|\\(?:\r\n?|\n)|#[^\r\n]*+)*+"
 
 
 @dataclass(frozen=True)
@@ -202,34 +207,51 @@ class Detector:
         }
         self._next: dict[str, set[str]] = {}
         self._next_of_set: dict[frozenset[str], frozenset[bytes]] = {}
-        self._rebinding: dict[bytes, tuple[re.Pattern[bytes], re.Pattern[bytes]]] = {}
+        self._binding_patterns: dict[bytes, _BindingPatterns] = {}
         self._reference_patterns: dict[bytes, re.Pattern[bytes]] = {}
         self.prefilter = Prefilter(self)
 
     def reference_pattern(self, name: bytes) -> re.Pattern[bytes]:
-        """Uses of an imported name, with the attribute after it, if any, in group 1. A literal
-        first, so that ``re`` scans for it fast; the byte before it is checked by the caller.
-        Which attributes lead on is checked by the caller too: a pattern naming them would be
-        one per (name, attribute set), and compiling such alternations cost more than a scan."""
+        """Uses of an imported name, with the attribute after it, if any: in group 1 where the
+        dot and the attribute are on the name's line, in group 2 where a line break, a backslash
+        continuation or a comment comes between (``(np\\n .product(x))``, the pandas method
+        chain). A literal first, so that ``re`` scans for it fast; the byte before it is checked
+        by the caller. Which attributes lead on is checked by the caller too: a pattern naming
+        them would be one per (name, attribute set), and compiling such alternations cost more
+        than a scan."""
         pattern = self._reference_patterns.get(name)
         if pattern is None:
             if len(self._reference_patterns) > 4096:
                 self._reference_patterns.clear()  # a long-lived server sees many files
             pattern = self._reference_patterns[name] = re.compile(
-                re.escape(name) + rb"\b(?:[ \t]*\.[ \t]*([A-Za-z_][A-Za-z0-9_]*))?"
+                re.escape(name)
+                + rb"\b(?:[ \t]*\.[ \t]*("
+                + _ATTRIBUTE
+                + rb")|"
+                + _GAP
+                + rb"\."
+                + _GAP
+                + rb"("
+                + _ATTRIBUTE
+                + rb"))?"
             )
         return pattern
 
-    def rebinding_patterns(self, name: bytes) -> tuple[re.Pattern[bytes], re.Pattern[bytes]]:
-        """Patterns for ``name`` as a parameter, and as an assignment or ``for`` target."""
-        patterns = self._rebinding.get(name)
+    def binding_patterns(self, name: bytes) -> _BindingPatterns:
+        """Where ``name`` may be bound (:meth:`_Run._rebinds`): the name as a whole word, not
+        followed by an attribute, a subscript or a call (a use); for text that holds ``def`` or
+        ``class``, also where a call follows (``def np(``), and for text that holds ``import``,
+        where an attribute or a call follows (``import np.linalg``), with the ``(`` or ``.`` in
+        group 1. The byte before is checked by the caller."""
+        patterns = self._binding_patterns.get(name)
         if patterns is None:
-            word = re.escape(name)
-            patterns = self._rebinding[name] = (
-                re.compile(rb"(?:^|[(,*])\s*" + word + rb"\b"),
-                # the name first (``re`` scans for a literal fast); what must come before it is
-                # checked by _assigned: no name character or dot, or ``for`` and a space
-                re.compile(word + rb"(?:([ \t]*(?::[^=\n]*)?=(?!=))|[ \t]+in\b)"),
+            if len(self._binding_patterns) > 4096:
+                self._binding_patterns.clear()
+            word = re.escape(name) + rb"(?![\w\x80-\xff])"
+            patterns = self._binding_patterns[name] = _BindingPatterns(
+                re.compile(word + rb"(?![ \t]*[.\[(])"),
+                re.compile(word + rb"(?![ \t]*[.\[])(?:[ \t]*(\())?"),
+                re.compile(word + rb"(?![ \t]*\[)(?:[ \t]*([.(]))?"),
             )
         return patterns
 
@@ -265,16 +287,19 @@ class Detector:
                 start = m.start()
                 if start and _WORD_OR_DOT[source[start - 1]]:
                     continue  # the end of a longer name, or an attribute
-                attr = m.group(1)
-                if not every and (attr not in leads if attr is not None else not free):
-                    continue  # with this attribute (or bare) it leads nowhere
-                if (
-                    text is not None
-                    and not every
-                    and attr is not None
-                    and not text.leads(targets, attr, m.end(1))
-                ):
-                    continue  # the chain after it spells nothing that can be found
+                if not every:
+                    group = m.lastindex  # 2: across a line break (see reference_pattern)
+                    if group is None or group == 2 and free:
+                        # bare; or across a line break, where the text alone cannot tell one
+                        # chain from two statements (outside brackets): bare too, perhaps
+                        if not free:
+                            continue
+                    else:
+                        attr = m.group(group)
+                        if attr not in leads:
+                            continue  # with this attribute it leads nowhere
+                        if text is not None and not text.leads(targets, attr, m.end(group)):
+                            continue  # the chain after it spells nothing that can be found
                 uses.append((start, key))
         uses.sort()
         return uses
@@ -432,6 +457,14 @@ class _Text:
         return kinds
 
 
+class _BindingPatterns(NamedTuple):
+    """See :meth:`Detector.binding_patterns`."""
+
+    plain: re.Pattern[bytes]
+    definitions: re.Pattern[bytes]
+    imports: re.Pattern[bytes]
+
+
 class _Run:
     """One detection pass over one file."""
 
@@ -458,6 +491,8 @@ class _Run:
         self.bindings: list[Binding] = []
         self._found: dict[tuple[int, int, str], Finding] = {}
         self._rebinds_cache: dict[tuple[int, bytes], bool] = {}
+        # places a name may be bound that a partial tree lacks (see _rebinds)
+        self._unparsed: list[int] = []
         self._module = (0, len(source) + 1)  # the scope of module-level bindings
         self._fix_context: dict[int, fixes.FixSite] = {}
         self._libs: dict[tuple[str, str | None], Library] = {}
@@ -558,30 +593,30 @@ class _Run:
             first = stmt.child_by_field_name("name")
             if first is not None and first.type == "aliased_import":
                 first = first.child_by_field_name("name")
-            root = text(first).split(".")[0]
+            root = _dotted(first).split(".")[0]
         else:
-            root = text(stmt.child_by_field_name("module_name")).split(".")[0]
+            root = _dotted(stmt.child_by_field_name("module_name")).split(".")[0]
         guarded = guard(stmt, self._lib(root))
         if stmt.type == "import_statement":
             for item in stmt.children_by_field_name("name"):
                 if item.type == "aliased_import":
                     dotted = item.child_by_field_name("name")
                     alias = text(item.child_by_field_name("alias"))
-                    path = text(dotted)
+                    path = _dotted(dotted)
                     self._import_site(dotted, path, stmt, guarded)
                     if path.split(".")[0] in self.d.roots:
                         self.bindings.append(
                             Binding(alias, path, scope, "import", dotted, stmt, alias)
                         )
                 else:
-                    path = text(item)
+                    path = _dotted(item)
                     self._import_site(item, path, stmt, guarded)
                     top = path.split(".")[0]
                     if top in self.d.roots:
                         self.bindings.append(Binding(top, top, scope, "import", item, stmt))
             return
         module_node = stmt.child_by_field_name("module_name")
-        module = text(module_node)
+        module = _dotted(module_node)
         if module.startswith(".") or module.split(".")[0] not in self.d.roots:
             return
         if any(c.type == "wildcard_import" for c in stmt.children):
@@ -599,7 +634,7 @@ class _Run:
                 alias = text(item.child_by_field_name("alias"))
             else:
                 dotted, alias = item, None
-            path = f"{module}.{text(dotted)}"
+            path = f"{module}.{_dotted(dotted)}"
             self._import_site(dotted, path, stmt, guarded, exact=True)
             self.bindings.append(
                 Binding(alias or text(dotted), path, scope, "from", dotted, stmt, alias)
@@ -656,14 +691,17 @@ class _Run:
             if guard(node, self._lib(binding.target, binding.name)):
                 continue
             self._follow(node, binding)
+        if self._unparsed:
+            raise _Uncovered(self._unparsed)
 
     def _binding_for(
         self, node: Node, by_scope: dict[tuple[int, int], list[Binding]]
     ) -> Binding | None:
         """The binding a name refers to: its innermost scope's, unless a function between
-        rebinds it (a parameter, an assignment); for objects of evident class, the last
-        assignment before the use."""
-        pos = node.start_byte
+        rebinds it (:meth:`_rebinds`); for objects of evident class, the last assignment before
+        the use. Where no enclosing scope binds the name, nothing is asked of the functions
+        between (a name of evident class in one function, used in another, is most uses)."""
+        inner: list[Node] = []  # the functions between the use and the scope of its binding
         scope = node.parent
         while True:
             while scope is not None and scope.type not in _SCOPES:
@@ -671,32 +709,75 @@ class _Run:
             key = (scope.start_byte, scope.end_byte) if scope is not None else self._module
             found = by_scope.get(key)
             if found:
+                for func in inner:
+                    if self._rebinds(func, node.text):
+                        return None
+                pos = node.start_byte
                 before = [b for b in found if b.kind != "typed" or b.name_node.start_byte < pos]
                 return before[-1] if before else None
             if scope is None:
                 return None
-            if self._rebinds(scope, node.text):
-                return None
+            inner.append(scope)
             scope = scope.parent
 
     def _rebinds(self, func: Node, name: bytes) -> bool:
-        """Whether a function binds ``name`` itself: a parameter, an assignment, a for target.
+        """Whether a function binds ``name`` itself, as Python does (:func:`_binds`): a
+        parameter, an assignment or augmented assignment, a ``for``, ``with`` or ``except``
+        target, a walrus, ``del``, an import, a ``def`` or ``class``, ``global`` or
+        ``nonlocal``, a capture pattern; not a keyword argument, an annotation or a
+        comparison. A binding in a nested function or lambda is that one's; one in a class body
+        or a comprehension within counts (a use there may be of it).
 
-        Read from the function's text (cheaper than a tree query per function); a nested
-        function's bindings count too, which can only hide a finding, never invent one.
-        """
+        The places the name is spelled are found from the function's text (cheaper than a
+        tree query per function); those followed by an attribute, a subscript or a call are
+        uses and not looked up. In a tree of part of the file, a place outside the part parsed
+        is noted (:attr:`_unparsed`) for the caller to have it parsed."""
         key = (func.id, name)
         cached = self._rebinds_cache.get(key)
-        if cached is None:
-            in_params, assigned = self.d.rebinding_patterns(name)
-            params = func.child_by_field_name("parameters")
-            end = func.end_byte
-            if self._outline is not None:  # a partial tree may end it early
-                end = self._outline.function_end(func.start_byte) or end
-            cached = self._rebinds_cache[key] = bool(
-                (params is not None and in_params.search(params.text or b""))
-                or _assigned(assigned, self.source, func.start_byte, end)
-            )
+        if cached is not None:
+            return cached
+        source = self.source
+        end = func.end_byte
+        if self._outline is not None:  # a partial tree may end it early
+            end = self._outline.function_end(func.start_byte) or end
+        size = len(name)
+        cached = False
+        patterns = self.d.binding_patterns(name)
+        start = func.start_byte
+        if source.find(b"import", start, end) >= 0:
+            pattern = patterns.imports
+        # the function's own ``def`` (or ``lambda``) is at its start: another is nested
+        elif source.find(b"def", start + 1, end) >= 0 or source.find(b"class", start, end) >= 0:
+            pattern = patterns.definitions
+        else:
+            pattern = patterns.plain
+        for m in pattern.finditer(source, start, end):
+            at = m.start()
+            if at and (_WORD_OR_DOT[source[at - 1]] or source[at - 1] >= 128):
+                continue  # the end of a longer name, or an attribute
+            if m.lastindex is not None and not (
+                _DEF_OR_CLASS.search(source, max(0, at - 64), at)
+                if m.group(1) == b"("
+                else _imported_at(source, at)
+            ):
+                continue  # an attribute or a call of it: a use
+            if not self._covered(at):
+                if self._outline is not None and not self._outline.may_bind_at(at, at + size):
+                    continue  # in a comment, or in a string with no walrus after the name
+                self._unparsed.append(at)
+                continue
+            node = self.root.descendant_for_byte_range(at, at + size)
+            if (
+                node is not None
+                and node.type == "identifier"
+                and node.start_byte == at
+                and node.end_byte == at + size
+                and _binds(node)
+                and _binding_scope(node) == func
+            ):
+                cached = True
+                break
+        self._rebinds_cache[key] = cached
         return cached
 
     def _follow(self, node: Node, binding: Binding) -> None:
@@ -869,8 +950,9 @@ class _Run:
             paths = [p for p in paths if p.split(".")[0] in libs]
             if not paths:
                 continue
-            for m in re.finditer(rb"\." + re.escape(leaf.encode()) + rb"\b", self.source):
-                node = self.root.descendant_for_byte_range(m.start() + 1, m.end())
+            after_dot = rb"\." + _GAP + rb"(" + re.escape(leaf.encode()) + rb")\b"
+            for m in re.finditer(after_dot, self.source):
+                node = self.root.descendant_for_byte_range(m.start(1), m.end(1))
                 if node is None or node.type != "identifier" or node.parent is None:
                     continue
                 attr = node.parent
@@ -924,32 +1006,123 @@ class _Run:
 
 
 _WORD_OR_DOT = [chr(c).isalnum() and c < 128 or c in (46, 95) for c in range(256)]
-_WORD = [chr(c).isalnum() and c < 128 or c == 95 for c in range(256)]
 
 
-def _assigned(pattern: re.Pattern[bytes], source: bytes, start: int, end: int) -> bool:
-    """Whether ``source[start:end]`` assigns the name of ``pattern`` (rebinding_patterns):
-    ``name =`` or ``name: T =`` not after a name character or a dot, or ``for name in``."""
-    search = pattern.search
-    m = search(source, start, end)
-    while m is not None:
-        at = m.start()
-        if m.group(1) is not None:
-            if not (at and _WORD_OR_DOT[source[at - 1]]):
-                return True
-        else:
-            k = at
-            while k > 0 and source[k - 1] in b" \t":
-                k -= 1
-            if (
-                start <= k - 3
-                and k < at
-                and source[k - 3 : k] == b"for"
-                and not (k > 3 and _WORD[source[k - 4]])
-            ):
-                return True
-        m = search(source, at + 1, end)  # a rejected match may hide one inside it
+# ``def`` or ``class`` and spaces, ending where it is searched to (the name defined follows)
+_DEF_OR_CLASS = re.compile(rb"(?<![\w\x80-\xff])(?:def|class)[ \t]+\Z")
+# ``import`` and the items before one more, ending where it is searched to: ``import a, np.b``
+_IMPORT_ITEMS = re.compile(
+    rb"(?<![\w\x80-\xff.])import(?:[ \t]|\\\r?\n)+"
+    rb"(?:[\w.]+(?:(?:[ \t]|\\\r?\n)+as(?:[ \t]|\\\r?\n)+\w+)?(?:[ \t]|\\\r?\n)*,"
+    rb"(?:[ \t]|\\\r?\n)*)*\Z"
+)
+
+
+def _imported_at(source: bytes, at: int) -> bool:
+    """Whether the dotted name at ``at`` is an item of an ``import`` statement (``import
+    np.linalg`` binds ``np``), from the start of its logical line."""
+    start = source.rfind(b"\n", 0, at) + 1
+    while start and sparse.continued(source, start - 1):
+        start = source.rfind(b"\n", 0, start - 1) + 1
+    return _IMPORT_ITEMS.search(source, start, at) is not None
+
+
+# What holds a target of an assignment, a ``for``, ``with`` or ``del`` along with others.
+_TARGET_GROUPS = frozenset(
+    {
+        "pattern_list",
+        "tuple_pattern",
+        "list_pattern",
+        "list_splat_pattern",
+        "parenthesized_expression",
+        "tuple",
+        "list",
+        "expression_list",
+    }
+)
+_BOUND_HERE = frozenset(
+    {
+        "as_pattern_target",  # with ... as NAME, except ... as NAME
+        "delete_statement",
+        "global_statement",
+        "nonlocal_statement",
+        "parameters",
+        "lambda_parameters",
+        "typed_parameter",  # its name; the annotation is under a "type" node
+        "dictionary_splat_pattern",  # **NAME
+        "splat_pattern",  # case [*NAME]
+    }
+)
+
+
+def _binds(node: Node) -> bool:
+    """Whether an identifier is bound where it stands (Python's name binding operations)."""
+    child, parent = node, node.parent
+    while parent is not None and parent.type in _TARGET_GROUPS:
+        child, parent = parent, parent.parent
+    if parent is None:
+        return False
+    t = parent.type
+    if t in _BOUND_HERE:
+        return True
+    if t in ("assignment", "augmented_assignment", "for_statement", "for_in_clause"):
+        return parent.child_by_field_name("left") == child
+    if t == "named_expression":
+        return parent.child_by_field_name("name") == child
+    if t in ("default_parameter", "typed_default_parameter", "function_definition"):
+        return parent.child_by_field_name("name") == child
+    if t == "class_definition":
+        return parent.child_by_field_name("name") == child
+    if t == "aliased_import":
+        return parent.child_by_field_name("alias") == child
+    if t == "as_pattern":  # case PATTERN as NAME
+        return parent.named_children[-1] == child
+    if t == "dotted_name" and child == node and parent.named_children[0] == node:
+        up = parent.parent
+        if up is None:
+            return False
+        if up.type == "import_statement":
+            return True  # import np.linalg binds np
+        if up.type == "import_from_statement":
+            return up.child_by_field_name("module_name") != parent
+        if up.type in ("case_pattern", "keyword_pattern"):
+            return parent.named_child_count == 1  # a capture pattern (np.X is a value)
     return False
+
+
+def _binding_scope(node: Node) -> Node | None:
+    """The function or lambda a binding identifier (:func:`_binds`) binds its name in, or None
+    for the module: the nearest one whose body or parameters hold it (a function's name, its
+    default values and annotations are its parent scope's, and so is a walrus in a parameter
+    default)."""
+    walrus = node.parent is not None and node.parent.type == "named_expression"
+    child, parent = node, node.parent
+    while parent is not None:
+        if parent.type in _SCOPES:
+            if parent.child_by_field_name("body") == child:
+                return parent
+            if not walrus and parent.child_by_field_name("parameters") == child:
+                return parent
+        child, parent = parent, parent.parent
+    return None
+
+
+_PLAIN_DOTTED = re.compile(r"[\w.]+")
+
+
+def _dotted(node: Node | None) -> str:
+    """A dotted name as Python reads it: ``numpy.linalg`` however spaced or continued across
+    lines (``import numpy \\`` / ``.linalg``); other nodes (a relative import), and broken
+    names, as written."""
+    spelled = text(node)
+    if (
+        node is not None
+        and node.type == "dotted_name"
+        and not _PLAIN_DOTTED.fullmatch(spelled)
+        and not node.has_error
+    ):
+        return ".".join(text(part) for part in node.named_children if part.type == "identifier")
+    return spelled
 
 
 def _positional_count(call: Node) -> int:

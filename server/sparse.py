@@ -72,6 +72,7 @@ _DEF = re.compile(rb"(?:async[ \t]+)?def(?![\w\x80-\xff])")
 _INDENTED = re.compile(rb"\n([ \t]+)" + _AFTER_INDENT)
 _BRACKETS = bytes.maketrans(b"[{]}", b"(())")
 _MASKED = re.compile(rb"\0*")
+_WALRUS = re.compile(rb"[ \t\r\n\\]*:=")
 _NAME_BYTE = [chr(c).isascii() and (chr(c).isalnum() or c == 95) for c in range(256)]
 
 
@@ -133,7 +134,7 @@ class Outline:
         closed, no continuation), or the end of the file."""
         skeleton, brackets = self._skeleton, self._brackets
         start = skeleton.rfind(b"\n", 0, pos) + 1
-        while start and _continued(skeleton, start - 1):
+        while start and continued(skeleton, start - 1):
             start = skeleton.rfind(b"\n", 0, start - 1) + 1
         depth = 0
         at = start
@@ -142,9 +143,15 @@ class Outline:
             if end < 0:
                 return start, len(skeleton)
             depth += brackets.count(b"(", at, end) - brackets.count(b")", at, end)
-            if depth <= 0 and not _continued(skeleton, end):
+            if depth <= 0 and not continued(skeleton, end):
                 return start, end
             at = pos = end + 1
+
+    def may_bind_at(self, start: int, end: int) -> bool:
+        """Whether the name spelled at bytes ``[start, end)`` may be bound there as far as
+        strings and comments tell: not in a string or comment, unless ``:=`` follows it (a
+        walrus in the replacement field of an f-string)."""
+        return not self._in_string_or_comment(start) or bool(_WALRUS.match(self.source, end))
 
     def _in_string_or_comment(self, pos: int) -> bool:
         """Whether byte ``pos`` is in a string or comment: masked in the skeleton, or in one of
@@ -301,7 +308,7 @@ def _starts(
             return None
         if depth:
             continue
-        if _continued(skeleton, m.start()):
+        if continued(skeleton, m.start()):
             continue
         code = _code_start(source, at)
         if _CLAUSE.match(source, code):
@@ -314,8 +321,9 @@ def _starts(
     return starts
 
 
-def _continued(skeleton: bytes, newline: int) -> bool:
-    """Whether the line ending at ``newline`` ends with a backslash continuation."""
+def continued(skeleton: bytes, newline: int) -> bool:
+    """Whether the line ending at ``newline`` (of a source, or its skeleton) ends with a
+    backslash continuation."""
     before = newline - 1
     if before >= 0 and skeleton[before] == 13:
         before -= 1
@@ -353,7 +361,7 @@ def _split(
         at = m.end()
         depth += brackets.count(b"(", last, at) - brackets.count(b")", last, at)
         last = at
-        if depth or _continued(skeleton, m.start()):
+        if depth or continued(skeleton, m.start()):
             continue
         body = m
         break
@@ -385,7 +393,7 @@ def _next_line_at_depth0(skeleton: bytes, brackets: bytes, lo: int, hi: int) -> 
             return None
         depth += brackets.count(b"(", last, k) - brackets.count(b")", last, k)
         last = k
-        if depth == 0 and not _continued(skeleton, k):
+        if depth == 0 and not continued(skeleton, k):
             return k + 1
         i = k + 1
 

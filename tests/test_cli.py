@@ -137,6 +137,50 @@ def test_write_applies_fixes_and_reports_the_rest(capsys, project, bare_python):
     assert code == 1 and "0 fixed" in out
 
 
+# chains across lines, in a file large enough to be parsed in part (the padding)
+CHAINS_PY = (
+    textwrap.dedent(
+        """\
+    import numpy as np
+    import pandas as pd
+
+
+    def load(path, npts):
+        spec = dict(np=npts)  # a keyword argument, not a new np
+        frame = (pd.read_csv(path)
+                 .append(spec)
+                 .reset_index())
+        return (np  # one attribute a line
+                .float_(frame.size)), np. \\
+            trapz([1.0])
+    """
+    )
+    + "\n\ndef pad():\n    return 0\n" * 300
+)
+
+
+def test_chains_across_lines(capsys, tmp_path, bare_python):
+    src = tmp_path / "chains.py"
+    src.write_text(CHAINS_PY)
+    targets = ["--target", "numpy==2.0.0", "--target", "pandas==2.2.0"]
+    code, out, _ = run(capsys, src, "--python", bare_python, "--format", "json", *targets)
+    assert code == 1
+    rows = [
+        (f["line"], f["column"], f["end_line"], f["end_column"], f["record"])
+        for f in json.loads(out)["findings"]
+    ]
+    assert rows == [
+        (7, 14, 8, 21, "pd-append"),
+        (10, 13, 11, 20, "np-float_"),
+        (11, 35, 12, 14, "np-trapz"),
+    ]
+    code, out, _ = run(capsys, src, "--python", bare_python, "--write", *targets)
+    assert src.read_text() == CHAINS_PY.replace(
+        "pd.read_csv(path)\n             .append(spec)",
+        "pd.concat([pd.read_csv(path), spec])",
+    ).replace(".float_(", ".float64(").replace("trapz(", "trapezoid(")
+
+
 def test_write_keeps_file_mode_and_encoding(capsys, tmp_path, bare_python):
     f = tmp_path / "legacy.py"
     f.write_bytes(

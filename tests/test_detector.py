@@ -2,28 +2,41 @@
 
 from __future__ import annotations
 
+import ast
 import textwrap
+from collections.abc import Iterator
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from recode.server.detector import Detector
+from recode.server.detector import Detector, Finding
+from recode.server.fixes import fix_source
 from tests.conftest import versions
 
 
 def found(detector: Detector, code: str) -> list[tuple[int, str, str]]:
     """(1-based line, record id, flagged text) for each finding.
 
-    Every case also checks the byte prefilter: the findings are the same with it as without.
+    Every case also checks the shortcuts: the findings are the same with the byte prefilter
+    and a partial parse (forced here, as if the file were large) as without any.
     """
     src = textwrap.dedent(code).encode()
     findings = detector.detect(src)
     unfiltered = detector.detect(src, prefilter=False)
-    assert [(f.record.id, f.start_byte, f.end_byte) for f in findings] == [
-        (f.record.id, f.start_byte, f.end_byte) for f in unfiltered
-    ], "the prefilter dropped a file with findings"
+    assert _keys(findings) == _keys(unfiltered), "the prefilter dropped a file with findings"
+    detector.sparse_min_bytes = 0
+    try:
+        assert _keys(detector.detect(src)) == _keys(unfiltered), "the partial parse differs"
+    finally:
+        del detector.sparse_min_bytes
     return [
         (f.start.line + 1, f.record.id, src[f.start_byte : f.end_byte].decode()) for f in findings
     ]
+
+
+def _keys(findings: list[Finding]) -> list[tuple]:
+    return [(f.record.id, f.start_byte, f.end_byte, f.start, f.end, f.edits) for f in findings]
 
 
 # -- resolution ------------------------------------------------------------------------------
@@ -124,6 +137,9 @@ def test_name_only_methods_are_off_by_default_and_low_confidence(test_kb):
     low = Detector(test_kb, vs, name_only_methods=True).detect(code)
     assert [(f.record.id, f.confidence) for f in low] == [("pd-append", "low")]
     assert "name only" in low[0].message
+    chained = b"import pandas as pd\ndef f(df):\n    return (df.  # c\n        append(df))\n"
+    low = Detector(test_kb, vs, name_only_methods=True).detect(chained)
+    assert [(f.record.id, f.start.line, f.end.line) for f in low] == [("pd-append", 2, 3)]
 
 
 # -- false-positive traps ---------------------------------------------------------------------
@@ -434,27 +450,377 @@ def test_keyword_conditional_records_skip_the_import(code, expected):
     assert found(d, code) == expected
 
 
-def test_rebinding_scan_reads_as_its_reference_pattern(detector):
-    """_assigned (the name first, what precedes it checked by hand) against the lookbehind
-    pattern it replaces, on random text made of the pieces that matter."""
-    import random
-    import re
+# -- attribute chains across lines ------------------------------------------------------------
 
-    from recode.server.detector import _assigned
 
-    reference = re.compile(rb"(?<![\w.])np[ \t]*(?::[^=\n]*)?=(?!=)|\bfor[ \t]+np[ \t]+in\b")
-    fast = detector.rebinding_patterns(b"np")[1]
-    rng = random.Random(4)
-    pieces = [b"np", b" ", b"\t", b"=", b"==", b":", b"for", b"in", b".", b"x", b"\n", b"1", b"fo"]
-    for _ in range(50_000):
-        text = b"".join(rng.choice(pieces) for _ in range(rng.randint(1, 10)))
-        start = rng.randint(0, len(text))
-        end = rng.randint(start, len(text))
-        assert _assigned(fast, text, start, end) == bool(reference.search(text, start, end)), (
-            text,
-            start,
-            end,
-        )
+@pytest.mark.parametrize(
+    "code, expected",
+    [
+        # (line, column) of the chain's start and of its end, 0-based, as the finding has them
+        ("y = (np\n     .float_(x))\n", ((1, 5), (2, 12), "np\n     .float_")),
+        ("y = (np.\n     float_(x))\n", ((1, 5), (2, 11), "np.\n     float_")),
+        ("y = np \\\n    .float_(x)\n", ((1, 4), (2, 11), "np \\\n    .float_")),
+        ("y = np. \\\n    float_(x)\n", ((1, 4), (2, 10), "np. \\\n    float_")),
+        (
+            "y = (np  # a comment\n     .float_(x))\n",
+            ((1, 5), (2, 12), "np  # a comment\n     .float_"),
+        ),
+        (
+            "y = (np.  # a comment\n     float_(x))\n",
+            ((1, 5), (2, 11), "np.  # a comment\n     float_"),
+        ),
+        ("y = (np\n\n     .float_(x))\n", ((1, 5), (3, 12), "np\n\n     .float_")),
+        ("y = (np\r\n     .float_(x))\r\n", ((1, 5), (2, 12), "np\r\n     .float_")),
+        ("y = (np\n     .random\n     .random_integers(3))\n", ((1, 5), (3, 21), None)),
+        ("def f(x):\n    return (np\n            .float_(x))\n", ((2, 12), (3, 19), None)),
+        ("y = (ñp, np\n     .float_(x))\n", ((1, 9), (2, 12), None)),
+    ],
+)
+def test_attribute_chains_across_lines(detector, code, expected):
+    """A chain split across lines inside brackets, by a backslash, or with a comment in it,
+    is found where it is, and its end is where the attribute ends."""
+    source = "import numpy as np\n" + code
+    ids = [r for _, r, _ in found(detector, source)]
+    assert ids == ["np-random_integers" if "random\n" in code else "np-float_"]
+    (f,) = detector.detect(source.encode())
+    start, end, spelled = expected
+    assert ((f.start.line, f.start.character), (f.end.line, f.end.character)) == (start, end)
+    if spelled is not None:
+        assert source.encode()[f.start_byte : f.end_byte].decode() == spelled
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "import numpy \\\n    .random as npr\nnpr.random_integers(1)\n",
+        "import numpy. \\\n    random as npr\nnpr.random_integers(1)\n",
+        "from numpy \\\n    .random import random_integers\nrandom_integers(1)\n",
+        "import numpy . random as npr\nnpr.random_integers(1)\n",
+    ],
+)
+def test_dotted_imports_across_lines(detector, code):
+    assert [r for _, r, _ in found(detector, code)][-1:] == ["np-random_integers"]
+
+
+def test_a_chain_across_lines_outside_brackets_is_two_statements(detector):
+    """``np`` alone on a line, ``.float_`` on the next: broken code, no chain, no finding
+    (tree-sitter reads no attribute), and no crash."""
+    assert found(detector, "import numpy as np\ny = np\n.float_(x)\n") == []
+
+
+def test_the_fix_of_a_chain_across_lines_renames_only_the_attribute(detector):
+    source = b"import numpy as np\ny = (np  # keep me\n     .float_(x))\nz = np.\\\n    float_\n"
+    findings = detector.detect(source)
+    assert [f.record.id for f in findings] == ["np-float_", "np-float_"]
+    result = fix_source(source, detector)
+    assert result.source == source.replace(b"float_", b"float64")
+    for f in findings:
+        (edit,) = f.edits
+        assert source[edit.start : edit.end] == b"float_" and edit.text == "float64"
+
+
+@pytest.mark.parametrize(
+    "code, expected",
+    [
+        # the most common pandas style: one method per line
+        (
+            """
+            df = pd.DataFrame({"a": [1]})
+            out = (df
+                   .append(other)
+                   .reset_index())
+            """,
+            [(4, "pd-append", "df\n       .append")],
+        ),
+        (
+            """
+            out = (pd.read_csv("a.csv")
+                   .append(other)
+                   .reset_index())
+            """,
+            [(3, "pd-append", 'pd.read_csv("a.csv")\n       .append')],
+        ),
+        (
+            """
+            df = pd.read_csv("a")
+            out = (df  # the frame
+                   .groupby("k")
+                   .pad())
+            """,
+            [(4, "pd-gb-pad", 'df  # the frame\n       .groupby("k")\n       .pad')],
+        ),
+        (
+            """
+            frame = pd.DataFrame()
+            frame \\
+                .to_csv("x", line_terminator="\\n")
+            for k, v in (frame.
+                         iteritems()):
+                pass
+            """,
+            [
+                (5, "pd-line_terminator", 'line_terminator="\\n"'),
+                (6, "pd-iteritems", "frame.\n             iteritems"),
+            ],
+        ),
+    ],
+)
+def test_pandas_method_chains_across_lines(detector, code, expected):
+    """Methods of an object of evident class, one per line, found as on one line."""
+    assert found(detector, "import pandas as pd\n" + textwrap.dedent(code)) == expected
+
+
+def test_the_fix_of_a_method_chain_across_lines(detector):
+    source = b"import pandas as pd\ndf = pd.DataFrame()\nout = (df\n       .append(o)\n       .reset_index())\n"
+    result = fix_source(source, detector)
+    assert result.source == source.replace(b"df\n       .append(o)", b"pd.concat([df, o])")
+
+
+# -- rebinding: what makes an imported name another one in a function --------------------------
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "sp = dict(np=npts, k=1)",  # a keyword argument spelled like the alias
+        "g(np = 3)",
+        "x: np = 1",  # annotations
+        "x: np",
+        "if np == x:\n    pass",  # comparisons
+        "if np <= x or np != x:\n    pass",
+        "def g(a=h(np)):\n    pass",  # a default value that uses the name
+        "def g(a=h(np=1)):\n    pass",
+        "def g(np):\n    pass",  # a nested function's own parameter, assignment, lambda
+        "def g():\n    np = 1",
+        "h = lambda np=1: np",
+        "y = x.np = 2",  # an attribute, a subscript
+        "np[0] = 1",
+        "s = 'np = 1'  # np = 1",
+        "import x.np",
+        "from np import a",
+    ],
+)
+def test_what_does_not_rebind_an_import(detector, statement):
+    code = "import numpy as np\n\ndef f(npts, x):\n" + textwrap.indent(statement, "    ")
+    code += "\n    return np.float_(x)\n"
+    assert [r for _, r, _ in found(detector, code)] == ["np-float_"]
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "np = None",
+        "np += 1",
+        "np: int = 1",
+        "a, np = 1, 2",
+        "for np in y:\n    pass",
+        "for a, (b, np) in y:\n    pass",
+        "with y as np:\n    pass",
+        "with y as (a, np):\n    pass",
+        "try:\n    pass\nexcept E as np:\n    pass",
+        "if (np := y):\n    pass",
+        "del np",
+        "import other as np",
+        "import np.linalg",
+        "from m import a as np",
+        "global np",
+        "def np():\n    pass",
+        "class np:\n    pass",
+        "match y:\n    case [*np]:\n        pass",
+        "def g(a=(np := 1)):\n    pass",  # a walrus in a default binds in f
+    ],
+)
+def test_what_rebinds_an_import(detector, statement):
+    code = "import numpy as np\n\ndef f(x):\n" + textwrap.indent(statement, "    ")
+    code += "\n    return np.float_(x)\n"
+    assert found(detector, code) == []
+
+
+@pytest.mark.parametrize("params", ["np", "a, np=None", "*np", "**np", "*, np", "np: int"])
+def test_parameters_rebind_an_import(detector, params):
+    code = f"import numpy as np\n\ndef f({params}):\n    return np.float_(1)\n"
+    assert found(detector, code) == []
+    if ":" not in params:  # a lambda's parameters have no annotations
+        lam = f"import numpy as np\n\nf = lambda {params}: np.float_(1)\n"
+        assert found(detector, lam) == []
+
+
+def test_nonlocal_rebinds_an_import(detector):
+    code = """
+        import numpy as np
+
+        def outer():
+            np = None
+            def inner():
+                nonlocal np
+                return np.float_(1)
+            return inner
+    """
+    assert found(detector, code) == []
+
+
+# Statements of a function body (N: a name, ``np`` or another) and parameter lists, for the
+# property test below: every way Python binds a name, and uses that look like bindings.
+BODY = [
+    "N = 1",
+    "N += 1",
+    "N: int = 1",
+    "N: int",
+    "x: N = 1",
+    "x: N",
+    "a, N = 1, 2",
+    "[a, N] = y",
+    "*N, = y",
+    "for N in y: pass",
+    "for a, (N, b) in y: pass",
+    "with y as N: pass",
+    "with y as a, z as N: pass",
+    "with y as (a, N): pass",
+    "try:\n    pass\nexcept E as N:\n    pass",
+    "(N := 1)",
+    "if (N := y): pass",
+    "del N",
+    "del a, N",
+    "del (N)",
+    "del N[0]",
+    "del N.a",
+    "import N",
+    "import N.sub",
+    "import a.b as N",
+    "import a, \\\n    N.sub",
+    "import N as a",
+    "from N import a",
+    "from m import N",
+    "from m import a as N",
+    "from m import (b,\n    N)",
+    "global N",
+    "dict(N=1)",
+    "g(N, N=N)",
+    "N == 1",
+    "N <= 1",
+    "y = N",
+    "y[N] = 1",
+    "y.N = 1",
+    "N.a = 1",
+    "N[0] = 1",
+    "N(1)",
+    "print(N, sep=N)",
+    "g = lambda N: 1",
+    "g = lambda N=1: N",
+    "g = lambda *N: 1",
+    "g = lambda: (N := 1)",
+    "def N(): pass",
+    "class N(A): pass",
+    "def g(N): pass",
+    "def g(a=N): pass",
+    "def g(a=(N := 1)): pass",
+    "def g(a: N) -> N: pass",
+    "def g():\n    N = 1",
+    "def g():\n    global N",
+    "async def g():\n    async with y as N: pass",
+    "@N\ndef g(): pass",
+    "@dec(N=1)\ndef g(): pass",
+    "class N: pass",
+    "class A:\n    N = 1",
+    "[N for N in y]",
+    "[y for a in N]",
+    "[(N := a) for a in y]",
+    "x = {N: N for N in y}",
+    "match y:\n    case N: pass",
+    "match y:\n    case [a, *N]: pass",
+    "match y:\n    case A(x=N): pass",
+    "match y:\n    case N.B: pass",
+    "match y:\n    case {'k': N}: pass",
+    "match y:\n    case {**N}: pass",
+    "match y:\n    case A() as N: pass",
+    "s = f'{N}'",
+    "s = f'{(N := 1)}'",
+    "s = 'N = 1'",
+    "# N = 1",
+    "x = (N\n     .a)",
+    "x = (y.\n     N)",
+    "N \\\n    = 2",
+    "for a in y:\n    pass\nelse:\n    N = 1",
+]
+PARAMS = [
+    "",
+    "N",
+    "a=N",
+    "*N",
+    "**N",
+    "a, *, N=1",
+    "N: int",
+    "a: N",
+    "a=g(N=1)",
+    "a=g(N)",
+    "N=None, /",
+    "a=(N := 1)",
+    "N: int = 2",
+]
+
+
+def _bound_in(func: ast.FunctionDef, name: str) -> bool:
+    """Whether ``func`` binds ``name`` in its own scope, read from Python's own parse (class
+    bodies and comprehensions in it count as its scope, as for the detector)."""
+
+    def own(node: ast.AST) -> Iterator[ast.AST]:
+        """The nodes evaluated in ``func``'s scope: not a nested function's or lambda's body
+        or parameters (their defaults, annotations and decorators are)."""
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
+                yield child
+                a = child.args
+                outer = [*a.defaults, *(d for d in a.kw_defaults if d is not None)]
+                if not isinstance(child, ast.Lambda):
+                    params = [*a.posonlyargs, *a.args, *a.kwonlyargs, a.vararg, a.kwarg]
+                    outer += [p.annotation for p in params if p and p.annotation]
+                    outer += [*child.decorator_list, *([child.returns] if child.returns else [])]
+                for expr in outer:
+                    yield expr
+                    yield from own(expr)
+            else:
+                yield child
+                yield from own(child)
+
+    a = func.args
+    params = [*a.posonlyargs, *a.args, *a.kwonlyargs, a.vararg, a.kwarg]
+    names = {p.arg for p in params if p is not None}
+    for node in own(ast.Module(body=func.body, type_ignores=[])):
+        match node:
+            case ast.Name(id=n, ctx=ast.Store() | ast.Del()):
+                names.add(n)
+            case ast.FunctionDef(name=n) | ast.AsyncFunctionDef(name=n) | ast.ClassDef(name=n):
+                names.add(n)
+            case ast.Import(names=items):
+                names.update(i.asname or i.name.split(".")[0] for i in items)
+            case ast.ImportFrom(names=items):
+                names.update(i.asname or i.name for i in items)
+            case ast.Global(names=declared) | ast.Nonlocal(names=declared):
+                names.update(declared)
+            case ast.ExceptHandler(name=n) | ast.MatchAs(name=n) | ast.MatchStar(name=n):
+                names.add(n)
+            case ast.MatchMapping(rest=n):
+                names.add(n)
+    return name in names
+
+
+@settings(max_examples=400, deadline=None, derandomize=True)
+@given(
+    st.sampled_from(PARAMS),
+    st.lists(st.tuples(st.sampled_from(BODY), st.sampled_from(["np", "np", "npx"])), max_size=4),
+    st.sampled_from(["np", "npx"]),
+)
+def test_rebinding_is_what_python_binds(test_kb, params, body, param_name):
+    """A use of the import in a function is found exactly where Python's own parse says the
+    function does not bind the name (with every shortcut, and without)."""
+    detector = Detector(test_kb, versions(numpy="2.1.0"))
+    lines = "".join(textwrap.indent(s.replace("N", n), "    ") + "\n" for s, n in body)
+    code = f"import numpy as np\n\ndef f({params.replace('N', param_name)}):\n{lines}"
+    code += "    return np.float_(1)\n"
+    bound = _bound_in(ast.parse(code).body[1], "np")
+    assert found(detector, code) == (
+        [] if bound else [(code.count("\n"), "np-float_", "np.float_")]
+    )
 
 
 def test_analysis_bindings_are_complete(detector):

@@ -21,6 +21,7 @@ from recode.server.detector import Detector
 from recode.server.fixes import fix_source, parses
 from recode.server.severity import LibraryVersion
 from tests.conftest import DATA
+from tests.test_prefilter import split_chains
 
 STDLIB = Path(sysconfig.get_paths()["stdlib"])
 FILES = sorted(p for p in STDLIB.rglob("*.py") if "site-packages" not in p.parts)
@@ -62,9 +63,11 @@ SAMPLE = [p.read_bytes() for p in random.Random(7).sample(FILES, 40)]
 def mutated(draw) -> bytes:
     data = bytearray(draw(st.sampled_from(SAMPLE)))
     for _ in range(draw(st.integers(1, 20))):
-        op = draw(st.sampled_from(["flip", "insert", "delete"]))
+        op = draw(st.sampled_from(["flip", "insert", "delete", "split"]))
         pos = draw(st.integers(0, max(len(data) - 1, 0)))
-        if op == "flip" and data:
+        if op == "split":  # dotted chains across lines
+            data = bytearray(split_chains(bytes(data), random.Random(draw(st.integers()))))
+        elif op == "flip" and data:
             data[pos] = draw(st.integers(0, 255))
         elif op == "insert":
             data[pos:pos] = (

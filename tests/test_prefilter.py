@@ -13,10 +13,13 @@ Two kinds of test:
 
 from __future__ import annotations
 
+import io
 import json
 import random
+import re
 import sysconfig
 import textwrap
+import tokenize
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -120,6 +123,49 @@ def _mutate(data: bytes, rng: random.Random) -> bytes:
     return bytes(out)
 
 
+# What a dotted chain may hold around its dot: inside brackets a line break, a comment, or a
+# continuation; outside them only a continuation.
+_IN_BRACKETS = ["\n", "\n\n", "  # a comment\n", " \\\n", "\r\n"]
+_OUTSIDE = [" \\\n", "\\\n"]
+
+
+def split_chains(data: bytes, rng: random.Random, most: int = 3) -> bytes:
+    """``data`` with up to ``most`` of its dotted chains (``np.float_``, ``df.a().b``) split
+    across lines before or after a dot, as the tokenizer allows there, the next line indented
+    at random. Code that does not tokenize gets continuations wherever a name, a dot and a name
+    are spelled (a string or comment may change: that only makes another test input)."""
+    text = data.decode("utf-8", "replace")
+    lines = text.splitlines(keepends=True)
+    starts = [0]
+    for line in lines:
+        starts.append(starts[-1] + len(line))
+    sites: list[tuple[int, bool]] = []  # (offset of a dot, inside brackets)
+    try:
+        tokens = list(tokenize.generate_tokens(io.StringIO(text).readline))
+        depth = 0
+        for before, token, after in zip(tokens, tokens[1:], tokens[2:], strict=False):
+            if token.type == tokenize.OP and token.string in "([{":
+                depth += 1
+            elif token.type == tokenize.OP and token.string in ")]}":
+                depth -= 1
+            elif (
+                token.string == "."
+                and after.type == tokenize.NAME
+                and (before.type == tokenize.NAME or before.string in ")]")
+            ):
+                sites.append((starts[token.start[0] - 1] + token.start[1], depth > 0))
+    except (tokenize.TokenError, SyntaxError, IndentationError):
+        sites = [(m.start(1), False) for m in re.finditer(r"\w(\.)[A-Za-z_]", text)]
+    if not sites:
+        return data
+    picked = sorted(rng.sample(sites, min(most, len(sites))), reverse=True)
+    for at, inside in picked:
+        gap = rng.choice(_IN_BRACKETS if inside else _OUTSIDE) + " " * rng.randint(0, 12)
+        where = at if rng.random() < 0.5 else at + 1
+        text = text[:where] + gap + text[where:]
+    return text.encode("utf-8")
+
+
 def test_mutated_examples():
     """Broken code: tree-sitter recovers what it can, and the prefilter must keep up."""
     rng = random.Random(20261122)
@@ -128,6 +174,16 @@ def test_mutated_examples():
     mutants = [_mutate(rng.choice(base), rng) for _ in range(4000)]
     dropped, with_findings = check(detector, mutants)
     assert with_findings > 400 and dropped > 1000
+
+
+def test_examples_with_chains_across_lines():
+    """Chains split across lines, in working code and in broken code."""
+    rng = random.Random(20261207)
+    base = [s for s in example_sources() if len(s) < 4000]
+    split = [split_chains(rng.choice(base), rng) for _ in range(1500)]
+    mutants = [_mutate(split_chains(rng.choice(base), rng), rng) for _ in range(1500)]
+    dropped, with_findings = check(everything_active(), split + mutants)
+    assert with_findings > 600 and dropped > 300
 
 
 # Broken code that mutation runs found the prefilter dropping while the detector flagged it:
@@ -212,8 +268,8 @@ def test_stdlib_with_synthetic_records(name_only_methods):
 
 def kept(detector: Detector, code: str) -> bool:
     """Whether the prefilter keeps ``code``; asserts it does wherever the detector finds
-    something (a few spellings kept here, such as a comment inside a chain, the detector itself
-    does not resolve: keeping them costs a parse, nothing else)."""
+    something (a few spellings kept here the detector itself does not resolve: keeping them
+    costs a parse, nothing else)."""
     source = textwrap.dedent(code).encode()
     keep = detector.prefilter(source)
     findings = detector.detect(source, prefilter=False)

@@ -28,7 +28,13 @@ from recode.server.parsing import parse
 from recode.server.severity import LibraryVersion
 from recode.server.sparse import Outline, outline, parse_ranges
 from tests.conftest import DATA, REPO
-from tests.test_prefilter import _mutate, everything_active, example_sources, project_sources
+from tests.test_prefilter import (
+    _mutate,
+    everything_active,
+    example_sources,
+    project_sources,
+    split_chains,
+)
 
 STDLIB = Path(sysconfig.get_paths()["stdlib"])
 
@@ -402,7 +408,26 @@ def test_mutated_examples():
     rng = random.Random(20261123)
     base = [s for s in example_sources() + project_sources() if len(s) < 6000]
     mutants = [_mutate(rng.choice(base), rng) for _ in range(3000)]
-    assert same_findings(everything_active(), mutants) > 300
+    mutants += [split_chains(rng.choice(base), rng) for _ in range(1000)]
+    assert same_findings(everything_active(), mutants) > 1000
+
+
+def test_chains_across_lines_find_what_one_line_finds():
+    """Every example that parses, with some of its dotted chains (imports included) split
+    across lines: the same findings, record by record."""
+    rng = random.Random(20261207)
+    detector = everything_active()
+    compared = 0
+    for source in example_sources() + project_sources():
+        if parse(source).root_node.has_error:
+            continue
+        split = split_chains(source, rng)
+        if split == source:
+            continue
+        expected = sorted(f.record.id for f in detector.detect(source))
+        assert sorted(f.record.id for f in detector.detect(split)) == expected, split.decode()
+        compared += bool(expected)
+    assert compared > 1000
 
 
 @pytest.mark.slow

@@ -206,3 +206,78 @@ async def test_pull_diagnostics(tmp_path: Path, make_env) -> None:
         assert again.result_id == report.result_id
         # a client that pulls is not also pushed to (VS Code would show everything twice)
         assert client.published == []
+
+
+CHAINS = (
+    "import numpy as np\n"
+    "import pandas as pd\n"
+    "\n"
+    "total = (np\n"
+    "         .product([1, 2, 3]))\n"
+    "frame = pd.DataFrame({'a': [1]})\n"
+    "(frame  # one method a line\n"
+    "    .to_csv('x.csv',\n"
+    "            line_terminator='\\n'))\n"
+    "\n"
+    "\n"
+    "def area(sp):\n"
+    "    kw = dict(np=sp)  # a keyword, not a new np\n"
+    "    return np.trapz([1.0, 2.0])\n"
+)
+
+
+async def test_chains_across_lines(tmp_path: Path, make_env) -> None:
+    """Attribute chains split across lines are diagnosed where they are, as one typed later in
+    a function (the incremental path), and their quick fix edits only the attribute."""
+    env = make_env(numpy="2.0.0", pandas="2.2.2")
+    src = tmp_path / "mod.py"
+    src.write_text(CHAINS)
+    async with running_server(
+        options={"python": env.python, "debounceMs": 0}, folders=[tmp_path]
+    ) as client:
+        doc = client.open(src)
+        diags = await client.diagnostics_for(doc, version=1)
+        chain = types.Range(types.Position(3, 9), types.Position(4, 17))
+        assert [(d.code, d.range) for d in diags] == [
+            ("numpy-2.0-product", chain),
+            ("pandas-2.0-to_csv-line_terminator", span(CHAINS, 8, "line_terminator='\\n'")),
+            ("numpy-2.0-trapz", span(CHAINS, 13, "np.trapz")),
+        ]
+        actions = await client.text_document_code_action_async(
+            types.CodeActionParams(
+                text_document=types.TextDocumentIdentifier(uri=doc),
+                range=chain,
+                context=types.CodeActionContext(diagnostics=[], only=["quickfix"]),
+            )
+        )
+        assert [list(a.edit.changes[doc]) for a in actions if a.edit and a.edit.changes] == [
+            [types.TextEdit(range=span(CHAINS, 4, "product"), new_text="prod")]
+        ]
+        # split the call in area() across lines, then type another outdated chain below it
+        client.text_document_did_change(
+            types.DidChangeTextDocumentParams(
+                text_document=types.VersionedTextDocumentIdentifier(uri=doc, version=2),
+                content_changes=[
+                    types.TextDocumentContentChangePartial(range=rng(13, 13, 13), text="\\\n    ")
+                ],
+            )
+        )
+        diags = await client.diagnostics_for(doc, version=2)
+        assert [(d.code, d.range) for d in diags][2:] == [
+            ("numpy-2.0-trapz", types.Range(types.Position(13, 11), types.Position(14, 10))),
+        ]
+        client.text_document_did_change(
+            types.DidChangeTextDocumentParams(
+                text_document=types.VersionedTextDocumentIdentifier(uri=doc, version=3),
+                content_changes=[
+                    types.TextDocumentContentChangePartial(
+                        range=rng(12, 45, 45), text="\n    x = (np.\n         float_(1))"
+                    )
+                ],
+            )
+        )
+        diags = await client.diagnostics_for(doc, version=3)
+        assert [(d.code, d.range) for d in diags][2:] == [
+            ("numpy-2.0-float_", types.Range(types.Position(13, 9), types.Position(14, 15))),
+            ("numpy-2.0-trapz", types.Range(types.Position(15, 11), types.Position(16, 10))),
+        ]

@@ -64,11 +64,26 @@ def local_alias():
     return n2.find_common_type([], [])
 
 
+def chained(sp):
+    opts = dict(np=sp)  # a keyword argument, not a new np
+    (frame  # one method a line
+        .to_csv("z.csv", line_terminator="\\n"))
+    return (np
+            .product([1]))
+
+
 value = np.product([2, 3])
 '''
 
 PIECES = [
     "np.float_",
+    "(np\n        .product(v))",
+    "np. \\\n    float_",
+    "(frame  # c\n    .to_csv(p, line_terminator=1))",
+    "\n        .",
+    "  # c\n",
+    " \\\n",
+    "np=",
     "np.product(v)",
     "product([1])",
     "npx.trapz(x)",
@@ -207,6 +222,29 @@ def test_fast_path_is_taken_inside_a_function() -> None:
     assert "numpy-2.0-product" in [
         d.code for d in fast.diagnostics if d.range.start.line == line + 1
     ]
+    assert same_diagnostics(fast, compute(doc.snapshot(), CONTEXT))
+
+
+def test_fast_path_finds_a_chain_typed_across_lines() -> None:
+    doc = Document.open("file:///m.py", MODULE, 1, "utf-16")
+    base = compute(doc.snapshot(), CONTEXT)
+    line = MODULE.splitlines().index("    x = np.float_(1)")
+    doc.apply(
+        [
+            types.TextDocumentContentChangePartial(
+                range=types.Range(types.Position(line, 20), types.Position(line, 20)),
+                text="\n    y = (np  # a comment\n         .product([x]))",
+            )
+        ],
+        2,
+    )
+    fast = compute(doc.snapshot(), CONTEXT, base)
+    assert not fast.exact
+    assert [
+        (d.code, d.range.start.line, d.range.end.line)
+        for d in fast.diagnostics
+        if line < d.range.start.line < line + 3
+    ] == [("numpy-2.0-product", line + 1, line + 2)]
     assert same_diagnostics(fast, compute(doc.snapshot(), CONTEXT))
 
 
