@@ -62,20 +62,47 @@ def edits_for(
     if fix is None or site is None:
         return None, None
     try:
+        edits: tuple[Edit, ...] | None = None
         if fix.kind == "keyword_rename" and site.keyword is not None:
-            return _keyword_rename(site.keyword, fix.to), None
-        if fix.kind == "keyword_drop" and site.keyword is not None:
-            return (_drop_item(site.keyword),), None
-        if fix.kind == "rename":
+            edits = _keyword_rename(site.keyword, fix.to)
+        elif fix.kind == "keyword_drop" and site.keyword is not None:
+            edits = (_drop_item(site.keyword),)
+        elif fix.kind == "rename":
             if site.import_stmt is not None:
-                return _rename_import_site(finding, analysis, site), None
-            if site.reference is not None:
-                return _rename_reference(finding, analysis, site), None
-        if fix.kind == "template" and site.call is not None:
-            return _template(finding, analysis, site), None
+                edits = _rename_import_site(finding, analysis, site)
+            elif site.reference is not None:
+                edits = _rename_reference(finding, analysis, site)
+        elif fix.kind == "template" and site.call is not None:
+            edits = _template(finding, analysis, site)
+        if edits is not None:
+            _keep_comments(edits, analysis)
+        return edits, None
     except _NoFix as no:
         return None, no.reason
-    return None, None
+
+
+def _keep_comments(edits: Iterable[Edit], analysis: Analysis) -> None:
+    """:class:`_NoFix` where an edit would replace a comment its new text does not keep: a
+    template rewrites a whole call, and a method chain written one call a line often holds
+    comments between the calls; the user's comment must not vanish with the old code."""
+    source = analysis.source
+    for e in edits:
+        if e.end <= e.start or source.find(b"#", e.start, e.end) == -1:
+            continue  # an insertion, or no '#' at all: the common case costs one find
+        node = analysis.tree.root_node.descendant_for_byte_range(e.start, e.end)
+        stack = [node] if node is not None else []
+        while stack:
+            n = stack.pop()
+            if n.end_byte <= e.start or n.start_byte >= e.end:
+                continue
+            if n.type == "comment" and e.start <= n.start_byte:
+                text = source[n.start_byte : n.end_byte].decode("utf-8", "replace")
+                if text not in e.text:
+                    raise _NoFix(
+                        f"the code it rewrites holds a comment ({text[:40]}), which the fix "
+                        "would drop"
+                    )
+            stack.extend(n.children)
 
 
 class _NoFix(Exception):

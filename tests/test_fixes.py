@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import textwrap
 
 import pytest
@@ -236,3 +237,35 @@ def test_choosing_edits_by_neighbours_matches_testing_every_pair(groups) -> None
     assert picked == chosen_reference
     assert set(reference) == set(chosen.edits)
     assert [e.start for e in chosen.edits] == sorted(e.start for e in chosen.edits)
+
+
+@functools.cache
+def _real_numpy_2_detector():
+    """The shipped knowledge base at numpy 2.0 (its template fixes rewrite whole calls)."""
+    from recode.dataset.knowledge import load_knowledge_base
+    from recode.server.detector import Detector
+    from tests.conftest import versions
+
+    return Detector(load_knowledge_base(None, ["numpy"]), versions(numpy="2.0.0"))
+
+
+@pytest.mark.parametrize(
+    "code, comment",
+    [
+        # a method chain written one call a line, with a comment between the calls
+        ("import numpy as np\na = np.zeros(3)\nr = (a  # the samples\n     .ptp())\n", "# the samples"),
+        # a comment among a call's arguments, which the template writes anew
+        ("import numpy as np\na = np.zeros(3)\nt = np.msort(\n    a,  # keep me\n)\n", "# keep me"),
+    ],
+)
+def test_a_fix_never_drops_a_comment_inside_what_it_rewrites(code: str, comment: str) -> None:
+    """A template rewrites the whole call: where the call holds a comment the new text would not
+    keep, the fix is not made, and the finding says why."""
+    detector = _real_numpy_2_detector()
+    result = fix_source(code.encode(), detector)
+    assert result.source == code.encode() and not result.fixed
+    (finding,) = [f for f in result.remaining if f.record.fix is not None]
+    assert not finding.fixable and comment in (finding.fix_unavailable or "")
+    # the same call without the comment is fixed
+    plain = code.replace(f"  {comment}", "")
+    assert fix_source(plain.encode(), detector).fixed
