@@ -73,6 +73,7 @@ import os
 import selectors
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -91,6 +92,8 @@ __all__ = [
 ]
 
 MIB = 1024 * 1024
+# Who the program runs as when the caller is root ("nobody"): see sandbox_child._drop_caps.
+SANDBOX_UID = SANDBOX_GID = 65534
 
 # The child side: sandbox_child.py's text, run with ``python -I -c`` (never imported by the
 # sandboxed interpreter, whose sys.path may not hold this project). See its module doc.
@@ -291,15 +294,15 @@ def _probe(python: str, cfg_extra: dict[str, Any]) -> dict[str, Any]:
     workdir = Path(tempfile.mkdtemp(prefix="recode-probe-"))
     try:
         (workdir / "main.py").write_text("import socket\n")
+        env = _base_env(workdir, None)
         report_r, report_w = os.pipe()
         cfg = {"workdir": str(workdir.resolve()), "main": "main.py", "report_fd": report_w,
-               **cfg_extra}
+               "seccomp": True, **cfg_extra}
         try:
             proc = subprocess.run(
                 [python, "-I", "-c", _child_source(), json.dumps(cfg)],
                 stdin=subprocess.DEVNULL, capture_output=True, timeout=60,
-                pass_fds=(report_w,), start_new_session=True, env=_base_env(workdir, None),
-                cwd=workdir,
+                pass_fds=(report_w,), start_new_session=True, env=env, cwd=workdir,
             )
         finally:
             os.close(report_w)
@@ -326,6 +329,7 @@ def detect_support(python: str | None = None) -> SandboxSupport:
         cgroup = _make_cgroup(64)
         report = _probe(python, {"netns": True, "mountns": True, "pidns": True,
                                  "drop_caps": True, "private_root": True,
+                                 "user": [SANDBOX_UID, SANDBOX_GID],
                                  "cgroup": str(cgroup) if cgroup else None})
         _drain_cgroup(cgroup)
         ok = report.get("returncode") == 0 and report.get("ready")
@@ -453,10 +457,21 @@ class SandboxLimits:
     max_read_back_bytes: int = _limit(8 * MIB, "Bytes kept of each file named in read_back.")
     tmp_mb: int = _limit(64, "Size of the private /tmp and /dev/shm, in MiB.")
     network: bool = _limit(False, "Allow the network: no network namespace, no socket checks.")
-    block_subprocess: bool = _limit(True, "Refuse os.system, exec, spawn and subprocess in the "
-                                    "audit hook (os.fork stays allowed).")
+    block_subprocess: bool = _limit(True, "Refuse os.system, exec, spawn, subprocess and fork "
+                                    "(audit hook; seccomp: execve, fork, clone without "
+                                    "CLONE_THREAD).")
+    allow_fork: bool = _limit(False, "With block_subprocess, still allow os.fork (a harness "
+                              "that forks per test); exec stays refused.")
+    seccomp: bool = _limit(True, "Install the seccomp filter (False: only to measure it; "
+                           "needs require_isolation=False).")
+    require_isolation: bool = _limit(True, "Fail closed: status sandbox_error, the program not "
+                                     "run, when the seccomp filter cannot be installed or it "
+                                     "would run as uid 0. False: run with what held "
+                                     "(SandboxResult.isolation says what).")
 
     def __post_init__(self) -> None:
+        if self.require_isolation and not self.seccomp:
+            raise ValueError("seccomp=False needs require_isolation=False")
         if self.time_s <= 0:
             raise ValueError("time_s must be positive")
         if self.tmp_mb < 1:
@@ -495,6 +510,17 @@ def run_python(
     read_paths = [os.path.abspath(path) for path in read_paths]
     if "/" in read_paths:
         raise ValueError("read_paths cannot hold / (that would be no private root at all)")
+    if os.geteuid() == 0:
+        for path in read_paths:
+            # Bound as they are: the program, SANDBOX_UID, reads them as "others".
+            with contextlib.suppress(OSError):
+                mode = os.stat(path).st_mode
+                need = 0o005 if stat.S_ISDIR(mode) else 0o004
+                if mode & need != need:
+                    raise ValueError(
+                        f"read_paths must be readable by others (the program runs as uid "
+                        f"{SANDBOX_UID}): {path} has mode {stat.S_IMODE(mode):o}"
+                    )
     python = python or sys.executable
     support = detect_support(python)
     started = time.monotonic()
@@ -546,8 +572,13 @@ def run_python(
             "drop_caps": support.drop_capabilities,
             "audit": True,
             "block_subprocess": limits.block_subprocess,
+            "allow_fork": limits.allow_fork,
             "block_network": not limits.network,
+            "seccomp": limits.seccomp,
+            "require_isolation": limits.require_isolation,
+            "user": [SANDBOX_UID, SANDBOX_GID] if support.root else None,
         }
+        child_env = _base_env(workdir, env)
         try:
             proc = subprocess.Popen(
                 [python, "-I", "-c", _child_source(), json.dumps(cfg)],
@@ -556,7 +587,7 @@ def run_python(
                 stderr=subprocess.PIPE,
                 pass_fds=(report_w,),
                 start_new_session=True,
-                env=_base_env(workdir, env),
+                env=child_env,
                 cwd=workdir,
             )
         except OSError as exc:
@@ -585,7 +616,8 @@ def run_python(
         isolation = {key: report[key] for key in (
             "network", "mounts", "filesystem", "pid_namespace", "capabilities", "processes",
             "audit_hook", "proc", "no_new_privs", "unshare_error", "cgroup_error",
-            "private_root_error") if key in report}
+            "private_root_error", "seccomp", "uid", "uid_error", "isolation_error")
+            if key in report}
         if limits.network:
             isolation["network"] = "allowed"
         collected: dict[str, str] = {}
