@@ -30,26 +30,46 @@ Kernel (whatever the program does, ctypes included):
     no mount namespace at all). The program is not PID 1: a small init process reaps it, and
     when that init exits the kernel kills every process left in the namespace (daemonised and
     ``setsid`` ones included). /proc is mounted afresh, so the host's processes are not visible.
-    All capabilities are then dropped (bounding set, effective, permitted, ambient) and
-    ``no_new_privs`` is set: the program keeps uid 0 but cannot remount, change
-    namespaces or gain privileges through setuid binaries. The user id is kept because the
-    interpreter may live under /root (pyenv): another uid cannot read it.
+    All capabilities are then dropped (bounding set, effective, permitted, ambient), the
+    program is switched to uid and gid 65534 (``SANDBOX_UID``, "nobody"; its work folder is
+    handed to that user first) and ``no_new_privs`` is set: it cannot remount, change
+    namespaces or gain privileges through setuid binaries. Files it may read are bound into
+    folders of its own root, so a pyenv under /root (closed to others) is readable: the
+    ``read_paths`` themselves must be readable by others (ValueError otherwise). Where the
+    interpreter cannot be read as that user (the fallback without a private root, with an
+    interpreter under /root), the switch is not made and ``isolation["uid_error"]`` says why.
   * fork bombs: as root, a pids cgroup (v1 ``/sys/fs/cgroup/pids`` or a v2 hierarchy with the
     pids controller) caps the number of tasks (processes and threads); RLIMIT_NPROC is not
     enforced for uid 0, so it is used only when the caller is not root (set to the tasks the user
     already has plus ``max_procs``).
   * not root: a user namespace plus a network namespace where unprivileged user namespaces are
-    allowed, and RLIMIT_NPROC. No mount namespace: the files are guarded by the user id's own
-    permissions and the audit hook only (``isolation["filesystem"] == "host"``).
+    allowed, and RLIMIT_NPROC (the program keeps the caller's uid). No mount namespace: the
+    files are guarded by the user id's own permissions and the audit hook only
+    (``isolation["filesystem"] == "host"``).
+
+Seccomp filter, installed last, just before the program (whatever the program does, ctypes
+included; :func:`recode.training.sandbox_child.seccomp_program`): EPERM for namespace creation
+(``unshare``, ``setns``, ``clone`` with namespace flags), ``mount``, ``umount2``,
+``pivot_root``, ``chroot`` and the new mount API, ``ptrace``, ``process_vm_readv``/``writev``,
+``keyctl``/``add_key``/``request_key``, ``bpf``, ``perf_event_open``, ``io_uring_*``,
+``kexec_*``, module loading, ``reboot``, ``swapon``/``swapoff``; with ``block_subprocess``
+also ``execve``/``execveat`` and, unless ``allow_fork``, ``fork``/``vfork``/``clone`` without
+CLONE_THREAD (threads still start). ``clone3`` answers ENOSYS (seccomp cannot read its flags;
+glibc then uses ``clone``). Another architecture's calls (i386 on x86_64) kill the process.
+
+Fail closed: with ``SandboxLimits.require_isolation`` (the default) a run whose filter could not
+be installed, or whose program would run as uid 0, is not started (``sandbox_error``, the reason
+in ``isolation["isolation_error"]`` and on stderr). ``isolation["seccomp"]`` and
+``isolation["uid"]`` say what held.
 
 Audit hook installed in the child before the program starts (Python level only; ctypes or a C
 extension can go around it, which is why the kernel layer above comes first):
   * opening a file for writing, or removing, renaming, linking, chmod-ing, creating a folder,
     outside the work folder (``/dev/null`` allowed; in a private root also its own /tmp and
     /dev/shm, bar the read paths);
-  * ``os.system``, ``os.exec*``, ``os.spawn*``, ``os.posix_spawn``, ``subprocess.Popen``
-    (``SandboxLimits.block_subprocess``, the default; ``os.fork`` stays allowed: harnesses fork
-    per test);
+  * ``os.system``, ``os.exec*``, ``os.spawn*``, ``os.posix_spawn``, ``subprocess.Popen``,
+    ``os.fork`` (``SandboxLimits.block_subprocess``, the default; ``allow_fork`` keeps
+    ``os.fork`` for a harness that forks per test);
   * ``socket.connect``/``bind``/``sendto`` on internet sockets;
   * ``os.kill`` of other process groups or of every process (-1).
 
