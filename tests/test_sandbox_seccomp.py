@@ -3,15 +3,20 @@ failing closed when either cannot be had."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
+import struct
 import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from recode.training import sandbox
 from recode.training.sandbox import SandboxLimits, run_python
+from recode.training.sandbox_child import seccomp_program
 
 MACHINE = os.uname().machine if hasattr(os, "uname") else ""
 pytestmark = pytest.mark.skipif(
@@ -22,7 +27,7 @@ pytestmark = pytest.mark.skipif(
 # The kernel's numbers (asm/unistd_64.h, asm-generic/unistd.h), kept apart from the child's table
 # so that a wrong number there fails here.
 # fmt: off
-NUMBERS = {
+TABLES = {
     "x86_64": {
         "unshare": 272, "setns": 308, "mount": 165, "umount2": 166, "pivot_root": 155,
         "chroot": 161, "ptrace": 101, "process_vm_readv": 310, "process_vm_writev": 311,
@@ -30,7 +35,9 @@ NUMBERS = {
         "io_uring_setup": 425, "io_uring_enter": 426, "io_uring_register": 427,
         "kexec_load": 246, "kexec_file_load": 320, "init_module": 175, "finit_module": 313,
         "delete_module": 176, "reboot": 169, "swapon": 167, "swapoff": 168, "fsopen": 430,
-        "clone3": 435, "clone": 56, "execve": 59,
+        "clone3": 435, "clone": 56, "execve": 59, "execveat": 322, "fork": 57, "vfork": 58,
+        "open_tree": 428, "move_mount": 429, "fsconfig": 431, "fsmount": 432,
+        "mount_setattr": 442,
     },
     "aarch64": {
         "unshare": 97, "setns": 268, "mount": 40, "umount2": 39, "pivot_root": 41,
@@ -39,11 +46,16 @@ NUMBERS = {
         "io_uring_setup": 425, "io_uring_enter": 426, "io_uring_register": 427,
         "kexec_load": 104, "kexec_file_load": 294, "init_module": 105, "finit_module": 273,
         "delete_module": 106, "reboot": 142, "swapon": 224, "swapoff": 225, "fsopen": 430,
-        "clone3": 435, "clone": 220, "execve": 221,
+        "clone3": 435, "clone": 220, "execve": 221, "execveat": 281, "open_tree": 428,
+        "move_mount": 429, "fsconfig": 431, "fsmount": 432, "mount_setattr": 442,
     },
-}.get(MACHINE, {})
+}
 # fmt: on
-DENIED = [name for name in NUMBERS if name not in ("clone3", "clone")]
+NUMBERS = TABLES.get(MACHINE, {})
+AUDIT_ARCH = {"x86_64": 0xC000003E, "aarch64": 0xC00000B7}
+EXEC_CALLS, FORK_CALLS = {"execve", "execveat"}, {"fork", "vfork"}
+# Called for real below (fork and vfork left out: unfiltered, they would fork this program).
+DENIED = [name for name in NUMBERS if name not in {"clone3", "clone"} | FORK_CALLS]
 
 # Calls each name with all-zero arguments (none of these does harm so: unshare(0) is a no-op,
 # ptrace(0) is PTRACE_TRACEME) and prints {name: [return value, errno]}.
@@ -83,7 +95,7 @@ def test_clone3_answers_enosys_so_glibc_falls_back_to_clone() -> None:
     assert _calls(["clone3"]) == {"clone3": [-1, 38]}  # ENOSYS
 
 
-FORK = """
+FORK_PROGRAM = """
 import ctypes, os
 libc = ctypes.CDLL(None, use_errno=True)
 ctypes.set_errno(0)
@@ -97,7 +109,7 @@ if pid > 0:
 
 
 def test_libc_fork_fails_when_subprocesses_are_blocked() -> None:
-    result = run_python(FORK)
+    result = run_python(FORK_PROGRAM)
     assert result.status == "ok", result.stderr
     assert result.stdout.split() == ["-1", "1"]
     result = run_python("import os\nos.fork()\n")
@@ -107,7 +119,7 @@ def test_libc_fork_fails_when_subprocesses_are_blocked() -> None:
 
 def test_allow_fork_lets_a_harness_fork_but_not_exec_or_make_namespaces() -> None:
     limits = SandboxLimits(allow_fork=True)
-    result = run_python(FORK, limits)
+    result = run_python(FORK_PROGRAM, limits)
     assert result.status == "ok", result.stderr
     pid, err = result.stdout.split()
     assert int(pid) > 0 and err == "0"
@@ -203,3 +215,77 @@ def test_read_paths_closed_to_others_are_refused(tmp_path: Path) -> None:
     closed.mkdir(mode=0o700)
     with pytest.raises(ValueError, match="readable by others.*mode 700"):
         run_python("pass", read_paths=[closed])
+
+
+def _run_bpf(prog: list[tuple[int, int, int, int]], data: bytes) -> int:
+    """The classic BPF the filter uses (load word, jeq, jge, jset, return), forward jumps only,
+    as the kernel runs it: the filter's decisions without a kernel of that architecture."""
+    pc, acc = 0, 0
+    while True:
+        code, jt, jf, k = prog[pc]
+        pc += 1
+        if code == 0x20:
+            acc = struct.unpack_from("<I", data, k)[0]
+        elif code in (0x15, 0x35, 0x45):
+            taken = {0x15: acc == k, 0x35: acc >= k, 0x45: bool(acc & k)}[code]
+            pc += jt if taken else jf
+        elif code == 0x06:
+            return k
+        else:
+            raise AssertionError(f"unexpected opcode {code:#x}")
+
+
+def _expected(machine: str, arch: int, nr: int, arg0: int, exec_: bool, fork: bool) -> int:
+    numbers = TABLES[machine]
+    eperm, names = 0x50000 | 1, {n for n, v in numbers.items() if v == nr}
+    if arch != AUDIT_ARCH[machine]:
+        return 0x80000000  # kill the process
+    if machine == "x86_64" and nr >= 0x40000000:
+        return eperm  # x32
+    refused = set(numbers) - {"clone", "clone3"} - EXEC_CALLS - FORK_CALLS
+    refused |= (EXEC_CALLS if exec_ else set()) | (FORK_CALLS if fork else set())
+    if names & refused:
+        return eperm
+    if "clone3" in names:
+        return 0x50000 | 38  # ENOSYS
+    if "clone" in names and (arg0 & 0x7E020080 or fork and not arg0 & 0x10000):
+        return eperm
+    return 0x7FFF0000
+
+
+# The table's numbers and their neighbours, where an off-by-one would show; clone's first
+# argument: SIGCHLD (a fork), what glibc passes for a thread, and either with CLONE_NEWUSER.
+NEAR = sorted({n + d for table in TABLES.values() for n in table.values() for d in (-1, 0, 1)})
+CLONE_FLAGS = [0x11, 0x3D0F00, 0x10000011, 0x10000000 | 0x3D0F00]
+
+
+def _decide(machine: str, foreign: bool, nr: int, arg0: int, exec_: bool, fork: bool) -> None:
+    arch = 0x40000003 if foreign else AUDIT_ARCH[machine]  # i386
+    prog = seccomp_program(machine, exec_, fork)
+    data = struct.pack("<II", nr, arch) + struct.pack("<7Q", 0, arg0, 0, 0, 0, 0, 0)
+    assert len(prog) < 4096
+    got = _run_bpf(prog, data)
+    assert got == _expected(machine, arch, nr, arg0, exec_, fork), (machine, nr, hex(arg0))
+
+
+@pytest.mark.parametrize("machine", sorted(TABLES))
+def test_the_filter_decides_each_listed_call_as_specified(machine: str) -> None:
+    for exec_, fork, foreign in itertools.product((False, True), repeat=3):
+        for nr in NEAR:
+            for arg0 in CLONE_FLAGS:
+                _decide(machine, foreign, nr, arg0, exec_, fork)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    machine=st.sampled_from(sorted(TABLES)),
+    foreign=st.booleans(),
+    nr=st.integers(0, 2**32 - 1),
+    arg0=st.integers(0, 2**32 - 1),
+    exec_=st.booleans(),
+    fork=st.booleans(),
+)
+def test_the_filter_decides_any_call_as_specified(
+    machine: str, foreign: bool, nr: int, arg0: int, exec_: bool, fork: bool
+) -> None:
+    _decide(machine, foreign, nr, arg0, exec_, fork)
