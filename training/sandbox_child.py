@@ -466,8 +466,8 @@ def _drop_caps(ctypes: Any, libc: Any, report: dict[str, Any], cfg: dict[str, An
     user = cfg.get("user")
     if user and os.getuid() == 0:
         uid, gid = user
-        closed = _closed_to(uid, os.path.dirname(os.path.abspath(os.__file__)))
         try:
+            closed = _closed_to(uid, os.path.dirname(os.path.abspath(os.__file__)))
             if closed:
                 # Switching would leave an interpreter that cannot import its standard library.
                 raise OSError(f"the interpreter's files are not readable by uid {uid} ({closed})")
