@@ -131,7 +131,8 @@ class SandboxResult:
 
     status: "ok" (exit code 0), "error" (another exit code or a signal), "timeout" (wall clock or
     CPU limit), "memory" (MemoryError under the address-space limit), "sandbox_error" (the
-    sandbox itself could not start the program).
+    sandbox itself could not start the program, or refused to without its protections:
+    ``isolation["isolation_error"]``).
     """
 
     status: str
