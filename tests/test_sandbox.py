@@ -101,7 +101,8 @@ def test_contains_a_fork_bomb() -> None:
         "        pass\n"
     )
     started = time.monotonic()
-    result = run_python(code, SandboxLimits(time_s=2.0, max_procs=16))
+    # allow_fork: the task limit, not the seccomp filter, is what this checks.
+    result = run_python(code, SandboxLimits(time_s=2.0, max_procs=16, allow_fork=True))
     assert result.status in {"timeout", "error"}
     assert time.monotonic() - started < 8
     workdir = result.stdout.split()[0]
@@ -110,7 +111,8 @@ def test_contains_a_fork_bomb() -> None:
     if SUPPORT.pids_cgroup or not SUPPORT.root:
         # The task limit held: the machine could still fork here.
         assert run_python("import os\npid = os.fork()\nif pid == 0:\n    os._exit(0)\n"
-                          "os.waitpid(pid, 0)\nprint('forked')\n").stdout == "forked\n"
+                          "os.waitpid(pid, 0)\nprint('forked')\n",
+                          SandboxLimits(allow_fork=True)).stdout == "forked\n"
 
 
 @needs_linux
@@ -124,7 +126,7 @@ def test_kills_processes_left_behind() -> None:
         "    os._exit(0)\n"
         "print('parent done', flush=True)\n"
     )
-    result = run_python(code, SandboxLimits(time_s=5))
+    result = run_python(code, SandboxLimits(time_s=5, allow_fork=True))
     assert result.status == "ok"
     assert "parent done" in result.stdout
     time.sleep(0.2)
@@ -140,6 +142,7 @@ def test_memory_hog_gets_memory_status() -> None:
 
 def test_write_outside_is_blocked_by_the_hook(tmp_path: Path) -> None:
     # With a private root the folder is only visible when bound in (read-only) as a read path.
+    tmp_path.chmod(0o755)  # read_paths are read as "others" (the program's uid)
     target = tmp_path / "escaped.txt"
     result = run_python(f"open({str(target)!r}, 'w').write('x')\n", read_paths=[tmp_path])
     assert result.status == "error"
@@ -155,6 +158,7 @@ def test_write_outside_is_blocked_by_the_hook(tmp_path: Path) -> None:
 @pytest.mark.skipif(not SUPPORT.mount_namespace, reason="no mount namespace here (not root?)")
 def test_write_outside_is_blocked_by_the_kernel(tmp_path: Path) -> None:
     # ctypes goes around the audit hook: only the read-only mounts stop this.
+    tmp_path.chmod(0o755)
     target = tmp_path / "escaped-ctypes.txt"
     code = (
         "import ctypes, os\n"
@@ -400,6 +404,7 @@ def test_an_interpreter_under_tmp_stays_out_of_the_private_tmp() -> None:
 
 @needs_private_root
 def test_read_paths_are_visible_read_only(tmp_path: Path) -> None:
+    tmp_path.chmod(0o755)
     (tmp_path / "shared.txt").write_text("shared data")
     result = run_python(f"print(open({str(tmp_path / 'shared.txt')!r}).read())\n",
                         read_paths=[tmp_path])
@@ -411,8 +416,21 @@ def test_read_paths_are_visible_read_only(tmp_path: Path) -> None:
 def test_fallback_without_private_root_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
     weaker = dataclasses.replace(SUPPORT, private_root=False)
     monkeypatch.setattr(sandbox, "detect_support", lambda python=None: weaker)
-    result = run_python(_TRY_READ, argv=["/etc/passwd"])
+    relaxed = SandboxLimits(require_isolation=False)
+    result = run_python(_TRY_READ, relaxed, argv=["/etc/passwd"])
     # The host's tree stays visible (read-only): the report says so.
     assert _readable(result) == {"/etc/passwd": []}
     assert result.isolation["filesystem"] == "host, read-only"
     assert result.isolation["mounts"] == "read-only"
+    # Without a private root the interpreter is seen where it lies: a folder on the way closed
+    # to others (pyenv under /root) keeps the program root, which fails closed by default.
+    stdlib = Path(os.__file__).resolve().parent
+    closed = any(not folder.stat().st_mode & 0o001 for folder in [stdlib, *stdlib.parents])
+    if closed:
+        assert result.isolation["uid"] == 0
+        assert "not readable by uid" in result.isolation["uid_error"]
+        refused = run_python("print('ran')", argv=["/etc/passwd"])
+        assert refused.status == "sandbox_error" and refused.stdout == ""
+        assert "running as uid 0" in refused.stderr
+    else:
+        assert result.isolation["uid"] == sandbox.SANDBOX_UID

@@ -30,26 +30,46 @@ Kernel (whatever the program does, ctypes included):
     no mount namespace at all). The program is not PID 1: a small init process reaps it, and
     when that init exits the kernel kills every process left in the namespace (daemonised and
     ``setsid`` ones included). /proc is mounted afresh, so the host's processes are not visible.
-    All capabilities are then dropped (bounding set, effective, permitted, ambient) and
-    ``no_new_privs`` is set: the program keeps uid 0 but cannot remount, change
-    namespaces or gain privileges through setuid binaries. The user id is kept because the
-    interpreter may live under /root (pyenv): another uid cannot read it.
+    All capabilities are then dropped (bounding set, effective, permitted, ambient), the
+    program is switched to uid and gid 65534 (``SANDBOX_UID``, "nobody"; its work folder is
+    handed to that user first) and ``no_new_privs`` is set: it cannot remount, change
+    namespaces or gain privileges through setuid binaries. Files it may read are bound into
+    folders of its own root, so a pyenv under /root (closed to others) is readable: the
+    ``read_paths`` themselves must be readable by others (ValueError otherwise). Where the
+    interpreter cannot be read as that user (the fallback without a private root, with an
+    interpreter under /root), the switch is not made and ``isolation["uid_error"]`` says why.
   * fork bombs: as root, a pids cgroup (v1 ``/sys/fs/cgroup/pids`` or a v2 hierarchy with the
     pids controller) caps the number of tasks (processes and threads); RLIMIT_NPROC is not
     enforced for uid 0, so it is used only when the caller is not root (set to the tasks the user
     already has plus ``max_procs``).
   * not root: a user namespace plus a network namespace where unprivileged user namespaces are
-    allowed, and RLIMIT_NPROC. No mount namespace: the files are guarded by the user id's own
-    permissions and the audit hook only (``isolation["filesystem"] == "host"``).
+    allowed, and RLIMIT_NPROC (the program keeps the caller's uid). No mount namespace: the
+    files are guarded by the user id's own permissions and the audit hook only
+    (``isolation["filesystem"] == "host"``).
+
+Seccomp filter, installed last, just before the program (whatever the program does, ctypes
+included; :func:`recode.training.sandbox_child.seccomp_program`): EPERM for namespace creation
+(``unshare``, ``setns``, ``clone`` with namespace flags), ``mount``, ``umount2``,
+``pivot_root``, ``chroot`` and the new mount API, ``ptrace``, ``process_vm_readv``/``writev``,
+``keyctl``/``add_key``/``request_key``, ``bpf``, ``perf_event_open``, ``io_uring_*``,
+``kexec_*``, module loading, ``reboot``, ``swapon``/``swapoff``; with ``block_subprocess``
+also ``execve``/``execveat`` and, unless ``allow_fork``, ``fork``/``vfork``/``clone`` without
+CLONE_THREAD (threads still start). ``clone3`` answers ENOSYS (seccomp cannot read its flags;
+glibc then uses ``clone``). Another architecture's calls (i386 on x86_64) kill the process.
+
+Fail closed: with ``SandboxLimits.require_isolation`` (the default) a run whose filter could not
+be installed, or whose program would run as uid 0, is not started (``sandbox_error``, the reason
+in ``isolation["isolation_error"]`` and on stderr). ``isolation["seccomp"]`` and
+``isolation["uid"]`` say what held.
 
 Audit hook installed in the child before the program starts (Python level only; ctypes or a C
 extension can go around it, which is why the kernel layer above comes first):
   * opening a file for writing, or removing, renaming, linking, chmod-ing, creating a folder,
     outside the work folder (``/dev/null`` allowed; in a private root also its own /tmp and
     /dev/shm, bar the read paths);
-  * ``os.system``, ``os.exec*``, ``os.spawn*``, ``os.posix_spawn``, ``subprocess.Popen``
-    (``SandboxLimits.block_subprocess``, the default; ``os.fork`` stays allowed: harnesses fork
-    per test);
+  * ``os.system``, ``os.exec*``, ``os.spawn*``, ``os.posix_spawn``, ``subprocess.Popen``,
+    ``os.fork`` (``SandboxLimits.block_subprocess``, the default; ``allow_fork`` keeps
+    ``os.fork`` for a harness that forks per test);
   * ``socket.connect``/``bind``/``sendto`` on internet sockets;
   * ``os.kill`` of other process groups or of every process (-1).
 
@@ -73,6 +93,7 @@ import os
 import selectors
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -91,6 +112,8 @@ __all__ = [
 ]
 
 MIB = 1024 * 1024
+# Who the program runs as when the caller is root ("nobody"): see sandbox_child._drop_caps.
+SANDBOX_UID = SANDBOX_GID = 65534
 
 # The child side: sandbox_child.py's text, run with ``python -I -c`` (never imported by the
 # sandboxed interpreter, whose sys.path may not hold this project). See its module doc.
@@ -108,7 +131,8 @@ class SandboxResult:
 
     status: "ok" (exit code 0), "error" (another exit code or a signal), "timeout" (wall clock or
     CPU limit), "memory" (MemoryError under the address-space limit), "sandbox_error" (the
-    sandbox itself could not start the program).
+    sandbox itself could not start the program, or refused to without its protections:
+    ``isolation["isolation_error"]``).
     """
 
     status: str
@@ -291,15 +315,15 @@ def _probe(python: str, cfg_extra: dict[str, Any]) -> dict[str, Any]:
     workdir = Path(tempfile.mkdtemp(prefix="recode-probe-"))
     try:
         (workdir / "main.py").write_text("import socket\n")
+        env = _base_env(workdir, None)
         report_r, report_w = os.pipe()
         cfg = {"workdir": str(workdir.resolve()), "main": "main.py", "report_fd": report_w,
-               **cfg_extra}
+               "seccomp": True, **cfg_extra}
         try:
             proc = subprocess.run(
                 [python, "-I", "-c", _child_source(), json.dumps(cfg)],
                 stdin=subprocess.DEVNULL, capture_output=True, timeout=60,
-                pass_fds=(report_w,), start_new_session=True, env=_base_env(workdir, None),
-                cwd=workdir,
+                pass_fds=(report_w,), start_new_session=True, env=env, cwd=workdir,
             )
         finally:
             os.close(report_w)
@@ -326,6 +350,7 @@ def detect_support(python: str | None = None) -> SandboxSupport:
         cgroup = _make_cgroup(64)
         report = _probe(python, {"netns": True, "mountns": True, "pidns": True,
                                  "drop_caps": True, "private_root": True,
+                                 "user": [SANDBOX_UID, SANDBOX_GID],
                                  "cgroup": str(cgroup) if cgroup else None})
         _drain_cgroup(cgroup)
         ok = report.get("returncode") == 0 and report.get("ready")
@@ -453,10 +478,21 @@ class SandboxLimits:
     max_read_back_bytes: int = _limit(8 * MIB, "Bytes kept of each file named in read_back.")
     tmp_mb: int = _limit(64, "Size of the private /tmp and /dev/shm, in MiB.")
     network: bool = _limit(False, "Allow the network: no network namespace, no socket checks.")
-    block_subprocess: bool = _limit(True, "Refuse os.system, exec, spawn and subprocess in the "
-                                    "audit hook (os.fork stays allowed).")
+    block_subprocess: bool = _limit(True, "Refuse os.system, exec, spawn, subprocess and fork "
+                                    "(audit hook; seccomp: execve, fork, clone without "
+                                    "CLONE_THREAD).")
+    allow_fork: bool = _limit(False, "With block_subprocess, still allow os.fork (a harness "
+                              "that forks per test); exec stays refused.")
+    seccomp: bool = _limit(True, "Install the seccomp filter (False: only to measure it; "
+                           "needs require_isolation=False).")
+    require_isolation: bool = _limit(True, "Fail closed: status sandbox_error, the program not "
+                                     "run, when the seccomp filter cannot be installed or it "
+                                     "would run as uid 0. False: run with what held "
+                                     "(SandboxResult.isolation says what).")
 
     def __post_init__(self) -> None:
+        if self.require_isolation and not self.seccomp:
+            raise ValueError("seccomp=False needs require_isolation=False")
         if self.time_s <= 0:
             raise ValueError("time_s must be positive")
         if self.tmp_mb < 1:
@@ -495,6 +531,17 @@ def run_python(
     read_paths = [os.path.abspath(path) for path in read_paths]
     if "/" in read_paths:
         raise ValueError("read_paths cannot hold / (that would be no private root at all)")
+    if os.geteuid() == 0:
+        for path in read_paths:
+            # Bound as they are: the program, SANDBOX_UID, reads them as "others".
+            with contextlib.suppress(OSError):
+                mode = os.stat(path).st_mode
+                need = 0o005 if stat.S_ISDIR(mode) else 0o004
+                if mode & need != need:
+                    raise ValueError(
+                        f"read_paths must be readable by others (the program runs as uid "
+                        f"{SANDBOX_UID}): {path} has mode {stat.S_IMODE(mode):o}"
+                    )
     python = python or sys.executable
     support = detect_support(python)
     started = time.monotonic()
@@ -546,8 +593,13 @@ def run_python(
             "drop_caps": support.drop_capabilities,
             "audit": True,
             "block_subprocess": limits.block_subprocess,
+            "allow_fork": limits.allow_fork,
             "block_network": not limits.network,
+            "seccomp": limits.seccomp,
+            "require_isolation": limits.require_isolation,
+            "user": [SANDBOX_UID, SANDBOX_GID] if support.root else None,
         }
+        child_env = _base_env(workdir, env)
         try:
             proc = subprocess.Popen(
                 [python, "-I", "-c", _child_source(), json.dumps(cfg)],
@@ -556,7 +608,7 @@ def run_python(
                 stderr=subprocess.PIPE,
                 pass_fds=(report_w,),
                 start_new_session=True,
-                env=_base_env(workdir, env),
+                env=child_env,
                 cwd=workdir,
             )
         except OSError as exc:
@@ -585,7 +637,8 @@ def run_python(
         isolation = {key: report[key] for key in (
             "network", "mounts", "filesystem", "pid_namespace", "capabilities", "processes",
             "audit_hook", "proc", "no_new_privs", "unshare_error", "cgroup_error",
-            "private_root_error") if key in report}
+            "private_root_error", "seccomp", "uid", "uid_error", "isolation_error")
+            if key in report}
         if limits.network:
             isolation["network"] = "allowed"
         collected: dict[str, str] = {}

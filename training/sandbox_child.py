@@ -97,6 +97,115 @@ _DEVICES = ("null", "zero", "full", "random", "urandom")
 _MOVED = "/.sandbox-python"
 
 
+# The seccomp filter (_install_seccomp). Hand-written BPF through ctypes rather than libseccomp's
+# bindings (pyseccomp, or Debian's python3-seccomp for the system Python): this file runs under
+# any interpreter the caller names, with ``-I`` and only the standard library, and the filter is
+# a short list of comparisons. Syscall numbers per architecture, from the kernel's unistd.h.
+# fmt: off
+_AUDIT_ARCH = {"x86_64": 0xC000003E, "aarch64": 0xC00000B7}
+_SYSCALLS = {
+    "x86_64": {
+        "clone": 56, "fork": 57, "vfork": 58, "execve": 59, "ptrace": 101, "pivot_root": 155,
+        "chroot": 161, "mount": 165, "umount2": 166, "swapon": 167, "swapoff": 168,
+        "reboot": 169, "init_module": 175, "delete_module": 176, "kexec_load": 246,
+        "add_key": 248, "request_key": 249, "keyctl": 250, "unshare": 272,
+        "perf_event_open": 298, "setns": 308, "process_vm_readv": 310,
+        "process_vm_writev": 311, "finit_module": 313, "kexec_file_load": 320, "bpf": 321,
+        "execveat": 322, "io_uring_setup": 425, "io_uring_enter": 426,
+        "io_uring_register": 427, "open_tree": 428, "move_mount": 429, "fsopen": 430,
+        "fsconfig": 431, "fsmount": 432, "clone3": 435, "mount_setattr": 442,
+    },
+    "aarch64": {
+        "umount2": 39, "mount": 40, "pivot_root": 41, "chroot": 51, "unshare": 97,
+        "kexec_load": 104, "init_module": 105, "delete_module": 106, "ptrace": 117,
+        "reboot": 142, "add_key": 217, "request_key": 218, "keyctl": 219, "clone": 220,
+        "execve": 221, "swapon": 224, "swapoff": 225, "perf_event_open": 241, "setns": 268,
+        "process_vm_readv": 270, "process_vm_writev": 271, "finit_module": 273, "bpf": 280,
+        "execveat": 281, "kexec_file_load": 294, "io_uring_setup": 425, "io_uring_enter": 426,
+        "io_uring_register": 427, "open_tree": 428, "move_mount": 429, "fsopen": 430,
+        "fsconfig": 431, "fsmount": 432, "clone3": 435, "mount_setattr": 442,
+    },
+}
+# Refused (EPERM) whatever the limits: what model-written code never needs and an escape uses.
+SECCOMP_DENIED = (
+    "unshare", "setns", "mount", "umount2", "pivot_root", "chroot", "open_tree", "move_mount",
+    "fsopen", "fsconfig", "fsmount", "mount_setattr", "ptrace", "process_vm_readv",
+    "process_vm_writev", "keyctl", "add_key", "request_key", "bpf", "perf_event_open",
+    "io_uring_setup", "io_uring_enter", "io_uring_register", "kexec_load", "kexec_file_load",
+    "init_module", "finit_module", "delete_module", "reboot", "swapon", "swapoff",
+)
+# fmt: on
+SECCOMP_EXEC = ("execve", "execveat")  # refused with block_subprocess
+SECCOMP_FORK = ("fork", "vfork")  # refused (with clone without CLONE_THREAD) with deny_fork
+CLONE_THREAD = 0x10000
+# Namespace flags, refused in clone always (clone3 cannot be inspected: ENOSYS, see below).
+CLONE_NAMESPACES = 0x7E020080  # NEWNS, NEWCGROUP, NEWUTS, NEWIPC, NEWUSER, NEWPID, NEWNET, NEWTIME
+_X32_BIT = 0x40000000  # x86_64's x32 ABI: same audit arch, numbers with this bit set
+_RET_KILL_PROCESS, _RET_ERRNO, _RET_ALLOW = 0x80000000, 0x00050000, 0x7FFF0000
+_LD_W_ABS, _JEQ, _JGE, _JSET, _RET = 0x20, 0x15, 0x35, 0x45, 0x06
+
+
+def seccomp_program(
+    machine: str, deny_exec: bool, deny_fork: bool
+) -> list[tuple[int, int, int, int]]:
+    """The filter as (code, jt, jf, k) instructions over struct seccomp_data (nr at offset 0,
+    arch at 4, the low half of args[0] at 16 on these little-endian machines).
+
+    A foreign architecture (i386 through int 0x80 on x86_64, say) kills the process. Each refused
+    number is a compare and a return, so no jump is longer than the clone block. clone3 answers
+    ENOSYS: its flags sit in memory seccomp cannot read, and glibc then falls back to clone,
+    whose flags are checked: namespace flags refused, and without CLONE_THREAD (a new process
+    rather than a thread) refused when deny_fork.
+    """
+    import errno
+
+    numbers = _SYSCALLS[machine]
+    eperm = _RET_ERRNO | errno.EPERM
+    prog = [(_LD_W_ABS, 0, 0, 4), (_JEQ, 1, 0, _AUDIT_ARCH[machine])]
+    prog += [(_RET, 0, 0, _RET_KILL_PROCESS), (_LD_W_ABS, 0, 0, 0)]
+    if machine == "x86_64":
+        prog += [(_JGE, 0, 1, _X32_BIT), (_RET, 0, 0, eperm)]
+    names = list(SECCOMP_DENIED)
+    names += list(SECCOMP_EXEC) if deny_exec else []
+    names += list(SECCOMP_FORK) if deny_fork else []
+    for name in names:
+        if name in numbers:
+            prog += [(_JEQ, 0, 1, numbers[name]), (_RET, 0, 0, eperm)]
+    prog += [(_JEQ, 0, 1, numbers["clone3"]), (_RET, 0, 0, _RET_ERRNO | errno.ENOSYS)]
+    clone = [(_LD_W_ABS, 0, 0, 16), (_JSET, 0, 1, CLONE_NAMESPACES), (_RET, 0, 0, eperm)]
+    if deny_fork:
+        clone += [(_JSET, 1, 0, CLONE_THREAD), (_RET, 0, 0, eperm)]
+    clone += [(_RET, 0, 0, _RET_ALLOW)]
+    prog += [(_JEQ, 0, len(clone), numbers["clone"])] + clone
+    prog += [(_RET, 0, 0, _RET_ALLOW)]
+    return prog
+
+
+def _install_seccomp(ctypes: Any, libc: Any, deny_exec: bool, deny_fork: bool) -> str | None:
+    """Install the filter on this process (and what it starts); the error, or None."""
+    import struct
+
+    machine = os.uname().machine
+    if libc is None:
+        return "no ctypes"
+    if machine not in _SYSCALLS:
+        return "no syscall table for " + machine
+    PR_SET_NO_NEW_PRIVS, PR_SET_SECCOMP, SECCOMP_MODE_FILTER = 38, 22, 2
+    if libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
+        return "no_new_privs: " + _err(ctypes)
+    prog = seccomp_program(machine, deny_exec, deny_fork)
+    code = b"".join(struct.pack("=HBBI", *ins) for ins in prog)
+    buf = ctypes.create_string_buffer(code, len(code))
+
+    class SockFprog(ctypes.Structure):
+        _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+
+    fprog = SockFprog(len(prog), ctypes.addressof(buf))
+    if libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.byref(fprog), 0, 0) != 0:
+        return "prctl(PR_SET_SECCOMP): " + _err(ctypes)
+    return None
+
+
 class _RootFailed(Exception):
     pass
 
@@ -337,11 +446,39 @@ def _setup_mounts(
     report["mounts"] = "read-only" if not failed else "read-only except " + ",".join(failed)
 
 
-def _drop_caps(ctypes: Any, libc: Any, report: dict[str, Any]) -> None:
+def _drop_caps(ctypes: Any, libc: Any, report: dict[str, Any], cfg: dict[str, Any]) -> None:
+    """Drop every capability and, as root, become ``cfg["user"]`` (uid, gid): the bounding set
+    first (that needs CAP_SETPCAP), then the ids (CAP_SETUID, CAP_SETGID), then what is left.
+
+    The ids are switched outright (setresuid to "nobody" once the mounts are built) rather than
+    root mapped to another uid in a user namespace: the kernel checks files against the same
+    host uid either way, and the namespace would add a root with capabilities over its own
+    mounts and namespaces for the program to work with. The work folder is handed to that user
+    first; what else it reads is bound read-only under folders of this root's own tmpfs, so
+    only the bound folders' own modes count. When the interpreter lies behind a folder closed to
+    others (no private root, pyenv under /root), the switch is not made and ``uid_error`` says
+    why (the worker then fails closed unless told otherwise).
+    """
     PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS, PR_CAP_AMBIENT = 24, 38, 47
     for cap in range(64):
         libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0)
     libc.prctl(PR_CAP_AMBIENT, 4, 0, 0, 0)
+    user = cfg.get("user")
+    if user and os.getuid() == 0:
+        uid, gid = user
+        try:
+            closed = _closed_to(uid, os.path.dirname(os.path.abspath(os.__file__)))
+            if closed:
+                # Switching would leave an interpreter that cannot import its standard library.
+                raise OSError(f"the interpreter's files are not readable by uid {uid} ({closed})")
+            for folder, dirs, names in os.walk(cfg["workdir"]):
+                for name in [folder] + [os.path.join(folder, n) for n in dirs + names]:
+                    os.chown(name, uid, gid, follow_symlinks=False)
+            os.setgroups([])
+            os.setresgid(gid, gid, gid)
+            os.setresuid(uid, uid, uid)
+        except OSError as exc:
+            report["uid_error"] = str(exc)
 
     class Header(ctypes.Structure):
         _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
@@ -360,9 +497,24 @@ def _drop_caps(ctypes: Any, libc: Any, report: dict[str, Any]) -> None:
     report["no_new_privs"] = nnp
 
 
+def _closed_to(uid: int, folder: str) -> str | None:
+    """The first folder from / down to ``folder`` (as this process sees them, so in a private
+    root only its own bind mounts count) that ``uid``, without groups, may not enter or list."""
+    path = "/"
+    for part in [""] + os.path.realpath(folder).strip("/").split("/"):
+        path = os.path.join(path, part)
+        st = os.stat(path)
+        bits = st.st_mode >> 6 if st.st_uid == uid else st.st_mode
+        need = 0o5 if path == os.path.realpath(folder) else 0o1
+        if bits & need != need:
+            return path
+    return None
+
+
 def _install_hook(
     workdir: str,
     block_subprocess: bool,
+    allow_fork: bool,
     block_network: bool,
     private_tmp: bool,
     read_only: list[str] | tuple[str, ...],
@@ -396,6 +548,7 @@ def _install_hook(
         "os.mknod": (0,),
     }
     proc_events = {
+        "os.fork",
         "os.system",
         "os.exec",
         "os.posix_spawn",
@@ -442,7 +595,7 @@ def _install_hook(
                 if index < len(args) and not inside(args[index]):
                     deny(f"{event} on {args[index]!r} outside the work folder")
         elif event in proc_events:
-            if block_subprocess:
+            if block_subprocess and (event != "os.fork" or not allow_fork):
                 deny(f"starting programs ({event})")
         elif block_network and event in (
             "socket.connect",
@@ -473,11 +626,36 @@ def _worker(cfg: dict[str, Any], report: dict[str, Any], report_fd: int) -> None
         _install_hook(
             workdir,
             cfg.get("block_subprocess", True),
+            cfg.get("allow_fork", False),
             cfg.get("block_network", True),
             str(report.get("filesystem", "")).startswith("private root"),
             cfg.get("read_paths") or (),
         )
         report["audit_hook"] = True
+    report["uid"] = os.geteuid()
+    # Last, just before the program: everything above may still need what the filter refuses.
+    failed = []
+    if cfg.get("seccomp"):
+        block = cfg.get("block_subprocess", True)
+        ctypes, libc = _libc()
+        error = _install_seccomp(ctypes, libc, block, block and not cfg.get("allow_fork"))
+        report["seccomp"] = "filter" if error is None else "failed: " + error
+        if error is not None:
+            failed.append("seccomp filter: " + error)
+    else:
+        report["seccomp"] = "off"
+    if report["uid"] == 0 or os.getuid() == 0:
+        failed.append("running as uid 0: " + report.get("uid_error", "no user to switch to"))
+    if failed and cfg.get("require_isolation"):
+        report["isolation_error"] = "; ".join(failed)
+        os.write(report_fd, (json.dumps(report) + "\n").encode())
+        sys.stderr.write(
+            "sandbox: refusing to run the program without its protections ("
+            + report["isolation_error"]
+            + "); SandboxLimits(require_isolation=False) runs it anyway\n"
+        )
+        sys.stderr.flush()
+        os._exit(70)
     report["ready"] = True
     os.write(report_fd, (json.dumps(report) + "\n").encode())
     os.close(report_fd)
@@ -529,7 +707,7 @@ def _main() -> None:
         report = cfg.pop("resume")
         ctypes, libc = _libc()
         if cfg.get("drop_caps") and libc is not None:
-            _drop_caps(ctypes, libc, report)
+            _drop_caps(ctypes, libc, report, cfg)
         _worker(cfg, report, report_fd)
         return
     report = {
@@ -619,7 +797,7 @@ def _main() -> None:
     if "interpreter_moved_to" in report:
         _restart_moved(cfg, report)
     if cfg.get("drop_caps") and libc is not None:
-        _drop_caps(ctypes, libc, report)
+        _drop_caps(ctypes, libc, report, cfg)
     _worker(cfg, report, report_fd)
 
 

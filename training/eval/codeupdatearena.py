@@ -508,7 +508,10 @@ def _run_group(update: ArenaUpdate, jobs: list[_Job], *, test_cpu_s: float,
     budget = 60.0 + 2 * total_tests * (test_wall_s + 1.5)
     result = run_python(
         _DRIVER,
-        SandboxLimits(time_s=budget, cpu_s=budget, memory_mb=memory_mb, max_procs=128),
+        # allow_fork: the driver forks one child per unit test (exec stays refused).
+        SandboxLimits(
+            time_s=budget, cpu_s=budget, memory_mb=memory_mb, max_procs=128, allow_fork=True
+        ),
         files={"spec.json": json.dumps(spec)},
         python=python,
         read_back=["results.jsonl"],
