@@ -36,6 +36,13 @@ Checks, in order (an example that fails one is rejected and counted under that r
 ``verification`` is ``static`` (1-3) or ``executed`` (1-4). Examples are deduplicated on
 normalised code (comments, blank lines and spacing removed) and split into train / validation /
 test by update (record id), so no update is in two splits.
+
+Each kept example is also marked ``exact_fix`` (:func:`exact_fix_records`): whether the
+mechanical fixes turn its old code into its new code, equal once normalised as the reward
+normalises code (:func:`recode.dataset.codesim.normalize_code`), with ``exact_fix_records`` the
+records whose fixes did it. Training leaves those out by default: a template already writes
+them, so the model's data is what no template expresses. ``recode-dataset mark`` re-marks a
+built set with the fixes of the day, without rebuilding it.
 """
 
 from __future__ import annotations
@@ -58,6 +65,7 @@ from typing import Any, Protocol
 
 from packaging.version import Version
 
+from recode.dataset.codesim import normalize_code
 from recode.dataset.knowledge import ApiChange, KnowledgeBase, load_knowledge_base
 from recode.dataset.prompt import build_messages, extract_answer
 from recode.dataset.release_notes import default_cache_dir
@@ -70,6 +78,8 @@ __all__ = [
     "Teacher",
     "VenvPool",
     "cut_snippet",
+    "exact_fix_records",
+    "mark_exact_fix",
     "mine_file",
     "mine_tree",
     "normalise",
@@ -701,6 +711,44 @@ class Checker:
                        flagged_lines=sorted({f.start.line + 1 for f in mine}))
 
 
+def exact_fix_records(checker: Checker, record_id: str, old_code: str, new_code: str
+                      ) -> list[str]:
+    """The records whose mechanical fixes turn ``old_code`` into ``new_code`` (equal after
+    :func:`~recode.dataset.codesim.normalize_code`, the reward's normalisation), or ``[]``.
+
+    First the example's own record's fix alone (``[record_id]``); else every fix the full
+    detector's findings carry, applied together (the ids of those findings' records that have a
+    fix, sorted). An unknown ``record_id`` skips the first try."""
+    target = normalize_code(new_code)
+    source = old_code.encode()
+    record = checker.kb.get(record_id)
+    if record is not None and record.fix is not None:
+        fixed = checker.tools.fix(source, checker.single(record))
+        if fixed is not None and normalize_code(fixed.decode()) == target:
+            return [record.id]
+    fixable = sorted({f.record.id for f in checker.full.detect(source) if f.record.fix is not None})
+    if fixable:
+        fixed = checker.tools.fix(source, checker.full)
+        if fixed is not None and normalize_code(fixed.decode()) == target:
+            return fixable
+    return []
+
+
+def mark_exact_fix(row: dict[str, Any], records: list[str]) -> dict[str, Any]:
+    """``row`` with ``exact_fix`` and ``exact_fix_records`` set (placed after
+    ``new_code_from``, replacing any earlier marks)."""
+    marks = {"exact_fix": bool(records), "exact_fix_records": list(records)}
+    out: dict[str, Any] = {}
+    for key, value in row.items():
+        if key in marks:
+            continue
+        out[key] = value
+        if key == "new_code_from":
+            out.update(marks)
+    out.update(marks)  # where there was no new_code_from: at the end (a no-op otherwise)
+    return out
+
+
 def _parses(code: str) -> bool:
     try:
         ast.parse(code)
@@ -883,6 +931,8 @@ def build(
         if verdict.new_source == "later-release":
             verdict.checks["similarity"] = round(similarity(cand.old_code, verdict.new_code), 3)
         row = example_row(record, cand, verdict)
+        row = mark_exact_fix(row, exact_fix_records(checker, record.id, cand.old_code,
+                                                    verdict.new_code))
         row["_flagged"] = verdict.flagged_lines
         rows.append(row)
         report.kept += 1

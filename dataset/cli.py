@@ -11,6 +11,7 @@
                          [--reuse-runs DIR] [--env LIB==VER=PYTHON ...]
                          [--out DIR]
     recode-dataset stats [--examples DIR]
+    recode-dataset mark [--examples DIR] [--kb DIR]
     recode-dataset verify LIB [--record ID ...] [--format text|json] [--no-install]
                           [--python PYTHON ...]
 
@@ -100,6 +101,12 @@ def _parser() -> argparse.ArgumentParser:
     s = sub.add_parser("stats", help="counts and the datasheet of a built set")
     s.add_argument("--examples", type=Path, default=DEFAULT_OUT)
 
+    m = sub.add_parser("mark", help="mark the examples an exact (mechanical) fix produces, "
+                                     "with today's fixes, and rewrite the datasheet")
+    m.add_argument("--examples", type=Path, default=DEFAULT_OUT)
+    m.add_argument("--kb", type=Path, action="append", default=[],
+                   help="knowledge-base folder or file (default: the shipped one)")
+
     v = sub.add_parser("verify", help="check records against the releases before and at their "
                                       "version, installed in cached venvs")
     v.add_argument("library")
@@ -136,6 +143,11 @@ def main(argv: list[str] | None = None, *, tools: BuildTools | None = None) -> i
             return _build(args, argv if argv is not None else sys.argv[1:], tools)
         if args.command == "stats":
             return _stats(args)
+        if args.command == "mark":
+            if tools is None:
+                raise RuntimeError("mark needs the detector and the fixes: run it as "
+                                   "recode-dataset (recode.training.dataset_tools)")
+            return _mark(args, tools)
         if args.command == "verify":
             if tools is None:
                 raise RuntimeError("verify runs probes in the sandbox: run it as "
@@ -366,7 +378,7 @@ def _build(args: argparse.Namespace, argv: list[str], tools: BuildTools) -> int:
 
 
 def _stats(args: argparse.Namespace) -> int:
-    from recode.dataset.stats import count, datasheet, load_rows
+    from recode.dataset.stats import count, load_rows
 
     folder: Path = args.examples
     files = sorted(p.name for p in folder.glob("*.jsonl"))
@@ -374,6 +386,18 @@ def _stats(args: argparse.Namespace) -> int:
         print(f"recode-dataset: no *.jsonl in {folder}", file=sys.stderr)
         return 2
     rows = load_rows(folder / f for f in files)
+    _write_datasheet(folder, rows, files)
+    c = count(rows)
+    for lib, n in sorted(c["library"].items()):
+        print(f"{lib:14} {n:6}  executed {c['library_level'][(lib, 'executed')]:5}  "
+              f"static {c['library_level'][(lib, 'static')]:5}")
+    print(f"{'total':14} {sum(c['library'].values()):6}")
+    return 0
+
+
+def _write_datasheet(folder: Path, rows: list[dict[str, Any]], files: list[str]) -> None:
+    from recode.dataset.stats import datasheet
+
     meta: dict[str, Any] = {}
     if (folder / "BUILD.json").exists():
         meta = json.loads((folder / "BUILD.json").read_text())
@@ -381,11 +405,58 @@ def _stats(args: argparse.Namespace) -> int:
     (folder / "DATASHEET.md").write_text(datasheet(rows, command=command,
                                                    report=meta.get("report"), files=files,
                                                    notes=meta.get("notes")))
-    c = count(rows)
-    for lib, n in sorted(c["library"].items()):
-        print(f"{lib:14} {n:6}  executed {c['library_level'][(lib, 'executed')]:5}  "
-              f"static {c['library_level'][(lib, 'static')]:5}")
-    print(f"{'total':14} {sum(c['library'].values()):6}")
+
+
+# -- mark ----------------------------------------------------------------------------------------
+
+
+def _mark(args: argparse.Namespace, tools: BuildTools) -> int:
+    """Re-mark every example of a built set (``exact_fix``, ``exact_fix_records``) with the
+    fixes of today's detector; each file is replaced whole (written beside it, then renamed),
+    so an interrupted run leaves the old file."""
+    import os
+    import tempfile
+
+    from recode.dataset import build as b
+    from recode.dataset.knowledge import load_knowledge_base
+    from recode.dataset.stats import load_rows
+
+    folder: Path = args.examples
+    files = sorted(p.name for p in folder.glob("*.jsonl"))
+    if not files:
+        print(f"recode-dataset: no *.jsonl in {folder}", file=sys.stderr)
+        return 2
+    checker = b.Checker(load_knowledge_base(args.kb or None), tools)
+    marked: dict[str, list[dict[str, Any]]] = {}
+    for name in files:
+        rows = []
+        for n, row in enumerate(load_rows([folder / name]), start=1):
+            try:
+                ids = b.exact_fix_records(checker, row["record"], row["old_code"],
+                                          row["new_code"])
+            except KeyError as exc:
+                raise ValueError(f"{folder / name}:{n}: no {exc.args[0]!r} field") from exc
+            rows.append(b.mark_exact_fix(row, ids))
+        marked[name] = rows
+    for name, rows in marked.items():
+        fd, tmp = tempfile.mkstemp(prefix=f".{name}.", dir=folder)
+        os.close(fd)
+        try:
+            b.write_jsonl(rows, Path(tmp))
+            os.replace(tmp, folder / name)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+    every = [r for rows in marked.values() for r in rows]
+    _write_datasheet(folder, every, files)
+    by_lib: dict[str, list[int]] = {}
+    for row in every:
+        counts = by_lib.setdefault(row["dependency"], [0, 0])
+        counts[0] += 1
+        counts[1] += row["exact_fix"]
+    for lib, (n, exact) in sorted(by_lib.items()):
+        print(f"{lib:14} {n:6}  exact fix {exact:5}")
+    print(f"{'total':14} {len(every):6}  exact fix {sum(r['exact_fix'] for r in every):5}")
     return 0
 
 

@@ -27,6 +27,7 @@ def count(rows: list[dict[str, Any]]) -> dict[str, Counter]:
         "library": Counter(), "library_level": Counter(), "version": Counter(),
         "kind": Counter(), "level": Counter(), "origin": Counter(), "new_code_from": Counter(),
         "split": Counter(), "records": Counter(), "discriminating": Counter(),
+        "exact_fix": Counter(),
     }
     for r in rows:
         lib = r["dependency"]
@@ -39,6 +40,7 @@ def count(rows: list[dict[str, Any]]) -> dict[str, Counter]:
         c["new_code_from"][r.get("new_code_from", "?")] += 1
         c["split"][r.get("split", "?")] += 1
         c["records"][lib, r.get("record")] += 1
+        c["exact_fix"][(lib, r.get("exact_fix"))] += 1  # None: not marked
         run = r.get("checks", {}).get("run") or {}
         if run.get("ok"):
             c["discriminating"][(lib, bool(run.get("discriminating")))] += 1
@@ -49,6 +51,19 @@ def _table(header: list[str], rows: list[list[Any]]) -> str:
     out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     out += ["| " + " | ".join(str(x) for x in row) + " |" for row in rows]
     return "\n".join(out)
+
+
+def _exact_rows(exact: Counter, libs: list[str]) -> list[list[Any]]:
+    """Per library (then in total): examples, exact-fix examples, their share, unmarked."""
+    out: list[list[Any]] = []
+    for lib in [*libs, None]:
+        counts = {mark: sum(n for (name, m), n in exact.items()
+                            if m is mark and lib in (name, None))
+                  for mark in (True, False, None)}
+        total = sum(counts.values())
+        share = f"{counts[True] / total:.0%}" if total else "-"
+        out.append([lib or "**total**", total, counts[True], share, counts[None]])
+    return out
 
 
 def datasheet(rows: list[dict[str, Any]], *, command: str, report: dict[str, Any] | None = None,
@@ -83,8 +98,9 @@ def datasheet(rows: list[dict[str, Any]], *, command: str, report: dict[str, Any
         "knowledge-base record (`record`) whose release note is the `update_info`. Extra "
         "fields: `id`, `symbol`, `change_kind`, `new_code_from` (`fix`: the record's mechanical "
         "fix; `kb-example`: the record's reviewed example; `later-release`: the same function in "
-        "a later release of the mined distribution; `teacher`: a model), "
-        "`verification`, `checks`, `provenance`, `split`.",
+        "a later release of the mined distribution; `teacher`: a model), `exact_fix` and "
+        "`exact_fix_records` (see Exact fixes), `verification`, `checks`, `provenance`, "
+        "`split`.",
         "",
         "Load it with `datasets.load_dataset(\"json\", data_files=...)`"
         + (f" (files: {', '.join(f'`{f}`' for f in files)})." if files else "."),
@@ -124,6 +140,20 @@ def datasheet(rows: list[dict[str, Any]], *, command: str, report: dict[str, Any
         "## New code from",
         "",
         _table(["source", "examples"], sorted([k, v] for k, v in c["new_code_from"].items())),
+        "",
+        "## Exact fixes",
+        "",
+        "`exact_fix` is true where the mechanical fixes turn the old code into the new code "
+        "(equal once both are normalised as the reward normalises code: comments, trailing "
+        "blanks and blank lines dropped); `exact_fix_records` names the records whose fixes did "
+        "it. A template already writes those examples, so training leaves them out of the RL "
+        "data by default (`exact_fix_keep_fraction`); the rest, which no template expresses, "
+        "is the model's job. The marks use the fixes that exist when they are made: after new "
+        "fixes, re-mark the set (and rewrite this datasheet) with one command, "
+        "`recode-dataset mark --examples dataset/examples`.",
+        "",
+        _table(["library", "examples", "exact fix", "share", "not marked"],
+               _exact_rows(c["exact_fix"], libs)),
         "",
         "## By library and version",
         "",

@@ -116,6 +116,12 @@ class TrainConfig:
     max_prompt_tokens: int | None = _opt(None, "Drop examples whose rendered prompt is longer "
                                          "(TRL no longer truncates prompts); None: keep all.")
     max_train_examples: int | None = _opt(None, "Use at most this many training rows.")
+    exact_fix_keep_fraction: float = _opt(
+        0.0, "Share of the training examples that an exact (mechanical) fix produces kept in "
+        "the RL data: the dataset files' exact_fix mark; knowledge-base examples and unmarked "
+        "rows are marked at load with today's fixes. 0 leaves them all out (a template already "
+        "writes them: the model trains on what none expresses), 1 keeps them all (no marking), "
+        "in between a sample drawn with split_seed. Validation keeps every row.")
 
     # ---- reward -----------------------------------------------------------------------------
     rewards: list[RewardName] = _opt(["format", "es_star"], "Reward functions summed per "
@@ -227,6 +233,8 @@ class TrainConfig:
             problems.append("num_generations must be at least 2 (advantages are group-relative)")
         if not 0.0 <= self.val_fraction < 1.0:
             problems.append("val_fraction must be in [0, 1)")
+        if not 0.0 <= self.exact_fix_keep_fraction <= 1.0:
+            problems.append("exact_fix_keep_fraction must be in [0, 1]")
         if not self.rewards:
             problems.append("rewards must name at least one reward function")
         if self.max_completion_length < 1:

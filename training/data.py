@@ -10,6 +10,10 @@ dependency, version and update text), and ``source`` (``file:line``).
   write the JSONL form the dataset builders produce.
 * :func:`split_by_update` holds out whole updates, never single rows: two examples of one API
   change on both sides would let validation reward memorisation.
+* :func:`mark_exact_fixes` and :func:`keep_exact_fixes`: a row an exact (mechanical) fix
+  produces (``exact_fix``, as the dataset builder marks it; knowledge-base examples and unmarked
+  rows are marked with today's fixes) is a template's job, not the model's; training keeps only
+  a share of them (``TrainConfig.exact_fix_keep_fraction``, none by default).
 * :func:`to_dataset` renders the shared prompt through the tokenizer's chat template with the
   assistant turn prefilled with ``"<think>"`` (:func:`~recode.dataset.prompt.render_prompt`), so
   TRL sees plain-text prompts and completions are exactly the text after the prefill, as the
@@ -50,6 +54,8 @@ __all__ = [
     "collect_rows",
     "is_arena_path",
     "kb_rows",
+    "keep_exact_fixes",
+    "mark_exact_fixes",
     "read_recode_jsonl",
     "refuse_arena_path",
     "split_by_update",
@@ -94,11 +100,11 @@ def update_key(row: Mapping[str, Any]) -> str:
     return "sha1:" + hashlib.sha1(text.encode("utf-8")).hexdigest()[:16]
 
 
-def _row(example: ReCodeExample, update_id: str, source: str) -> dict[str, str]:
+def _row(example: ReCodeExample, update_id: str, source: str) -> dict[str, Any]:
     return {**example.to_dict(), "update_id": update_id, "source": source}
 
 
-def kb_rows(kb: Any) -> list[dict[str, str]]:
+def kb_rows(kb: Any) -> list[dict[str, Any]]:
     """One row per example of every knowledge-base record (``kb``: a ``KnowledgeBase``)."""
     rows = []
     for record in kb.records:
@@ -115,7 +121,7 @@ def kb_rows(kb: Any) -> list[dict[str, str]]:
     return rows
 
 
-def read_recode_jsonl(path: str | Path) -> list[dict[str, str]]:
+def read_recode_jsonl(path: str | Path) -> list[dict[str, Any]]:
     """Rows of a ReCode-format JSONL file; refuses CodeUpdateArena (by path and by content)."""
     path = Path(path)
     refuse_arena_path(path)
@@ -143,12 +149,18 @@ def read_recode_jsonl(path: str | Path) -> list[dict[str, str]]:
                 example = ReCodeExample.from_dict(raw)
             except (TypeError, ValueError) as exc:
                 raise DataError(f"{where}: {exc}") from exc
-            rows.append(_row(example, update_key(raw), where))
+            row = _row(example, update_key(raw), where)
+            if "exact_fix" in raw:
+                if not isinstance(raw["exact_fix"], bool):
+                    raise DataError(f"{where}: exact_fix must be true or false")
+                row["exact_fix"] = raw["exact_fix"]
+            rows.append(row)
     return rows
 
 
 def write_recode_jsonl(rows: Iterable[Mapping[str, Any]], path: str | Path) -> Path:
-    """Write rows as ReCode JSONL (the five fields, then ``update_id`` and ``source``)."""
+    """Write rows as ReCode JSONL (the five fields, then ``update_id``, ``source`` and
+    ``exact_fix`` where the row has them)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", encoding="utf-8") as out:
@@ -157,6 +169,8 @@ def write_recode_jsonl(rows: Iterable[Mapping[str, Any]], path: str | Path) -> P
             record["update_id"] = update_key(row)
             if row.get("source"):
                 record["source"] = row["source"]
+            if "exact_fix" in row:
+                record["exact_fix"] = row["exact_fix"]
             out.write(json.dumps(record, ensure_ascii=False) + "\n")
     return path
 
@@ -167,12 +181,12 @@ def collect_rows(
     use_kb: bool = True,
     kb_paths: Sequence[str | Path] = (),
     libraries: Sequence[str] = (),
-) -> list[dict[str, str]]:
+) -> list[dict[str, Any]]:
     """Rows from the knowledge base and from JSONL files, filtered, exact duplicates dropped.
 
     Every row, whatever its origin, passes :func:`arena_reason`.
     """
-    rows: list[dict[str, str]] = []
+    rows: list[dict[str, Any]] = []
     if use_kb:
         from recode.dataset.knowledge import load_knowledge_base
 
@@ -207,8 +221,8 @@ def collect_rows(
 
 @dataclass(frozen=True)
 class Split:
-    train: list[dict[str, str]]
-    validation: list[dict[str, str]]
+    train: list[dict[str, Any]]
+    validation: list[dict[str, Any]]
 
     @property
     def train_updates(self) -> set[str]:
@@ -232,7 +246,7 @@ def split_by_update(
     one for training) go to validation, drawn with ``seed`` from the sorted update ids, so the
     split does not depend on row order. ``val_fraction=0`` holds out nothing.
     """
-    groups: dict[str, list[dict[str, str]]] = {}
+    groups: dict[str, list[dict[str, Any]]] = {}
     for row in rows:
         groups.setdefault(update_key(row), []).append(dict(row))
     ids = sorted(groups)
@@ -246,6 +260,50 @@ def split_by_update(
     train = [r for uid in sorted(groups) if uid not in held for r in groups[uid]]
     validation = [r for uid in sorted(groups) if uid in held for r in groups[uid]]
     return Split(train, validation)
+
+
+# ---------------------------------------------------------------------------------------------
+# Exact fixes
+
+
+def mark_exact_fixes(rows: Sequence[Mapping[str, Any]], kb: Any = None) -> list[dict[str, Any]]:
+    """The rows, each with ``exact_fix``: a row that has one keeps it (the dataset builder's
+    mark); the others are marked here, as :func:`recode.dataset.build.exact_fix_records` marks
+    them, with the fixes of ``kb`` (a ``KnowledgeBase``; None: the shipped one), the row's
+    ``update_id`` taken as its record."""
+    from recode.dataset.build import Checker, exact_fix_records
+    from recode.training.dataset_tools import build_tools
+
+    out = [dict(row) for row in rows]
+    unmarked = [row for row in out if "exact_fix" not in row]
+    if unmarked:
+        if kb is None:
+            from recode.dataset.knowledge import load_knowledge_base
+
+            kb = load_knowledge_base()
+        checker = Checker(kb, build_tools())
+        for row in unmarked:
+            ids = exact_fix_records(checker, update_key(row), row["old_code"], row["new_code"])
+            row["exact_fix"] = bool(ids)
+    return out
+
+
+def keep_exact_fixes(rows: Sequence[Mapping[str, Any]], fraction: float, *, seed: int = 0
+                     ) -> list[dict[str, Any]]:
+    """The rows without those an exact fix produces, but for ``round(fraction * n)`` of these
+    ``n``, drawn with ``seed``; order kept. Rows must be marked (:func:`mark_exact_fixes`).
+
+    >>> rows = [{"old_code": str(i), "exact_fix": i % 2 == 0} for i in range(6)]
+    >>> [r["old_code"] for r in keep_exact_fixes(rows, 0.0)]
+    ['1', '3', '5']
+    >>> len(keep_exact_fixes(rows, 1.0)), len(keep_exact_fixes(rows, 2 / 3))
+    (6, 5)
+    """
+    if not 0.0 <= fraction <= 1.0:
+        raise ValueError(f"fraction must be in [0, 1], got {fraction}")
+    exact = [i for i, row in enumerate(rows) if row["exact_fix"]]
+    kept = set(random.Random(seed).sample(exact, round(fraction * len(exact))))
+    return [dict(row) for i, row in enumerate(rows) if not row["exact_fix"] or i in kept]
 
 
 # ---------------------------------------------------------------------------------------------

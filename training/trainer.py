@@ -59,7 +59,10 @@ from recode.training.adapters import (
 from recode.training.callbacks import RunCallback
 from recode.training.config import ConfigError, TrainConfig, save_config
 from recode.training.data import (
+    Split,
     collect_rows,
+    keep_exact_fixes,
+    mark_exact_fixes,
     prompt_text,
     split_by_update,
     to_dataset,
@@ -71,9 +74,31 @@ from recode.training.metrics import MetricsLogger, read_jsonl, score_validation
 from recode.training.sampling import FillStats, PromptStream, fill_batch
 from recode.training.warmstart import sft_warmstart
 
-__all__ = ["ReCodeGRPOTrainer", "TrainResult", "train"]
+__all__ = ["ReCodeGRPOTrainer", "TrainResult", "train", "training_split"]
 
 log = logging.getLogger("recode.train")
+
+
+def training_split(cfg: TrainConfig) -> Split:
+    """The rows a run trains and validates on: collected, split by update, and the training side
+    left with ``cfg.exact_fix_keep_fraction`` of the rows an exact fix produces (the split
+    does not depend on it)."""
+    rows = collect_rows(cfg.data, use_kb=cfg.use_kb, kb_paths=cfg.kb_paths,
+                        libraries=cfg.libraries)
+    split = split_by_update(rows, cfg.val_fraction, min_val_updates=cfg.val_min_updates,
+                            seed=cfg.split_seed)
+    if cfg.exact_fix_keep_fraction >= 1.0:
+        return split
+    kb = None
+    if cfg.kb_paths:
+        from recode.dataset.knowledge import load_knowledge_base
+
+        kb = load_knowledge_base([Path(p) for p in cfg.kb_paths])
+    train = keep_exact_fixes(mark_exact_fixes(split.train, kb), cfg.exact_fix_keep_fraction,
+                             seed=cfg.split_seed)
+    log.info("training rows: %d of %d (exact-fix rows kept: %.0f%%)", len(train),
+             len(split.train), 100 * cfg.exact_fix_keep_fraction)
+    return Split(train, split.validation)
 
 
 class ReCodeGRPOTrainer(GRPOTrainer):
@@ -254,10 +279,7 @@ def train(cfg: TrainConfig) -> TrainResult:
     base = prepare_base_model(cfg, run_dir)
     tokenizer = load_tokenizer(base)
 
-    rows = collect_rows(cfg.data, use_kb=cfg.use_kb, kb_paths=cfg.kb_paths,
-                        libraries=cfg.libraries)
-    split = split_by_update(rows, cfg.val_fraction, min_val_updates=cfg.val_min_updates,
-                            seed=cfg.split_seed)
+    split = training_split(cfg)
     write_recode_jsonl(split.train, run_dir / "data" / "train.jsonl")
     write_recode_jsonl(split.validation, run_dir / "data" / "validation.jsonl")
     train_rows = split.train[: cfg.max_train_examples] if cfg.max_train_examples else split.train

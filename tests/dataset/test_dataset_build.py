@@ -210,7 +210,60 @@ def test_build_dedups_caps_and_splits_by_update():
     assert row["provenance"] == {"origin": "mined", "path": "a.py"}
     assert row["split"] == b.split_of("t-float_") == rows[1]["split"]
     assert row["verification"] == "static" and row["new_code_from"] == "fix"
+    assert row["exact_fix"] is True and row["exact_fix_records"] == ["t-float_"]
     assert {b.split_of(f"r{i}") for i in range(200)} == {"train", "validation", "test"}
+
+
+# -- exact fixes: which examples a mechanical fix produces ---------------------------------------
+
+OLD_FLOAT = "import numpy as np\nx = np.float_(1)\n"
+
+
+def test_exact_fix_marks_an_example_the_fix_produces():
+    checker = b.Checker(KB, TOOLS)
+    new = "import numpy as np\nx = np.float64(1)\n"
+    assert b.exact_fix_records(checker, "t-float_", OLD_FLOAT, new) == ["t-float_"]
+
+
+def test_exact_fix_does_not_mark_a_migration_no_fix_writes():
+    checker = b.Checker(KB, TOOLS)
+    # a correct migration, but not the template's: the model's job
+    new = "import numpy as np\nx = float(1)\n"
+    assert b.exact_fix_records(checker, "t-float_", OLD_FLOAT, new) == []
+    # a record without a fix, and no other fixable finding
+    old = "import numpy as np\ny = np.msort([3, 1])\n"
+    new = "import numpy as np\ny = np.sort([3, 1], axis=0)\n"
+    assert b.exact_fix_records(checker, "t-msort", old, new) == []
+
+
+def test_exact_fix_compares_code_as_the_reward_normalises_it():
+    checker = b.Checker(KB, TOOLS)
+    new = "import numpy as np\n\nx = np.float64(1)  # float64 from now on\n"
+    fixed = TOOLS.fix(OLD_FLOAT.encode(), checker.single(FLOAT_)).decode()
+    assert fixed != new  # other text: a comment and a blank line more
+    assert b.exact_fix_records(checker, "t-float_", OLD_FLOAT, new) == ["t-float_"]
+    # a real difference after normalisation is not equivalent
+    assert b.exact_fix_records(checker, "t-float_", OLD_FLOAT, new.replace("(1)", "(2)")) == []
+
+
+def test_exact_fix_tries_every_fix_when_the_record_alone_does_not_produce_it():
+    checker = b.Checker(KB, TOOLS)
+    old = "import numpy as np\nx = np.float_(1)\ny = np.alltrue([x])\n"
+    new = "import numpy as np\nx = np.float64(1)\ny = np.all([x])\n"
+    assert b.exact_fix_records(checker, "t-float_", old, new) == ["t-alltrue", "t-float_"]
+    assert b.exact_fix_records(checker, "not-a-record", OLD_FLOAT,
+                               "import numpy as np\nx = np.float64(1)\n") == ["t-float_"]
+
+
+def test_mark_exact_fix_places_and_replaces_the_marks():
+    row = {"id": "r", "new_code_from": "kb-example", "exact_fix": True,
+           "exact_fix_records": ["old"], "split": "train"}
+    marked = b.mark_exact_fix(row, [])
+    assert list(marked) == ["id", "new_code_from", "exact_fix", "exact_fix_records", "split"]
+    assert marked["exact_fix"] is False and marked["exact_fix_records"] == []
+    assert row["exact_fix_records"] == ["old"]  # the row given is left alone
+    assert list(b.mark_exact_fix({"id": "r"}, ["t-float_"])) == ["id", "exact_fix",
+                                                                 "exact_fix_records"]
 
 
 def test_library_caps_override_the_per_update_cap():

@@ -62,6 +62,62 @@ def test_stats_writes_the_datasheet(tmp_path, capsys):
     assert "numpy" in capsys.readouterr().out
 
 
+def test_mark_re_marks_a_built_set_and_counts_in_the_datasheet(tmp_path, capsys):
+    base = {"dependency": "numpy", "new_version": "==2.0.0", "update_info": "u",
+            "record": "numpy-2.0-float_", "change_kind": "removed", "verification": "static",
+            "checks": {}, "provenance": {"origin": "mined"}, "split": "train"}
+    old = "import numpy as np\nx = np.float_(1)\n"
+    rows = [
+        {**base, "id": "exact", "old_code": old, "new_code_from": "kb-example",
+         "new_code": "import numpy as np\nx = np.float64(1)  # the new name\n",
+         "exact_fix": False, "exact_fix_records": []},  # stale: today's fix writes it
+        {**base, "id": "model", "old_code": old, "new_code_from": "later-release",
+         "new_code": "import numpy as np\nx = float(1)\n"},
+    ]
+    (tmp_path / "train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    (tmp_path / "test.jsonl").write_text(json.dumps({**rows[1], "id": "t"}) + "\n")
+    assert main(["mark", "--examples", str(tmp_path)]) == 0
+    marked = [json.loads(x) for x in (tmp_path / "train.jsonl").read_text().splitlines()]
+    assert [(r["id"], r["exact_fix"], r["exact_fix_records"]) for r in marked] == [
+        ("exact", True, ["numpy-2.0-float_"]), ("model", False, [])]
+    for before, after in zip(rows, marked, strict=True):  # nothing else changes
+        assert {k: v for k, v in after.items() if not k.startswith("exact_fix")} == {
+            k: v for k, v in before.items() if not k.startswith("exact_fix")}
+    assert json.loads((tmp_path / "test.jsonl").read_text())["exact_fix"] is False
+    sheet = (tmp_path / "DATASHEET.md").read_text()
+    assert "| numpy | 3 | 1 | 33% | 0 |" in sheet
+    assert "recode-dataset mark --examples dataset/examples" in sheet
+    assert capsys.readouterr().out.split("\n")[-2].split() == ["total", "3", "exact", "fix", "1"]
+    # the dataset layer's own main has no fixes to mark with
+    assert dataset_cli.main(["mark", "--examples", str(tmp_path)]) == 2
+    assert "mark needs the detector and the fixes" in capsys.readouterr().err
+    # a row without its code is refused, and no file is changed
+    before = (tmp_path / "train.jsonl").read_bytes()
+    (tmp_path / "test.jsonl").write_text(json.dumps({"id": "t", "record": "r"}) + "\n")
+    assert main(["mark", "--examples", str(tmp_path)]) == 2
+    assert "test.jsonl:1: no 'old_code' field" in capsys.readouterr().err
+    assert (tmp_path / "train.jsonl").read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["DATASHEET.md", "test.jsonl",
+                                                          "train.jsonl"]
+
+
+def test_the_shipped_examples_all_carry_the_exact_fix_mark():
+    folder = Path(__file__).parents[2] / "dataset" / "examples"
+    rows = [json.loads(line) for f in sorted(folder.glob("*.jsonl"))
+            for line in f.read_text("utf-8").splitlines()]
+    assert len(rows) > 1000
+    for row in rows:
+        assert isinstance(row.get("exact_fix"), bool), row["id"]
+        assert isinstance(row.get("exact_fix_records"), list), row["id"]
+        assert row["exact_fix"] == bool(row["exact_fix_records"]), row["id"]
+    # examples written by the record's fix are exact by construction
+    assert all(r["exact_fix"] for r in rows if r["new_code_from"] == "fix")
+    assert 0 < sum(r["exact_fix"] for r in rows) < len(rows)
+    exact = sum(r["exact_fix"] for r in rows)
+    sheet = (folder / "DATASHEET.md").read_text("utf-8")
+    assert f"| **total** | {len(rows)} | {exact} | {exact / len(rows):.0%} | 0 |" in sheet
+
+
 def test_build_from_a_folder_with_a_library_cap(tmp_path, capsys):
     src = tmp_path / "src"
     src.mkdir()

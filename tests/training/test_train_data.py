@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from recode.dataset.knowledge import load_knowledge_base
 from recode.dataset.prompt import THINK_PREFILL, extract_answer
 from recode.training import data as data_module
+from recode.training.config import ConfigError
 from recode.training.data import (
     ArenaDataError,
     DataError,
@@ -20,6 +21,8 @@ from recode.training.data import (
     collect_rows,
     is_arena_path,
     kb_rows,
+    keep_exact_fixes,
+    mark_exact_fixes,
     read_recode_jsonl,
     sft_target,
     split_by_update,
@@ -239,3 +242,81 @@ def test_sft_target_is_a_perfect_answer():
     assert es_star([target], [row["new_code"]]) == [2.0]
     assert extract_answer(target) == row["new_code"]
     assert len(sft_target({**row, "update_info": "word " * 100}, think_chars=20)) < 120
+
+
+# ---- exact fixes: left out of the RL data ----------------------------------------------------
+
+OLD_FLOAT = "import numpy as np\nx = np.float_(1)\n"
+FIXED_FLOAT = "import numpy as np\nx = np.float64(1)\n"
+
+
+def _exact_kb(tmp_path: Path) -> Path:
+    record = {
+        "id": "numpy-2.0-float_", "library": "numpy", "symbol": "numpy.float_",
+        "kind": "removed", "removed_in": "2.0.0", "replacement": "numpy.float64",
+        "fix": {"kind": "rename", "to": "numpy.float64"}, "note": "np.float_ was removed.",
+        "source": {"url": "https://numpy.org/doc/2.0/release.html", "version": "2.0.0"},
+        "examples": [{"old": OLD_FLOAT, "new": FIXED_FLOAT},
+                     {"old": OLD_FLOAT, "new": "import numpy as np\nx = float(1)\n"}],
+    }
+    path = tmp_path / "kb" / "numpy.jsonl"
+    path.parent.mkdir()
+    path.write_text(json.dumps(record) + "\n")
+    return path
+
+
+def test_jsonl_keeps_the_exact_fix_mark_and_refuses_a_bad_one(tmp_path):
+    path = write_recode_jsonl([_row("a", exact_fix=True), _row("b")], tmp_path / "d.jsonl")
+    back = read_recode_jsonl(path)
+    assert back[0]["exact_fix"] is True and "exact_fix" not in back[1]
+    path.write_text(json.dumps(_row("a") | {"exact_fix": "yes"}) + "\n")
+    with pytest.raises(DataError, match="d.jsonl:1: exact_fix must be true or false"):
+        read_recode_jsonl(path)
+
+
+def test_mark_exact_fixes_marks_unmarked_rows_with_todays_fixes(tmp_path):
+    kb = load_knowledge_base([_exact_kb(tmp_path)])
+    assert not kb.problems
+    rows = kb_rows(kb) + [_row("a", exact_fix=True)]
+    marked = mark_exact_fixes(rows, kb)
+    assert [r["exact_fix"] for r in marked] == [True, False, True]  # the file's mark is kept
+    assert "exact_fix" not in rows[0]  # the rows given are left alone
+
+
+def test_keep_exact_fixes_leaves_them_out_or_keeps_a_seeded_share():
+    rows = [_row(str(i), i, exact_fix=i % 3 != 0) for i in range(30)]
+    exact = [r for r in rows if r["exact_fix"]]
+    assert keep_exact_fixes(rows, 0.0) == [r for r in rows if not r["exact_fix"]]
+    assert keep_exact_fixes(rows, 1.0) == rows
+    half = keep_exact_fixes(rows, 0.5, seed=3)
+    assert sum(r["exact_fix"] for r in half) == len(exact) // 2
+    assert [r for r in half if not r["exact_fix"]] == [r for r in rows if not r["exact_fix"]]
+    assert half == keep_exact_fixes(rows, 0.5, seed=3) != keep_exact_fixes(rows, 0.5, seed=4)
+    assert [rows.index(r) for r in half] == sorted(rows.index(r) for r in half)
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        keep_exact_fixes(rows, 1.5)
+
+
+def test_the_trainer_sees_no_exact_fix_rows_by_default(tmp_path):
+    from recode.training.config import load_config
+    from recode.training.trainer import training_split
+
+    files = [{"dependency": "numpy", "new_version": "==2.0.0", "update_info": f"u{u}",
+              "old_code": OLD_FLOAT.replace("(1)", f"({u})"),
+              "new_code": new.replace("(1)", f"({u})"), "update_id": f"up{u}"}
+             for u in range(6) for new in (FIXED_FLOAT, "import numpy as np\nx = float(1)\n")]
+    data = write_recode_jsonl(files, tmp_path / "d.jsonl")  # unmarked: marked at load
+    kb = _exact_kb(tmp_path)
+    base = [f"data={data}", f"kb_paths={kb}", "val_fraction=0.34", "val_min_updates=1"]
+    default = training_split(load_config(overrides=base))
+    assert default.train and not any(r["exact_fix"] for r in default.train)
+    # the knowledge base's own example that its fix writes is left out too
+    assert FIXED_FLOAT not in [r["new_code"] for r in default.train]
+    every = training_split(load_config(overrides=[*base, "exact_fix_keep_fraction=1"]))
+    assert FIXED_FLOAT in [r["new_code"] for r in every.train]
+    assert len(every.train) == len(default.train) + sum(
+        "float64" in r["new_code"] for r in every.train)
+    assert every.validation == default.validation  # the split and validation stay as they are
+    assert any("float64" in r["new_code"] for r in default.validation)
+    with pytest.raises(ConfigError, match=r"exact_fix_keep_fraction must be in \[0, 1\]"):
+        load_config(overrides=[*base, "exact_fix_keep_fraction=2"])
