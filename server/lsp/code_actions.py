@@ -9,9 +9,12 @@ where the client supports that, or runs the ``recode.migrateFile`` command.
 
 Where the folder's settings name a model endpoint (``modelUrl``), each finding without a
 mechanical fix gets "Migrate with the ReCode model" (a quick fix, not preferred): it runs the
-``recode.migrateWithModel`` command (commands.py) with the document URI and the finding's
-identity (:func:`finding_identity`), which asks the model in a worker thread and applies the
-answer only if it passes the engine's checks.
+``recode.migrateWithModel`` command (handlers/execute_command.py) with the document URI and
+the finding's identity (:func:`finding_identity`), which asks the model in a worker thread and
+applies the answer only if it passes the engine's checks.
+
+The handlers are handlers/code_action.py and handlers/code_action_resolve.py; this module
+holds what they and the commands share: titles, edits, the fix-all computation and its cache.
 """
 
 from __future__ import annotations
@@ -118,8 +121,8 @@ def compute_fix_all(snapshot: Snapshot, context: Context) -> FixAll:
 
 async def fix_all(server: RecodeLanguageServer, doc: Document) -> FixAll:
     """The fix-all edit of the document's current version (cached per version)."""
-    context = await server.context_for(server.folder_for(doc.uri))
-    cached: FixAll | None = doc.state.get("fix_all")
+    context = await server.context_for(server.session.folder_for(doc.uri))
+    cached = doc.state.fix_all
     if (
         cached is not None
         and cached.snapshot.version == doc.version
@@ -130,58 +133,12 @@ async def fix_all(server: RecodeLanguageServer, doc: Document) -> FixAll:
     snapshot = doc.snapshot()
     loop = asyncio.get_running_loop()
     done = await loop.run_in_executor(server.work_pool, compute_fix_all, snapshot, context)
-    if server.documents.get(doc.uri) is doc and doc.version == snapshot.version:
-        doc.state["fix_all"] = done
+    if server.session.documents.get(doc.uri) is doc and doc.version == snapshot.version:
+        doc.state.fix_all = done
     return done
 
 
-def _allowed(kind: str, only: list[str] | None) -> bool:
-    if not only:
-        return True
-    return any(kind == o or kind.startswith(o + ".") for o in only)
-
-
-def _explicit(kind: str, only: list[str] | None) -> bool:
-    """Whether ``only`` names this kind or ``source.fixAll`` (not merely ``source``)."""
-    return any(o != "source" and (kind == o or kind.startswith(o + ".")) for o in only or [])
-
-
-async def code_actions(
-    server: RecodeLanguageServer, params: types.CodeActionParams
-) -> list[types.CodeAction] | None:
-    doc = server.documents.get(params.text_document.uri)
-    if doc is None:
-        return None
-    result = await server.diagnostics.result_for(doc, exact=True)
-    snapshot = result.snapshot
-    only = [str(k) for k in params.context.only] if params.context.only else None
-    start = snapshot.offset(params.range.start)
-    end = snapshot.offset(params.range.end)
-    actions: list[types.CodeAction] = []
-    model_url = server.settings_for(doc.uri).model_url
-    if _allowed(types.CodeActionKind.QuickFix, only):
-        for finding, diagnostic in zip(result.findings, result.diagnostics, strict=True):
-            if finding.end_byte < start or finding.start_byte > end:
-                continue
-            if not finding.fixable:
-                if model_url:
-                    actions.append(_model_action(snapshot, finding, diagnostic))
-                continue
-            actions.append(
-                types.CodeAction(
-                    title=quick_fix_title(finding),
-                    kind=types.CodeActionKind.QuickFix,
-                    diagnostics=[diagnostic],
-                    is_preferred=True,
-                    edit=workspace_edit(server, snapshot, text_edits(snapshot, finding.edits)),
-                )
-            )
-    if _allowed(FIX_ALL_KIND, only) and any(f.fixable for f in result.findings):
-        actions.append(await _fix_all_action(server, doc, snapshot, only))
-    return actions
-
-
-def _model_action(
+def model_action(
     snapshot: Snapshot, finding: Finding, diagnostic: types.Diagnostic
 ) -> types.CodeAction:
     title = model_title(finding)
@@ -196,32 +153,3 @@ def _model_action(
             arguments=[snapshot.uri, finding_identity(finding, snapshot.version)],
         ),
     )
-
-
-async def _fix_all_action(
-    server: RecodeLanguageServer, doc: Document, snapshot: Snapshot, only: list[str] | None
-) -> types.CodeAction:
-    action = types.CodeAction(title=FIX_ALL_TITLE, kind=FIX_ALL_KIND)
-    data = {"uri": snapshot.uri, "version": snapshot.version}
-    if _explicit(FIX_ALL_KIND, only):
-        done = await fix_all(server, doc)
-        action.edit = workspace_edit(server, done.snapshot, done.edits)
-    elif server.client_supports_resolve("edit"):
-        action.data = data
-    else:
-        action.command = types.Command(
-            title=FIX_ALL_TITLE, command=MIGRATE_COMMAND, arguments=[snapshot.uri]
-        )
-    return action
-
-
-async def resolve(server: RecodeLanguageServer, action: types.CodeAction) -> types.CodeAction:
-    data: Any = action.data
-    if action.kind != FIX_ALL_KIND or not isinstance(data, dict) or "uri" not in data:
-        return action
-    doc = server.documents.get(data["uri"])
-    if doc is None:
-        return action
-    done = await fix_all(server, doc)
-    action.edit = workspace_edit(server, done.snapshot, done.edits)
-    return action

@@ -306,9 +306,10 @@ class _Published:
 class DiagnosticsManager:
     """Caches, schedules and publishes diagnostics. Used on the event loop's thread only.
 
-    Per document: ``state["result"]`` the result of the current version (fast or exact),
-    ``state["exact"]`` the whole-file result of the current version once computed,
-    ``state["last"]`` the latest result computed for any version (the fast path's base).
+    Per document (:class:`~recode.server.lsp.documents.DocumentState`): ``result`` the result
+    of the current version (fast or exact), ``exact`` the whole-file result of the current
+    version once computed, ``last`` the latest result computed for any version (the fast
+    path's base).
     """
 
     VERIFY_DELAY_MS = 300  # after typing pauses, the whole-file analysis confirms the fast one
@@ -333,11 +334,10 @@ class DiagnosticsManager:
         ``exact``: a whole-file analysis, with fix edits (code actions, hover); otherwise the
         incremental fast path may answer (diagnostics).
         """
-        folder = self.server.folder_for(doc.uri)
+        folder = self.server.session.folder_for(doc.uri)
         context = await self.server.context_for(folder)
         want = (doc.version, context.generation)
-        for name in ("exact",) if exact else ("result", "exact"):
-            cached: Result | None = doc.state.get(name)
+        for cached in (doc.state.exact,) if exact else (doc.state.result, doc.state.exact):
             if cached is not None and cached.key == want:
                 return cached
         key = (doc.uri, doc.version, context.generation, exact)
@@ -347,8 +347,8 @@ class DiagnosticsManager:
             self._inflight[key] = future
             future.add_done_callback(lambda f: self._computed(key, f))
         result = await asyncio.shield(future)
-        if self.server.documents.get(doc.uri) is doc:
-            last = doc.state.get("last")
+        if self.server.session.documents.get(doc.uri) is doc:
+            last = doc.state.last
             if (
                 last is not None
                 and last.snapshot is result.snapshot
@@ -358,12 +358,12 @@ class DiagnosticsManager:
                 # same text: same skeleton and bindings
                 result = replace(result, skeleton=last.skeleton, bindings=last.bindings)
             if last is None or (result.snapshot.version or 0) >= (last.snapshot.version or 0):
-                doc.state["last"] = result
+                doc.state.last = result
             if doc.version == result.snapshot.version:
-                doc.state["result"] = result
+                doc.state.result = result
                 if result.exact:
-                    doc.state["exact"] = result
-            if not self.server.documents.is_hot(doc.uri):
+                    doc.state.exact = result
+            if not self.server.session.documents.is_hot(doc.uri):
                 doc.release_tree()  # analysed while cold (or gone cold): keep no tree
         return result
 
@@ -372,7 +372,7 @@ class DiagnosticsManager:
     ) -> Result:
         base: Result | None = None
         if not exact and snapshot.base_version is not None:
-            base = doc.state.get("last")
+            base = doc.state.last
             if base is None or base.snapshot.version != snapshot.base_version:
                 # the previous version's analysis may still be running: it is the base
                 pending = self._inflight.get(
@@ -401,10 +401,10 @@ class DiagnosticsManager:
     def schedule(self, doc: Document, delay_ms: int | None = None) -> None:
         """Publish the document's diagnostics after ``delay_ms`` (None: the debounce delay)."""
         self._cancel_verify(doc.uri)
-        if not self.server.push_enabled:
+        if not self.server.session.push_enabled:
             return
         if delay_ms is None:
-            delay_ms = self.server.settings_for(doc.uri).debounce_ms
+            delay_ms = self.server.session.settings_for(doc.uri).debounce_ms
         timer = self._timers.pop(doc.uri, None)
         if timer is not None:
             timer.cancel()
@@ -420,11 +420,14 @@ class DiagnosticsManager:
         task.add_done_callback(_log_failure)
 
     async def publish(self, uri: str, *, exact: bool = False) -> None:
-        doc = self.server.documents.get(uri)
+        doc = self.server.session.documents.get(uri)
         if doc is None:
             return
         result = await self.result_for(doc, exact=exact)
-        if self.server.documents.get(uri) is not doc or doc.version != result.snapshot.version:
+        if (
+            self.server.session.documents.get(uri) is not doc
+            or doc.version != result.snapshot.version
+        ):
             return  # the document changed meanwhile: its own run will publish
         previous = self._published.get(uri)
         wire = result.placed.wire
@@ -442,7 +445,7 @@ class DiagnosticsManager:
             f'{{"uri":{json.dumps(uri)},"diagnostics":[{",".join(wire)}],'
             f'"version":{json.dumps(result.snapshot.version)}}}',
         )
-        changed = doc.state.pop("changed_at", None)
+        changed, doc.state.changed_at = doc.state.changed_at, None
         if changed is not None and changed[0] == result.snapshot.version:
             self.latencies.append(time.perf_counter() - changed[1])
             self.cpu_latencies.append(time.process_time() - changed[2])
@@ -453,7 +456,7 @@ class DiagnosticsManager:
     def _schedule_verify(self, doc: Document) -> None:
         self._cancel_verify(doc.uri)
         loop = asyncio.get_running_loop()
-        delay = max(self.VERIFY_DELAY_MS, self.server.settings_for(doc.uri).debounce_ms)
+        delay = max(self.VERIFY_DELAY_MS, self.server.session.settings_for(doc.uri).debounce_ms)
         self._verify_timers[doc.uri] = loop.call_later(delay / 1000, self._verify, doc.uri)
 
     def _cancel_verify(self, uri: str) -> None:
@@ -464,17 +467,17 @@ class DiagnosticsManager:
     def _verify(self, uri: str) -> None:
         """Typing paused: analyse the whole file; publish it if it differs from the fast one."""
         self._verify_timers.pop(uri, None)
-        if self.server.push_enabled:
+        if self.server.session.push_enabled:
             task = asyncio.ensure_future(self.publish(uri, exact=True))
         else:
             task = asyncio.ensure_future(self._verify_pulled(uri))
         task.add_done_callback(_log_failure)
 
     async def _verify_pulled(self, uri: str) -> None:
-        doc = self.server.documents.get(uri)
+        doc = self.server.session.documents.get(uri)
         if doc is None:
             return
-        fast: Result | None = doc.state.get("result")
+        fast: Result | None = doc.state.result
         exact = await self.result_for(doc, exact=True)
         if fast is not None and fast.key == exact.key and not same_diagnostics(fast, exact):
             if self.server.client_supports("workspace.diagnostics.refresh_support"):
@@ -486,14 +489,14 @@ class DiagnosticsManager:
             timer.cancel()
         self._cancel_verify(uri)
         self._published.pop(uri, None)
-        if self.server.push_enabled:
+        if self.server.session.push_enabled:
             self.server.text_document_publish_diagnostics(
                 types.PublishDiagnosticsParams(uri=uri, diagnostics=[])
             )
 
     def refresh(self, docs: list[Document]) -> None:
         """Diagnostics of these documents may have changed (settings or environment)."""
-        if self.server.push_enabled:
+        if self.server.session.push_enabled:
             for doc in docs:
                 self.schedule(doc, 0)
         if self.server.client_supports("workspace.diagnostics.refresh_support"):
@@ -502,7 +505,7 @@ class DiagnosticsManager:
     # -- pull -------------------------------------------------------------------------------
 
     async def pull(self, params: types.DocumentDiagnosticParams) -> types.DocumentDiagnosticReport:
-        doc = self.server.documents.get(params.text_document.uri)
+        doc = self.server.session.documents.get(params.text_document.uri)
         if doc is None:
             return types.RelatedFullDocumentDiagnosticReport(items=[])
         result = await self.result_for(doc)

@@ -18,13 +18,17 @@ import bisect
 import re
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field, replace
-from typing import Any
+from dataclasses import dataclass, field, fields, replace
+from typing import TYPE_CHECKING
 
 from lsprotocol import types
 from tree_sitter import Point, Tree
 
 from recode.server.parsing import parse
+
+if TYPE_CHECKING:
+    from recode.server.lsp.code_actions import FixAll
+    from recode.server.lsp.diagnostics import Result
 
 UTF8 = "utf-8"
 UTF16 = "utf-16"
@@ -151,6 +155,28 @@ class Snapshot:
 
 
 @dataclass
+class DocumentState:
+    """What the server keeps of a document besides its text, each field written by one
+    module: the diagnostics' cache (diagnostics.py), the fix-all cache (code_actions.py) and
+    the didChange time (handlers/did_change.py, read when the diagnostics are published)."""
+
+    result: Result | None = None  # of the current version (fast or exact)
+    exact: Result | None = None  # the whole-file result of the current version once computed
+    last: Result | None = None  # the latest result computed for any version (fast path's base)
+    fix_all: FixAll | None = None  # the fix-all edit of the current version
+    # (version, wall clock, process time) of the latest didChange, until its diagnostics are out
+    changed_at: tuple[int | None, float, float] | None = None
+
+    def release_trees(self) -> None:
+        """Drop the syntax tree of every cached snapshot (the cache stays valid)."""
+        for f in fields(self):
+            value = getattr(self, f.name)
+            snapshot = getattr(value, "snapshot", None)
+            if isinstance(snapshot, Snapshot) and snapshot.tree is not None:
+                setattr(self, f.name, replace(value, snapshot=replace(snapshot, tree=None)))
+
+
+@dataclass
 class Document:
     uri: str
     version: int | None
@@ -165,7 +191,7 @@ class Document:
     _edit_known: bool = False  # False: no previous snapshot, or a whole-document change
     _changed: tuple[tuple[int, int], ...] = ()
     _base_version: int | None = None
-    state: dict[str, Any] = field(default_factory=dict)  # per-document data of other modules
+    state: DocumentState = field(default_factory=DocumentState)
 
     @classmethod
     def open(
@@ -241,10 +267,7 @@ class Document:
         self._snapshot = None
         self._edit_known = False
         self._edit = None
-        for key, value in list(self.state.items()):
-            snapshot = getattr(value, "snapshot", None)
-            if isinstance(snapshot, Snapshot) and snapshot.tree is not None:
-                self.state[key] = replace(value, snapshot=replace(snapshot, tree=None))
+        self.state.release_trees()
 
     def tree(self) -> Tree:
         if self._stale or self._tree is None:

@@ -68,7 +68,7 @@ class EnvironmentWatcher:
     def poll(self) -> list[str]:
         """Folders (URIs) whose watched files changed; a rebuild is scheduled for each."""
         changed = []
-        for uri, context in self.server.contexts():
+        for uri, context in self.server.session.contexts():
             now = fingerprint(context.watched)
             if now != context.fingerprint and self._reported.get(uri) != now:
                 self._reported[uri] = now  # report each new state once
@@ -88,8 +88,8 @@ class EnvironmentWatcher:
             "workspace.did_change_watched_files.dynamic_registration"
         ):
             return
-        dirs = sorted({d for _, c in self.server.contexts() for d in c.site_dirs})
-        pins = sorted({p for _, c in self.server.contexts() for p in c.pin_files})
+        dirs = sorted({d for _, c in self.server.session.contexts() for d in c.site_dirs})
+        pins = sorted({p for _, c in self.server.session.contexts() for p in c.pin_files})
         key = tuple(dirs + pins)
         if key == self._registered:
             return
@@ -139,7 +139,7 @@ class EnvironmentWatcher:
         """Folders (URIs) affected by the reported file events; a rebuild is scheduled."""
         paths = [p for p in (uri_to_path(c.uri) for c in params.changes) if p]
         affected = []
-        for uri, context in self.server.contexts():
+        for uri, context in self.server.session.contexts():
             for p in paths:
                 if p in context.pin_files or any(
                     p.startswith(d.rstrip(os.sep) + os.sep) for d in context.site_dirs

@@ -5,7 +5,7 @@ answers ``GET {modelUrl}/models`` (``/v1/models`` for a URL without a path: what
 exposes) within a few seconds, in a worker thread, and tells the user with a
 ``window/showMessage`` warning when it does not. A down or slow endpoint never blocks or crashes
 anything. The endpoint is used by the "Migrate with the ReCode model" code action
-(``recode.migrateWithModel``, commands.py).
+(``recode.migrateWithModel``, handlers/execute_command.py).
 """
 
 from __future__ import annotations

@@ -110,8 +110,8 @@ def _analyse(notebook_uri: str, snapshots: list[Snapshot], context: Context) -> 
 
 
 async def analyse(ls: RecodeLanguageServer, notebook_uri: str) -> Analysis:
-    context = await ls.context_for(ls.folder_for(notebook_uri))
-    snapshots = _cells(ls, notebook_uri, ls.documents.encoding)
+    context = await ls.context_for(ls.session.folder_for(notebook_uri))
+    snapshots = _cells(ls, notebook_uri, ls.session.documents.encoding)
     loop = asyncio.get_running_loop()
     return await loop.run_in_executor(ls.work_pool, _analyse, notebook_uri, snapshots, context)
 
@@ -131,11 +131,11 @@ async def _for_cell(ls: RecodeLanguageServer, uri: str) -> tuple[Analysis, int] 
 async def publish(ls: RecodeLanguageServer, notebook_uri: str) -> None:
     """Push each cell's diagnostics (pulling clients ask per cell instead), unless a later
     change started another analysis meanwhile."""
-    if not ls.push_enabled:
+    if not ls.session.push_enabled:
         return
-    run = ls.notebook_runs[notebook_uri] = ls.notebook_runs.get(notebook_uri, 0) + 1
+    run = ls.session.notebook_runs[notebook_uri] = ls.session.notebook_runs.get(notebook_uri, 0) + 1
     analysis = await analyse(ls, notebook_uri)
-    if ls.notebook_runs.get(notebook_uri) != run:
+    if ls.session.notebook_runs.get(notebook_uri) != run:
         return
     for snap, findings in zip(analysis.snapshots, analysis.findings, strict=True):
         ls.text_document_publish_diagnostics(
@@ -157,7 +157,7 @@ def changed(ls: RecodeLanguageServer, params: types.DidChangeNotebookDocumentPar
     if structure is not None and structure.did_close:
         clear(ls, [cell.uri for cell in structure.did_close])
     schedule(ls, params.notebook_document.uri)
-    if not ls.push_enabled and ls.client_supports("workspace.diagnostics.refresh_support"):
+    if not ls.session.push_enabled and ls.client_supports("workspace.diagnostics.refresh_support"):
         # a change in one cell can change the others' diagnostics: the client pulls again
         ls.workspace_diagnostic_refresh(None)
 
@@ -166,18 +166,18 @@ def refresh(ls: RecodeLanguageServer, folder: Folder) -> None:
     """The folder's environment or settings changed: analyse its open notebooks again (a
     pulling client is told by the caller)."""
     for uri in list(ls.workspace.notebook_documents):
-        if ls.folder_for(uri) is folder:
+        if ls.session.folder_for(uri) is folder:
             schedule(ls, uri)
 
 
 def closed(ls: RecodeLanguageServer, params: types.DidCloseNotebookDocumentParams) -> None:
-    ls.notebook_runs.pop(params.notebook_document.uri, None)
+    ls.session.notebook_runs.pop(params.notebook_document.uri, None)
     clear(ls, [cell.uri for cell in params.cell_text_documents])
 
 
 def clear(ls: RecodeLanguageServer, cell_uris: list[str]) -> None:
     """Take back the diagnostics of cells that are gone."""
-    if not ls.push_enabled:
+    if not ls.session.push_enabled:
         return
     for cell_uri in cell_uris:
         ls.text_document_publish_diagnostics(

@@ -1,13 +1,15 @@
-"""The language server: state, lifecycle and the registration of every feature.
+"""The language server: the transport, the session, the folders' contexts and the
+registration of every handler (the table in handlers/).
 
-Threads: the asyncio event loop reads and writes the protocol and owns all mutable state
-(documents, folders, settings). Notifications that change state (didOpen, didChange, didClose,
-didSave, didChangeConfiguration, didChangeWorkspaceFolders, didChangeWatchedFiles) are plain
-functions run on the loop, in order, and return at once. Requests that only read (hover,
-codeAction, textDocument/diagnostic) take an immutable snapshot and await their computation in
-the analysis thread (whole-file analyses asked for as such, in the exact thread). Environment
-reads, fix-all and the model endpoint check run in the work threads, and model migrations in the
-model threads, so a slow one never delays diagnostics.
+Threads: the asyncio event loop reads and writes the protocol and owns all mutable state, the
+:class:`~recode.server.lsp.session.Session` (documents, folders, settings). Notifications that
+change state (didOpen, didChange, didClose, didSave, didChangeConfiguration,
+didChangeWorkspaceFolders, didChangeWatchedFiles) are plain functions run on the loop, in order,
+and return at once. Requests that only read (hover, codeAction, textDocument/diagnostic) take an
+immutable snapshot and await their computation in the analysis thread (whole-file analyses asked
+for as such, in the exact thread). Environment reads, fix-all and the model endpoint check run
+in the work threads, and model migrations in the model threads, so a slow one never delays
+diagnostics. What runs in those threads gets snapshots and a context, never the session.
 """
 
 from __future__ import annotations
@@ -18,11 +20,9 @@ import json
 import logging
 import sys
 import threading
-import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
-from pathlib import Path
 from typing import Any, BinaryIO
 
 from lsprotocol import types
@@ -31,20 +31,18 @@ from pygls.lsp.server import LanguageServer
 from pygls.protocol.language_server import lsp_method
 
 from recode.dataset.knowledge import KnowledgeBase
-from recode.server import environment as env_mod
 from recode.server.config import ConfigError, config_for_folder
 from recode.server.detector import Detector
-from recode.server.lsp import code_actions, commands, hover, model_endpoint, notebooks, rpc
+from recode.server.lsp import model_endpoint, notebooks, rpc
 from recode.server.lsp import settings as settings_mod
 from recode.server.lsp.diagnostics import DiagnosticsManager
-from recode.server.lsp.documents import Document, DocumentStore, path_to_uri, uri_to_path
 from recode.server.lsp.environment_watch import EnvironmentWatcher
+from recode.server.lsp.session import DEFAULT_FOLDER, Session
 from recode.server.lsp.settings import Settings
-from recode.server.lsp.workspaces import Context, Folder, KnowledgeBases, build_context
+from recode.server.lsp.workspaces import Context, Folder, build_context
 
 log = logging.getLogger(__name__)
 NAME = "recode-lsp"
-DEFAULT_FOLDER = "recode:no-folder"
 RELOAD_DELAY = 0.3  # seconds: pip touches many files; rebuild once it is done
 
 
@@ -141,11 +139,7 @@ class RecodeLanguageServer(LanguageServer):
             notebook_document_sync=notebooks.SYNC,
             max_workers=2,
         )
-        self.documents = DocumentStore()
-        self.folders: dict[str, Folder] = {}
-        self.base_settings: Settings = settings_mod.defaults()
-        self.client_layers: list[Any] = []  # raw initializationOptions and pushed settings
-        self.kbs = KnowledgeBases()
+        self.session = Session()
         self.analysis_pool = ThreadPoolExecutor(1, thread_name_prefix="recode-analysis")
         # whole-file analyses asked for as such (the check after typing pauses, code actions,
         # hover) take up to a second on big files: their own thread, so the fast path of the
@@ -157,13 +151,6 @@ class RecodeLanguageServer(LanguageServer):
         self.model_pool = ThreadPoolExecutor(2, thread_name_prefix="recode-model")
         self.diagnostics = DiagnosticsManager(self)
         self.watcher = EnvironmentWatcher(self)
-        self.push_enabled = True
-        self.ready = asyncio.Event()
-        self._generation = 0
-        self._reload_timers: dict[str, asyncio.TimerHandle] = {}
-        self._shown: set[str] = set()
-        self._folder_cache: dict[str, str] = {}
-        self.notebook_runs: dict[str, int] = {}  # notebook URI -> its latest analysis
 
     # -- transport --------------------------------------------------------------------------
 
@@ -235,58 +222,20 @@ class RecodeLanguageServer(LanguageServer):
     def show(self, message: str, kind: types.MessageType = types.MessageType.Warning) -> None:
         """window/showMessage, once per distinct message (and always logged)."""
         self.log(message, kind)
-        if message in self._shown:
+        if message in self.session.shown:
             return
-        self._shown.add(message)
+        self.session.shown.add(message)
         self.window_show_message(types.ShowMessageParams(type=kind, message=message))
 
     def log(self, message: str, kind: types.MessageType = types.MessageType.Info) -> None:
         self.window_log_message(types.LogMessageParams(type=kind, message=message))
 
-    # -- folders and contexts ---------------------------------------------------------------
-
-    def folder_for(self, uri: str) -> Folder:
-        """The workspace folder of a document (the innermost), or an implicit one."""
-        path = uri_to_path(uri)
-        best: Folder | None = None
-        for folder in self.folders.values():
-            if folder.explicit and folder.contains(path):
-                if best is None or len(str(best.path)) < len(str(folder.path)):
-                    best = folder
-        if best is not None:
-            return best
-        if path is None:
-            key, where = DEFAULT_FOLDER, None
-        else:
-            parent = str(Path(path).parent)
-            key = self._folder_cache.get(parent)
-            if key is None:
-                root = env_mod.find_root(Path(parent)) or Path(parent)
-                key = self._folder_cache[parent] = path_to_uri(str(root))
-            where = uri_to_path(key)
-        folder = self.folders.get(key)
-        if folder is None:
-            folder = Folder(
-                key,
-                Path(where) if where else None,
-                Path(where).name if where else "(no folder)",
-                explicit=False,
-            )
-            self.folders[key] = folder
-        return folder
-
-    def settings_for(self, uri: str) -> Settings:
-        folder = self.folder_for(uri)
-        return folder.settings or self.base_settings
-
-    def contexts(self) -> list[tuple[str, Context]]:
-        """(folder URI, context) of every folder whose context is built (any thread)."""
-        return [(uri, f.context) for uri, f in list(self.folders.items()) if f.context is not None]
+    # -- contexts (the environments of the session's folders) -----------------------------
 
     async def resolve_settings(self, folder: Folder) -> Settings:
         """Defaults < the project's configuration file < initializationOptions (and pushed
         settings) < workspace/configuration for this folder."""
-        settings = self.base_settings
+        settings = self.session.base_settings
         try:
             project = await asyncio.get_running_loop().run_in_executor(
                 self.work_pool, config_for_folder, folder.path
@@ -296,7 +245,7 @@ class RecodeLanguageServer(LanguageServer):
             project = None
         if project is not None:
             settings = settings_mod.with_project(settings_mod.defaults(), project)
-            for raw in self.client_layers:
+            for raw in self.session.client_layers:
                 settings, _ = settings_mod.merge(settings, raw)  # problems shown when they came
         if self.client_supports("workspace.configuration"):
             scope = folder.uri if folder.uri != DEFAULT_FOLDER else None
@@ -319,7 +268,7 @@ class RecodeLanguageServer(LanguageServer):
 
     async def context_for(self, folder: Folder) -> Context:
         """The folder's current context, building it the first time."""
-        await self.ready.wait()
+        await self.session.ready.wait()
         if folder.context is not None:
             return folder.context
         if folder.building is None:
@@ -327,18 +276,18 @@ class RecodeLanguageServer(LanguageServer):
         return await asyncio.shield(folder.building)  # type: ignore[arg-type]
 
     async def _build(self, folder: Folder, reason: str | None) -> Context:
-        self._generation += 1
-        generation = folder.generation = self._generation
+        self.session.generation += 1
+        generation = folder.generation = self.session.generation
         try:
             settings = folder.settings = await self.resolve_settings(folder)
             loop = asyncio.get_running_loop()
             context = await loop.run_in_executor(
-                self.work_pool, build_context, folder.path, settings, generation, self.kbs
+                self.work_pool, build_context, folder.path, settings, generation, self.session.kbs
             )
         except Exception as exc:
             log.exception("reading the environment failed")
             self.show(f"ReCode: cannot read the environment of {folder.name}: {exc}")
-            settings = folder.settings or self.base_settings
+            settings = folder.settings or self.session.base_settings
             context = Context(
                 generation,
                 settings,
@@ -380,14 +329,11 @@ class RecodeLanguageServer(LanguageServer):
                 f"{context.describe_versions()}" + (f" ({reason})" if reason else "")
             )
             if old is not None:
-                self.diagnostics.refresh(self.documents_in(folder))
+                self.diagnostics.refresh(self.session.documents_in(folder))
                 notebooks.refresh(self, folder)
         self._check_model(folder, context.settings)
         task = asyncio.ensure_future(self.watcher.register())
         task.add_done_callback(_log_failure)
-
-    def documents_in(self, folder: Folder) -> list[Document]:
-        return [d for d in self.documents if self.folder_for(d.uri) is folder]
 
     def rebuild(self, folder: Folder, reason: str) -> None:
         task = asyncio.ensure_future(self._build(folder, reason))
@@ -395,16 +341,16 @@ class RecodeLanguageServer(LanguageServer):
 
     def environment_changed(self, folder_uri: str, reason: str) -> None:
         """Schedule a rebuild of a folder's context, RELOAD_DELAY from the first report."""
-        folder = self.folders.get(folder_uri)
-        if folder is None or folder_uri in self._reload_timers:
+        folder = self.session.folders.get(folder_uri)
+        if folder is None or folder_uri in self.session.reload_timers:
             return  # a rebuild is already due; it reads whatever is there by then
         loop = asyncio.get_running_loop()
 
         def fire() -> None:
-            self._reload_timers.pop(folder_uri, None)
+            self.session.reload_timers.pop(folder_uri, None)
             self.rebuild(folder, reason)
 
-        self._reload_timers[folder_uri] = loop.call_later(RELOAD_DELAY, fire)
+        self.session.reload_timers[folder_uri] = loop.call_later(RELOAD_DELAY, fire)
 
     def _check_model(self, folder: Folder, settings: Settings) -> None:
         """Check the model endpoint when its URL or model name changed (in a worker thread)."""
@@ -443,212 +389,14 @@ def _log_failure(task: asyncio.Future[Any]) -> None:
         log.error("background task failed", exc_info=task.exception())
 
 
-def _initialization_options(raw: Any) -> Any:
-    return raw if isinstance(raw, dict) else {}
-
-
 def create_server() -> RecodeLanguageServer:
+    """The server with every handler of the table (handlers/) registered."""
+    # imported here: the command handlers import this module (pygls reads their annotations)
+    from recode.server.lsp import handlers
+
     server = RecodeLanguageServer()
-
-    @server.feature(types.INITIALIZE)
-    def initialize(ls: RecodeLanguageServer, params: types.InitializeParams) -> None:
-        options = _initialization_options(params.initialization_options)
-        ls.base_settings, problems = settings_mod.merge(settings_mod.defaults(), options)
-        ls.client_layers = [options]
-        ls._init_problems = problems  # type: ignore[attr-defined]
-        encoding = ls.workspace.position_encoding
-        ls.documents.encoding = str(getattr(encoding, "value", encoding) or "utf-16")
-        pulls = ls.client_supports("text_document.diagnostic")
-        forced = ls.base_settings.push_diagnostics
-        ls.push_enabled = forced if forced is not None else not pulls
-        for folder in params.workspace_folders or []:
-            path = uri_to_path(folder.uri)
-            ls.folders[folder.uri] = Folder(folder.uri, Path(path) if path else None, folder.name)
-        if not params.workspace_folders and params.root_uri:
-            path = uri_to_path(params.root_uri)
-            name = Path(path).name if path else params.root_uri
-            ls.folders[params.root_uri] = Folder(
-                params.root_uri, Path(path) if path else None, name
-            )
-
-    @server.feature(types.INITIALIZED)
-    async def initialized(ls: RecodeLanguageServer, params: types.InitializedParams) -> None:
-        for problem in getattr(ls, "_init_problems", []):
-            ls.show(f"ReCode: {problem} (ignored)")
-        if ls.client_supports("workspace.did_change_configuration.dynamic_registration"):
-            try:
-                await ls.client_register_capability_async(
-                    types.RegistrationParams(
-                        registrations=[
-                            types.Registration(
-                                id="recode-configuration",
-                                method=types.WORKSPACE_DID_CHANGE_CONFIGURATION,
-                                register_options=types.DidChangeConfigurationRegistrationOptions(
-                                    section=settings_mod.SECTION
-                                ),
-                            )
-                        ]
-                    )
-                )
-            except Exception as exc:
-                ls.log(f"could not register for configuration changes: {exc}")
-        ls.watcher.start(asyncio.get_running_loop(), ls.base_settings.poll_seconds)
-        ls.ready.set()
-        for folder in list(ls.folders.values()):
-            if folder.context is None and folder.building is None:
-                folder.building = asyncio.ensure_future(ls._build(folder, None))
-
-    @server.feature(types.SHUTDOWN)
-    def shutdown(ls: RecodeLanguageServer, params: None) -> None:
-        ls.watcher.stop()
-
-    # -- state-changing notifications (run on the loop, in order) --------------------------
-
-    @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
-    def did_open(ls: RecodeLanguageServer, params: types.DidOpenTextDocumentParams) -> None:
-        doc = ls.documents.open(params.text_document)
-        if doc is None:
-            log.info(
-                "not analysing %s: its language is %r",
-                params.text_document.uri,
-                params.text_document.language_id,
-            )
-            return
-        ls.documents.touch(doc.uri)
-        ls.diagnostics.schedule(doc, 0)
-
-    @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
-    def did_change(ls: RecodeLanguageServer, params: types.DidChangeTextDocumentParams) -> None:
-        doc = ls.documents.get(params.text_document.uri)
-        if doc is None:
-            return
-        doc.state["changed_at"] = (
-            params.text_document.version,
-            time.perf_counter(),
-            time.process_time(),
-        )
-        doc.apply(params.content_changes, params.text_document.version)
-        ls.documents.touch(doc.uri)
-        ls.diagnostics.schedule(doc)
-
-    @server.feature(types.TEXT_DOCUMENT_DID_SAVE, types.SaveOptions(include_text=True))
-    def did_save(ls: RecodeLanguageServer, params: types.DidSaveTextDocumentParams) -> None:
-        doc = ls.documents.get(params.text_document.uri)
-        if doc is None:
-            return
-        if params.text is not None and params.text.encode("utf-8", "surrogatepass") != doc.source:
-            doc.apply([types.TextDocumentContentChangeWholeDocument(text=params.text)], doc.version)
-        ls.diagnostics.schedule(doc, 0)
-
-    @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
-    def did_close(ls: RecodeLanguageServer, params: types.DidCloseTextDocumentParams) -> None:
-        if ls.documents.close(params.text_document.uri) is not None:
-            ls.diagnostics.clear(params.text_document.uri)
-
-    @server.feature(types.NOTEBOOK_DOCUMENT_DID_OPEN)
-    def notebook_did_open(
-        ls: RecodeLanguageServer, params: types.DidOpenNotebookDocumentParams
-    ) -> None:
-        notebooks.schedule(ls, params.notebook_document.uri)
-
-    @server.feature(types.NOTEBOOK_DOCUMENT_DID_CHANGE)
-    def notebook_did_change(
-        ls: RecodeLanguageServer, params: types.DidChangeNotebookDocumentParams
-    ) -> None:
-        notebooks.changed(ls, params)
-
-    @server.feature(types.NOTEBOOK_DOCUMENT_DID_CLOSE)
-    def notebook_did_close(
-        ls: RecodeLanguageServer, params: types.DidCloseNotebookDocumentParams
-    ) -> None:
-        notebooks.closed(ls, params)
-
-    @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
-    def did_change_configuration(
-        ls: RecodeLanguageServer, params: types.DidChangeConfigurationParams
-    ) -> None:
-        ls._shown.clear()  # new settings: a problem that comes back is shown again
-        if not ls.client_supports("workspace.configuration"):
-            # the client pushes its settings: they apply to every folder
-            ls.base_settings, problems = settings_mod.merge(ls.base_settings, params.settings)
-            ls.client_layers.append(params.settings)
-            for problem in problems:
-                ls.show(f"ReCode: {problem} (ignored)")
-        for folder in list(ls.folders.values()):
-            if folder.context is not None or folder.building is not None:
-                ls.rebuild(folder, "settings changed")
-
-    @server.feature(types.WORKSPACE_DID_CHANGE_WORKSPACE_FOLDERS)
-    def did_change_folders(
-        ls: RecodeLanguageServer, params: types.DidChangeWorkspaceFoldersParams
-    ) -> None:
-        for removed in params.event.removed:
-            ls.folders.pop(removed.uri, None)
-        for added in params.event.added:
-            path = uri_to_path(added.uri)
-            ls.folders[added.uri] = Folder(added.uri, Path(path) if path else None, added.name)
-        ls._folder_cache.clear()
-        for folder in list(ls.folders.values()):
-            docs = ls.documents_in(folder)
-            if docs:
-                ls.diagnostics.refresh(docs)
-
-    @server.feature(types.WORKSPACE_DID_CHANGE_WATCHED_FILES)
-    def did_change_watched_files(
-        ls: RecodeLanguageServer, params: types.DidChangeWatchedFilesParams
-    ) -> None:
-        ls.watcher.changed_files(params)
-
-    # -- read-only requests (snapshot + analysis thread) -----------------------------------
-
-    @server.feature(
-        types.TEXT_DOCUMENT_DIAGNOSTIC,
-        types.DiagnosticOptions(
-            identifier="recode", inter_file_dependencies=False, workspace_diagnostics=False
-        ),
-    )
-    async def diagnostic(
-        ls: RecodeLanguageServer, params: types.DocumentDiagnosticParams
-    ) -> types.DocumentDiagnosticReport:
-        if notebooks.is_cell(ls, params.text_document.uri):
-            return await notebooks.pull(ls, params.text_document.uri)
-        return await ls.diagnostics.pull(params)
-
-    @server.feature(types.TEXT_DOCUMENT_HOVER)
-    async def on_hover(ls: RecodeLanguageServer, params: types.HoverParams) -> types.Hover | None:
-        if notebooks.is_cell(ls, params.text_document.uri):
-            return await notebooks.hover_cell(ls, params)
-        return await hover.hover(ls, params)
-
-    @server.feature(
-        types.TEXT_DOCUMENT_CODE_ACTION,
-        types.CodeActionOptions(code_action_kinds=code_actions.KINDS, resolve_provider=True),
-    )
-    async def on_code_action(
-        ls: RecodeLanguageServer, params: types.CodeActionParams
-    ) -> list[types.CodeAction] | None:
-        if notebooks.is_cell(ls, params.text_document.uri):
-            return await notebooks.code_actions_cell(ls, params)
-        return await code_actions.code_actions(ls, params)
-
-    @server.feature(types.CODE_ACTION_RESOLVE)
-    async def on_code_action_resolve(
-        ls: RecodeLanguageServer, params: types.CodeAction
-    ) -> types.CodeAction:
-        return await code_actions.resolve(ls, params)
-
-    # -- commands (long work: progress, cancellation) --------------------------------------
-
-    @server.command(code_actions.MIGRATE_COMMAND)
-    async def migrate_file(ls: RecodeLanguageServer, *args: Any) -> dict[str, Any]:
-        return await commands.migrate_file(ls, *args)
-
-    @server.command(code_actions.MODEL_COMMAND)
-    async def migrate_with_model(ls: RecodeLanguageServer, *args: Any) -> dict[str, Any]:
-        return await commands.migrate_with_model(ls, *args)
-
-    @server.command(commands.STATS_COMMAND)
-    def server_stats(ls: RecodeLanguageServer, *args: Any) -> dict[str, Any]:
-        return commands.server_stats(ls)
-
+    for method, handle, options in handlers.HANDLERS:
+        server.feature(method, options)(handle)
+    for command, run in handlers.COMMANDS:
+        server.command(command)(run)
     return server

@@ -157,7 +157,7 @@ def test_cold_documents_release_their_trees() -> None:
             uri=f"file:///m{n}.py", language_id="python", version=1, text=f"x = {n}\n"
         )
         doc = store.open(item)
-        doc.state["result"] = type("R", (), {})()  # anything without a snapshot is kept
+        doc.state.result = type("R", (), {})()  # anything without a snapshot is kept
         doc.snapshot()
         store.touch(doc.uri)
         docs.append(doc)

@@ -331,16 +331,14 @@ class _FakeServer:
     def __init__(self) -> None:
         from concurrent.futures import ThreadPoolExecutor
 
-        from recode.server.lsp.documents import DocumentStore
+        from recode.server.lsp.session import Session
 
-        self.documents = DocumentStore()
+        self.session = Session()
+        self.documents = self.session.documents
         self.analysis_pool = ThreadPoolExecutor(1)
         self.exact_pool = ThreadPoolExecutor(1)
 
-    def folder_for(self, uri: str) -> None:
-        return None
-
-    async def context_for(self, folder: None) -> Context:
+    async def context_for(self, folder: object) -> Context:
         return CONTEXT
 
     def open_module(self):

@@ -30,7 +30,7 @@ import asyncio
 import uuid
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from lsprotocol import types
 
@@ -46,11 +46,11 @@ from recode.server.lsp.code_actions import (
 )
 from recode.server.lsp.documents import Document, uri_to_path
 
-if TYPE_CHECKING:
-    from recode.server.lsp.server import RecodeLanguageServer
+# not only for type checking: pygls reads a command handler's annotations (get_type_hints) to
+# convert its arguments, so the name must resolve at run time
+from recode.server.lsp.server import RecodeLanguageServer  # noqa: TC001
 
 STATS_COMMAND = "recode.serverStats"
-COMMANDS = [MIGRATE_COMMAND, MODEL_COMMAND, STATS_COMMAND]
 MODEL_TIMEOUT = 60.0  # seconds the model endpoint may take per request
 
 
@@ -115,19 +115,19 @@ def _cancel_on_request(server: RecodeLanguageServer) -> Callable[[], None]:
     return server.protocol.on_cancel(msg_id, task.cancel)
 
 
-async def migrate_file(server: RecodeLanguageServer, *args: Any) -> dict[str, Any]:
+async def migrate_file(ls: RecodeLanguageServer, *args: Any) -> dict[str, Any]:
     uri = _uri_argument(args)
-    if notebooks.is_cell(server, uri):
-        return await notebooks.migrate_cell(server, uri)
-    doc = server.documents.get(uri) or _closed_document(server, uri)
+    if notebooks.is_cell(ls, uri):
+        return await notebooks.migrate_cell(ls, uri)
+    doc = ls.session.documents.get(uri) or _closed_document(ls, uri)
     name = uri.rsplit("/", 1)[-1]
-    forget = _cancel_on_request(server)
-    progress = _Progress(server, f"ReCode: migrating {name}")
+    forget = _cancel_on_request(ls)
+    progress = _Progress(ls, f"ReCode: migrating {name}")
     outcome: dict[str, Any] = {"applied": False, "fixed": 0, "remaining": 0, "cancelled": False}
     try:
         await progress.begin()
         progress.report("applying mechanical fixes", 10)
-        work = asyncio.ensure_future(fix_all(server, doc))
+        work = asyncio.ensure_future(fix_all(ls, doc))
         cancel = asyncio.ensure_future(progress.cancelled.wait())
         await asyncio.wait({work, cancel}, return_when=asyncio.FIRST_COMPLETED)
         if not work.done():
@@ -145,15 +145,15 @@ async def migrate_file(server: RecodeLanguageServer, *args: Any) -> dict[str, An
             outcome.setdefault("message", "nothing to fix")
             progress.end(outcome["message"])
             return outcome
-        live = server.documents.get(uri)
+        live = ls.session.documents.get(uri)
         if live is not None and live.version != done.snapshot.version:
             outcome["message"] = "the document changed while it was being migrated; run it again"
             progress.end(outcome["message"])
             return outcome
         progress.report(f"{outcome['fixed']} fix(es) computed; applying", 90)
-        reply = await server.workspace_apply_edit_async(
+        reply = await ls.workspace_apply_edit_async(
             types.ApplyWorkspaceEditParams(
-                edit=workspace_edit(server, done.snapshot, done.edits),
+                edit=workspace_edit(ls, done.snapshot, done.edits),
                 label=f"ReCode: migrate {name}",
             )
         )
@@ -175,7 +175,7 @@ def _closed_document(server: RecodeLanguageServer, uri: str) -> Document:
     """A document that is not open (as Python): read from disk as ``recode-migrate`` reads a
     file named on its command line (coding declaration, BOM, size limit). Its positions count
     in the decoded text, as an editor that opens the file shows it."""
-    language = server.documents.other_languages.get(uri)
+    language = server.session.documents.other_languages.get(uri)
     if language is not None:
         raise ValueError(f"{uri} is open as {language!r}, not Python: nothing to migrate")
     path = uri_to_path(uri)
@@ -185,7 +185,7 @@ def _closed_document(server: RecodeLanguageServer, uri: str) -> Document:
         source = read_source(Path(path))
     except Unreadable as exc:
         raise ValueError(f"{path}: {str(exc).removeprefix('skipped: ')}") from None
-    return Document.open(uri, source.text, None, server.documents.encoding)
+    return Document.open(uri, source.text, None, server.session.documents.encoding)
 
 
 def _model_arguments(args: tuple[Any, ...]) -> tuple[str, dict[str, Any]]:
@@ -233,12 +233,12 @@ def _run_engine(
     return engine.migrate(source, finding, detector, findings=findings)
 
 
-async def migrate_with_model(server: RecodeLanguageServer, *args: Any) -> dict[str, Any]:
+async def migrate_with_model(ls: RecodeLanguageServer, *args: Any) -> dict[str, Any]:
     uri, identity = _model_arguments(args)
-    doc = server.documents.get(uri)
+    doc = ls.session.documents.get(uri)
     if doc is None:
         raise ValueError(f"{uri} is not open")
-    settings = server.settings_for(uri)
+    settings = ls.session.settings_for(uri)
     if not settings.model_url:
         raise ValueError("no model endpoint: set recode.modelUrl")
     url, model = settings.model_url, settings.model
@@ -248,18 +248,18 @@ async def migrate_with_model(server: RecodeLanguageServer, *args: Any) -> dict[s
         outcome.update(status=status, message=message)
         progress.end(message)
         if kind is not None:
-            server.log(message, kind)
-            server.window_show_message(types.ShowMessageParams(type=kind, message=message))
+            ls.log(message, kind)
+            ls.window_show_message(types.ShowMessageParams(type=kind, message=message))
         return outcome
 
-    forget = _cancel_on_request(server)
+    forget = _cancel_on_request(ls)
     name = uri.rsplit("/", 1)[-1]
-    progress = _Progress(server, f"ReCode: migrating {name} with the model")
+    progress = _Progress(ls, f"ReCode: migrating {name} with the model")
     work: asyncio.Future[Any] | None = None
     try:
         await progress.begin()
-        result = await server.diagnostics.result_for(doc, exact=True)
-        context = await server.context_for(server.folder_for(uri))
+        result = await ls.diagnostics.result_for(doc, exact=True)
+        context = await ls.context_for(ls.session.folder_for(uri))
         finding = _find(list(result.findings), identity)
         if finding is None:
             return finish(
@@ -277,7 +277,7 @@ async def migrate_with_model(server: RecodeLanguageServer, *args: Any) -> dict[s
         progress.report(f"asking the model at {url}", 10)
         loop = asyncio.get_running_loop()
         work = loop.run_in_executor(
-            server.model_pool,
+            ls.model_pool,
             _run_engine,
             url,
             model,
@@ -311,7 +311,7 @@ async def migrate_with_model(server: RecodeLanguageServer, *args: Any) -> dict[s
                 else types.MessageType.Warning
             )
             return finish(migration.status, f"ReCode: {migration.describe()}", kind)
-        live = server.documents.get(uri)
+        live = ls.session.documents.get(uri)
         if live is None or live.version != snapshot.version:
             return finish(
                 "stale",
@@ -319,9 +319,9 @@ async def migrate_with_model(server: RecodeLanguageServer, *args: Any) -> dict[s
                 types.MessageType.Warning,
             )
         progress.report("the answer passed the checks; applying", 90)
-        reply = await server.workspace_apply_edit_async(
+        reply = await ls.workspace_apply_edit_async(
             types.ApplyWorkspaceEditParams(
-                edit=workspace_edit(server, snapshot, text_edits(snapshot, [migration.edit])),
+                edit=workspace_edit(ls, snapshot, text_edits(snapshot, [migration.edit])),
                 label=f"ReCode: migrate `{finding.record.path}` with the model",
             )
         )
@@ -360,20 +360,20 @@ def _rss_bytes() -> int | None:
     return None
 
 
-def server_stats(server: RecodeLanguageServer) -> dict[str, Any]:
+def server_stats(ls: RecodeLanguageServer, *args: Any) -> dict[str, Any]:
     def summary(exact: bool) -> dict[str, Any]:
-        return _summary([t for t, e in server.diagnostics.timings if e is exact])
+        return _summary([t for t, e in ls.diagnostics.timings if e is exact])
 
     return {
-        "documents": len(server.documents),
-        "folders": len(server.folders),
+        "documents": len(ls.session.documents),
+        "folders": len(ls.session.folders),
         "rss_bytes": _rss_bytes(),
         # milliseconds per diagnostics run: incremental (one function) and whole-file
         "analysis_ms": {"incremental": summary(False), "whole_file": summary(True)},
         # milliseconds from receiving a didChange to writing its publishDiagnostics (wall
-        # clock), and the server's CPU time in that interval
-        "change_to_publish_ms": _summary(server.diagnostics.latencies),
-        "change_to_publish_cpu_ms": _summary(server.diagnostics.cpu_latencies),
+        # clock), and the ls's CPU time in that interval
+        "change_to_publish_ms": _summary(ls.diagnostics.latencies),
+        "change_to_publish_cpu_ms": _summary(ls.diagnostics.cpu_latencies),
     }
 
 
@@ -383,3 +383,11 @@ def _summary(seconds: list[float]) -> dict[str, Any]:
         return {"runs": 0, "p50": None, "p95": None}
     pick = [times[min(len(times) - 1, int(q * len(times)))] * 1000 for q in (0.5, 0.95)]
     return {"runs": len(times), "p50": round(pick[0], 3), "p95": round(pick[1], 3)}
+
+
+# (command, handler): registered by create_server, dispatched by pygls
+COMMANDS: list[tuple[str, Callable[..., Any]]] = [
+    (MIGRATE_COMMAND, migrate_file),
+    (MODEL_COMMAND, migrate_with_model),
+    (STATS_COMMAND, server_stats),
+]

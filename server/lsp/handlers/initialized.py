@@ -1,0 +1,43 @@
+"""`initialized`: show the settings' problems, register for configuration changes, start
+watching the environment and build the folders' contexts."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from lsprotocol import types
+
+if TYPE_CHECKING:
+    from recode.server.lsp.server import RecodeLanguageServer
+
+import asyncio
+
+from recode.server.lsp import settings as settings_mod
+
+
+async def handle(ls: RecodeLanguageServer, params: types.InitializedParams) -> None:
+    session = ls.session
+    for problem in session.init_problems:
+        ls.show(f"ReCode: {problem} (ignored)")
+    if ls.client_supports("workspace.did_change_configuration.dynamic_registration"):
+        try:
+            await ls.client_register_capability_async(
+                types.RegistrationParams(
+                    registrations=[
+                        types.Registration(
+                            id="recode-configuration",
+                            method=types.WORKSPACE_DID_CHANGE_CONFIGURATION,
+                            register_options=types.DidChangeConfigurationRegistrationOptions(
+                                section=settings_mod.SECTION
+                            ),
+                        )
+                    ]
+                )
+            )
+        except Exception as exc:
+            ls.log(f"could not register for configuration changes: {exc}")
+    ls.watcher.start(asyncio.get_running_loop(), session.base_settings.poll_seconds)
+    session.ready.set()
+    for folder in list(session.folders.values()):
+        if folder.context is None and folder.building is None:
+            folder.building = asyncio.ensure_future(ls._build(folder, None))
