@@ -217,7 +217,11 @@ def to_diagnostic(finding: Finding, snapshot: Snapshot) -> types.Diagnostic:
         code_description=types.CodeDescription(href=record.source_url),
         source=SOURCE,
         tags=[types.DiagnosticTag.Deprecated] if deprecated else None,
-        data={"fixable": finding.fixable, "fixUnavailable": finding.fix_unavailable},
+        # fixUnavailable only where there is a reason: clients (and their tests) see the same
+        # small payload for every other diagnostic
+        data={"fixable": finding.fixable}
+        if not finding.fix_unavailable
+        else {"fixable": finding.fixable, "fixUnavailable": finding.fix_unavailable},
     )
 
 
