@@ -1,0 +1,192 @@
+"""What the test runs say, test by test and cause by cause, as a report in text, JSON or
+markdown."""
+
+from __future__ import annotations
+
+import enum
+import json
+from collections import Counter
+from dataclasses import dataclass
+
+from recode.server.upgrade.causes import Cause, CauseKind
+from recode.server.upgrade.testrun import Outcome, TestRun
+
+
+class Verdict(enum.Enum):
+    FIXED = "fixed"  # failed at the target versions, passes after the migration
+    STILL_FAILING = "still failing"
+    NEWLY_FAILING = "newly failing"  # passed at the target versions, fails after the migration
+    FAILING_AT_BASELINE = "failing at the baseline too"  # not the upgrade's doing
+    UNRELATED = "unrelated"  # fails for a reason that is not the upgrade (collection, service)
+    PASSING = "passing"
+
+
+@dataclass
+class Story:
+    id: str
+    baseline: Outcome | None
+    before: Outcome | None  # at the target versions, before the migration
+    after: Outcome | None  # after the migration
+    cause: Cause | None
+
+    @property
+    def verdict(self) -> Verdict:
+        bad_before = self.before is not None and self.before.bad
+        bad_after = self.after is not None and self.after.bad
+        if bad_after and not bad_before:
+            return Verdict.NEWLY_FAILING
+        if bad_before and not bad_after:
+            return Verdict.FIXED
+        if not bad_after:
+            return Verdict.PASSING
+        if self.baseline is not None and self.baseline.bad:
+            return Verdict.FAILING_AT_BASELINE
+        if self.cause is not None and self.cause.kind is CauseKind.UNRELATED:
+            return Verdict.UNRELATED
+        return Verdict.STILL_FAILING
+
+    @property
+    def broken_by_upgrade(self) -> bool:
+        """Passed at the baseline and failed at the target versions (with --baseline)."""
+        return (
+            self.baseline is not None
+            and not self.baseline.bad
+            and self.before is not None
+            and self.before.bad
+        )
+
+
+def stories(
+    baseline: TestRun | None,
+    before: TestRun,
+    after: TestRun,
+    causes: dict[str, Cause],
+) -> list[Story]:
+    ids = list(dict.fromkeys([*before.results, *after.results]))
+    out = []
+    for test_id in ids:
+        b = baseline.results.get(test_id) if baseline is not None else None
+        t0, t1 = before.results.get(test_id), after.results.get(test_id)
+        out.append(
+            Story(
+                test_id,
+                b.outcome if b else None,
+                t0.outcome if t0 else None,
+                t1.outcome if t1 else None,
+                causes.get(test_id),
+            )
+        )
+    return out
+
+
+def exit_status(all_stories: list[Story], after: TestRun) -> int:
+    """0 when the tests are green after the migration (tests failing at the baseline too
+    aside), 1 when breaks remain."""
+    if after.problem is not None:
+        return 1
+    ok = {Verdict.PASSING, Verdict.FIXED, Verdict.FAILING_AT_BASELINE}
+    return 0 if all(s.verdict in ok for s in all_stories) else 1
+
+
+def summary(all_stories: list[Story]) -> dict[str, int]:
+    counts = Counter(s.verdict.value for s in all_stories)
+    return {v.value: counts.get(v.value, 0) for v in Verdict}
+
+
+def by_cause(all_stories: list[Story]) -> list[dict]:
+    """The failing (or fixed) tests grouped by cause, the largest group first."""
+    groups: dict[str, dict] = {}
+    for s in all_stories:
+        if s.verdict is Verdict.PASSING or s.cause is None:
+            continue
+        g = groups.setdefault(
+            s.cause.label, {"cause": s.cause.to_dict(), "label": s.cause.label, "tests": {}}
+        )
+        g["tests"].setdefault(s.verdict.value, []).append(s.id)
+    return sorted(groups.values(), key=lambda g: -sum(len(t) for t in g["tests"].values()))
+
+
+# -- rendering -----------------------------------------------------------------------------------
+
+
+def render(doc: dict, fmt: str) -> str:
+    if fmt == "json":
+        return json.dumps(doc, indent=2)
+    return _markdown(doc) if fmt == "markdown" else _text(doc)
+
+
+def _counts(counts: dict[str, int]) -> str:
+    return ", ".join(f"{n} {k}" for k, n in counts.items() if n) or "no tests"
+
+
+def _cause_line(g: dict) -> str:
+    c = g["cause"]
+    tests = "; ".join(f"{len(ids)} {verdict}" for verdict, ids in g["tests"].items())
+    what = g["label"]
+    if c["record"] and c["replacement"]:
+        what += f" (use {c['replacement']})"
+    return f"{what}: {tests} — {c['error']}"
+
+
+def _text(doc: dict) -> str:
+    lines = [f"recode-upgrade {doc['project']} (Python {doc['python']})", "", "Changes:"]
+    lines += [f"  {c['name']}: {c['before'] or '-'} -> {c['after'] or '-'}" for c in doc["changes"]]
+    lines += ["", f"Knowledge base at the target versions: {len(doc['findings'])} findings"]
+    lines += [f"  {f['path']}:{f['line']}: {f['record']}: {f['message']}" for f in doc["findings"]]
+    for name in ("baseline", "target", "migrated"):
+        run = doc["runs"].get(name)
+        if run is not None:
+            problem = f" ({run['problem']})" if run["problem"] else ""
+            lines.append(f"Tests {name}: {_counts(run['counts'])}{problem}")
+    if doc["summary"]:
+        lines += ["", f"Result: {_counts(doc['summary'])}"]
+    if doc["causes"]:
+        lines += ["", "By cause:"] + [f"  {_cause_line(g)}" for g in doc["causes"]]
+    if doc["unknown_breaks"]:
+        lines += ["", "Unknown breaks (candidate knowledge-base records):"]
+        lines += [f"  {json.dumps(c)}" for c in doc["unknown_breaks"]]
+    if doc["left"]:
+        lines += ["", "Left for a person:"] + [f"  {x}" for x in doc["left"]]
+    if doc["diff"]:
+        lines += ["", doc["diff"].rstrip("\n")]
+    return "\n".join(lines)
+
+
+def _markdown(doc: dict) -> str:
+    lines = [f"# recode-upgrade: `{doc['project']}`", "", f"Python {doc['python']}", ""]
+    lines += ["## Changes", "", "| distribution | before | after |", "|---|---|---|"]
+    lines += [
+        f"| {c['name']} | {c['before'] or '-'} | {c['after'] or '-'} |" for c in doc["changes"]
+    ]
+    lines += ["", f"## Knowledge base at the target versions ({len(doc['findings'])} findings)", ""]
+    lines += [
+        f"- `{f['path']}:{f['line']}` `{f['record']}`: {f['message']}" for f in doc["findings"]
+    ]
+    lines += ["", "## Tests", "", "| run | outcome |", "|---|---|"]
+    for name in ("baseline", "target", "migrated"):
+        run = doc["runs"].get(name)
+        if run is not None:
+            problem = f" ({run['problem']})" if run["problem"] else ""
+            lines.append(f"| {name} | {_counts(run['counts'])}{problem} |")
+    lines += ["", f"**Result:** {_counts(doc['summary'])}", ""]
+    if doc["causes"]:
+        lines += ["## By cause", ""] + [f"- {_cause_line(g)}" for g in doc["causes"]] + [""]
+    if doc["unknown_breaks"]:
+        lines += ["## Unknown breaks", ""]
+        lines += [f"- `{json.dumps(c)}`" for c in doc["unknown_breaks"]] + [""]
+    if doc["left"]:
+        lines += ["## Left for a person", ""] + [f"- {x}" for x in doc["left"]] + [""]
+    if doc["diff"]:
+        lines += ["## Diff", "", "```diff", doc["diff"].rstrip("\n"), "```"]
+    return "\n".join(lines)
+
+
+def run_dict(run: TestRun | None) -> dict | None:
+    if run is None:
+        return None
+    counts = Counter(r.outcome.value for r in run.results.values())
+    return {
+        "counts": {o.value: counts.get(o.value, 0) for o in Outcome},
+        "problem": run.problem,
+        "output": run.output if run.problem else "",
+    }
