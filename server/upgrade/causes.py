@@ -32,6 +32,7 @@ class Pattern:
     kind: ErrorKind
     regex: re.Pattern[str]
     candidate_kind: str  # the ``kind`` of a knowledge-base record for an unknown break
+    module: str | None = None  # the module, where the message names it by its alias
 
 
 #: The table. Named groups: ``module``, ``owner`` (a class), ``name``, ``callable``, ``text``.
@@ -40,6 +41,12 @@ PATTERNS: tuple[Pattern, ...] = (
         ErrorKind.MODULE_ATTRIBUTE,
         re.compile(r"AttributeError: module '(?P<module>[\w.]+)' has no attribute '(?P<name>\w+)'"),
         "removed",
+    ),
+    Pattern(  # NumPy 2's own message for the names it removed
+        ErrorKind.MODULE_ATTRIBUTE,
+        re.compile(r"AttributeError: `np\.(?P<name>\w+)` was removed in the NumPy"),
+        "removed",
+        module="numpy",
     ),
     Pattern(
         ErrorKind.OBJECT_ATTRIBUTE,
@@ -73,7 +80,9 @@ PATTERNS: tuple[Pattern, ...] = (
     ),
     Pattern(
         ErrorKind.MESSAGE,
-        re.compile(r"(?P<text>[\w.]+Error: .*(?:is no longer supported|Invalid frequency).*)"),
+        re.compile(
+            r"(?P<text>[\w.]+Error: .*(?:(?:is|are) no longer supported|Invalid frequency).*)"
+        ),
         "behavior",
     ),
 )
@@ -81,6 +90,18 @@ PATTERNS: tuple[Pattern, ...] = (
 #: Where a library's own code raised: ``.../site-packages/pandas/core/frame.py``.
 _SITE_FRAME = re.compile(r"(?:site|dist)-packages/(\w+)/")
 _ERROR_LINE = re.compile(r"^E\s+(.*)$", re.M)
+#: The line pytest marks as failing (``>       pd.read_csv(...)``).
+_FAILING_LINE = re.compile(r"^>\s+(.*)$", re.M)
+#: The usual import aliases, for a failing line that calls ``pd.read_csv(...)``.
+ALIASES = {
+    "np": "numpy",
+    "pd": "pandas",
+    "plt": "matplotlib",
+    "mpl": "matplotlib",
+    "sns": "seaborn",
+    "jnp": "jax",
+    "sp": "scipy",
+}
 
 
 class CauseKind(enum.Enum):
@@ -156,7 +177,8 @@ def _cause(
     text: str,
 ) -> Cause:
     groups = m.groupdict()
-    module, name, owner = groups.get("module"), groups.get("name"), groups.get("owner")
+    module = groups.get("module") or pattern.module
+    name, owner = groups.get("name"), groups.get("owner")
     record: ApiChange | None = None
     symbol = ""
     if pattern.kind in (ErrorKind.MODULE_ATTRIBUTE, ErrorKind.IMPORT_NAME):
@@ -173,11 +195,18 @@ def _cause(
         symbol = f"{'.'.join(func)}({name})"
         record = _by_keyword(kb, func, name or "")
     else:
-        symbol = groups.get("text") or line
-        record = _by_words(kb, symbol, _frame_library(text, upgraded))
+        words = groups.get("text") or line
+        record = _by_words(kb, words, _frame_library(text, upgraded))
+        symbol = words.split(": ", 1)[-1].split(". ")[0]  # "Invalid frequency: H"
     if record is not None:
         return Cause(CauseKind.KNOWN, line, record.library, record)
-    library = _library_of(module) or _frame_library(text, upgraded) or _owner_library(kb, owner)
+    library = (
+        _library_of(module)
+        or _frame_library(text, upgraded)
+        or _owner_library(kb, owner)
+        or _caller_library(text, name if pattern.kind is ErrorKind.OBJECT_ATTRIBUTE else None)
+        or _caller_library(text, (groups.get("callable") or "").split(".")[-1] or None)
+    )
     if library is None or (upgraded and library not in upgraded):
         return Cause(CauseKind.UNRELATED, line, library)
     candidate = {
@@ -205,6 +234,22 @@ def _frame_library(text: str, upgraded: dict[str, str]) -> str | None:
         lib = _library_of(root)
         if lib is not None and (not upgraded or lib in upgraded):
             return lib
+    return None
+
+
+def _caller_library(text: str, name: str | None) -> str | None:
+    """The library of ``alias.[...]name`` on the failing line (``pd.read_csv(`` -> pandas)."""
+    if not name:
+        return None
+    pattern = re.compile(rf"\b(\w+)\.(?:\w+\.)*{re.escape(name)}\b")
+    for line in _FAILING_LINE.findall(text):
+        for alias in pattern.findall(line):
+            if alias in ALIASES:
+                return ALIASES[alias]
+            if (lib := _library_of(alias)) is not None and any(
+                alias in roots for roots in IMPORT_NAMES.values()
+            ):
+                return lib
     return None
 
 

@@ -186,7 +186,8 @@ def _run(args: argparse.Namespace, runner: Runner, say: Callable[[str], None]) -
         if the_plan.baseline is not None
         else None
     )
-    upgraded = {c.name: c.after for c in the_plan.changes() if c.after}
+    moved = {c.name for c in the_plan.changes()} | set(the_plan.targets)
+    upgraded = {n: v for n, v in the_plan.target.versions.items() if n in moved}
     with tempfile.TemporaryDirectory(prefix="recode-upgrade-") as tmp:
         ws = Workspace(the_plan.root, Path(tmp))
         test = _tester(args, ws.copy, runner, say)
