@@ -90,6 +90,9 @@ class FakeRunner:
     def __call__(self, argv, *, cwd=None, env=None, timeout=None, shell=False):
         argv = [argv] if isinstance(argv, str) else list(argv)
         self.calls.append(argv)
+        # regression: pip saw this process's PYTHONPATH, took pytest as installed and left it out
+        assert env is not None, argv
+        assert env.get("PYTHONPATH") in (None, str(cwd)), argv  # pytest: the copy only
         if argv[1:2] == ["-c"]:
             return Completed(0, "3.11.7 (fake)\n", "")
         if "--dry-run" in argv:
@@ -160,6 +163,7 @@ class FakeRunner:
 @pytest.fixture
 def env(tmp_path, monkeypatch):
     monkeypatch.setenv("RECODE_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(sys.path))
     monkeypatch.setattr("recode.server.upgrade.venvs.shutil.which", lambda _: None)
     return make_project(tmp_path / "proj")
 

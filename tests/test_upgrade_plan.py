@@ -106,3 +106,15 @@ def test_pytest_that_runs_nothing_is_a_problem(tmp_path):
     )
     assert run.problem == "pytest did not run the tests (usage error)"
     assert not run.green
+
+
+def test_pytest_that_wrote_no_report_is_a_problem(tmp_path):
+    """regression: pytest missing from the environment (exit 1, no XML) read as "no tests"."""
+    run = testrun.run_tests(
+        tmp_path,
+        tmp_path,
+        "pytest",
+        lambda argv, **_: Completed(1, "", "No module named pytest"),
+        timeout=10,
+    )
+    assert run.problem == "pytest exited with 1 and reported no test"

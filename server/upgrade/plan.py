@@ -25,6 +25,7 @@ from recode.server.files import iter_python_files
 from recode.server.migrate import process_file
 from recode.server.severity import LibraryVersion
 from recode.server.upgrade.runner import Runner
+from recode.server.upgrade.venvs import clean_env
 
 LATEST = "latest"
 #: Files that make a folder pip-installable (``pip install -e PATH``).
@@ -154,7 +155,7 @@ def pip_report(python: str, args: list[str], runner: Runner, *, no_deps: bool = 
     """pip's installation report for ``args`` resolved as if nothing were installed."""
     argv = [python, "-m", "pip", "install", "--dry-run", "--ignore-installed", "--quiet"]
     argv += ["--no-deps"] if no_deps else []
-    done = runner([*argv, "--report", "-", *args], timeout=900)
+    done = runner([*argv, "--report", "-", *args], env=clean_env(), timeout=900)
     if done.returncode != 0 or done.timed_out:
         raise PlanError(_pip_error(done.stderr) or f"pip exited with {done.returncode}")
     try:

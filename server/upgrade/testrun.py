@@ -100,8 +100,8 @@ def run_tests(
         run.problem = f"the tests ran past --test-timeout ({timeout:g} s) and were stopped"
     elif done.returncode in _DID_NOT_RUN and not run.results:
         run.problem = f"pytest did not run the tests ({_DID_NOT_RUN[done.returncode]})"
-    elif done.returncode not in (0, 1) and not run.results:
-        run.problem = f"pytest exited with {done.returncode}"
+    elif not run.results:
+        run.problem = f"pytest exited with {done.returncode} and reported no test"
     return run
 
 

@@ -33,7 +33,7 @@ def cache_root() -> Path:
 
 
 def python_version(python: str, runner: Runner) -> str:
-    done = runner([python, "-c", "import sys; print(sys.version)"], timeout=60)
+    done = runner([python, "-c", "import sys; print(sys.version)"], env=clean_env(), timeout=60)
     if done.returncode != 0:
         raise VenvError(f"cannot run {python}: {done.stderr.strip()}")
     return done.stdout.strip()
@@ -88,7 +88,7 @@ def _make(python: str, folder: Path, pins: list[str], runner: Runner) -> None:
             [str(venv_python(folder)), "-m", "pip", "install", "--quiet", "--no-deps", *pins],
         ]
     for argv in steps if pins else steps[:1]:
-        done = runner(argv, timeout=1800)
+        done = runner(argv, env=clean_env(), timeout=1800)
         if done.returncode != 0 or done.timed_out:
             raise VenvError(f"{' '.join(argv[:4])} ... failed:\n{done.stderr.strip()[-3000:]}")
 
@@ -110,18 +110,27 @@ def install_project(
             if uv
             else [str(venv_python(venv)), "-m", "pip", "install", "--quiet"]
         )
-        done = runner([*argv, "--no-deps", "-e", str(project)], cwd=project, timeout=1800)
+        done = runner(
+            [*argv, "--no-deps", "-e", str(project)], cwd=project, env=clean_env(), timeout=1800
+        )
     else:
         return
     if done.returncode != 0 or done.timed_out:
         raise VenvError(f"cannot install the project:\n{done.stderr.strip()[-3000:]}")
 
 
-def activated(venv: Path, base: dict[str, str] | None = None) -> dict[str, str]:
+def clean_env() -> dict[str, str]:
+    """This process's environment without what would make another Python see this one's
+    packages (``PYTHONPATH``: pip would then take a requirement as installed and skip it)."""
+    env = dict(os.environ)
+    for name in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV", "PYTHONUSERBASE"):
+        env.pop(name, None)
+    return env
+
+
+def activated(venv: Path) -> dict[str, str]:
     """The environment variables of a shell with ``venv`` active."""
-    env = dict(os.environ if base is None else base)
+    env = clean_env()
     env["VIRTUAL_ENV"] = str(venv)
     env["PATH"] = f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}"
-    env.pop("PYTHONHOME", None)
-    env.pop("PYTHONPATH", None)
     return env
