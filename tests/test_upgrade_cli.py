@@ -294,3 +294,17 @@ def test_real_upgrade(tmp_path):
     assert doc["summary"]["fixed"] == 2
     assert {g["label"] for g in doc["causes"]} == {"numpy-2.0-float_", "numpy-2.0-product"}
     assert (project / "tinyproj" / "__init__.py").read_text() == MODULE
+
+
+def test_latest_moves_each_library_the_project_uses(env, capsys):
+    runner = FakeRunner()
+    argv = [str(env), "--to", "latest", "--from", "numpy==1.26.4", "--format", "json", "--quiet"]
+    assert cli.main(argv, runner=runner) == 0
+    lookup = next(c for c in runner.calls if "--no-deps" in c and "--dry-run" in c)
+    assert lookup[-1:] == ["numpy"]  # the one knowledge-base library tinyproj uses
+    assert json.loads(capsys.readouterr().out)["targets"] == {"numpy": "2.4.6"}
+
+
+def test_a_model_that_does_not_answer_is_a_runtime_error(env, capsys):
+    assert upgrade(env, FakeRunner(), "--model-url", "http://127.0.0.1:9/v1") == 2
+    assert "model" in capsys.readouterr().err
