@@ -230,10 +230,10 @@ def _run(args: argparse.Namespace, runner: Runner, say: Callable[[str], None]) -
             f"{path}:{f.start.line + 1}: {f.record.id}: {f.message}"
             for path, f in plan.findings_at(ws.copy, kb, the_plan.target.versions)
         ]
-        written: list[str] = []
+        not_written: list[str] = []
         if args.write:
-            written = ws.write_back(say)
-            left += written
+            not_written = ws.write_back(say)
+            left += not_written
         doc.update(
             results=[
                 {
@@ -254,7 +254,7 @@ def _run(args: argparse.Namespace, runner: Runner, say: Callable[[str], None]) -
             rounds=[{"fixed": r.fixed, "changed": r.changed} for r in rounds],
             diff=ws.diff(),
             left=left,
-            written=args.write and not written,
+            written=args.write and not not_written,
         )
         print(outcome.render(doc, args.format))
         return outcome.exit_status(stories, after)
@@ -266,7 +266,7 @@ def _tester(args: argparse.Namespace, copy: Path, runner: Runner, say: Callable[
         say(f"running the tests ({label})")
         result = testrun.run_tests(venv, copy, args.test, runner, timeout=args.test_timeout)
         counts = outcome.run_dict(result)["counts"]  # type: ignore[index]
-        say(f"  {outcome._counts(counts)}" + (f" ({result.problem})" if result.problem else ""))
+        say(f"  {outcome.counts_line(counts)}" + (f" ({result.problem})" if result.problem else ""))
         return result
 
     return test

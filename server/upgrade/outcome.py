@@ -115,7 +115,7 @@ def render(doc: dict, fmt: str) -> str:
     return _markdown(doc) if fmt == "markdown" else _text(doc)
 
 
-def _counts(counts: dict[str, int]) -> str:
+def counts_line(counts: dict[str, int]) -> str:
     return ", ".join(f"{n} {k}" for k, n in counts.items() if n) or "no tests"
 
 
@@ -137,9 +137,9 @@ def _text(doc: dict) -> str:
         run = doc["runs"].get(name)
         if run is not None:
             problem = f" ({run['problem']})" if run["problem"] else ""
-            lines.append(f"Tests {name}: {_counts(run['counts'])}{problem}")
+            lines.append(f"Tests {name}: {counts_line(run['counts'])}{problem}")
     if doc["summary"]:
-        lines += ["", f"Result: {_counts(doc['summary'])}"]
+        lines += ["", f"Result: {counts_line(doc['summary'])}"]
     if doc["causes"]:
         lines += ["", "By cause:"] + [f"  {_cause_line(g)}" for g in doc["causes"]]
     if doc["unknown_breaks"]:
@@ -167,8 +167,8 @@ def _markdown(doc: dict) -> str:
         run = doc["runs"].get(name)
         if run is not None:
             problem = f" ({run['problem']})" if run["problem"] else ""
-            lines.append(f"| {name} | {_counts(run['counts'])}{problem} |")
-    lines += ["", f"**Result:** {_counts(doc['summary'])}", ""]
+            lines.append(f"| {name} | {counts_line(run['counts'])}{problem} |")
+    lines += ["", f"**Result:** {counts_line(doc['summary'])}", ""]
     if doc["causes"]:
         lines += ["## By cause", ""] + [f"- {_cause_line(g)}" for g in doc["causes"]] + [""]
     if doc["unknown_breaks"]:
