@@ -9,7 +9,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from recode.server.upgrade.causes import Cause, CauseKind
-from recode.server.upgrade.testrun import Outcome, TestRun
+from recode.server.upgrade.testrun import Outcome, TestResult, TestRun
 
 
 class Verdict(enum.Enum):
@@ -62,21 +62,44 @@ def stories(
     after: TestRun,
     causes: dict[str, Cause],
 ) -> list[Story]:
-    ids = list(dict.fromkeys([*before.results, *after.results]))
+    """One story per test. A test that a run lacks because its module failed to import takes
+    that module's collection error (and its cause); the module's own entry then stands only
+    for tests no run reported one by one."""
+    runs = [r for r in (baseline, before, after) if r is not None]
+    ids = list(dict.fromkeys(test_id for r in runs for test_id in r.results))
+    covered = {
+        cid for r in runs for test_id in ids for cid in [_covering(r, test_id)] if cid != test_id
+    }
     out = []
     for test_id in ids:
-        b = baseline.results.get(test_id) if baseline is not None else None
-        t0, t1 = before.results.get(test_id), after.results.get(test_id)
-        out.append(
-            Story(
-                test_id,
-                b.outcome if b else None,
-                t0.outcome if t0 else None,
-                t1.outcome if t1 else None,
-                causes.get(test_id),
-            )
+        if test_id in covered:
+            continue
+        found = [
+            _result(r, test_id) if r is not None else (None, None)
+            for r in (baseline, before, after)
+        ]
+        cause = next(
+            (causes[cid] for _, cid in found[1:] if cid is not None and cid in causes), None
         )
+        b, t0, t1 = (r.outcome if r is not None else None for r, _ in found)
+        out.append(Story(test_id, b, t0, t1, cause))
     return out
+
+
+def _covering(run: TestRun, test_id: str) -> str | None:
+    """The id under which ``run`` reports ``test_id``: its own, or its module's collection
+    error (``tests.test_x`` for ``tests.test_x::test_y`` and ``tests.test_x.Case::test_y``)."""
+    if test_id in run.results:
+        return test_id
+    for cid, r in run.results.items():
+        if r.collection and test_id.startswith((cid + "::", cid + ".")):
+            return cid
+    return None
+
+
+def _result(run: TestRun, test_id: str) -> tuple[TestResult | None, str | None]:
+    cid = _covering(run, test_id)
+    return (run.results[cid], cid) if cid is not None else (None, None)
 
 
 def exit_status(all_stories: list[Story], after: TestRun) -> int:

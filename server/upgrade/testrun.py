@@ -39,6 +39,7 @@ class Outcome(enum.Enum):
 
 @dataclass
 class TestResult:
+    __test__ = False  # not a pytest test class
     id: str
     outcome: Outcome
     message: str = ""  # the failure's one-line message (the exception, as pytest gives it)
@@ -48,6 +49,7 @@ class TestResult:
 
 @dataclass
 class TestRun:
+    __test__ = False
     results: dict[str, TestResult] = field(default_factory=dict)
     returncode: int = 0
     timed_out: bool = False
