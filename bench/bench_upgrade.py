@@ -64,8 +64,9 @@ PROJECTS = [
         "numdifftools",
         "0.9.39",
         {"numpy": "1.24.4", "scipy": "1.10.1"},
-        "pytest -q src/numdifftools/tests",
+        "pytest -q -o addopts= src/numdifftools/tests",  # addopts: --pep8 of a dead plugin
     ),
+    Project("quantities", "0.13.0", {"numpy": "1.26.4"}, "pytest -q quantities/tests"),
 ]
 
 
