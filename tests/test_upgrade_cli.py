@@ -308,3 +308,30 @@ def test_latest_moves_each_library_the_project_uses(env, capsys):
 def test_a_model_that_does_not_answer_is_a_runtime_error(env, capsys):
     assert upgrade(env, FakeRunner(), "--model-url", "http://127.0.0.1:9/v1") == 2
     assert "model" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+@pytest.mark.integration
+def test_a_terminated_run_removes_its_copy(tmp_path):
+    """SIGTERM during the tests: the temporary copy goes, the project stays as it was."""
+    project = make_project(tmp_path / "proj")
+    (project / "tests" / "test_slow.py").write_text(
+        "import time\n\ndef test_slow():\n    time.sleep(60)\n"
+    )
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path), "TMPDIR": str(tmp)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "recode.server.upgrade.cli", str(project), "--to", "numpy==2.4.6"],
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    for line in proc.stderr:  # type: ignore[union-attr]
+        if "running the tests" in line:
+            break
+    proc.terminate()
+    assert proc.wait(timeout=60) == 2
+    assert "interrupted" in proc.stderr.read()  # type: ignore[union-attr]
+    assert not any(p.name.startswith("recode-upgrade-") for p in tmp.iterdir())
+    assert (project / "tinyproj" / "__init__.py").read_text() == MODULE

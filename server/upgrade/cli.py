@@ -9,6 +9,7 @@ made, tests that cannot run at all, an interrupted run).
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import tempfile
 from collections.abc import Callable
@@ -106,6 +107,7 @@ def main(argv: list[str] | None = None, runner: Runner = run) -> int:
         if args.quiet
         else (lambda msg: print(f"recode-upgrade: {msg}", file=sys.stderr, flush=True))
     )
+    previous = signal.signal(signal.SIGTERM, _interrupt)  # a kill cleans up as Ctrl-C does
     try:
         return _run(args, runner, say)
     except (plan.PlanError, venvs.VenvError, env_mod.InterpreterError) as exc:
@@ -114,6 +116,12 @@ def main(argv: list[str] | None = None, runner: Runner = run) -> int:
     except KeyboardInterrupt:
         print("recode-upgrade: interrupted; the project is as it was", file=sys.stderr)
         return 2
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def _problem(args: argparse.Namespace) -> str | None:
