@@ -93,3 +93,20 @@ def test_every_pattern_matches_a_real_error_line(failures):
     lines = [line for r in failures.values() for line in error_lines(r.message, r.text)]
     for pattern in PATTERNS:
         assert any(pattern.regex.search(line) for line in lines), pattern.regex.pattern
+
+
+def test_a_dotted_type_object_is_found(kb):
+    """regression: quantities 0.13.0 under numpy 2.4.6 fails to import (its class body reads
+    np.ndarray.ptp) with this line, which was reported as unrelated."""
+    line = "E   AttributeError: type object 'numpy.ndarray' has no attribute 'ptp'"
+    cause = classify("", line, kb, UPGRADED, collection=True)
+    assert cause.kind is CauseKind.KNOWN
+    assert cause.record is not None and cause.record.id == "numpy-2.0-ndarray-ptp"
+    cause = classify("", line, KnowledgeBase([], []), UPGRADED, collection=True)
+    assert cause.kind is CauseKind.UNKNOWN
+    assert cause.candidate == {
+        "library": "numpy",
+        "symbol": "numpy.ndarray.ptp",
+        "kind": "removed",
+        "version": "2.4.6",
+    }

@@ -56,7 +56,7 @@ PATTERNS: tuple[Pattern, ...] = (
     Pattern(
         ErrorKind.OBJECT_ATTRIBUTE,
         re.compile(
-            r"AttributeError: type object '(?P<owner>\w+)' has no attribute '(?P<name>\w+)'"
+            r"AttributeError: type object '(?P<owner>[\w.]+)' has no attribute '(?P<name>\w+)'"
         ),
         "removed",
     ),
@@ -202,6 +202,7 @@ def _cause(
         return Cause(CauseKind.KNOWN, line, record.library, record)
     library = (
         _library_of(module)
+        or (_library_of(owner) if owner and "." in owner else None)  # 'numpy.ndarray'
         or _frame_library(text, upgraded)
         or _owner_library(kb, owner)
         or _caller_library(text, name if pattern.kind is ErrorKind.OBJECT_ATTRIBUTE else None)
