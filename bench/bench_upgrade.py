@@ -64,7 +64,11 @@ PROJECTS = [
         "numdifftools",
         "0.9.39",
         {"numpy": "1.24.4", "scipy": "1.10.1"},
-        "pytest -q -o addopts= src/numdifftools/tests",  # addopts: --pep8 of a dead plugin
+        # addopts: --pep8 of a dead plugin; the modules that use removed APIs (the whole suite
+        # ran past 600 s at the baseline on this shared machine)
+        "pytest -q -o addopts= src/numdifftools/tests/test_extrapolation.py"
+        " src/numdifftools/tests/test_fornberg.py src/numdifftools/tests/test_limits.py"
+        " src/numdifftools/tests/test_example_functions.py",
     ),
     Project("quantities", "0.13.0", {"numpy": "1.26.4"}, "pytest -q quantities/tests"),
 ]

@@ -205,6 +205,7 @@ def _run(args: argparse.Namespace, runner: Runner, say: Callable[[str], None]) -
             doc["runs"] = {"target": outcome.run_dict(before)}
             print(outcome.render(doc, args.format))
             print(f"recode-upgrade: the tests cannot run: {before.problem}", file=sys.stderr)
+            print(before.output[-2000:], file=sys.stderr)  # what the test command said
             return 2
         causes = _causes(before, kb, upgraded)
         detector = Detector(
