@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from recode.server.upgrade.causes import Cause, CauseKind
 from recode.server.upgrade.outcome import Verdict, exit_status, stories, summary
-from recode.server.upgrade.testrun import Outcome, TestResult, TestRun
+from recode.server.upgrade.testrun import SESSION, Outcome, TestResult, TestRun
 
 P, F = Outcome.PASSED, Outcome.FAILED
 
@@ -44,3 +44,12 @@ def test_a_module_that_fails_to_import_stands_for_its_tests():
     assert [s.id for s in all_stories] == ["tests.t.Case::test_a", "tests.t.Case::test_b"]
     assert all(s.broken_by_upgrade and s.cause is cause for s in all_stories)
     assert summary(all_stories)["fixed"] == 1 and summary(all_stories)["still failing"] == 1
+
+
+def test_a_failed_session_stands_for_every_test():
+    baseline = run(**{"tests.t::test_a": P, "tests.u::test_b": P})
+    before = TestRun({SESSION: TestResult(SESSION, Outcome.ERROR, "conftest", collection=True)})
+    cause = Cause(CauseKind.KNOWN, "AttributeError: 'finfo' object has no attribute 'machar'")
+    all_stories = stories(baseline, before, before, {SESSION: cause})
+    assert [s.id for s in all_stories] == ["tests.t::test_a", "tests.u::test_b"]
+    assert all(s.verdict is Verdict.STILL_FAILING and s.cause is cause for s in all_stories)

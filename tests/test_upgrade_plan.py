@@ -10,6 +10,7 @@ import pytest
 
 from recode.dataset.knowledge import load_knowledge_base
 from recode.server.upgrade import plan, testrun
+from recode.server.upgrade.causes import classify
 from recode.server.upgrade.runner import Completed
 
 DATA = Path(__file__).parent / "data" / "upgrade"
@@ -118,3 +119,18 @@ def test_pytest_that_wrote_no_report_is_a_problem(tmp_path):
         timeout=10,
     )
     assert run.problem == "pytest exited with 1 and reported no test"
+
+
+def test_a_conftest_that_fails_to_import_is_one_failure_of_the_session(tmp_path):
+    """regression: numdifftools 0.9.39 under numpy 2.4.6 (real output: its conftest imports the
+    package, which reads np.finfo(float).machar) was 'tests cannot run', the cause unread."""
+    output = (DATA / "conftest-numdifftools-0.9.39-numpy-2.4.6.txt").read_text()
+    run = testrun.run_tests(
+        tmp_path, tmp_path, "pytest -q", lambda argv, **_: Completed(4, output, ""), timeout=10
+    )
+    assert run.problem is None
+    session = run.results[testrun.SESSION]
+    assert session.outcome is testrun.Outcome.ERROR and session.collection
+    kb = load_knowledge_base()
+    cause = classify(session.message, session.text, kb, {"numpy": "2.4.6"}, collection=True)
+    assert cause.record is not None and cause.record.id == "numpy-1.25-finfo-machar"

@@ -9,7 +9,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from recode.server.upgrade.causes import Cause, CauseKind
-from recode.server.upgrade.testrun import Outcome, TestResult, TestRun
+from recode.server.upgrade.testrun import SESSION, Outcome, TestResult, TestRun
 
 
 class Verdict(enum.Enum):
@@ -92,7 +92,7 @@ def _covering(run: TestRun, test_id: str) -> str | None:
     if test_id in run.results:
         return test_id
     for cid, r in run.results.items():
-        if r.collection and test_id.startswith((cid + "::", cid + ".")):
+        if r.collection and (cid == SESSION or test_id.startswith((cid + "::", cid + "."))):
             return cid
     return None
 

@@ -24,6 +24,10 @@ from recode.server.upgrade.venvs import activated, venv_python
 #: error, nothing collected); 1 means some failed, 0 none.
 _DID_NOT_RUN = {2: "interrupted", 3: "internal error", 4: "usage error", 5: "no tests collected"}
 COLLECTION_FAILURE = "collection failure"  # pytest's message of a module that failed to import
+#: pytest's words for a conftest.py that failed to import: no test ran, and no JUnit XML says
+#: why; the run is then one failure of this id, standing for every test (see outcome.stories).
+CONFTEST_FAILURE = "ImportError while loading conftest"
+SESSION = "(test session)"
 
 
 class Outcome(enum.Enum):
@@ -100,6 +104,11 @@ def run_tests(
                 run.problem = f"pytest's JUnit XML cannot be read: {exc}"
     if done.timed_out:
         run.problem = f"the tests ran past --test-timeout ({timeout:g} s) and were stopped"
+    elif CONFTEST_FAILURE in done.stdout + done.stderr and not run.results:
+        text = (done.stdout + done.stderr)[-20000:]
+        run.results[SESSION] = TestResult(
+            SESSION, Outcome.ERROR, message=CONFTEST_FAILURE, text=text, collection=True
+        )
     elif done.returncode in _DID_NOT_RUN and not run.results:
         run.problem = f"pytest did not run the tests ({_DID_NOT_RUN[done.returncode]})"
     elif not run.results:
