@@ -150,6 +150,13 @@ def _requirements_files(root: Path) -> list[Path]:
         return []
 
 
+def requirement_lines(root: Path) -> list[tuple[str, Path]]:
+    """(requirement text, file) of every requirement the project's requirements files name, as
+    pip reads them (for recode-upgrade, which installs them)."""
+    seen: set[Path] = set()
+    return [line for f in _requirements_files(root) for line in _requirement_lines(f, seen)]
+
+
 def _requirement_lines(path: Path, seen: set[Path]) -> Iterator[tuple[str, Path]]:
     """(requirement text, file) of every requirement in ``path`` and the files it includes with
     ``-r``/``-c``; ``seen`` (resolved paths) guards against include cycles."""

@@ -1,0 +1,307 @@
+"""A failing test's error, mapped to the knowledge-base record that explains it.
+
+The error lines of a traceback (pytest's ``E   `` lines and the failure's message) are matched
+against :data:`PATTERNS`, a table of the errors that removed and changed APIs raise. A match
+names a symbol (``numpy.float_``), a class member (``DataFrame.append``), a keyword parameter
+(``hist(normed)``) or words of a message; the record whose symbol (or note, for messages) fits
+is the cause. An error that fits no record but comes from a library of the upgrade is an
+unknown break, reported with a candidate record for the knowledge base; anything else (a
+collection error or a failure with no library in it) is unrelated to the upgrade.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from dataclasses import dataclass
+
+from recode.dataset.knowledge import IMPORT_NAMES, ApiChange, KnowledgeBase, canonical_name
+
+
+class ErrorKind(enum.Enum):
+    MODULE_ATTRIBUTE = "module attribute"  # AttributeError: module 'numpy' has no attribute 'x'
+    OBJECT_ATTRIBUTE = "object attribute"  # AttributeError: 'DataFrame' object has no ...
+    IMPORT_NAME = "import name"  # ImportError: cannot import name 'x' from 'm'
+    MODULE = "module"  # ModuleNotFoundError: No module named 'm.sub'
+    KEYWORD = "keyword"  # TypeError: f() got an unexpected keyword argument 'k'
+    MESSAGE = "message"  # a library's own words: "is no longer supported", "Invalid frequency"
+
+
+@dataclass(frozen=True)
+class Pattern:
+    kind: ErrorKind
+    regex: re.Pattern[str]
+    candidate_kind: str  # the ``kind`` of a knowledge-base record for an unknown break
+    module: str | None = None  # the module, where the message names it by its alias
+
+
+#: The table. Named groups: ``module``, ``owner`` (a class), ``name``, ``callable``, ``text``.
+PATTERNS: tuple[Pattern, ...] = (
+    Pattern(
+        ErrorKind.MODULE_ATTRIBUTE,
+        re.compile(r"AttributeError: module '(?P<module>[\w.]+)' has no attribute '(?P<name>\w+)'"),
+        "removed",
+    ),
+    Pattern(  # NumPy 2's own message for the names it removed
+        ErrorKind.MODULE_ATTRIBUTE,
+        re.compile(r"AttributeError: `np\.(?P<name>\w+)` was removed in the NumPy"),
+        "removed",
+        module="numpy",
+    ),
+    Pattern(
+        ErrorKind.OBJECT_ATTRIBUTE,
+        re.compile(r"AttributeError: '(?P<owner>\w+)' object has no attribute '(?P<name>\w+)'"),
+        "removed",
+    ),
+    Pattern(
+        ErrorKind.OBJECT_ATTRIBUTE,
+        re.compile(
+            r"AttributeError: type object '(?P<owner>[\w.]+)' has no attribute '(?P<name>\w+)'"
+        ),
+        "removed",
+    ),
+    Pattern(
+        ErrorKind.IMPORT_NAME,
+        re.compile(r"ImportError: cannot import name '(?P<name>\w+)' from '(?P<module>[\w.]+)'"),
+        "removed",
+    ),
+    Pattern(
+        ErrorKind.MODULE,
+        re.compile(r"ModuleNotFoundError: No module named '(?P<module>[\w.]+)'"),
+        "moved",
+    ),
+    Pattern(
+        ErrorKind.KEYWORD,
+        re.compile(
+            r"TypeError: (?P<callable>[\w.<>]+)\(\) got an unexpected keyword argument "
+            r"'(?P<name>\w+)'"
+        ),
+        "signature",
+    ),
+    Pattern(
+        ErrorKind.MESSAGE,
+        re.compile(
+            r"(?P<text>[\w.]+Error: .*(?:(?:is|are) no longer supported|Invalid frequency).*)"
+        ),
+        "behavior",
+    ),
+)
+
+#: Where a library's own code raised: ``.../site-packages/pandas/core/frame.py``.
+_SITE_FRAME = re.compile(r"(?:site|dist)-packages/(\w+)/")
+_ERROR_LINE = re.compile(r"^E\s+(.*)$", re.M)
+#: The line pytest marks as failing (``>       pd.read_csv(...)``).
+_FAILING_LINE = re.compile(r"^>\s+(.*)$", re.M)
+#: The usual import aliases, for a failing line that calls ``pd.read_csv(...)``.
+ALIASES = {
+    "np": "numpy",
+    "pd": "pandas",
+    "plt": "matplotlib",
+    "mpl": "matplotlib",
+    "sns": "seaborn",
+    "jnp": "jax",
+    "sp": "scipy",
+}
+
+
+class CauseKind(enum.Enum):
+    KNOWN = "known"  # a knowledge-base record explains it
+    UNKNOWN = "unknown break"  # a library of the upgrade raised it; no record fits
+    UNRELATED = "unrelated"  # not the upgrade's doing (collection error, missing service, ...)
+
+
+@dataclass
+class Cause:
+    kind: CauseKind
+    error: str  # the error line
+    library: str | None = None
+    record: ApiChange | None = None
+    candidate: dict[str, str] | None = None  # library, symbol, kind, version
+
+    @property
+    def label(self) -> str:
+        """What reports group failures by."""
+        if self.record is not None:
+            return self.record.id
+        if self.candidate is not None:
+            return f"unknown: {self.candidate['symbol']}"
+        return f"{self.kind.value}: {self.error}" if self.error else self.kind.value
+
+    def to_dict(self) -> dict:
+        return {
+            "kind": self.kind.value,
+            "error": self.error,
+            "library": self.library,
+            "record": self.record.id if self.record is not None else None,
+            "replacement": self.record.replacement if self.record is not None else None,
+            "candidate": self.candidate,
+        }
+
+
+def error_lines(message: str, text: str) -> list[str]:
+    """The lines that state the error: pytest's ``E`` lines, last first (the exception that
+    ended the test), then the failure's message."""
+    lines = [m.group(1).strip() for m in _ERROR_LINE.finditer(text)]
+    return [*reversed(lines), *message.splitlines()[:1]]
+
+
+def classify(
+    message: str,
+    text: str,
+    kb: KnowledgeBase,
+    upgraded: dict[str, str],
+    *,
+    collection: bool = False,
+) -> Cause:
+    """The cause of one failure; ``upgraded`` maps each library the upgrade moves to its new
+    version (for candidate records)."""
+    lines = error_lines(message, text)
+    for line in lines:
+        for pattern in PATTERNS:
+            m = pattern.regex.search(line)
+            if m:
+                return _cause(pattern, m, line, kb, upgraded, text)
+    library = _frame_library(text, upgraded)
+    error = next((line for line in lines if line), message)
+    if library is not None and not collection:
+        return Cause(CauseKind.UNKNOWN, error, library)
+    return Cause(CauseKind.UNRELATED, error, library)
+
+
+def _cause(
+    pattern: Pattern,
+    m: re.Match[str],
+    line: str,
+    kb: KnowledgeBase,
+    upgraded: dict[str, str],
+    text: str,
+) -> Cause:
+    groups = m.groupdict()
+    module = groups.get("module") or pattern.module
+    name, owner = groups.get("name"), groups.get("owner")
+    record: ApiChange | None = None
+    symbol = ""
+    if pattern.kind in (ErrorKind.MODULE_ATTRIBUTE, ErrorKind.IMPORT_NAME):
+        symbol = f"{module}.{name}"
+        record = _by_path(kb, symbol) or _by_tail(kb, name or "", _library_of(module))
+    elif pattern.kind is ErrorKind.MODULE:
+        symbol = module or ""
+        record = _by_path(kb, symbol) or _by_prefix(kb, symbol)
+    elif pattern.kind is ErrorKind.OBJECT_ATTRIBUTE:
+        symbol = f"{owner}.{name}"
+        record = _by_tail(kb, symbol, None)
+    elif pattern.kind is ErrorKind.KEYWORD:
+        func = (groups.get("callable") or "").split(".")
+        symbol = f"{'.'.join(func)}({name})"
+        record = _by_keyword(kb, func, name or "")
+    else:
+        words = groups.get("text") or line
+        record = _by_words(kb, words, _frame_library(text, upgraded))
+        symbol = words.split(": ", 1)[-1].split(". ")[0]  # "Invalid frequency: H"
+    if record is not None:
+        return Cause(CauseKind.KNOWN, line, record.library, record)
+    library = (
+        _library_of(module)
+        or (_library_of(owner) if owner and "." in owner else None)  # 'numpy.ndarray'
+        or _frame_library(text, upgraded)
+        or _owner_library(kb, owner)
+        or _caller_library(text, name if pattern.kind is ErrorKind.OBJECT_ATTRIBUTE else None)
+        or _caller_library(text, (groups.get("callable") or "").split(".")[-1] or None)
+    )
+    if library is None or (upgraded and library not in upgraded):
+        return Cause(CauseKind.UNRELATED, line, library)
+    candidate = {
+        "library": library,
+        "symbol": symbol,
+        "kind": pattern.candidate_kind,
+        "version": upgraded.get(library, "?"),
+    }
+    return Cause(CauseKind.UNKNOWN, line, library, candidate=candidate)
+
+
+def _library_of(module: str | None) -> str | None:
+    if not module:
+        return None
+    root = module.split(".")[0]
+    for lib, roots in IMPORT_NAMES.items():
+        if root in roots:
+            return lib
+    return canonical_name(root) if root else None
+
+
+def _frame_library(text: str, upgraded: dict[str, str]) -> str | None:
+    """The upgraded library whose own code raised (the innermost such frame)."""
+    for root in reversed(_SITE_FRAME.findall(text)):
+        lib = _library_of(root)
+        if lib is not None and (not upgraded or lib in upgraded):
+            return lib
+    return None
+
+
+def _caller_library(text: str, name: str | None) -> str | None:
+    """The library of ``alias.[...]name`` on the failing line (``pd.read_csv(`` -> pandas)."""
+    if not name:
+        return None
+    pattern = re.compile(rf"\b(\w+)\.(?:\w+\.)*{re.escape(name)}\b")
+    for line in _FAILING_LINE.findall(text):
+        for alias in pattern.findall(line):
+            if alias in ALIASES:
+                return ALIASES[alias]
+            if (lib := _library_of(alias)) is not None and any(
+                alias in roots for roots in IMPORT_NAMES.values()
+            ):
+                return lib
+    return None
+
+
+def _owner_library(kb: KnowledgeBase, owner: str | None) -> str | None:
+    if not owner:
+        return None
+    for r in kb.records:
+        if f".{owner}." in f".{r.path}.":
+            return r.library
+    return None
+
+
+def _by_path(kb: KnowledgeBase, path: str) -> ApiChange | None:
+    records = [r for r in kb.by_path.get(path, []) if r.parameter is None]
+    return records[0] if records else None
+
+
+def _by_prefix(kb: KnowledgeBase, module: str) -> ApiChange | None:
+    return next((r for r in kb.records if r.path.startswith(module + ".")), None)
+
+
+def _by_tail(kb: KnowledgeBase, tail: str, library: str | None) -> ApiChange | None:
+    """A record of a symbol ending in ``tail`` (``DataFrame.append``), of ``library`` if given."""
+    for r in kb.records:
+        if r.parameter is None and (library is None or r.library == library):
+            if r.path == tail or r.path.endswith("." + tail):
+                return r
+    return None
+
+
+def _by_keyword(kb: KnowledgeBase, func: list[str], name: str) -> ApiChange | None:
+    tail = ".".join(func)
+    for r in kb.records:
+        if r.parameter == name and (r.path == tail or r.path.endswith("." + tail)):
+            return r
+    if len(func) > 1:  # Axes.hist: the record may name the function alone
+        return _by_keyword(kb, func[-1:], name)
+    return None
+
+
+_WORD = re.compile(r"'([^']+)'|\"([^\"]+)\"|([A-Za-z_][\w.]{2,})")
+
+
+def _by_words(kb: KnowledgeBase, text: str, library: str | None) -> ApiChange | None:
+    """The record of ``library`` whose note quotes the error's quoted words (or most words)."""
+    quoted = [a or b for a, b, _ in _WORD.findall(text) if a or b]
+    if not quoted:
+        return None
+    for r in kb.records:
+        if library is not None and r.library != library:
+            continue
+        if all(q in r.note or q in r.symbol for q in quoted):
+            return r
+    return None

@@ -1,0 +1,215 @@
+"""What the test runs say, test by test and cause by cause, as a report in text, JSON or
+markdown."""
+
+from __future__ import annotations
+
+import enum
+import json
+from collections import Counter
+from dataclasses import dataclass
+
+from recode.server.upgrade.causes import Cause, CauseKind
+from recode.server.upgrade.testrun import SESSION, Outcome, TestResult, TestRun
+
+
+class Verdict(enum.Enum):
+    FIXED = "fixed"  # failed at the target versions, passes after the migration
+    STILL_FAILING = "still failing"
+    NEWLY_FAILING = "newly failing"  # passed at the target versions, fails after the migration
+    FAILING_AT_BASELINE = "failing at the baseline too"  # not the upgrade's doing
+    UNRELATED = "unrelated"  # fails for a reason that is not the upgrade (collection, service)
+    PASSING = "passing"
+
+
+@dataclass
+class Story:
+    id: str
+    baseline: Outcome | None
+    before: Outcome | None  # at the target versions, before the migration
+    after: Outcome | None  # after the migration
+    cause: Cause | None
+
+    @property
+    def verdict(self) -> Verdict:
+        bad_before = self.before is not None and self.before.bad
+        bad_after = self.after is not None and self.after.bad
+        if bad_after and not bad_before:
+            return Verdict.NEWLY_FAILING
+        if bad_before and not bad_after:
+            return Verdict.FIXED
+        if not bad_after:
+            return Verdict.PASSING
+        if self.baseline is not None and self.baseline.bad:
+            return Verdict.FAILING_AT_BASELINE
+        if self.cause is not None and self.cause.kind is CauseKind.UNRELATED:
+            return Verdict.UNRELATED
+        return Verdict.STILL_FAILING
+
+    @property
+    def broken_by_upgrade(self) -> bool:
+        """Passed at the baseline and failed at the target versions (with --baseline)."""
+        return (
+            self.baseline is not None
+            and not self.baseline.bad
+            and self.before is not None
+            and self.before.bad
+        )
+
+
+def stories(
+    baseline: TestRun | None,
+    before: TestRun,
+    after: TestRun,
+    causes: dict[str, Cause],
+) -> list[Story]:
+    """One story per test. A test that a run lacks because its module failed to import takes
+    that module's collection error (and its cause); the module's own entry then stands only
+    for tests no run reported one by one."""
+    runs = [r for r in (baseline, before, after) if r is not None]
+    ids = list(dict.fromkeys(test_id for r in runs for test_id in r.results))
+    covered = {
+        cid for r in runs for test_id in ids for cid in [_covering(r, test_id)] if cid != test_id
+    }
+    out = []
+    for test_id in ids:
+        if test_id in covered:
+            continue
+        found = [
+            _result(r, test_id) if r is not None else (None, None)
+            for r in (baseline, before, after)
+        ]
+        cause = next(
+            (causes[cid] for _, cid in found[1:] if cid is not None and cid in causes), None
+        )
+        b, t0, t1 = (r.outcome if r is not None else None for r, _ in found)
+        out.append(Story(test_id, b, t0, t1, cause))
+    return out
+
+
+def _covering(run: TestRun, test_id: str) -> str | None:
+    """The id under which ``run`` reports ``test_id``: its own, or its module's collection
+    error (``tests.test_x`` for ``tests.test_x::test_y`` and ``tests.test_x.Case::test_y``)."""
+    if test_id in run.results:
+        return test_id
+    for cid, r in run.results.items():
+        if r.collection and (cid == SESSION or test_id.startswith((cid + "::", cid + "."))):
+            return cid
+    return None
+
+
+def _result(run: TestRun, test_id: str) -> tuple[TestResult | None, str | None]:
+    cid = _covering(run, test_id)
+    return (run.results[cid], cid) if cid is not None else (None, None)
+
+
+def exit_status(all_stories: list[Story], after: TestRun) -> int:
+    """0 when the tests are green after the migration (tests failing at the baseline too
+    aside), 1 when breaks remain."""
+    if after.problem is not None:
+        return 1
+    ok = {Verdict.PASSING, Verdict.FIXED, Verdict.FAILING_AT_BASELINE}
+    return 0 if all(s.verdict in ok for s in all_stories) else 1
+
+
+def summary(all_stories: list[Story]) -> dict[str, int]:
+    counts = Counter(s.verdict.value for s in all_stories)
+    return {v.value: counts.get(v.value, 0) for v in Verdict}
+
+
+def by_cause(all_stories: list[Story]) -> list[dict]:
+    """The failing (or fixed) tests grouped by cause, the largest group first."""
+    groups: dict[str, dict] = {}
+    for s in all_stories:
+        if s.verdict is Verdict.PASSING or s.cause is None:
+            continue
+        g = groups.setdefault(
+            s.cause.label, {"cause": s.cause.to_dict(), "label": s.cause.label, "tests": {}}
+        )
+        g["tests"].setdefault(s.verdict.value, []).append(s.id)
+    return sorted(groups.values(), key=lambda g: -sum(len(t) for t in g["tests"].values()))
+
+
+# -- rendering -----------------------------------------------------------------------------------
+
+
+def render(doc: dict, fmt: str) -> str:
+    if fmt == "json":
+        return json.dumps(doc, indent=2)
+    return _markdown(doc) if fmt == "markdown" else _text(doc)
+
+
+def counts_line(counts: dict[str, int]) -> str:
+    return ", ".join(f"{n} {k}" for k, n in counts.items() if n) or "no tests"
+
+
+def _cause_line(g: dict) -> str:
+    c = g["cause"]
+    tests = "; ".join(f"{len(ids)} {verdict}" for verdict, ids in g["tests"].items())
+    what = g["label"]
+    if c["record"] and c["replacement"]:
+        what += f" (use {c['replacement']})"
+    return f"{what}: {tests} — {c['error']}"
+
+
+def _text(doc: dict) -> str:
+    lines = [f"recode-upgrade {doc['project']} (Python {doc['python']})", "", "Changes:"]
+    lines += [f"  {c['name']}: {c['before'] or '-'} -> {c['after'] or '-'}" for c in doc["changes"]]
+    lines += ["", f"Knowledge base at the target versions: {len(doc['findings'])} findings"]
+    lines += [f"  {f['path']}:{f['line']}: {f['record']}: {f['message']}" for f in doc["findings"]]
+    for name in ("baseline", "target", "migrated"):
+        run = doc["runs"].get(name)
+        if run is not None:
+            problem = f" ({run['problem']})" if run["problem"] else ""
+            lines.append(f"Tests {name}: {counts_line(run['counts'])}{problem}")
+    if doc["summary"]:
+        lines += ["", f"Result: {counts_line(doc['summary'])}"]
+    if doc["causes"]:
+        lines += ["", "By cause:"] + [f"  {_cause_line(g)}" for g in doc["causes"]]
+    if doc["unknown_breaks"]:
+        lines += ["", "Unknown breaks (candidate knowledge-base records):"]
+        lines += [f"  {json.dumps(c)}" for c in doc["unknown_breaks"]]
+    if doc["left"]:
+        lines += ["", "Left for a person:"] + [f"  {x}" for x in doc["left"]]
+    if doc["diff"]:
+        lines += ["", doc["diff"].rstrip("\n")]
+    return "\n".join(lines)
+
+
+def _markdown(doc: dict) -> str:
+    lines = [f"# recode-upgrade: `{doc['project']}`", "", f"Python {doc['python']}", ""]
+    lines += ["## Changes", "", "| distribution | before | after |", "|---|---|---|"]
+    lines += [
+        f"| {c['name']} | {c['before'] or '-'} | {c['after'] or '-'} |" for c in doc["changes"]
+    ]
+    lines += ["", f"## Knowledge base at the target versions ({len(doc['findings'])} findings)", ""]
+    lines += [
+        f"- `{f['path']}:{f['line']}` `{f['record']}`: {f['message']}" for f in doc["findings"]
+    ]
+    lines += ["", "## Tests", "", "| run | outcome |", "|---|---|"]
+    for name in ("baseline", "target", "migrated"):
+        run = doc["runs"].get(name)
+        if run is not None:
+            problem = f" ({run['problem']})" if run["problem"] else ""
+            lines.append(f"| {name} | {counts_line(run['counts'])}{problem} |")
+    lines += ["", f"**Result:** {counts_line(doc['summary'])}", ""]
+    if doc["causes"]:
+        lines += ["## By cause", ""] + [f"- {_cause_line(g)}" for g in doc["causes"]] + [""]
+    if doc["unknown_breaks"]:
+        lines += ["## Unknown breaks", ""]
+        lines += [f"- `{json.dumps(c)}`" for c in doc["unknown_breaks"]] + [""]
+    if doc["left"]:
+        lines += ["## Left for a person", ""] + [f"- {x}" for x in doc["left"]] + [""]
+    if doc["diff"]:
+        lines += ["## Diff", "", "```diff", doc["diff"].rstrip("\n"), "```"]
+    return "\n".join(lines)
+
+
+def run_dict(run: TestRun | None) -> dict | None:
+    if run is None:
+        return None
+    counts = Counter(r.outcome.value for r in run.results.values())
+    return {
+        "counts": {o.value: counts.get(o.value, 0) for o in Outcome},
+        "problem": run.problem,
+        "output": run.output if run.problem else "",
+    }

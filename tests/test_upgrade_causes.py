@@ -1,0 +1,112 @@
+"""recode-upgrade's map from test errors to knowledge-base records, on real failures: the JUnit
+XML of tests/data/upgrade/test_errors.py.txt run by pytest under numpy 2.4.6 and pandas 3.1.1."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from recode.dataset.knowledge import KnowledgeBase, load_knowledge_base
+from recode.server.upgrade.causes import PATTERNS, CauseKind, classify, error_lines
+from recode.server.upgrade.testrun import parse_junit
+
+DATA = Path(__file__).parent / "data" / "upgrade"
+UPGRADED = {"numpy": "2.4.6", "pandas": "3.1.1"}
+
+
+@pytest.fixture(scope="module")
+def failures():
+    results = parse_junit((DATA / "junit-numpy-2.4.6-pandas-3.1.1.xml").read_text("utf-8"))
+    return {k: r for k, r in results.items() if r.outcome.bad}
+
+
+@pytest.fixture(scope="module")
+def kb():
+    return load_knowledge_base()
+
+
+@pytest.mark.parametrize(
+    ("test_id", "record"),
+    [
+        ("tests.test_collect", "numpy-2.0-product"),  # a module that fails to import
+        ("tests.test_errors::test_float_", "numpy-2.0-float_"),  # NumPy's own message
+        ("tests.test_errors::test_product", "numpy-2.0-product"),
+        ("tests.test_errors::test_import_name", "numpy-2.0-alltrue"),
+        ("tests.test_errors::test_df_append", "pandas-2.0-DataFrame-append"),
+        ("tests.test_errors::test_type_object", "pandas-2.0-Series-iteritems"),
+        ("tests.test_errors::test_read_csv_keyword", "pandas-2.0-read_csv-error_bad_lines"),
+        ("tests.test_errors::test_module", "pandas-2.0-util-testing"),
+    ],
+)
+def test_real_failures_map_to_their_records(failures, kb, test_id, record):
+    r = failures[test_id]
+    cause = classify(r.message, r.text, kb, UPGRADED, collection=r.collection)
+    assert cause.kind is CauseKind.KNOWN
+    assert cause.record is not None and cause.record.id == record
+
+
+def test_a_pandas_message_without_a_record_is_an_unknown_break(failures, kb):
+    r = failures["tests.test_errors::test_frequency"]
+    cause = classify(r.message, r.text, kb, UPGRADED)
+    assert cause.kind is CauseKind.UNKNOWN
+    assert cause.candidate == {
+        "library": "pandas",
+        "symbol": "Invalid frequency: H",
+        "kind": "behavior",
+        "version": "3.1.1",
+    }
+    r = failures["tests.test_errors::test_no_longer_supported"]
+    cause = classify(r.message, r.text, kb, UPGRADED)
+    assert cause.kind is CauseKind.UNKNOWN and cause.library == "pandas"
+
+
+def test_a_refused_connection_is_unrelated(failures, kb):
+    r = failures["tests.test_errors::test_unrelated"]
+    assert classify(r.message, r.text, kb, UPGRADED).kind is CauseKind.UNRELATED
+
+
+def test_without_a_record_the_candidate_names_the_symbol(failures):
+    empty = KnowledgeBase([], [])
+    r = failures["tests.test_errors::test_float_"]
+    cause = classify(r.message, r.text, empty, UPGRADED)
+    assert cause.kind is CauseKind.UNKNOWN
+    assert cause.candidate == {
+        "library": "numpy",
+        "symbol": "numpy.float_",
+        "kind": "removed",
+        "version": "2.4.6",
+    }
+    r = failures["tests.test_errors::test_read_csv_keyword"]
+    cause = classify(r.message, r.text, empty, UPGRADED)
+    assert cause.candidate is not None
+    assert cause.candidate["symbol"] == "read_csv(error_bad_lines)"
+    assert cause.candidate["kind"] == "signature"
+
+
+def test_a_missing_module_outside_the_upgrade_is_unrelated(kb):
+    line = "E   ModuleNotFoundError: No module named 'hypothesis'"
+    assert classify("", line, kb, UPGRADED).kind is CauseKind.UNRELATED
+
+
+def test_every_pattern_matches_a_real_error_line(failures):
+    lines = [line for r in failures.values() for line in error_lines(r.message, r.text)]
+    for pattern in PATTERNS:
+        assert any(pattern.regex.search(line) for line in lines), pattern.regex.pattern
+
+
+def test_a_dotted_type_object_is_found(kb):
+    """regression: quantities 0.13.0 under numpy 2.4.6 fails to import (its class body reads
+    np.ndarray.ptp) with this line, which was reported as unrelated."""
+    line = "E   AttributeError: type object 'numpy.ndarray' has no attribute 'ptp'"
+    cause = classify("", line, kb, UPGRADED, collection=True)
+    assert cause.kind is CauseKind.KNOWN
+    assert cause.record is not None and cause.record.id == "numpy-2.0-ndarray-ptp"
+    cause = classify("", line, KnowledgeBase([], []), UPGRADED, collection=True)
+    assert cause.kind is CauseKind.UNKNOWN
+    assert cause.candidate == {
+        "library": "numpy",
+        "symbol": "numpy.ndarray.ptp",
+        "kind": "removed",
+        "version": "2.4.6",
+    }

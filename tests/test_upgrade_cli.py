@@ -1,0 +1,337 @@
+"""recode-upgrade end to end through main(argv), with a fake of the one seam that starts
+processes (pip, venv, pytest): the fake pytest fails a test while the copy under test still
+uses an API its numpy lacks, as numpy 2 does. The run with real installs is at the end."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+from xml.sax.saxutils import quoteattr
+
+import pytest
+
+from recode.server.upgrade import cli
+from recode.server.upgrade.runner import Completed
+
+PYPROJECT = """\
+[build-system]
+requires = ["setuptools>=61"]
+build-backend = "setuptools.build_meta"
+
+[project]
+name = "tinyproj"
+version = "0.1"
+dependencies = ["numpy>=1.20"]
+
+[tool.setuptools]
+packages = ["tinyproj"]
+"""
+MODULE = """\
+import numpy as np
+
+
+def as_float(x):
+    return np.float_(x)
+
+
+def total(values):
+    return np.product(values)
+
+
+def mean(values):
+    return float(np.mean(values))
+"""
+TESTS = """\
+from tinyproj import as_float, mean, total
+
+
+def test_as_float():
+    assert as_float(3) == 3.0
+
+
+def test_total():
+    assert total([2, 3, 4]) == 24
+
+
+def test_mean():
+    assert mean([1, 2, 3]) == 2.0
+"""
+# numpy 2.4.6's messages, as the real run (test_real_upgrade below) gets them
+REMOVED = {
+    "np.float_": "AttributeError: `np.float_` was removed in the NumPy 2.0 release. "
+    "Use `np.float64` instead.",
+    "np.product": "AttributeError: module 'numpy' has no attribute 'product'",
+}
+
+
+def make_project(root: Path) -> Path:
+    (root / "tinyproj").mkdir(parents=True)
+    (root / "tests").mkdir()
+    (root / "pyproject.toml").write_text(PYPROJECT)
+    (root / "tinyproj" / "__init__.py").write_text(MODULE)
+    (root / "tests" / "test_tiny.py").write_text(TESTS)
+    return root
+
+
+class FakeRunner:
+    """pip, venv and pytest as far as recode-upgrade sees them."""
+
+    def __init__(self, conflict: str | None = None) -> None:
+        self.conflict = conflict
+        self.venvs_made = 0
+        self.on_pytest = None  # called before each test run (to interrupt, or edit files)
+        self.pytest_timeout = False
+        self.calls: list[list[str]] = []
+
+    def __call__(self, argv, *, cwd=None, env=None, timeout=None, shell=False):
+        argv = [argv] if isinstance(argv, str) else list(argv)
+        self.calls.append(argv)
+        # regression: pip saw this process's PYTHONPATH, took pytest as installed and left it out
+        assert env is not None, argv
+        assert env.get("PYTHONPATH") in (None, str(cwd)), argv  # pytest: the copy only
+        if argv[1:2] == ["-c"]:
+            return Completed(0, "3.11.7 (fake)\n", "")
+        if "--dry-run" in argv:
+            return self._report(argv)
+        if argv[1:3] == ["-m", "venv"]:
+            (Path(argv[3]) / "bin").mkdir(parents=True)
+            self.venvs_made += 1
+            return Completed(0, "", "")
+        if argv[1:4] == ["-m", "pip", "install"]:
+            if "-e" not in argv:
+                venv = Path(argv[0]).parent.parent
+                pins = [a for a in argv if "==" in a]
+                (venv / "pins.txt").write_text("\n".join(pins))
+            return Completed(0, "", "")
+        if argv[1:3] == ["-m", "pytest"]:
+            return self._pytest(argv, Path(cwd))
+        raise AssertionError(f"unexpected command {argv}")
+
+    def _report(self, argv: list[str]) -> Completed:
+        if self.conflict:
+            return Completed(1, "", "Collecting numpy\nERROR: Cannot install x\n" + self.conflict)
+        args = argv[argv.index("-") + 1 :]
+        install = [
+            {
+                "metadata": {"name": a.split("==")[0], "version": a.split("==")[1]},
+                "download_info": {},
+            }
+            for a in args
+            if "==" in a
+        ]
+        if "--no-deps" in argv:
+            install = [{"metadata": {"name": a, "version": "2.4.6"}} for a in args]
+        elif "-e" in args:
+            install.append(
+                {
+                    "metadata": {"name": "tinyproj", "version": "0.1"},
+                    "download_info": {"dir_info": {}},
+                }
+            )
+            if not any(i["metadata"]["name"] == "numpy" for i in install):
+                install.append({"metadata": {"name": "numpy", "version": "1.26.4"}})
+        return Completed(0, json.dumps({"install": install}), "")
+
+    def _pytest(self, argv: list[str], cwd: Path) -> Completed:
+        if self.on_pytest is not None:
+            self.on_pytest(cwd)
+        if self.pytest_timeout:
+            return Completed(-9, "", "", timed_out=True)
+        venv = Path(argv[0]).parent.parent
+        numpy2 = "numpy==2" in (venv / "pins.txt").read_text()
+        source = (cwd / "tinyproj" / "__init__.py").read_text()
+        cases = []
+        for name, api in (("test_as_float", "np.float_"), ("test_total", "np.product")):
+            if numpy2 and re.search(re.escape(api) + r"\b", source):
+                text = f">       return {api}(x)\nE       {REMOVED[api]}"
+                failure = f"<failure message={quoteattr(REMOVED[api])}>{text}</failure>"
+            else:
+                failure = ""
+            cases.append(
+                f'<testcase classname="tests.test_tiny" name="{name}">{failure}</testcase>'
+            )
+        cases.append('<testcase classname="tests.test_tiny" name="test_mean"/>')
+        xml = next(a.split("=", 1)[1] for a in argv if a.startswith("--junitxml="))
+        Path(xml).write_text(f"<testsuites><testsuite>{''.join(cases)}</testsuite></testsuites>")
+        return Completed(1 if "<failure" in "".join(cases) else 0, "", "")
+
+
+@pytest.fixture
+def env(tmp_path, monkeypatch):
+    monkeypatch.setenv("RECODE_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(sys.path))
+    monkeypatch.setattr("recode.server.upgrade.venvs.shutil.which", lambda _: None)
+    return make_project(tmp_path / "proj")
+
+
+def upgrade(project: Path, runner: FakeRunner, *extra: str) -> int:
+    argv = [str(project), "--to", "numpy==2.4.6", "--from", "numpy==1.26.4", "--quiet", *extra]
+    return cli.main(argv, runner=runner)
+
+
+def test_a_run_fixes_the_copy_and_leaves_the_tree_alone(env, capsys):
+    runner = FakeRunner()
+    assert upgrade(env, runner, "--format", "json") == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["changes"] == [{"name": "numpy", "before": "1.26.4", "after": "2.4.6"}]
+    assert {f["record"] for f in doc["findings"]} == {"numpy-2.0-float_", "numpy-2.0-product"}
+    assert doc["summary"]["fixed"] == 2 and doc["summary"]["passing"] == 1
+    assert doc["broken_by_upgrade"] == 2
+    causes = {g["label"]: g["tests"] for g in doc["causes"]}
+    assert causes == {
+        "numpy-2.0-float_": {"fixed": ["tests.test_tiny::test_as_float"]},
+        "numpy-2.0-product": {"fixed": ["tests.test_tiny::test_total"]},
+    }
+    assert (
+        "+    return np.float64(x)" in doc["diff"] and "+    return np.prod(values)" in doc["diff"]
+    )
+    assert (env / "tinyproj" / "__init__.py").read_text() == MODULE
+    assert runner.venvs_made == 2
+    assert upgrade(env, runner) == 0  # the environments come from the cache
+    assert runner.venvs_made == 2
+
+
+def test_write_brings_the_migrated_files_back(env, capsys):
+    assert upgrade(env, FakeRunner(), "--write") == 0
+    text = (env / "tinyproj" / "__init__.py").read_text()
+    assert "np.float64(x)" in text and "np.prod(values)" in text
+
+
+def test_write_never_overwrites_a_file_changed_during_the_run(env, capsys):
+    runner = FakeRunner()
+    edited = MODULE + "# the user's edit\n"
+    runner.on_pytest = lambda _cwd: (env / "tinyproj" / "__init__.py").write_text(edited)
+    assert upgrade(env, runner, "--write", "--format", "json") == 0
+    assert (env / "tinyproj" / "__init__.py").read_text() == edited
+    doc = json.loads(capsys.readouterr().out)
+    assert any("changed since the upgrade copied it" in x for x in doc["left"])
+    assert doc["written"] is False
+
+
+def test_markdown_and_text_reports(env, capsys):
+    upgrade(env, FakeRunner(), "--format", "markdown")
+    out = capsys.readouterr().out
+    assert "| numpy | 1.26.4 | 2.4.6 |" in out and "```diff" in out
+    upgrade(env, FakeRunner())
+    out = capsys.readouterr().out
+    assert "numpy: 1.26.4 -> 2.4.6" in out and "2 fixed, 1 passing" in out
+
+
+def test_breaks_left_give_status_1(env, capsys):
+    (env / "tinyproj" / "__init__.py").write_text(
+        MODULE.replace("np.product(values)", "np.product(values)  # recode: ignore")
+    )
+    assert upgrade(env, FakeRunner(), "--format", "json") == 1
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["summary"]["still failing"] == 1 and doc["summary"]["fixed"] == 1
+
+
+def test_a_resolver_conflict_names_the_constraint(env, capsys):
+    conflict = "The conflict is caused by:\n    tinyproj 0.1 depends on numpy<2\n"
+    assert upgrade(env, FakeRunner(conflict=conflict)) == 2
+    assert "tinyproj 0.1 depends on numpy<2" in capsys.readouterr().err
+
+
+def test_usage_errors(env, capsys):
+    assert cli.main([str(env)], runner=FakeRunner()) == 2
+    assert "--to" in capsys.readouterr().err
+    assert cli.main([str(env / "nope"), "--to", "numpy"], runner=FakeRunner()) == 2
+    assert cli.main([str(env), "--to", "numpy>=2"], runner=FakeRunner()) == 2
+    assert "NAME==VERSION" in capsys.readouterr().err
+
+
+def test_an_interrupted_run_leaves_the_tree_as_it_was(env, tmp_path, capsys):
+    runner = FakeRunner()
+
+    def interrupt(cwd: Path) -> None:
+        (cwd / "tinyproj" / "__init__.py").write_text("half-migrated")
+        raise KeyboardInterrupt
+
+    runner.on_pytest = interrupt
+    assert upgrade(env, runner, "--write") == 2
+    assert (env / "tinyproj" / "__init__.py").read_text() == MODULE
+    assert "interrupted" in capsys.readouterr().err
+
+
+def test_tests_that_cannot_run_are_a_runtime_error(env, capsys):
+    runner = FakeRunner()
+    runner.pytest_timeout = True
+    assert upgrade(env, runner, "--test-timeout", "5") == 2
+    assert "--test-timeout (5 s)" in capsys.readouterr().err
+
+
+def test_plan_only_makes_no_environment(env, capsys):
+    runner = FakeRunner()
+    assert upgrade(env, runner, "--plan") == 1  # the knowledge base has findings
+    assert runner.venvs_made == 0
+    assert "numpy-2.0-float_" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+@pytest.mark.integration
+def test_real_upgrade(tmp_path):
+    """numpy 1.26.4 -> 2.4.6 with real installs (cached in the default cache after the first
+    run) and the real pytest."""
+    project = make_project(tmp_path / "proj")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    done = subprocess.run(
+        [sys.executable, "-m", "recode.server.upgrade.cli", str(project), "--to", "numpy==2.4.6"]
+        + ["--from", "numpy==1.26.4", "--format", "json", "--test-timeout", "300"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=900,
+    )
+    assert done.returncode == 0, done.stderr
+    doc = json.loads(done.stdout)
+    assert doc["runs"]["baseline"]["counts"]["passed"] == 3
+    assert doc["runs"]["target"]["counts"]["failed"] == 2
+    assert doc["runs"]["migrated"]["counts"]["passed"] == 3
+    assert doc["summary"]["fixed"] == 2
+    assert {g["label"] for g in doc["causes"]} == {"numpy-2.0-float_", "numpy-2.0-product"}
+    assert (project / "tinyproj" / "__init__.py").read_text() == MODULE
+
+
+def test_latest_moves_each_library_the_project_uses(env, capsys):
+    runner = FakeRunner()
+    argv = [str(env), "--to", "latest", "--from", "numpy==1.26.4", "--format", "json", "--quiet"]
+    assert cli.main(argv, runner=runner) == 0
+    lookup = next(c for c in runner.calls if "--no-deps" in c and "--dry-run" in c)
+    assert lookup[-1:] == ["numpy"]  # the one knowledge-base library tinyproj uses
+    assert json.loads(capsys.readouterr().out)["targets"] == {"numpy": "2.4.6"}
+
+
+def test_a_model_that_does_not_answer_is_a_runtime_error(env, capsys):
+    assert upgrade(env, FakeRunner(), "--model-url", "http://127.0.0.1:9/v1") == 2
+    assert "model" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+@pytest.mark.integration
+def test_a_terminated_run_removes_its_copy(tmp_path):
+    """SIGTERM during the tests: the temporary copy goes, the project stays as it was."""
+    project = make_project(tmp_path / "proj")
+    (project / "tests" / "test_slow.py").write_text(
+        "import time\n\ndef test_slow():\n    time.sleep(60)\n"
+    )
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path), "TMPDIR": str(tmp)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "recode.server.upgrade.cli", str(project), "--to", "numpy==2.4.6"],
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    for line in proc.stderr:  # type: ignore[union-attr]
+        if "running the tests" in line:
+            break
+    proc.terminate()
+    assert proc.wait(timeout=60) == 2
+    assert "interrupted" in proc.stderr.read()  # type: ignore[union-attr]
+    assert not any(p.name.startswith("recode-upgrade-") for p in tmp.iterdir())
+    assert (project / "tinyproj" / "__init__.py").read_text() == MODULE

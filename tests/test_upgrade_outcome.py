@@ -1,0 +1,55 @@
+"""recode-upgrade's verdicts, test by test, from the runs' outcomes."""
+
+from __future__ import annotations
+
+from recode.server.upgrade.causes import Cause, CauseKind
+from recode.server.upgrade.outcome import Verdict, exit_status, stories, summary
+from recode.server.upgrade.testrun import SESSION, Outcome, TestResult, TestRun
+
+P, F = Outcome.PASSED, Outcome.FAILED
+
+
+def run(**outcomes: Outcome) -> TestRun:
+    return TestRun({k: TestResult(k, v) for k, v in outcomes.items()})
+
+
+def test_verdicts():
+    baseline = run(a=P, b=P, c=F, d=P, e=P)
+    before = run(a=F, b=F, c=F, d=P, e=F)
+    after = run(a=P, b=F, c=F, d=F, e=F)
+    causes = {"e": Cause(CauseKind.UNRELATED, "ConnectionRefusedError")}
+    got = {s.id: s.verdict for s in stories(baseline, before, after, causes)}
+    assert got == {
+        "a": Verdict.FIXED,
+        "b": Verdict.STILL_FAILING,
+        "c": Verdict.FAILING_AT_BASELINE,
+        "d": Verdict.NEWLY_FAILING,
+        "e": Verdict.UNRELATED,
+    }
+    assert exit_status(stories(baseline, before, after, causes), after) == 1
+    fixed = run(a=P, b=P, c=F, d=P, e=P)
+    assert exit_status(stories(baseline, before, fixed, causes), fixed) == 0
+
+
+def test_a_module_that_fails_to_import_stands_for_its_tests():
+    """regression: PeakUtils' tests all vanished into one collection error at the target
+    versions, and none counted as broken by the upgrade."""
+    baseline = run(**{"tests.t.Case::test_a": P, "tests.t.Case::test_b": P})
+    before = TestRun(
+        {"tests.t": TestResult("tests.t", Outcome.ERROR, "collection failure", collection=True)}
+    )
+    after = run(**{"tests.t.Case::test_a": P, "tests.t.Case::test_b": F})
+    cause = Cause(CauseKind.KNOWN, "ImportError: cannot import name 'simps'")
+    all_stories = stories(baseline, before, after, {"tests.t": cause})
+    assert [s.id for s in all_stories] == ["tests.t.Case::test_a", "tests.t.Case::test_b"]
+    assert all(s.broken_by_upgrade and s.cause is cause for s in all_stories)
+    assert summary(all_stories)["fixed"] == 1 and summary(all_stories)["still failing"] == 1
+
+
+def test_a_failed_session_stands_for_every_test():
+    baseline = run(**{"tests.t::test_a": P, "tests.u::test_b": P})
+    before = TestRun({SESSION: TestResult(SESSION, Outcome.ERROR, "conftest", collection=True)})
+    cause = Cause(CauseKind.KNOWN, "AttributeError: 'finfo' object has no attribute 'machar'")
+    all_stories = stories(baseline, before, before, {SESSION: cause})
+    assert [s.id for s in all_stories] == ["tests.t::test_a", "tests.u::test_b"]
+    assert all(s.verdict is Verdict.STILL_FAILING and s.cause is cause for s in all_stories)
