@@ -399,6 +399,7 @@ _KB_KIND = {
     "parameter_added_required": "signature",
     "parameter_kind_changed": "signature",
     "parameter_default_changed": "behavior",
+    "deprecated": "deprecated",
 }
 
 
@@ -419,7 +420,9 @@ def candidate_records(changes: Iterable[ApiChange], library: str, new_version: s
             "symbol": c.symbol,
             "kind": kind,
         }
-        if kind in ("removed", "renamed", "moved", "signature"):
+        if kind == "deprecated":
+            record["deprecated_in"] = new_version
+        elif kind in ("removed", "renamed", "moved", "signature"):
             record["removed_in" if kind != "signature" else "changed_in"] = new_version
         else:
             record["changed_in"] = new_version
