@@ -31,9 +31,15 @@ Noise rules (what is not reported, and why):
 * re-exports of other packages' names (numpy's functions in scipy's namespace): the name is
   reported where the package exports it (its top level or its ``__all__``: users write
   ``scipy.interp``), elsewhere it is an implementation import and ignored; its methods and
-  keywords are reported under the owning package only;
+  keywords are reported under the owning package only, and so are the members a class inherits
+  from another package's class (``ndarray`` methods of a scipy subclass);
 * a name re-exported at several paths of the package: its methods and keywords are reported
-  once, under its shortest public path;
+  once, under its shortest public path; a method a class inherits is reported under the class
+  that defines it (``numpy.generic.ptp``, not each scalar type);
+* a method that left a base class but that a subclass of it in the new release still has moved
+  down (``spmatrix.sum``, ``BaseDecisionTree.fit``): instances still have it, not reported; an
+  attribute or property gone from the class may now be set by instances (``coef_``): not
+  reported;
 * under a removed module or class, only the module or class is reported, not each name in it;
 * parameters: only where ``inspect.signature`` works in both releases (C functions and ufuncs
   without a signature: parameters unknown, nothing reported); a keyword that left the named
@@ -154,7 +160,10 @@ while queue:
     top = "." not in mpath
     explicit = getattr(mod, "__all__", None)
     explicit = {n for n in explicit if public(n)} if isinstance(explicit, (list, tuple)) else set()
-    names = set(explicit) if explicit and not top else {n for n in dir(mod) if public(n)}
+    if top:  # a package's own namespace: also what its __dir__ hides (scipy's numpy aliases)
+        names = {n for n in [*dir(mod), *vars(mod)] if public(n)}
+    else:
+        names = set(explicit) if explicit else {n for n in dir(mod) if public(n)}
     names |= explicit
     for table in SERVED:
         served = vars(mod).get(table)
@@ -229,6 +238,8 @@ while queue:
             entry["params"] = params(obj)
             if inspect.isclass(obj):
                 entry["members"] = members(obj)
+                entry["bases"] = [str(k.__module__) + ":" + k.__qualname__
+                                  for k in obj.__mro__[1:] if ours(k.__module__)]
         objects[oid] = entry
 
 print("@@WALK@@" + json.dumps({"paths": paths, "objects": objects, "failed": failed,
@@ -379,6 +390,7 @@ def compare(old: Snapshot, new: Snapshot, resolve: Resolver | None = None) -> li
     deprecated, by the noise rules of this module. ``resolve`` looks paths up in the new
     release directly; a disappearance it finds resolving, or cannot decide, is dropped."""
     canonical = _canonical_paths(old)
+    roots = {p.split(".")[0] for p in old.paths}
     changes: list[ApiChange] = []
     # names
     gone = sorted(
@@ -404,13 +416,24 @@ def compare(old: Snapshot, new: Snapshot, resolve: Resolver | None = None) -> li
         if after.get("kind") != "class":
             continue
         for name, member in obj.get("members", {}).items():
+            where = member.get("def", oid)
+            if where.split(".")[0].split(":")[0] not in roots:
+                continue  # inherited from another package's class: reported under that package
             if name not in after.get("members", {}):
-                key = (member.get("def", oid), name)
+                key = (where, name)
                 by_member.setdefault(key, []).append(path)
+    # a member that left a base class but that its subclasses still have moved down: instances
+    # of the classes users make still have it
+    below: dict[str, set[str]] = {}
+    for oid, obj in new.objects.items():
+        for base in obj.get("bases", []):
+            below.setdefault(base, set()).update(obj.get("members", {}))
     methods: list[str] = []
     for (where, name), classes in by_member.items():
         home = canonical.get(where)
-        methods.append(f"{home if home in classes else classes[0]}.{name}")
+        path = f"{home if home in classes else classes[0]}.{name}"
+        if name not in below.get(new.paths[path.rpartition(".")[0]]["id"], set()):
+            methods.append(path)
     answers = resolve(named + methods) if resolve else {}
 
     def really_gone(path: str) -> tuple[bool, str]:
@@ -430,15 +453,19 @@ def compare(old: Snapshot, new: Snapshot, resolve: Resolver | None = None) -> li
         owner = (old.object(path) or {}).get("foreign")
         if owner:
             detail = f"re-export of {owner}'s name; {detail}"
+        if old.paths[path].get("warn"):
+            detail = f"deprecated already in the old release; {detail}"
         what = "module" if (old.object(path) or {}).get("kind") == "module" else "name"
         changes.append(
             ApiChange("removed", path, f"public {what} gone: {detail}", _location(old, path))
         )
     for path in methods:
         ok, why = really_gone(path)
+        cls, _, name = path.rpartition(".")
+        what = ((old.object(cls) or {}).get("members", {}).get(name) or {}).get("kind")
+        if what != "method" and why.startswith("not a class attribute"):
+            continue  # an attribute or property that instances may now set themselves
         if ok:
-            cls, _, name = path.rpartition(".")
-            what = ((old.object(cls) or {}).get("members", {}).get(name) or {}).get("kind")
             changes.append(ApiChange("removed", path, f"{what} gone: {why}", _location(old, cls)))
     # keywords: functions and classes at their canonical path, and methods (once per class
     # that defines them, like methods above)
@@ -454,7 +481,7 @@ def compare(old: Snapshot, new: Snapshot, resolve: Resolver | None = None) -> li
         for name, member in obj.get("members", {}).items():
             now = after.get("members", {}).get(name)
             key = (member.get("def", oid), name)
-            if key in seen:
+            if key in seen or key[0].split(".")[0].split(":")[0] not in roots:
                 continue
             seen.add(key)
             if member.get("kind") == "method" and now and now.get("kind") == "method":
