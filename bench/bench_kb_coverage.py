@@ -87,12 +87,17 @@ INSTANCES: dict[str, tuple[str, str]] = {
     "pandas.Timestamp": ("ts = pd.Timestamp('2020-01-01')", "ts"),
     "pandas.Timedelta": ("td = pd.Timedelta('1D')", "td"),
     "pandas.core.groupby.DataFrameGroupBy": (
-        "df = pd.DataFrame({'a': [1, 2], 'b': [3, 4]})\ng = df.groupby('a')", "g"),
+        "df = pd.DataFrame({'a': [1, 2], 'b': [3, 4]})\ng = df.groupby('a')",
+        "g",
+    ),
     "pandas.core.groupby.SeriesGroupBy": (
-        "df = pd.DataFrame({'a': [1, 2], 'b': [3, 4]})\ng = df.groupby('a')['b']", "g"),
+        "df = pd.DataFrame({'a': [1, 2], 'b': [3, 4]})\ng = df.groupby('a')['b']",
+        "g",
+    ),
     "pandas.core.resample.Resampler": (
-        "s = pd.Series([1, 2], index=pd.date_range('2020-01-01', periods=2))\n"
-        "r = s.resample('1D')", "r"),
+        "s = pd.Series([1, 2], index=pd.date_range('2020-01-01', periods=2))\nr = s.resample('1D')",
+        "r",
+    ),
     "pandas.core.window.Rolling": ("s = pd.Series([1, 2])\nr = s.rolling(2)", "r"),
     "matplotlib.axes.Axes": ("fig, ax = plt.subplots()", "ax"),
     "matplotlib.figure.Figure": ("fig = plt.figure()", "fig"),
@@ -100,7 +105,9 @@ INSTANCES: dict[str, tuple[str, str]] = {
 
 
 _BUILTIN_METHODS = frozenset(
-    n for t in (list, dict, str, bytes, set, tuple, int, float, object) for n in dir(t)
+    n
+    for t in (list, dict, str, bytes, set, tuple, int, float, object)
+    for n in dir(t)
     if not n.startswith("_")
 )
 
@@ -122,9 +129,20 @@ class Item:
     in_kb: bool = False  # a record covers it (``recode-dataset diff --check``'s rule)
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in
-                ("library", "kind", "symbol", "detail", "weight", "reported", "by",
-                 "ambiguous", "in_kb")}
+        return {
+            k: getattr(self, k)
+            for k in (
+                "library",
+                "kind",
+                "symbol",
+                "detail",
+                "weight",
+                "reported",
+                "by",
+                "ambiguous",
+                "in_kb",
+            )
+        }
 
 
 # -- what disappeared ----------------------------------------------------------------------------
@@ -144,18 +162,33 @@ def disappeared(library: str, old: str, new: str, refresh: bool) -> dict[str, An
     here = "{}.{}".format(*sys.version_info[:2])
     provider = venv_provider(interpreters=[Interpreter(sys.executable, here)])
     started = time.monotonic()
-    found = introspect_versions(library, old, new, provider, run,
-                                packages=IMPORT_NAMES.get(library, (library,)))
-    print(f"bench_kb_coverage: introspected {library} {old} -> {new} in "
-          f"{time.monotonic() - started:.0f} s", file=sys.stderr)
+    found = introspect_versions(
+        library, old, new, provider, run, packages=IMPORT_NAMES.get(library, (library,))
+    )
+    print(
+        f"bench_kb_coverage: introspected {library} {old} -> {new} in "
+        f"{time.monotonic() - started:.0f} s",
+        file=sys.stderr,
+    )
     out = []
     for c in found.changes:
         base = c.symbol.partition("(")[0]
         obj = found.old.object(base) or {}
-        out.append({**c.to_dict(), "object": obj.get("kind"),
-                    "parent": (found.old.object(base.rpartition(".")[0]) or {}).get("kind")})
-    kept = sorted({name for obj in found.new.objects.values() if "foreign" not in obj
-                   for name in obj.get("members", {})})
+        out.append(
+            {
+                **c.to_dict(),
+                "object": obj.get("kind"),
+                "parent": (found.old.object(base.rpartition(".")[0]) or {}).get("kind"),
+            }
+        )
+    kept = sorted(
+        {
+            name
+            for obj in found.new.objects.values()
+            if "foreign" not in obj
+            for name in obj.get("members", {})
+        }
+    )
     data = {"changes": out, "kept_members": kept}
     CACHE.mkdir(parents=True, exist_ok=True)
     cached.write_text(json.dumps(data, indent=0) + "\n", "utf-8")
@@ -194,7 +227,7 @@ def _reach(path: str) -> tuple[list[str], str]:
         if path == prefix:
             return [f"import {prefix} as {alias}"], alias
         if module == prefix or module.startswith(prefix + "."):
-            rest = module[len(prefix):]
+            rest = module[len(prefix) :]
             return [f"import {prefix} as {alias}"], f"{alias}{rest}.{name}"
     if "." not in module:  # the top level of a package without a usual alias
         return [f"import {module}"], path
@@ -256,14 +289,24 @@ def detect(library: str, new: str, items: list[Item]) -> None:
         folder = Path(tmp)
         for i, item in enumerate(items):
             (folder / f"probe_{i:05d}.py").write_text(item.code, "utf-8")
-        cmd = ["recode-migrate", str(folder), "--format", "json", "--no-progress",
-               "--target", f"{library}=={new}", "--libraries", library]
+        cmd = [
+            "recode-migrate",
+            str(folder),
+            "--format",
+            "json",
+            "--no-progress",
+            "--target",
+            f"{library}=={new}",
+            "--libraries",
+            library,
+        ]
         proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
         try:
             findings = json.loads(proc.stdout)["findings"]
         except (ValueError, KeyError) as exc:
-            raise SystemExit(f"bench_kb_coverage: recode-migrate gave no JSON ({exc}): "
-                             f"{proc.stderr[-500:]}") from exc
+            raise SystemExit(
+                f"bench_kb_coverage: recode-migrate gave no JSON ({exc}): {proc.stderr[-500:]}"
+            ) from exc
     by_line: dict[tuple[int, int], str] = {}
     for f in findings:
         index = int(re.search(r"probe_(\d+)\.py$", f["path"]).group(1))
@@ -331,7 +374,7 @@ def _spellings(path: str) -> list[str]:
     out = [path]
     for prefix, alias in ALIASES.items():
         if path.startswith(prefix + "."):
-            out.append(alias + path[len(prefix):])
+            out.append(alias + path[len(prefix) :])
     return out
 
 
@@ -354,14 +397,24 @@ def weigh(items: list[Item], texts: list[str]) -> None:
                 item.weight = 0
             elif item.kind in ("method", "attribute"):
                 # a leaf that several classes lost (ndarray.ptp, generic.ptp) shares its uses
-                same = sum(1 for i in items if i.library == library and i.kind == item.kind
-                           and i.symbol.rpartition(".")[2] == name)
+                same = sum(
+                    1
+                    for i in items
+                    if i.library == library
+                    and i.kind == item.kind
+                    and i.symbol.rpartition(".")[2] == name
+                )
                 count = uses.calls if item.kind == "method" else uses.reads
                 item.weight = count[name] // same
             else:  # a keyword several callables of that name lost shares its uses
                 leaf = f"{name}({keyword})"
-                same = sum(1 for i in items if i.library == library and i.kind == "keyword"
-                           and i.symbol.rpartition(".")[2] == leaf)
+                same = sum(
+                    1
+                    for i in items
+                    if i.library == library
+                    and i.kind == "keyword"
+                    and i.symbol.rpartition(".")[2] == leaf
+                )
                 item.weight = uses.keywords[(name, keyword)] // same
 
 
@@ -375,27 +428,48 @@ def share(items: list[Item], weighted: bool = False) -> tuple[float, int, int]:
 
 
 def report(pairs: list[tuple[str, str, str]], items: list[Item], misses: int) -> str:
-    lines = ["| library | pair | disappeared (names / methods / keywords) | reported | share | "
-             "weighted share |", "|---|---|---|---|---|---|"]
+    lines = [
+        "| library | pair | disappeared (names / methods / keywords) | reported | share | "
+        "weighted share |",
+        "|---|---|---|---|---|---|",
+    ]
     for library, old, new in pairs:
         mine = [i for i in items if i.library == library]
-        kinds = [sum(1 for i in mine if i.kind in ks) for ks in
-                 (("name", "module"), ("method", "attribute"), ("keyword",))]
+        kinds = [
+            sum(1 for i in mine if i.kind in ks)
+            for ks in (("name", "module"), ("method", "attribute"), ("keyword",))
+        ]
         s, got, total = share(mine)
         w, wgot, wtotal = share(mine, weighted=True)
-        lines.append(f"| {library} | {old} -> {new} | {total} ({' / '.join(map(str, kinds))}) | "
-                     f"{got} | {s:.1%} | {w:.1%} ({wgot}/{wtotal} uses) |")
+        lines.append(
+            f"| {library} | {old} -> {new} | {total} ({' / '.join(map(str, kinds))}) | "
+            f"{got} | {s:.1%} | {w:.1%} ({wgot}/{wtotal} uses) |"
+        )
     s, got, total = share(items)
     w, wgot, wtotal = share(items, weighted=True)
     lines.append(f"| all | | {total} | {got} | {s:.1%} | {w:.1%} ({wgot}/{wtotal} uses) |")
     missed = sorted((i for i in items if not i.reported), key=lambda i: (-i.weight, i.symbol))
     gaps = sum(1 for i in missed if not i.in_kb)
-    lines += ["", f"Misses: {len(missed)}, of which {gaps} have no record (a knowledge-base gap) "
-              f"and {len(missed) - gaps} have one the snippet did not trigger (a detector gap). "
-              "Biggest by uses in the corpus:", ""]
-    lines += [f"- `{i.symbol}` ({i.kind}, {i.weight} uses, "
-              f"{'record exists' if i.in_kb else 'no record'}): {i.detail[:80]}"
-              for i in missed[:misses]]
+    lines += [
+        "",
+        f"Misses: {len(missed)}, of which {gaps} have no record (a knowledge-base gap) "
+        f"and {len(missed) - gaps} have one the snippet did not trigger (a detector gap). "
+        "Biggest by uses in the corpus:",
+        "",
+    ]
+    lines += [
+        f"- `{i.symbol}` ({i.kind}, {i.weight} uses, "
+        f"{'record exists' if i.in_kb else 'no record'}): {i.detail[:80]}"
+        for i in missed[:misses]
+    ]
+    groups = Counter(i.symbol.partition("(")[0].rpartition(".")[0] for i in missed)
+    stale = sum(1 for i in missed if "deprecated already" in i.detail)
+    lines += [
+        "",
+        f"Misses by namespace or class ({stale} of them already deprecated in the old release):",
+        "",
+    ]
+    lines += [f"- `{where}`: {n}" for where, n in groups.most_common(misses // 2)]
     return "\n".join(lines)
 
 
