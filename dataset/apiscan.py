@@ -26,11 +26,14 @@ Noise rules (what is not reported, and why):
 
 * private: any part of the path after the package that starts with ``_``; test and build
   modules (``tests``, ``testing``, ``conftest``, ``setup``, vendored copies, ``__main__``);
-* a module bound under another module's name (``np`` inside a module, ``os``): not walked
-  there; a module of the package found at another path (``numpy.emath``) is walked there too;
+* a module bound under another module's name (``np`` inside a module, ``os``, ``mcoll`` for
+  ``matplotlib.collections`` inside ``matplotlib.axes``): not a name of that module; a module of
+  the package at another path of its top level (``numpy.emath``) is walked there too;
 * re-exports of other packages' names (numpy's functions in scipy's namespace): the name is
   reported where the package exports it (its top level or its ``__all__``: users write
-  ``scipy.interp``), elsewhere it is an implementation import and ignored; its methods and
+  ``scipy.interp``), with the owner named, elsewhere it is an implementation import and ignored
+  (a constant is another package's where that package's top level holds the same object under
+  the same name: ``matplotlib.pylab.NaN`` is numpy's); its methods and
   keywords are reported under the owning package only, and so are the members a class inherits
   from another package's class (``ndarray`` methods of a scipy subclass);
 * a name re-exported at several paths of the package: its methods and keywords are reported
@@ -121,6 +124,19 @@ def read(owner, name):
         except Exception as exc:
             return None, err(exc), warned(caught)
 
+def lender(name, obj):
+    # the other package whose top level holds this very object under this name (a constant
+    # re-exported by `from numpy import *`), else None
+    for modname, other in list(sys.modules.items()):
+        if "." in modname or ours(modname) or not isinstance(other, types.ModuleType):
+            continue
+        try:
+            if vars(other).get(name, lender) is obj:
+                return modname
+        except TypeError:
+            continue
+    return None
+
 def members(cls):
     out = {}
     for name in sorted(n for n in dir(cls) if public(n)):
@@ -202,19 +218,23 @@ while queue:
                 continue  # another package's module bound to a name (np, os)
             if mpath.startswith(obj.__name__ + ".") or obj.__name__ == mpath:
                 continue  # a module's own parent: a cycle
+            own = obj.__name__ == mod.__name__ + "." + name
+            if not (own or top):
+                continue  # `import matplotlib.collections as mcoll` inside a module
             oid = "module:" + obj.__name__
             paths[path] = {"id": oid}
             if got:
                 paths[path]["warn"] = got
             objects.setdefault(oid, {"kind": "module"})
-            own = obj.__name__ == mod.__name__ + "." + name
-            if (own or top) and walked[oid] < 3 and path.count(".") < 6:
+            if walked[oid] < 3 and path.count(".") < 6:
                 walked[oid] += 1
                 queue.append((path, obj))
             continue
         owner = getattr(obj, "__module__", None) if (inspect.isclass(obj) or callable(obj)) \
             else None
         owner = owner if isinstance(owner, str) else None
+        if owner is None and not isinstance(obj, (bool, type(None))):
+            owner = lender(name, obj)
         foreign = owner is not None and not ours(owner)
         if foreign and not (top or name in explicit):
             continue  # an implementation import of another package's name
