@@ -436,7 +436,7 @@ def candidate_records(changes: Iterable[ApiChange], library: str, new_version: s
             record["note"] = c.notes[0].text
             record["source"] = {"url": c.notes[0].source_url or "", "version": new_version}
         else:
-            record["note"] = f"(static diff, no release note found) {c.detail}"
+            record["note"] = f"(diff, no release note found) {c.detail}"
             record["source"] = {"url": f"https://pypi.org/project/{name}/{new_version}/",
                                 "version": new_version}
         record["review"] = {"diff_kind": c.kind, "detail": c.detail, "location": c.location}
