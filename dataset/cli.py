@@ -53,7 +53,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="deprecation, removal, expired, compatibility, change (default: all)")
     n.add_argument("--json", action="store_true", help="JSON lines instead of text")
 
-    d = sub.add_parser("diff", help="breaking changes between two releases (griffe)")
+    d = sub.add_parser("diff", help="breaking changes between two releases (griffe; "
+                                      "--introspect: the installed releases)")
     d.add_argument("library")
     d.add_argument("old")
     d.add_argument("new")
