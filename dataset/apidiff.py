@@ -399,6 +399,7 @@ _KB_KIND = {
     "parameter_added_required": "signature",
     "parameter_kind_changed": "signature",
     "parameter_default_changed": "behavior",
+    "deprecated": "deprecated",
 }
 
 
@@ -419,7 +420,9 @@ def candidate_records(changes: Iterable[ApiChange], library: str, new_version: s
             "symbol": c.symbol,
             "kind": kind,
         }
-        if kind in ("removed", "renamed", "moved", "signature"):
+        if kind == "deprecated":
+            record["deprecated_in"] = new_version
+        elif kind in ("removed", "renamed", "moved", "signature"):
             record["removed_in" if kind != "signature" else "changed_in"] = new_version
         else:
             record["changed_in"] = new_version
@@ -433,7 +436,7 @@ def candidate_records(changes: Iterable[ApiChange], library: str, new_version: s
             record["note"] = c.notes[0].text
             record["source"] = {"url": c.notes[0].source_url or "", "version": new_version}
         else:
-            record["note"] = f"(static diff, no release note found) {c.detail}"
+            record["note"] = f"(diff, no release note found) {c.detail}"
             record["source"] = {"url": f"https://pypi.org/project/{name}/{new_version}/",
                                 "version": new_version}
         record["review"] = {"diff_kind": c.kind, "detail": c.detail, "location": c.location}

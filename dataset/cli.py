@@ -4,6 +4,7 @@
 
     recode-dataset notes LIB [--from V] [--to V] [--version V ...] [--file PATH] [--offline]
     recode-dataset diff LIB OLD NEW [--check] [--candidates OUT.jsonl] [--no-notes] [--json]
+                        [--introspect [--no-install]]
     recode-dataset build [--corpus-file F] [--corpus REQ ...] [--corpus-dir DIR ...]
                          [--kb DIR] [--no-kb-examples] [--teacher-url URL --teacher-model NAME]
                          [--per-record-cap N] [--library-cap LIB=N ...]
@@ -53,7 +54,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="deprecation, removal, expired, compatibility, change (default: all)")
     n.add_argument("--json", action="store_true", help="JSON lines instead of text")
 
-    d = sub.add_parser("diff", help="breaking changes between two releases (griffe)")
+    d = sub.add_parser("diff", help="breaking changes between two releases (griffe; "
+                                      "--introspect: the installed releases)")
     d.add_argument("library")
     d.add_argument("old")
     d.add_argument("new")
@@ -63,6 +65,11 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("--no-notes", action="store_true", help="do not join release notes")
     d.add_argument("--offline", action="store_true", help="release notes from the cache only")
     d.add_argument("--json", action="store_true")
+    d.add_argument("--introspect", action="store_true",
+                   help="install both releases (verify's cached venvs) and compare what they "
+                        "expose at run time instead of their source")
+    d.add_argument("--no-install", action="store_true",
+                   help="with --introspect: use only venvs already cached")
 
     b = sub.add_parser("build", help="build and check ReCode examples")
     b.add_argument("--corpus-file", type=Path, help="requirements to mine, one a line")
@@ -135,7 +142,10 @@ def main(argv: list[str] | None = None, *, tools: BuildTools | None = None) -> i
         if args.command == "notes":
             return _notes(args)
         if args.command == "diff":
-            return _diff(args)
+            if args.introspect and tools is None:
+                raise RuntimeError("diff --introspect runs the releases in the sandbox: run "
+                                   "it as recode-dataset (recode.training.dataset_tools)")
+            return _diff(args, tools)
         if args.command == "build":
             if tools is None:
                 raise RuntimeError("build needs the detector and the sandbox: run it as "
@@ -214,7 +224,7 @@ def _print_entries(entries: list[Any], as_json: bool) -> None:
 # -- diff ----------------------------------------------------------------------------------------
 
 
-def _diff(args: argparse.Namespace) -> int:
+def _diff(args: argparse.Namespace, tools: BuildTools | None = None) -> int:
     from recode.dataset.apidiff import (
         candidate_records,
         diff_versions,
@@ -225,7 +235,10 @@ def _diff(args: argparse.Namespace) -> int:
     from recode.dataset.notes import entries_for_versions, known_versions, select_versions
     from recode.dataset.release_notes import ReleaseNotesFetcher
 
-    changes = diff_versions(args.library, args.old, args.new, args.cache_dir)
+    if args.introspect and tools is not None:
+        changes = _introspected(args, tools)
+    else:
+        changes = diff_versions(args.library, args.old, args.new, args.cache_dir)
     if not args.no_notes:
         fetcher = ReleaseNotesFetcher(cache_dir=args.cache_dir, offline=args.offline)
         versions = select_versions(
@@ -251,6 +264,24 @@ def _diff(args: argparse.Namespace) -> int:
     print(f"# {len(changes)} breaking changes; {len(shown)} shown"
           + (" (not in the knowledge base)" if args.check else ""), file=sys.stderr)
     return 1 if args.check and shown else 0
+
+
+def _introspected(args: argparse.Namespace, tools: BuildTools) -> list[Any]:
+    from recode.dataset.apiscan import introspect_versions
+    from recode.dataset.knowledge import IMPORT_NAMES, canonical_name
+    from recode.dataset.verify import Interpreter, venv_provider
+
+    library = canonical_name(args.library)
+    here = "{}.{}".format(*sys.version_info[:2])
+    provider = venv_provider(args.cache_dir, install=not args.no_install,
+                             interpreters=[Interpreter(sys.executable, here)])
+    found = introspect_versions(library, args.old, args.new, provider, tools.run,
+                                packages=IMPORT_NAMES.get(library, (library,)))
+    for version, snapshot in ((args.old, found.old), (args.new, found.new)):
+        for module, error in sorted(snapshot.failed.items()):
+            print(f"# {library} {version}: skipped {module} (import failed: {error})",
+                  file=sys.stderr)
+    return found.changes
 
 
 # -- build ---------------------------------------------------------------------------------------

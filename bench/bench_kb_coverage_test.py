@@ -1,0 +1,94 @@
+"""Tests of bench_kb_coverage's own logic (snippets in the users' idiom, corpus counts); no
+install, no detector run.
+
+Run: ``pytest bench/bench_kb_coverage_test.py`` (bench/ is outside the default test paths).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import bench_kb_coverage as bk  # noqa: E402
+
+
+def _item(symbol: str, detail: str, kind: str = "removed", **extra: str) -> bk.Item:
+    found = {
+        "changes": [{"kind": kind, "symbol": symbol, "detail": detail, **extra}],
+        "kept_members": ["apply"],
+    }
+    return bk.items_of(symbol.split(".")[0], found)[0]
+
+
+@pytest.mark.parametrize(
+    ("symbol", "detail", "probe"),
+    [
+        ("numpy.float_", "public name gone: x", "value = np.float_"),
+        ("numpy.lib.pad", "public name gone: x", "value = np.lib.pad"),
+        ("scipy.signal.cwt", "public name gone: x", "value = cwt"),
+        ("matplotlib.tight_layout", "public module gone: x", "import matplotlib.tight_layout"),
+        ("matplotlib.pyplot.plot_date", "public name gone: x", "value = plt.plot_date"),
+        ("pandas.DataFrame.append", "method gone: x", "df.append()"),
+        ("pandas.Timestamp.freq", "property gone: x", "value = ts.freq"),
+        ("sklearn.svm.SVC.foo", "method gone: x", "obj.foo()"),
+    ],
+)
+def test_names_and_methods_in_the_users_idiom(symbol, detail, probe):
+    item = _item(symbol, detail)
+    lines = item.code.splitlines()
+    assert lines[item.line - 1] == probe
+    compile(item.code, "probe.py", "exec")
+
+
+def test_keywords_of_functions_methods_and_constructors():
+    f = _item("numpy.percentile(interpolation)", "k", "parameter_removed", object="function")
+    assert f.code.splitlines()[-1] == "result = np.percentile([1, 2], interpolation=1)"
+    m = _item("pandas.DataFrame.fillna(method)", "k", "parameter_removed", parent="class")
+    assert m.code.splitlines() == [
+        "import pandas as pd",
+        "df = pd.DataFrame({'a': [1, 2], 'b': [3, 4]})",
+        "df.fillna(method=1)",
+    ]
+    c = _item("sklearn.manifold.TSNE(square_distances)", "k", "parameter_removed", object="class")
+    assert c.code == "from sklearn.manifold import TSNE\nresult = TSNE(square_distances=1)\n"
+
+
+def test_deprecations_are_not_items():
+    found = {
+        "changes": [{"kind": "deprecated", "symbol": "numpy.x", "detail": "w"}],
+        "kept_members": [],
+    }
+    assert bk.items_of("numpy", found) == []
+
+
+def test_weights_count_what_the_corpus_uses():
+    texts = [
+        "import numpy as np\nx = np.float_(1)\ny = np.lib.pad(a, 1)\nfrom numpy.lib import pad\n"
+        "np.percentile(a, 5, interpolation='lower')\n",
+        "import pandas as pd\ndf.append(x)\ndf.apply(f)\nz = df.append(y)\n",
+        "x = np.float_  # a file that does not import numpy: not counted\n",
+    ]
+    items = [
+        _item("numpy.float_", "public name gone: x"),
+        _item("numpy.lib.pad", "public name gone: x"),
+        _item("numpy.percentile(interpolation)", "k", "parameter_removed", object="function"),
+        _item("pandas.DataFrame.append", "method gone: x"),
+        _item("pandas.offsets.BaseOffset.apply", "method gone: x"),
+    ]
+    bk.weigh(items, texts)
+    assert [i.weight for i in items] == [1, 2, 1, 0, 0]
+    # `append` is a list method too: ambiguous; `apply` other classes still have
+    assert items[3].ambiguous and items[4].ambiguous
+
+
+def test_shares_keep_other_packages_names_apart():
+    own = _item("scipy.signal.cwt", "public name gone: x")
+    other = _item("scipy.interp", "public name gone: re-export of numpy's name; x")
+    own.reported, other.reported = False, True
+    text = bk.report([("scipy", "1", "2")], [own, other], misses=5)
+    assert "| scipy | 1 -> 2 | 1 (1 / 0 / 0) | 0 | 0.0% |" in text
+    assert "| 1 (1) |" in text
