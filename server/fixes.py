@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 
 from tree_sitter import Node
 
+from recode.dataset.knowledge import PLACEHOLDER, Fix, Target, fill_rest, value_map
 from recode.server.parsing import text
 from recode.server.scopes import Scopes, mentions, star_import
 
@@ -71,7 +72,10 @@ def edits_for(
                 return _rename_import_site(finding, analysis, site), None
             if site.reference is not None:
                 return _rename_reference(finding, analysis, site), None
-        if fix.kind == "template" and site.call is not None:
+        if (
+            fix.kind == "template"
+            and (site.call if fix.target is Target.CALL else site.reference) is not None
+        ):
             return _template(finding, analysis, site), None
     except _NoFix as no:
         return None, no.reason
@@ -426,17 +430,96 @@ def import_edit(analysis: Analysis, statement: str) -> Edit:
 
 
 # -- templates -----------------------------------------------------------------------------
+#
+# A template (dataset/kb/README.md, "Fixes") is the new code with placeholders: the receiver
+# ``{self}``, an argument's value ``{0}`` / ``{kw:name}`` (optionally through a value map), the
+# arguments no other placeholder takes ``{rest}``, a module as the file spells it ``{mod:path}``.
+# It replaces the call (``target: call``) or the reference alone (``target: reference``).
 
-_PLACEHOLDER = re.compile(r"\{(self|\d+|kw:[A-Za-z_]\w*|mod:[\w.]+)\}")
+#: Where any expression fits without parentheses: a template rendering an operator expression
+#: (``-np.inf``) is parenthesised anywhere else (``np.NINF ** 2`` -> ``(-np.inf) ** 2``).
+_LOOSE_PARENTS = frozenset(
+    {
+        "argument_list",
+        "keyword_argument",
+        "expression_statement",
+        "assignment",
+        "augmented_assignment",
+        "return_statement",
+        "parenthesized_expression",
+        "list",
+        "tuple",
+        "set",
+        "pair",
+        "expression_list",
+        "default_parameter",
+        "typed_default_parameter",
+    }
+)
+_PRIMARY = (ast.Name, ast.Attribute, ast.Call, ast.Subscript, ast.List, ast.Dict, ast.Set)
 
 
 def _template(finding: Finding, analysis: Analysis, site: FixSite) -> tuple[Edit, ...]:
     fix = finding.record.fix
-    call = site.call
+    if fix.target is Target.REFERENCE:
+        node = site.reference
+        if node is None:
+            raise _NoFix
+        values: dict[str, Node] = {}
+        positional: dict[str, bool] = {}
+    else:
+        node = site.call
+        values, positional = _call_arguments(fix, node)
+    used: set[str] = set()
+    extra: list[Edit] = []
+    rest_at: list[int] = []
+
+    def fill(m: re.Match[str]) -> str:
+        token = m.group("token")
+        if token == "self":
+            func = node if fix.target is Target.REFERENCE else node.child_by_field_name("function")
+            if func.type != "attribute":
+                raise _NoFix
+            return text(func.child_by_field_name("object"))
+        if token == "rest":
+            rest_at.append(m.start())
+            return "\0"  # filled in once every other placeholder has taken its argument
+        if token.startswith("mod:"):
+            spelled, imports = _spell(token[4:], analysis, node.start_byte)
+            extra.extend(imports)
+            return spelled
+        name = token[3:] if token.startswith("kw:") else fix.args[int(token)]
+        if name not in values:
+            raise _NoFix(f"the call does not pass `{name}`")
+        used.add(name)
+        value = text(values[name])
+        return value if m.group("map") is None else _mapped(name, values[name], m.group("map"))
+
+    rendered = PLACEHOLDER.sub(fill, fix.template)
+    if rest_at:
+        rendered = _fill_rest(rendered, values, positional, used)
+    elif used != set(values):
+        dropped = ", ".join(f"`{k}`" for k in sorted(set(values) - used))
+        raise _NoFix(f"the replacement would drop the argument {dropped}")
+    try:
+        with _PARSE_LOCK:  # see python_tree
+            tree = ast.parse("(" + rendered + ")", mode="eval")
+    except SyntaxError:
+        raise _NoFix("the rewrite would pass an argument twice") from None
+    if not isinstance(tree.body, _PRIMARY) and (
+        node.parent is None or node.parent.type not in _LOOSE_PARENTS
+    ):
+        rendered = f"({rendered})"
+    return (Edit(node.start_byte, node.end_byte, rendered), *extra)
+
+
+def _call_arguments(fix: Fix, call: Node) -> tuple[dict[str, Node], dict[str, bool]]:
+    """The call's arguments by parameter name, and whether each was passed by position."""
     args = call.child_by_field_name("arguments")
     if args is None or args.type != "argument_list":
         raise _NoFix
-    values: dict[str, str] = {}
+    values: dict[str, Node] = {}
+    positional: dict[str, bool] = {}
     position = 0
     for arg in args.named_children:
         if arg.type == "comment":
@@ -445,40 +528,51 @@ def _template(finding: Finding, analysis: Analysis, site: FixSite) -> tuple[Edit
             raise _NoFix("the call unpacks its arguments (`*` or `**`)")
         if arg.type == "keyword_argument":
             key = text(arg.child_by_field_name("name"))
-            value = text(arg.child_by_field_name("value"))
+            value = arg.child_by_field_name("value")
         else:
-            if position >= len(fix.args):
-                raise _NoFix("the call passes more arguments than the replacement takes")
-            key, value = fix.args[position], text(arg)
+            if position >= fix.positional:
+                raise _NoFix("the call passes more arguments by position than the rewrite takes")
+            key, value = fix.args[position], arg
             position += 1
         if key not in fix.args or key in values:
             raise _NoFix(f"the replacement has no place for the argument `{key}`")
         values[key] = value
-    used: set[str] = set()
-    extra: list[Edit] = []
+        positional[key] = arg.type != "keyword_argument"
+    return values, positional
 
-    def fill(m: re.Match[str]) -> str:
-        token = m.group(1)
-        if token == "self":
-            func = call.child_by_field_name("function")
-            if func.type != "attribute":
-                raise _NoFix
-            return text(func.child_by_field_name("object"))
-        if token.startswith("mod:"):
-            spelled, imports = _spell(token[4:], analysis, call.start_byte)
-            extra.extend(imports)
-            return spelled
-        name = token[3:] if token.startswith("kw:") else fix.args[int(token)]
-        if name not in values:
-            raise _NoFix
-        used.add(name)
-        return values[name]
 
-    rendered = _PLACEHOLDER.sub(fill, fix.template)
-    if used != set(values):
-        dropped = ", ".join(f"`{k}`" for k in sorted(set(values) - used))
-        raise _NoFix(f"the replacement would drop the argument {dropped}")
-    return (Edit(call.start_byte, call.end_byte, rendered), *extra)
+def _mapped(name: str, value: Node, items: str) -> str:
+    """A value through a template's value map: a key matches the value as written, or the
+    text of a plain string literal (``"ffill"`` and ``'ffill'`` both match ``ffill``)."""
+    table = value_map(items)
+    written = text(value)
+    if written in table:
+        return table[written]
+    if value.type == "string" and len(value.named_children) == 3:  # start, content, end only
+        start, content, _ = value.named_children
+        if text(start) in ('"', "'") and content.type == "string_content":
+            literal = text(content)
+            if literal in table:
+                return table[literal]
+    raise _NoFix(f"the rewrite has no mapping for `{name}={written}`")
+
+
+def _fill_rest(
+    rendered: str, values: dict[str, Node], positional: dict[str, bool], used: set[str]
+) -> str:
+    """Put the arguments no placeholder took where ``{rest}`` was, in the call's order: a
+    positional one stays positional while no argument before it was taken, else it is passed
+    by name. With nothing left, the ``, `` beside the placeholder goes too."""
+    parts: list[str] = []
+    taken_before = False
+    for name, value in values.items():  # the call's order
+        if name in used:
+            taken_before = True
+        elif positional[name] and not taken_before:
+            parts.append(text(value))
+        else:
+            parts.append(f"{name}={text(value)}")
+    return fill_rest(rendered, "\0", parts)
 
 
 # -- applying ------------------------------------------------------------------------------
@@ -649,8 +743,10 @@ def fix_source(
     max_rounds: int = 10,
     findings: list[Finding] | None = None,
     keep: Callable[[bytes, list[Finding]], list[Finding]] | None = None,
+    unsafe: bool = False,
 ) -> FixResult:
     """Apply all mechanical fixes, round by round, keeping only code that still parses.
+    Unsafe fixes (:class:`recode.dataset.knowledge.Applicability`) only with ``unsafe``.
 
     ``findings``: the first round's findings, where the caller has them already (after
     ``keep``). ``keep`` filters each round's findings (suppressed findings are neither fixed
@@ -669,7 +765,7 @@ def fix_source(
         applied: list[Finding] = []
         taken: set[int] = set()  # edit tuples already chosen (a from-import's findings share one)
         for f in findings:
-            if not f.fixable:
+            if not f.applies(unsafe):
                 continue
             if id(f.edits) in taken:
                 applied.append(f)
