@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types
 
+from recode.dataset.knowledge import Target
 from recode.server.detector import Finding
 from recode.server.fixes import Edit, FixResult, fix_source
 from recode.server.lsp.documents import Document, Snapshot
@@ -40,6 +41,15 @@ KINDS = [types.CodeActionKind.QuickFix, FIX_ALL_KIND]
 
 
 def quick_fix_title(finding: Finding) -> str:
+    """The quick fix's title; an unsafe fix says so, and why."""
+    fix = finding.record.fix
+    title = _title(finding)
+    if fix is not None and not fix.safe:
+        return f"{title} (unsafe: {fix.unsafe_because})"
+    return title
+
+
+def _title(finding: Finding) -> str:
     record, fix = finding.record, finding.record.fix
     if fix is None:
         return f"ReCode: fix `{record.symbol}`"
@@ -51,7 +61,8 @@ def quick_fix_title(finding: Finding) -> str:
     if fix.kind == "keyword_drop":
         return f"ReCode: remove keyword `{record.parameter}`"
     replacement = f" with {record.replacement}" if record.replacement else ""
-    return f"ReCode: rewrite the `{record.path}` call{replacement}"
+    what = "call" if fix.target is Target.CALL else "reference"
+    return f"ReCode: rewrite the `{record.path}` {what}{replacement}"
 
 
 def model_title(finding: Finding) -> str:
@@ -99,9 +110,10 @@ class FixAll:
     generation: int
     result: FixResult
     edits: list[types.TextEdit]  # empty: nothing to change
+    unsafe: bool = False  # whether it made unsafe fixes too (the unsafeFixes setting)
 
 
-def compute_fix_all(snapshot: Snapshot, context: Context) -> FixAll:
+def compute_fix_all(snapshot: Snapshot, context: Context, unsafe: bool = False) -> FixAll:
     """Every mechanical fix of a file as its own small edits (in a worker thread).
 
     One TextEdit per edit of :attr:`FixResult.edits` (edits of the snapshot that touch or
@@ -110,26 +122,29 @@ def compute_fix_all(snapshot: Snapshot, context: Context) -> FixAll:
     sends only the changed words, never the text between them.
     """
     keep = context.suppressor(snapshot.path).keep
-    result = fix_source(snapshot.source, context.detector, keep=keep)
+    result = fix_source(snapshot.source, context.detector, keep=keep, unsafe=unsafe)
     if not result.fixed or result.source == snapshot.source:
-        return FixAll(snapshot, context.generation, result, [])
-    return FixAll(snapshot, context.generation, result, text_edits(snapshot, result.edits))
+        return FixAll(snapshot, context.generation, result, [], unsafe)
+    edits = text_edits(snapshot, result.edits)
+    return FixAll(snapshot, context.generation, result, edits, unsafe)
 
 
 async def fix_all(server: RecodeLanguageServer, doc: Document) -> FixAll:
     """The fix-all edit of the document's current version (cached per version)."""
     context = await server.context_for(server.folder_for(doc.uri))
+    unsafe = server.settings_for(doc.uri).unsafe_fixes
     cached: FixAll | None = doc.state.get("fix_all")
     if (
         cached is not None
         and cached.snapshot.version == doc.version
         and cached.generation == context.generation
         and cached.snapshot.source is doc.source
+        and cached.unsafe == unsafe
     ):
         return cached
     snapshot = doc.snapshot()
     loop = asyncio.get_running_loop()
-    done = await loop.run_in_executor(server.work_pool, compute_fix_all, snapshot, context)
+    done = await loop.run_in_executor(server.work_pool, compute_fix_all, snapshot, context, unsafe)
     if server.documents.get(doc.uri) is doc and doc.version == snapshot.version:
         doc.state["fix_all"] = done
     return done
@@ -172,11 +187,12 @@ async def code_actions(
                     title=quick_fix_title(finding),
                     kind=types.CodeActionKind.QuickFix,
                     diagnostics=[diagnostic],
-                    is_preferred=True,
+                    is_preferred=finding.applies(unsafe=False),  # an unsafe fix is a choice
                     edit=workspace_edit(server, snapshot, text_edits(snapshot, finding.edits)),
                 )
             )
-    if _allowed(FIX_ALL_KIND, only) and any(f.fixable for f in result.findings):
+    unsafe = server.settings_for(doc.uri).unsafe_fixes
+    if _allowed(FIX_ALL_KIND, only) and any(f.applies(unsafe) for f in result.findings):
         actions.append(await _fix_all_action(server, doc, snapshot, only))
     return actions
 

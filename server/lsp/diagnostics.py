@@ -217,7 +217,11 @@ def to_diagnostic(finding: Finding, snapshot: Snapshot) -> types.Diagnostic:
         code_description=types.CodeDescription(href=record.source_url),
         source=SOURCE,
         tags=[types.DiagnosticTag.Deprecated] if deprecated else None,
-        data={"fixable": finding.fixable, "fixUnavailable": finding.fix_unavailable},
+        data={
+            "fixable": finding.fixable,
+            "fixUnavailable": finding.fix_unavailable,
+            "applicability": record.fix.applicability.value if finding.fixable else None,
+        },
     )
 
 
