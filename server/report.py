@@ -335,7 +335,10 @@ def render_text(run: Run) -> str:
         head += f"; {s['fixable']} fixable with --write"
     if s["unsafe_fixes_hidden"]:
         n = s["unsafe_fixes_hidden"]
-        head += f"; {n} more with --unsafe-fixes"
+        if s["fixable"] or run.mode != "check":
+            head += f"; {n} more with --unsafe-fixes"
+        else:
+            head += f"; {n} fixable with --write --unsafe-fixes"
     if s["suppressed"]:
         head += f"; {s['suppressed']} suppressed"
     if s["files_skipped"]:
