@@ -372,14 +372,27 @@ def _line_start(source: bytes, byte: int) -> int:
     return source.rfind(b"\n", 0, byte) + 1
 
 
-def _spell(path: str, analysis: Analysis, use: int) -> tuple[str, tuple[Edit, ...]]:
-    """How to write ``path`` at byte ``use``, and the import to add if none reaches it."""
+def _spell(
+    path: str, analysis: Analysis, use: int, from_module: str | None = None
+) -> tuple[str, tuple[Edit, ...]]:
+    """How to write ``path`` at byte ``use``, and the import to add if none reaches it.
+
+    With ``from_module`` (the module the replaced name was imported from, ``from
+    sklearn.metrics import mean_squared_error``), a name of that module is imported the same
+    way (``from sklearn.metrics import root_mean_squared_error``) where the name is free."""
     facts = analysis.facts
     for name, target in facts.module_names:  # the longest path first
         if (path == target or path.startswith(target + ".")) and facts.conflict(
             name, {target}, [use]
         ) is None:
             return name + path[len(target) :], ()
+    owner, leaf = _split(path)
+    if (
+        from_module is not None
+        and owner == from_module
+        and facts.conflict(leaf, {path}, [use]) is None
+    ):
+        return leaf, (import_edit(analysis, f"from {owner} import {leaf}"),)
     top = path.split(".")[0]
     facts.require_free(top, top, [use])
     return path, (import_edit(analysis, f"import {top}"),)
@@ -473,6 +486,9 @@ def _template(finding: Finding, analysis: Analysis, site: FixSite) -> tuple[Edit
     used: set[str] = set()
     extra: list[Edit] = []
     rest_at: list[int] = []
+    from_module = _imported_from(
+        node if fix.target is Target.REFERENCE else node.child_by_field_name("function"), analysis
+    )
 
     def fill(m: re.Match[str]) -> str:
         token = m.group("token")
@@ -485,7 +501,7 @@ def _template(finding: Finding, analysis: Analysis, site: FixSite) -> tuple[Edit
             rest_at.append(m.start())
             return "\0"  # filled in once every other placeholder has taken its argument
         if token.startswith("mod:"):
-            spelled, imports = _spell(token[4:], analysis, node.start_byte)
+            spelled, imports = _spell(token[4:], analysis, node.start_byte, from_module)
             extra.extend(imports)
             return spelled
         name = token[3:] if token.startswith("kw:") else fix.args[int(token)]
@@ -511,6 +527,16 @@ def _template(finding: Finding, analysis: Analysis, site: FixSite) -> tuple[Edit
     ):
         rendered = f"({rendered})"
     return (Edit(node.start_byte, node.end_byte, rendered), *extra)
+
+
+def _imported_from(name: Node | None, analysis: Analysis) -> str | None:
+    """The module a name was imported from (``from sklearn.metrics import x``), if it was."""
+    if name is None or name.type != "identifier":
+        return None
+    for b in analysis.bindings:
+        if b.kind == "from" and b.name == text(name) and any(r.id == name.id for r in b.references):
+            return _split(b.target)[0]
+    return None
 
 
 def _call_arguments(fix: Fix, call: Node) -> tuple[dict[str, Node], dict[str, bool]]:

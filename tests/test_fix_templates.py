@@ -102,6 +102,42 @@ def test_positionals_after_a_taken_argument_become_keywords(detector):
     assert fixed(detector, before, unsafe=True) == after
 
 
+@pytest.mark.parametrize(
+    "before, after",
+    [
+        # a value mapped to nothing drops the argument; a name imported from a module brings
+        # its replacement in the same way
+        (
+            "from sklearn.metrics import mean_squared_error as mse\nr = mse(a, b, squared=False)\n",
+            "from sklearn.metrics import mean_squared_error as mse\n"
+            "from sklearn.metrics import root_mean_squared_error\n"
+            "r = root_mean_squared_error(a, b)\n",
+        ),
+        (
+            "from sklearn import metrics\nr = metrics.mean_squared_error(a, b, squared=False)\n",
+            "from sklearn import metrics\nr = metrics.root_mean_squared_error(a, b)\n",
+        ),
+        # ... unless the user has that name: then through the package
+        (
+            "from sklearn.metrics import mean_squared_error\n"
+            "def root_mean_squared_error(): ...\n"
+            "r = mean_squared_error(a, b, squared=False)\n",
+            "from sklearn.metrics import mean_squared_error\n"
+            "import sklearn\n"
+            "def root_mean_squared_error(): ...\n"
+            "r = sklearn.metrics.root_mean_squared_error(a, b)\n",
+        ),
+        # a value the map does not name is left alone
+        (
+            "from sklearn import metrics\nr = metrics.mean_squared_error(a, b, squared=True)\n",
+            "from sklearn import metrics\nr = metrics.mean_squared_error(a, b, squared=True)\n",
+        ),
+    ],
+)
+def test_value_maps_and_from_imports(detector, before, after):
+    assert fixed(detector, before) == after
+
+
 def test_wrap_keeps_the_other_arguments(detector):
     before = "import pandas as pd\ndf = pd.DataFrame(d)\ndf = df.append(o, ignore_index=True)\n"
     after = (
