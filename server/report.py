@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote_from_bytes
 
-from recode.dataset.knowledge import ApiChange, Applicability
+from recode.dataset.knowledge import ApiChange, Applicability, Target
 from recode.server.detector import Finding
 from recode.server.files import fit_newlines
 from recode.server.severity import LibraryVersion
@@ -95,7 +95,8 @@ def fix_message(record: ApiChange) -> str:
         return f"Rename the keyword `{record.parameter}` to `{fix.to}`"
     if fix.kind == "keyword_drop":
         return f"Remove the keyword `{record.parameter}`"
-    return f"Rewrite the call: {record.replacement}" if record.replacement else "Rewrite the call"
+    what = "the call" if fix.target is Target.CALL else f"`{record.path}`"
+    return f"Rewrite {what}: {record.replacement}" if record.replacement else f"Rewrite {what}"
 
 
 @dataclass

@@ -46,6 +46,15 @@ async def test_unsafe_quick_fix_and_fix_all(tmp_path: Path, make_env, unsafe, fi
             ),
             ("ReCode: rewrite the `pandas.Int64Index` call", True),
         ]
+        hover = await client.text_document_hover_async(
+            types.HoverParams(
+                text_document=types.TextDocumentIdentifier(uri=doc),
+                position=types.Position(2, 8),
+            )
+        )
+        assert "An unsafe quick fix is available: other as a Series or a dict" in (
+            hover.contents.value
+        )
         assert apply_text_edits(CODE, edits_of(actions[0].edit, doc)) == CODE.replace(
             "df.append(df)", "pd.concat([df, df])"
         )
