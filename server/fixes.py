@@ -509,7 +509,11 @@ def _template(finding: Finding, analysis: Analysis, site: FixSite) -> tuple[Edit
             raise _NoFix(f"the call does not pass `{name}`")
         used.add(name)
         value = text(values[name])
-        return value if m.group("map") is None else _mapped(name, values[name], m.group("map"))
+        if m.group("map") is not None:
+            return _mapped(name, values[name], m.group("map"))
+        if fix.template[m.end() : m.end() + 1] in (".", "[", "(") and not _is_primary(value):
+            return f"({value})"  # {0}.item() of `a + b`
+        return value
 
     rendered = PLACEHOLDER.sub(fill, fix.template)
     if rest_at:
@@ -527,6 +531,15 @@ def _template(finding: Finding, analysis: Analysis, site: FixSite) -> tuple[Edit
     ):
         rendered = f"({rendered})"
     return (Edit(node.start_byte, node.end_byte, rendered), *extra)
+
+
+def _is_primary(code: str) -> bool:
+    """Whether an expression binds as tightly as an attribute's object (``a.b``, ``f(x)``)."""
+    try:
+        with _PARSE_LOCK:
+            return isinstance(ast.parse(f"({code})", mode="eval").body, _PRIMARY)
+    except SyntaxError:
+        return False
 
 
 def _imported_from(name: Node | None, analysis: Analysis) -> str | None:

@@ -85,6 +85,13 @@ def fixed(detector: Detector, code: str, unsafe: bool = False) -> str:
             "from sklearn import cluster\nkm = cluster.KMeans()\n",
             "from sklearn import cluster\nkm = cluster.KMeans(n_init=10)\n",
         ),
+        # an argument that becomes an attribute's object is parenthesised where it must be
+        ("import numpy as np\nv = np.asscalar(a[0])\n", "import numpy as np\nv = a[0].item()\n"),
+        (
+            "import numpy as np\nv = np.asscalar(a + b)\n",
+            "import numpy as np\nv = (a + b).item()\n",
+        ),
+        ("import numpy as np\nv = np.asscalar(-1)\n", "import numpy as np\nv = (-1).item()\n"),
         # a class call to another with a keyword added; keyword-only arguments follow
         (
             "import pandas as pd\ni = pd.Int64Index(data=[1], name='i')\n",
