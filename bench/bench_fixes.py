@@ -15,13 +15,14 @@ fixes, and whether each fix is proven by execution (issue 14).
    (:mod:`recode.dataset.proofs`); counted by outcome, with each failure listed.
 
 Usage: ``python bench/bench_fixes.py [--corpus DIR] [--baseline REV] [--no-proofs]
-[--json OUT]``. Environments are never created here: only those in the dataset builder's cache
-(``~/.cache/recode/venvs``) are used.
+[--only ID_GLOB ...] [--json OUT]``. Environments are never created here: only those in the
+dataset builder's cache (``~/.cache/recode/venvs``) are used.
 """
 
 from __future__ import annotations
 
 import argparse
+import fnmatch
 import json
 import subprocess
 import sys
@@ -134,6 +135,7 @@ def main(argv: list[str] | None = None) -> int:
         help="git revision of the reference KB (default: the fork point of HEAD from main)",
     )
     p.add_argument("--no-proofs", action="store_true")
+    p.add_argument("--only", nargs="+", metavar="GLOB", help="prove only these record ids")
     p.add_argument("--json", type=Path)
     args = p.parse_args(argv)
     if args.baseline is None:
@@ -174,7 +176,9 @@ def main(argv: list[str] | None = None) -> int:
         proofs = [
             pr
             for r in kb.records
-            if r.fix is not None and r.examples
+            if r.fix is not None
+            and r.examples
+            and (not args.only or any(fnmatch.fnmatchcase(r.id, g) for g in args.only))
             for pr in prove(r, kb, pool_root)
         ]
         outcomes = Counter(pr.outcome for pr in proofs)
@@ -189,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
                 "detail": pr.detail[:500],
             }
             for pr in proofs
-            if pr.outcome not in (Outcome.SAME, Outcome.NO_RELEASE)
+            if pr.outcome not in (Outcome.SAME, Outcome.DRIFT, Outcome.NO_RELEASE)
         ]
         tried = len(proofs) - outcomes[Outcome.NO_RELEASE]
         print(

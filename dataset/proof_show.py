@@ -11,8 +11,10 @@ import types
 def show(v, depth=0):
     if depth > 3:
         return "..."
-    if isinstance(v, bool) or v is None or isinstance(v, (str, bytes, int)):
+    if isinstance(v, bool) or v is None:
         return repr(v)
+    if isinstance(v, (str, bytes, int)):  # numpy's subclasses (np.str_) as the base type
+        return repr(type(v).__mro__[-2](v))
     if isinstance(v, (float, complex)):
         return format(v, ".12g")
     if isinstance(v, (list, tuple)):
@@ -37,6 +39,8 @@ def show(v, depth=0):
         import numpy as np
 
         a = np.asarray(v)
+        if a.dtype.kind in "mM":  # dates as text: the unit (ns, us) is the release's choice
+            return f"array {np.asarray(a, dtype=a.dtype.kind + '8[ns]').astype(str).tolist()!r}"
         if a.dtype.kind in "fc":
             a = np.round(a, 12)
         return f"array {a.tolist()!r} {a.dtype}"

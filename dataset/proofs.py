@@ -1,6 +1,10 @@
 """Proof by execution of a record's mechanical fix: its examples' old code runs under a release
 before the change, the fix's output under a release after it, and both must show the same.
 
+Where the two differ, the fixed code also runs under the release before the change (where the
+new spelling exists there): showing what the old code showed, the fix is exact and the
+difference is the releases' own (a dtype's default unit, a new fitted attribute).
+
 What a program shows is what it prints and then, name by name, the values it left in its module
 namespace, each written in a form that does not depend on the library's release: arrays and
 pandas objects as their values and dtype (``Int64Index([1, 2])`` and ``Index([1, 2],
@@ -32,6 +36,9 @@ _ADDRESS = re.compile(r"0x[0-9a-fA-F]+")
 class Outcome(enum.Enum):
     SAME = "same"  # the proof holds
     DIFFERENT = "different"  # the fixed code shows something else: the fix is not exact here
+    #: the releases differ in more than the change, but the fixed code run under the release
+    #: before it shows what the old code did: the fix is exact, the release drifted
+    DRIFT = "same under the old release"
     OLD_FAILS = "old code fails"  # under the release before the change: the example is broken
     NEW_FAILS = "new code fails"  # under the release after the change
     NO_RELEASE = "no release"  # no cached environment before or after the change
@@ -134,7 +141,8 @@ def prove(
             continue
         if old_out == new_out:
             proof.outcome = Outcome.SAME
-        else:
-            proof.outcome = Outcome.DIFFERENT
-            proof.detail = f"old: {old_out!r}\nnew: {new_out!r}"
+            continue
+        proof.detail = f"old: {old_out!r}\nnew: {new_out!r}"
+        ok, fixed_old = shown(result.source.decode(), old_py)  # the control
+        proof.outcome = Outcome.DRIFT if ok and fixed_old == old_out else Outcome.DIFFERENT
     return proofs
