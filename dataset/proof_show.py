@@ -13,10 +13,11 @@ def show(v, depth=0):
         return "..."
     if isinstance(v, bool) or v is None:
         return repr(v)
-    if isinstance(v, (str, bytes, int)):  # numpy's subclasses (np.str_) as the base type
-        return repr(type(v).__mro__[-2](v))
-    if isinstance(v, (float, complex)):
-        return format(v, ".12g")
+    for base in (str, bytes, int):  # numpy's subclasses (np.str_) as the base type
+        if isinstance(v, base):
+            return repr(base(v))
+    if isinstance(v, (float, complex)):  # rounded, and marked: 1.0 is not 1
+        return f"{'float' if isinstance(v, float) else 'complex'}:{v:.12g}"
     if isinstance(v, (list, tuple)):
         return "[" + ", ".join(show(x, depth + 1) for x in v) + "]"
     if isinstance(v, dict):
@@ -71,7 +72,10 @@ def main():
         value = namespace[name]
         if name.startswith("_") or isinstance(value, (types.ModuleType, types.FunctionType, type)):
             continue
-        print(name, "=", show(value))
+        try:
+            print(name, "=", show(value))
+        except Exception as exc:  # noqa: BLE001 - say so rather than end the listing
+            print(name, "= <not shown:", type(exc).__name__, exc, ">")
 
 
 main()

@@ -6,6 +6,7 @@ same, and a wrong fix is caught. Skipped where the dataset builder's environment
 from __future__ import annotations
 
 import json
+import sys
 
 import pytest
 
@@ -16,7 +17,7 @@ from recode.dataset.knowledge import (
     load_knowledge_base,
     parse_record,
 )
-from recode.dataset.proofs import Outcome, cached_releases, prove, releases_around
+from recode.dataset.proofs import Outcome, cached_releases, prove, releases_around, shown
 
 POOL = default_cache_dir() / "venvs"
 KB = load_knowledge_base()
@@ -56,7 +57,7 @@ def test_a_wrong_fix_is_caught():
     _needs_releases(wrong)
     (proof,) = prove(wrong, KnowledgeBase([wrong], []), POOL)
     assert proof.outcome is Outcome.DIFFERENT
-    assert "lo = -inf" in proof.detail and "lo = inf" in proof.detail
+    assert "lo = float:-inf" in proof.detail and "lo = float:inf" in proof.detail
 
 
 def _raw(record_id: str) -> dict:
@@ -64,3 +65,29 @@ def _raw(record_id: str) -> dict:
         if line.strip() and json.loads(line)["id"] == record_id:
             return json.loads(line)
     raise LookupError(record_id)
+
+
+@pytest.mark.parametrize(
+    "one, other",
+    [
+        # a release's own spellings of the same values
+        ("import numpy as np\ns = np.str_('x')\n", "s = 'x'\n"),
+        (
+            "import numpy as np\nd = np.array(['2020-01-01'], dtype='datetime64[ns]')\n",
+            "import numpy as np\nd = np.array(['2020-01-01'], dtype='datetime64[us]')\n",
+        ),
+        (
+            "import pandas as pd\ni = pd.Index([1, 2], dtype='int64', name='i')\n",
+            "import pandas as pd\ni = pd.Index([1, 2], name='other')\n",
+        ),
+    ],
+)
+def test_what_a_program_shows_is_release_independent(one, other):
+    assert shown(one, sys.executable) == shown(other, sys.executable)
+
+
+def test_what_a_program_shows_tells_values_apart():
+    ok, first = shown("import numpy as np\nx = -np.inf\nprint('hi')\n", sys.executable)
+    assert ok and first.startswith("hi\n") and "x = float:-inf" in first
+    assert shown("x = 1.0\n", sys.executable) != shown("x = 1\n", sys.executable)
+    assert shown("raise KeyError('k')\n", sys.executable) == (False, "KeyError 'k'")
