@@ -7,6 +7,8 @@ naming its file and line; every other record still loads.
 
 from __future__ import annotations
 
+import ast
+import enum
 import json
 import re
 from collections.abc import Iterable, Iterator, Mapping
@@ -60,13 +62,54 @@ class RecordError(ValueError):
     """A record that does not follow the schema."""
 
 
+class Applicability(enum.Enum):
+    """A fix's safety, in ruff's words: a ``safe`` fix keeps the behaviour of every input;
+    an ``unsafe`` one may change it in a corner case (the record names it), and is applied only
+    when the user asks for unsafe fixes."""
+
+    SAFE = "safe"
+    UNSAFE = "unsafe"
+
+
+class Target(enum.Enum):
+    """What a template fix replaces: the whole call, or the reference alone (``np.NINF``)."""
+
+    CALL = "call"
+    REFERENCE = "reference"
+
+
+#: A template's placeholders: ``{self}``, ``{0}``, ``{kw:name}``, ``{mod:path}``, ``{rest}``;
+#: an argument's may end in a value map, ``{kw:method|map:ffill=ffill,pad=ffill}``.
+PLACEHOLDER = re.compile(
+    r"\{(?P<token>self|rest|\d+|kw:[A-Za-z_]\w*|mod:[A-Za-z_][\w.]*)"
+    r"(?:\|map:(?P<map>[^{}]*))?\}"
+)
+_MAP_ITEM = re.compile(r"(?P<key>[^,=]+)=(?P<value>[^,=]*)")
+
+
 @dataclass(frozen=True)
 class Fix:
     kind: str
     to: str | None = None
     template: str | None = None
-    args: tuple[str, ...] = ()
+    args: tuple[str, ...] = ()  # template: the parameters a call may pass, positional ones first
+    positional: int = 0  # template: how many of ``args`` may be passed by position
+    target: Target = Target.CALL  # template: what it replaces
     module: str | None = None  # rename: a submodule that must be imported to reach ``to``
+    applicability: Applicability = Applicability.SAFE
+    unsafe_because: str | None = None  # the corner case where an unsafe fix changes behaviour
+
+    @property
+    def safe(self) -> bool:
+        return self.applicability is Applicability.SAFE
+
+
+def value_map(raw: str) -> dict[str, str]:
+    """A placeholder's ``map:`` items (``ffill=ffill,pad=ffill``) as a dict."""
+    items = [_MAP_ITEM.fullmatch(item.strip()) for item in raw.split(",")]
+    if not raw.strip() or not all(items):
+        raise RecordError(f"a value map must be key=value items separated by commas: {raw!r}")
+    return {m.group("key").strip(): m.group("value").strip() for m in items if m is not None}
 
 
 @dataclass(frozen=True)
@@ -306,11 +349,43 @@ def parse_record(raw: object, origin: str = "") -> ApiChange:
     )
 
 
+_FIX_FIELDS = {
+    "kind",
+    "to",
+    "module",
+    "template",
+    "args",
+    "target",
+    "applicability",
+    "unsafe_because",
+}
+
+
 def _parse_fix(raw: object, param: str | None) -> Fix | None:
     if raw is None:
         return None
     if not isinstance(raw, dict) or raw.get("kind") not in FIX_KINDS:
         raise RecordError(f"fix.kind must be one of {', '.join(FIX_KINDS)}")
+    unknown = set(raw) - _FIX_FIELDS
+    if unknown:
+        raise RecordError(f"unknown fix field(s): {', '.join(sorted(unknown))}")
+    fix = _parse_fix_kind(raw, param)
+    safety = raw.get("applicability", "safe")
+    try:
+        applicability = Applicability(safety)
+    except ValueError:
+        raise RecordError(f"fix.applicability must be safe or unsafe, got {safety!r}") from None
+    because = raw.get("unsafe_because")
+    if applicability is Applicability.UNSAFE and (
+        not isinstance(because, str) or not because.strip()
+    ):
+        raise RecordError("an unsafe fix needs unsafe_because: the case where behaviour differs")
+    if applicability is Applicability.SAFE and because is not None:
+        raise RecordError("unsafe_because belongs to an unsafe fix")
+    return replace(fix, applicability=applicability, unsafe_because=because)
+
+
+def _parse_fix_kind(raw: dict, param: str | None) -> Fix:
     kind = raw["kind"]
     if kind in ("keyword_rename", "keyword_drop") and param is None:
         raise RecordError(f"a {kind} fix needs a symbol of the form callable(param)")
@@ -331,12 +406,99 @@ def _parse_fix(raw: object, param: str | None) -> Fix | None:
             raise RecordError("fix.module must be a module path that 'to' starts with")
         return Fix(kind, to=to, module=module)
     if kind == "template":
-        template = raw.get("template")
-        args = raw.get("args", [])
-        if not isinstance(template, str) or not isinstance(args, list):
-            raise RecordError("a template fix needs 'template' (str) and 'args' (list)")
-        return Fix(kind, template=template, args=tuple(args))
+        return _parse_template(raw)
     return Fix(kind)
+
+
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _parse_template(raw: dict) -> Fix:
+    """A template fix, checked as far as it can be without a call: its placeholders name
+    parameters it has, and it renders a Python expression."""
+    template = raw.get("template")
+    args = raw.get("args", [])
+    if (
+        not isinstance(template, str)
+        or not isinstance(args, list)
+        or not all(isinstance(a, str) for a in args)
+    ):
+        raise RecordError("a template fix needs 'template' (str) and 'args' (list of names)")
+    try:
+        target = Target(raw.get("target", "call"))
+    except ValueError:
+        raise RecordError("fix.target must be call or reference") from None
+    positional = args.index("*") if "*" in args else len(args)
+    names = [a for a in args if a != "*"]
+    if args.count("*") > 1 or not all(_NAME.fullmatch(a) for a in names):
+        raise RecordError("fix.args must be parameter names, with at most one '*'")
+    if len(set(names)) != len(names):
+        raise RecordError("fix.args names a parameter twice")
+    if target is Target.REFERENCE and names:
+        raise RecordError("a template for a reference has no arguments")
+    rests = 0
+    for m in PLACEHOLDER.finditer(template):
+        token = m.group("token")
+        if m.group("map") is not None:
+            if token in ("self", "rest") or token.startswith("mod:"):
+                raise RecordError(f"only an argument's value can be mapped: {m.group(0)!r}")
+            value_map(m.group("map"))
+        if token == "rest":
+            rests += 1
+        if target is Target.REFERENCE and (
+            token == "rest" or token.isdigit() or token.startswith("kw:")
+        ):
+            raise RecordError(f"a template for a reference has no arguments: {m.group(0)!r}")
+        if token.isdigit() and int(token) >= positional:
+            raise RecordError(f"{m.group(0)} is not one of the positional parameters in args")
+        if token.startswith("kw:") and token[3:] not in names:
+            raise RecordError(f"{m.group(0)} names a parameter that args does not list")
+    if rests > 1:
+        raise RecordError("a template has at most one {rest}")
+    leftover = PLACEHOLDER.sub("", template)
+    if "{" in leftover or "}" in leftover:
+        raise RecordError(f"a template has a brace that is not a placeholder: {template!r}")
+    for rest in ([], ["x"]):  # both without and with arguments left for {rest}
+        _check_expression(template, rest)
+    return Fix(
+        "template",
+        template=template,
+        args=tuple(names),
+        positional=positional,
+        target=target,
+    )
+
+
+def _check_expression(template: str, rest: list[str]) -> None:
+    marker = "\0"
+    filled = PLACEHOLDER.sub(lambda m: marker if m.group("token") == "rest" else "x", template)
+    try:
+        ast.parse("(" + fill_rest(filled, marker, rest) + ")", mode="eval")
+    except SyntaxError:
+        raise RecordError(f"the template is not a Python expression: {template!r}") from None
+
+
+def fill_rest(rendered: str, marker: str, parts: list[str]) -> str:
+    """Put ``parts`` (arguments as written) where ``marker`` (``{rest}``) is, separated by
+    ``, ``, with a ``, `` before them where the template has an argument before the
+    placeholder and after them where one follows; with no parts, the placeholder goes, and
+    with it a ``, `` that would otherwise meet another or a bracket."""
+    at = rendered.find(marker)
+    if at < 0:
+        return rendered
+    before, after = rendered[:at], rendered[at + len(marker) :]
+    if not parts:  # one separator goes where two would meet, or one would meet a bracket
+        if before.endswith(", ") and (after.startswith(", ") or after.lstrip()[:1] in (")", "]")):
+            return before[:-2] + after
+        if after.startswith(", ") and before.rstrip()[-1:] in ("(", "["):
+            return before + after[2:]
+        return before + after
+    joined = ", ".join(parts)
+    if before.rstrip() and not before.rstrip().endswith(("(", "[", ",")):
+        joined = ", " + joined
+    if after.lstrip() and not after.lstrip().startswith((")", "]", ",")):
+        joined += ", "
+    return before + joined + after
 
 
 def iter_jsonl(path: Path) -> Iterator[tuple[int, str]]:

@@ -64,6 +64,14 @@ def build_parser() -> argparse.ArgumentParser:
         const="write",
         help="apply the mechanical fixes in place",
     )
+    p.add_argument(
+        "--unsafe-fixes",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="make unsafe fixes too (those that may change behaviour in a corner case the "
+        "finding names), with --diff and --write; --no-unsafe-fixes overrides the "
+        "configuration's unsafe-fixes = true",
+    )
     p.add_argument("--format", choices=("text", "json", "sarif"), default="text")
     p.add_argument(
         "--python",
@@ -194,6 +202,7 @@ def _init_worker(
     max_bytes: int,
     engine: MigrationEngine | None = None,
     suppressors: Callable[[Path], Suppressor] | None = None,
+    unsafe_fixes: bool = False,
 ) -> None:
     _worker.update(
         detector=detector,
@@ -202,6 +211,7 @@ def _init_worker(
         max_bytes=max_bytes,
         engine=engine,
         suppressors=suppressors,
+        unsafe_fixes=unsafe_fixes,
     )
 
 
@@ -217,6 +227,7 @@ def _work(path_and_display: tuple[Path, str]) -> report.FileResult:
             display=display,
             model=_worker.get("engine"),
             suppressor=_suppressor(path),
+            unsafe_fixes=_worker.get("unsafe_fixes", False),
         )
     except Exception as exc:  # one broken file must not end the run
         return report.FileResult(display, skipped=f"internal error while scanning: {exc!r}")
@@ -358,6 +369,7 @@ def _run(args: argparse.Namespace, options: config_mod.RunOptions) -> int:
         args.max_file_size,
         engine,
         options.suppressor_factory(),
+        options.unsafe_fixes,
     )
     if len(paths) < 8:
         jobs = 1  # not worth a fork

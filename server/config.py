@@ -86,7 +86,7 @@ class ProjectConfig:
     extend_exclude: tuple[str, ...] | None = None
     per_file_ignores: tuple[tuple[str, tuple[str, ...]], ...] = ()
     min_severity: str | None = None
-    unsafe_fixes: bool | None = None  # stored; the fix-safety levels are not built yet
+    unsafe_fixes: bool | None = None  # make unsafe fixes too (--unsafe-fixes)
     python: str | None = None
     model_url: str | None = None
     model: str | None = None
@@ -256,6 +256,7 @@ _FROM_CONFIG = {
     "exclude": "exclude",
     "extend_exclude": "extend_exclude",
     "min_severity": "min_severity",
+    "unsafe_fixes": "unsafe_fixes",
     "python": "python",
     "model_url": "model_url",
     "model": "model",
@@ -362,7 +363,7 @@ def apply(parser: argparse.ArgumentParser, args: argparse.Namespace) -> RunOptio
         options.exclusion = Exclusion(defaults=excludes is None, specs=tuple(specs))
     if config is not None:
         options.per_file = config.per_file_suppressors
-        options.unsafe_fixes = bool(config.unsafe_fixes)
+    options.unsafe_fixes = bool(args.unsafe_fixes)
     return options
 
 

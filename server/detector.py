@@ -87,6 +87,12 @@ class Finding:
     def fixable(self) -> bool:
         return self.edits is not None
 
+    def applies(self, unsafe: bool) -> bool:
+        """Whether the fix is made: it exists, and is safe or unsafe fixes are asked for."""
+        return self.edits is not None and (
+            unsafe or self.record.fix is None or self.record.fix.safe
+        )
+
     @property
     def library(self) -> str:
         return self.record.library

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 
 from tree_sitter import Node
 
+from recode.dataset.knowledge import PLACEHOLDER, Fix, Target, fill_rest, value_map
 from recode.server.parsing import text
 from recode.server.scopes import Scopes, mentions, star_import
 
@@ -72,7 +73,10 @@ def edits_for(
                 edits = _rename_import_site(finding, analysis, site)
             elif site.reference is not None:
                 edits = _rename_reference(finding, analysis, site)
-        elif fix.kind == "template" and site.call is not None:
+        elif (
+            fix.kind == "template"
+            and (site.call if fix.target is Target.CALL else site.reference) is not None
+        ):
             edits = _template(finding, analysis, site)
         if edits is not None:
             _keep_comments(edits, analysis)
@@ -395,14 +399,27 @@ def _line_start(source: bytes, byte: int) -> int:
     return source.rfind(b"\n", 0, byte) + 1
 
 
-def _spell(path: str, analysis: Analysis, use: int) -> tuple[str, tuple[Edit, ...]]:
-    """How to write ``path`` at byte ``use``, and the import to add if none reaches it."""
+def _spell(
+    path: str, analysis: Analysis, use: int, from_module: str | None = None
+) -> tuple[str, tuple[Edit, ...]]:
+    """How to write ``path`` at byte ``use``, and the import to add if none reaches it.
+
+    With ``from_module`` (the module the replaced name was imported from, ``from
+    sklearn.metrics import mean_squared_error``), a name of that module is imported the same
+    way (``from sklearn.metrics import root_mean_squared_error``) where the name is free."""
     facts = analysis.facts
     for name, target in facts.module_names:  # the longest path first
         if (path == target or path.startswith(target + ".")) and facts.conflict(
             name, {target}, [use]
         ) is None:
             return name + path[len(target) :], ()
+    owner, leaf = _split(path)
+    if (
+        from_module is not None
+        and owner == from_module
+        and facts.conflict(leaf, {path}, [use]) is None
+    ):
+        return leaf, (import_edit(analysis, f"from {owner} import {leaf}"),)
     top = path.split(".")[0]
     facts.require_free(top, top, [use])
     return path, (import_edit(analysis, f"import {top}"),)
@@ -453,17 +470,122 @@ def import_edit(analysis: Analysis, statement: str) -> Edit:
 
 
 # -- templates -----------------------------------------------------------------------------
+#
+# A template (dataset/kb/README.md, "Fixes") is the new code with placeholders: the receiver
+# ``{self}``, an argument's value ``{0}`` / ``{kw:name}`` (optionally through a value map), the
+# arguments no other placeholder takes ``{rest}``, a module as the file spells it ``{mod:path}``.
+# It replaces the call (``target: call``) or the reference alone (``target: reference``).
 
-_PLACEHOLDER = re.compile(r"\{(self|\d+|kw:[A-Za-z_]\w*|mod:[\w.]+)\}")
+#: Where any expression fits without parentheses: a template rendering an operator expression
+#: (``-np.inf``) is parenthesised anywhere else (``np.NINF ** 2`` -> ``(-np.inf) ** 2``).
+_LOOSE_PARENTS = frozenset(
+    {
+        "argument_list",
+        "keyword_argument",
+        "expression_statement",
+        "assignment",
+        "augmented_assignment",
+        "return_statement",
+        "parenthesized_expression",
+        "list",
+        "tuple",
+        "set",
+        "pair",
+        "expression_list",
+        "default_parameter",
+        "typed_default_parameter",
+    }
+)
+_PRIMARY = (ast.Name, ast.Attribute, ast.Call, ast.Subscript, ast.List, ast.Dict, ast.Set)
 
 
 def _template(finding: Finding, analysis: Analysis, site: FixSite) -> tuple[Edit, ...]:
     fix = finding.record.fix
-    call = site.call
+    if fix.target is Target.REFERENCE:
+        node = site.reference
+        if node is None:
+            raise _NoFix
+        values: dict[str, Node] = {}
+        positional: dict[str, bool] = {}
+    else:
+        node = site.call
+        values, positional = _call_arguments(fix, node)
+    used: set[str] = set()
+    extra: list[Edit] = []
+    rest_at: list[int] = []
+    from_module = _imported_from(
+        node if fix.target is Target.REFERENCE else node.child_by_field_name("function"), analysis
+    )
+
+    def fill(m: re.Match[str]) -> str:
+        token = m.group("token")
+        if token == "self":
+            func = node if fix.target is Target.REFERENCE else node.child_by_field_name("function")
+            if func.type != "attribute":
+                raise _NoFix
+            return text(func.child_by_field_name("object"))
+        if token == "rest":
+            rest_at.append(m.start())
+            return "\0"  # filled in once every other placeholder has taken its argument
+        if token.startswith("mod:"):
+            spelled, imports = _spell(token[4:], analysis, node.start_byte, from_module)
+            extra.extend(imports)
+            return spelled
+        name = token[3:] if token.startswith("kw:") else fix.args[int(token)]
+        if name not in values:
+            raise _NoFix(f"the call does not pass `{name}`")
+        used.add(name)
+        value = text(values[name])
+        if m.group("map") is not None:
+            return _mapped(name, values[name], m.group("map"))
+        if fix.template[m.end() : m.end() + 1] in (".", "[", "(") and not _is_primary(value):
+            return f"({value})"  # {0}.item() of `a + b`
+        return value
+
+    rendered = PLACEHOLDER.sub(fill, fix.template)
+    if rest_at:
+        rendered = _fill_rest(rendered, values, positional, used)
+    elif used != set(values):
+        dropped = ", ".join(f"`{k}`" for k in sorted(set(values) - used))
+        raise _NoFix(f"the replacement would drop the argument {dropped}")
+    try:
+        with _PARSE_LOCK:  # see python_tree
+            tree = ast.parse("(" + rendered + ")", mode="eval")
+    except SyntaxError:
+        raise _NoFix("the rewrite would pass an argument twice") from None
+    if not isinstance(tree.body, _PRIMARY) and (
+        node.parent is None or node.parent.type not in _LOOSE_PARENTS
+    ):
+        rendered = f"({rendered})"
+    return (Edit(node.start_byte, node.end_byte, rendered), *extra)
+
+
+def _is_primary(code: str) -> bool:
+    """Whether an expression binds as tightly as an attribute's object (``a.b``, ``f(x)``)."""
+    try:
+        with _PARSE_LOCK:
+            return isinstance(ast.parse(f"({code})", mode="eval").body, _PRIMARY)
+    except SyntaxError:
+        return False
+
+
+def _imported_from(name: Node | None, analysis: Analysis) -> str | None:
+    """The module a name was imported from (``from sklearn.metrics import x``), if it was."""
+    if name is None or name.type != "identifier":
+        return None
+    for b in analysis.bindings:
+        if b.kind == "from" and b.name == text(name) and any(r.id == name.id for r in b.references):
+            return _split(b.target)[0]
+    return None
+
+
+def _call_arguments(fix: Fix, call: Node) -> tuple[dict[str, Node], dict[str, bool]]:
+    """The call's arguments by parameter name, and whether each was passed by position."""
     args = call.child_by_field_name("arguments")
     if args is None or args.type != "argument_list":
         raise _NoFix
-    values: dict[str, str] = {}
+    values: dict[str, Node] = {}
+    positional: dict[str, bool] = {}
     position = 0
     for arg in args.named_children:
         if arg.type == "comment":
@@ -472,40 +594,51 @@ def _template(finding: Finding, analysis: Analysis, site: FixSite) -> tuple[Edit
             raise _NoFix("the call unpacks its arguments (`*` or `**`)")
         if arg.type == "keyword_argument":
             key = text(arg.child_by_field_name("name"))
-            value = text(arg.child_by_field_name("value"))
+            value = arg.child_by_field_name("value")
         else:
-            if position >= len(fix.args):
-                raise _NoFix("the call passes more arguments than the replacement takes")
-            key, value = fix.args[position], text(arg)
+            if position >= fix.positional:
+                raise _NoFix("the call passes more arguments by position than the rewrite takes")
+            key, value = fix.args[position], arg
             position += 1
         if key not in fix.args or key in values:
             raise _NoFix(f"the replacement has no place for the argument `{key}`")
         values[key] = value
-    used: set[str] = set()
-    extra: list[Edit] = []
+        positional[key] = arg.type != "keyword_argument"
+    return values, positional
 
-    def fill(m: re.Match[str]) -> str:
-        token = m.group(1)
-        if token == "self":
-            func = call.child_by_field_name("function")
-            if func.type != "attribute":
-                raise _NoFix
-            return text(func.child_by_field_name("object"))
-        if token.startswith("mod:"):
-            spelled, imports = _spell(token[4:], analysis, call.start_byte)
-            extra.extend(imports)
-            return spelled
-        name = token[3:] if token.startswith("kw:") else fix.args[int(token)]
-        if name not in values:
-            raise _NoFix
-        used.add(name)
-        return values[name]
 
-    rendered = _PLACEHOLDER.sub(fill, fix.template)
-    if used != set(values):
-        dropped = ", ".join(f"`{k}`" for k in sorted(set(values) - used))
-        raise _NoFix(f"the replacement would drop the argument {dropped}")
-    return (Edit(call.start_byte, call.end_byte, rendered), *extra)
+def _mapped(name: str, value: Node, items: str) -> str:
+    """A value through a template's value map: a key matches the value as written, or the
+    text of a plain string literal (``"ffill"`` and ``'ffill'`` both match ``ffill``)."""
+    table = value_map(items)
+    written = text(value)
+    if written in table:
+        return table[written]
+    if value.type == "string" and len(value.named_children) == 3:  # start, content, end only
+        start, content, _ = value.named_children
+        if text(start) in ('"', "'") and content.type == "string_content":
+            literal = text(content)
+            if literal in table:
+                return table[literal]
+    raise _NoFix(f"the rewrite has no mapping for `{name}={written}`")
+
+
+def _fill_rest(
+    rendered: str, values: dict[str, Node], positional: dict[str, bool], used: set[str]
+) -> str:
+    """Put the arguments no placeholder took where ``{rest}`` was, in the call's order: a
+    positional one stays positional while no argument before it was taken, else it is passed
+    by name. With nothing left, the ``, `` beside the placeholder goes too."""
+    parts: list[str] = []
+    taken_before = False
+    for name, value in values.items():  # the call's order
+        if name in used:
+            taken_before = True
+        elif positional[name] and not taken_before:
+            parts.append(text(value))
+        else:
+            parts.append(f"{name}={text(value)}")
+    return fill_rest(rendered, "\0", parts)
 
 
 # -- applying ------------------------------------------------------------------------------
@@ -676,8 +809,10 @@ def fix_source(
     max_rounds: int = 10,
     findings: list[Finding] | None = None,
     keep: Callable[[bytes, list[Finding]], list[Finding]] | None = None,
+    unsafe: bool = False,
 ) -> FixResult:
     """Apply all mechanical fixes, round by round, keeping only code that still parses.
+    Unsafe fixes (:class:`recode.dataset.knowledge.Applicability`) only with ``unsafe``.
 
     ``findings``: the first round's findings, where the caller has them already (after
     ``keep``). ``keep`` filters each round's findings (suppressed findings are neither fixed
@@ -696,7 +831,7 @@ def fix_source(
         applied: list[Finding] = []
         taken: set[int] = set()  # edit tuples already chosen (a from-import's findings share one)
         for f in findings:
-            if not f.fixable:
+            if not f.applies(unsafe):
                 continue
             if id(f.edits) in taken:
                 applied.append(f)

@@ -43,6 +43,7 @@ def process_file(
     display: str | None = None,
     model: MigrationEngine | None = None,
     suppressor: Suppressor | None = None,
+    unsafe_fixes: bool = False,
 ) -> FileResult:
     """Scan one file; in ``diff`` mode compute the fixed text, in ``write`` mode write it, in
     ``add-ignore`` mode write an ignore comment for each finding.
@@ -52,6 +53,8 @@ def process_file(
 
     With ``model``, findings without a mechanical fix are given to the model engine too (in
     ``diff`` and ``write`` modes); the result is then a :class:`MigratedFileResult`.
+
+    Unsafe fixes are made only with ``unsafe_fixes`` (``--unsafe-fixes``).
     """
     if path.suffix == notebook.SUFFIX:  # its Python cells as one module; no model step
         return notebook.process_notebook(
@@ -81,12 +84,14 @@ def process_file(
     # LF in ``data``, one byte for one: the offsets are the same), so fix edits end their
     # lines as --write writes them
     result.findings = findings
+    result.unsafe_fixes = unsafe_fixes
     result.source = source.text.encode("utf-8") if "\r" in source.text else data
     if mode == "add-ignore":
         return _add_ignores(source, result, detector, suppressor)
-    fixable = any(f.fixable for f in findings)
-    if fixable and not parses(source.raw, as_file=True):  # as Python reads it, with its coding
-        result.unfixable = SYNTAX_ERRORS  # in every mode: a check must not promise these fixes
+    if any(f.fixable for f in findings) and not parses(source.raw, as_file=True):
+        # as Python reads it, with its coding; in every mode: a check must not promise fixes
+        result.unfixable = SYNTAX_ERRORS
+    fixable = any(f.applies(unsafe_fixes) for f in findings)
     use_model = (
         model is not None
         and mode != "check"
@@ -97,7 +102,7 @@ def process_file(
     if result.unfixable or (not fixable and not parses(source.raw, as_file=True)):
         result.problem = "the file has syntax errors; it was scanned but is never rewritten"
         return result
-    fixed = fix_source(data, detector, findings=findings, keep=suppressor.keep)
+    fixed = fix_source(data, detector, findings=findings, keep=suppressor.keep, unsafe=unsafe_fixes)
     if fixed.error:
         result.problem = fixed.error
     new_utf8, edits = fixed.source, fixed.edits

@@ -8,7 +8,6 @@ BOM is not one), end columns exclusive, as in SARIF's ``unicodeCodePoints`` colu
 from __future__ import annotations
 
 import codecs
-import enum
 import json
 import os
 import re
@@ -17,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote_from_bytes
 
-from recode.dataset.knowledge import ApiChange
+from recode.dataset.knowledge import ApiChange, Applicability, Target
 from recode.server.detector import Finding
 from recode.server.files import fit_newlines
 from recode.server.severity import LibraryVersion
@@ -27,12 +26,6 @@ _SARIF_LEVEL = {"error": "error", "warning": "warning", "information": "note", "
 #: The base that relative SARIF artifact URIs are relative to: the working folder of the run.
 SARIF_ROOT = "SRCROOT"
 SYNTAX_ERRORS = "the file has syntax errors; its findings are fixed only once it parses"
-
-
-class Applicability(enum.Enum):
-    """How sure a fix is, in ruff's words: ``safe`` fixes are the ones ``--write`` applies."""
-
-    SAFE = "safe"
 
 
 @dataclass(frozen=True)
@@ -61,6 +54,7 @@ class Fix:
     message: str
     edits: tuple[TextEdit, ...]
     applicability: Applicability = Applicability.SAFE
+    unsafe_because: str | None = None  # where an unsafe fix may change behaviour
 
 
 @dataclass(frozen=True)
@@ -101,7 +95,8 @@ def fix_message(record: ApiChange) -> str:
         return f"Rename the keyword `{record.parameter}` to `{fix.to}`"
     if fix.kind == "keyword_drop":
         return f"Remove the keyword `{record.parameter}`"
-    return f"Rewrite the call: {record.replacement}" if record.replacement else "Rewrite the call"
+    what = "the call" if fix.target is Target.CALL else f"`{record.path}`"
+    return f"Rewrite {what}: {record.replacement}" if record.replacement else f"Rewrite {what}"
 
 
 @dataclass
@@ -117,6 +112,8 @@ class FileResult:
     #: Why the findings' exact fixes cannot be applied to this file (it does not parse): they
     #: are reported without them, so nothing promises a fix that --write would not make.
     unfixable: str | None = None
+    #: Whether unsafe fixes are made (--unsafe-fixes): findings with one count as fixable.
+    unsafe_fixes: bool = False
     #: --write (or --diff) had changes for this file and could not make them (refused: no
     #: permission, a codec that cannot hold them exactly; changed on disk; an OS error): a
     #: runtime error of the run, whatever the reason.
@@ -145,6 +142,8 @@ def locate(result: FileResult) -> FileResult:
                     TextEdit(lines.span(e.start, e.end), fit_newlines(e.text, source, e.start))
                     for e in sorted(set(f.edits))
                 ),
+                f.record.fix.applicability,
+                f.record.fix.unsafe_because,
             ),
         )
         for f in result.findings
@@ -219,6 +218,7 @@ class Run:
             "findings": len(self.findings),
             "by_severity": counts,
             "fixable": sum(1 for r, f, _ in self.located() if _fixable(r, f)),
+            "unsafe_fixes_hidden": sum(1 for r, f, _ in self.located() if _hidden(r, f)),
             "fixed": sum(r.fixed for r in self.results),  # --add-ignore: findings commented
             "suppressed": sum(r.suppressed for r in self.results),
             "mode": self.mode,
@@ -231,8 +231,14 @@ class Run:
 
 
 def _fixable(result: FileResult, f: Finding) -> bool:
-    """Whether --write would apply the finding's fix (not in a file that does not parse)."""
-    return f.fixable and result.unfixable is None
+    """Whether --write would apply the finding's fix (not in a file that does not parse, not
+    an unsafe fix without --unsafe-fixes)."""
+    return f.applies(result.unsafe_fixes) and result.unfixable is None
+
+
+def _hidden(result: FileResult, f: Finding) -> bool:
+    """Whether the finding has an unsafe fix that --unsafe-fixes would make."""
+    return f.fixable and result.unfixable is None and not _fixable(result, f)
 
 
 def _cell(f: Finding) -> str:
@@ -267,10 +273,11 @@ def finding_dict(result: FileResult, f: Finding, loc: Located) -> dict:
         "fix": (
             {
                 "applicability": loc.fix.applicability.value,
+                "unsafe_because": loc.fix.unsafe_because,
                 "message": loc.fix.message,
                 "edits": [{**_span_dict(e.span), "content": e.content} for e in loc.fix.edits],
             }
-            if fixable and loc.fix is not None
+            if (fixable or _hidden(result, f)) and loc.fix is not None
             else None
         ),
         "confidence": f.confidence,
@@ -295,7 +302,11 @@ def render_text(run: Run) -> str:
         if r.diff:
             lines.append(r.diff.rstrip("\n"))
     for r, f, loc in run.located():
-        mark = " [fixable]" if _fixable(r, f) and run.mode == "check" else ""
+        mark = ""
+        if run.mode == "check" and _fixable(r, f):
+            mark = " [fixable]" if f.record.fix.safe else " [unsafe fix]"
+        elif _hidden(r, f):
+            mark = f" [unsafe fix, made with --unsafe-fixes: {f.record.fix.unsafe_because}]"
         if f.fix_unavailable:
             mark = f" [not fixed: {f.fix_unavailable}]"
         lines.append(
@@ -329,6 +340,12 @@ def render_text(run: Run) -> str:
         head += f"; {s['fixed']} given an ignore comment"
     elif s["fixable"]:
         head += f"; {s['fixable']} fixable with --write"
+    if s["unsafe_fixes_hidden"]:
+        n = s["unsafe_fixes_hidden"]
+        if s["fixable"] or run.mode != "check":
+            head += f"; {n} more with --unsafe-fixes"
+        else:
+            head += f"; {n} fixable with --write --unsafe-fixes"
     if s["suppressed"]:
         head += f"; {s['suppressed']} suppressed"
     if s["files_skipped"]:
@@ -375,9 +392,13 @@ def _sarif_fix(fix: Fix, location: dict[str, str]) -> dict:
         if e.content:
             replacement["insertedContent"] = {"text": e.content}
         replacements.append(replacement)
+    properties: dict = {"applicability": fix.applicability.value}
+    if fix.unsafe_because:
+        properties["unsafeBecause"] = fix.unsafe_because
     return {
         "description": {"text": fix.message},
         "artifactChanges": [{"artifactLocation": location, "replacements": replacements}],
+        "properties": properties,
     }
 
 
@@ -439,7 +460,7 @@ def render_sarif(run: Run, base: Path, exit_code: int) -> str:
                 **({"cell": f.cell} if f.cell is not None else {}),
             },
         }
-        if fixable and loc.fix is not None:
+        if (fixable or _hidden(r, f)) and loc.fix is not None:
             result["fixes"] = [_sarif_fix(loc.fix, location)]
         elif f.fixable:
             result["properties"]["unfixableReason"] = r.unfixable

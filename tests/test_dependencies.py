@@ -29,6 +29,9 @@ LAYER_EXTRAS: dict[str, tuple[str, ...]] = {
     "training": ("training", "eval", "gpu", "dataset"),
 }
 FIRST_PARTY = {"recode", "tests", "__future__"}
+#: programs the sandbox runs under another environment (a release being proven), whose own
+#: packages they read: not imports of recode's
+RUN_ELSEWHERE = {"training/fix_proof_show.py"}
 
 
 def declared() -> tuple[set[str], dict[str, set[str]]]:
@@ -90,6 +93,8 @@ def test_every_third_party_import_is_declared_in_its_layer():
     for layer in ("server", "dataset", "training"):
         for path in sorted((REPO / layer).rglob("*.py")):
             rel = path.relative_to(REPO).as_posix()
+            if rel in RUN_ELSEWHERE:
+                continue
             for module, line, deferred in imports(path):
                 if module in sys.stdlib_module_names or module in FIRST_PARTY:
                     continue

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types
 
+from recode.dataset.knowledge import Target
 from recode.server.detector import Finding
 from recode.server.fixes import Edit, FixResult, fix_source
 from recode.server.lsp.documents import Document, Snapshot
@@ -43,6 +44,15 @@ KINDS = [types.CodeActionKind.QuickFix, FIX_ALL_KIND]
 
 
 def quick_fix_title(finding: Finding) -> str:
+    """The quick fix's title; an unsafe fix says so, and why."""
+    fix = finding.record.fix
+    title = _title(finding)
+    if fix is not None and not fix.safe:
+        return f"{title} (unsafe: {fix.unsafe_because})"
+    return title
+
+
+def _title(finding: Finding) -> str:
     record, fix = finding.record, finding.record.fix
     if fix is None:
         return f"ReCode: fix `{record.symbol}`"
@@ -54,7 +64,8 @@ def quick_fix_title(finding: Finding) -> str:
     if fix.kind == "keyword_drop":
         return f"ReCode: remove keyword `{record.parameter}`"
     replacement = f" with {record.replacement}" if record.replacement else ""
-    return f"ReCode: rewrite the `{record.path}` call{replacement}"
+    what = "call" if fix.target is Target.CALL else "reference"
+    return f"ReCode: rewrite the `{record.path}` {what}{replacement}"
 
 
 def model_title(finding: Finding) -> str:
@@ -102,9 +113,10 @@ class FixAll:
     generation: int
     result: FixResult
     edits: list[types.TextEdit]  # empty: nothing to change
+    unsafe: bool = False  # whether it made unsafe fixes too (the unsafeFixes setting)
 
 
-def compute_fix_all(snapshot: Snapshot, context: Context) -> FixAll:
+def compute_fix_all(snapshot: Snapshot, context: Context, unsafe: bool = False) -> FixAll:
     """Every mechanical fix of a file as its own small edits (in a worker thread).
 
     One TextEdit per edit of :attr:`FixResult.edits` (edits of the snapshot that touch or
@@ -113,26 +125,29 @@ def compute_fix_all(snapshot: Snapshot, context: Context) -> FixAll:
     sends only the changed words, never the text between them.
     """
     keep = context.suppressor(snapshot.path).keep
-    result = fix_source(snapshot.source, context.detector, keep=keep)
+    result = fix_source(snapshot.source, context.detector, keep=keep, unsafe=unsafe)
     if not result.fixed or result.source == snapshot.source:
-        return FixAll(snapshot, context.generation, result, [])
-    return FixAll(snapshot, context.generation, result, text_edits(snapshot, result.edits))
+        return FixAll(snapshot, context.generation, result, [], unsafe)
+    edits = text_edits(snapshot, result.edits)
+    return FixAll(snapshot, context.generation, result, edits, unsafe)
 
 
 async def fix_all(server: RecodeLanguageServer, doc: Document) -> FixAll:
     """The fix-all edit of the document's current version (cached per version)."""
     context = await server.context_for(server.session.folder_for(doc.uri))
+    unsafe = server.session.settings_for(doc.uri).unsafe_fixes
     cached = doc.state.fix_all
     if (
         cached is not None
         and cached.snapshot.version == doc.version
         and cached.generation == context.generation
         and cached.snapshot.source is doc.source
+        and cached.unsafe == unsafe
     ):
         return cached
     snapshot = doc.snapshot()
     loop = asyncio.get_running_loop()
-    done = await loop.run_in_executor(server.work_pool, compute_fix_all, snapshot, context)
+    done = await loop.run_in_executor(server.work_pool, compute_fix_all, snapshot, context, unsafe)
     if server.session.documents.get(doc.uri) is doc and doc.version == snapshot.version:
         doc.state.fix_all = done
     return done

@@ -201,6 +201,16 @@ class Result:
         return f"{self.context.generation}:{self.snapshot.version}"
 
 
+def _data(finding: Finding) -> dict[str, Any]:
+    data: dict[str, Any] = {"fixable": finding.fixable}
+    if finding.fix_unavailable:
+        data["fixUnavailable"] = finding.fix_unavailable
+    fix = finding.record.fix
+    if finding.fixable and fix is not None and not fix.safe:
+        data["applicability"] = fix.applicability.value
+    return data
+
+
 def to_diagnostic(finding: Finding, snapshot: Snapshot) -> types.Diagnostic:
     record = finding.record
     deprecated = record.effective_in is None or (
@@ -217,11 +227,9 @@ def to_diagnostic(finding: Finding, snapshot: Snapshot) -> types.Diagnostic:
         code_description=types.CodeDescription(href=record.source_url),
         source=SOURCE,
         tags=[types.DiagnosticTag.Deprecated] if deprecated else None,
-        # fixUnavailable only where there is a reason: clients (and their tests) see the same
-        # small payload for every other diagnostic
-        data={"fixable": finding.fixable}
-        if not finding.fix_unavailable
-        else {"fixable": finding.fixable, "fixUnavailable": finding.fix_unavailable},
+        # only what a diagnostic has: the reason a fix was not made, an unsafe fix's
+        # applicability; clients (and their tests) see {"fixable": ...} for the others
+        data=_data(finding),
     )
 
 

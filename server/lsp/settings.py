@@ -1,15 +1,16 @@
 """The server's settings: the ``recode`` keys of initializationOptions and workspace/configuration.
 
 User-facing keys (DESIGN.md): ``python`` (interpreter or venv folder), ``targets``
-(``["numpy==2.0"]``), ``libraries`` (check only these), ``minSeverity``, ``modelUrl``,
-``model``. Server keys, mainly for tests and benchmarks: ``knowledgeBase`` (JSONL files or
-folders replacing the shipped base; also the ``RECODE_KB`` environment variable, paths joined
-with the OS path separator), ``debounceMs`` (delay after typing before diagnostics),
-``pollSeconds`` (how often site-packages folders are checked for changed packages; 0 turns the
-poll off), ``modelCheckSeconds`` (how long the model endpoint may take to answer the check),
-``modelMaxTokens`` (the most tokens per model answer for "Migrate with the ReCode model") and
-``pushDiagnostics`` (``true``/``false`` forces push diagnostics on or off; by default they are
-pushed unless the client pulls them).
+(``["numpy==2.0"]``), ``libraries`` (check only these), ``minSeverity``, ``modelUrl``, ``model``,
+``unsafeFixes`` (``true``: the fix-all action makes unsafe fixes too; a quick fix for an unsafe fix
+is offered either way, titled as unsafe). Server keys, mainly for tests and benchmarks:
+``knowledgeBase`` (JSONL files or folders replacing the shipped base; also the ``RECODE_KB``
+environment variable, paths joined with the OS path separator), ``debounceMs`` (delay after typing
+before diagnostics), ``pollSeconds`` (how often site-packages folders are checked for changed
+packages; 0 turns the poll off), ``modelCheckSeconds`` (how long the model endpoint may take to
+answer the check), ``modelMaxTokens`` (the most tokens per model answer for "Migrate with the
+ReCode model") and ``pushDiagnostics`` (``true``/``false`` forces push diagnostics on or off; by
+default they are pushed unless the client pulls them).
 
 Settings are layered: defaults, then the project's configuration file (``[tool.recode]`` in
 pyproject.toml or a ``recode.toml``, :mod:`recode.server.config`, found from the workspace
@@ -49,6 +50,7 @@ class Settings:
     model_check_seconds: float = 3.0
     model_max_tokens: int = 1024
     push_diagnostics: bool | None = None
+    unsafe_fixes: bool = False
     project: ProjectConfig | None = None  # its select, ignore and per-file-ignores apply too
 
     def target_versions(self) -> dict[str, Version]:
@@ -79,6 +81,7 @@ _KEYS = {
     "modelCheckSeconds": "model_check_seconds",
     "modelMaxTokens": "model_max_tokens",
     "pushDiagnostics": "push_diagnostics",
+    "unsafeFixes": "unsafe_fixes",
 }
 
 
@@ -135,6 +138,10 @@ def _convert(key: str, value: Any) -> Any:
         if not isinstance(value, bool):
             raise ValueError("pushDiagnostics must be true or false")
         return value
+    if key == "unsafeFixes":
+        if not isinstance(value, bool):
+            raise ValueError("unsafeFixes must be true or false")
+        return value
     raise KeyError(key)
 
 
@@ -172,7 +179,7 @@ def with_project(base: Settings, project: ProjectConfig | None) -> Settings:
     if project is None:
         return base
     changes: dict[str, Any] = {"project": project}
-    for attr in ("targets", "libraries", "min_severity", "model_url", "model"):
+    for attr in ("targets", "libraries", "min_severity", "model_url", "model", "unsafe_fixes"):
         value = getattr(project, attr)
         if value is not None:
             changes[attr] = value

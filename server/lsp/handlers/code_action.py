@@ -57,13 +57,15 @@ async def handle(
                     title=code_actions.quick_fix_title(finding),
                     kind=types.CodeActionKind.QuickFix,
                     diagnostics=[diagnostic],
-                    is_preferred=True,
+                    is_preferred=finding.applies(unsafe=False),  # an unsafe fix is a choice
                     edit=code_actions.workspace_edit(
                         ls, snapshot, code_actions.text_edits(snapshot, finding.edits)
                     ),
                 )
             )
-    if _allowed(code_actions.FIX_ALL_KIND, only) and any(f.fixable for f in result.findings):
+    unsafe = ls.session.settings_for(doc.uri).unsafe_fixes
+    fixes_all = any(f.applies(unsafe) for f in result.findings)
+    if _allowed(code_actions.FIX_ALL_KIND, only) and fixes_all:
         actions.append(await _fix_all_action(ls, doc, snapshot, only))
     return actions
 
