@@ -1,5 +1,5 @@
 """Tests of bench_kb_coverage's own logic (snippets in the users' idiom, corpus counts); no
-install, no detector run.
+install; one detector run (recode-migrate) for the rule that decides what is reported.
 
 Run: ``pytest bench/bench_kb_coverage_test.py`` (bench/ is outside the default test paths).
 """
