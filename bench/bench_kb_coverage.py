@@ -322,7 +322,11 @@ def detect(library: str, new: str, items: list[Item]) -> None:
         index = int(re.search(r"probe_(\d+)\.py$", f["path"]).group(1))
         by_line.setdefault((index, f["line"]), f["record"])
     for i, item in enumerate(items):
-        record = by_line.get((i, item.line))
+        # A name reached by ``from M import NAME`` is reported by a finding on that import too
+        # (a record of a deprecated module M flags the import, not the later use of NAME).
+        imported = item.kind == "name" and item.code.startswith("from ")
+        lines = [item.line, 1] if imported else [item.line]
+        record = next((by_line[(i, n)] for n in lines if (i, n) in by_line), None)
         item.reported, item.by = record is not None, record or ""
 
 
@@ -510,6 +514,7 @@ def main(argv: list[str] | None = None) -> int:
     weigh(items, texts)
     print(report(pairs, items, args.misses))
     if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)  # bench/results/ is not in git
         args.json.write_text(json.dumps([i.to_dict() for i in items], indent=1) + "\n", "utf-8")
     return 0
 

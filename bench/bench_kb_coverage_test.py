@@ -1,5 +1,5 @@
 """Tests of bench_kb_coverage's own logic (snippets in the users' idiom, corpus counts); no
-install, no detector run.
+install; one detector run (recode-migrate) for the rule that decides what is reported.
 
 Run: ``pytest bench/bench_kb_coverage_test.py`` (bench/ is outside the default test paths).
 """
@@ -92,3 +92,14 @@ def test_shares_keep_other_packages_names_apart():
     text = bk.report([("scipy", "1", "2")], [own, other], misses=5)
     assert "| scipy | 1 -> 2 | 1 (1 / 0 / 0) | 0 | 0.0% |" in text
     assert "| 1 (1) |" in text
+
+
+def test_a_finding_on_the_from_import_reports_the_name():
+    """The detector's real run: a deprecated module's record flags ``from M import NAME``."""
+    flagged = _item("scipy.stats.stats.namedtuple", "public name gone: x")
+    unknown = _item("sklearn.utils.fixes.threadpool_limits", "public name gone: x")
+    assert flagged.code.startswith("from scipy.stats.stats import namedtuple\n")
+    bk.detect("scipy", "1.17.1", [flagged])
+    bk.detect("scikit-learn", "1.9.1", [unknown])
+    assert (flagged.reported, flagged.by) == (True, "scipy-1.8-private-stats-stats")
+    assert (unknown.reported, unknown.by) == (False, "")

@@ -50,8 +50,9 @@ _WS = rb"(?:[\s\\\x01]|#[^\n]*+)*+"
 _DOT = _WS + rb"\." + _WS
 # Between the parts of a chain in a reference, more: on broken code tree-sitter skips a stray
 # bracket or dot as an error and keeps the chain (``s.cat.(as_unordered``, ``jax.lax..tie_in``).
-# A stray byte (the marker) may swallow the name characters after it (``np\xddx.float_``).
-_JUNK = rb"(?:[\s\\()\[\]{},:;]|\x01[\w\x80-\xff]*+(?=[\s\\]*[.\x01])|#[^\n]*+)*+"
+# A stray byte (the marker) may swallow the name characters after it (``np\xddx.float_``), and
+# a stray slash on a continuation line is skipped too (``np.lib \\\n /  .pad``).
+_JUNK = rb"(?:[\s\\()\[\]{},:;/]|\x01[\w\x80-\xff]*+(?=[\s\\]*[.\x01])|#[^\n]*+)*+"
 # after the dot, digits too (``jax.abstract_arrays.1ShapedArray``: ".1" is skipped as a number)
 _AFTER_DOT = rb"(?:[\s\\()\[\]{},:;.\x010-9]|#[^\n]*+)*+"
 _LOOSE_DOT = _JUNK + rb"[.\x01]" + _AFTER_DOT

@@ -205,6 +205,7 @@ BROKEN = [
     b"import pandas as( pd\ns = pd.Series([1.0])\nres = s.resample('2D', axis=0).sum()\n",
     b"import torch\nimport torch.nn  . as nn\nnn.init.dirac(k)\n",
     b"from numpy.core.from\xa5umeric import sum as npsum\n",
+    b'import numpy as np\nfunc = np\\\n       .lib \\\n /      .triu_indices_from"""\n',
     b"import jax\naval = jax.abstract_arrays.1ShapedArray((2, 3), jnp.float32)\n",
     b"import numpy as np\nfrom scipy.ndimage.interpolation import  as as  map_coordinates\n",
     b"from sklearn.decomposition import NMF\nW = NMF(n_components=2, alpha\xe9W=0.1)\n",
