@@ -409,7 +409,9 @@ def test_mutated_examples():
     base = [s for s in example_sources() + project_sources() if len(s) < 6000]
     mutants = [_mutate(rng.choice(base), rng) for _ in range(3000)]
     mutants += [split_chains(rng.choice(base), rng) for _ in range(1000)]
-    assert same_findings(everything_active(), mutants) > 1000
+    # how many mutants took the partial-parse path and were compared (about a quarter: the
+    # share moves with the knowledge base's examples, which the mutants are made from)
+    assert same_findings(everything_active(), mutants) > 900
 
 
 def test_chains_across_lines_find_what_one_line_finds():
