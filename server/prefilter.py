@@ -11,7 +11,8 @@ prefilter reads what the detector would read, over-approximately and from the te
   makes an object of evident class (``np.array(...)``, a class, a tuple factory);
 * keyword records only inside the call they belong to (``np.array(x, copy=False)``), read by
   scanning the call's parentheses with strings and comments skipped; where a record narrows the
-  values that break (``copy=False``), the value as well;
+  values that break (``copy=False``), the value as well; where such a record also gives the
+  parameter's position (``df.resample("M")``), one of its values anywhere in the call;
 * on objects of evident class, which appear only where such a maker was spelled, an attribute
   that names a method record (``.newbyteorder``);
 * an overriding ``def`` of a hook record, and, with ``name_only_methods``, any ``.method`` of a
@@ -235,6 +236,14 @@ class Prefilter:
                         break
                     values = (values or ()) + tuple(v.encode() for v in record.values)
                 slot[name.encode()] = values
+                at = tuple(
+                    v.encode().translate(_SPACED)
+                    for r, _ in entries
+                    if r.position is not None
+                    for v in r.values
+                )
+                if at:
+                    slot[_POSITIONAL] = _merge(slot.get(_POSITIONAL, ()), at)
         # What makes an object of evident class: classes, factories, tuple factories, and the
         # attribute paths that are remapped (df.style).
         self.makers = set(d.classes) | set(d.factories) | set(d.tuple_factories) | set(d.attributes)
@@ -740,6 +749,10 @@ def _head_at(source: bytes, start: int) -> bool:
     return not (c == 95 or c >= 128 or 65 <= c <= 90 or 97 <= c <= 122)
 
 
+# The key, among a call's keyword names, of the values that break when passed by position.
+_POSITIONAL = b""
+
+
 def _merge(a: tuple[bytes, ...] | None, b: tuple[bytes, ...] | None) -> tuple[bytes, ...] | None:
     """Values that break for either of two records of one keyword (None: any value)."""
     if a is None or b is None:
@@ -777,7 +790,15 @@ def _keyword_in(
     source: bytes, open_paren: int, keywords: dict[bytes, tuple[bytes, ...] | None]
 ) -> bool:
     """Whether the call opening at ``open_paren`` passes one of ``keywords`` (with a value that
-    breaks, where the record lists them)."""
+    breaks, where the record lists them), or, under ``_POSITIONAL``, one of those values by
+    position."""
+    at = keywords.get(_POSITIONAL)
+    if at is not None:
+        if _value_in(source, open_paren, at):
+            return True
+        keywords = {k: v for k, v in keywords.items() if k != _POSITIONAL}
+        if not keywords:
+            return False
     if _last_keyword(source, keywords) <= open_paren:
         return False  # none of the keywords is spelled after the call opens
     end = _call_end(source, open_paren)
@@ -810,6 +831,20 @@ def _breaks(
     return any(text.startswith(v, at) and not _BOUNDARY.match(text, at + len(v)) for v in values)
 
 
+def _value_in(source: bytes, open_paren: int, values: tuple[bytes, ...]) -> bool:
+    """Whether one of ``values`` is spelled inside the call opening at ``open_paren``: where a
+    value passed by position breaks, any spelling of it in the call keeps the file (its place
+    among the arguments is the detector's to read)."""
+    memo = _MEMO.of(source)
+    starts = memo.values.get(values)
+    if starts is None:
+        starts = memo.values[values] = sorted(
+            m.start() for v in set(values) for m in re.finditer(re.escape(v), source)
+        )
+    i = bisect.bisect_right(starts, open_paren)
+    return i < len(starts) and starts[i] < _call_end(source, open_paren)
+
+
 class _FileMemo(threading.local):
     """What the keyword checks found in the file they read last, per thread (the language
     server analyses in several): where the last of a keyword set is spelled, and the keyword
@@ -819,10 +854,11 @@ class _FileMemo(threading.local):
     source: bytes | None = None
     last: dict[frozenset[bytes], int]
     to_the_end: dict[frozenset[bytes], tuple[list[int], list[int], list[bool]]]
+    values: dict[tuple[bytes, ...], list[int]]  # where each set of positional values is spelled
 
     def of(self, source: bytes) -> _FileMemo:
         if self.source is not source:
-            self.source, self.last, self.to_the_end = source, {}, {}
+            self.source, self.last, self.to_the_end, self.values = source, {}, {}, {}
         return self
 
 
