@@ -1019,10 +1019,16 @@ class _Run:
         if key in self._found:
             return None
         have = self.d.versions[record.library]
+        value = None
+        if record.values and site is not None:
+            if site.keyword is not None:
+                value = text(site.keyword.child_by_field_name("value"))
+            elif site.argument is not None:
+                value = text(site.argument)
         f = Finding(
             record=record,
             severity=sev,
-            message=message_for(record, have),
+            message=message_for(record, have, value),
             start_byte=node.start_byte,
             end_byte=node.end_byte,
             start=self._position(node.start_byte, node.start_point),
