@@ -78,6 +78,57 @@ def project_sources() -> list[bytes]:
     return [p.read_bytes() for p in sorted((REPO / "examples").rglob("*.py"))]
 
 
+_ALIASES = {"pandas": "pd", "matplotlib.pyplot": "plt", "matplotlib": "mpl", "numpy": "np"}
+
+
+def positional_sources() -> list[bytes]:
+    """Calls of every record that matches its values by position (``df.resample('M')``), with
+    a value at its position and around it, before and after a ``*args`` splat, as a keyword,
+    inside another expression, across lines and comments; then mutants of those."""
+    out: list[bytes] = []
+    done: set[str] = set()
+    for record in KB.records:
+        if record.position is None or record.path in done:
+            continue
+        done.add(record.path)
+        module, imp = next(
+            (m, f"import {m} as {a}")
+            for m, a in _ALIASES.items()
+            if record.path.startswith(m + ".")
+        )
+        alias = _ALIASES[module]
+        owner, _, leaf = record.path.rpartition(".")
+        callee = alias + record.path[len(module) :]
+        head = imp + "\n"
+        if owner.rpartition(".")[2][:1].isupper():  # a method: on an object of its class
+            head += f"obj = {alias}{owner[len(module) :]}()\n"
+            callee = f"obj.{leaf}"
+        value, pos = record.values[0], record.position
+        before = ["x"] * pos
+        variants = [
+            before + [value],
+            before + ["x", value],
+            before[1:] + [value],
+            ["*a", *before, value],
+            [*before[:-1], "*a", value] if pos else [value, "*a"],
+            [*before, value, "*a"],
+            [*before, value, "**k"],
+            [*before, f"f({value})"],
+            [*before, f"f'{{{value}}}'"],
+            [*before, "'other'"],
+            [f"{record.parameter}={value}"],
+            [*before, "# a comment\n" + value],
+            [*before, f"(\n{value})"],
+        ]
+        for args in variants:
+            call = f"{callee}(\n    " + ",\n    ".join(args) + ")\n"
+            out.append((head + call).encode())
+            out.append((head + call.replace("\n", " ")).encode())
+        out.append((head + f"{callee}({', '.join(before)})\ny = {value}\n").encode())
+    rng = random.Random(20261207)
+    return out + [_mutate(rng.choice(out), rng) for _ in range(len(out) * 4)]
+
+
 # -- differential ------------------------------------------------------------------------------
 
 
@@ -88,6 +139,13 @@ def test_knowledge_base_examples(name_only_methods):
     assert with_findings > 500  # the examples really exercise the detector
     # new code that no longer names a changed API is dropped before any parse
     assert dropped > 100
+
+
+def test_values_passed_by_position():
+    sources = positional_sources()
+    assert len(KB.records) > len({r.path for r in KB.records if r.position is not None}) > 10
+    dropped, with_findings = check(everything_active(), sources)
+    assert with_findings > len(sources) // 10 and dropped > len(sources) // 10
 
 
 def test_records_at_their_own_version():
