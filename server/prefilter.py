@@ -53,8 +53,9 @@ _DOT = _WS + rb"\." + _WS
 # bracket or dot as an error and keeps the chain (``s.cat.(as_unordered``, ``jax.lax..tie_in``).
 # A stray byte (the marker) may swallow the name characters after it (``np\xddx.float_``).
 _JUNK = rb"(?:[\s\\()\[\]{},:;]|\x01[\w\x80-\xff]*+(?=[\s\\]*[.\x01])|#[^\n]*+)*+"
-# after the dot, digits too (``jax.abstract_arrays.1ShapedArray``: ".1" is skipped as a number)
-_AFTER_DOT = rb"(?:[\s\\()\[\]{},:;.\x010-9]|#[^\n]*+)*+"
+# after the dot, digits too (``jax.abstract_arrays.1ShapedArray``: ".1" is skipped as a number),
+# and operators (``pd.tseries.frequencies.\<newline> ^ to_offset``: the ^ is skipped as an error)
+_AFTER_DOT = rb"(?:[\s\\()\[\]{},:;.\x010-9^~%&*+\-/<>=|@]|#[^\n]*+)*+"
 _LOOSE_DOT = _JUNK + rb"[.\x01]" + _AFTER_DOT
 _DOTTED = _NAME + rb"(?:" + _DOT + _NAME + rb")*+"
 # Literal first (``re`` scans for a leading literal fast); the boundary before it is checked
