@@ -238,10 +238,12 @@ class Prefilter:
                     values = (values or ()) + tuple(v.encode() for v in record.values)
                 slot[name.encode()] = values
                 at = tuple(
-                    v.encode().translate(_SPACED)
-                    for r, _ in entries
-                    if r.position is not None
-                    for v in r.values
+                    dict.fromkeys(
+                        v.encode().translate(_SPACED)
+                        for r, _ in entries
+                        if r.position is not None
+                        for v in r.values
+                    )
                 )
                 if at:
                     slot[_POSITIONAL] = _merge(slot.get(_POSITIONAL, ()), at)
@@ -832,18 +834,34 @@ def _breaks(
     return any(text.startswith(v, at) and not _BOUNDARY.match(text, at + len(v)) for v in values)
 
 
+_VALUE_PATTERNS: dict[tuple[bytes, ...], re.Pattern[bytes]] = {}
+
+
 def _value_in(source: bytes, open_paren: int, values: tuple[bytes, ...]) -> bool:
     """Whether one of ``values`` is spelled inside the call opening at ``open_paren``: where a
     value passed by position breaks, any spelling of it in the call keeps the file (its place
     among the arguments is the detector's to read)."""
+    end = _call_end(source, open_paren)
+    if end - open_paren <= 4096:
+        return any(source.find(v, open_paren, end) >= 0 for v in values)
+    # a call that runs far (to the end of the file where its brackets do not pair): where the
+    # values are spelled, found once per file, so that many such calls cost one scan
     memo = _MEMO.of(source)
     starts = memo.values.get(values)
     if starts is None:
-        starts = memo.values[values] = sorted(
-            m.start() for v in set(values) for m in re.finditer(re.escape(v), source)
-        )
-    i = bisect.bisect_right(starts, open_paren)
-    return i < len(starts) and starts[i] < _call_end(source, open_paren)
+        pattern = _VALUE_PATTERNS.get(values)
+        if pattern is None:
+            pattern = _VALUE_PATTERNS[values] = re.compile(
+                _alternation(re.escape(v) for v in values)
+            )
+        # every start, those of values overlapping another too
+        starts = memo.values[values] = []
+        m = pattern.search(source)
+        while m is not None:
+            starts.append(m.start())
+            m = pattern.search(source, m.start() + 1)
+    i = bisect.bisect_left(starts, open_paren)
+    return i < len(starts) and starts[i] < end
 
 
 class _FileMemo(threading.local):

@@ -28,7 +28,7 @@ from packaging.version import Version
 
 from recode.dataset.knowledge import load_knowledge_base
 from recode.server.detector import Detector
-from recode.server.prefilter import _call_region, _keyword_in, _keyword_in_region
+from recode.server.prefilter import _POSITIONAL, _call_region, _keyword_in, _keyword_in_region
 from recode.server.severity import LibraryVersion
 from tests.conftest import DATA, REPO, versions
 
@@ -474,3 +474,19 @@ def test_keyword_check_of_calls_that_run_to_the_end_of_the_file():
             assert _keyword_in(source, at, keywords) == _keyword_in_region(
                 _call_region(source, at), keywords
             ), (source, at)
+
+
+def test_value_check_of_calls_near_and_far():
+    """A value passed by position: in a short call's region, or, for a call that runs far, from
+    where the file spells the values (found once). Same answers as reading each call's region,
+    overlapping values included."""
+    rng = random.Random(4)
+    values = (b"'M'", b"'12M'", b"M'", b"'(M'")
+    pieces = [b"df.resample(", b"'M'", b"'12M'", b"'2M'", b"f'{y}'", b"x = 1\n" * 800, b"'(M'"]
+    pieces += [b")", b")\n", b"(", b", ", b"'", b"M", b"# 'M'\n", b"\x01"]
+    for _ in range(300):
+        source = b"".join(rng.choice(pieces) for _ in range(rng.randint(5, 40)))
+        for at in [i for i in range(len(source)) if source[i] == 40]:  # every "("
+            region = _call_region(source, at)
+            expected = any(v in region for v in values)
+            assert _keyword_in(source, at, {_POSITIONAL: values}) == expected, (source, at)
