@@ -54,6 +54,7 @@ _ALLOWED = {
     "unless_keyword",
     "max_positional",
     "values",
+    "position",
     "hook",
 }
 
@@ -136,6 +137,7 @@ class ApiChange:
     unless_keyword: str | None = None  # a call passing this keyword is not affected
     max_positional: int | None = None  # only calls passing more positional arguments break
     values: tuple[str, ...] = ()  # callable(param): only these values (as written) are affected
+    position: int | None = None  # callable(param) with values: its index when passed by position
     hook: bool = False  # a method subclasses override: flag overriding definitions too
     origin: str = field(default="", compare=False)  # "file:line", for messages
 
@@ -324,6 +326,13 @@ def parse_record(raw: object, origin: str = "") -> ApiChange:
         raise RecordError("values must be a list of source texts")
     if values and match.group("param") is None:
         raise RecordError("values applies only to a callable(param) symbol")
+    position = raw.get("position")
+    if position is not None and (
+        not isinstance(position, int) or isinstance(position, bool) or position < 0
+    ):
+        raise RecordError("position must be a non-negative integer")
+    if position is not None and not values:
+        raise RecordError("position applies only to a record with values")
     hook = raw.get("hook", False)
     if not isinstance(hook, bool):
         raise RecordError("hook must be true or false")
@@ -344,6 +353,7 @@ def parse_record(raw: object, origin: str = "") -> ApiChange:
         unless_keyword=unless,
         max_positional=max_positional,
         values=tuple(values),
+        position=position,
         hook=hook,
         origin=origin,
     )

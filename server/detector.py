@@ -828,7 +828,14 @@ class _Run:
         ):
             return
         call = parent
-        self._check_keywords(path, call)
+        # A method reached through its class (``pd.DataFrame.resample(df, "M")``) takes the
+        # object first; one reached through an object or a call's result does not.
+        unbound = (
+            binding is not None
+            and binding.kind != "typed"
+            and path.rpartition(".")[0] in self.d.classes
+        )
+        self._check_keywords(path, call, unbound)
         cls = path if path in self.d.classes else self.d.factories.get(path)
         up = call.parent
         if cls is None:
@@ -889,19 +896,41 @@ class _Run:
                 if record.hook:
                     self._add(record, sev, name, None)
 
-    def _check_keywords(self, path: str, call: Node) -> None:
+    def _check_keywords(self, path: str, call: Node, unbound: bool = False) -> None:
         params = self.d.params.get(path)
         args = call.child_by_field_name("arguments")
         if not params or args is None or args.type != "argument_list":
             return
+        positional: list[Node | None] = []  # None: a ``*args`` splat, of unknown length
         for arg in args.named_children:
+            if arg.type in ("comment", "dictionary_splat"):
+                continue
+            if arg.type == "list_splat":
+                positional.append(None)
+                continue
             if arg.type != "keyword_argument":
+                positional.append(arg)
                 continue
             name = text(arg.child_by_field_name("name"))
             for record, sev in params.get(name, []):
                 if record.values and text(arg.child_by_field_name("value")) not in record.values:
                     continue  # a value whose meaning did not change
                 self._add(record, sev, arg, fixes.FixSite(call=call, keyword=arg))
+        if unbound:
+            # Through its class a method takes the object first, but a classmethod or a
+            # staticmethod does not: which one it is the records do not say, so no position.
+            return
+        for entries in params.values():
+            for record, sev in entries:
+                if record.position is None:
+                    continue
+                # Where a splat comes at or before the position, which argument lands there is
+                # unknowable from the source: not flagged.
+                if record.position >= len(positional) or None in positional[: record.position + 1]:
+                    continue
+                arg = positional[record.position]
+                if arg is not None and text(arg) in record.values:
+                    self._add(record, sev, arg, fixes.FixSite(call=call, argument=arg))
 
     def _report(self, path: str, node: Node, binding: Binding | None, name: Node | None) -> None:
         call = node.parent if node.parent is not None and node.parent.type == "call" else None
@@ -996,10 +1025,16 @@ class _Run:
         if key in self._found:
             return None
         have = self.d.versions[record.library]
+        value = None
+        if record.values and site is not None:
+            if site.keyword is not None:
+                value = text(site.keyword.child_by_field_name("value"))
+            elif site.argument is not None:
+                value = text(site.argument)
         f = Finding(
             record=record,
             severity=sev,
-            message=message_for(record, have),
+            message=message_for(record, have, value),
             start_byte=node.start_byte,
             end_byte=node.end_byte,
             start=self._position(node.start_byte, node.start_point),

@@ -50,6 +50,7 @@ class FixSite:
     name: Node | None = None  # the first identifier of the chain
     call: Node | None = None  # the call whose callee is the reference
     keyword: Node | None = None  # the keyword_argument of a parameter finding
+    argument: Node | None = None  # ... or the argument passed by position (a value record)
     import_stmt: Node | None = None  # an import statement that names the symbol
     import_name: Node | None = None  # ... and the dotted name in it
 

@@ -11,7 +11,8 @@ prefilter reads what the detector would read, over-approximately and from the te
   makes an object of evident class (``np.array(...)``, a class, a tuple factory);
 * keyword records only inside the call they belong to (``np.array(x, copy=False)``), read by
   scanning the call's parentheses with strings and comments skipped; where a record narrows the
-  values that break (``copy=False``), the value as well;
+  values that break (``copy=False``), the value as well; where such a record also gives the
+  parameter's position (``df.resample("M")``), one of its values anywhere in the call;
 * on objects of evident class, which appear only where such a maker was spelled, an attribute
   that names a method record (``.newbyteorder``);
 * an overriding ``def`` of a hook record, and, with ``name_only_methods``, any ``.method`` of a
@@ -53,8 +54,9 @@ _DOT = _WS + rb"\." + _WS
 # A stray byte (the marker) may swallow the name characters after it (``np\xddx.float_``), and
 # a stray slash on a continuation line is skipped too (``np.lib \\\n /  .pad``).
 _JUNK = rb"(?:[\s\\()\[\]{},:;/]|\x01[\w\x80-\xff]*+(?=[\s\\]*[.\x01])|#[^\n]*+)*+"
-# after the dot, digits too (``jax.abstract_arrays.1ShapedArray``: ".1" is skipped as a number)
-_AFTER_DOT = rb"(?:[\s\\()\[\]{},:;.\x010-9]|#[^\n]*+)*+"
+# after the dot, digits too (``jax.abstract_arrays.1ShapedArray``: ".1" is skipped as a number),
+# and operators (``pd.tseries.frequencies.\<newline> ^ to_offset``: the ^ is skipped as an error)
+_AFTER_DOT = rb"(?:[\s\\()\[\]{},:;.\x010-9^~%&*+\-/<>=|@]|#[^\n]*+)*+"
 _LOOSE_DOT = _JUNK + rb"[.\x01]" + _AFTER_DOT
 _DOTTED = _NAME + rb"(?:" + _DOT + _NAME + rb")*+"
 # Literal first (``re`` scans for a leading literal fast); the boundary before it is checked
@@ -236,6 +238,16 @@ class Prefilter:
                         break
                     values = (values or ()) + tuple(v.encode() for v in record.values)
                 slot[name.encode()] = values
+                at = tuple(
+                    dict.fromkeys(
+                        v.encode().translate(_SPACED)
+                        for r, _ in entries
+                        if r.position is not None
+                        for v in r.values
+                    )
+                )
+                if at:
+                    slot[_POSITIONAL] = _merge(slot.get(_POSITIONAL, ()), at)
         # What makes an object of evident class: classes, factories, tuple factories, and the
         # attribute paths that are remapped (df.style).
         self.makers = set(d.classes) | set(d.factories) | set(d.tuple_factories) | set(d.attributes)
@@ -634,6 +646,7 @@ class Prefilter:
 
 _IDENT = [chr(c).isalnum() or c == 95 for c in range(128)] + [True] * 128
 _FROM_WORD = re.compile(rb"(?<![A-Za-z_])from(?!\w)")
+_SKIPPED_BEFORE_FROM = b" \t\f\\,;:()[]{}"
 
 
 def _after_lines(source: bytes, start: int, at_least: int) -> int:
@@ -678,7 +691,8 @@ def _from_before(source: bytes, at: int, since: int = 0) -> bytes | None:
             continue
         if b"\n" in between:
             here = start + f.start()
-            if source[source.rfind(b"\n", 0, here) + 1 : here].strip():
+            # stray punctuation before it is skipped by tree-sitter as an error (``,from``)
+            if source[source.rfind(b"\n", 0, here) + 1 : here].strip(_SKIPPED_BEFORE_FROM):
                 continue
         return between
     return None
@@ -741,6 +755,10 @@ def _head_at(source: bytes, start: int) -> bool:
     return not (c == 95 or c >= 128 or 65 <= c <= 90 or 97 <= c <= 122)
 
 
+# The key, among a call's keyword names, of the values that break when passed by position.
+_POSITIONAL = b""
+
+
 def _merge(a: tuple[bytes, ...] | None, b: tuple[bytes, ...] | None) -> tuple[bytes, ...] | None:
     """Values that break for either of two records of one keyword (None: any value)."""
     if a is None or b is None:
@@ -778,7 +796,15 @@ def _keyword_in(
     source: bytes, open_paren: int, keywords: dict[bytes, tuple[bytes, ...] | None]
 ) -> bool:
     """Whether the call opening at ``open_paren`` passes one of ``keywords`` (with a value that
-    breaks, where the record lists them)."""
+    breaks, where the record lists them), or, under ``_POSITIONAL``, one of those values by
+    position."""
+    at = keywords.get(_POSITIONAL)
+    if at is not None:
+        if _value_in(source, open_paren, at):
+            return True
+        keywords = {k: v for k, v in keywords.items() if k != _POSITIONAL}
+        if not keywords:
+            return False
     if _last_keyword(source, keywords) <= open_paren:
         return False  # none of the keywords is spelled after the call opens
     end = _call_end(source, open_paren)
@@ -811,6 +837,36 @@ def _breaks(
     return any(text.startswith(v, at) and not _BOUNDARY.match(text, at + len(v)) for v in values)
 
 
+_VALUE_PATTERNS: dict[tuple[bytes, ...], re.Pattern[bytes]] = {}
+
+
+def _value_in(source: bytes, open_paren: int, values: tuple[bytes, ...]) -> bool:
+    """Whether one of ``values`` is spelled inside the call opening at ``open_paren``: where a
+    value passed by position breaks, any spelling of it in the call keeps the file (its place
+    among the arguments is the detector's to read)."""
+    end = _call_end(source, open_paren)
+    if end - open_paren <= 4096:
+        return any(source.find(v, open_paren, end) >= 0 for v in values)
+    # a call that runs far (to the end of the file where its brackets do not pair): where the
+    # values are spelled, found once per file, so that many such calls cost one scan
+    memo = _MEMO.of(source)
+    starts = memo.values.get(values)
+    if starts is None:
+        pattern = _VALUE_PATTERNS.get(values)
+        if pattern is None:
+            pattern = _VALUE_PATTERNS[values] = re.compile(
+                _alternation(re.escape(v) for v in values)
+            )
+        # every start, those of values overlapping another too
+        starts = memo.values[values] = []
+        m = pattern.search(source)
+        while m is not None:
+            starts.append(m.start())
+            m = pattern.search(source, m.start() + 1)
+    i = bisect.bisect_left(starts, open_paren)
+    return i < len(starts) and starts[i] < end
+
+
 class _FileMemo(threading.local):
     """What the keyword checks found in the file they read last, per thread (the language
     server analyses in several): where the last of a keyword set is spelled, and the keyword
@@ -820,10 +876,11 @@ class _FileMemo(threading.local):
     source: bytes | None = None
     last: dict[frozenset[bytes], int]
     to_the_end: dict[frozenset[bytes], tuple[list[int], list[int], list[bool]]]
+    values: dict[tuple[bytes, ...], list[int]]  # where each set of positional values is spelled
 
     def of(self, source: bytes) -> _FileMemo:
         if self.source is not source:
-            self.source, self.last, self.to_the_end = source, {}, {}
+            self.source, self.last, self.to_the_end, self.values = source, {}, {}, {}
         return self
 
 

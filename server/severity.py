@@ -34,9 +34,10 @@ class LibraryVersion:
 def severity_for(record: ApiChange, version: Version) -> str | None:
     """The severity of ``record`` against ``version``, or None when it does not apply yet.
 
-    Removed/renamed/moved/signature changes at or after their version are errors; a behaviour
-    change is a warning (the code still runs, it may compute something else); anything
-    deprecated at or after ``deprecated_in`` is a warning.
+    Removed/renamed/moved/signature changes at or after their version are errors (a value
+    record of kind ``signature``: the value is refused); a behaviour change is a warning (the
+    code still runs, it may compute something else); anything deprecated at or after
+    ``deprecated_in`` is a warning.
     """
     effective = record.effective_in
     if effective is not None and version >= effective:
@@ -46,8 +47,14 @@ def severity_for(record: ApiChange, version: Version) -> str | None:
     return None
 
 
-def message_for(record: ApiChange, have: LibraryVersion) -> str:
+def message_for(record: ApiChange, have: LibraryVersion, value: str | None = None) -> str:
+    """What a finding of ``record`` says; ``value``: the argument's source text, for a record
+    of some of a parameter's values (``values``), the one the call passes."""
     lib = record.library
+    # the argument as bound, however it was passed (``resample('M')`` passes rule='M')
+    used = f"`{record.parameter}={value}`" if record.parameter and value is not None else None
+    if used is None and record.values:
+        used = " or ".join(f"`{record.parameter}={v}`" for v in record.values)
     if record.effective_in is not None and have.version >= record.effective_in:
         verb = {
             "removed": "was removed",
@@ -58,15 +65,18 @@ def message_for(record: ApiChange, have: LibraryVersion) -> str:
         }.get(record.kind, "changed")
         head = f"`{record.symbol}` {verb} in {lib} {record.effective_in}"
         if record.parameter and record.kind == "behavior":  # still accepted; what it does changed
-            used = " or ".join(f"`{record.parameter}={v}`" for v in record.values)
             head = f"`{record.path}` with {used or '`' + record.parameter + '`'} {verb} in {lib} "
             head += str(record.effective_in)
         elif record.parameter:
-            head = f"`{record.path}` no longer accepts `{record.parameter}` since {lib} " + str(
+            # a value record of another kind: that value is refused, the parameter stays
+            refused = used or f"`{record.parameter}`"
+            head = f"`{record.path}` no longer accepts {refused} since {lib} " + str(
                 record.effective_in
             )
     else:
         head = f"`{record.symbol}` is deprecated since {lib} {record.deprecated_in}"
+        if used is not None:
+            head = f"`{record.path}` with {used} is deprecated since {lib} {record.deprecated_in}"
         if record.effective_in is not None:
             head += f" and goes in {record.effective_in}"
     tail = f" ({have.describe(lib)})."

@@ -32,6 +32,7 @@ from tests.test_prefilter import (
     _mutate,
     everything_active,
     example_sources,
+    positional_sources,
     project_sources,
     split_chains,
 )
@@ -380,6 +381,10 @@ def same_findings(detector: Detector, sources: Iterable[bytes]) -> int:
 
 def test_knowledge_base_examples_and_project():
     assert same_findings(everything_active(), example_sources() + project_sources()) > 1000
+
+
+def test_values_passed_by_position():
+    assert same_findings(everything_active(), positional_sources()) > 100
 
 
 def test_a_large_project_file_is_parsed_in_part(monkeypatch):
