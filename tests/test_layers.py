@@ -75,3 +75,19 @@ def test_the_check_sees_every_form_of_import():
     assert "recode.training.sandbox" in modules
     upward = [m for m in modules if m.startswith(FORBIDDEN["dataset"])]
     assert len(upward) == 5
+
+
+def test_every_subpackage_is_listed_for_installation():
+    """pyproject.toml lists the packages by hand (one namespace over three folders): a
+    subpackage missing there works in an editable install and is absent from a wheel."""
+    import tomllib
+
+    repo = Path(__file__).resolve().parent.parent
+    config = tomllib.loads((repo / "pyproject.toml").read_text("utf-8"))["tool"]["setuptools"]
+    folders = {folder: name for name, folder in config["package-dir"].items()}
+    on_disk = set()
+    for folder, name in folders.items():
+        for init in (repo / folder).rglob("__init__.py"):
+            rel = init.parent.relative_to(repo / folder).parts
+            on_disk.add(".".join((name, *rel)))
+    assert on_disk == set(config["packages"])
