@@ -760,7 +760,20 @@ _PARSE_LOCK = threading.Lock()
 def parses(source: bytes, *, as_file: bool = False) -> bool:
     """Whether Python accepts the source (see :func:`python_tree`)."""
     known = _VERDICTS.get((source, as_file))
+    if known is None and as_file and _plain_utf8(source):
+        known = _VERDICTS.get((source, False))  # the same parse: --write asks both ways
     return known if known is not None else python_tree(source, as_file=as_file) is not None
+
+
+def _plain_utf8(source: bytes) -> bool:
+    """Whether Python reads these file bytes as plain UTF-8 (no BOM, no coding declaration in
+    the first two lines), so that parsing them as a file is parsing them decoded as UTF-8."""
+    if source.startswith(b"\xef\xbb\xbf"):
+        return False
+    first = source.find(b"\n")
+    second = source.find(b"\n", first + 1) if first != -1 else -1
+    end = len(source) if second == -1 else second
+    return source.find(b"coding", 0, end) == -1
 
 
 def python_tree(source: bytes, *, as_file: bool = False) -> ast.Module | None:

@@ -130,12 +130,17 @@ def locate(result: FileResult) -> FileResult:
     if source is None or not result.findings:
         return result
     lines = LineIndex(source)
-    result.located = [
-        Located(
-            lines.span(f.start_byte, f.end_byte),
-            None
-            if f.edits is None
-            else Fix(
+    # The findings of one from-imported name share one edits tuple (the whole rename: the
+    # import and every use), so each distinct tuple is located once: per finding, a file's
+    # check was quadratic in its uses.
+    fixes: dict[int, Fix] = {}
+
+    def fix_of(f: Finding) -> Fix | None:
+        if f.edits is None:
+            return None
+        fix = fixes.get(id(f.edits))
+        if fix is None:
+            fix = fixes[id(f.edits)] = Fix(
                 fix_message(f.record),
                 tuple(
                     # the text as --write writes it: its line ends those of the file there
@@ -144,9 +149,11 @@ def locate(result: FileResult) -> FileResult:
                 ),
                 f.record.fix.applicability,
                 f.record.fix.unsafe_because,
-            ),
-        )
-        for f in result.findings
+            )
+        return fix
+
+    result.located = [
+        Located(lines.span(f.start_byte, f.end_byte), fix_of(f)) for f in result.findings
     ]
     return result
 
