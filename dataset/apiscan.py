@@ -55,13 +55,19 @@ Noise rules (what is not reported, and why):
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from recode.dataset.apidiff import ApiChange, _pair_objects
-from recode.dataset.verify import Environment, ProbeRunner, Provider, Query, run_probe
+from recode.dataset.verify import (
+    Environment,
+    ProbeRunner,
+    Provider,
+    Query,
+    run_marked,
+    run_probe,
+)
 
 __all__ = ["Introspection", "Snapshot", "compare", "introspect", "introspect_versions"]
 
@@ -306,20 +312,10 @@ def introspect(
     nothing back."""
     request = {"packages": list(packages), "noise": sorted(_NOISE_PARTS), "path": list(env.path)}
     code = f"REQ = {request!r}\n{_WALK}"
-    res = run(
-        code,
-        env.python,
-        timeout_s,
-        {"MPLBACKEND": "Agg", "JAX_PLATFORMS": "cpu"},
-        read_paths=list(env.path),
-        max_output_bytes=256 * 1024 * 1024,
-    )
-    marker = res.stdout.rfind("@@WALK@@")
-    if marker < 0:
-        tail = (res.stderr.strip().splitlines() or [str(res.status)])[-1][:300]
-        raise RuntimeError(f"the walk of {', '.join(packages)} under {env.python} failed: {tail}")
-    line = res.stdout[marker + len("@@WALK@@") :].strip().splitlines()[0]
-    return Snapshot.from_dict(json.loads(line))
+    got = run_marked(run, env, code, "@@WALK@@", timeout_s, 256 * 1024 * 1024)
+    if isinstance(got, str):
+        raise RuntimeError(f"the walk of {', '.join(packages)} under {env.python} failed: {got}")
+    return Snapshot.from_dict(got)
 
 
 # -- comparing -----------------------------------------------------------------------------------

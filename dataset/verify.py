@@ -333,18 +333,27 @@ def run_probe(
     layer imports none: :class:`recode.dataset.build.BuildTools` ``run``)."""
     request = {"path": list(env.path), "queries": [q.to_dict() for q in queries]}
     code = f"REQ = {request!r}\nINSTANCES = {INSTANCES!r}\n{_PROBE}"
+    return run_marked(run, env, code, "@@PROBE@@", timeout_s, 16 * 1024 * 1024)
+
+
+def run_marked(
+    run: ProbeRunner, env: Environment, code: str, marker: str, timeout_s: float, max_output: int
+) -> Any:
+    """Run ``code`` in the sandbox under ``env`` (its packages readable) and read the JSON it
+    prints on the line after ``marker``; where it printed none, the last line it wrote to
+    stderr (or its status), as the reason: the probe's and the API walk's one way to ask."""
     res = run(
         code,
         env.python,
         timeout_s,
         {"MPLBACKEND": "Agg", "JAX_PLATFORMS": "cpu"},
         read_paths=list(env.path),
-        max_output_bytes=16 * 1024 * 1024,
+        max_output_bytes=max_output,
     )
-    marker = res.stdout.rfind("@@PROBE@@")
-    if marker < 0:
-        return (res.stderr.strip().splitlines() or [res.status])[-1][:300]
-    return json.loads(res.stdout[marker + len("@@PROBE@@") :].strip().splitlines()[0])
+    at = res.stdout.rfind(marker)
+    if at < 0:
+        return (res.stderr.strip().splitlines() or [str(res.status)])[-1][:300]
+    return json.loads(res.stdout[at + len(marker) :].strip().splitlines()[0])
 
 
 # -- the claims ----------------------------------------------------------------------------------

@@ -320,6 +320,19 @@ class ChangedOnDisk(Exception):
     """The file changed after it was read; it is not overwritten."""
 
 
+def write_or_why(source: SourceFile, new_raw: bytes) -> str | None:
+    """:func:`write_atomic`, answering None when written, else why not (refused, changed on
+    disk, an OS error): the one place --write, --add-ignore and notebooks turn a failed write
+    into the reason they report."""
+    try:
+        write_atomic(source, new_raw)
+    except (Refused, ChangedOnDisk) as exc:
+        return str(exc)
+    except OSError as exc:
+        return f"cannot write: {exc}"
+    return None
+
+
 def write_atomic(source: SourceFile, new_raw: bytes) -> None:
     """Put ``new_raw`` in the file if it still holds what was read, never half-written.
 

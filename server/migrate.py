@@ -133,16 +133,8 @@ def process_file(
         result.diff = unified_diff(source.raw, new_raw, shown)
         result.fixed = fixed_count
         return result
-    try:
-        files.write_atomic(source, new_raw)
-    except files.Refused as exc:
-        result.problem = result.write_error = str(exc)
-        return result
-    except files.ChangedOnDisk as exc:
-        result.problem = result.write_error = str(exc)
-        return result
-    except OSError as exc:
-        result.problem = result.write_error = f"cannot write: {exc}"
+    if (why := files.write_or_why(source, new_raw)) is not None:
+        result.problem = result.write_error = why
         return result
     result.fixed = fixed_count
     result.findings = (
@@ -170,15 +162,12 @@ def _add_ignores(
         result.problem = "the ignore comments would not cover every finding; not rewritten"
         return result
     try:
-        files.write_atomic(source, _new_bytes(source, _line_edits(data, new_utf8), new_utf8))
+        new_raw = _new_bytes(source, _line_edits(data, new_utf8), new_utf8)
     except files.Refused as exc:
         result.problem = result.write_error = str(exc)
         return result
-    except files.ChangedOnDisk as exc:
-        result.problem = result.write_error = str(exc)
-        return result
-    except OSError as exc:
-        result.problem = result.write_error = f"cannot write: {exc}"
+    if (why := files.write_or_why(source, new_raw)) is not None:
+        result.problem = result.write_error = why
         return result
     result.fixed = len(result.findings)
     result.findings, result.suppressed = [], suppressed

@@ -544,15 +544,12 @@ def process_notebook(
             return result
         # the notebook's JSON text in its own encoding (UTF-8, with the BOM it had: the text
         # was decoded without it); every byte outside the changed sources is the file's own
-        files.write_atomic(source, splice(notebook, changed).encode(source.encoding))
+        new_raw = splice(notebook, changed).encode(source.encoding)
     except NotebookError as exc:
         result.problem = str(exc)
         return result
-    except (files.Refused, files.ChangedOnDisk) as exc:
-        result.problem = result.write_error = str(exc)
-        return result
-    except OSError as exc:
-        result.problem = result.write_error = f"cannot write: {exc}"
+    if (why := files.write_or_why(source, new_raw)) is not None:
+        result.problem = result.write_error = why
         return result
     result.fixed = count
     result.suppressed = suppressed
