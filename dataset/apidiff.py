@@ -41,7 +41,7 @@ from packaging.utils import (
 )
 from packaging.version import Version
 
-from recode.dataset.knowledge import IMPORT_NAMES, KnowledgeBase, canonical_name
+from recode.dataset.knowledge import IMPORT_NAMES, KnowledgeBase, RecordKind, canonical_name
 from recode.dataset.notes import NoteEntry, mentions
 from recode.dataset.release_notes import default_cache_dir
 
@@ -387,19 +387,20 @@ def join_notes(changes: Iterable[ApiChange], entries: Iterable[NoteEntry]) -> No
                         break
 
 
+#: The record kind a kind of difference proposes (griffe's breakage kinds and this module's own).
 _KB_KIND = {
-    "removed": "removed",
-    "renamed": "renamed",
-    "moved": "moved",
-    "kind_changed": "behavior",
-    "parameter_removed": "signature",
-    "parameter_renamed": "signature",
-    "parameter_required": "signature",
-    "parameter_moved": "signature",
-    "parameter_added_required": "signature",
-    "parameter_kind_changed": "signature",
-    "parameter_default_changed": "behavior",
-    "deprecated": "deprecated",
+    "removed": RecordKind.REMOVED,
+    "renamed": RecordKind.RENAMED,
+    "moved": RecordKind.MOVED,
+    "kind_changed": RecordKind.BEHAVIOR,
+    "parameter_removed": RecordKind.SIGNATURE,
+    "parameter_renamed": RecordKind.SIGNATURE,
+    "parameter_required": RecordKind.SIGNATURE,
+    "parameter_moved": RecordKind.SIGNATURE,
+    "parameter_added_required": RecordKind.SIGNATURE,
+    "parameter_kind_changed": RecordKind.SIGNATURE,
+    "parameter_default_changed": RecordKind.BEHAVIOR,
+    "deprecated": RecordKind.DEPRECATED,
 }
 
 
@@ -412,20 +413,15 @@ def candidate_records(changes: Iterable[ApiChange], library: str, new_version: s
     for c in changes:
         if notes_only and not c.notes:
             continue
-        kind = _KB_KIND.get(c.kind, "behavior")
+        kind = _KB_KIND.get(c.kind, RecordKind.BEHAVIOR)
         leaf = re.sub(r"[^\w]+", "-", c.symbol.split(".", 1)[-1]).strip("-")
         record: dict[str, Any] = {
             "id": f"{name}-{new_version}-{leaf}-candidate",
             "library": name,
             "symbol": c.symbol,
-            "kind": kind,
+            "kind": kind.value,
+            kind.needs[0]: new_version,
         }
-        if kind == "deprecated":
-            record["deprecated_in"] = new_version
-        elif kind in ("removed", "renamed", "moved", "signature"):
-            record["removed_in" if kind != "signature" else "changed_in"] = new_version
-        else:
-            record["changed_in"] = new_version
         if c.replacement:
             record["replacement"] = c.replacement
             if c.kind in ("renamed", "moved"):

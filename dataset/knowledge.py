@@ -18,7 +18,6 @@ from typing import Any
 
 from packaging.version import InvalidVersion, Version
 
-KINDS = ("removed", "renamed", "moved", "signature", "deprecated", "behavior")
 FIX_KINDS = ("rename", "keyword_rename", "keyword_drop", "template")
 
 #: Distribution name -> the top-level import name(s) its symbols start with.
@@ -57,6 +56,58 @@ _ALLOWED = {
     "position",
     "hook",
 }
+
+
+class RecordKind(enum.StrEnum):
+    """What a record says happened to its symbol. Everything that differs by kind is here:
+    the version a record of the kind must give, how loud a finding is once the change is in
+    (``breaks``), the words of its message, and whether importing the name fails.
+
+    A ``StrEnum``, so a kind compares equal to its name in the records (``"removed"``).
+    """
+
+    REMOVED = "removed"
+    RENAMED = "renamed"
+    MOVED = "moved"
+    SIGNATURE = "signature"  # a parameter removed, renamed or made keyword-only; a value refused
+    DEPRECATED = "deprecated"  # still works, warns; ``removed_in`` may say when it goes
+    BEHAVIOR = "behavior"  # still accepted; computes something else (a default, a meaning)
+
+    @property
+    def needs(self) -> tuple[str, ...]:
+        """The version fields of which a record of this kind must give at least one."""
+        if self is RecordKind.DEPRECATED:
+            return ("deprecated_in",)
+        if self in (RecordKind.SIGNATURE, RecordKind.BEHAVIOR):
+            return ("changed_in", "removed_in")
+        return ("removed_in",)
+
+    @property
+    def breaks(self) -> bool:
+        """Code that uses the old API fails once the change is in (an error, not a warning)."""
+        return self is not RecordKind.BEHAVIOR
+
+    @property
+    def verb(self) -> str:
+        """What happened, as a message says it: "`numpy.float_` was removed in numpy 2.0.0"."""
+        return {
+            RecordKind.REMOVED: "was removed",
+            RecordKind.RENAMED: "was renamed",
+            RecordKind.MOVED: "was moved",
+            RecordKind.SIGNATURE: "changed its signature",
+            RecordKind.BEHAVIOR: "changed behaviour",
+            RecordKind.DEPRECATED: "changed",
+        }[self]
+
+    @property
+    def name_goes(self) -> bool:
+        """The name itself stops resolving, so importing it is outdated too (``from numpy
+        import float_``); a signature or behaviour change leaves the import working."""
+        return self not in (RecordKind.SIGNATURE, RecordKind.BEHAVIOR)
+
+
+#: The kinds' names, in the order the schema lists them.
+KINDS = tuple(k.value for k in RecordKind)
 
 
 class RecordError(ValueError):
@@ -124,7 +175,7 @@ class ApiChange:
     id: str
     library: str
     symbol: str
-    kind: str
+    kind: RecordKind
     note: str
     source_url: str
     source_version: str
@@ -278,18 +329,17 @@ def parse_record(raw: object, origin: str = "") -> ApiChange:
     roots = IMPORT_NAMES.get(library, (library.replace("-", "_"),))
     if match.group("path").split(".")[0] not in roots:
         raise RecordError(f"symbol {symbol!r} does not start with {library}'s import name")
-    kind = _text(raw, "kind")
-    if kind not in KINDS:
-        raise RecordError(f"kind must be one of {', '.join(KINDS)}, got {kind!r}")
-    deprecated_in = _version(raw.get("deprecated_in"), "deprecated_in")
-    removed_in = _version(raw.get("removed_in"), "removed_in")
-    changed_in = _version(raw.get("changed_in"), "changed_in")
-    if kind == "deprecated" and deprecated_in is None:
-        raise RecordError("a deprecated record needs deprecated_in")
-    if kind in ("removed", "renamed", "moved") and removed_in is None:
-        raise RecordError(f"a {kind} record needs removed_in")
-    if kind in ("signature", "behavior") and removed_in is None and changed_in is None:
-        raise RecordError(f"a {kind} record needs changed_in or removed_in")
+    try:
+        kind = RecordKind(_text(raw, "kind"))
+    except ValueError:
+        raise RecordError(f"kind must be one of {', '.join(KINDS)}, got {raw['kind']!r}") from None
+    versions = {
+        name: _version(raw.get(name), name)
+        for name in ("deprecated_in", "removed_in", "changed_in")
+    }
+    deprecated_in, removed_in, changed_in = versions.values()
+    if all(versions[name] is None for name in kind.needs):
+        raise RecordError(f"a {kind} record needs {' or '.join(kind.needs)}")
     if deprecated_in and (removed_in or changed_in) and deprecated_in > (removed_in or changed_in):
         raise RecordError("deprecated_in is later than the removal/change")
     note = _text(raw, "note")

@@ -37,7 +37,7 @@ from typing import Any
 
 from packaging.version import InvalidVersion, Version
 
-from recode.dataset.knowledge import _SYMBOL, IMPORT_NAMES, ApiChange
+from recode.dataset.knowledge import _SYMBOL, IMPORT_NAMES, ApiChange, RecordKind
 
 
 class Outcome(Enum):
@@ -401,7 +401,7 @@ def plan(record: ApiChange, releases: list[Version]) -> _Plan:
         p.before = release_before(releases, effective)
     if record.deprecated_in is not None:
         p.dep_at = release_at(releases, record.deprecated_in)
-        if record.kind == "deprecated":
+        if record.kind is RecordKind.DEPRECATED:
             p.dep_before = release_before(releases, record.deprecated_in)
     return p
 
@@ -548,7 +548,7 @@ def _judge(p: _Plan, answers: dict[tuple[str, Version], Any]) -> RecordResult:
         if r.unless_keyword is not None:
             checks.append(_default_changed(r.unless_keyword, p, before, at))
         if r.max_positional is None and r.unless_keyword is None:
-            what = "a change of behaviour" if r.kind == "behavior" else "a change of meaning"
+            what = "a change of meaning" if r.kind.breaks else "a change of behaviour"
             checks.append(
                 Check(
                     f"{r.symbol} changed in {r.changed_in}",

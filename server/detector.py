@@ -966,7 +966,7 @@ class _Run:
             candidate = ".".join(parts[:i])
             if candidate in self.d.active:
                 for record, sev in self.d.active[candidate]:
-                    if record.kind in ("signature", "behavior") or (
+                    if not record.kind.name_goes or (
                         record.unless_keyword or record.max_positional is not None
                     ):
                         # Importing the name still works; only some calls of it are outdated

@@ -41,7 +41,7 @@ def severity_for(record: ApiChange, version: Version) -> str | None:
     """
     effective = record.effective_in
     if effective is not None and version >= effective:
-        return "warning" if record.kind == "behavior" else "error"
+        return "error" if record.kind.breaks else "warning"
     if record.deprecated_in is not None and version >= record.deprecated_in:
         return "warning"
     return None
@@ -56,15 +56,9 @@ def message_for(record: ApiChange, have: LibraryVersion, value: str | None = Non
     if used is None and record.values:
         used = " or ".join(f"`{record.parameter}={v}`" for v in record.values)
     if record.effective_in is not None and have.version >= record.effective_in:
-        verb = {
-            "removed": "was removed",
-            "renamed": "was renamed",
-            "moved": "was moved",
-            "signature": "changed its signature",
-            "behavior": "changed behaviour",
-        }.get(record.kind, "changed")
+        verb = record.kind.verb
         head = f"`{record.symbol}` {verb} in {lib} {record.effective_in}"
-        if record.parameter and record.kind == "behavior":  # still accepted; what it does changed
+        if record.parameter and not record.kind.breaks:  # still accepted; what it does changed
             head = f"`{record.path}` with {used or '`' + record.parameter + '`'} {verb} in {lib} "
             head += str(record.effective_in)
         elif record.parameter:

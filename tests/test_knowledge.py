@@ -6,8 +6,19 @@ import json
 from collections import Counter
 
 import pytest
+from packaging.version import Version
 
-from recode.dataset.knowledge import KINDS, RecordError, load_knowledge_base, parse_record
+from recode.dataset.knowledge import (
+    KINDS,
+    KnowledgeBase,
+    RecordError,
+    RecordKind,
+    load_knowledge_base,
+    parse_record,
+)
+from recode.server.detector import Detector
+from recode.server.severity import LibraryVersion, message_for, severity_for
+from tests.conftest import versions
 
 GOOD = {
     "id": "numpy-2.0-float_",
@@ -143,10 +154,20 @@ def test_every_shipped_record_cites_its_source(shipped):
 
 def _widget_kb(folder, types=None):
     folder.mkdir()
-    (folder / "numpy.jsonl").write_text(json.dumps({
-        "id": "t-widget-old", "library": "numpy", "symbol": "numpy.Widget.old",
-        "kind": "removed", "removed_in": "2.0.0", "note": "gone",
-        "source": {"url": "https://numpy.org/doc/", "version": "2.0.0"}}) + "\n")
+    (folder / "numpy.jsonl").write_text(
+        json.dumps(
+            {
+                "id": "t-widget-old",
+                "library": "numpy",
+                "symbol": "numpy.Widget.old",
+                "kind": "removed",
+                "removed_in": "2.0.0",
+                "note": "gone",
+                "source": {"url": "https://numpy.org/doc/", "version": "2.0.0"},
+            }
+        )
+        + "\n"
+    )
     if types is not None:
         (folder / "types.json").write_text(json.dumps(types))
     return folder
@@ -170,8 +191,10 @@ def test_a_kb_folder_brings_its_own_types_and_the_detector_follows_them(tmp_path
 
     source = b"import numpy as np\nw = np.make_widget()\nw.old()\n"
     found = []
-    for name, types in (("shipped", None),
-                        ("own", {"factories": {"numpy.make_widget": "numpy.Widget"}})):
+    for name, types in (
+        ("shipped", None),
+        ("own", {"factories": {"numpy.make_widget": "numpy.Widget"}}),
+    ):
         kb = load_knowledge_base([_widget_kb(tmp_path / name, types)])
         assert kb.problems == []
         detector = Detector(kb, {"numpy": LibraryVersion(Version("2.0"), "target")})
@@ -202,3 +225,51 @@ def test_types_json_that_is_not_json_names_its_line(tmp_path):
     (folder / "types.json").write_text('{\n"classes": [,]\n}\n')
     [problem] = load_knowledge_base([folder]).problems
     assert problem.line == 2 and "not valid JSON" in problem.message
+
+
+# -- record kinds: every kind's rules in one place (RecordKind), seen from each consumer ------
+
+_VERSION_FIELD = {
+    "deprecated": "deprecated_in",
+    "signature": "changed_in",
+    "behavior": "changed_in",
+}
+
+
+def _of_kind(kind: RecordKind, **extra) -> dict:
+    raw = {k: v for k, v in GOOD.items() if k not in ("removed_in", "fix")}
+    return {**raw, "kind": kind.value, _VERSION_FIELD.get(kind.value, "removed_in"): "2.0", **extra}
+
+
+@pytest.mark.parametrize("kind", list(RecordKind))
+def test_each_kind_parses_with_its_version_and_not_without(kind):
+    assert parse_record(_of_kind(kind)).kind is kind
+    bare = {k: v for k, v in _of_kind(kind).items() if not k.endswith("_in")}
+    with pytest.raises(RecordError, match=f"a {kind.value} record needs {kind.needs[0]}"):
+        parse_record(bare)
+
+
+@pytest.mark.parametrize(
+    "kind, severity, head",
+    [
+        (RecordKind.REMOVED, "error", "`numpy.float_` was removed in numpy 2.0"),
+        (RecordKind.RENAMED, "error", "`numpy.float_` was renamed in numpy 2.0"),
+        (RecordKind.MOVED, "error", "`numpy.float_` was moved in numpy 2.0"),
+        (RecordKind.SIGNATURE, "error", "`numpy.float_` changed its signature in numpy 2.0"),
+        (RecordKind.BEHAVIOR, "warning", "`numpy.float_` changed behaviour in numpy 2.0"),
+        (RecordKind.DEPRECATED, "warning", "`numpy.float_` is deprecated since numpy 2.0"),
+    ],
+)
+def test_each_kind_has_its_severity_and_words(kind, severity, head):
+    record = parse_record(_of_kind(kind))
+    assert severity_for(record, Version("2.1")) == severity
+    assert severity_for(record, Version("1.26")) is None
+    message = message_for(record, LibraryVersion(Version("2.1"), "installed"))
+    assert message.startswith(head + " (this environment has numpy 2.1)."), message
+
+
+@pytest.mark.parametrize("kind", list(RecordKind))
+def test_importing_the_name_is_flagged_only_where_the_name_goes(kind):
+    kb = KnowledgeBase([parse_record(_of_kind(kind))], [])
+    found = Detector(kb, versions(numpy="2.1")).detect(b"from numpy import float_\n")
+    assert bool(found) is kind.name_goes

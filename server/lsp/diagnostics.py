@@ -214,7 +214,7 @@ def _data(finding: Finding) -> dict[str, Any]:
 def to_diagnostic(finding: Finding, snapshot: Snapshot) -> types.Diagnostic:
     record = finding.record
     deprecated = record.effective_in is None or (
-        finding.severity == "warning" and record.kind != "behavior"
+        finding.severity == "warning" and record.kind.breaks
     )
     message = finding.message
     if finding.fix_unavailable:
