@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from packaging.version import InvalidVersion, Version
 
@@ -181,6 +181,9 @@ class TupleFactory:
     unless_keywords: tuple[str, ...] = ()
 
 
+_V = TypeVar("_V")
+
+
 @dataclass(frozen=True)
 class KnownTypes:
     """What the detector knows of the libraries' classes, from ``kb/types.json``: the classes
@@ -193,15 +196,47 @@ class KnownTypes:
     factories: Mapping[str, str] = field(default_factory=dict)
     attributes: Mapping[str, str] = field(default_factory=dict)
     tuple_factories: Mapping[str, TupleFactory] = field(default_factory=dict)
+    #: class -> its nearest base classes among the classes named here, nearest first
+    #: (``pandas.DatetimeIndex`` -> ``pandas.Index``): what a record on a base applies to
+    bases: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     def merged(self, other: KnownTypes) -> KnownTypes:
-        """Both sets of facts; ``other`` wins where both name the same call or attribute."""
+        """Both sets of facts; ``other`` wins where both name the same call, attribute or
+        class's bases."""
         return KnownTypes(
             self.classes | other.classes,
             {**self.factories, **other.factories},
             {**self.attributes, **other.attributes},
             {**self.tuple_factories, **other.tuple_factories},
+            {**self.bases, **other.bases},
         )
+
+    def ancestors(self, cls: str) -> tuple[str, ...]:
+        """The base classes of ``cls`` that :attr:`bases` names, transitively, nearest first
+        (depth first, each once: Python's order for the single-inheritance chains recorded)."""
+        found: list[str] = []
+        todo = list(reversed(self.bases.get(cls, ())))
+        while todo:
+            base = todo.pop()
+            if base not in found and base != cls:
+                found.append(base)
+                todo.extend(reversed(self.bases.get(base, ())))
+        return tuple(found)
+
+    def inherited(self, table: Mapping[str, _V]) -> dict[str, _V]:
+        """``table`` (a dotted ``Class.member`` -> its value) with what each subclass inherits:
+        a member a class has no entry for takes its nearest ancestor's (as an attribute lookup
+        does). Keys of another shape are kept as they are."""
+        members: dict[str, dict[str, _V]] = {}
+        for path, value in table.items():
+            owner, _, member = path.rpartition(".")
+            members.setdefault(owner, {})[member] = value
+        out = dict(table)
+        for cls in self.bases:
+            for ancestor in self.ancestors(cls):
+                for member, value in members.get(ancestor, {}).items():
+                    out.setdefault(f"{cls}.{member}", value)
+        return out
 
 
 TYPES_FILE = "types.json"
@@ -568,7 +603,14 @@ def parse_types(raw: object) -> KnownTypes:
     first key that breaks its shape (see ``kb/README.md``)."""
     if not isinstance(raw, dict):
         raise RecordError("the top level must be an object")
-    unknown = set(raw) - {"_comment", "classes", "factories", "attributes", "tuple_factories"}
+    unknown = set(raw) - {
+        "_comment",
+        "classes",
+        "factories",
+        "attributes",
+        "tuple_factories",
+        "bases",
+    }
     if unknown:
         raise RecordError(f"unknown keys: {', '.join(sorted(unknown))}")
     tuples: dict[str, TupleFactory] = {}
@@ -587,12 +629,35 @@ def parse_types(raw: object) -> KnownTypes:
         tuples[call] = TupleFactory(
             tuple(returns), _names(spec.get("unless_keywords", []), f"{where}.unless_keywords")
         )
-    return KnownTypes(
+    bases_raw = raw.get("bases", {})
+    if not isinstance(bases_raw, dict):
+        raise RecordError("bases must map class names to lists of class names")
+    bases = {cls: _names(listed, f"bases[{cls!r}]") for cls, listed in bases_raw.items()}
+    found = KnownTypes(
         classes=frozenset(_names(raw.get("classes", []), "classes")),
         factories=_name_map(raw.get("factories", {}), "factories"),
         attributes=_name_map(raw.get("attributes", {}), "attributes"),
         tuple_factories=tuples,
+        bases=bases,
     )
+    for cls in bases:
+        if _cyclic(bases, cls):
+            raise RecordError(f"bases[{cls!r}]: a class cannot be its own base")
+    return found
+
+
+def _cyclic(bases: Mapping[str, tuple[str, ...]], cls: str) -> bool:
+    """Whether ``cls`` is reached again by following ``bases`` from it."""
+    seen: set[str] = set()
+    todo = list(bases.get(cls, ()))
+    while todo:
+        base = todo.pop()
+        if base == cls:
+            return True
+        if base not in seen:
+            seen.add(base)
+            todo.extend(bases.get(base, ()))
+    return False
 
 
 def load_types(path: Path) -> tuple[KnownTypes, list[LoadProblem]]:
