@@ -199,6 +199,10 @@ class KnownTypes:
     #: class -> its nearest base classes among the classes named here, nearest first
     #: (``pandas.DatetimeIndex`` -> ``pandas.Index``): what a record on a base applies to
     bases: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    #: class -> the members it defines itself, which records on its bases do not reach
+    #: (``numpy.matrix`` keeps a ``ptp`` of its own where ``numpy.ndarray`` lost it), or a
+    #: keyword of one (``copy(names)``: MultiIndex.copy still takes ``names``)
+    overrides: Mapping[str, frozenset[str]] = field(default_factory=dict)
 
     def merged(self, other: KnownTypes) -> KnownTypes:
         """Both sets of facts; ``other`` wins where both name the same call, attribute or
@@ -209,6 +213,7 @@ class KnownTypes:
             {**self.attributes, **other.attributes},
             {**self.tuple_factories, **other.tuple_factories},
             {**self.bases, **other.bases},
+            {**self.overrides, **other.overrides},
         )
 
     def ancestors(self, cls: str) -> tuple[str, ...]:
@@ -226,16 +231,20 @@ class KnownTypes:
     def inherited(self, table: Mapping[str, _V]) -> dict[str, _V]:
         """``table`` (a dotted ``Class.member`` -> its value) with what each subclass inherits:
         a member a class has no entry for takes its nearest ancestor's (as an attribute lookup
-        does). Keys of another shape are kept as they are."""
+        does), unless the class, or a base nearer than that ancestor, overrides it. A key may
+        carry a keyword (``Class.member(keyword)``), overridden with its member or alone."""
         members: dict[str, dict[str, _V]] = {}
         for path, value in table.items():
             owner, _, member = path.rpartition(".")
             members.setdefault(owner, {})[member] = value
         out = dict(table)
         for cls in self.bases:
+            own = set(self.overrides.get(cls, ()))
             for ancestor in self.ancestors(cls):
                 for member, value in members.get(ancestor, {}).items():
-                    out.setdefault(f"{cls}.{member}", value)
+                    if member not in own and member.partition("(")[0] not in own:
+                        out.setdefault(f"{cls}.{member}", value)
+                own |= self.overrides.get(ancestor, frozenset())
         return out
 
 
@@ -610,6 +619,7 @@ def parse_types(raw: object) -> KnownTypes:
         "attributes",
         "tuple_factories",
         "bases",
+        "overrides",
     }
     if unknown:
         raise RecordError(f"unknown keys: {', '.join(sorted(unknown))}")
@@ -629,21 +639,31 @@ def parse_types(raw: object) -> KnownTypes:
         tuples[call] = TupleFactory(
             tuple(returns), _names(spec.get("unless_keywords", []), f"{where}.unless_keywords")
         )
-    bases_raw = raw.get("bases", {})
-    if not isinstance(bases_raw, dict):
-        raise RecordError("bases must map class names to lists of class names")
-    bases = {cls: _names(listed, f"bases[{cls!r}]") for cls, listed in bases_raw.items()}
+    bases = {
+        cls: _names(listed, f"bases[{cls!r}]")
+        for cls, listed in _object(raw.get("bases", {}), "bases").items()
+    }
     found = KnownTypes(
         classes=frozenset(_names(raw.get("classes", []), "classes")),
         factories=_name_map(raw.get("factories", {}), "factories"),
         attributes=_name_map(raw.get("attributes", {}), "attributes"),
         tuple_factories=tuples,
         bases=bases,
+        overrides={
+            cls: frozenset(_names(listed, f"overrides[{cls!r}]"))
+            for cls, listed in _object(raw.get("overrides", {}), "overrides").items()
+        },
     )
     for cls in bases:
         if _cyclic(bases, cls):
             raise RecordError(f"bases[{cls!r}]: a class cannot be its own base")
     return found
+
+
+def _object(raw: object, where: str) -> dict[str, Any]:
+    if not isinstance(raw, dict):
+        raise RecordError(f"{where} must map class names to lists of names")
+    return raw
 
 
 def _cyclic(bases: Mapping[str, tuple[str, ...]], cls: str) -> bool:
