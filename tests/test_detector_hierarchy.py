@@ -78,6 +78,20 @@ def test_the_classes_library_calls_return(today):
     ]
 
 
+def test_a_removed_hook_overridden_in_a_subclass_of_a_subclass():
+    code = """
+        from scrapy.spiders import CrawlSpider
+        class Pages(CrawlSpider):
+            def make_requests_from_url(self, url):
+                return None
+        class Other:
+            def make_requests_from_url(self, url):
+                return None
+    """
+    d = Detector(KB, {"scrapy": LibraryVersion(Version("2.13.4"), "target")})
+    assert ids(d, code) == [(4, "scrapy-2.6-make_requests_from_url", "make_requests_from_url")]
+
+
 def test_a_subclass_record_wins_over_its_base(today):
     code = """
         import pandas as pd
