@@ -222,8 +222,9 @@ class Detector:
     def _inherit(self, types: KnownTypes) -> None:
         """What an object of a subclass inherits (``types.json``'s ``bases``): a record on a
         base class's method, keyword or attribute applies to a subclass's object where the
-        subclass has no record of its own on that method (keyword), as attribute lookup goes
-        (``pandas.Index.get_loc(method)`` on a DatetimeIndex), and so do factories and typed
+        subclass has no record of its own on that method (keyword) and does not override it
+        (``overrides``), as attribute lookup goes (``pandas.Index.get_loc(method)`` on a
+        DatetimeIndex, not ``numpy.ndarray.ptp`` on a matrix), and so do factories and typed
         attributes. The tables get an entry per subclass, so that the prefilter, which reads
         them, keeps every file this can flag."""
         self.classes |= set(types.bases) | {b for listed in types.bases.values() for b in listed}
