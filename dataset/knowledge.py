@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from packaging.version import InvalidVersion, Version
 
@@ -232,6 +232,9 @@ class TupleFactory:
     unless_keywords: tuple[str, ...] = ()
 
 
+_V = TypeVar("_V")
+
+
 @dataclass(frozen=True)
 class KnownTypes:
     """What the detector knows of the libraries' classes, from ``kb/types.json``: the classes
@@ -244,15 +247,56 @@ class KnownTypes:
     factories: Mapping[str, str] = field(default_factory=dict)
     attributes: Mapping[str, str] = field(default_factory=dict)
     tuple_factories: Mapping[str, TupleFactory] = field(default_factory=dict)
+    #: class -> its nearest base classes among the classes named here, nearest first
+    #: (``pandas.DatetimeIndex`` -> ``pandas.Index``): what a record on a base applies to
+    bases: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    #: class -> the members it defines itself, which records on its bases do not reach
+    #: (``numpy.matrix`` keeps a ``ptp`` of its own where ``numpy.ndarray`` lost it), or a
+    #: keyword of one (``copy(names)``: MultiIndex.copy still takes ``names``)
+    overrides: Mapping[str, frozenset[str]] = field(default_factory=dict)
 
     def merged(self, other: KnownTypes) -> KnownTypes:
-        """Both sets of facts; ``other`` wins where both name the same call or attribute."""
+        """Both sets of facts; ``other`` wins where both name the same call, attribute or
+        class's bases."""
         return KnownTypes(
             self.classes | other.classes,
             {**self.factories, **other.factories},
             {**self.attributes, **other.attributes},
             {**self.tuple_factories, **other.tuple_factories},
+            {**self.bases, **other.bases},
+            {**self.overrides, **other.overrides},
         )
+
+    def ancestors(self, cls: str) -> tuple[str, ...]:
+        """The base classes of ``cls`` that :attr:`bases` names, transitively, nearest first
+        (depth first, each once: Python's order for the single-inheritance chains recorded)."""
+        found: list[str] = []
+        todo = list(reversed(self.bases.get(cls, ())))
+        while todo:
+            base = todo.pop()
+            if base not in found and base != cls:
+                found.append(base)
+                todo.extend(reversed(self.bases.get(base, ())))
+        return tuple(found)
+
+    def inherited(self, table: Mapping[str, _V]) -> dict[str, _V]:
+        """``table`` (a dotted ``Class.member`` -> its value) with what each subclass inherits:
+        a member a class has no entry for takes its nearest ancestor's (as an attribute lookup
+        does), unless the class, or a base nearer than that ancestor, overrides it. A key may
+        carry a keyword (``Class.member(keyword)``), overridden with its member or alone."""
+        members: dict[str, dict[str, _V]] = {}
+        for path, value in table.items():
+            owner, _, member = path.rpartition(".")
+            members.setdefault(owner, {})[member] = value
+        out = dict(table)
+        for cls in self.bases:
+            own = set(self.overrides.get(cls, ()))
+            for ancestor in self.ancestors(cls):
+                for member, value in members.get(ancestor, {}).items():
+                    if member not in own and member.partition("(")[0] not in own:
+                        out.setdefault(f"{cls}.{member}", value)
+                own |= self.overrides.get(ancestor, frozenset())
+        return out
 
 
 TYPES_FILE = "types.json"
@@ -618,7 +662,15 @@ def parse_types(raw: object) -> KnownTypes:
     first key that breaks its shape (see ``kb/README.md``)."""
     if not isinstance(raw, dict):
         raise RecordError("the top level must be an object")
-    unknown = set(raw) - {"_comment", "classes", "factories", "attributes", "tuple_factories"}
+    unknown = set(raw) - {
+        "_comment",
+        "classes",
+        "factories",
+        "attributes",
+        "tuple_factories",
+        "bases",
+        "overrides",
+    }
     if unknown:
         raise RecordError(f"unknown keys: {', '.join(sorted(unknown))}")
     tuples: dict[str, TupleFactory] = {}
@@ -637,12 +689,45 @@ def parse_types(raw: object) -> KnownTypes:
         tuples[call] = TupleFactory(
             tuple(returns), _names(spec.get("unless_keywords", []), f"{where}.unless_keywords")
         )
-    return KnownTypes(
+    bases = {
+        cls: _names(listed, f"bases[{cls!r}]")
+        for cls, listed in _object(raw.get("bases", {}), "bases").items()
+    }
+    found = KnownTypes(
         classes=frozenset(_names(raw.get("classes", []), "classes")),
         factories=_name_map(raw.get("factories", {}), "factories"),
         attributes=_name_map(raw.get("attributes", {}), "attributes"),
         tuple_factories=tuples,
+        bases=bases,
+        overrides={
+            cls: frozenset(_names(listed, f"overrides[{cls!r}]"))
+            for cls, listed in _object(raw.get("overrides", {}), "overrides").items()
+        },
     )
+    for cls in bases:
+        if _cyclic(bases, cls):
+            raise RecordError(f"bases[{cls!r}]: a class cannot be its own base")
+    return found
+
+
+def _object(raw: object, where: str) -> dict[str, Any]:
+    if not isinstance(raw, dict):
+        raise RecordError(f"{where} must map class names to lists of names")
+    return raw
+
+
+def _cyclic(bases: Mapping[str, tuple[str, ...]], cls: str) -> bool:
+    """Whether ``cls`` is reached again by following ``bases`` from it."""
+    seen: set[str] = set()
+    todo = list(bases.get(cls, ()))
+    while todo:
+        base = todo.pop()
+        if base == cls:
+            return True
+        if base not in seen:
+            seen.add(base)
+            todo.extend(bases.get(base, ()))
+    return False
 
 
 def load_types(path: Path) -> tuple[KnownTypes, list[LoadProblem]]:

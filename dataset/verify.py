@@ -309,6 +309,9 @@ INSTANCES: dict[str, str] = {
     "pandas.Index": "importlib.import_module('pandas').Index([1, 2])",
     "pandas.Series.dt": "importlib.import_module('pandas').Series("
     "importlib.import_module('pandas').to_datetime(['2020-01-01'])).dt",
+    # a mixin of every sparse matrix class: their shared members are not on it
+    "scipy.sparse.spmatrix": "importlib.import_module('scipy.sparse').eye(2)",
+    "scipy.sparse.sparray": "importlib.import_module('scipy.sparse').csr_array((2, 2))",
 }
 
 

@@ -33,6 +33,7 @@ from recode.dataset.knowledge import (
     IMPORT_NAMES,
     ApiChange,
     KnowledgeBase,
+    KnownTypes,
     TupleFactory,
     canonical_name,
 )
@@ -175,6 +176,7 @@ class Detector:
         self.factories: dict[str, str] = dict(kb.types.factories)
         self.attributes: dict[str, str] = dict(kb.types.attributes)
         self.tuple_factories: dict[str, TupleFactory] = dict(kb.types.tuple_factories)
+        self._inherit(kb.types)
         for path in list(self.active) + list(self.params):
             parent, _, _ = path.rpartition(".")
             if parent and parent.rpartition(".")[2][:1].isupper():
@@ -216,6 +218,31 @@ class Detector:
         self._binding_patterns: dict[bytes, _BindingPatterns] = {}
         self._reference_patterns: dict[bytes, re.Pattern[bytes]] = {}
         self.prefilter = Prefilter(self)
+
+    def _inherit(self, types: KnownTypes) -> None:
+        """What an object of a subclass inherits (``types.json``'s ``bases``): a record on a
+        base class's method, keyword or attribute applies to a subclass's object where the
+        subclass has no record of its own on that method (keyword) and does not override it
+        (``overrides``), as attribute lookup goes (``pandas.Index.get_loc(method)`` on a
+        DatetimeIndex, not ``numpy.ndarray.ptp`` on a matrix), and so do factories and typed
+        attributes. The tables get an entry per subclass, so that the prefilter, which reads
+        them, keeps every file this can flag."""
+        self.classes |= set(types.bases) | {b for listed in types.bases.values() for b in listed}
+        self.active = types.inherited(self.active)
+        # one entry per keyword (``path(keyword)``: no keyword holds a dot), each inherited apart
+        flat = types.inherited(
+            {
+                f"{path}({kw})": entries
+                for path, by in self.params.items()
+                for kw, entries in by.items()
+            }
+        )
+        self.params = {}
+        for key, entries in flat.items():
+            path, _, kw = key[:-1].partition("(")
+            self.params.setdefault(path, {})[kw] = entries
+        self.factories = types.inherited(self.factories)
+        self.attributes = types.inherited(self.attributes)
 
     def reference_pattern(self, name: bytes) -> re.Pattern[bytes]:
         """Uses of an imported name, with the attribute after it, if any: in group 1 where the

@@ -210,6 +210,9 @@ def test_a_kb_folder_brings_its_own_types_and_the_detector_follows_them(tmp_path
         ({"factories": {"numpy.zeros": 3}}, "factories must map dotted names to class names"),
         ({"tuple_factories": {"f": {"returns": "x"}}}, "tuple_factories['f'].returns"),
         ({"clases": []}, "unknown keys: clases"),
+        ({"bases": {"numpy.B": "numpy.A"}}, "bases['numpy.B'] must be a list of dotted names"),
+        ({"bases": {"numpy.A": ["numpy.B"], "numpy.B": ["numpy.A"]}}, "cannot be its own base"),
+        ({"overrides": ["ptp"]}, "overrides must map class names to lists of names"),
         ([], "the top level must be an object"),
     ],
 )
