@@ -69,6 +69,9 @@ def edits_for(
             edits = _keyword_rename(site.keyword, fix.to)
         elif fix.kind == "keyword_drop" and site.keyword is not None:
             edits = (_drop_item(site.keyword),)
+        elif fix.kind == "value" and (site.keyword or site.argument) is not None:
+            value = site.argument or site.keyword.child_by_field_name("value")
+            edits = (_rewrite_literal(value, fix),)
         elif fix.kind == "rename":
             if site.import_stmt is not None:
                 edits = _rename_import_site(finding, analysis, site)
@@ -228,6 +231,23 @@ def _drop_item(item: Node) -> Edit:
     if len(siblings) > 1:
         return Edit(item.start_byte, siblings[1].start_byte, "")
     return Edit(item.start_byte, item.end_byte, "")
+
+
+def _rewrite_literal(value: Node, fix: Fix) -> Edit:
+    """A value fix: the text between a plain string literal's quotes, its quotes and prefix
+    kept (``freq="M"`` -> ``freq="ME"``, ``r'M'`` -> ``r'ME'``)."""
+    parts = value.named_children
+    if (
+        value.type != "string"
+        or len(parts) != 3  # start, content, end: no escapes or f-string fields
+        or parts[1].type != "string_content"
+        or any(c in text(parts[0]).lower() for c in "fb")
+    ):
+        raise _NoFix(f"the value `{text(value)}` is not a plain string literal")
+    new = fix.literal(text(parts[1]))
+    if new is None:
+        raise _NoFix(f"the fix has no new spelling for `{text(value)}`")
+    return Edit(parts[1].start_byte, parts[1].end_byte, new)
 
 
 # -- renames -------------------------------------------------------------------------------
