@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ast
 import bisect
+import itertools
 import re
 import threading
 from collections.abc import Callable, Collection, Iterable, Sequence
@@ -82,6 +83,8 @@ def edits_for(
             and (site.call if fix.target is Target.CALL else site.reference) is not None
         ):
             edits = _template(finding, analysis, site)
+        elif fix.kind == "template" and site.import_stmt is not None:
+            edits = _template_import(finding, analysis, site)
         if edits is not None:
             _keep_comments(edits, analysis)
         return edits, None
@@ -579,6 +582,48 @@ def _template(finding: Finding, analysis: Analysis, site: FixSite) -> tuple[Edit
     ):
         rendered = f"({rendered})"
     return (Edit(node.start_byte, node.end_byte, rendered), *extra)
+
+
+def _template_import(finding: Finding, analysis: Analysis, site: FixSite) -> tuple[Edit, ...]:
+    """``from m import old``, where a template rewrites ``old``: every use of the name through
+    the template, and the import item dropped (the new code imports what it needs), all at once,
+    so that no use is left without its import. A use the template cannot rewrite (``old``
+    passed as a function where the template rewrites calls) keeps the import, with the reason."""
+    stmt, name = site.import_stmt, site.import_name
+    if stmt.type != "import_from_statement" or name is None:
+        raise _NoFix
+    binding = next(
+        (
+            b
+            for b in analysis.bindings
+            if b.kind == "from" and b.name_node is not None and b.name_node.id == name.id
+        ),
+        None,
+    )
+    if binding is None:
+        raise _NoFix
+    call_target = finding.record.fix.target is Target.CALL
+    edits: set[Edit] = set()
+    for ref in binding.references:
+        call = ref.parent
+        if call_target and (
+            call is None
+            or call.type != "call"
+            or call.child_by_field_name("function") is None
+            or call.child_by_field_name("function").id != ref.id
+        ):
+            raise _NoFix(
+                f"`{binding.name}` is used other than in a call (line {ref.start_point[0] + 1}), "
+                "which the fix cannot rewrite, so its import stays"
+            )
+        use = FixSite(reference=ref, binding=binding, name=ref, call=call if call_target else None)
+        edits.update(_template(finding, analysis, use))
+    item = name.parent if name.parent.type == "aliased_import" else name
+    edits.add(_remove_import_item(stmt, item, analysis.source))
+    ordered = sorted(edits)
+    if any(_overlaps(a, b) for a, b in itertools.pairwise(ordered)):
+        raise _NoFix("one use of the name holds another; the fix rewrites them one at a time")
+    return tuple(ordered)
 
 
 def _is_primary(code: str) -> bool:
