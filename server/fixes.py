@@ -547,6 +547,13 @@ def _template(finding: Finding, analysis: Analysis, site: FixSite) -> tuple[Edit
             func = node if fix.target is Target.REFERENCE else node.child_by_field_name("function")
             if func.type != "attribute":
                 raise _NoFix
+            if site.binding is not None and site.binding.kind in ("import", "from", "star"):
+                # reached through an import, the object is the class (``np.ndarray.ptp``), not
+                # an instance: the unbound method takes the instance as its first argument
+                raise _NoFix(
+                    f"`{text(func)}` is the method reached through its class, not through an "
+                    "object: the rewrite needs the object"
+                )
             return text(func.child_by_field_name("object"))
         if token == "rest":
             rest_at.append(m.start())
