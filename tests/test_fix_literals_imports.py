@@ -223,3 +223,26 @@ def test_cli_writes_the_fixes(tmp_path, capsys):
         "area = simpson([1.0, 2.0, 3.0], x=[0.0, 1.0, 2.0])\n"
     )
     json.loads(capsys.readouterr().out)
+
+
+# -- matplotlib.cm.get_cmap ----------------------------------------------------------------------
+
+
+def test_get_cmap_moves_out_of_a_from_import(detector):
+    code = "from matplotlib.cm import get_cmap, ScalarMappable\nc = get_cmap('viridis')\n"
+    assert fixed(detector, code) == (
+        "from matplotlib.cm import ScalarMappable\nimport matplotlib\n"
+        "c = matplotlib.colormaps.get_cmap('viridis')\n"
+    )
+
+
+def test_get_cmap_with_lut_is_left_to_a_person(detector):
+    # a Colormap passed as name came back unchanged, lut ignored: .resampled(lut) is not exact
+    code = "import matplotlib.cm as cm\nc = cm.get_cmap('viridis', 8)\n"
+    assert fixed(detector, code) == code
+    (finding,) = detector.detect(code.encode())
+    assert (
+        finding.fix_unavailable
+        == "the call passes more arguments by position than the rewrite takes"
+    )
+    assert ".resampled(lut)" in finding.record.replacement
