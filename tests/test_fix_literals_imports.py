@@ -246,3 +246,17 @@ def test_get_cmap_with_lut_is_left_to_a_person(detector):
         == "the call passes more arguments by position than the rewrite takes"
     )
     assert ".resampled(lut)" in finding.record.replacement
+
+
+def test_a_renamed_module_is_renamed_in_a_from_import(detector):
+    # numdifftools 0.9.39's tests: every name of numpy.testing.utils is one of numpy.testing's
+    code = (
+        "import numpy as np\nfrom numpy.testing.utils import assert_array_almost_equal, "
+        "assert_allclose\nassert_allclose(np.ones(2), np.ones(2))\n"
+        "np.testing.utils.assert_equal(1, 1)\n"
+    )
+    assert fixed(detector, code) == (
+        "import numpy as np\nfrom numpy.testing import assert_array_almost_equal, "
+        "assert_allclose\nassert_allclose(np.ones(2), np.ones(2))\n"
+        "np.testing.assert_equal(1, 1)\n"
+    )
