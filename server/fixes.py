@@ -616,6 +616,12 @@ def _template_import(finding: Finding, analysis: Analysis, site: FixSite) -> tup
     )
     if binding is None:
         raise _NoFix
+    quoted = rb"""['"]""" + re.escape(binding.name.encode()) + rb"""['"]"""
+    if b"__all__" in analysis.source and re.search(quoted, analysis.source):
+        raise _NoFix(
+            f"`{binding.name}` is named in a string (`__all__`?): other modules may import it "
+            "from here, so its import stays"
+        )
     call_target = finding.record.fix.target is Target.CALL
     edits: set[Edit] = set()
     for ref in binding.references:

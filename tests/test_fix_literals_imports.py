@@ -260,3 +260,10 @@ def test_a_renamed_module_is_renamed_in_a_from_import(detector):
         "assert_allclose\nassert_allclose(np.ones(2), np.ones(2))\n"
         "np.testing.assert_equal(1, 1)\n"
     )
+
+
+def test_a_name_the_module_exports_keeps_its_import(detector):
+    code = "from scipy.integrate import simps\n__all__ = ['simps']\n"
+    assert fixed(detector, code) == code
+    (finding,) = detector.detect(code.encode())
+    assert "named in a string (`__all__`?)" in finding.fix_unavailable
