@@ -371,19 +371,16 @@ def _check_value_fix(fix: Fix, values: list[str]) -> None:
     """A value fix maps the texts of the string literals among the record's ``values``."""
     if not values:
         raise RecordError("a value fix needs the record's values")
-    literals = set()
-    for v in values:
-        try:
-            literal = ast.literal_eval(v)
-        except (ValueError, SyntaxError):
-            continue
-        if isinstance(literal, str) and v[0] in "'\"" and v[1:-1] == literal:
-            literals.add(literal)
+    literals = {v[1:-1] for v in values if _PLAIN_STRING.fullmatch(v)}
     stray = [old for old, _ in fix.literals if old not in literals]
     if stray:
         raise RecordError(
             f"fix.map names {', '.join(map(repr, stray))}, which values does not list as a string"
         )
+
+
+#: A plain one-line string literal without escapes, as ``values`` lists them (``'M'``, ``"M"``).
+_PLAIN_STRING = re.compile(r"'[^'\\\n]*'|\"[^\"\\\n]*\"")
 
 
 _FIX_FIELDS = {

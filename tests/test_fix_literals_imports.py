@@ -267,3 +267,12 @@ def test_a_name_the_module_exports_keeps_its_import(detector):
     assert fixed(detector, code) == code
     (finding,) = detector.detect(code.encode())
     assert "named in a string (`__all__`?)" in finding.fix_unavailable
+
+
+def test_every_value_fix_maps_every_string_its_record_flags():
+    # a value added to a record's values without its new spelling would be flagged, not fixed
+    value_fixes = [r for r in KB.records if r.fix is not None and r.fix.kind == "value"]
+    assert len(value_fixes) > 250
+    for record in value_fixes:
+        texts = {v[1:-1] for v in record.values if v[0] in "'\""}
+        assert texts == {old for old, _ in record.fix.literals}, record.id
