@@ -85,6 +85,8 @@ def edits_for(
             edits = _template(finding, analysis, site)
         elif fix.kind == "template" and site.import_stmt is not None:
             edits = _template_import(finding, analysis, site)
+        elif fix.kind == "template" and site.reference is not None:
+            raise _NoFix(f"`{text(site.reference)}` is not called here; the fix rewrites calls")
         if edits is not None:
             _keep_comments(edits, analysis)
         return edits, None
