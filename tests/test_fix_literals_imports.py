@@ -67,6 +67,11 @@ def reasons(detector: Detector, code: str) -> dict[str, str | None]:
             "import pandas as pd\ntd = pd.to_timedelta([1, 2], 'L')\n",
             "import pandas as pd\ntd = pd.to_timedelta([1, 2], 'ms')\n",
         ),
+        # matplotlib's seaborn styles under their 3.6 names
+        (
+            "import matplotlib.pyplot as plt\nplt.style.use('seaborn-whitegrid')\n",
+            "import matplotlib.pyplot as plt\nplt.style.use('seaborn-v0_8-whitegrid')\n",
+        ),
         # a period alias becomes the period spelling, not the offset's
         (
             "import pandas as pd\np = pd.Period('2020-01-01', 'A')\n",
