@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 from packaging.version import InvalidVersion, Version
 
-FIX_KINDS = ("rename", "keyword_rename", "keyword_drop", "template")
+FIX_KINDS = ("rename", "keyword_rename", "keyword_drop", "template", "value")
 
 #: Distribution name -> the top-level import name(s) its symbols start with.
 IMPORT_NAMES: dict[str, tuple[str, ...]] = {
@@ -148,12 +148,18 @@ class Fix:
     positional: int = 0  # template: how many of ``args`` may be passed by position
     target: Target = Target.CALL  # template: what it replaces
     module: str | None = None  # rename: a submodule that must be imported to reach ``to``
+    #: value: a string literal's old text -> its new text (``M`` -> ``ME``), quotes kept
+    literals: tuple[tuple[str, str], ...] = ()
     applicability: Applicability = Applicability.SAFE
     unsafe_because: str | None = None  # the corner case where an unsafe fix changes behaviour
 
     @property
     def safe(self) -> bool:
         return self.applicability is Applicability.SAFE
+
+    def literal(self, old: str) -> str | None:
+        """A value fix's new text for a string literal's text ``old``, if it has one."""
+        return dict(self.literals).get(old)
 
 
 def value_map(raw: str) -> dict[str, str]:
@@ -427,6 +433,8 @@ def parse_record(raw: object, origin: str = "") -> ApiChange:
         raise RecordError("position must be a non-negative integer")
     if position is not None and not values:
         raise RecordError("position applies only to a record with values")
+    if fix is not None and fix.kind == "value":
+        _check_value_fix(fix, values)
     hook = raw.get("hook", False)
     if not isinstance(hook, bool):
         raise RecordError("hook must be true or false")
@@ -453,8 +461,25 @@ def parse_record(raw: object, origin: str = "") -> ApiChange:
     )
 
 
+def _check_value_fix(fix: Fix, values: list[str]) -> None:
+    """A value fix maps the texts of the string literals among the record's ``values``."""
+    if not values:
+        raise RecordError("a value fix needs the record's values")
+    literals = {v[1:-1] for v in values if _PLAIN_STRING.fullmatch(v)}
+    stray = [old for old, _ in fix.literals if old not in literals]
+    if stray:
+        raise RecordError(
+            f"fix.map names {', '.join(map(repr, stray))}, which values does not list as a string"
+        )
+
+
+#: A plain one-line string literal without escapes, as ``values`` lists them (``'M'``, ``"M"``).
+_PLAIN_STRING = re.compile(r"'[^'\\\n]*'|\"[^\"\\\n]*\"")
+
+
 _FIX_FIELDS = {
     "kind",
+    "map",
     "to",
     "module",
     "template",
@@ -511,7 +536,40 @@ def _parse_fix_kind(raw: dict, param: str | None) -> Fix:
         return Fix(kind, to=to, module=module)
     if kind == "template":
         return _parse_template(raw)
+    if kind == "value":
+        return _parse_value(raw, param)
+    if "map" in raw:
+        raise RecordError("fix.map belongs to a value fix")
     return Fix(kind)
+
+
+#: What a value fix may write inside a literal's quotes: no quote, backslash or line break, so
+#: that it means the same between any quotes the user chose.
+_LITERAL_TEXT = re.compile(r"[^'\"\\\r\n]+")
+
+
+def _parse_value(raw: dict, param: str | None) -> Fix:
+    """A value fix: ``{"kind": "value", "map": {"M": "ME"}}`` rewrites a string literal passed
+    for the parameter, its quotes and prefix kept."""
+    if param is None:
+        raise RecordError("a value fix needs a symbol of the form callable(param)")
+    table = raw.get("map")
+    if (
+        not isinstance(table, dict)
+        or not table
+        or not all(
+            isinstance(k, str)
+            and isinstance(v, str)
+            and _LITERAL_TEXT.fullmatch(k)
+            and _LITERAL_TEXT.fullmatch(v)
+            for k, v in table.items()
+        )
+    ):
+        raise RecordError(
+            "a value fix needs 'map': an object of literal texts (no quotes, backslashes or "
+            "line breaks) to their new texts"
+        )
+    return Fix("value", literals=tuple(table.items()))
 
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ast
 import bisect
+import itertools
 import re
 import threading
 from collections.abc import Callable, Collection, Iterable, Sequence
@@ -69,6 +70,9 @@ def edits_for(
             edits = _keyword_rename(site.keyword, fix.to)
         elif fix.kind == "keyword_drop" and site.keyword is not None:
             edits = (_drop_item(site.keyword),)
+        elif fix.kind == "value" and (site.keyword or site.argument) is not None:
+            value = site.argument or site.keyword.child_by_field_name("value")
+            edits = (_rewrite_literal(value, fix),)
         elif fix.kind == "rename":
             if site.import_stmt is not None:
                 edits = _rename_import_site(finding, analysis, site)
@@ -79,6 +83,10 @@ def edits_for(
             and (site.call if fix.target is Target.CALL else site.reference) is not None
         ):
             edits = _template(finding, analysis, site)
+        elif fix.kind == "template" and site.import_stmt is not None:
+            edits = _template_import(finding, analysis, site)
+        elif fix.kind == "template" and site.reference is not None:
+            raise _NoFix(f"`{text(site.reference)}` is not called here; the fix rewrites calls")
         if edits is not None:
             _keep_comments(edits, analysis)
         return edits, None
@@ -230,6 +238,23 @@ def _drop_item(item: Node) -> Edit:
     return Edit(item.start_byte, item.end_byte, "")
 
 
+def _rewrite_literal(value: Node, fix: Fix) -> Edit:
+    """A value fix: the text between a plain string literal's quotes, its quotes and prefix
+    kept (``freq="M"`` -> ``freq="ME"``, ``r'M'`` -> ``r'ME'``)."""
+    parts = value.named_children
+    if (
+        value.type != "string"
+        or len(parts) != 3  # start, content, end: no escapes or f-string fields
+        or parts[1].type != "string_content"
+        or any(c in text(parts[0]).lower() for c in "fb")
+    ):
+        raise _NoFix(f"the value `{text(value)}` is not a plain string literal")
+    new = fix.literal(text(parts[1]))
+    if new is None:
+        raise _NoFix(f"the fix has no new spelling for `{text(value)}`")
+    return Edit(parts[1].start_byte, parts[1].end_byte, new)
+
+
 # -- renames -------------------------------------------------------------------------------
 
 
@@ -276,6 +301,13 @@ def _rename_import_site(finding: Finding, analysis: Analysis, site: FixSite) -> 
     if name is None:
         raise _NoFix  # a removed parent module: a person must decide
     new = finding.record.fix.to
+    module_name = stmt.child_by_field_name("module_name")
+    if module_name is not None and module_name.id == name.id:
+        # a module renamed (``from numpy.testing.utils import x``): the names it is asked for
+        # come from the new module, which has them all (what makes the rename exact)
+        if new.startswith("builtins."):
+            raise _NoFix
+        return (Edit(name.start_byte, name.end_byte, new),)
     if stmt.type == "import_from_statement":
         binding = next(
             (
@@ -524,6 +556,13 @@ def _template(finding: Finding, analysis: Analysis, site: FixSite) -> tuple[Edit
             func = node if fix.target is Target.REFERENCE else node.child_by_field_name("function")
             if func.type != "attribute":
                 raise _NoFix
+            if site.binding is not None and site.binding.kind in ("import", "from", "star"):
+                # reached through an import, the object is the class (``np.ndarray.ptp``), not
+                # an instance: the unbound method takes the instance as its first argument
+                raise _NoFix(
+                    f"`{text(func)}` is the method reached through its class, not through an "
+                    "object: the rewrite needs the object"
+                )
             return text(func.child_by_field_name("object"))
         if token == "rest":
             rest_at.append(m.start())
@@ -559,6 +598,54 @@ def _template(finding: Finding, analysis: Analysis, site: FixSite) -> tuple[Edit
     ):
         rendered = f"({rendered})"
     return (Edit(node.start_byte, node.end_byte, rendered), *extra)
+
+
+def _template_import(finding: Finding, analysis: Analysis, site: FixSite) -> tuple[Edit, ...]:
+    """``from m import old``, where a template rewrites ``old``: every use of the name through
+    the template, and the import item dropped (the new code imports what it needs), all at once,
+    so that no use is left without its import. A use the template cannot rewrite (``old``
+    passed as a function where the template rewrites calls) keeps the import, with the reason."""
+    stmt, name = site.import_stmt, site.import_name
+    if stmt.type != "import_from_statement" or name is None:
+        raise _NoFix
+    binding = next(
+        (
+            b
+            for b in analysis.bindings
+            if b.kind == "from" and b.name_node is not None and b.name_node.id == name.id
+        ),
+        None,
+    )
+    if binding is None:
+        raise _NoFix
+    quoted = rb"""['"]""" + re.escape(binding.name.encode()) + rb"""['"]"""
+    if b"__all__" in analysis.source and re.search(quoted, analysis.source):
+        raise _NoFix(
+            f"`{binding.name}` is named in a string (`__all__`?): other modules may import it "
+            "from here, so its import stays"
+        )
+    call_target = finding.record.fix.target is Target.CALL
+    edits: set[Edit] = set()
+    for ref in binding.references:
+        call = ref.parent
+        if call_target and (
+            call is None
+            or call.type != "call"
+            or call.child_by_field_name("function") is None
+            or call.child_by_field_name("function").id != ref.id
+        ):
+            raise _NoFix(
+                f"`{binding.name}` is used other than in a call (line {ref.start_point[0] + 1}), "
+                "which the fix cannot rewrite, so its import stays"
+            )
+        use = FixSite(reference=ref, binding=binding, name=ref, call=call if call_target else None)
+        edits.update(_template(finding, analysis, use))
+    item = name.parent if name.parent.type == "aliased_import" else name
+    edits.add(_remove_import_item(stmt, item, analysis.source))
+    ordered = sorted(edits)
+    if any(_overlaps(a, b) for a, b in itertools.pairwise(ordered)):
+        raise _NoFix("one use of the name holds another; the fix rewrites them one at a time")
+    return tuple(ordered)
 
 
 def _is_primary(code: str) -> bool:

@@ -95,6 +95,9 @@ def fix_message(record: ApiChange) -> str:
         return f"Rename the keyword `{record.parameter}` to `{fix.to}`"
     if fix.kind == "keyword_drop":
         return f"Remove the keyword `{record.parameter}`"
+    if fix.kind == "value":
+        value = f": {record.replacement}" if record.replacement else ""
+        return f"Rewrite the `{record.parameter}` value{value}"
     what = "the call" if fix.target is Target.CALL else f"`{record.path}`"
     return f"Rewrite {what}: {record.replacement}" if record.replacement else f"Rewrite {what}"
 

@@ -56,7 +56,7 @@ def fixed(detector: Detector, code: str, unsafe: bool = False) -> str:
         # a from-imported name: the module the template needs is imported (never shadowing)
         (
             "from numpy import NINF\nlo = NINF\n",
-            "from numpy import NINF\nimport numpy\nlo = -numpy.inf\n",
+            "import numpy\nlo = -numpy.inf\n",
         ),
         # attribute to method, on an object of evident class and on a call's result
         (

@@ -63,6 +63,8 @@ def _title(finding: Finding) -> str:
         return f"ReCode: rename keyword `{record.parameter}` to `{fix.to}`"
     if fix.kind == "keyword_drop":
         return f"ReCode: remove keyword `{record.parameter}`"
+    if fix.kind == "value":
+        return f"ReCode: rewrite the `{record.parameter}` value of `{record.path}`"
     replacement = f" with {record.replacement}" if record.replacement else ""
     what = "call" if fix.target is Target.CALL else "reference"
     return f"ReCode: rewrite the `{record.path}` {what}{replacement}"

@@ -1,0 +1,287 @@
+"""Regression tests for the fixes that the upgrade benchmark's projects were blocked on: pandas
+3's removed offset and unit aliases (a value fix), a from-import of a name a template rewrites
+(``from scipy.integrate import simps``), a method reached through its class (``np.ndarray.ptp``)
+and ``np.finfo(...).machar``. Shipped records, real detector, exact expected output."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from packaging.version import Version
+
+from recode.dataset.knowledge import RecordError, load_knowledge_base, parse_record
+from recode.server import cli
+from recode.server.detector import Detector
+from recode.server.fixes import fix_source
+from recode.server.severity import LibraryVersion
+
+KB = load_knowledge_base()
+TODAY = {"numpy": "2.4.0", "pandas": "3.0.0", "scipy": "1.14.0", "matplotlib": "3.11.0"}
+
+
+@pytest.fixture(scope="module")
+def detector() -> Detector:
+    return Detector(KB, {lib: LibraryVersion(Version(v), "installed") for lib, v in TODAY.items()})
+
+
+def fixed(detector: Detector, code: str, *, unsafe: bool = False) -> str:
+    result = fix_source(code.encode(), detector, unsafe=unsafe)
+    assert result.error is None
+    return result.source.decode()
+
+
+def reasons(detector: Detector, code: str) -> dict[str, str | None]:
+    return {f.record.id: f.fix_unavailable for f in detector.detect(code.encode())}
+
+
+# -- value fixes: the literal's text, quotes kept ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "before, after",
+    [
+        # by keyword and by position; either quote
+        (
+            "import pandas as pd\nidx = pd.date_range('2000-1-30', periods=9, freq='M')\n",
+            "import pandas as pd\nidx = pd.date_range('2000-1-30', periods=9, freq='ME')\n",
+        ),
+        (
+            'import pandas as pd\nidx = pd.date_range("2020", "2021", None, "Q-JAN")\n',
+            'import pandas as pd\nidx = pd.date_range("2020", "2021", None, "QE-JAN")\n',
+        ),
+        (
+            "import pandas as pd\nidx = pd.date_range('2020', periods=3, freq='A-DEC')\n",
+            "import pandas as pd\nidx = pd.date_range('2020', periods=3, freq='YE-DEC')\n",
+        ),
+        # multiples, and the other families
+        (
+            "import pandas as pd\ns = pd.Series([1])\nr = s.resample('2H').sum()\n",
+            "import pandas as pd\ns = pd.Series([1])\nr = s.resample('2h').sum()\n",
+        ),
+        (
+            "import pandas as pd\nt = pd.timedelta_range('1 day', periods=3, freq='30T')\n",
+            "import pandas as pd\nt = pd.timedelta_range('1 day', periods=3, freq='30min')\n",
+        ),
+        (
+            "import pandas as pd\ntd = pd.to_timedelta([1, 2], 'L')\n",
+            "import pandas as pd\ntd = pd.to_timedelta([1, 2], 'ms')\n",
+        ),
+        # matplotlib's seaborn styles under their 3.6 names
+        (
+            "import matplotlib.pyplot as plt\nplt.style.use('seaborn-whitegrid')\n",
+            "import matplotlib.pyplot as plt\nplt.style.use('seaborn-v0_8-whitegrid')\n",
+        ),
+        # a period alias becomes the period spelling, not the offset's
+        (
+            "import pandas as pd\np = pd.Period('2020-01-01', 'A')\n",
+            "import pandas as pd\np = pd.Period('2020-01-01', 'Y')\n",
+        ),
+    ],
+)
+def test_value_fix_rewrites_the_literal_only(detector, before, after):
+    assert fixed(detector, before) == after
+
+
+def test_value_fix_that_differs_on_a_period_index_is_unsafe(detector):
+    code = "import pandas as pd\ns = pd.Series([1])\nr = s.asfreq('M')\n"
+    assert fixed(detector, code) == code
+    (finding,) = detector.detect(code.encode())
+    assert "PeriodIndex" in finding.record.fix.unsafe_because
+    assert fixed(detector, code, unsafe=True) == code.replace("'M'", "'ME'")
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "import pandas as pd\nidx = pd.date_range('2020', periods=3, freq=F)\n",
+        "import pandas as pd\nidx = pd.date_range('2020', periods=3, freq=f'M')\n",
+        "import pandas as pd\nidx = pd.date_range('2020', periods=3, freq='M' 'E')\n",
+    ],
+)
+def test_values_other_than_plain_literals_are_left_to_a_person(detector, code):
+    assert fixed(detector, code) == code
+
+
+def _freq_record(fix: dict) -> dict:
+    return {
+        "id": "t",
+        "library": "pandas",
+        "symbol": "pandas.date_range(freq)",
+        "kind": "signature",
+        "changed_in": "3.0.0",
+        "values": ["'M'", '"M"'],
+        "fix": fix,
+        "note": "n",
+        "source": {"url": "https://example.org", "version": "3.0.0"},
+    }
+
+
+@pytest.mark.parametrize(
+    "fix, message",
+    [
+        ({"kind": "value", "map": {"Q": "QE"}}, "fix.map names 'Q'"),
+        ({"kind": "value", "map": {"M": "M'E"}}, "no quotes"),
+        ({"kind": "value", "map": {}}, "a value fix needs 'map'"),
+        ({"kind": "keyword_drop", "map": {"M": "ME"}}, "fix.map belongs to a value fix"),
+    ],
+)
+def test_a_value_fix_is_checked_on_load(fix, message):
+    with pytest.raises(RecordError, match=message):
+        parse_record(_freq_record(fix))
+    raw = _freq_record({"kind": "value", "map": {"M": "ME"}})
+    assert parse_record(raw).fix.literal("M") == "ME"
+    raw["symbol"] = "pandas.date_range"
+    del raw["values"]
+    with pytest.raises(RecordError, match="callable\\(param\\)"):
+        parse_record(raw)
+
+
+# -- a from-import of a name a template rewrites -----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "before, after",
+    [
+        (  # PeakUtils 1.3.3, peakutils/peak.py
+            "import numpy as np\nfrom scipy.integrate import simps\n\n"
+            "def f(yt, x):\n    return simps(yt, x) / simps(x * yt, x)\n",
+            "import numpy as np\nfrom scipy.integrate import simpson\n\n"
+            "def f(yt, x):\n    return simpson(yt, x=x) / simpson(x * yt, x=x)\n",
+        ),
+        (  # one item of several
+            "from scipy.integrate import quad, simps\na = simps([1, 2, 3])\n",
+            "from scipy.integrate import quad\nfrom scipy.integrate import simpson\n"
+            "a = simpson([1, 2, 3])\n",
+        ),
+        (  # under an alias of the user's
+            "from scipy.integrate import simps as integrate\na = integrate([1, 2, 3], dx=2)\n",
+            "from scipy.integrate import simpson\na = simpson([1, 2, 3], dx=2)\n",
+        ),
+        (  # not used at all: the import alone goes, else the module fails at import
+            "import os\nfrom scipy.integrate import simps\n",
+            "import os\n",
+        ),
+        (  # the new name is the user's: reached through the module, the user's left alone
+            "from scipy.integrate import simps\n\ndef simpson():\n    pass\n\na = simps([1, 2])\n",
+            "import scipy\n\ndef simpson():\n    pass\n\na = scipy.integrate.simpson([1, 2])\n",
+        ),
+    ],
+)
+def test_template_fix_rewrites_the_from_import_with_its_uses(detector, before, after):
+    assert fixed(detector, before) == after
+    assert "scipy-1.14-integrate-simps" not in reasons(detector, after)
+
+
+def test_a_use_the_template_cannot_rewrite_keeps_the_import(detector):
+    code = "from scipy.integrate import simps\nrule = simps\na = simps([1, 2, 3])\n"
+    result = fix_source(code.encode(), detector)
+    # the call is rewritten; the import stays for the use that is not a call, and says why
+    assert result.source.decode() == (
+        "from scipy.integrate import simps\nfrom scipy.integrate import simpson\n"
+        "rule = simps\na = simpson([1, 2, 3])\n"
+    )
+    (left,) = [f for f in result.remaining if f.start.line == 0]
+    assert "used other than in a call (line 3)" in left.fix_unavailable
+
+
+# -- methods reached through their class; finfo.machar -----------------------------------------
+
+
+def test_a_method_reached_through_its_class_is_not_given_the_class_as_object(detector):
+    code = "import numpy as np\nr = np.ndarray.ptp()\nf = np.ndarray.ptp\n"
+    assert fixed(detector, code) == code
+    called, referenced = detector.detect(code.encode())
+    assert "`np.ndarray.ptp` is the method reached through its class" in called.fix_unavailable
+    # quantities 0.13.0: @with_doc(np.ndarray.ptp)
+    assert referenced.fix_unavailable == (
+        "`np.ndarray.ptp` is not called here; the fix rewrites calls"
+    )
+
+
+def test_ptp_keeps_its_arguments(detector):
+    code = "import numpy as np\na = np.ones((2, 2))\nr = a.ptp(0, keepdims=True)\n"
+    assert fixed(detector, code) == (
+        "import numpy as np\na = np.ones((2, 2))\nr = np.ptp(a, 0, keepdims=True)\n"
+    )
+
+
+def test_finfo_machar_is_found_and_says_what_to_write(detector):
+    code = "import numpy as np\n_TINY = np.finfo(float).machar.tiny\n"
+    (finding,) = detector.detect(code.encode())
+    assert finding.record.id == "numpy-1.25-finfo-machar"
+    assert "np.finfo(t).eps" in finding.record.replacement
+
+
+# -- the CLI -------------------------------------------------------------------------------------
+
+
+def test_cli_writes_the_fixes(tmp_path, capsys):
+    src = tmp_path / "m.py"
+    src.write_text(
+        "import pandas as pd\nfrom scipy.integrate import simps\n"
+        'idx = pd.date_range("2000-1-30", periods=9, freq="M")\n'
+        "area = simps([1.0, 2.0, 3.0], [0.0, 1.0, 2.0])\n"
+    )
+    argv = [str(src), "--write", "--format", "json", "--no-progress"]
+    argv += [f"--target={lib}=={v}" for lib, v in TODAY.items() if lib in ("pandas", "scipy")]
+    assert cli.main(argv) == 0
+    assert src.read_text() == (
+        "import pandas as pd\nfrom scipy.integrate import simpson\n"
+        'idx = pd.date_range("2000-1-30", periods=9, freq="ME")\n'
+        "area = simpson([1.0, 2.0, 3.0], x=[0.0, 1.0, 2.0])\n"
+    )
+    json.loads(capsys.readouterr().out)
+
+
+# -- matplotlib.cm.get_cmap ----------------------------------------------------------------------
+
+
+def test_get_cmap_moves_out_of_a_from_import(detector):
+    code = "from matplotlib.cm import get_cmap, ScalarMappable\nc = get_cmap('viridis')\n"
+    assert fixed(detector, code) == (
+        "from matplotlib.cm import ScalarMappable\nimport matplotlib\n"
+        "c = matplotlib.colormaps.get_cmap('viridis')\n"
+    )
+
+
+def test_get_cmap_with_lut_is_left_to_a_person(detector):
+    # a Colormap passed as name came back unchanged, lut ignored: .resampled(lut) is not exact
+    code = "import matplotlib.cm as cm\nc = cm.get_cmap('viridis', 8)\n"
+    assert fixed(detector, code) == code
+    (finding,) = detector.detect(code.encode())
+    assert (
+        finding.fix_unavailable
+        == "the call passes more arguments by position than the rewrite takes"
+    )
+    assert ".resampled(lut)" in finding.record.replacement
+
+
+def test_a_renamed_module_is_renamed_in_a_from_import(detector):
+    # numdifftools 0.9.39's tests: every name of numpy.testing.utils is one of numpy.testing's
+    code = (
+        "import numpy as np\nfrom numpy.testing.utils import assert_array_almost_equal, "
+        "assert_allclose\nassert_allclose(np.ones(2), np.ones(2))\n"
+        "np.testing.utils.assert_equal(1, 1)\n"
+    )
+    assert fixed(detector, code) == (
+        "import numpy as np\nfrom numpy.testing import assert_array_almost_equal, "
+        "assert_allclose\nassert_allclose(np.ones(2), np.ones(2))\n"
+        "np.testing.assert_equal(1, 1)\n"
+    )
+
+
+def test_a_name_the_module_exports_keeps_its_import(detector):
+    code = "from scipy.integrate import simps\n__all__ = ['simps']\n"
+    assert fixed(detector, code) == code
+    (finding,) = detector.detect(code.encode())
+    assert "named in a string (`__all__`?)" in finding.fix_unavailable
+
+
+def test_every_value_fix_maps_every_string_its_record_flags():
+    # a value added to a record's values without its new spelling would be flagged, not fixed
+    value_fixes = [r for r in KB.records if r.fix is not None and r.fix.kind == "value"]
+    assert len(value_fixes) > 250
+    for record in value_fixes:
+        texts = {v[1:-1] for v in record.values if v[0] in "'\""}
+        assert texts == {old for old, _ in record.fix.literals}, record.id
