@@ -424,7 +424,7 @@ async def test_a_whole_file_analysis_does_not_hold_up_the_next_keystroke() -> No
 
 def test_published_json_is_what_pygls_writes() -> None:
     """The diagnostics' JSON kept with a result (moved by the fast path or not) is the JSON
-    pygls would make of the diagnostics."""
+    pygls would make of the diagnostics, and so is a pull report's."""
     from pygls.protocol import default_converter
 
     converter = default_converter()
@@ -446,6 +446,12 @@ def test_published_json_is_what_pygls_writes() -> None:
         assert len(result.placed.wire) == len(result.diagnostics) > 3
         for text, diagnostic in zip(result.placed.wire, result.diagnostics, strict=True):
             assert json.loads(text) == converter.unstructure(diagnostic)
+        report = types.RelatedFullDocumentDiagnosticReport(
+            items=list(result.diagnostics), result_id=result.pull_id
+        )
+        assert json.loads(result.pull_json) == converter.unstructure(report)
+    generation = CONTEXT.generation
+    assert (base.pull_id, fast.pull_id) == (f"{generation}:1", f"{generation}:2:fast")
     # a finding after the edit is two lines further down, in the objects and in the JSON
     moved = [i for i, (_, lines) in enumerate(fast.placed.moves) if lines == 2]
     first = moved[0]
