@@ -91,6 +91,8 @@ PIECES = [
     "\n        import numpy as np",
     "\n    import pandas as pd",
     "\nimport numpy as nq\n",
+    "\nlate = np.float_  # typed at module level\n",
+    "\n    y = 2\n",
     "\n    frame = pd.DataFrame()",
     "try:\n",
     "except ImportError:\n",
@@ -225,6 +227,53 @@ def test_fast_path_is_taken_inside_a_function() -> None:
     assert same_diagnostics(fast, compute(doc.snapshot(), CONTEXT))
 
 
+@pytest.mark.parametrize(
+    ("typed", "fast_path"),
+    [
+        ("y = np.product([1])", True),  # a new module-level statement: the skeleton alone
+        ("y = np.product([1])\nz = np.float_", False),  # two new statements
+        ("y = np.product(", False),  # not a statement yet (a syntax error): the whole file
+        ("x = 1  # a comment after it", True),
+        ("import numpy as npy", False),  # binds a tracked name: every function may change
+        ("from numpy import trapz", False),  # and so does this
+        ("x = 1; y = 2", False),  # two statements on one line
+    ],
+)
+def test_a_new_top_level_line_re_analyses_the_skeleton(typed: str, fast_path: bool) -> None:
+    """Typing a statement on a new line between two functions re-analyses the module code
+    alone where the module's bindings stay the same; the findings are the whole file's."""
+    doc = Document.open("file:///m.py", MODULE, 1, "utf-16")
+    base = compute(doc.snapshot(), CONTEXT)
+    line = MODULE.splitlines().index("def guarded():")
+    doc.apply(
+        [
+            types.TextDocumentContentChangePartial(
+                range=types.Range(types.Position(line, 0), types.Position(line, 0)),
+                text=typed + "\n",
+            )
+        ],
+        2,
+    )
+    snapshot = doc.snapshot()
+    result = compute(snapshot, CONTEXT, base)
+    assert result.exact is not fast_path
+    assert same_diagnostics(result, compute(snapshot, CONTEXT))
+    if fast_path:
+        # the new statement is in the carried skeleton: an edit of it is a statement edit
+        doc.apply(
+            [
+                types.TextDocumentContentChangePartial(
+                    range=types.Range(types.Position(line, 1), types.Position(line, 1)),
+                    text="z",
+                )
+            ],
+            3,
+        )
+        again = compute(doc.snapshot(), CONTEXT, result)
+        assert not again.exact
+        assert same_diagnostics(again, compute(doc.snapshot(), CONTEXT))
+
+
 def test_fast_path_finds_a_chain_typed_across_lines() -> None:
     doc = Document.open("file:///m.py", MODULE, 1, "utf-16")
     base = compute(doc.snapshot(), CONTEXT)
@@ -277,6 +326,27 @@ def test_fast_path_declines_when_module_code_changes() -> None:
     )
     result2 = compute(doc2.snapshot(), CONTEXT, base2)
     assert same_diagnostics(result2, compute(doc2.snapshot(), CONTEXT))
+
+
+def test_renaming_an_import_no_module_code_uses_is_no_fast_edit() -> None:
+    """Regression: where no module-level statement uses an import, the byte prefilter skipped
+    the skeleton before and after the edit, so both had no bindings, and renaming the import
+    kept the functions' findings of the old name on the fast path."""
+    text = "import numpy as np\n\n\ndef f():\n    return np.product([1])\n"
+    doc = Document.open("file:///m.py", text, 1, "utf-16")
+    base = compute(doc.snapshot(), CONTEXT)
+    assert [f.record.id for f in base.findings] == ["numpy-2.0-product"]
+    doc.apply(
+        [
+            types.TextDocumentContentChangePartial(
+                range=types.Range(types.Position(0, 16), types.Position(0, 18)), text="nq"
+            )
+        ],
+        2,
+    )
+    result = compute(doc.snapshot(), CONTEXT, base)
+    assert result.findings == ()
+    assert same_diagnostics(result, compute(doc.snapshot(), CONTEXT))
 
 
 def test_find_unit_only_top_level_functions_and_methods() -> None:
