@@ -328,7 +328,7 @@ def reanalyse(
     if added:
         stmt = _added_statement(snapshot, base, lo, hi_old, hi_new)
         if stmt is None:
-            return None
+            return _removal(snapshot, base, base_spans, detector, skeleton, bindings)
         before_span = (lo, hi_old)  # in the previous snapshot: only whitespace was there
     function = is_function(stmt)
     line = _line_start(snapshot.source, stmt.start_byte)
@@ -374,13 +374,30 @@ def reanalyse(
         for f in found
         if start_in_compact <= f.start_byte and f.end_byte <= again.end_byte
     ]
+    kept = _kept(snapshot, base, base_spans, before_span)
+    if kept is None:
+        return None
+    return Reanalysis(kept[0], inside, kept[1], new_skeleton, bindings)
+
+
+def _kept(
+    snapshot: Snapshot,
+    base: Snapshot,
+    base_spans: Sequence[tuple[int, int]],
+    span: tuple[int, int],
+) -> tuple[list[tuple[int, int, int | None]], list[tuple[int, int, int | None]]] | None:
+    """The base findings outside ``span`` (the re-analysed or removed statement, in ``base``),
+    before and after it, each with its byte and line shift (see :class:`Reanalysis`)."""
+    assert snapshot.edit is not None
+    lo, hi_old, hi_new = snapshot.edit
+    delta = hi_new - hi_old
     line_shift = len(snapshot.lines.starts) - len(base.lines.starts)
     kept_before: list[tuple[int, int, int | None]] = []
     kept_after: list[tuple[int, int, int | None]] = []
     for index, (f_start, f_end) in enumerate(base_spans):
-        if not (f_end <= before_span[0] or f_start >= before_span[1]):
+        if not (f_end <= span[0] or f_start >= span[1]):
             continue  # inside the statement: replaced by the fresh findings
-        side = kept_before if f_end <= before_span[0] else kept_after
+        side = kept_before if f_end <= span[0] else kept_after
         if f_end <= lo:
             side.append((index, 0, 0))  # before the edit: nothing about it changed
         elif f_start >= hi_old:
@@ -390,7 +407,88 @@ def reanalyse(
             side.append((index, delta, line_shift if line_start >= hi_old else None))
         else:
             return None  # cannot happen: the edit outside the statement is whitespace
-    return Reanalysis(kept_before, inside, kept_after, new_skeleton, bindings)
+    return kept_before, kept_after
+
+
+def _removal(
+    snapshot: Snapshot,
+    base: Snapshot,
+    base_spans: Sequence[tuple[int, int]],
+    detector: Detector,
+    skeleton: Skeleton | None,
+    bindings: Bindings | None,
+) -> Reanalysis | None:
+    """A module-level statement (not a function or class) deleted with its line, leaving only
+    whitespace: the skeleton without it, accepted where the module's bindings stay the same;
+    its findings go, the others stay. None where the edit is anything else."""
+    assert snapshot.edit is not None and snapshot.tree is not None and base.tree is not None
+    lo, hi_old, hi_new = snapshot.edit
+    delta = hi_new - hi_old
+    old_top, _ = _trim(base.source, lo, hi_old)
+    top, bottom = _trim(snapshot.source, lo, hi_new)
+    if top < bottom or old_top >= hi_old:
+        return None  # something was typed, or nothing but whitespace was deleted
+    gone = find_statement(base.tree.root_node, old_top, old_top + 1)
+    if (
+        gone is None
+        or gone.start_byte != old_top
+        or gone.end_byte > hi_old
+        or gone.parent is None
+        or gone.parent.type != "module"
+        or is_function(gone)
+        or _inner(gone).type == _CLASS
+        or any(
+            line.strip() and not line.strip().startswith(b"#")
+            for line in base.source[gone.end_byte : hi_old].split(b"\n")
+        )
+    ):
+        return None
+    # the statements tree-sitter read again are as they were
+    for a, b in snapshot.changed:
+        for node in snapshot.tree.root_node.named_children:
+            if node.end_byte <= a or node.start_byte >= b:
+                continue
+            shift = 0 if node.end_byte <= lo else delta if node.start_byte >= hi_new else None
+            if shift is None:
+                return None
+            old = find_statement(
+                base.tree.root_node, node.start_byte - shift, node.start_byte - shift + 1
+            )
+            if (
+                old is None
+                or old.start_byte != node.start_byte - shift
+                or old.end_byte != node.end_byte - shift
+                or base.source[old.start_byte : old.end_byte]
+                != snapshot.source[node.start_byte : node.end_byte]
+                or str(old) != str(node)
+                or snapshot.source[
+                    _line_start(snapshot.source, node.start_byte) : node.start_byte
+                ].strip()
+            ):
+                return None
+    if skeleton is None:
+        skeleton = build_skeleton(base.source, base.tree.root_node)
+        if skeleton is None:
+            return None
+    segment = (gone.start_byte, gone.start_byte, gone.end_byte, None)
+    if segment not in skeleton:
+        return None
+    rest = tuple(seg for seg in skeleton if seg != segment)
+    if bindings is None:
+        old_text = _compact(base.source, skeleton, None)
+        if old_text is None:
+            return None
+        bindings = module_bindings(detector, old_text[0])
+    new_skeleton = _shift_skeleton(rest, lo, hi_old, delta)
+    made = _compact(snapshot.source, new_skeleton, None) if new_skeleton else None
+    if new_skeleton is None or made is None:
+        return None
+    if module_bindings(detector, made[0]) != bindings:
+        return None  # it bound module names the functions may read: analyse it all
+    kept = _kept(snapshot, base, base_spans, (gone.start_byte, gone.end_byte))
+    if kept is None:
+        return None
+    return Reanalysis(kept[0], [], kept[1], new_skeleton, bindings)
 
 
 def _same_statement(

@@ -328,6 +328,99 @@ def test_fast_path_declines_when_module_code_changes() -> None:
     assert same_diagnostics(result2, compute(doc2.snapshot(), CONTEXT))
 
 
+@pytest.mark.parametrize(
+    ("deleted", "fast_path"),
+    [
+        ("value = np.product([2, 3])", True),  # its finding goes, the others stay
+        ("import pandas as pd", False),  # the functions read it: the whole file
+    ],
+)
+def test_a_deleted_top_level_line_re_analyses_the_skeleton(deleted: str, fast_path: bool) -> None:
+    """Deleting a module-level statement with its line (an editor's "delete line") analyses
+    the skeleton without it where the module's bindings stay the same."""
+    doc = Document.open("file:///m.py", MODULE, 1, "utf-16")
+    base = compute(doc.snapshot(), CONTEXT)
+    line = MODULE.splitlines().index(deleted)
+    doc.apply(
+        [
+            types.TextDocumentContentChangePartial(
+                range=types.Range(types.Position(line, 0), types.Position(line + 1, 0)), text=""
+            )
+        ],
+        2,
+    )
+    snapshot = doc.snapshot()
+    result = compute(snapshot, CONTEXT, base)
+    assert result.exact is not fast_path
+    assert same_diagnostics(result, compute(snapshot, CONTEXT))
+    if fast_path:
+        assert len(result.findings) == len(base.findings) - 1
+
+
+LINES = [
+    "y = np.product([1])",
+    "z = np.float_",
+    "import numpy as np",
+    "np = None",
+    "x = 1  # c",
+    "    w = np.trapz([1.0])",
+    "class Q:",
+    "def h():",
+    "",
+]
+
+
+@settings(
+    max_examples=120,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+    derandomize=True,
+)
+@given(
+    st.lists(
+        st.tuples(st.floats(0, 1), st.one_of(st.none(), st.sampled_from(LINES))),
+        min_size=1,
+        max_size=8,
+    )
+)
+def test_lines_typed_and_deleted_equal_whole_file_analysis(steps) -> None:
+    """Whole lines typed and deleted anywhere (an editor's "delete line", a line pasted): the
+    fast result, where it answers, is the whole-file analysis's."""
+    doc = Document.open("file:///m.py", MODULE, 1, "utf-16")
+    base = compute(doc.snapshot(), CONTEXT)
+    text = MODULE
+    for version, (where, typed) in enumerate(steps, start=2):
+        lines = text.split("\n")
+        line = int(where * (len(lines) - 1))
+        if typed is None:  # delete the line (one that a line break ends)
+            line = min(line, len(lines) - 2)
+            rng = types.Range(types.Position(line, 0), types.Position(line + 1, 0))
+            lines[line : line + 1] = []
+            piece = ""
+        else:
+            rng = types.Range(types.Position(line, 0), types.Position(line, 0))
+            lines[line:line] = [typed]
+            piece = typed + "\n"
+        text = "\n".join(lines)
+        doc.apply([types.TextDocumentContentChangePartial(range=rng, text=piece)], version)
+        snapshot = doc.snapshot()
+        fast = compute(snapshot, CONTEXT, base)
+        full = compute(snapshot, CONTEXT)
+        assert same_diagnostics(fast, full), (text, fast.exact)
+        LINE_STEPS.append(not fast.exact)
+        base = fast
+    assert doc.source == text.encode()
+
+
+LINE_STEPS: list[bool] = []
+
+
+def test_the_line_property_test_exercised_the_fast_path() -> None:
+    if not LINE_STEPS:
+        test_lines_typed_and_deleted_equal_whole_file_analysis()
+    assert sum(LINE_STEPS) >= 50, (sum(LINE_STEPS), len(LINE_STEPS))
+
+
 def test_renaming_an_import_no_module_code_uses_is_no_fast_edit() -> None:
     """Regression: where no module-level statement uses an import, the byte prefilter skipped
     the skeleton before and after the edit, so both had no bindings, and renaming the import
