@@ -1,7 +1,8 @@
 """Benchmark of recode-lsp: edit-to-diagnostics latency and memory with many open files.
 
 1. Latency: a 5,000-line module is opened; then, 200 times, one line is edited (an incremental
-   ``didChange`` typing a space at its end, then deleting it again) and the time until the
+   ``didChange`` typing a space at its end, then deleting it again; ``--where line``: a new
+   top-level line typed, then deleted) and the time until the
    diagnostics of that version arrive is measured on the client side (so it includes JSON-RPC
    both ways, the incremental re-parse and the detector). ``--mode push`` waits for the
    ``publishDiagnostics`` of that version; ``--mode pull`` sends ``textDocument/diagnostic``
@@ -24,7 +25,7 @@ The server checks against a throw-away venv whose site-packages claims numpy 2.0
 holds numpy and pandas records whatever the shipped base holds today).
 
     python bench/bench_lsp.py [--edits 200] [--lines 5000] [--files 200] [--style typical|dense]
-                              [--where any|body|top] [--mode push|pull]
+                              [--where any|body|top|line] [--mode push|pull]
                               [--server recode|ruff|both] [--stages] [--json]
 """
 
@@ -254,7 +255,20 @@ def edits(lines: list[str], count: int, where: str, style: str) -> list[dict[str
 
     ``any``: lines indented by 4 (in ``typical`` class attributes and ``def`` lines too);
     ``body``: lines in function bodies; ``top``: top-level lines (``def``, ``import``).
+    ``line``: a new top-level line typed before a ``def`` line (with an outdated call), then
+    deleted again (an editor's "delete line").
     """
+    if where == "line":
+        defs = [n for n, line in enumerate(lines) if line.startswith(("def ", "class "))]
+        step = max(1, len(defs) // count)
+        typed = "limit = np.product([2, 3])\n"
+        out = []
+        for k in range(count):
+            row = defs[((k - k % 2) * step) % len(defs)]
+            start = {"line": row, "character": 0}
+            end = start if k % 2 == 0 else {"line": row + 1, "character": 0}
+            out.append({"range": {"start": start, "end": end}, "text": typed if k % 2 == 0 else ""})
+        return out
     if where == "top":
         candidates = [n for n, line in enumerate(lines) if line[:1].isalpha()]
     else:
@@ -517,10 +531,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--style", choices=("typical", "dense"), default="typical")
     p.add_argument(
         "--where",
-        choices=("any", "body", "top"),
+        choices=("any", "body", "top", "line"),
         default="any",
         help="edit lines indented by 4 (class attributes and def lines too), only lines in "
-        "function bodies, or only top-level lines",
+        "function bodies, only top-level lines, or type a new top-level line and delete it",
     )
     p.add_argument(
         "--mode",
