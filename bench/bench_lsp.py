@@ -1,11 +1,17 @@
 """Benchmark of recode-lsp: edit-to-diagnostics latency and memory with many open files.
 
-1. Latency: a 5,000-line module is opened; then, 200 times, one indented line is edited (an
-   incremental ``didChange`` typing a space at its end, then deleting it again) and the time
-   receiving the ``publishDiagnostics`` of that version is measured on the client side (so it
-   includes JSON-RPC both ways, the incremental re-parse and the detector). The debounce is set
-   to 0 (initializationOption ``debounceMs``), so no waiting is counted. The server's own
-   detector time per run is read back with the ``recode.serverStats`` command.
+1. Latency: a 5,000-line module is opened; then, 200 times, one line is edited (an incremental
+   ``didChange`` typing a space at its end, then deleting it again; ``--where line``: a new
+   top-level line typed, then deleted) and the time until the
+   diagnostics of that version arrive is measured on the client side (so it includes JSON-RPC
+   both ways, the incremental re-parse and the detector). ``--mode push`` waits for the
+   ``publishDiagnostics`` of that version; ``--mode pull`` sends ``textDocument/diagnostic``
+   right after the change and waits for its answer, as VS Code's client does (the client then
+   says it pulls, so the server does not push). The debounce is set to 0 (initializationOption
+   ``debounceMs``), so no waiting is counted. The server's own detector time per run is read
+   back with the ``recode.serverStats`` command. ``--server ruff`` (or ``both``, in the same
+   run) measures ``ruff server`` with NPY201 the same way. The client is a bare JSON-RPC reader
+   (``json.loads`` of each frame), so the figures are the servers' and the pipes'.
 2. Memory: 200 modules of 300 lines are opened; the server's resident memory (VmRSS) is read
    before and after, once every document has its diagnostics.
 
@@ -19,7 +25,8 @@ The server checks against a throw-away venv whose site-packages claims numpy 2.0
 holds numpy and pandas records whatever the shipped base holds today).
 
     python bench/bench_lsp.py [--edits 200] [--lines 5000] [--files 200] [--style typical|dense]
-                              [--where any|body] [--stages] [--json]
+                              [--where any|body|top|line] [--mode push|pull]
+                              [--server recode|ruff|both] [--stages] [--json]
 """
 
 from __future__ import annotations
@@ -39,7 +46,6 @@ from pathlib import Path
 from typing import Any
 
 from lsprotocol import types
-from pygls.lsp.client import LanguageClient
 
 ROOT = Path(__file__).resolve().parents[1]
 TEST_KB = ROOT / "tests" / "lsp" / "data" / "kb"
@@ -133,26 +139,88 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(q * len(ordered)) - 1))]
 
 
-class Client(LanguageClient):
-    def __init__(self) -> None:
-        super().__init__("bench-lsp", "1")
+class RawClient:
+    """A bare JSON-RPC client over stdio: it writes frames and reads them with ``json.loads``,
+    nothing more (an editor's client does little else, and a Python client turning 500
+    diagnostics into objects would add its own time to both servers' figures).
+
+    Requests from the server (``client/registerCapability``, ``workspace/configuration``, ...)
+    are answered with null. ``publishDiagnostics`` notifications are timed on arrival.
+    """
+
+    def __init__(self, proc: asyncio.subprocess.Process) -> None:
+        self.proc = proc
+        self.next_id = 0
+        self.waiting: dict[int, asyncio.Future[tuple[float, Any]]] = {}
         self.arrivals: dict[tuple[str, int | None], float] = {}
         self.counts: dict[str, int] = {}
         self.event = asyncio.Event()
+        self.reader = asyncio.ensure_future(self._read())
 
-        @self.feature(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
-        def published(params: types.PublishDiagnosticsParams) -> None:
-            self.arrivals[(params.uri, params.version)] = time.perf_counter()
-            self.counts[params.uri] = len(params.diagnostics)
-            self.event.set()
+    @classmethod
+    async def start(cls, command: list[str], cwd: Path, quiet: bool = False) -> RawClient:
+        """``quiet``: drop the server's stderr (ruff logs every start-up step there)."""
+        proc = await asyncio.create_subprocess_exec(
+            *command,
+            cwd=cwd,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL if quiet else None,
+            limit=2**26,
+        )
+        return cls(proc)
 
-        @self.feature(types.WINDOW_LOG_MESSAGE)
-        def log_message(params: types.LogMessageParams) -> None:
-            pass
+    async def _read(self) -> None:
+        stdout = self.proc.stdout
+        assert stdout is not None
+        while True:
+            length = 0
+            while True:
+                line = await stdout.readline()
+                if not line:
+                    return
+                if line in (b"\r\n", b"\n"):
+                    break
+                name, _, value = line.decode("ascii").partition(":")
+                if name.strip().lower() == "content-length":
+                    length = int(value)
+            body = await stdout.readexactly(length)
+            now = time.perf_counter()
+            message = json.loads(body)
+            if "method" in message:
+                if "id" in message:  # a request from the server
+                    self._write({"jsonrpc": "2.0", "id": message["id"], "result": None})
+                elif message["method"] == "textDocument/publishDiagnostics":
+                    params = message["params"]
+                    self.arrivals[(params["uri"], params.get("version"))] = now
+                    self.counts[params["uri"]] = len(params["diagnostics"])
+                    self.event.set()
+                elif message["method"] == "window/showMessage":
+                    print(f"server says: {message['params']['message']}", file=sys.stderr)
+            elif (future := self.waiting.pop(message.get("id"), None)) is not None:
+                if "error" in message:
+                    future.set_exception(RuntimeError(str(message["error"])))
+                else:
+                    future.set_result((now, message.get("result")))
 
-        @self.feature(types.WINDOW_SHOW_MESSAGE)
-        def show_message(params: types.ShowMessageParams) -> None:
-            print(f"server says: {params.message}", file=sys.stderr)
+    def _write(self, message: dict[str, Any]) -> None:
+        body = json.dumps(message).encode()
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+
+    def notify(self, method: str, params: Any) -> None:
+        self._write({"jsonrpc": "2.0", "method": method, "params": params})
+
+    def send(self, method: str, params: Any) -> asyncio.Future[tuple[float, Any]]:
+        """Send a request; the future gives (arrival time of the answer, its result)."""
+        self.next_id += 1
+        future: asyncio.Future[tuple[float, Any]] = asyncio.get_running_loop().create_future()
+        self.waiting[self.next_id] = future
+        self._write({"jsonrpc": "2.0", "id": self.next_id, "method": method, "params": params})
+        return future
+
+    async def request(self, method: str, params: Any, timeout: float = 120) -> Any:
+        return (await asyncio.wait_for(self.send(method, params), timeout))[1]
 
     async def wait_published(self, uri: str, version: int, timeout: float = 120) -> float:
         deadline = time.monotonic() + timeout
@@ -169,27 +237,60 @@ class Client(LanguageClient):
                 pass
         return self.arrivals[(uri, version)]
 
+    async def stop(self) -> None:
+        try:
+            await self.request("shutdown", None, timeout=30)
+            self.notify("exit", None)
+            await asyncio.wait_for(self.proc.wait(), 30)
+        finally:
+            if self.proc.returncode is None:
+                self.proc.kill()
+            self.reader.cancel()
 
-def edits(lines: list[str], count: int, where: str) -> list[types.TextDocumentContentChangePartial]:
-    """One-line edits spread over the file: at the end of every Nth indented line, alternately
-    typing a space and deleting it again (every version changes the text)."""
-    indent = "        " if where == "body" else "    "
-    candidates = [n for n, line in enumerate(lines) if line.startswith(indent)]
+
+def edits(lines: list[str], count: int, where: str, style: str) -> list[dict[str, Any]]:
+    """One-line edits spread over the file (``contentChanges`` entries): at the end of every Nth
+    line of the kind ``where`` names, alternately typing a space and deleting it again (every
+    version changes the text).
+
+    ``any``: lines indented by 4 (in ``typical`` class attributes and ``def`` lines too);
+    ``body``: lines in function bodies; ``top``: top-level lines (``def``, ``import``).
+    ``line``: a new top-level line typed before a ``def`` line (with an outdated call), then
+    deleted again (an editor's "delete line").
+    """
+    if where == "line":
+        defs = [n for n, line in enumerate(lines) if line.startswith(("def ", "class "))]
+        step = max(1, len(defs) // count)
+        typed = "limit = np.product([2, 3])\n"
+        out = []
+        for k in range(count):
+            row = defs[((k - k % 2) * step) % len(defs)]
+            start = {"line": row, "character": 0}
+            end = start if k % 2 == 0 else {"line": row + 1, "character": 0}
+            out.append({"range": {"start": start, "end": end}, "text": typed if k % 2 == 0 else ""})
+        return out
+    if where == "top":
+        candidates = [n for n, line in enumerate(lines) if line[:1].isalpha()]
+    else:
+        indent = "        " if where == "body" and style == "typical" else "    "
+        candidates = [n for n, line in enumerate(lines) if line.startswith(indent)]
     step = max(1, len(candidates) // count)
     out = []
     for k in range(count):
+        row = candidates[((k - k % 2) * step) % len(candidates)]
+        col = len(lines[row])
         if k % 2 == 0:
-            row = candidates[(k * step) % len(candidates)]
-            at = types.Position(row, len(lines[row]))
-            out.append(types.TextDocumentContentChangePartial(range=types.Range(at, at), text=" "))
+            at = {"line": row, "character": col}
+            out.append({"range": {"start": at, "end": at}, "text": " "})
         else:
-            row = candidates[((k - 1) * step) % len(candidates)]
-            col = len(lines[row])
             out.append(
-                types.TextDocumentContentChangePartial(
-                    range=types.Range(types.Position(row, col), types.Position(row, col + 1)),
-                    text="",
-                )
+                {
+                    "range": {
+                        "start": {"line": row, "character": col},
+                        "end": {"line": row, "character": col + 1},
+                    },
+                    "text": "",
+                }
             )
     return out
 
@@ -212,9 +313,18 @@ def stages(args: argparse.Namespace, folder: Path, python: str, kb: list[str]) -
     findings = len(result.findings)
     times: dict[str, list[float]] = {"reparse": [], "analysis": [], "json": []}
     fast = 0
-    for k, change in enumerate(edits(text.splitlines(), args.edits, args.where)):
+    changes = edits(text.splitlines(), args.edits, args.where, args.style)
+    for k, change in enumerate(changes):
+        r = change["range"]
+        partial = types.TextDocumentContentChangePartial(
+            range=types.Range(
+                types.Position(r["start"]["line"], r["start"]["character"]),
+                types.Position(r["end"]["line"], r["end"]["character"]),
+            ),
+            text=change["text"],
+        )
         t0 = time.process_time()
-        doc.apply([change], k + 2)
+        doc.apply([partial], k + 2)
         snapshot = doc.snapshot()
         t1 = time.process_time()
         result = compute(snapshot, context, result)
@@ -238,100 +348,131 @@ def stages(args: argparse.Namespace, folder: Path, python: str, kb: list[str]) -
     return out
 
 
-async def start(folder: Path, python: str, kb: list[str]) -> tuple[Client, int]:
-    client = Client()
-    await client.start_io(sys.executable, "-m", "recode.server.lsp")
-    pid = client._server.pid  # type: ignore[union-attr]
-    await client.initialize_async(
-        types.InitializeParams(
-            capabilities=types.ClientCapabilities(
-                window=types.WindowClientCapabilities(work_done_progress=False)
-            ),
-            initialization_options={
-                "python": python,
-                "knowledgeBase": kb,
-                "debounceMs": 0,
-                "pollSeconds": 0,
-            },
-            workspace_folders=[types.WorkspaceFolder(uri=folder.as_uri(), name=folder.name)],
-            root_uri=folder.as_uri(),
-        )
+SERVERS = ("recode", "ruff")
+
+
+def server_command(server: str) -> list[str]:
+    if server == "ruff":
+        ruff = shutil.which("ruff", path=str(Path(sys.executable).parent)) or shutil.which("ruff")
+        if ruff is None:
+            raise SystemExit("bench_lsp: no ruff next to this Python or on PATH")
+        return [ruff, "server"]
+    return [sys.executable, "-m", "recode.server.lsp"]
+
+
+async def start(server: str, folder: Path, python: str, kb: list[str], pull: bool) -> RawClient:
+    """A started and initialized server; ``pull``: the client says it pulls diagnostics."""
+    client = await RawClient.start(server_command(server), folder, quiet=server == "ruff")
+    text_document: dict[str, Any] = {"publishDiagnostics": {"versionSupport": True}}
+    if pull:
+        text_document["diagnostic"] = {"dynamicRegistration": False}
+    options: dict[str, Any] = {}
+    if server == "recode":
+        options = {"python": python, "knowledgeBase": kb, "debounceMs": 0, "pollSeconds": 0}
+    await client.request(
+        "initialize",
+        {
+            "processId": os.getpid(),
+            "capabilities": {"textDocument": text_document, "window": {"workDoneProgress": False}},
+            "initializationOptions": options,
+            "workspaceFolders": [{"uri": folder.as_uri(), "name": folder.name}],
+            "rootUri": folder.as_uri(),
+        },
     )
-    client.initialized(types.InitializedParams())
-    return client, pid
+    client.notify("initialized", {})
+    return client
 
 
-def did_open(client: Client, path: Path, text: str) -> str:
+def did_open(client: RawClient, path: Path, text: str) -> str:
     uri = path.as_uri()
-    client.text_document_did_open(
-        types.DidOpenTextDocumentParams(
-            text_document=types.TextDocumentItem(
-                uri=uri, language_id="python", version=1, text=text
-            )
-        )
+    client.notify(
+        "textDocument/didOpen",
+        {"textDocument": {"uri": uri, "languageId": "python", "version": 1, "text": text}},
     )
     return uri
 
 
-async def latency(args: argparse.Namespace, folder: Path, python: str, kb: list[str]) -> dict:
+async def diagnostics(client: RawClient, uri: str, version: int, pull: bool) -> tuple[float, int]:
+    """(arrival time, count) of the diagnostics of a version: pulled, or pushed."""
+    if not pull:
+        got = await client.wait_published(uri, version)
+        return got, client.counts[uri]
+    got, report = await asyncio.wait_for(
+        client.send("textDocument/diagnostic", {"textDocument": {"uri": uri}}), 120
+    )
+    return got, len(report["items"])
+
+
+async def latency(
+    args: argparse.Namespace, server: str, folder: Path, python: str, kb: list[str]
+) -> dict:
+    """Open the big module, then edit it: from sending each didChange (and, pulling, the
+    ``textDocument/diagnostic`` request right after it, as VS Code does) to the diagnostics of
+    that version arriving."""
     text = module(args.lines, args.style)
     lines = text.splitlines()
     path = folder / "big.py"
     path.write_text(text)
-    client, pid = await start(folder, python, kb)
+    pull = args.mode == "pull"
+    client = await start(server, folder, python, kb, pull)
     try:
+        sent = time.perf_counter()
         uri = did_open(client, path, text)
-        t0 = time.perf_counter()
-        await client.wait_published(uri, 1)
-        first = time.perf_counter() - t0
-        findings = client.counts[uri]
+        got, findings = await diagnostics(client, uri, 1, pull)
+        first = got - sent
         samples: list[float] = []
-        for k, change in enumerate(edits(lines, args.edits, args.where)):
+        counts: set[int] = set()
+        for k, change in enumerate(edits(lines, args.edits, args.where, args.style)):
             version = k + 2
             sent = time.perf_counter()
-            client.text_document_did_change(
-                types.DidChangeTextDocumentParams(
-                    text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=version),
-                    content_changes=[change],
-                )
+            client.notify(
+                "textDocument/didChange",
+                {
+                    "textDocument": {"uri": uri, "version": version},
+                    "contentChanges": [change],
+                },
             )
-            got = await client.wait_published(uri, version)
+            got, count = await diagnostics(client, uri, version, pull)
             samples.append((got - sent) * 1000)
-        stats = await client.workspace_execute_command_async(
-            types.ExecuteCommandParams(command="recode.serverStats")
-        )
-        return {
+            counts.add(count)
+        out: dict[str, Any] = {
+            "server": server,
+            "mode": args.mode,
             "lines": len(lines),
             "bytes": len(text.encode()),
             "style": args.style,
             "edited_lines": args.where,
             "findings": findings,
+            "findings_after_edits": sorted(counts),
             "first_diagnostics_ms": round(first * 1000, 1),
             "edits": len(samples),
             "p50_ms": round(statistics.median(samples), 2),
             "p95_ms": round(percentile(samples, 0.95), 2),
             "max_ms": round(max(samples), 2),
             "mean_ms": round(statistics.fmean(samples), 2),
-            "server_analysis_ms": stats.get("analysis_ms"),
-            "server_change_to_publish_ms": stats.get("change_to_publish_ms"),
-            "server_change_to_publish_cpu_ms": stats.get("change_to_publish_cpu_ms"),
-            "server_pid_rss_mb": round(rss(pid) / 2**20, 1),
+            "server_pid_rss_mb": round(rss(client.proc.pid) / 2**20, 1),
         }
+        if server == "recode":
+            stats = await client.request(
+                "workspace/executeCommand", {"command": "recode.serverStats"}
+            )
+            out["server_analysis_ms"] = stats.get("analysis_ms")
+            out["server_change_to_publish_ms"] = stats.get("change_to_publish_ms")
+            out["server_change_to_publish_cpu_ms"] = stats.get("change_to_publish_cpu_ms")
+        return out
     finally:
-        await client.shutdown_async(None)
-        client.exit(None)
         await client.stop()
 
 
 async def memory(args: argparse.Namespace, folder: Path, python: str, kb: list[str]) -> dict:
     many = folder / "many"
     many.mkdir()
-    client, pid = await start(folder, python, kb)
+    client = await start("recode", folder, python, kb, pull=False)
     try:
         # a first file builds the folder's environment: measure after that
         warm = did_open(client, many / "warm.py", module(50, "typical"))
         await client.wait_published(warm, 1)
-        base = rss(pid)
+        base = rss(client.proc.pid)
         uris = []
         total_bytes = 0
         for n in range(args.files):
@@ -342,7 +483,7 @@ async def memory(args: argparse.Namespace, folder: Path, python: str, kb: list[s
             uris.append(did_open(client, path, text))
         for uri in uris:
             await client.wait_published(uri, 1)
-        after = rss(pid)
+        after = rss(client.proc.pid)
         return {
             "files": args.files,
             "lines_each": args.file_lines,
@@ -352,8 +493,6 @@ async def memory(args: argparse.Namespace, folder: Path, python: str, kb: list[s
             "per_file_kb": round((after - base) / args.files / 1024, 1),
         }
     finally:
-        await client.shutdown_async(None)
-        client.exit(None)
         await client.stop()
 
 
@@ -364,6 +503,8 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         kb = [str(ROOT / "dataset" / "kb"), str(TEST_KB)]
         project = tmp / "project"
         project.mkdir()
+        # ruff server reads its rules from the folder's configuration
+        (project / "ruff.toml").write_text('[lint]\nselect = ["NPY201"]\n')
         result: dict[str, Any] = {
             "date": time.strftime("%Y-%m-%d"),
             "python": platform.python_version(),
@@ -373,7 +514,8 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         if args.stages:
             result["stages"] = stages(args, project, python, kb)
             return result
-        result["latency"] = await latency(args, project, python, kb)
+        servers = SERVERS if args.server == "both" else (args.server,)
+        result["latency"] = [await latency(args, server, project, python, kb) for server in servers]
         if args.files:
             result["memory"] = await memory(args, project, python, kb)
         result["load_avg_1m_after"] = round(os.getloadavg()[0], 2)
@@ -389,9 +531,22 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--style", choices=("typical", "dense"), default="typical")
     p.add_argument(
         "--where",
-        choices=("any", "body"),
+        choices=("any", "body", "top", "line"),
         default="any",
-        help="edit any indented line (class attributes too) or only lines in method bodies",
+        help="edit lines indented by 4 (class attributes and def lines too), only lines in "
+        "function bodies, only top-level lines, or type a new top-level line and delete it",
+    )
+    p.add_argument(
+        "--mode",
+        choices=("push", "pull"),
+        default="push",
+        help="wait for publishDiagnostics, or pull (textDocument/diagnostic) after each change",
+    )
+    p.add_argument(
+        "--server",
+        choices=(*SERVERS, "both"),
+        default="recode",
+        help="recode-lsp, `ruff server` (NPY201), or both in this run",
     )
     p.add_argument("--files", type=int, default=200, help="open files for the memory run (0: skip)")
     p.add_argument("--file-lines", type=int, default=300)
@@ -416,19 +571,27 @@ def main(argv: list[str] | None = None) -> int:
                 f"max {st[name]['max_ms']} ms"
             )
         return 0
-    lat = result["latency"]
-    print(
-        f"didChange -> publishDiagnostics, {lat['lines']}-line file ({lat['style']}, "
-        f"{lat['findings']} findings), {lat['edits']} one-line edits ({lat['edited_lines']} "
-        "indented lines), debounce 0:"
-    )
-    print(
-        f"  p50 {lat['p50_ms']} ms   p95 {lat['p95_ms']} ms   max {lat['max_ms']} ms   "
-        f"(first diagnostics after open: {lat['first_diagnostics_ms']} ms)"
-    )
-    print(f"  server-side analysis per run: {lat['server_analysis_ms']}")
-    print(f"  server, didChange read -> publish written: {lat['server_change_to_publish_ms']}")
-    print(f"  server CPU time in that interval: {lat['server_change_to_publish_cpu_ms']}")
+    for lat in result["latency"]:
+        how = "textDocument/diagnostic" if lat["mode"] == "pull" else "publishDiagnostics"
+        print(
+            f"{lat['server']}: didChange -> {how}, {lat['lines']}-line file ({lat['style']}, "
+            f"{lat['findings']} findings), {lat['edits']} one-line edits ({lat['edited_lines']} "
+            "lines):"
+        )
+        print(
+            f"  p50 {lat['p50_ms']} ms   p95 {lat['p95_ms']} ms   max {lat['max_ms']} ms   "
+            f"(first diagnostics after open: {lat['first_diagnostics_ms']} ms)"
+        )
+        if lat["server"] == "recode":
+            print(f"  server-side analysis per run: {lat['server_analysis_ms']}")
+            if lat["mode"] == "push":
+                print(
+                    "  server, didChange read -> publish written: "
+                    f"{lat['server_change_to_publish_ms']}"
+                )
+                print(
+                    f"  server CPU time in that interval: {lat['server_change_to_publish_cpu_ms']}"
+                )
     if "memory" in result:
         mem = result["memory"]
         print(

@@ -39,6 +39,7 @@ from recode.dataset.knowledge import (
 )
 from recode.server import fixes, sparse
 from recode.server.guards import Library, guard
+from recode.server.index import TrackedIndex
 from recode.server.parsing import captures, parse, text
 from recode.server.prefilter import Prefilter
 from recode.server.severity import LibraryVersion, message_for, severity_for
@@ -190,34 +191,24 @@ class Detector:
         self.root_library = {root: lib for lib, names in IMPORT_NAMES.items() for root in names} | {
             r.path.split(".")[0]: r.library for r in kb.records if r.path.split(".")[0] in roots
         }
-        methods: dict[str, list[str]] = {}
-        for path in self.active:
-            owner, _, leaf = path.rpartition(".")
-            if owner in self.classes:
-                methods.setdefault(leaf, []).append(path)
-        self._methods_by_name = methods
-
-        # What can lead to a finding: the dotted prefixes of every tracked path.
-        interesting = (
-            set(self.active)
-            | set(self.params)
-            | self.classes
-            | set(self.factories)
-            | set(self.tuple_factories)
-            | set(self.attributes)
+        # one index of what is tracked, which the prefilter reads too
+        self.index = TrackedIndex(
+            self.active,
+            self.params,
+            self.classes,
+            self.factories,
+            self.attributes,
+            self.tuple_factories,
         )
-        self._ends = interesting
-        self._prefixes = {
-            ".".join(parts[:i])
-            for p in interesting
-            for parts in [p.split(".")]
-            for i in range(1, len(parts) + 1)
-        }
+        self._methods_by_name = self.index.methods_by_name
+        # What can lead to a finding: the dotted prefixes of every tracked path.
+        self._ends = self.index.tracked
+        self._prefixes = self.index.prefixes
         self._next: dict[str, set[str]] = {}
         self._next_of_set: dict[frozenset[str], frozenset[bytes]] = {}
         self._binding_patterns: dict[bytes, _BindingPatterns] = {}
         self._reference_patterns: dict[bytes, re.Pattern[bytes]] = {}
-        self.prefilter = Prefilter(self)
+        self.prefilter = Prefilter(self.index, name_only_methods)
 
     def _inherit(self, types: KnownTypes) -> None:
         """What an object of a subclass inherits (``types.json``'s ``bases``): a record on a

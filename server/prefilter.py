@@ -38,7 +38,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from recode.server.detector import Detector
+    from recode.server.index import TrackedIndex
 
 # Bytes >= 0x80 count as identifier characters here (a non-ASCII identifier is one word), but
 # Prefilter.why reads each of them, and every other byte that is no part of a Python token, as
@@ -222,10 +222,12 @@ def _call_end(source: bytes, open_paren: int) -> int:
 class Prefilter:
     """Whether a file can hold a finding of ``detector``; see the module docstring."""
 
-    def __init__(self, detector: Detector) -> None:
-        d = detector
-        self.name_only_methods = d.name_only_methods
-        self.active = set(d.active)
+    def __init__(self, index: TrackedIndex, name_only_methods: bool = False) -> None:
+        """``index``: what the detector tracks; ``name_only_methods``: the detector's option
+        of the same name (any ``.method`` of a method record counts)."""
+        d = index
+        self.name_only_methods = name_only_methods
+        self.active = frozenset(d.active)
         # keyword records: path -> keyword -> the values that break (None: any value)
         self.params: dict[str, dict[bytes, tuple[bytes, ...] | None]] = {}
         for path, by_name in d.params.items():
@@ -250,15 +252,10 @@ class Prefilter:
                     slot[_POSITIONAL] = _merge(slot.get(_POSITIONAL, ()), at)
         # What makes an object of evident class: classes, factories, tuple factories, and the
         # attribute paths that are remapped (df.style).
-        self.makers = set(d.classes) | set(d.factories) | set(d.tuple_factories) | set(d.attributes)
-        self.interesting = self.active | set(self.params) | self.makers
-        self.prefixes = {
-            ".".join(parts[:i])
-            for p in self.interesting
-            for parts in [p.split(".")]
-            for i in range(1, len(parts) + 1)
-        }
-        self.roots = {p.split(".")[0] for p in self.active | set(self.params)}
+        self.makers = d.makers
+        self.interesting = d.tracked
+        self.prefixes = d.prefixes
+        self.roots = d.roots
         self._root = (
             re.compile(_alternation(re.escape(r.encode()) for r in self.roots))
             if self.roots
@@ -321,7 +318,7 @@ class Prefilter:
             if hooks
             else None
         )
-        self._method = _leaf_pattern(set(d._methods_by_name), rb"(?!" + _ID + rb")")
+        self._method = _leaf_pattern(set(d.methods_by_name), rb"(?!" + _ID + rb")")
         self._heads: dict[bytes, re.Pattern[bytes]] = {}
         # (source, as the patterns read it, its import bindings or None) of the last file read
         self._last: tuple[bytes, bytes, set[tuple[str, str]]] | None = None

@@ -1,7 +1,8 @@
 """Diagnostics: the detector's findings as LSP diagnostics, pushed and pulled.
 
 Push (``textDocument/publishDiagnostics``): on open and save at once, on change after the
-debounce delay. Pull (``textDocument/diagnostic``): answered from the same cache. By default the
+debounce delay. Pull (``textDocument/diagnostic``): answered from the same cache, as JSON text
+written once per result (:class:`~recode.server.lsp.rpc.JsonText`). By default the
 server pushes unless the client says it pulls (``textDocument.diagnostic`` capability), so a
 client that does both does not show every finding twice; the ``pushDiagnostics`` setting
 overrides that.
@@ -31,6 +32,7 @@ from lsprotocol import types
 from recode.server.detector import Finding, Position
 from recode.server.lsp.documents import Document, Snapshot
 from recode.server.lsp.incremental import Bindings, Reanalysis, Skeleton, reanalyse, shifted
+from recode.server.lsp.rpc import JsonText
 
 if TYPE_CHECKING:
     from recode.server.lsp.server import RecodeLanguageServer
@@ -199,6 +201,20 @@ class Result:
     @property
     def result_id(self) -> str:
         return f"{self.context.generation}:{self.snapshot.version}"
+
+    @property
+    def pull_id(self) -> str:
+        """The ``resultId`` of a pull report of this result (a fast one is marked)."""
+        return self.result_id + ("" if self.exact else ":fast")
+
+    @cached_property
+    def pull_json(self) -> JsonText:
+        """The full pull report of this result as JSON text, made once: a client pulls after
+        every change, and each answer would otherwise go through cattrs again."""
+        return JsonText(
+            f'{{"kind":"full","resultId":{json.dumps(self.pull_id)},'
+            f'"items":[{",".join(self.placed.wire)}]}}'
+        )
 
 
 def _data(finding: Finding) -> dict[str, Any]:
@@ -516,19 +532,20 @@ class DiagnosticsManager:
 
     # -- pull -------------------------------------------------------------------------------
 
-    async def pull(self, params: types.DocumentDiagnosticParams) -> types.DocumentDiagnosticReport:
+    async def pull(
+        self, params: types.DocumentDiagnosticParams
+    ) -> types.DocumentDiagnosticReport | JsonText:
+        """The report of the document's current version: the same (incremental) result that
+        push publishes, written from the same JSON of its diagnostics."""
         doc = self.server.session.documents.get(params.text_document.uri)
         if doc is None:
             return types.RelatedFullDocumentDiagnosticReport(items=[])
         result = await self.result_for(doc)
         if not result.exact:
             self._schedule_verify(doc)
-        result_id = result.result_id + ("" if result.exact else ":fast")
-        if params.previous_result_id == result_id:
-            return types.RelatedUnchangedDocumentDiagnosticReport(result_id=result_id)
-        return types.RelatedFullDocumentDiagnosticReport(
-            items=list(result.diagnostics), result_id=result_id
-        )
+        if params.previous_result_id == result.pull_id:
+            return JsonText(f'{{"kind":"unchanged","resultId":{json.dumps(result.pull_id)}}}')
+        return result.pull_json
 
 
 def _log_failure(task: asyncio.Future[None]) -> None:

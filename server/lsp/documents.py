@@ -2,8 +2,9 @@
 
 LSP positions count characters in the encoding agreed at initialisation (UTF-16 code units
 unless the client offers UTF-8 or UTF-32); the detector and tree-sitter count bytes. A
-:class:`LineIndex` converts between the two. Lines end at ``\\n`` (a ``\\r\\n`` line's ``\\r``
-belongs to the line's end and is never counted inside a character offset).
+:class:`LineIndex` converts between the two. Lines end at ``\\r\\n``, ``\\n`` or ``\\r``, as LSP
+says (the line end is never counted inside a character offset). tree-sitter counts rows at
+``\\n`` only, so its points are computed apart where a lone ``\\r`` ends a line.
 
 A document is changed only on the event loop's thread. Each change updates the bytes and the
 line index and ``edit``-s a private copy of the syntax tree; the re-parse is deferred until a
@@ -33,7 +34,7 @@ if TYPE_CHECKING:
 UTF8 = "utf-8"
 UTF16 = "utf-16"
 UTF32 = "utf-32"
-_NEWLINE = re.compile(rb"\n")
+_NEWLINE = re.compile(rb"\r\n?|\n")  # what ends a line for LSP
 
 
 def _units(text: str, encoding: str) -> int:
@@ -64,21 +65,33 @@ def _prefix_for_units(line: str, units: int, encoding: str) -> str:
 
 @dataclass(frozen=True)
 class LineIndex:
-    """Byte offsets of line starts in a UTF-8 text (always starts with 0)."""
+    """Byte offsets of line starts in a UTF-8 text (always starts with 0): lines end at
+    ``\\r\\n``, ``\\n`` or a lone ``\\r``.
+
+    ``lone_cr``: the text may hold a lone ``\\r`` (then tree-sitter's rows, which only
+    ``\\n`` ends, differ from these lines).
+    """
 
     starts: tuple[int, ...]
     length: int
+    lone_cr: bool = field(default=False, compare=False)
 
     @classmethod
     def of(cls, source: bytes) -> LineIndex:
-        return cls((0, *(m.end() for m in _NEWLINE.finditer(source))), len(source))
+        ends = [m.end() for m in _NEWLINE.finditer(source)]
+        return cls((0, *ends), len(source), _has_lone_cr(source, 0, len(source)))
 
     def line_of(self, byte: int) -> int:
         return bisect.bisect_right(self.starts, byte) - 1
 
     def line_end(self, source: bytes, line: int) -> int:
-        """Byte offset where ``line``'s content ends (before ``\\r\\n`` / ``\\n``)."""
-        end = self.starts[line + 1] - 1 if line + 1 < len(self.starts) else self.length
+        """Byte offset where ``line``'s content ends (before its ``\\r\\n``, ``\\n`` or
+        ``\\r``)."""
+        if line + 1 >= len(self.starts):
+            return self.length
+        end = self.starts[line + 1]
+        if source[end - 1 : end] == b"\n":
+            end -= 1
         if end > self.starts[line] and source[end - 1 : end] == b"\r":
             end -= 1
         return end
@@ -111,19 +124,44 @@ class LineIndex:
             start=self.position(source, start, encoding), end=self.position(source, end, encoding)
         )
 
-    def point(self, byte: int) -> Point:
-        """tree-sitter's (row, byte column) of a byte offset."""
+    def point(self, source: bytes, byte: int) -> Point:
+        """tree-sitter's (row, byte column) of a byte offset: rows end at ``\\n`` only."""
+        if self.lone_cr:
+            return Point(source.count(b"\n", 0, byte), byte - (source.rfind(b"\n", 0, byte) + 1))
         line = self.line_of(byte)
         return Point(line, byte - self.starts[line])
 
-    def replaced(self, start: int, end: int, new_text: bytes) -> LineIndex:
-        """The index after bytes ``[start, end)`` are replaced with ``new_text``."""
+    def replaced(self, source: bytes, start: int, end: int, new_length: int) -> LineIndex:
+        """The index after bytes ``[start, end)`` were replaced with ``new_length`` bytes, giving
+        ``source``.
+
+        The line ends near the edit are read again: a ``\\r`` before it and a ``\\n`` after it
+        may now make one line end, or stop doing so. Line starts up to the line before the
+        edited one, and those two bytes or more after the edit, cannot change.
+        """
         first = self.line_of(start)
-        last = self.line_of(end)
-        delta = len(new_text) - (end - start)
-        inserted = [start + m.end() for m in _NEWLINE.finditer(new_text)]
-        tail = [s + delta for s in self.starts[last + 1 :]] if delta else self.starts[last + 1 :]
-        return LineIndex((*self.starts[: first + 1], *inserted, *tail), self.length + delta)
+        begin = self.starts[max(0, first - 1)]
+        delta = new_length - (end - start)
+        stop = start + new_length + 2  # in the new text: where unchanged line starts resume
+        tail_from = bisect.bisect_left(self.starts, end + 2)
+        tail = self.starts[tail_from:]
+        if delta:
+            tail = tuple(s + delta for s in tail)
+        # a \r read as the window's last byte may be a \r\n: starts at ``stop`` come from the tail
+        window = min(stop, len(source))
+        middle = [m.end() for m in _NEWLINE.finditer(source, begin, window) if m.end() < stop]
+        lone = self.lone_cr or _has_lone_cr(source, begin, window)
+        return LineIndex((*self.starts[: max(0, first - 1) + 1], *middle, *tail), len(source), lone)
+
+
+def _has_lone_cr(source: bytes, start: int, end: int) -> bool:
+    """Whether ``source[start:end]`` holds a ``\\r`` not followed by ``\\n``."""
+    at = source.find(b"\r", start, end)
+    while at >= 0:
+        if source[at + 1 : at + 2] != b"\n":
+            return True
+        at = source.find(b"\r", at + 1, end)
+    return False
 
 
 @dataclass(frozen=True)
@@ -232,9 +270,11 @@ class Document:
         # end (20-35 ms on 5,000 lines, a full parse), against 1-5 ms for the wider range
         wide_start = _char_start(self.source, start - 1) if start > 0 else start
         wide_end = _char_end(self.source, end + 1) if end < len(self.source) else end
-        start_point, old_end_point = self.lines.point(wide_start), self.lines.point(wide_end)
+        old_source = self.source
+        start_point = self.lines.point(old_source, wide_start)
+        old_end_point = self.lines.point(old_source, wide_end)
         self.source = self.source[:start] + new + self.source[end:]
-        self.lines = self.lines.replaced(start, end, new)
+        self.lines = self.lines.replaced(self.source, start, end, len(new))
         self._merge_edit(start, end, start + len(new))
         if self._tree is not None:
             if not self._stale:
@@ -247,7 +287,7 @@ class Document:
                 new_end_byte=new_end,
                 start_point=start_point,
                 old_end_point=old_end_point,
-                new_end_point=self.lines.point(new_end),
+                new_end_point=self.lines.point(self.source, new_end),
             )
         self._stale = True
 

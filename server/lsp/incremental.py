@@ -13,6 +13,9 @@ level or in a class body, not inside another function or under an ``if``/``try``
   lines. The skeleton is made once from a whole-file analysis and carried from edit to edit
   (an edit the fast path accepts leaves it unchanged but for the offsets).
 
+An edit of a statement at module or class level (or a new one typed on lines of its own)
+re-analyses the skeleton alone, and is kept only where the module-scope bindings stay the same.
+
 The fast path only runs when it can tell that nothing else changed: the previous snapshot's
 function at that place spans the same text, tree-sitter reports no structural change outside
 ``U``, no skeleton statement has a syntax error, every statement starts its own line, and ``U``
@@ -178,7 +181,7 @@ def _compact(
     """The skeleton with ``unit`` (a function) put back, or alone if ``unit`` is None.
 
     Returns the compact source and where the unit's first line starts in it (with no unit: where
-    the segment of key ``want`` starts).
+    the segment of key ``want`` starts; 0 without ``want``).
     """
     unit_line = -1
     if unit is not None:
@@ -202,14 +205,19 @@ def _compact(
     if unit is not None and offset < 0:
         offset = size
         parts.append(source[unit_line : unit.end_byte] + b"\n")
+    if want is None and unit is None:
+        offset = 0
     if offset < 0:
         return None
     return b"".join(parts), offset
 
 
 def module_bindings(detector: Detector, text: bytes, tree: Tree | None = None) -> Bindings:
-    """The module-scope names the detector binds in a (compact) source, comparable across edits."""
-    return _bindings_of(detector.analyse(text, tree)[1])
+    """The module-scope names the detector binds in a (compact) source, comparable across edits.
+
+    Without the byte prefilter: a skeleton that uses no import of its own is no file to skip
+    here, its bindings are what the functions read."""
+    return _bindings_of(detector.analyse(text, tree, prefilter=False)[1])
 
 
 def _bindings_of(analysis: Analysis | None) -> Bindings:
@@ -286,7 +294,9 @@ def reanalyse(
     An edit inside a function re-analyses that function on the skeleton. An edit of another
     statement at module or class level re-analyses the skeleton itself (which holds the
     statement) and is accepted only if the module-scope bindings the detector sees are the same
-    as before: then no other statement's findings can have changed.
+    as before: then no other statement's findings can have changed. So is a new statement
+    (not a function or class) typed on lines of its own where there was only whitespace: it is
+    added to the skeleton.
     """
     if (
         snapshot.edit is None
@@ -301,10 +311,6 @@ def reanalyse(
     if len(snapshot.source) - len(base.source) != delta:
         return None
 
-    def moved(p: int) -> int | None:
-        """Where a byte offset of the base snapshot is now (None: inside the edit)."""
-        return p if p <= lo else p + delta if p >= hi_old else None
-
     # what changed, without whitespace at its ends (a space typed after a function's last
     # statement lies outside the function's node but changes nothing else)
     top, bottom = _trim(
@@ -313,38 +319,36 @@ def reanalyse(
         max([hi_new, *(b for _, b in snapshot.changed)]),
     )
     stmt = find_statement(snapshot.tree.root_node, top, bottom)
-    if stmt is None or stmt.start_byte > lo:
-        return None
+    before_span = (
+        _same_statement(base, stmt, lo, hi_old, delta)
+        if stmt is not None and stmt.start_byte <= lo
+        else None
+    )
+    added = before_span is None
+    if added:
+        stmt = _added_statement(snapshot, base, lo, hi_old, hi_new)
+        if stmt is None:
+            return _removal(snapshot, base, base_spans, detector, skeleton, bindings)
+        before_span = (lo, hi_old)  # in the previous snapshot: only whitespace was there
     function = is_function(stmt)
-    # the same statement, spanning the same text, in the previous snapshot
-    before = find_statement(base.tree.root_node, stmt.start_byte, stmt.start_byte + 1)
-    if (
-        before is None
-        or before.start_byte != stmt.start_byte
-        or moved(before.end_byte) != stmt.end_byte
-        or is_function(before) != function
-    ):
-        return None
-    old_top, old_bottom = _trim(base.source, lo, hi_old)
-    if old_top < old_bottom and not (
-        before.start_byte <= old_top and old_bottom <= before.end_byte
-    ):
-        return None  # the replaced text reached outside the statement
+    line = _line_start(snapshot.source, stmt.start_byte)
     if skeleton is None:
         skeleton = build_skeleton(base.source, base.tree.root_node)
         if skeleton is None:
             return None
-    line = _line_start(snapshot.source, stmt.start_byte)
     if function:
         new_skeleton = _shift_skeleton(skeleton, lo, hi_old, delta)
         made = _compact(snapshot.source, new_skeleton, stmt) if new_skeleton else None
     else:
         if bindings is None:
-            old = _compact(base.source, skeleton, None, line)
+            old = _compact(base.source, skeleton, None)
             if old is None:
                 return None
             bindings = module_bindings(detector, old[0])
-        new_skeleton = _shift_skeleton(skeleton, lo, hi_old, delta, edited=line)
+        new_skeleton = _shift_skeleton(skeleton, lo, hi_old, delta, edited=None if added else line)
+        if new_skeleton is not None and added:
+            segment = (line, line, stmt.end_byte, None)
+            new_skeleton = tuple(sorted((*new_skeleton, segment), key=lambda seg: seg[0]))
         made = _compact(snapshot.source, new_skeleton, None, line) if new_skeleton else None
     if new_skeleton is None or made is None:
         return None
@@ -362,7 +366,7 @@ def reanalyse(
     if function:
         found = detector.detect(text, tree)
     else:
-        found, analysis = detector.analyse(text, tree)
+        found, analysis = detector.analyse(text, tree, prefilter=False)
         if _bindings_of(analysis) != bindings:
             return None  # the statement binds module names differently: analyse it all
     inside = [
@@ -370,13 +374,30 @@ def reanalyse(
         for f in found
         if start_in_compact <= f.start_byte and f.end_byte <= again.end_byte
     ]
+    kept = _kept(snapshot, base, base_spans, before_span)
+    if kept is None:
+        return None
+    return Reanalysis(kept[0], inside, kept[1], new_skeleton, bindings)
+
+
+def _kept(
+    snapshot: Snapshot,
+    base: Snapshot,
+    base_spans: Sequence[tuple[int, int]],
+    span: tuple[int, int],
+) -> tuple[list[tuple[int, int, int | None]], list[tuple[int, int, int | None]]] | None:
+    """The base findings outside ``span`` (the re-analysed or removed statement, in ``base``),
+    before and after it, each with its byte and line shift (see :class:`Reanalysis`)."""
+    assert snapshot.edit is not None
+    lo, hi_old, hi_new = snapshot.edit
+    delta = hi_new - hi_old
     line_shift = len(snapshot.lines.starts) - len(base.lines.starts)
     kept_before: list[tuple[int, int, int | None]] = []
     kept_after: list[tuple[int, int, int | None]] = []
     for index, (f_start, f_end) in enumerate(base_spans):
-        if not (f_end <= before.start_byte or f_start >= before.end_byte):
+        if not (f_end <= span[0] or f_start >= span[1]):
             continue  # inside the statement: replaced by the fresh findings
-        side = kept_before if f_end <= before.start_byte else kept_after
+        side = kept_before if f_end <= span[0] else kept_after
         if f_end <= lo:
             side.append((index, 0, 0))  # before the edit: nothing about it changed
         elif f_start >= hi_old:
@@ -386,7 +407,186 @@ def reanalyse(
             side.append((index, delta, line_shift if line_start >= hi_old else None))
         else:
             return None  # cannot happen: the edit outside the statement is whitespace
-    return Reanalysis(kept_before, inside, kept_after, new_skeleton, bindings)
+    return kept_before, kept_after
+
+
+def _removal(
+    snapshot: Snapshot,
+    base: Snapshot,
+    base_spans: Sequence[tuple[int, int]],
+    detector: Detector,
+    skeleton: Skeleton | None,
+    bindings: Bindings | None,
+) -> Reanalysis | None:
+    """A module-level statement (not a function or class) deleted with its line, leaving only
+    whitespace: the skeleton without it, accepted where the module's bindings stay the same;
+    its findings go, the others stay. None where the edit is anything else."""
+    assert snapshot.edit is not None and snapshot.tree is not None and base.tree is not None
+    lo, hi_old, hi_new = snapshot.edit
+    delta = hi_new - hi_old
+    old_top, _ = _trim(base.source, lo, hi_old)
+    top, bottom = _trim(snapshot.source, lo, hi_new)
+    if top < bottom or old_top >= hi_old:
+        return None  # something was typed, or nothing but whitespace was deleted
+    gone = find_statement(base.tree.root_node, old_top, old_top + 1)
+    if (
+        gone is None
+        or gone.start_byte != old_top
+        or gone.end_byte > hi_old
+        or gone.parent is None
+        or gone.parent.type != "module"
+        or is_function(gone)
+        or _inner(gone).type == _CLASS
+        or any(
+            line.strip() and not line.strip().startswith(b"#")
+            for line in base.source[gone.end_byte : hi_old].split(b"\n")
+        )
+    ):
+        return None
+    # the statements tree-sitter read again are as they were
+    for a, b in snapshot.changed:
+        for node in snapshot.tree.root_node.named_children:
+            if node.end_byte <= a or node.start_byte >= b:
+                continue
+            shift = 0 if node.end_byte <= lo else delta if node.start_byte >= hi_new else None
+            if shift is None:
+                return None
+            old = find_statement(
+                base.tree.root_node, node.start_byte - shift, node.start_byte - shift + 1
+            )
+            if (
+                old is None
+                or old.start_byte != node.start_byte - shift
+                or old.end_byte != node.end_byte - shift
+                or base.source[old.start_byte : old.end_byte]
+                != snapshot.source[node.start_byte : node.end_byte]
+                or str(old) != str(node)
+                or snapshot.source[
+                    _line_start(snapshot.source, node.start_byte) : node.start_byte
+                ].strip()
+            ):
+                return None
+    if skeleton is None:
+        skeleton = build_skeleton(base.source, base.tree.root_node)
+        if skeleton is None:
+            return None
+    segment = (gone.start_byte, gone.start_byte, gone.end_byte, None)
+    if segment not in skeleton:
+        return None
+    rest = tuple(seg for seg in skeleton if seg != segment)
+    if bindings is None:
+        old_text = _compact(base.source, skeleton, None)
+        if old_text is None:
+            return None
+        bindings = module_bindings(detector, old_text[0])
+    new_skeleton = _shift_skeleton(rest, lo, hi_old, delta)
+    made = _compact(snapshot.source, new_skeleton, None) if new_skeleton else None
+    if new_skeleton is None or made is None:
+        return None
+    if module_bindings(detector, made[0]) != bindings:
+        return None  # it bound module names the functions may read: analyse it all
+    kept = _kept(snapshot, base, base_spans, (gone.start_byte, gone.end_byte))
+    if kept is None:
+        return None
+    return Reanalysis(kept[0], [], kept[1], new_skeleton, bindings)
+
+
+def _same_statement(
+    base: Snapshot, stmt: Node, lo: int, hi_old: int, delta: int
+) -> tuple[int, int] | None:
+    """The span in ``base`` of the statement ``stmt`` was before the edit (bytes [lo, hi_old)
+    of ``base`` became ``delta`` longer): the same kind, at the same start, ending where the
+    edit moved its end; None if there is none or the edit reached outside it."""
+    assert base.tree is not None
+
+    def moved(p: int) -> int | None:
+        return p if p <= lo else p + delta if p >= hi_old else None
+
+    before = find_statement(base.tree.root_node, stmt.start_byte, stmt.start_byte + 1)
+    if (
+        before is None
+        or before.start_byte != stmt.start_byte
+        or moved(before.end_byte) != stmt.end_byte
+        or is_function(before) != is_function(stmt)
+    ):
+        return None
+    old_top, old_bottom = _trim(base.source, lo, hi_old)
+    if old_top < old_bottom and not (
+        before.start_byte <= old_top and old_bottom <= before.end_byte
+    ):
+        return None  # the replaced text reached outside the statement
+    return before.start_byte, before.end_byte
+
+
+def _added_statement(
+    snapshot: Snapshot, base: Snapshot, lo: int, hi_old: int, hi_new: int
+) -> Node | None:
+    """The statement typed by the edit where there was only whitespace, on lines of its own at
+    module or class level (not a function or class, no syntax error), or None.
+
+    tree-sitter reports the statements next to such an edit as changed too (it read them
+    again); each must be as it was, its text and its tree, for the new statement to be the
+    only change.
+    """
+    assert snapshot.tree is not None and base.tree is not None
+    old_top, old_bottom = _trim(base.source, lo, hi_old)
+    top, bottom = _trim(snapshot.source, lo, hi_new)
+    if old_top < old_bottom or top == bottom:
+        return None
+    stmt = find_statement(snapshot.tree.root_node, top, top + 1)
+    if (
+        stmt is None
+        or not (lo <= stmt.start_byte and stmt.end_byte <= hi_new)
+        # after it, the typed text holds only whitespace and comments
+        or any(
+            line.strip() and not line.strip().startswith(b"#")
+            for line in snapshot.source[stmt.end_byte : hi_new].split(b"\n")
+        )
+        or is_function(stmt)
+        or _inner(stmt).type == _CLASS
+        or stmt.has_error
+        or snapshot.source[_line_start(snapshot.source, stmt.start_byte) : stmt.start_byte].strip()
+        or not _ends_its_line(snapshot.source, stmt.end_byte)
+        or stmt.parent is None
+    ):
+        return None
+    block = stmt.parent
+    delta = hi_new - hi_old
+    for a, b in snapshot.changed:
+        if a < block.start_byte or b > block.end_byte:
+            return None  # the change reached outside the block
+        for node in block.named_children:
+            if node.end_byte <= a or node.start_byte >= b or node.id == stmt.id:
+                continue
+            if node.type == "comment" and lo <= node.start_byte and node.end_byte <= hi_new:
+                continue  # typed with it
+            if node.end_byte <= lo:
+                shift = 0
+            elif node.start_byte >= hi_new:
+                shift = delta
+            else:
+                return None  # a statement around the typed text changed
+            old = find_statement(
+                base.tree.root_node, node.start_byte - shift, node.start_byte - shift + 1
+            )
+            if (
+                old is None
+                or old.start_byte != node.start_byte - shift
+                or old.end_byte != node.end_byte - shift
+                or base.source[old.start_byte : old.end_byte]
+                != snapshot.source[node.start_byte : node.end_byte]
+                or str(old) != str(node)
+            ):
+                return None
+    return stmt
+
+
+def _ends_its_line(source: bytes, end: int) -> bool:
+    """Whether only whitespace or a comment follows ``end`` on its line (the next statement
+    starts a line of its own)."""
+    newline = source.find(b"\n", end)
+    rest = source[end : newline if newline >= 0 else len(source)].strip()
+    return not rest or rest.startswith(b"#")
 
 
 def _trim(source: bytes, start: int, end: int) -> tuple[int, int]:

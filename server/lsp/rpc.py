@@ -54,6 +54,11 @@ MAX_HEADER_LINE = 64  # bytes: longer than any Content-Length line worth reading
 CHUNK = 65536
 
 
+class JsonText(str):
+    """A request's result written as JSON text already (ASCII, as json.dumps writes it): sent
+    as it is instead of being converted through cattrs and json.dumps on each answer."""
+
+
 @dataclass(frozen=True)
 class Message:
     """A frame's body, decoded as JSON (any JSON value)."""

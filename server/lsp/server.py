@@ -93,10 +93,26 @@ class RecodeProtocol(rpc.LifecycleProtocol):
     def notify_json(self, method: str, params: str) -> None:
         """Send a notification whose params are JSON text already (ASCII, as json.dumps
         writes it): what pygls' ``notify`` sends, without converting attrs objects."""
-        if self.writer is None:
-            log.error("cannot send %s: no transport", method)
+        self._write_json(
+            method, f'{{"jsonrpc":"2.0","method":{json.dumps(method)},"params":{params}}}'
+        )
+
+    def _send_response(self, msg_id: Any, result: Any = None, error: Any = None) -> None:
+        """pygls' answer to a request, but a :class:`~rpc.JsonText` result is written as it
+        is (pull diagnostics: hundreds of diagnostics would go through cattrs each time)."""
+        if error is not None or not isinstance(result, rpc.JsonText):
+            super()._send_response(msg_id, result, error)
             return
-        body = f'{{"jsonrpc":"2.0","method":{json.dumps(method)},"params":{params}}}'.encode()
+        self._result_types.pop(msg_id, None)
+        self._write_json(
+            "a response", f'{{"jsonrpc":"2.0","id":{json.dumps(msg_id)},"result":{result}}}'
+        )
+
+    def _write_json(self, what: str, message: str) -> None:
+        if self.writer is None:
+            log.error("cannot send %s: no transport", what)
+            return
+        body = message.encode()
         if self._include_headers:
             header = (
                 f"Content-Length: {len(body)}\r\n"
@@ -108,7 +124,7 @@ class RecodeProtocol(rpc.LifecycleProtocol):
             if inspect.isawaitable(written):
                 asyncio.ensure_future(written)
         except BrokenPipeError:
-            log.exception("sending %s: the client is gone", method)
+            log.exception("sending %s: the client is gone", what)
             raise
 
     @lsp_method(types.TEXT_DOCUMENT_DID_OPEN)

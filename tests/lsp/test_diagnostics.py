@@ -208,6 +208,96 @@ async def test_pull_diagnostics(tmp_path: Path, make_env) -> None:
         assert client.published == []
 
 
+async def test_pull_after_edits_is_the_fast_result(tmp_path: Path, make_env) -> None:
+    """A pull after each change answers that version from the incremental result (marked
+    ``:fast``), moved and re-analysed as push would publish it; unchanged when asked again."""
+    env = make_env(numpy="2.0.0")
+    text = "import numpy as np\n\n\ndef f():\n    return np.product([1])\n\n\nx = np.trapz\n"
+    src = tmp_path / "mod.py"
+    src.write_text(text)
+    caps = capabilities(
+        "visual-studio-code",
+        **{"text_document.diagnostic": types.DiagnosticClientCapabilities()},
+    )
+    async with running_server(
+        options={"python": env.python}, folders=[tmp_path], caps=caps
+    ) as client:
+        doc = client.open(src)
+
+        async def pull(previous: str | None = None) -> types.DocumentDiagnosticReport:
+            return await client.text_document_diagnostic_async(
+                types.DocumentDiagnosticParams(
+                    text_document=types.TextDocumentIdentifier(uri=doc),
+                    previous_result_id=previous,
+                )
+            )
+
+        first = await pull()
+        assert [(d.code, d.range) for d in first.items] == [
+            ("numpy-2.0-product", rng(4, 11, 21)),
+            ("numpy-2.0-trapz", rng(7, 4, 12)),
+        ]
+        # two lines typed into f: its finding is found again, the one after it moves down
+        client.text_document_did_change(
+            types.DidChangeTextDocumentParams(
+                text_document=types.VersionedTextDocumentIdentifier(uri=doc, version=2),
+                content_changes=[
+                    types.TextDocumentContentChangePartial(
+                        range=rng(4, 0, 0), text="    y = np.float_\n\n"
+                    )
+                ],
+            )
+        )
+        second = await pull()
+        assert second.kind == "full" and second.result_id.endswith(":fast")
+        assert [(d.code, d.range) for d in second.items] == [
+            ("numpy-2.0-float_", rng(4, 8, 17)),
+            ("numpy-2.0-product", rng(6, 11, 21)),
+            ("numpy-2.0-trapz", rng(9, 4, 12)),
+        ]
+        assert [d.message for d in second.items[1:]] == [d.message for d in first.items]
+        again = await pull(second.result_id)
+        assert (again.kind, again.result_id) == ("unchanged", second.result_id)
+
+
+async def test_lone_cr_ends_a_line(tmp_path: Path, make_env) -> None:
+    """LSP ends lines at \\r\\n, \\n and a lone \\r: a finding after a lone \\r is on the
+    line the editor shows, and an edit there lands where the editor made it (both were a line
+    too high, at a column counted across the \\r, when only \\n ended lines)."""
+    env = make_env(numpy="2.0.0")
+    text = "import numpy as np\r\n# from an old Mac:\rstill the comment\nx = np.product([1])\n"
+    src = tmp_path / "mod.py"
+    src.write_bytes(text.encode())
+    async with running_server(
+        options={"python": env.python, "debounceMs": 0}, folders=[tmp_path]
+    ) as client:
+        doc = client.open(src, text)
+        diags = await client.diagnostics_for(doc, version=1)
+        assert [(d.code, d.range) for d in diags] == [("numpy-2.0-product", rng(3, 4, 14))]
+        client.text_document_did_change(
+            types.DidChangeTextDocumentParams(
+                text_document=types.VersionedTextDocumentIdentifier(uri=doc, version=2),
+                content_changes=[
+                    types.TextDocumentContentChangePartial(range=rng(3, 4, 14), text="np.prod")
+                ],
+            )
+        )
+        assert await client.diagnostics_for(doc, version=2) == []
+        # one more line, ended by a lone \r, typed before the finding's line
+        client.text_document_did_change(
+            types.DidChangeTextDocumentParams(
+                text_document=types.VersionedTextDocumentIdentifier(uri=doc, version=3),
+                content_changes=[
+                    types.TextDocumentContentChangePartial(
+                        range=rng(3, 0, 0), text="y = np.trapz\r"
+                    )
+                ],
+            )
+        )
+        diags = await client.diagnostics_for(doc, version=3)
+        assert [(d.code, d.range) for d in diags] == [("numpy-2.0-trapz", rng(3, 4, 12))]
+
+
 CHAINS = (
     "import numpy as np\n"
     "import pandas as pd\n"

@@ -44,13 +44,45 @@ def test_line_index_after_replacements() -> None:
     source = b"one\ntwo\nthree\n"
     index = LineIndex.of(source)
     new = source[:2] + b"X\nY\n" + source[9:]
-    assert index.replaced(2, 9, b"X\nY\n") == LineIndex.of(new)
+    assert index.replaced(new, 2, 9, 4) == LineIndex.of(new)
+
+
+def test_lines_end_at_cr_lf_and_crlf() -> None:
+    """LSP ends lines at \\r\\n, \\n and a lone \\r; tree-sitter's rows only at \\n."""
+    source = b"a\rbb\r\ncc\nd\r"
+    index = LineIndex.of(source)
+    assert index.starts == (0, 2, 6, 9, 11)
+    assert index.lone_cr
+    assert index.position(source, source.index(b"d"), "utf-16") == types.Position(3, 0)
+    assert index.offset(source, types.Position(1, 9), "utf-16") == source.index(b"\r\n")
+    assert index.offset(source, types.Position(4, 0), "utf-16") == len(source)
+    # tree-sitter: "a\rbb\r\n" is its row 0, "cc\n" row 1
+    assert tuple(index.point(source, source.index(b"cc"))) == (1, 0)
+    assert tuple(index.point(source, source.index(b"bb") + 1)) == (0, 3)
+
+
+@pytest.mark.parametrize(
+    ("source", "start", "end", "new"),
+    [
+        (b"ab\r\ncd", 2, 2, b"x"),  # between nothing: text before the \r\n
+        (b"ab\ncd", 2, 2, b"\r"),  # a \r typed before \n: one line end, not two
+        (b"ab\rcd", 3, 3, b"\n"),  # a \n typed after a lone \r joins it
+        (b"ab\r\ncd", 3, 4, b""),  # the \n of \r\n deleted: the \r ends the line alone
+        (b"ab\r\ncd", 2, 3, b""),  # the \r of \r\n deleted
+        (b"a\rb\r\nc\rd", 1, 6, b"\r\n\r"),
+    ],
+)
+def test_line_index_replacements_at_line_ends(
+    source: bytes, start: int, end: int, new: bytes
+) -> None:
+    after = source[:start] + new + source[end:]
+    assert LineIndex.of(source).replaced(after, start, end, len(new)) == LineIndex.of(after)
 
 
 # random edits of a Python file, applied as LSP changes: the document's bytes must follow the
 # text an editor holds, and its incrementally parsed tree must equal a fresh parse
 _pieces = st.sampled_from(
-    ["", "x", "\n", "np.float_", "é", "😀", "(", ")", '"', "\r\n", "    ", "def f():\n    "]
+    ["", "x", "\n", "np.float_", "é", "😀", "(", ")", '"', "\r\n", "\r", "    ", "def f():\n    "]
 )
 
 

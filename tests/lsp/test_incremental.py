@@ -91,6 +91,8 @@ PIECES = [
     "\n        import numpy as np",
     "\n    import pandas as pd",
     "\nimport numpy as nq\n",
+    "\nlate = np.float_  # typed at module level\n",
+    "\n    y = 2\n",
     "\n    frame = pd.DataFrame()",
     "try:\n",
     "except ImportError:\n",
@@ -225,6 +227,53 @@ def test_fast_path_is_taken_inside_a_function() -> None:
     assert same_diagnostics(fast, compute(doc.snapshot(), CONTEXT))
 
 
+@pytest.mark.parametrize(
+    ("typed", "fast_path"),
+    [
+        ("y = np.product([1])", True),  # a new module-level statement: the skeleton alone
+        ("y = np.product([1])\nz = np.float_", False),  # two new statements
+        ("y = np.product(", False),  # not a statement yet (a syntax error): the whole file
+        ("x = 1  # a comment after it", True),
+        ("import numpy as npy", False),  # binds a tracked name: every function may change
+        ("from numpy import trapz", False),  # and so does this
+        ("x = 1; y = 2", False),  # two statements on one line
+    ],
+)
+def test_a_new_top_level_line_re_analyses_the_skeleton(typed: str, fast_path: bool) -> None:
+    """Typing a statement on a new line between two functions re-analyses the module code
+    alone where the module's bindings stay the same; the findings are the whole file's."""
+    doc = Document.open("file:///m.py", MODULE, 1, "utf-16")
+    base = compute(doc.snapshot(), CONTEXT)
+    line = MODULE.splitlines().index("def guarded():")
+    doc.apply(
+        [
+            types.TextDocumentContentChangePartial(
+                range=types.Range(types.Position(line, 0), types.Position(line, 0)),
+                text=typed + "\n",
+            )
+        ],
+        2,
+    )
+    snapshot = doc.snapshot()
+    result = compute(snapshot, CONTEXT, base)
+    assert result.exact is not fast_path
+    assert same_diagnostics(result, compute(snapshot, CONTEXT))
+    if fast_path:
+        # the new statement is in the carried skeleton: an edit of it is a statement edit
+        doc.apply(
+            [
+                types.TextDocumentContentChangePartial(
+                    range=types.Range(types.Position(line, 1), types.Position(line, 1)),
+                    text="z",
+                )
+            ],
+            3,
+        )
+        again = compute(doc.snapshot(), CONTEXT, result)
+        assert not again.exact
+        assert same_diagnostics(again, compute(doc.snapshot(), CONTEXT))
+
+
 def test_fast_path_finds_a_chain_typed_across_lines() -> None:
     doc = Document.open("file:///m.py", MODULE, 1, "utf-16")
     base = compute(doc.snapshot(), CONTEXT)
@@ -277,6 +326,120 @@ def test_fast_path_declines_when_module_code_changes() -> None:
     )
     result2 = compute(doc2.snapshot(), CONTEXT, base2)
     assert same_diagnostics(result2, compute(doc2.snapshot(), CONTEXT))
+
+
+@pytest.mark.parametrize(
+    ("deleted", "fast_path"),
+    [
+        ("value = np.product([2, 3])", True),  # its finding goes, the others stay
+        ("import pandas as pd", False),  # the functions read it: the whole file
+    ],
+)
+def test_a_deleted_top_level_line_re_analyses_the_skeleton(deleted: str, fast_path: bool) -> None:
+    """Deleting a module-level statement with its line (an editor's "delete line") analyses
+    the skeleton without it where the module's bindings stay the same."""
+    doc = Document.open("file:///m.py", MODULE, 1, "utf-16")
+    base = compute(doc.snapshot(), CONTEXT)
+    line = MODULE.splitlines().index(deleted)
+    doc.apply(
+        [
+            types.TextDocumentContentChangePartial(
+                range=types.Range(types.Position(line, 0), types.Position(line + 1, 0)), text=""
+            )
+        ],
+        2,
+    )
+    snapshot = doc.snapshot()
+    result = compute(snapshot, CONTEXT, base)
+    assert result.exact is not fast_path
+    assert same_diagnostics(result, compute(snapshot, CONTEXT))
+    if fast_path:
+        assert len(result.findings) == len(base.findings) - 1
+
+
+LINES = [
+    "y = np.product([1])",
+    "z = np.float_",
+    "import numpy as np",
+    "np = None",
+    "x = 1  # c",
+    "    w = np.trapz([1.0])",
+    "class Q:",
+    "def h():",
+    "",
+]
+
+
+@settings(
+    max_examples=120,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+    derandomize=True,
+)
+@given(
+    st.lists(
+        st.tuples(st.floats(0, 1), st.one_of(st.none(), st.sampled_from(LINES))),
+        min_size=1,
+        max_size=8,
+    )
+)
+def test_lines_typed_and_deleted_equal_whole_file_analysis(steps) -> None:
+    """Whole lines typed and deleted anywhere (an editor's "delete line", a line pasted): the
+    fast result, where it answers, is the whole-file analysis's."""
+    doc = Document.open("file:///m.py", MODULE, 1, "utf-16")
+    base = compute(doc.snapshot(), CONTEXT)
+    text = MODULE
+    for version, (where, typed) in enumerate(steps, start=2):
+        lines = text.split("\n")
+        line = int(where * (len(lines) - 1))
+        if typed is None:  # delete the line (one that a line break ends)
+            line = min(line, len(lines) - 2)
+            rng = types.Range(types.Position(line, 0), types.Position(line + 1, 0))
+            lines[line : line + 1] = []
+            piece = ""
+        else:
+            rng = types.Range(types.Position(line, 0), types.Position(line, 0))
+            lines[line:line] = [typed]
+            piece = typed + "\n"
+        text = "\n".join(lines)
+        doc.apply([types.TextDocumentContentChangePartial(range=rng, text=piece)], version)
+        snapshot = doc.snapshot()
+        fast = compute(snapshot, CONTEXT, base)
+        full = compute(snapshot, CONTEXT)
+        assert same_diagnostics(fast, full), (text, fast.exact)
+        LINE_STEPS.append(not fast.exact)
+        base = fast
+    assert doc.source == text.encode()
+
+
+LINE_STEPS: list[bool] = []
+
+
+def test_the_line_property_test_exercised_the_fast_path() -> None:
+    if not LINE_STEPS:
+        test_lines_typed_and_deleted_equal_whole_file_analysis()
+    assert sum(LINE_STEPS) >= 50, (sum(LINE_STEPS), len(LINE_STEPS))
+
+
+def test_renaming_an_import_no_module_code_uses_is_no_fast_edit() -> None:
+    """Regression: where no module-level statement uses an import, the byte prefilter skipped
+    the skeleton before and after the edit, so both had no bindings, and renaming the import
+    kept the functions' findings of the old name on the fast path."""
+    text = "import numpy as np\n\n\ndef f():\n    return np.product([1])\n"
+    doc = Document.open("file:///m.py", text, 1, "utf-16")
+    base = compute(doc.snapshot(), CONTEXT)
+    assert [f.record.id for f in base.findings] == ["numpy-2.0-product"]
+    doc.apply(
+        [
+            types.TextDocumentContentChangePartial(
+                range=types.Range(types.Position(0, 16), types.Position(0, 18)), text="nq"
+            )
+        ],
+        2,
+    )
+    result = compute(doc.snapshot(), CONTEXT, base)
+    assert result.findings == ()
+    assert same_diagnostics(result, compute(doc.snapshot(), CONTEXT))
 
 
 def test_find_unit_only_top_level_functions_and_methods() -> None:
@@ -424,7 +587,7 @@ async def test_a_whole_file_analysis_does_not_hold_up_the_next_keystroke() -> No
 
 def test_published_json_is_what_pygls_writes() -> None:
     """The diagnostics' JSON kept with a result (moved by the fast path or not) is the JSON
-    pygls would make of the diagnostics."""
+    pygls would make of the diagnostics, and so is a pull report's."""
     from pygls.protocol import default_converter
 
     converter = default_converter()
@@ -446,6 +609,12 @@ def test_published_json_is_what_pygls_writes() -> None:
         assert len(result.placed.wire) == len(result.diagnostics) > 3
         for text, diagnostic in zip(result.placed.wire, result.diagnostics, strict=True):
             assert json.loads(text) == converter.unstructure(diagnostic)
+        report = types.RelatedFullDocumentDiagnosticReport(
+            items=list(result.diagnostics), result_id=result.pull_id
+        )
+        assert json.loads(result.pull_json) == converter.unstructure(report)
+    generation = CONTEXT.generation
+    assert (base.pull_id, fast.pull_id) == (f"{generation}:1", f"{generation}:2:fast")
     # a finding after the edit is two lines further down, in the objects and in the JSON
     moved = [i for i, (_, lines) in enumerate(fast.placed.moves) if lines == 2]
     first = moved[0]

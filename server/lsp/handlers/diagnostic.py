@@ -10,6 +10,7 @@ if TYPE_CHECKING:
     from recode.server.lsp.server import RecodeLanguageServer
 
 from recode.server.lsp import notebooks
+from recode.server.lsp.rpc import JsonText
 
 OPTIONS = types.DiagnosticOptions(
     identifier="recode", inter_file_dependencies=False, workspace_diagnostics=False
@@ -18,7 +19,7 @@ OPTIONS = types.DiagnosticOptions(
 
 async def handle(
     ls: RecodeLanguageServer, params: types.DocumentDiagnosticParams
-) -> types.DocumentDiagnosticReport:
+) -> types.DocumentDiagnosticReport | JsonText:
     if notebooks.is_cell(ls, params.text_document.uri):
         return await notebooks.pull(ls, params.text_document.uri)
     return await ls.diagnostics.pull(params)
