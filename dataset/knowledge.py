@@ -11,14 +11,12 @@ import ast
 import enum
 import json
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
 from packaging.version import InvalidVersion, Version
-
-FIX_KINDS = ("rename", "keyword_rename", "keyword_drop", "template", "value")
 
 #: Distribution name -> the top-level import name(s) its symbols start with.
 IMPORT_NAMES: dict[str, tuple[str, ...]] = {
@@ -130,6 +128,76 @@ class Target(enum.Enum):
     REFERENCE = "reference"
 
 
+class FixKind(enum.StrEnum):
+    """How a record's ``fix`` rewrites the code. What differs by fix kind in the data is here:
+    whether its symbol must name a parameter, how its fields are read (:meth:`parse`), and the
+    words that offer it (:meth:`action`, :meth:`advice`). Its edits are the module of the same
+    name in ``server/fixes/kinds/``.
+
+    A ``StrEnum``, so a kind compares equal to its name in the records (``"rename"``).
+    """
+
+    RENAME = "rename"  # the name, its import and its uses (``to``, ``module``)
+    KEYWORD_RENAME = "keyword_rename"  # a keyword argument's name (``to``)
+    KEYWORD_DROP = "keyword_drop"  # a keyword argument removed
+    TEMPLATE = "template"  # the call or reference rewritten (``template``, ``args``, ``target``)
+    VALUE = "value"  # a string literal passed for the parameter (``map``)
+
+    @property
+    def on_parameter(self) -> bool | None:
+        """Whether the record's symbol must name a parameter (``callable(param)``), must not,
+        or (None) may."""
+        if self is FixKind.RENAME:
+            return False
+        if self is FixKind.TEMPLATE:
+            return None
+        return True
+
+    def parse(self, raw: dict, param: str | None) -> Fix:
+        """The fix from its record's ``fix`` object, checked (safety fields aside)."""
+        if self.on_parameter and param is None:
+            raise RecordError(f"a {self} fix needs a symbol of the form callable(param)")
+        if self.on_parameter is False and param is not None:
+            raise RecordError(f"a {self} fix cannot apply to a parameter symbol")
+        return _FIX_PARSERS[self](self, raw)
+
+    def action(self, record: ApiChange) -> str:
+        """The quick fix's words (after "ReCode: "): "replace `numpy.float_` with `float`"."""
+        fix = record.fix
+        assert fix is not None
+        if self is FixKind.RENAME:
+            return f"replace `{record.path}` with `{(fix.to or '?').removeprefix('builtins.')}`"
+        if self is FixKind.KEYWORD_RENAME:
+            return f"rename keyword `{record.parameter}` to `{fix.to}`"
+        if self is FixKind.KEYWORD_DROP:
+            return f"remove keyword `{record.parameter}`"
+        if self is FixKind.VALUE:
+            return f"rewrite the `{record.parameter}` value of `{record.path}`"
+        replacement = f" with {record.replacement}" if record.replacement else ""
+        what = "call" if fix.target is Target.CALL else "reference"
+        return f"rewrite the `{record.path}` {what}{replacement}"
+
+    def advice(self, record: ApiChange) -> str:
+        """What a report says the fix does: "Use `float`"."""
+        fix = record.fix
+        assert fix is not None
+        if self is FixKind.RENAME:
+            return f"Use `{(fix.to or '').removeprefix('builtins.')}`"
+        if self is FixKind.KEYWORD_RENAME:
+            return f"Rename the keyword `{record.parameter}` to `{fix.to}`"
+        if self is FixKind.KEYWORD_DROP:
+            return f"Remove the keyword `{record.parameter}`"
+        if self is FixKind.VALUE:
+            value = f": {record.replacement}" if record.replacement else ""
+            return f"Rewrite the `{record.parameter}` value{value}"
+        what = "the call" if fix.target is Target.CALL else f"`{record.path}`"
+        return f"Rewrite {what}: {record.replacement}" if record.replacement else f"Rewrite {what}"
+
+
+#: The fix kinds' names, in the order the schema lists them.
+FIX_KINDS = tuple(k.value for k in FixKind)
+
+
 #: A template's placeholders: ``{self}``, ``{0}``, ``{kw:name}``, ``{mod:path}``, ``{rest}``;
 #: an argument's may end in a value map, ``{kw:method|map:ffill=ffill,pad=ffill}``.
 PLACEHOLDER = re.compile(
@@ -141,7 +209,7 @@ _MAP_ITEM = re.compile(r"(?P<key>[^,=]+)=(?P<value>[^,=]*)")
 
 @dataclass(frozen=True)
 class Fix:
-    kind: str
+    kind: FixKind
     to: str | None = None
     template: str | None = None
     args: tuple[str, ...] = ()  # template: the parameters a call may pass, positional ones first
@@ -433,7 +501,7 @@ def parse_record(raw: object, origin: str = "") -> ApiChange:
         raise RecordError("position must be a non-negative integer")
     if position is not None and not values:
         raise RecordError("position applies only to a record with values")
-    if fix is not None and fix.kind == "value":
+    if fix is not None and fix.kind is FixKind.VALUE:
         _check_value_fix(fix, values)
     hook = raw.get("hook", False)
     if not isinstance(hook, bool):
@@ -498,7 +566,7 @@ def _parse_fix(raw: object, param: str | None) -> Fix | None:
     unknown = set(raw) - _FIX_FIELDS
     if unknown:
         raise RecordError(f"unknown fix field(s): {', '.join(sorted(unknown))}")
-    fix = _parse_fix_kind(raw, param)
+    fix = FixKind(raw["kind"]).parse(raw, param)
     safety = raw.get("applicability", "safe")
     try:
         applicability = Applicability(safety)
@@ -514,30 +582,25 @@ def _parse_fix(raw: object, param: str | None) -> Fix | None:
     return replace(fix, applicability=applicability, unsafe_because=because)
 
 
-def _parse_fix_kind(raw: dict, param: str | None) -> Fix:
-    kind = raw["kind"]
-    if kind in ("keyword_rename", "keyword_drop") and param is None:
-        raise RecordError(f"a {kind} fix needs a symbol of the form callable(param)")
-    if kind in ("rename", "keyword_rename"):
-        to = raw.get("to")
-        pattern = r"[A-Za-z_][A-Za-z0-9_]*" if kind == "keyword_rename" else r"[\w.]+"
-        if not isinstance(to, str) or not re.fullmatch(pattern, to):
-            raise RecordError(f"a {kind} fix needs a valid 'to'")
-        if kind == "rename" and param is not None:
-            raise RecordError("a rename fix cannot apply to a parameter symbol")
-        module = raw.get("module")
-        if module is not None and (
-            kind != "rename"
-            or not isinstance(module, str)
-            or not re.fullmatch(r"[\w.]+", module)
-            or not to.startswith(module + ".")
-        ):
-            raise RecordError("fix.module must be a module path that 'to' starts with")
-        return Fix(kind, to=to, module=module)
-    if kind == "template":
-        return _parse_template(raw)
-    if kind == "value":
-        return _parse_value(raw, param)
+def _parse_rename(kind: FixKind, raw: dict) -> Fix:
+    """A rename or keyword_rename fix: the new name in ``to``; a rename may name the submodule
+    that must be imported to reach it (``module``)."""
+    to = raw.get("to")
+    pattern = r"[A-Za-z_][A-Za-z0-9_]*" if kind is FixKind.KEYWORD_RENAME else r"[\w.]+"
+    if not isinstance(to, str) or not re.fullmatch(pattern, to):
+        raise RecordError(f"a {kind} fix needs a valid 'to'")
+    module = raw.get("module")
+    if module is not None and (
+        kind is not FixKind.RENAME
+        or not isinstance(module, str)
+        or not re.fullmatch(r"[\w.]+", module)
+        or not to.startswith(module + ".")
+    ):
+        raise RecordError("fix.module must be a module path that 'to' starts with")
+    return Fix(kind, to=to, module=module)
+
+
+def _parse_keyword_drop(kind: FixKind, raw: dict) -> Fix:
     if "map" in raw:
         raise RecordError("fix.map belongs to a value fix")
     return Fix(kind)
@@ -548,11 +611,9 @@ def _parse_fix_kind(raw: dict, param: str | None) -> Fix:
 _LITERAL_TEXT = re.compile(r"[^'\"\\\r\n]+")
 
 
-def _parse_value(raw: dict, param: str | None) -> Fix:
+def _parse_value(kind: FixKind, raw: dict) -> Fix:
     """A value fix: ``{"kind": "value", "map": {"M": "ME"}}`` rewrites a string literal passed
     for the parameter, its quotes and prefix kept."""
-    if param is None:
-        raise RecordError("a value fix needs a symbol of the form callable(param)")
     table = raw.get("map")
     if (
         not isinstance(table, dict)
@@ -569,13 +630,13 @@ def _parse_value(raw: dict, param: str | None) -> Fix:
             "a value fix needs 'map': an object of literal texts (no quotes, backslashes or "
             "line breaks) to their new texts"
         )
-    return Fix("value", literals=tuple(table.items()))
+    return Fix(kind, literals=tuple(table.items()))
 
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
-def _parse_template(raw: dict) -> Fix:
+def _parse_template(kind: FixKind, raw: dict) -> Fix:
     """A template fix, checked as far as it can be without a call: its placeholders name
     parameters it has, and it renders a Python expression."""
     template = raw.get("template")
@@ -623,12 +684,22 @@ def _parse_template(raw: dict) -> Fix:
     for rest in ([], ["x"]):  # both without and with arguments left for {rest}
         _check_expression(template, rest)
     return Fix(
-        "template",
+        kind,
         template=template,
         args=tuple(names),
         positional=positional,
         target=target,
     )
+
+
+#: How each fix kind's fields are read (:meth:`FixKind.parse`).
+_FIX_PARSERS: dict[FixKind, Callable[[FixKind, dict], Fix]] = {
+    FixKind.RENAME: _parse_rename,
+    FixKind.KEYWORD_RENAME: _parse_rename,
+    FixKind.KEYWORD_DROP: _parse_keyword_drop,
+    FixKind.TEMPLATE: _parse_template,
+    FixKind.VALUE: _parse_value,
+}
 
 
 def _check_expression(template: str, rest: list[str]) -> None:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote_from_bytes
 
-from recode.dataset.knowledge import ApiChange, Applicability, Target
+from recode.dataset.knowledge import ApiChange, Applicability
 from recode.server.detector import Finding
 from recode.server.files import fit_newlines
 from recode.server.severity import LibraryVersion
@@ -87,19 +87,8 @@ class LineIndex:
 
 
 def fix_message(record: ApiChange) -> str:
-    fix = record.fix
-    assert fix is not None
-    if fix.kind == "rename":
-        return f"Use `{(fix.to or '').removeprefix('builtins.')}`"
-    if fix.kind == "keyword_rename":
-        return f"Rename the keyword `{record.parameter}` to `{fix.to}`"
-    if fix.kind == "keyword_drop":
-        return f"Remove the keyword `{record.parameter}`"
-    if fix.kind == "value":
-        value = f": {record.replacement}" if record.replacement else ""
-        return f"Rewrite the `{record.parameter}` value{value}"
-    what = "the call" if fix.target is Target.CALL else f"`{record.path}`"
-    return f"Rewrite {what}: {record.replacement}" if record.replacement else f"Rewrite {what}"
+    assert record.fix is not None
+    return record.fix.kind.advice(record)
 
 
 @dataclass

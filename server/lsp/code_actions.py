@@ -26,7 +26,6 @@ from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types
 
-from recode.dataset.knowledge import Target
 from recode.server.detector import Finding
 from recode.server.fixes import Edit, FixResult, fix_source
 from recode.server.lsp.documents import Document, Snapshot
@@ -56,18 +55,7 @@ def _title(finding: Finding) -> str:
     record, fix = finding.record, finding.record.fix
     if fix is None:
         return f"ReCode: fix `{record.symbol}`"
-    if fix.kind == "rename":
-        to = fix.to.removeprefix("builtins.") if fix.to else "?"
-        return f"ReCode: replace `{record.path}` with `{to}`"
-    if fix.kind == "keyword_rename":
-        return f"ReCode: rename keyword `{record.parameter}` to `{fix.to}`"
-    if fix.kind == "keyword_drop":
-        return f"ReCode: remove keyword `{record.parameter}`"
-    if fix.kind == "value":
-        return f"ReCode: rewrite the `{record.parameter}` value of `{record.path}`"
-    replacement = f" with {record.replacement}" if record.replacement else ""
-    what = "call" if fix.target is Target.CALL else "reference"
-    return f"ReCode: rewrite the `{record.path}` {what}{replacement}"
+    return f"ReCode: {fix.kind.action(record)}"
 
 
 def model_title(finding: Finding) -> str:
