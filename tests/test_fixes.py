@@ -9,7 +9,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from recode.server.fixes import Edit, _Chosen, _overlaps, apply_edits, fix_source
+from recode.server.fixes import Edit, apply_edits, fix_source
+from recode.server.fixes.apply import _Chosen
+from recode.server.fixes.edits import overlaps
 
 
 def fixed(detector, code: str) -> str:
@@ -207,7 +209,7 @@ def edit_groups(draw) -> list[list[Edit]]:
     for _ in range(draw(st.integers(1, 15))):
         group: list[Edit] = []
         for e in draw(st.lists(st.sampled_from(pool), min_size=1, max_size=3)):
-            if not any(_overlaps(e, g) for g in group):  # a finding's edits apply together
+            if not any(overlaps(e, g) for g in group):  # a finding's edits apply together
                 group.append(e)
         groups.append(group)
     return groups
@@ -221,7 +223,7 @@ def test_choosing_edits_by_neighbours_matches_testing_every_pair(groups) -> None
     chosen_reference = []
     for i, edits in enumerate(groups):
         new = [e for e in edits if e not in reference]
-        if any(_overlaps(e, c) for e in new for c in reference):
+        if any(overlaps(e, c) for e in new for c in reference):
             continue
         reference.extend(new)
         chosen_reference.append(i)

@@ -18,8 +18,8 @@ reason given):
    ``print(...)``, ``config["x"] = 1`` or ``if __name__ == "__main__":`` block is rejected,
    though it defines every name.
 
-Parsing takes the lock of :mod:`recode.server.fixes` (CPython 3.11's parser is not safe to run
-in several threads at once, and the engine validates from worker threads).
+Parsing takes the lock of :mod:`recode.server.fixes.python_ast` (CPython 3.11's parser is not
+safe to run in several threads at once, and the engine validates from worker threads).
 
 Among several valid answers the one most similar to the old code wins
 (:func:`recode.dataset.codesim.code_similarity`, the reward's normalisation and edit
@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from recode.dataset.codesim import code_similarity, normalize_code
 from recode.dataset.prompt import extract_answer
 from recode.server.detector import Detector, Finding
-from recode.server.fixes import _PARSE_LOCK
+from recode.server.fixes.python_ast import PARSE_LOCK
 from recode.server.model.context import Context
 
 __all__ = [
@@ -131,7 +131,7 @@ def best_candidate(candidates: Iterable[Candidate]) -> Candidate | None:
 
 def _parse(code: str | bytes) -> ast.Module | None:
     try:
-        with _PARSE_LOCK, warnings.catch_warnings():
+        with PARSE_LOCK, warnings.catch_warnings():
             warnings.simplefilter("ignore")
             return ast.parse(code)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
@@ -140,7 +140,7 @@ def _parse(code: str | bytes) -> ast.Module | None:
 
 def _syntax_error(code: str) -> str:
     try:
-        with _PARSE_LOCK, warnings.catch_warnings():
+        with PARSE_LOCK, warnings.catch_warnings():
             warnings.simplefilter("ignore")
             ast.parse(code)
     except SyntaxError as exc:

@@ -204,24 +204,24 @@ def test_statements_must_keep_their_order(script):
 
 
 def test_validation_parses_under_the_lock_of_fixes(script, monkeypatch):
-    """CPython 3.11's ast.parse is not thread-safe: validation takes the lock fixes.py takes."""
+    """CPython 3.11's ast.parse is not thread-safe: validation takes the lock the fixes take."""
     import threading
 
-    from recode.server import fixes
+    from recode.server.fixes import python_ast
     from recode.server.model import validation
 
-    assert validation._PARSE_LOCK is fixes._PARSE_LOCK
+    assert validation.PARSE_LOCK is python_ast.PARSE_LOCK
     held = []
     real_parse = ast.parse
 
     def parse(*args, **kwargs):
-        held.append(fixes._PARSE_LOCK.locked())
+        held.append(python_ast.PARSE_LOCK.locked())
         return real_parse(*args, **kwargs)
 
     monkeypatch.setattr(validation.ast, "parse", parse)
     assert validate_answer(answer(migrated_script()), *script).valid
     assert held and all(held)
-    assert not fixes._PARSE_LOCK.locked()
+    assert not python_ast.PARSE_LOCK.locked()
     # several threads validating at once all succeed
     results: list[bool] = []
 

@@ -1,0 +1,50 @@
+"""The edits of each fix kind (:class:`recode.dataset.knowledge.FixKind`): one module per kind,
+each with ``edits(finding, analysis, site)``, and :data:`EDITS`, the table that names them.
+
+A kind's ``edits`` returns the edits that make the fix at the site, None where the site is not
+one the kind rewrites, or raises :class:`recode.server.fixes.site.NoFix` with the reason where
+it is but the rewrite cannot be exact. A new fix kind is a member of ``FixKind`` (its parsing
+and its words), a module here and its row in :data:`EDITS`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from recode.dataset.knowledge import FixKind
+from recode.server.fixes.comments import keep_comments
+from recode.server.fixes.edits import Edit
+from recode.server.fixes.kinds import keyword_drop, keyword_rename, rename, template, value
+from recode.server.fixes.site import FixSite, NoFix
+
+if TYPE_CHECKING:
+    from recode.server.detector import Analysis, Finding
+
+Edits = Callable[["Finding", "Analysis", FixSite], tuple[Edit, ...] | None]
+
+#: Each fix kind's edits.
+EDITS: dict[FixKind, Edits] = {
+    FixKind.RENAME: rename.edits,
+    FixKind.KEYWORD_RENAME: keyword_rename.edits,
+    FixKind.KEYWORD_DROP: keyword_drop.edits,
+    FixKind.TEMPLATE: template.edits,
+    FixKind.VALUE: value.edits,
+}
+
+
+def edits_for(
+    finding: Finding, analysis: Analysis, site: FixSite | None
+) -> tuple[tuple[Edit, ...] | None, str | None]:
+    """The edits that apply ``finding.record.fix`` here; or None where no exact rewrite exists,
+    with the reason where the record has a fix that cannot be made here."""
+    fix = finding.record.fix
+    if fix is None or site is None:
+        return None, None
+    try:
+        edits = EDITS[fix.kind](finding, analysis, site)
+        if edits is not None:
+            keep_comments(edits, analysis)
+        return edits, None
+    except NoFix as no:
+        return None, no.reason

@@ -1,0 +1,259 @@
+"""``template``: the call, or the reference alone, rewritten as the template says.
+
+A template (dataset/kb/README.md, "Fixes") is the new code with placeholders: the receiver
+``{self}``, an argument's value ``{0}`` / ``{kw:name}`` (optionally through a value map), the
+arguments no other placeholder takes ``{rest}``, a module as the file spells it ``{mod:path}``.
+It replaces the call (``target: call``) or the reference alone (``target: reference``).
+"""
+
+from __future__ import annotations
+
+import ast
+import itertools
+import re
+from typing import TYPE_CHECKING
+
+from tree_sitter import Node
+
+from recode.dataset.knowledge import PLACEHOLDER, Fix, Target, fill_rest, value_map
+from recode.server.fixes.edits import Edit, overlaps
+from recode.server.fixes.imports import remove_import_item, spell, split_path
+from recode.server.fixes.python_ast import PARSE_LOCK
+from recode.server.fixes.site import FixSite, NoFix
+from recode.server.parsing import text
+
+if TYPE_CHECKING:
+    from recode.server.detector import Analysis, Finding
+
+
+def edits(finding: Finding, analysis: Analysis, site: FixSite) -> tuple[Edit, ...] | None:
+    fix = finding.record.fix
+    if (site.call if fix.target is Target.CALL else site.reference) is not None:
+        return _template(finding, analysis, site)
+    if site.import_stmt is not None:
+        return _template_import(finding, analysis, site)
+    if site.reference is not None:
+        raise NoFix(f"`{text(site.reference)}` is not called here; the fix rewrites calls")
+    return None
+
+
+#: Where any expression fits without parentheses: a template rendering an operator expression
+#: (``-np.inf``) is parenthesised anywhere else (``np.NINF ** 2`` -> ``(-np.inf) ** 2``).
+_LOOSE_PARENTS = frozenset(
+    {
+        "argument_list",
+        "keyword_argument",
+        "expression_statement",
+        "assignment",
+        "augmented_assignment",
+        "return_statement",
+        "parenthesized_expression",
+        "list",
+        "tuple",
+        "set",
+        "pair",
+        "expression_list",
+        "default_parameter",
+        "typed_default_parameter",
+    }
+)
+
+
+_PRIMARY = (ast.Name, ast.Attribute, ast.Call, ast.Subscript, ast.List, ast.Dict, ast.Set)
+
+
+def _template(finding: Finding, analysis: Analysis, site: FixSite) -> tuple[Edit, ...]:
+    fix = finding.record.fix
+    if fix.target is Target.REFERENCE:
+        node = site.reference
+        if node is None:
+            raise NoFix
+        values: dict[str, Node] = {}
+        positional: dict[str, bool] = {}
+    else:
+        node = site.call
+        values, positional = _call_arguments(fix, node)
+    used: set[str] = set()
+    extra: list[Edit] = []
+    rest_at: list[int] = []
+    from_module = _imported_from(
+        node if fix.target is Target.REFERENCE else node.child_by_field_name("function"), analysis
+    )
+
+    def fill(m: re.Match[str]) -> str:
+        token = m.group("token")
+        if token == "self":
+            func = node if fix.target is Target.REFERENCE else node.child_by_field_name("function")
+            if func.type != "attribute":
+                raise NoFix
+            if site.binding is not None and site.binding.kind in ("import", "from", "star"):
+                # reached through an import, the object is the class (``np.ndarray.ptp``), not
+                # an instance: the unbound method takes the instance as its first argument
+                raise NoFix(
+                    f"`{text(func)}` is the method reached through its class, not through an "
+                    "object: the rewrite needs the object"
+                )
+            return text(func.child_by_field_name("object"))
+        if token == "rest":
+            rest_at.append(m.start())
+            return "\0"  # filled in once every other placeholder has taken its argument
+        if token.startswith("mod:"):
+            spelled, imports = spell(token[4:], analysis, node.start_byte, from_module)
+            extra.extend(imports)
+            return spelled
+        name = token[3:] if token.startswith("kw:") else fix.args[int(token)]
+        if name not in values:
+            raise NoFix(f"the call does not pass `{name}`")
+        used.add(name)
+        value = text(values[name])
+        if m.group("map") is not None:
+            return _mapped(name, values[name], m.group("map"))
+        if fix.template[m.end() : m.end() + 1] in (".", "[", "(") and not _is_primary(value):
+            return f"({value})"  # {0}.item() of `a + b`
+        return value
+
+    rendered = PLACEHOLDER.sub(fill, fix.template)
+    if rest_at:
+        rendered = _fill_rest(rendered, values, positional, used)
+    elif used != set(values):
+        dropped = ", ".join(f"`{k}`" for k in sorted(set(values) - used))
+        raise NoFix(f"the replacement would drop the argument {dropped}")
+    try:
+        with PARSE_LOCK:  # see python_tree
+            tree = ast.parse("(" + rendered + ")", mode="eval")
+    except SyntaxError:
+        raise NoFix("the rewrite would pass an argument twice") from None
+    if not isinstance(tree.body, _PRIMARY) and (
+        node.parent is None or node.parent.type not in _LOOSE_PARENTS
+    ):
+        rendered = f"({rendered})"
+    return (Edit(node.start_byte, node.end_byte, rendered), *extra)
+
+
+def _template_import(finding: Finding, analysis: Analysis, site: FixSite) -> tuple[Edit, ...]:
+    """``from m import old``, where a template rewrites ``old``: every use of the name through
+    the template, and the import item dropped (the new code imports what it needs), all at once,
+    so that no use is left without its import. A use the template cannot rewrite (``old``
+    passed as a function where the template rewrites calls) keeps the import, with the reason."""
+    stmt, name = site.import_stmt, site.import_name
+    if stmt.type != "import_from_statement" or name is None:
+        raise NoFix
+    binding = next(
+        (
+            b
+            for b in analysis.bindings
+            if b.kind == "from" and b.name_node is not None and b.name_node.id == name.id
+        ),
+        None,
+    )
+    if binding is None:
+        raise NoFix
+    quoted = rb"""['"]""" + re.escape(binding.name.encode()) + rb"""['"]"""
+    if b"__all__" in analysis.source and re.search(quoted, analysis.source):
+        raise NoFix(
+            f"`{binding.name}` is named in a string (`__all__`?): other modules may import it "
+            "from here, so its import stays"
+        )
+    call_target = finding.record.fix.target is Target.CALL
+    edits: set[Edit] = set()
+    for ref in binding.references:
+        call = ref.parent
+        if call_target and (
+            call is None
+            or call.type != "call"
+            or call.child_by_field_name("function") is None
+            or call.child_by_field_name("function").id != ref.id
+        ):
+            raise NoFix(
+                f"`{binding.name}` is used other than in a call (line {ref.start_point[0] + 1}), "
+                "which the fix cannot rewrite, so its import stays"
+            )
+        use = FixSite(reference=ref, binding=binding, name=ref, call=call if call_target else None)
+        edits.update(_template(finding, analysis, use))
+    item = name.parent if name.parent.type == "aliased_import" else name
+    edits.add(remove_import_item(stmt, item, analysis.source))
+    ordered = sorted(edits)
+    if any(overlaps(a, b) for a, b in itertools.pairwise(ordered)):
+        raise NoFix("one use of the name holds another; the fix rewrites them one at a time")
+    return tuple(ordered)
+
+
+def _is_primary(code: str) -> bool:
+    """Whether an expression binds as tightly as an attribute's object (``a.b``, ``f(x)``)."""
+    try:
+        with PARSE_LOCK:
+            return isinstance(ast.parse(f"({code})", mode="eval").body, _PRIMARY)
+    except SyntaxError:
+        return False
+
+
+def _imported_from(name: Node | None, analysis: Analysis) -> str | None:
+    """The module a name was imported from (``from sklearn.metrics import x``), if it was."""
+    if name is None or name.type != "identifier":
+        return None
+    for b in analysis.bindings:
+        if b.kind == "from" and b.name == text(name) and any(r.id == name.id for r in b.references):
+            return split_path(b.target)[0]
+    return None
+
+
+def _call_arguments(fix: Fix, call: Node) -> tuple[dict[str, Node], dict[str, bool]]:
+    """The call's arguments by parameter name, and whether each was passed by position."""
+    args = call.child_by_field_name("arguments")
+    if args is None or args.type != "argument_list":
+        raise NoFix
+    values: dict[str, Node] = {}
+    positional: dict[str, bool] = {}
+    position = 0
+    for arg in args.named_children:
+        if arg.type == "comment":
+            continue
+        if arg.type in ("list_splat", "dictionary_splat", "parenthesized_list_splat"):
+            raise NoFix("the call unpacks its arguments (`*` or `**`)")
+        if arg.type == "keyword_argument":
+            key = text(arg.child_by_field_name("name"))
+            value = arg.child_by_field_name("value")
+        else:
+            if position >= fix.positional:
+                raise NoFix("the call passes more arguments by position than the rewrite takes")
+            key, value = fix.args[position], arg
+            position += 1
+        if key not in fix.args or key in values:
+            raise NoFix(f"the replacement has no place for the argument `{key}`")
+        values[key] = value
+        positional[key] = arg.type != "keyword_argument"
+    return values, positional
+
+
+def _mapped(name: str, value: Node, items: str) -> str:
+    """A value through a template's value map: a key matches the value as written, or the
+    text of a plain string literal (``"ffill"`` and ``'ffill'`` both match ``ffill``)."""
+    table = value_map(items)
+    written = text(value)
+    if written in table:
+        return table[written]
+    if value.type == "string" and len(value.named_children) == 3:  # start, content, end only
+        start, content, _ = value.named_children
+        if text(start) in ('"', "'") and content.type == "string_content":
+            literal = text(content)
+            if literal in table:
+                return table[literal]
+    raise NoFix(f"the rewrite has no mapping for `{name}={written}`")
+
+
+def _fill_rest(
+    rendered: str, values: dict[str, Node], positional: dict[str, bool], used: set[str]
+) -> str:
+    """Put the arguments no placeholder took where ``{rest}`` was, in the call's order: a
+    positional one stays positional while no argument before it was taken, else it is passed
+    by name. With nothing left, the ``, `` beside the placeholder goes too."""
+    parts: list[str] = []
+    taken_before = False
+    for name, value in values.items():  # the call's order
+        if name in used:
+            taken_before = True
+        elif positional[name] and not taken_before:
+            parts.append(text(value))
+        else:
+            parts.append(f"{name}={text(value)}")
+    return fill_rest(rendered, "\0", parts)

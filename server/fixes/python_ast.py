@@ -1,0 +1,58 @@
+"""Whether code parses, by Python's own parser: the check every fix result must pass."""
+
+from __future__ import annotations
+
+import ast
+import threading
+
+PARSE_LOCK = threading.Lock()
+
+
+def parses(source: bytes, *, as_file: bool = False) -> bool:
+    """Whether Python accepts the source (see :func:`python_tree`)."""
+    known = _VERDICTS.get((source, as_file))
+    if known is None and as_file and _plain_utf8(source):
+        known = _VERDICTS.get((source, False))  # the same parse: --write asks both ways
+    return known if known is not None else python_tree(source, as_file=as_file) is not None
+
+
+def _plain_utf8(source: bytes) -> bool:
+    """Whether Python reads these file bytes as plain UTF-8 (no BOM, no coding declaration in
+    the first two lines), so that parsing them as a file is parsing them decoded as UTF-8."""
+    if source.startswith(b"\xef\xbb\xbf"):
+        return False
+    first = source.find(b"\n")
+    second = source.find(b"\n", first + 1) if first != -1 else -1
+    end = len(source) if second == -1 else second
+    return source.find(b"coding", 0, end) == -1
+
+
+def python_tree(source: bytes, *, as_file: bool = False) -> ast.Module | None:
+    """Python's own parse of the source, None where it does not parse.
+
+    ``source`` is UTF-8 whatever a coding declaration in it says: the detector's view of a file
+    (:attr:`recode.server.files.SourceFile.utf8`) or a language-server document, whose
+    ``# coding: cp1252`` would otherwise turn its UTF-8 into other characters (or undecodable
+    bytes). With ``as_file`` it is a file's own bytes, decoded as the interpreter decodes a file
+    (its BOM or coding declaration): the check of what ``--write`` writes.
+
+    CPython 3.11's parser is not safe to run in several threads at once (the language server
+    analyses in worker threads), so calls take turns. The verdicts of the last few parses are
+    kept: ``--write`` asks about the file it read twice (for the names it binds, and whether it
+    parses); the trees are not (kept alive, they made every garbage collection slower).
+    """
+    with PARSE_LOCK:
+        try:
+            # bytes with a BOM are parsed as bytes: Python skips the BOM there (and a BOM
+            # with another coding declaration is an error anyway), as tree-sitter's offsets do
+            as_bytes = as_file or source.startswith(b"\xef\xbb\xbf")
+            tree = ast.parse(source if as_bytes else source.decode("utf-8"))
+        except (SyntaxError, ValueError):  # UnicodeDecodeError is a ValueError
+            tree = None
+        _VERDICTS[(source, as_file)] = tree is not None
+        while len(_VERDICTS) > 4:
+            del _VERDICTS[next(iter(_VERDICTS))]
+    return tree
+
+
+_VERDICTS: dict[tuple[bytes, bool], bool] = {}
