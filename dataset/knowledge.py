@@ -14,7 +14,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, assert_never
 
 from packaging.version import InvalidVersion, Version
 
@@ -173,9 +173,11 @@ class FixKind(enum.StrEnum):
             return f"remove keyword `{record.parameter}`"
         if self is FixKind.VALUE:
             return f"rewrite the `{record.parameter}` value of `{record.path}`"
-        replacement = f" with {record.replacement}" if record.replacement else ""
-        what = "call" if fix.target is Target.CALL else "reference"
-        return f"rewrite the `{record.path}` {what}{replacement}"
+        if self is FixKind.TEMPLATE:
+            replacement = f" with {record.replacement}" if record.replacement else ""
+            what = "call" if fix.target is Target.CALL else "reference"
+            return f"rewrite the `{record.path}` {what}{replacement}"
+        assert_never(self)
 
     def advice(self, record: ApiChange) -> str:
         """What a report says the fix does: "Use `float`"."""
@@ -190,8 +192,11 @@ class FixKind(enum.StrEnum):
         if self is FixKind.VALUE:
             value = f": {record.replacement}" if record.replacement else ""
             return f"Rewrite the `{record.parameter}` value{value}"
-        what = "the call" if fix.target is Target.CALL else f"`{record.path}`"
-        return f"Rewrite {what}: {record.replacement}" if record.replacement else f"Rewrite {what}"
+        if self is FixKind.TEMPLATE:
+            what = "the call" if fix.target is Target.CALL else f"`{record.path}`"
+            replacement = f": {record.replacement}" if record.replacement else ""
+            return f"Rewrite {what}{replacement}"
+        assert_never(self)
 
 
 #: The fix kinds' names, in the order the schema lists them.

@@ -37,7 +37,7 @@ from typing import Any
 
 from packaging.version import InvalidVersion, Version
 
-from recode.dataset.knowledge import _SYMBOL, IMPORT_NAMES, ApiChange, RecordKind
+from recode.dataset.knowledge import _SYMBOL, IMPORT_NAMES, ApiChange, FixKind, RecordKind
 
 
 class Outcome(Enum):
@@ -475,11 +475,11 @@ def _questions(p: _Plan) -> Iterable[tuple[str, Version | None, str, bool, str |
 def _replacements(r: ApiChange) -> list[tuple[str, str | None]]:
     """Symbols the record names as replacements: (path, param)."""
     out = []
-    if r.fix is not None and r.fix.kind == "rename" and r.fix.to:
+    if r.fix is not None and r.fix.kind is FixKind.RENAME and r.fix.to:
         found = _symbol_paths(r.fix.to, r.library)
         if found:
             out.append(found)
-    if r.fix is not None and r.fix.kind == "keyword_rename" and r.fix.to:
+    if r.fix is not None and r.fix.kind is FixKind.KEYWORD_RENAME and r.fix.to:
         out.append((r.path, r.fix.to))
     if r.replacement:  # free text: "numpy.ptp(x)" is a call, not a keyword
         found = _symbol_paths(r.replacement, r.library)
