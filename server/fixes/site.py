@@ -26,6 +26,8 @@ class FixSite:
 
 
 class NoFix(Exception):
+    """A fix the record has cannot be made exactly here; ``reason`` says why, for the user."""
+
     def __init__(self, reason: str | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
