@@ -14,8 +14,13 @@ interpreter given by ``--python``) and probed in a subprocess by import and intr
 - a removed keyword is in ``inspect.signature`` before V and gone at V; where the signature does
   not tell (opaque, ``**kwargs``, a decorator that takes the keyword) a call passing only that
   keyword decides, and a refusal counts only where the release before took the keyword;
-- parameters made keyword-only (``max_positional``, read from a decorated function's own
-  signature before V) and changed defaults (``unless_keyword``) are read from the signatures;
+- parameters made keyword-only (``max_positional``) and changed defaults (``unless_keyword``)
+  are read from the signatures; before V a decorated function's (or a class's decorated
+  ``__init__``'s) own signature counts, found by ``inspect.unwrap``, and where a decorator
+  hides what the release took (scipy's positional-argument wrapper shows the future
+  signature and takes ``*args``) a call with one positional argument too many decides: a
+  deprecation warning shows the release still took it, a TypeError about positional
+  arguments that it did not;
 - a replacement named as a symbol (or a rename fix's target) resolves at V.
 
 A record agrees when every check of its main claim agrees and nothing disagrees; the
@@ -237,6 +242,19 @@ def params(obj):
     return [[p.name, p.kind.name, None if p.default is p.empty else repr(p.default)[:80]]
             for p in sig.parameters.values()], None
 
+def poscall(obj, n, ps):
+    """A call with n + 1 positional arguments (None), one more for an unbound method's
+    self: whether a wrapper warns about them or refuses them."""
+    extra = 1 if ps and ps[0][0] in ("self", "cls") and not inspect.isclass(obj) else 0
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            obj(*[None] * (n + 1 + extra))
+            err = None
+        except BaseException as exc:
+            err = _err(exc)
+    return {"warnings": _warns(caught), "error": err}
+
 def probe(q):
     obj, error, warned, broken = resolve(q["path"])
     res = {"found": error is None, "error": error, "warnings": warned}
@@ -248,9 +266,14 @@ def probe(q):
     res["is_class"] = inspect.isclass(obj)
     res["stub"] = stub(obj)
     res["params"], res["sig_error"] = params(obj) if callable(obj) else (None, "not callable")
-    res["wrapped"] = hasattr(obj, "__wrapped__")
-    if res["wrapped"]:  # a decorator may show another signature than the function's own
-        res["wrapped_params"] = params(inspect.unwrap(obj))[0]
+    # a decorator may show another signature than the function's own (matplotlib's decorated
+    # constructors: the class's __init__ is the wrapper)
+    inner = obj.__init__ if inspect.isclass(obj) and hasattr(obj.__init__, "__wrapped__") else obj
+    res["wrapped"] = hasattr(inner, "__wrapped__")
+    if res["wrapped"]:
+        res["wrapped_params"] = params(inspect.unwrap(inner))[0]
+    if q.get("positional") is not None and res["wrapped"] and callable(obj):
+        res["poscall"] = poscall(obj, q["positional"], res["params"] or [])
     if q.get("call") and not warned:
         required = [p for p in (res["params"] or [])
                     if p[2] is None and p[1] in ("POSITIONAL_ONLY", "POSITIONAL_OR_KEYWORD",
@@ -321,9 +344,15 @@ class Query:
     path: str
     call: bool = False
     kwcall: set[str] = field(default_factory=set)
+    positional: int | None = None  # max_positional: call with one positional argument more
 
     def to_dict(self) -> dict[str, Any]:
-        return {"path": self.path, "call": self.call, "kwcall": sorted(self.kwcall)}
+        return {
+            "path": self.path,
+            "call": self.call,
+            "kwcall": sorted(self.kwcall),
+            "positional": self.positional,
+        }
 
 
 def run_probe(
@@ -428,19 +457,16 @@ class Verifier:
         plans = [plan(r, self.releases.get(r.library, [])) for r in records]
         wanted: dict[tuple[str, Version], dict[str, Query]] = {}
 
-        def ask(
-            lib: str, v: Version | None, path: str, *, call: bool = False, kw: str | None = None
-        ) -> None:
-            if v is None:
-                return
-            q = wanted.setdefault((lib, v), {}).setdefault(path, Query(path))
-            q.call = q.call or call
-            if kw:
-                q.kwcall.add(kw)
-
         for p in plans:
             for lib, v, path, call, kw in _questions(p):
-                ask(lib, v, path, call=call, kw=kw)
+                if v is None:
+                    continue
+                q = wanted.setdefault((lib, v), {}).setdefault(path, Query(path))
+                q.call = q.call or call
+                if kw:
+                    q.kwcall.add(kw)
+                if p.record.max_positional is not None and path == p.record.path:
+                    q.positional = p.record.max_positional
         answers: dict[tuple[str, Version], dict[str, dict[str, Any]] | str] = {}
         for (lib, v), queries in sorted(wanted.items()):
             env = self.provider(lib, str(v))
@@ -763,11 +789,31 @@ def _positional(r: ApiChange, where: str, ans: dict[str, Any] | str, after: bool
         return Check(claim, Outcome.UNCHECKABLE, "the signature takes *args")
     count = sum(1 for _, kind, _ in params if kind in ("POSITIONAL_ONLY", "POSITIONAL_OR_KEYWORD"))
     ok = count <= n if after else count > n
-    return Check(
-        claim,
-        Outcome.AGREE if ok else Outcome.DISAGREE,
-        f"{count} parameters can be passed by position{own}",
-    )
+    seen = f"{count} parameters can be passed by position{own}"
+    call = ans.get("poscall")
+    if call is not None and (after or not ok):  # the wrapper may take more than it shows
+        return _by_position(claim, n, after, call, seen)
+    return Check(claim, Outcome.AGREE if ok else Outcome.DISAGREE, seen)
+
+
+_POSITIONAL_REFUSED = re.compile(r"^TypeError: .*positional arguments? but \d+ (?:were|was) given")
+
+
+def _by_position(claim: str, n: int, after: bool, call: dict[str, Any], seen: str) -> Check:
+    """Judge by a call with ``n + 1`` positional arguments through a decorator: a deprecation
+    warning shows they were still taken, a TypeError about positional arguments that they were
+    not; any other error is the placeholder arguments' and tells nothing."""
+    how = f"{seen}, but a decorator wraps it; a call with {n + 1} positional arguments "
+    if call["warnings"]:
+        outcome = Outcome.DISAGREE if after else Outcome.AGREE
+        return Check(claim, outcome, how + f"warns: {call['warnings'][0]}")
+    if call["error"] and _POSITIONAL_REFUSED.search(call["error"]):
+        outcome = Outcome.AGREE if after else Outcome.DISAGREE
+        return Check(claim, outcome, how + f"raised {call['error']}")
+    if after:
+        return Check(claim, Outcome.AGREE, seen)
+    what = f"raised {call['error']}" if call["error"] else "went through"
+    return Check(claim, Outcome.UNCHECKABLE, how + what + ", which does not tell")
 
 
 def _default_changed(

@@ -96,6 +96,38 @@ class Thing:
     def method(self):
         return 1
 
+def _warn_positional(f):  # like scipy's _deprecate_positional_args: f shows the future signature
+    @functools.wraps(f)
+    def inner(*args, **kwargs):
+        if len(args) > 1:
+            warnings.warn("pass b and c by keyword", DeprecationWarning, stacklevel=2)
+            kwargs.update(zip(("a", "b", "c"), args))
+            args = ()
+        return f(*args, **kwargs)
+    return inner
+
+@_warn_positional
+def wrapped_positional(a, *, b=1, c=2):
+    return a
+
+@_warn_positional
+def still_wrapped(a, *, b=1, c=2):
+    return a
+
+def _keyword_only(f):  # like matplotlib's make_keyword_only on a constructor
+    @functools.wraps(f)
+    def wrapper(*args, **kwargs):
+        return f(*args, **kwargs)
+    sig = inspect.signature(f)
+    ps = [p.replace(kind=p.KEYWORD_ONLY) if p.name == "b" else p for p in sig.parameters.values()]
+    wrapper.__signature__ = sig.replace(parameters=ps)
+    return wrapper
+
+class Built:
+    @_keyword_only
+    def __init__(self, a=None, b=None):
+        self.a = a
+
 def __getattr__(name):
     if name == "lazy_alias":
         warnings.warn("fakelib.lazy_alias is deprecated", DeprecationWarning, stacklevel=2)
@@ -104,6 +136,7 @@ def __getattr__(name):
 """
 
 V2 = """
+import functools
 import warnings
 
 def stubbed(x):
@@ -167,6 +200,27 @@ def _impl(a):
 
 def hidden(*args, **kwargs):  # like a C dispatcher: the signature hides the required argument
     return _impl(*args, **kwargs)
+
+def wrapped_positional(a, *, b=1, c=2):
+    return a
+
+def _warn_positional(f):
+    @functools.wraps(f)
+    def inner(*args, **kwargs):
+        if len(args) > 1:
+            warnings.warn("pass b and c by keyword", DeprecationWarning, stacklevel=2)
+            kwargs.update(zip(("a", "b", "c"), args))
+            args = ()
+        return f(*args, **kwargs)
+    return inner
+
+@_warn_positional
+def still_wrapped(a, *, b=1, c=2):
+    return a
+
+class Built:
+    def __init__(self, a=None, *, b=None):
+        self.a = a
 
 def __getattr__(name):
     if name in ("old_func", "lazy_alias"):
@@ -254,6 +308,23 @@ RECORDS = [
     record("kwargs-swallowed", "fakelib.takes_all(legacy)", "signature", removed_in="2.0.0"),
     record("hidden-argument", "fakelib.hidden", "deprecated", deprecated_in="2.0.0"),
     record("no-release", "fakelib.kept", "removed", removed_in="3.0.0"),
+    record(
+        "wrapper-positional",
+        "fakelib.wrapped_positional",
+        "signature",
+        changed_in="2.0.0",
+        max_positional=1,
+    ),
+    record(
+        "wrapper-still-warns",
+        "fakelib.still_wrapped",
+        "signature",
+        changed_in="2.0.0",
+        max_positional=1,
+    ),
+    record(
+        "constructor-positional", "fakelib.Built", "signature", changed_in="2.0.0", max_positional=1
+    ),
     record("removed-earlier", "fakelib.old_func", "removed", removed_in="3.0.0"),
 ]
 
@@ -292,6 +363,9 @@ def results(verifier):
         ("kwargs-swallowed", Outcome.UNCHECKABLE),
         ("hidden-argument", Outcome.UNCHECKABLE),
         ("no-release", Outcome.UNCHECKABLE),
+        ("wrapper-positional", Outcome.AGREE),
+        ("wrapper-still-warns", Outcome.DISAGREE),
+        ("constructor-positional", Outcome.AGREE),
         ("removed-earlier", Outcome.DISAGREE),
     ],
 )
@@ -338,6 +412,21 @@ def test_observations_say_what_was_seen(results):
     bad = [c for c in results["bad-replacement"].checks if c.outcome is Outcome.DISAGREE][0]
     assert "fakelib.nowhere" in bad.claim and not bad.main
     assert "no release of fakelib at 3.0.0" in results["no-release"].checks[1].observed
+
+
+def test_a_wrapper_that_hides_what_it_took_is_asked_by_a_call(results):
+    """scipy's positional-argument wrapper shows the future signature and takes *args: a call
+    with one positional argument too many tells; a constructor's decorated __init__ is
+    unwrapped (issue 13 item 2)."""
+    before, after = [c for c in results["wrapper-positional"].checks if "arguments" in c.claim]
+    assert "a call with 2 positional arguments warns: DeprecationWarning" in before.observed
+    assert after.observed == "1 parameters can be passed by position"
+    still = [c for c in results["wrapper-still-warns"].checks if "2.0.0" in c.claim][-1]
+    assert still.outcome is Outcome.DISAGREE and "warns: DeprecationWarning" in still.observed
+    built = [c for c in results["constructor-positional"].checks if "1.0.0" in c.claim][0]
+    assert built.observed == (
+        "2 parameters can be passed by position (by the decorated function's own signature)"
+    )
 
 
 def test_a_missing_environment_is_uncheckable(tmp_path):
