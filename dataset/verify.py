@@ -10,7 +10,8 @@ interpreter given by ``--python``) and probed in a subprocess by import and intr
   by import; a name kept as a stub whose body only raises counts as gone);
 - a deprecated name warns (``DeprecationWarning``, ``FutureWarning`` or a subclass) at
   ``deprecated_in``, on access or, where access alone does not warn, on a call without arguments;
-  where a call needs arguments the check says "cannot check: needs a call";
+  where a call needs arguments, or fails before it could warn, the check says "cannot check:
+  needs a call";
 - a removed keyword is in ``inspect.signature`` before V and gone at V; where the signature does
   not tell (opaque, ``**kwargs``, a decorator that takes the keyword) a call passing only that
   keyword decides, and a refusal counts only where the release before took the keyword;
@@ -887,10 +888,17 @@ def _warns(claim: str, ans: dict[str, Any] | str, expected: bool, main: bool = T
             "its methods may)",
             main,
         )
+    if call.get("error"):  # it failed before reaching any warning it gives (InitSpider warns
+        # after its base class's __init__ refused the missing name)
+        return Check(
+            claim,
+            Outcome.UNCHECKABLE,
+            f"cannot check: needs a call (no warning on access; a call without arguments raised "
+            f"{call['error']} before any warning)",
+            main,
+        )
     if "error" in call:
         seen = "no warning on access or on a call without arguments"
-        if call["error"]:
-            seen += f" (the call raised {call['error']})"
         return Check(claim, Outcome.DISAGREE if expected else Outcome.AGREE, seen, main)
     return Check(claim, Outcome.UNCHECKABLE, "no warning on access; not called", main)
 

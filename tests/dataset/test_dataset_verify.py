@@ -222,6 +222,12 @@ class Built:
     def __init__(self, a=None, *, b=None):
         self.a = a
 
+def fails_first(name=None):  # like InitSpider: warns only after its base class took the name
+    if name is None:
+        raise ValueError("fails_first needs a name")
+    warnings.warn("fails_first is deprecated", DeprecationWarning, stacklevel=2)
+    return name
+
 def __getattr__(name):
     if name in ("old_func", "lazy_alias"):
         raise AttributeError(f"fakelib.{name} was removed in 2.0")
@@ -322,6 +328,7 @@ RECORDS = [
         changed_in="2.0.0",
         max_positional=1,
     ),
+    record("fails-before-warning", "fakelib.fails_first", "deprecated", deprecated_in="2.0.0"),
     record(
         "constructor-positional", "fakelib.Built", "signature", changed_in="2.0.0", max_positional=1
     ),
@@ -366,6 +373,7 @@ def results(verifier):
         ("wrapper-positional", Outcome.AGREE),
         ("wrapper-still-warns", Outcome.DISAGREE),
         ("constructor-positional", Outcome.AGREE),
+        ("fails-before-warning", Outcome.UNCHECKABLE),
         ("removed-earlier", Outcome.DISAGREE),
     ],
 )
@@ -423,6 +431,11 @@ def test_a_wrapper_that_hides_what_it_took_is_asked_by_a_call(results):
     assert after.observed == "1 parameters can be passed by position"
     still = [c for c in results["wrapper-still-warns"].checks if "2.0.0" in c.claim][-1]
     assert still.outcome is Outcome.DISAGREE and "warns: DeprecationWarning" in still.observed
+    failed = [c for c in results["fails-before-warning"].checks if c.main][0]
+    assert failed.observed == (
+        "cannot check: needs a call (no warning on access; a call without arguments raised "
+        "ValueError: fails_first needs a name before any warning)"
+    )
     built = [c for c in results["constructor-positional"].checks if "1.0.0" in c.claim][0]
     assert built.observed == (
         "2 parameters can be passed by position (by the decorated function's own signature)"
