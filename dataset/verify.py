@@ -13,7 +13,8 @@ interpreter given by ``--python``) and probed in a subprocess by import and intr
   where a call needs arguments, or fails before it could warn, the check says "cannot check:
   needs a call";
 - a removed keyword is in ``inspect.signature`` before V and gone at V; where the signature does
-  not tell (opaque, ``**kwargs``, a decorator that takes the keyword) a call passing only that
+  not tell (opaque, ``**kwargs``, a decorator that takes the keyword, a default that is a
+  deprecation sentinel kept only to refuse the keyword: jax's ``DeprecatedArg``) a call passing that
   keyword decides, and a refusal counts only where the release before took the keyword;
 - parameters made keyword-only (``max_positional``) and changed defaults (``unless_keyword``)
   are read from the signatures; before V a decorated function's (or a class's decorated
@@ -256,6 +257,17 @@ def poscall(obj, n, ps):
             err = _err(exc)
     return {"warnings": _warns(caught), "error": err}
 
+def fillcall(obj, ps, kw):
+    required = [p[0] for p in ps if p[2] is None and p[0] not in ("self", "cls")
+                and p[1] in ("POSITIONAL_ONLY", "POSITIONAL_OR_KEYWORD")]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            obj(*[0] * len(required), **{kw: None})  # 0: numeric libraries check types first
+        except BaseException as exc:
+            return _err(exc)
+    return None
+
 def probe(q):
     obj, error, warned, broken = resolve(q["path"])
     res = {"found": error is None, "error": error, "warnings": warned}
@@ -297,6 +309,12 @@ def probe(q):
     named = {p[0] for p in res["params"] or [] if p[1] not in ("VAR_KEYWORD", "VAR_POSITIONAL")}
     open_ended = res["params"] is None or any(p[1] == "VAR_KEYWORD" for p in res["params"])
     for kw in q.get("kwcall", []):
+        default = next((p[2] for p in res["params"] or [] if p[0] == kw), None)
+        if kw in named and callable(obj) and "eprecat" in (default or ""):
+            # kept in the signature with a deprecation sentinel as its default (jax's
+            # DeprecatedArg): a call with the required arguments as 0 says whether it is
+            # refused now
+            res.setdefault("kwfill", {})[kw] = fillcall(obj, res["params"], kw)
         if not (open_ended or res["wrapped"]) or kw in named or not callable(obj):
             continue  # the signature tells; no call
         try:
@@ -694,6 +712,12 @@ def _accepts(
         how = f"opaque signature ({ans.get('sig_error')})"
         return _by_call(claim, ans, param, expected, main, baseline, how)
     if param in _named(params):
+        refused = (ans.get("kwfill") or {}).get(param) or ""
+        if not expected and re.search(rf"\b{re.escape(param)}\b.*\bremoved\b", refused, re.I):
+            seen = (
+                f"{param} is in the signature only to refuse it: a call passing it raised {refused}"
+            )
+            return Check(claim, Outcome.AGREE, seen, main)
         return Check(
             claim,
             Outcome.AGREE if expected else Outcome.DISAGREE,

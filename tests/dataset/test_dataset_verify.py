@@ -96,6 +96,9 @@ class Thing:
     def method(self):
         return 1
 
+def sentinel_kw(a, *, legacy=None):
+    return a
+
 def _warn_positional(f):  # like scipy's _deprecate_positional_args: f shows the future signature
     @functools.wraps(f)
     def inner(*args, **kwargs):
@@ -222,6 +225,17 @@ class Built:
     def __init__(self, a=None, *, b=None):
         self.a = a
 
+class _Deprecated:  # like jax's DeprecatedArg: a keyword kept only to refuse it
+    def __repr__(self):
+        return "Deprecated"
+
+Deprecated = _Deprecated()
+
+def sentinel_kw(a, *, legacy=Deprecated):
+    if legacy is not Deprecated:
+        raise TypeError("sentinel_kw() argument legacy was removed in 2.0. Use mode instead.")
+    return a
+
 def fails_first(name=None):  # like InitSpider: warns only after its base class took the name
     if name is None:
         raise ValueError("fails_first needs a name")
@@ -328,6 +342,7 @@ RECORDS = [
         changed_in="2.0.0",
         max_positional=1,
     ),
+    record("sentinel-keyword", "fakelib.sentinel_kw(legacy)", "signature", removed_in="2.0.0"),
     record("fails-before-warning", "fakelib.fails_first", "deprecated", deprecated_in="2.0.0"),
     record(
         "constructor-positional", "fakelib.Built", "signature", changed_in="2.0.0", max_positional=1
@@ -374,6 +389,7 @@ def results(verifier):
         ("wrapper-still-warns", Outcome.DISAGREE),
         ("constructor-positional", Outcome.AGREE),
         ("fails-before-warning", Outcome.UNCHECKABLE),
+        ("sentinel-keyword", Outcome.AGREE),
         ("removed-earlier", Outcome.DISAGREE),
     ],
 )
@@ -435,6 +451,11 @@ def test_a_wrapper_that_hides_what_it_took_is_asked_by_a_call(results):
     assert failed.observed == (
         "cannot check: needs a call (no warning on access; a call without arguments raised "
         "ValueError: fails_first needs a name before any warning)"
+    )
+    refused = [c for c in results["sentinel-keyword"].checks if "no longer" in c.claim][0]
+    assert refused.observed == (
+        "legacy is in the signature only to refuse it: a call passing it raised TypeError: "
+        "sentinel_kw() argument legacy was removed in 2.0. Use mode instead."
     )
     built = [c for c in results["constructor-positional"].checks if "1.0.0" in c.claim][0]
     assert built.observed == (
