@@ -54,6 +54,7 @@ REASONS: tuple[tuple[str, str], ...] = (
     ("the signature takes *args", "a signature that takes *args"),
     ("opaque", "an opaque signature"),
     ("probe of", "the probe of a release failed"),
+    ("not callable", "a module or constant that does not warn on access (nothing to call)"),
 )
 
 

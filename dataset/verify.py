@@ -123,13 +123,29 @@ def final_releases(versions: Iterable[str]) -> list[Version]:
     return sorted(set(out))
 
 
-def release_at(releases: list[Version], version: Version) -> Version | None:
-    """The newest release of ``version``'s series (same major.minor) not older than it.
+#: how many leading parts of a version name its series, a feature release and its bug-fix
+#: releases (2: major.minor). jax makes every 0.x.y a feature release (0.4.24 and 0.4.38 differ
+#: by what 0.4.25-0.4.38 removed; 0.8.0 and 0.8.3 too)
+SERIES_PARTS: dict[str, int] = {"jax": 3}
+
+
+def release_at(releases: list[Version], version: Version, parts: int = 2) -> Version | None:
+    """The newest release of ``version``'s series (the same first ``parts`` parts) not older
+    than it.
 
     >>> release_at(final_releases(["1.26.4", "2.0.0", "2.0.2", "2.1.0"]), Version("2.0"))
     <Version('2.0.2')>
+    >>> release_at(final_releases(["0.4.24", "0.4.38", "0.9.0.1"]), Version("0.4.24"), parts=3)
+    <Version('0.4.24')>
+    >>> release_at(final_releases(["0.4.24", "0.4.38", "0.9.0.1"]), Version("0.9.0"), parts=3)
+    <Version('0.9.0.1')>
     """
-    series = [v for v in releases if v.release[:2] == version.release[:2] and v >= version]
+    key = version.release[:parts] + (0,) * (parts - len(version.release))
+    series = [
+        v
+        for v in releases
+        if v.release[:parts] + (0,) * (parts - len(v.release)) == key and v >= version
+    ]
     return max(series) if series else None
 
 
@@ -444,11 +460,12 @@ class _Plan:
 def plan(record: ApiChange, releases: list[Version]) -> _Plan:
     p = _Plan(record)
     effective = record.effective_in
+    parts = SERIES_PARTS.get(record.library, 2)
     if effective is not None:
-        p.at = release_at(releases, effective)
+        p.at = release_at(releases, effective, parts)
         p.before = release_before(releases, effective)
     if record.deprecated_in is not None:
-        p.dep_at = release_at(releases, record.deprecated_in)
+        p.dep_at = release_at(releases, record.deprecated_in, parts)
         if record.kind == "deprecated":
             p.dep_before = release_before(releases, record.deprecated_in)
     return p
@@ -773,8 +790,11 @@ def _by_call(
         if past_is_enough and _MISSING.search(error) and f"'{param}'" not in error:
             return Check(claim, Outcome.AGREE, seen + ": it got past the keyword", main)
         return Check(claim, Outcome.UNCHECKABLE, seen + ", which does not tell", main)
-    if error is None:
-        return Check(claim, Outcome.DISAGREE, seen, main)
+    if error is None:  # into **kwargs, which may pass it on to be refused with real arguments
+        outcome = Outcome.UNCHECKABLE if "**kwargs" in how else Outcome.DISAGREE
+        return Check(
+            claim, outcome, seen + (", which does not tell" if "**kwargs" in how else ""), main
+        )
     if not refused:
         return Check(claim, Outcome.UNCHECKABLE, seen + ", which does not tell", main)
     if isinstance(baseline, dict) and baseline.get("found"):

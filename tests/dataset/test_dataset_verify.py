@@ -8,6 +8,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from packaging.version import Version
 
 from recode.dataset.knowledge import parse_record
 from recode.dataset.verify import (
@@ -16,6 +17,7 @@ from recode.dataset.verify import (
     final_releases,
     format_json,
     format_text,
+    plan,
     tree_provider,
 )
 from recode.training.dataset_tools import run
@@ -98,6 +100,9 @@ class Thing:
 
 def sentinel_kw(a, *, legacy=None):
     return a
+
+def forwards(data=None, data2=None, **kwargs):
+    return data
 
 def _warn_positional(f):  # like scipy's _deprecate_positional_args: f shows the future signature
     @functools.wraps(f)
@@ -236,6 +241,9 @@ def sentinel_kw(a, *, legacy=Deprecated):
         raise TypeError("sentinel_kw() argument legacy was removed in 2.0. Use mode instead.")
     return a
 
+def forwards(data=None, **kwargs):  # like seaborn.kdeplot: the keyword goes on to matplotlib
+    return kwargs
+
 def fails_first(name=None):  # like InitSpider: warns only after its base class took the name
     if name is None:
         raise ValueError("fails_first needs a name")
@@ -342,6 +350,7 @@ RECORDS = [
         changed_in="2.0.0",
         max_positional=1,
     ),
+    record("kwargs-forwarded", "fakelib.forwards(data2)", "signature", removed_in="2.0.0"),
     record("sentinel-keyword", "fakelib.sentinel_kw(legacy)", "signature", removed_in="2.0.0"),
     record("fails-before-warning", "fakelib.fails_first", "deprecated", deprecated_in="2.0.0"),
     record(
@@ -390,6 +399,7 @@ def results(verifier):
         ("constructor-positional", Outcome.AGREE),
         ("fails-before-warning", Outcome.UNCHECKABLE),
         ("sentinel-keyword", Outcome.AGREE),
+        ("kwargs-forwarded", Outcome.UNCHECKABLE),
         ("removed-earlier", Outcome.DISAGREE),
     ],
 )
@@ -540,3 +550,25 @@ def test_unknown_record_is_a_usage_error(capsys):
 
     assert main(["verify", "numpy", "--record", "numpy-0.1-nothing"]) == 2
     assert "no record numpy-0.1-nothing" in capsys.readouterr().err
+
+
+def test_every_jax_release_is_its_own_series():
+    """jax 0.4.24 and 0.4.38 are two feature releases: a record of 0.4.24 is checked against
+    0.4.23 and 0.4.24 itself, not 0.4.38 (where the name had long gone); numpy's 2.0 is its
+    newest bug-fix release."""
+    raw = {
+        "id": "jax-x",
+        "library": "jax",
+        "symbol": "jax.numpy.in1d",
+        "kind": "removed",
+        "deprecated_in": "0.4.16",
+        "removed_in": "0.4.24",
+        "note": "n",
+        "source": {"url": "https://example.org", "version": "0.4.24"},
+    }
+    releases = final_releases(["0.4.16", "0.4.23", "0.4.24", "0.4.38", "0.5.0"])
+    p = plan(parse_record(raw), releases)
+    assert (p.before, p.at, p.dep_at) == (Version("0.4.23"), Version("0.4.24"), Version("0.4.16"))
+    raw.update(library="numpy", symbol="numpy.in1d", removed_in="2.0.0", deprecated_in=None)
+    numpy = plan(parse_record(raw), final_releases(["1.26.4", "2.0.0", "2.0.2"]))
+    assert (numpy.before, numpy.at) == (Version("1.26.4"), Version("2.0.2"))
