@@ -13,9 +13,10 @@ interpreter given by ``--python``) and probed in a subprocess by import and intr
   where a call needs arguments, or fails before it could warn, the check says "cannot check:
   needs a call";
 - a removed keyword is in ``inspect.signature`` before V and gone at V; where the signature does
-  not tell (opaque, ``**kwargs``, a decorator that takes the keyword, a default that is a
-  deprecation sentinel kept only to refuse the keyword: jax's ``DeprecatedArg``) a call passing that
-  keyword decides, and a refusal counts only where the release before took the keyword;
+  not tell (opaque, ``**kwargs``, a decorator that takes the keyword, a parameter kept only to
+  refuse it: a deprecation or "unspecified" sentinel as default, jax's ``DeprecatedArg``, or a
+  keyword-only None) a call passing that keyword decides, and a refusal counts only where the
+  release before took the keyword;
 - parameters made keyword-only (``max_positional``) and changed defaults (``unless_keyword``)
   are read from the signatures; before V a decorated function's (or a class's decorated
   ``__init__``'s) own signature counts, found by ``inspect.unwrap``, and where a decorator
@@ -223,6 +224,12 @@ def resolve(path):
             warnings.simplefilter("always")
             try:
                 obj, error = step(obj, ".".join(parts[:i]), part)
+                if error is not None and not inspect.ismodule(owner):
+                    # a package attribute that shadows its submodule (jax.config is a Config
+                    # object; the module jax.config held the name config)
+                    module = sys.modules.get(".".join(parts[:i]))
+                    if inspect.ismodule(module):
+                        obj, error = step(module, ".".join(parts[:i]), part)
             except BaseException as exc:  # neither Attribute- nor ImportError: it exists
                 obj, error, broken = None, _err(exc), True
         if i == len(parts) - 1:
@@ -273,16 +280,30 @@ def poscall(obj, n, ps):
             err = _err(exc)
     return {"warnings": _warns(caught), "error": err}
 
+class Marker:  # a value no library takes for a keyword it still has
+    def __repr__(self):
+        return "<verify marker>"
+
 def fillcall(obj, ps, kw):
+    """A call with the required arguments as 0 (numeric libraries check types first) and the
+    keyword as a marker: whether the function refuses the keyword it still names."""
     required = [p[0] for p in ps if p[2] is None and p[0] not in ("self", "cls")
                 and p[1] in ("POSITIONAL_ONLY", "POSITIONAL_OR_KEYWORD")]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
-            obj(*[0] * len(required), **{kw: None})  # 0: numeric libraries check types first
+            obj(*[0] * len(required), **{kw: Marker()})
         except BaseException as exc:
             return _err(exc)
     return None
+
+def sentinel(p):
+    """A parameter kept only to refuse its keyword: a deprecation or "unspecified" sentinel as
+    its default (jax's DeprecatedArg, _UNSPECIFIED), or keyword-only with None (jax's sort
+    kind=None)."""
+    default = (p[2] or "").lower()
+    return "deprecat" in default or "unspecified" in default or (
+        p[1] == "KEYWORD_ONLY" and p[2] == "None")
 
 def probe(q):
     obj, error, warned, broken = resolve(q["path"])
@@ -325,11 +346,8 @@ def probe(q):
     named = {p[0] for p in res["params"] or [] if p[1] not in ("VAR_KEYWORD", "VAR_POSITIONAL")}
     open_ended = res["params"] is None or any(p[1] == "VAR_KEYWORD" for p in res["params"])
     for kw in q.get("kwcall", []):
-        default = next((p[2] for p in res["params"] or [] if p[0] == kw), None)
-        if kw in named and callable(obj) and "eprecat" in (default or ""):
-            # kept in the signature with a deprecation sentinel as its default (jax's
-            # DeprecatedArg): a call with the required arguments as 0 says whether it is
-            # refused now
+        param = next((p for p in res["params"] or [] if p[0] == kw), None)
+        if param is not None and callable(obj) and sentinel(param):
             res.setdefault("kwfill", {})[kw] = fillcall(obj, res["params"], kw)
         if not (open_ended or res["wrapped"]) or kw in named or not callable(obj):
             continue  # the signature tells; no call
@@ -730,7 +748,9 @@ def _accepts(
         return _by_call(claim, ans, param, expected, main, baseline, how)
     if param in _named(params):
         refused = (ans.get("kwfill") or {}).get(param) or ""
-        if not expected and re.search(rf"\b{re.escape(param)}\b.*\bremoved\b", refused, re.I):
+        if not expected and re.search(
+            rf"\b{re.escape(param)}\b.*\b(?:removed|not supported)\b", refused, re.I
+        ):
             seen = (
                 f"{param} is in the signature only to refuse it: a call passing it raised {refused}"
             )

@@ -101,6 +101,16 @@ class Thing:
 def sentinel_kw(a, *, legacy=None):
     return a
 
+def sorter(a, kind="quicksort"):
+    return a
+
+from fakelib import settings as _settings_module  # like jax.config: an object shadows the module
+
+class _Settings:
+    pass
+
+settings = _Settings()
+
 def forwards(data=None, data2=None, **kwargs):
     return data
 
@@ -244,6 +254,18 @@ def sentinel_kw(a, *, legacy=Deprecated):
 def forwards(data=None, **kwargs):  # like seaborn.kdeplot: the keyword goes on to matplotlib
     return kwargs
 
+def sorter(a, *, kind=None):  # like jax.numpy.sort: kind kept only to refuse it
+    if kind is not None:
+        raise TypeError("'kind' argument to sorter is not supported. Use stable=True.")
+    return a
+
+from fakelib import settings as _settings_module  # like jax.config: an object shadows the module
+
+class _Settings:
+    pass
+
+settings = _Settings()
+
 def fails_first(name=None):  # like InitSpider: warns only after its base class took the name
     if name is None:
         raise ValueError("fails_first needs a name")
@@ -280,6 +302,7 @@ def verifier(tmp_path_factory) -> Verifier:
         pkg = root / version / "fakelib"
         pkg.mkdir(parents=True)
         (pkg / "__init__.py").write_text(textwrap.dedent(source))
+        (pkg / "settings.py").write_text("config = 1\n" if version == "1.0.0" else "other = 1\n")
         if version == "1.0.0":
             (pkg / "gone.py").write_text("X = 1\n")
             # exists, but fails to import under this environment's dependencies
@@ -350,6 +373,8 @@ RECORDS = [
         changed_in="2.0.0",
         max_positional=1,
     ),
+    record("none-sentinel-keyword", "fakelib.sorter(kind)", "signature", removed_in="2.0.0"),
+    record("shadowed-module", "fakelib.settings.config", "removed", removed_in="2.0.0"),
     record("kwargs-forwarded", "fakelib.forwards(data2)", "signature", removed_in="2.0.0"),
     record("sentinel-keyword", "fakelib.sentinel_kw(legacy)", "signature", removed_in="2.0.0"),
     record("fails-before-warning", "fakelib.fails_first", "deprecated", deprecated_in="2.0.0"),
@@ -400,6 +425,8 @@ def results(verifier):
         ("fails-before-warning", Outcome.UNCHECKABLE),
         ("sentinel-keyword", Outcome.AGREE),
         ("kwargs-forwarded", Outcome.UNCHECKABLE),
+        ("none-sentinel-keyword", Outcome.AGREE),
+        ("shadowed-module", Outcome.AGREE),
         ("removed-earlier", Outcome.DISAGREE),
     ],
 )
