@@ -70,11 +70,21 @@ PAIRS: tuple[tuple[str, str, str], ...] = (
     ("scipy", "1.10.1", "1.17.1"),
     ("scikit-learn", "1.2.2", "1.9.1"),
     ("matplotlib", "3.7.5", "3.11.2"),
+    # the releases after those the base's records cover; torch: the newest pair on this
+    # machine's disk (2.13.0 CPU and 2.14.1; 2.15.0 would be a multi-GB CUDA download)
+    ("jax", "0.6.2", "0.10.2"),
+    ("scrapy", "2.13.4", "2.19.0"),
+    ("torch", "2.13.0", "2.14.1"),
 )
 EXTRA_CORPUS = ("scikit-image==0.19.3", "imbalanced-learn==0.10.1", "mlxtend==0.22.0")
 
 #: the alias users bind a module to (attribute chains go through it)
-ALIASES: dict[str, str] = {"numpy": "np", "pandas": "pd", "matplotlib.pyplot": "plt"}
+ALIASES: dict[str, str] = {
+    "numpy": "np",
+    "pandas": "pd",
+    "matplotlib.pyplot": "plt",
+    "jax.numpy": "jnp",
+}
 
 #: how users get an instance of a class: (setup lines, the variable)
 INSTANCES: dict[str, tuple[str, str]] = {
@@ -441,6 +451,12 @@ def share(items: list[Item], weighted: bool = False) -> tuple[float, int, int]:
     return (got / total if total else 1.0), got, total
 
 
+def _weighted(w: float, got: int, total: int) -> str:
+    """The weighted share, or "no uses" where the corpus never uses what disappeared (it
+    has no users of jax, scrapy or torch): no weight, no share."""
+    return f"{w:.1%} ({got}/{total} uses)" if total else "no uses in the corpus"
+
+
 def report(pairs: list[tuple[str, str, str]], items: list[Item], misses: int) -> str:
     """The table (re-exports of other packages' names apart, as the noise rules say), the
     biggest misses and the misses grouped by namespace."""
@@ -461,14 +477,14 @@ def report(pairs: list[tuple[str, str, str]], items: list[Item], misses: int) ->
         other = [i for i in items if i.library == library and i.reexport]
         lines.append(
             f"| {library} | {old} -> {new} | {total} ({' / '.join(map(str, kinds))}) | "
-            f"{got} | {s:.1%} | {w:.1%} ({wgot}/{wtotal} uses) | "
+            f"{got} | {s:.1%} | {_weighted(w, wgot, wtotal)} | "
             f"{len(other)} ({sum(i.reported for i in other)}) |"
         )
     s, got, total = share(own)
     w, wgot, wtotal = share(own, weighted=True)
     other = [i for i in items if i.reexport]
     lines.append(
-        f"| all | | {total} | {got} | {s:.1%} | {w:.1%} ({wgot}/{wtotal} uses) | "
+        f"| all | | {total} | {got} | {s:.1%} | {_weighted(w, wgot, wtotal)} | "
         f"{len(other)} ({sum(i.reported for i in other)}) |"
     )
     missed = sorted((i for i in own if not i.reported), key=lambda i: (-i.weight, i.symbol))

@@ -35,6 +35,8 @@ def _item(symbol: str, detail: str, kind: str = "removed", **extra: str) -> bk.I
         ("pandas.DataFrame.append", "method gone: x", "df.append()"),
         ("pandas.Timestamp.freq", "property gone: x", "value = ts.freq"),
         ("sklearn.svm.SVC.foo", "method gone: x", "obj.foo()"),
+        ("jax.numpy.round_", "public name gone: x", "value = jnp.round_"),
+        ("jax.device_put_sharded", "public name gone: x", "value = jax.device_put_sharded"),
     ],
 )
 def test_names_and_methods_in_the_users_idiom(symbol, detail, probe):
@@ -92,6 +94,14 @@ def test_shares_keep_other_packages_names_apart():
     text = bk.report([("scipy", "1", "2")], [own, other], misses=5)
     assert "| scipy | 1 -> 2 | 1 (1 / 0 / 0) | 0 | 0.0% |" in text
     assert "| 1 (1) |" in text
+
+
+def test_a_library_the_corpus_never_uses_has_no_weighted_share():
+    """No user of scrapy in the corpus: its weighted share is not 100% of nothing."""
+    item = _item("scrapy.utils.misc.md5sum", "public name gone: x")
+    item.reported = True
+    text = bk.report([("scrapy", "1", "2")], [item], misses=5)
+    assert "| scrapy | 1 -> 2 | 1 (1 / 0 / 0) | 1 | 100.0% | no uses in the corpus |" in text
 
 
 def test_a_finding_on_the_from_import_reports_the_name():

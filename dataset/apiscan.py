@@ -107,6 +107,14 @@ def warned(caught):
     return [w.category.__name__ + ": " + " ".join(str(w.message).split())[:300]
             for w in caught if issubclass(w.category, WARNS) or "Deprecat" in w.category.__name__]
 
+def attr(obj, name):
+    # an object whose __getattr__ raises anything (torch.backends.cuda's cuFFT plan cache asks a
+    # CUDA device on a CPU build: AssertionError) has no such attribute for the walk
+    try:
+        return getattr(obj, name, None)
+    except Exception:
+        return None
+
 def public(name):
     return isinstance(name, str) and name.isidentifier() and not name.startswith("_") \
         and name not in NOISE
@@ -236,8 +244,7 @@ while queue:
                 walked[oid] += 1
                 queue.append((path, obj))
             continue
-        owner = getattr(obj, "__module__", None) if (inspect.isclass(obj) or callable(obj)) \
-            else None
+        owner = attr(obj, "__module__") if (inspect.isclass(obj) or callable(obj)) else None
         owner = owner if isinstance(owner, str) else None
         if owner is None and not isinstance(obj, (bool, type(None))):
             owner = lender(name, obj)
@@ -246,7 +253,7 @@ while queue:
             continue  # an implementation import of another package's name
         if owner and not (top or explicit) and owner != mod.__name__:
             continue  # a module without __all__: an import of a name defined elsewhere
-        qual = getattr(obj, "__qualname__", None)
+        qual = attr(obj, "__qualname__")
         if owner and isinstance(qual, str):
             oid = owner + ":" + qual
         elif isinstance(obj, (bool, int, float, str)):  # a constant re-exported elsewhere

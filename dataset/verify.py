@@ -10,12 +10,20 @@ interpreter given by ``--python``) and probed in a subprocess by import and intr
   by import; a name kept as a stub whose body only raises counts as gone);
 - a deprecated name warns (``DeprecationWarning``, ``FutureWarning`` or a subclass) at
   ``deprecated_in``, on access or, where access alone does not warn, on a call without arguments;
-  where a call needs arguments the check says "cannot check: needs a call";
+  where a call needs arguments, or fails before it could warn, the check says "cannot check:
+  needs a call";
 - a removed keyword is in ``inspect.signature`` before V and gone at V; where the signature does
-  not tell (opaque, ``**kwargs``, a decorator that takes the keyword) a call passing only that
-  keyword decides, and a refusal counts only where the release before took the keyword;
-- parameters made keyword-only (``max_positional``, read from a decorated function's own
-  signature before V) and changed defaults (``unless_keyword``) are read from the signatures;
+  not tell (opaque, ``**kwargs``, a decorator that takes the keyword, a parameter kept only to
+  refuse it: a deprecation or "unspecified" sentinel as default, jax's ``DeprecatedArg``, or a
+  keyword-only None) a call passing that keyword decides, and a refusal counts only where the
+  release before took the keyword;
+- parameters made keyword-only (``max_positional``) and changed defaults (``unless_keyword``)
+  are read from the signatures; before V a decorated function's (or a class's decorated
+  ``__init__``'s) own signature counts, found by ``inspect.unwrap``, and where a decorator
+  hides what the release took (scipy's positional-argument wrapper shows the future
+  signature and takes ``*args``) a call with one positional argument too many decides: a
+  deprecation warning shows the release still took it, a TypeError about positional
+  arguments that it did not;
 - a replacement named as a symbol (or a rename fix's target) resolves at V.
 
 A record agrees when every check of its main claim agrees and nothing disagrees; the
@@ -116,13 +124,29 @@ def final_releases(versions: Iterable[str]) -> list[Version]:
     return sorted(set(out))
 
 
-def release_at(releases: list[Version], version: Version) -> Version | None:
-    """The newest release of ``version``'s series (same major.minor) not older than it.
+#: how many leading parts of a version name its series, a feature release and its bug-fix
+#: releases (2: major.minor). jax makes every 0.x.y a feature release (0.4.24 and 0.4.38 differ
+#: by what 0.4.25-0.4.38 removed; 0.8.0 and 0.8.3 too)
+SERIES_PARTS: dict[str, int] = {"jax": 3}
+
+
+def release_at(releases: list[Version], version: Version, parts: int = 2) -> Version | None:
+    """The newest release of ``version``'s series (the same first ``parts`` parts) not older
+    than it.
 
     >>> release_at(final_releases(["1.26.4", "2.0.0", "2.0.2", "2.1.0"]), Version("2.0"))
     <Version('2.0.2')>
+    >>> release_at(final_releases(["0.4.24", "0.4.38", "0.9.0.1"]), Version("0.4.24"), parts=3)
+    <Version('0.4.24')>
+    >>> release_at(final_releases(["0.4.24", "0.4.38", "0.9.0.1"]), Version("0.9.0"), parts=3)
+    <Version('0.9.0.1')>
     """
-    series = [v for v in releases if v.release[:2] == version.release[:2] and v >= version]
+    key = version.release[:parts] + (0,) * (parts - len(version.release))
+    series = [
+        v
+        for v in releases
+        if v.release[:parts] + (0,) * (parts - len(v.release)) == key and v >= version
+    ]
     return max(series) if series else None
 
 
@@ -200,6 +224,12 @@ def resolve(path):
             warnings.simplefilter("always")
             try:
                 obj, error = step(obj, ".".join(parts[:i]), part)
+                if error is not None and not inspect.ismodule(owner):
+                    # a package attribute that shadows its submodule (jax.config is a Config
+                    # object; the module jax.config held the name config)
+                    module = sys.modules.get(".".join(parts[:i]))
+                    if inspect.ismodule(module):
+                        obj, error = step(module, ".".join(parts[:i]), part)
             except BaseException as exc:  # neither Attribute- nor ImportError: it exists
                 obj, error, broken = None, _err(exc), True
         if i == len(parts) - 1:
@@ -237,6 +267,44 @@ def params(obj):
     return [[p.name, p.kind.name, None if p.default is p.empty else repr(p.default)[:80]]
             for p in sig.parameters.values()], None
 
+def poscall(obj, n, ps):
+    """A call with n + 1 positional arguments (None), one more for an unbound method's
+    self: whether a wrapper warns about them or refuses them."""
+    extra = 1 if ps and ps[0][0] in ("self", "cls") and not inspect.isclass(obj) else 0
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            obj(*[None] * (n + 1 + extra))
+            err = None
+        except BaseException as exc:
+            err = _err(exc)
+    return {"warnings": _warns(caught), "error": err}
+
+class Marker:  # a value no library takes for a keyword it still has
+    def __repr__(self):
+        return "<verify marker>"
+
+def fillcall(obj, ps, kw):
+    """A call with the required arguments as 0 (numeric libraries check types first) and the
+    keyword as a marker: whether the function refuses the keyword it still names."""
+    required = [p[0] for p in ps if p[2] is None and p[0] not in ("self", "cls")
+                and p[1] in ("POSITIONAL_ONLY", "POSITIONAL_OR_KEYWORD")]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            obj(*[0] * len(required), **{kw: Marker()})
+        except BaseException as exc:
+            return _err(exc)
+    return None
+
+def sentinel(p):
+    """A parameter kept only to refuse its keyword: a deprecation or "unspecified" sentinel as
+    its default (jax's DeprecatedArg, _UNSPECIFIED), or keyword-only with None (jax's sort
+    kind=None)."""
+    default = (p[2] or "").lower()
+    return "deprecat" in default or "unspecified" in default or (
+        p[1] == "KEYWORD_ONLY" and p[2] == "None")
+
 def probe(q):
     obj, error, warned, broken = resolve(q["path"])
     res = {"found": error is None, "error": error, "warnings": warned}
@@ -248,9 +316,14 @@ def probe(q):
     res["is_class"] = inspect.isclass(obj)
     res["stub"] = stub(obj)
     res["params"], res["sig_error"] = params(obj) if callable(obj) else (None, "not callable")
-    res["wrapped"] = hasattr(obj, "__wrapped__")
-    if res["wrapped"]:  # a decorator may show another signature than the function's own
-        res["wrapped_params"] = params(inspect.unwrap(obj))[0]
+    # a decorator may show another signature than the function's own (matplotlib's decorated
+    # constructors: the class's __init__ is the wrapper)
+    inner = obj.__init__ if inspect.isclass(obj) and hasattr(obj.__init__, "__wrapped__") else obj
+    res["wrapped"] = hasattr(inner, "__wrapped__")
+    if res["wrapped"]:
+        res["wrapped_params"] = params(inspect.unwrap(inner))[0]
+    if q.get("positional") is not None and res["wrapped"] and callable(obj):
+        res["poscall"] = poscall(obj, q["positional"], res["params"] or [])
     if q.get("call") and not warned:
         required = [p for p in (res["params"] or [])
                     if p[2] is None and p[1] in ("POSITIONAL_ONLY", "POSITIONAL_OR_KEYWORD",
@@ -273,6 +346,9 @@ def probe(q):
     named = {p[0] for p in res["params"] or [] if p[1] not in ("VAR_KEYWORD", "VAR_POSITIONAL")}
     open_ended = res["params"] is None or any(p[1] == "VAR_KEYWORD" for p in res["params"])
     for kw in q.get("kwcall", []):
+        param = next((p for p in res["params"] or [] if p[0] == kw), None)
+        if param is not None and callable(obj) and sentinel(param):
+            res.setdefault("kwfill", {})[kw] = fillcall(obj, res["params"], kw)
         if not (open_ended or res["wrapped"]) or kw in named or not callable(obj):
             continue  # the signature tells; no call
         try:
@@ -324,9 +400,15 @@ class Query:
     path: str
     call: bool = False
     kwcall: set[str] = field(default_factory=set)
+    positional: int | None = None  # max_positional: call with one positional argument more
 
     def to_dict(self) -> dict[str, Any]:
-        return {"path": self.path, "call": self.call, "kwcall": sorted(self.kwcall)}
+        return {
+            "path": self.path,
+            "call": self.call,
+            "kwcall": sorted(self.kwcall),
+            "positional": self.positional,
+        }
 
 
 def run_probe(
@@ -399,11 +481,12 @@ class _Plan:
 def plan(record: ApiChange, releases: list[Version]) -> _Plan:
     p = _Plan(record)
     effective = record.effective_in
+    parts = SERIES_PARTS.get(record.library, 2)
     if effective is not None:
-        p.at = release_at(releases, effective)
+        p.at = release_at(releases, effective, parts)
         p.before = release_before(releases, effective)
     if record.deprecated_in is not None:
-        p.dep_at = release_at(releases, record.deprecated_in)
+        p.dep_at = release_at(releases, record.deprecated_in, parts)
         if record.kind is RecordKind.DEPRECATED:
             p.dep_before = release_before(releases, record.deprecated_in)
     return p
@@ -431,19 +514,16 @@ class Verifier:
         plans = [plan(r, self.releases.get(r.library, [])) for r in records]
         wanted: dict[tuple[str, Version], dict[str, Query]] = {}
 
-        def ask(
-            lib: str, v: Version | None, path: str, *, call: bool = False, kw: str | None = None
-        ) -> None:
-            if v is None:
-                return
-            q = wanted.setdefault((lib, v), {}).setdefault(path, Query(path))
-            q.call = q.call or call
-            if kw:
-                q.kwcall.add(kw)
-
         for p in plans:
             for lib, v, path, call, kw in _questions(p):
-                ask(lib, v, path, call=call, kw=kw)
+                if v is None:
+                    continue
+                q = wanted.setdefault((lib, v), {}).setdefault(path, Query(path))
+                q.call = q.call or call
+                if kw:
+                    q.kwcall.add(kw)
+                if p.record.max_positional is not None and path == p.record.path:
+                    q.positional = p.record.max_positional
         answers: dict[tuple[str, Version], dict[str, dict[str, Any]] | str] = {}
         for (lib, v), queries in sorted(wanted.items()):
             env = self.provider(lib, str(v))
@@ -670,6 +750,14 @@ def _accepts(
         how = f"opaque signature ({ans.get('sig_error')})"
         return _by_call(claim, ans, param, expected, main, baseline, how)
     if param in _named(params):
+        refused = (ans.get("kwfill") or {}).get(param) or ""
+        if not expected and re.search(
+            rf"\b{re.escape(param)}\b.*\b(?:removed|not supported)\b", refused, re.I
+        ):
+            seen = (
+                f"{param} is in the signature only to refuse it: a call passing it raised {refused}"
+            )
+            return Check(claim, Outcome.AGREE, seen, main)
         return Check(
             claim,
             Outcome.AGREE if expected else Outcome.DISAGREE,
@@ -725,8 +813,11 @@ def _by_call(
         if past_is_enough and _MISSING.search(error) and f"'{param}'" not in error:
             return Check(claim, Outcome.AGREE, seen + ": it got past the keyword", main)
         return Check(claim, Outcome.UNCHECKABLE, seen + ", which does not tell", main)
-    if error is None:
-        return Check(claim, Outcome.DISAGREE, seen, main)
+    if error is None:  # into **kwargs, which may pass it on to be refused with real arguments
+        outcome = Outcome.UNCHECKABLE if "**kwargs" in how else Outcome.DISAGREE
+        return Check(
+            claim, outcome, seen + (", which does not tell" if "**kwargs" in how else ""), main
+        )
     if not refused:
         return Check(claim, Outcome.UNCHECKABLE, seen + ", which does not tell", main)
     if isinstance(baseline, dict) and baseline.get("found"):
@@ -766,11 +857,31 @@ def _positional(r: ApiChange, where: str, ans: dict[str, Any] | str, after: bool
         return Check(claim, Outcome.UNCHECKABLE, "the signature takes *args")
     count = sum(1 for _, kind, _ in params if kind in ("POSITIONAL_ONLY", "POSITIONAL_OR_KEYWORD"))
     ok = count <= n if after else count > n
-    return Check(
-        claim,
-        Outcome.AGREE if ok else Outcome.DISAGREE,
-        f"{count} parameters can be passed by position{own}",
-    )
+    seen = f"{count} parameters can be passed by position{own}"
+    call = ans.get("poscall")
+    if call is not None and (after or not ok):  # the wrapper may take more than it shows
+        return _by_position(claim, n, after, call, seen)
+    return Check(claim, Outcome.AGREE if ok else Outcome.DISAGREE, seen)
+
+
+_POSITIONAL_REFUSED = re.compile(r"^TypeError: .*positional arguments? but \d+ (?:were|was) given")
+
+
+def _by_position(claim: str, n: int, after: bool, call: dict[str, Any], seen: str) -> Check:
+    """Judge by a call with ``n + 1`` positional arguments through a decorator: a deprecation
+    warning shows they were still taken, a TypeError about positional arguments that they were
+    not; any other error is the placeholder arguments' and tells nothing."""
+    how = f"{seen}, but a decorator wraps it; a call with {n + 1} positional arguments "
+    if call["warnings"]:
+        outcome = Outcome.DISAGREE if after else Outcome.AGREE
+        return Check(claim, outcome, how + f"warns: {call['warnings'][0]}")
+    if call["error"] and _POSITIONAL_REFUSED.search(call["error"]):
+        outcome = Outcome.AGREE if after else Outcome.DISAGREE
+        return Check(claim, outcome, how + f"raised {call['error']}")
+    if after:
+        return Check(claim, Outcome.AGREE, seen)
+    what = f"raised {call['error']}" if call["error"] else "went through"
+    return Check(claim, Outcome.UNCHECKABLE, how + what + ", which does not tell")
 
 
 def _default_changed(
@@ -844,10 +955,17 @@ def _warns(claim: str, ans: dict[str, Any] | str, expected: bool, main: bool = T
             "its methods may)",
             main,
         )
+    if call.get("error"):  # it failed before reaching any warning it gives (InitSpider warns
+        # after its base class's __init__ refused the missing name)
+        return Check(
+            claim,
+            Outcome.UNCHECKABLE,
+            f"cannot check: needs a call (no warning on access; a call without arguments raised "
+            f"{call['error']} before any warning)",
+            main,
+        )
     if "error" in call:
         seen = "no warning on access or on a call without arguments"
-        if call["error"]:
-            seen += f" (the call raised {call['error']})"
         return Check(claim, Outcome.DISAGREE if expected else Outcome.AGREE, seen, main)
     return Check(claim, Outcome.UNCHECKABLE, "no warning on access; not called", main)
 

@@ -76,6 +76,13 @@ V1 = {
         def f():
             return 1
     """,
+    "device.py": """
+        class _PlanCache:  # like torch.backends.cuda's cuFFT plan cache on a CPU build
+            def __getattr__(self, name):
+                raise AssertionError("Torch not compiled with CUDA enabled")
+
+        plan_cache = _PlanCache()
+    """,
     "tests/__init__.py": "",
     "tests/test_it.py": """
         def test_x():
@@ -153,6 +160,13 @@ V2 = {
     "broken.py": """
         raise ImportError("needs an optional dependency")
     """,
+    "device.py": """
+        class _PlanCache:  # like torch.backends.cuda's cuFFT plan cache on a CPU build
+            def __getattr__(self, name):
+                raise AssertionError("Torch not compiled with CUDA enabled")
+
+        plan_cache = _PlanCache()
+    """,
 }
 
 
@@ -177,6 +191,13 @@ def found(tmp_path_factory):
     return introspect_versions(
         "demo", "1.0", "2.0", tree_provider(trees), run, packages=("demo",), timeout_s=120
     )
+
+
+def test_an_object_whose_attribute_lookup_raises_is_walked(found):
+    """Any error from an object's __getattr__ (torch.backends.cuda's AssertionError on a CPU
+    build) means the attribute is not there for the walk, not that the walk failed."""
+    assert found.old.present("demo.device.plan_cache")
+    assert found.new.present("demo.device.plan_cache")
 
 
 def _by_symbol(found) -> dict[str, tuple[str, str]]:

@@ -8,6 +8,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from packaging.version import Version
 
 from recode.dataset.knowledge import parse_record
 from recode.dataset.verify import (
@@ -16,6 +17,7 @@ from recode.dataset.verify import (
     final_releases,
     format_json,
     format_text,
+    plan,
     tree_provider,
 )
 from recode.training.dataset_tools import run
@@ -96,6 +98,54 @@ class Thing:
     def method(self):
         return 1
 
+def sentinel_kw(a, *, legacy=None):
+    return a
+
+def sorter(a, kind="quicksort"):
+    return a
+
+from fakelib import settings as _settings_module  # like jax.config: an object shadows the module
+
+class _Settings:
+    pass
+
+settings = _Settings()
+
+def forwards(data=None, data2=None, **kwargs):
+    return data
+
+def _warn_positional(f):  # like scipy's _deprecate_positional_args: f shows the future signature
+    @functools.wraps(f)
+    def inner(*args, **kwargs):
+        if len(args) > 1:
+            warnings.warn("pass b and c by keyword", DeprecationWarning, stacklevel=2)
+            kwargs.update(zip(("a", "b", "c"), args))
+            args = ()
+        return f(*args, **kwargs)
+    return inner
+
+@_warn_positional
+def wrapped_positional(a, *, b=1, c=2):
+    return a
+
+@_warn_positional
+def still_wrapped(a, *, b=1, c=2):
+    return a
+
+def _keyword_only(f):  # like matplotlib's make_keyword_only on a constructor
+    @functools.wraps(f)
+    def wrapper(*args, **kwargs):
+        return f(*args, **kwargs)
+    sig = inspect.signature(f)
+    ps = [p.replace(kind=p.KEYWORD_ONLY) if p.name == "b" else p for p in sig.parameters.values()]
+    wrapper.__signature__ = sig.replace(parameters=ps)
+    return wrapper
+
+class Built:
+    @_keyword_only
+    def __init__(self, a=None, b=None):
+        self.a = a
+
 def __getattr__(name):
     if name == "lazy_alias":
         warnings.warn("fakelib.lazy_alias is deprecated", DeprecationWarning, stacklevel=2)
@@ -104,6 +154,7 @@ def __getattr__(name):
 """
 
 V2 = """
+import functools
 import warnings
 
 def stubbed(x):
@@ -168,6 +219,59 @@ def _impl(a):
 def hidden(*args, **kwargs):  # like a C dispatcher: the signature hides the required argument
     return _impl(*args, **kwargs)
 
+def wrapped_positional(a, *, b=1, c=2):
+    return a
+
+def _warn_positional(f):
+    @functools.wraps(f)
+    def inner(*args, **kwargs):
+        if len(args) > 1:
+            warnings.warn("pass b and c by keyword", DeprecationWarning, stacklevel=2)
+            kwargs.update(zip(("a", "b", "c"), args))
+            args = ()
+        return f(*args, **kwargs)
+    return inner
+
+@_warn_positional
+def still_wrapped(a, *, b=1, c=2):
+    return a
+
+class Built:
+    def __init__(self, a=None, *, b=None):
+        self.a = a
+
+class _Deprecated:  # like jax's DeprecatedArg: a keyword kept only to refuse it
+    def __repr__(self):
+        return "Deprecated"
+
+Deprecated = _Deprecated()
+
+def sentinel_kw(a, *, legacy=Deprecated):
+    if legacy is not Deprecated:
+        raise TypeError("sentinel_kw() argument legacy was removed in 2.0. Use mode instead.")
+    return a
+
+def forwards(data=None, **kwargs):  # like seaborn.kdeplot: the keyword goes on to matplotlib
+    return kwargs
+
+def sorter(a, *, kind=None):  # like jax.numpy.sort: kind kept only to refuse it
+    if kind is not None:
+        raise TypeError("'kind' argument to sorter is not supported. Use stable=True.")
+    return a
+
+from fakelib import settings as _settings_module  # like jax.config: an object shadows the module
+
+class _Settings:
+    pass
+
+settings = _Settings()
+
+def fails_first(name=None):  # like InitSpider: warns only after its base class took the name
+    if name is None:
+        raise ValueError("fails_first needs a name")
+    warnings.warn("fails_first is deprecated", DeprecationWarning, stacklevel=2)
+    return name
+
 def __getattr__(name):
     if name in ("old_func", "lazy_alias"):
         raise AttributeError(f"fakelib.{name} was removed in 2.0")
@@ -198,6 +302,7 @@ def verifier(tmp_path_factory) -> Verifier:
         pkg = root / version / "fakelib"
         pkg.mkdir(parents=True)
         (pkg / "__init__.py").write_text(textwrap.dedent(source))
+        (pkg / "settings.py").write_text("config = 1\n" if version == "1.0.0" else "other = 1\n")
         if version == "1.0.0":
             (pkg / "gone.py").write_text("X = 1\n")
             # exists, but fails to import under this environment's dependencies
@@ -254,6 +359,28 @@ RECORDS = [
     record("kwargs-swallowed", "fakelib.takes_all(legacy)", "signature", removed_in="2.0.0"),
     record("hidden-argument", "fakelib.hidden", "deprecated", deprecated_in="2.0.0"),
     record("no-release", "fakelib.kept", "removed", removed_in="3.0.0"),
+    record(
+        "wrapper-positional",
+        "fakelib.wrapped_positional",
+        "signature",
+        changed_in="2.0.0",
+        max_positional=1,
+    ),
+    record(
+        "wrapper-still-warns",
+        "fakelib.still_wrapped",
+        "signature",
+        changed_in="2.0.0",
+        max_positional=1,
+    ),
+    record("none-sentinel-keyword", "fakelib.sorter(kind)", "signature", removed_in="2.0.0"),
+    record("shadowed-module", "fakelib.settings.config", "removed", removed_in="2.0.0"),
+    record("kwargs-forwarded", "fakelib.forwards(data2)", "signature", removed_in="2.0.0"),
+    record("sentinel-keyword", "fakelib.sentinel_kw(legacy)", "signature", removed_in="2.0.0"),
+    record("fails-before-warning", "fakelib.fails_first", "deprecated", deprecated_in="2.0.0"),
+    record(
+        "constructor-positional", "fakelib.Built", "signature", changed_in="2.0.0", max_positional=1
+    ),
     record("removed-earlier", "fakelib.old_func", "removed", removed_in="3.0.0"),
 ]
 
@@ -292,6 +419,14 @@ def results(verifier):
         ("kwargs-swallowed", Outcome.UNCHECKABLE),
         ("hidden-argument", Outcome.UNCHECKABLE),
         ("no-release", Outcome.UNCHECKABLE),
+        ("wrapper-positional", Outcome.AGREE),
+        ("wrapper-still-warns", Outcome.DISAGREE),
+        ("constructor-positional", Outcome.AGREE),
+        ("fails-before-warning", Outcome.UNCHECKABLE),
+        ("sentinel-keyword", Outcome.AGREE),
+        ("kwargs-forwarded", Outcome.UNCHECKABLE),
+        ("none-sentinel-keyword", Outcome.AGREE),
+        ("shadowed-module", Outcome.AGREE),
         ("removed-earlier", Outcome.DISAGREE),
     ],
 )
@@ -338,6 +473,31 @@ def test_observations_say_what_was_seen(results):
     bad = [c for c in results["bad-replacement"].checks if c.outcome is Outcome.DISAGREE][0]
     assert "fakelib.nowhere" in bad.claim and not bad.main
     assert "no release of fakelib at 3.0.0" in results["no-release"].checks[1].observed
+
+
+def test_a_wrapper_that_hides_what_it_took_is_asked_by_a_call(results):
+    """scipy's positional-argument wrapper shows the future signature and takes *args: a call
+    with one positional argument too many tells; a constructor's decorated __init__ is
+    unwrapped (issue 13 item 2)."""
+    before, after = [c for c in results["wrapper-positional"].checks if "arguments" in c.claim]
+    assert "a call with 2 positional arguments warns: DeprecationWarning" in before.observed
+    assert after.observed == "1 parameters can be passed by position"
+    still = [c for c in results["wrapper-still-warns"].checks if "2.0.0" in c.claim][-1]
+    assert still.outcome is Outcome.DISAGREE and "warns: DeprecationWarning" in still.observed
+    failed = [c for c in results["fails-before-warning"].checks if c.main][0]
+    assert failed.observed == (
+        "cannot check: needs a call (no warning on access; a call without arguments raised "
+        "ValueError: fails_first needs a name before any warning)"
+    )
+    refused = [c for c in results["sentinel-keyword"].checks if "no longer" in c.claim][0]
+    assert refused.observed == (
+        "legacy is in the signature only to refuse it: a call passing it raised TypeError: "
+        "sentinel_kw() argument legacy was removed in 2.0. Use mode instead."
+    )
+    built = [c for c in results["constructor-positional"].checks if "1.0.0" in c.claim][0]
+    assert built.observed == (
+        "2 parameters can be passed by position (by the decorated function's own signature)"
+    )
 
 
 def test_a_missing_environment_is_uncheckable(tmp_path):
@@ -388,6 +548,29 @@ def test_verify_numpy_records_against_the_wheels(capsys):
     assert code == 0
 
 
+SCRAPY_SUBSET = [
+    "scrapy-2.16-http11-ScrapyAgent",
+    "scrapy-2.16-MutableChain",
+    "scrapy-2.16-FormRequest",
+]
+
+
+@pytest.mark.slow
+@pytest.mark.integration
+def test_verify_scrapy_records_against_the_wheels(capsys):
+    """Scrapy 2.15.2 and 2.16.0 (small pure-Python wheels, cached venvs after the first run): a
+    name made private, two deprecations that warn from 2.16.0."""
+    from recode.training.dataset_tools import main
+
+    argv = ["verify", "scrapy", "--format", "json"]
+    for rid in SCRAPY_SUBSET:
+        argv += ["--record", rid]
+    code = main(argv)
+    data = json.loads(capsys.readouterr().out)
+    assert {r["id"]: r["outcome"] for r in data["records"]} == dict.fromkeys(SCRAPY_SUBSET, "agree")
+    assert code == 0
+
+
 @pytest.mark.slow
 @pytest.mark.integration
 def test_verify_exits_1_on_a_wrong_record(tmp_path: Path, capsys):
@@ -417,3 +600,25 @@ def test_unknown_record_is_a_usage_error(capsys):
 
     assert main(["verify", "numpy", "--record", "numpy-0.1-nothing"]) == 2
     assert "no record numpy-0.1-nothing" in capsys.readouterr().err
+
+
+def test_every_jax_release_is_its_own_series():
+    """jax 0.4.24 and 0.4.38 are two feature releases: a record of 0.4.24 is checked against
+    0.4.23 and 0.4.24 itself, not 0.4.38 (where the name had long gone); numpy's 2.0 is its
+    newest bug-fix release."""
+    raw = {
+        "id": "jax-x",
+        "library": "jax",
+        "symbol": "jax.numpy.in1d",
+        "kind": "removed",
+        "deprecated_in": "0.4.16",
+        "removed_in": "0.4.24",
+        "note": "n",
+        "source": {"url": "https://example.org", "version": "0.4.24"},
+    }
+    releases = final_releases(["0.4.16", "0.4.23", "0.4.24", "0.4.38", "0.5.0"])
+    p = plan(parse_record(raw), releases)
+    assert (p.before, p.at, p.dep_at) == (Version("0.4.23"), Version("0.4.24"), Version("0.4.16"))
+    raw.update(library="numpy", symbol="numpy.in1d", removed_in="2.0.0", deprecated_in=None)
+    numpy = plan(parse_record(raw), final_releases(["1.26.4", "2.0.0", "2.0.2"]))
+    assert (numpy.before, numpy.at) == (Version("1.26.4"), Version("2.0.2"))
