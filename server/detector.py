@@ -932,9 +932,31 @@ class _Run:
         keys = [k for k in sub.children_by_field_name("subscript") if k.type != "comment"]
         if method is None or len(keys) != 1 or not _int_literal(keys[0]):
             return
-        for record, sev in self.d.active.get(f"{binding.target}.{method}", []):
-            if record.key is SubscriptKey.INT and self._made_with(binding, record.made_with):
-                self._add(record, sev, sub, fixes.FixSite(call=sub, binding=binding))
+        records = [
+            (record, sev)
+            for record, sev in self.d.active.get(f"{binding.target}.{method}", [])
+            if record.key is SubscriptKey.INT and self._made_with(binding, record.made_with)
+        ]
+        if records and binding.stmt is not None:
+            if self._rebound_between(binding.name, binding.stmt.end_byte, sub.start_byte):
+                return  # ``s = [1, 2]`` after the constructor: s is no Series there
+        for record, sev in records:
+            self._add(record, sev, sub, fixes.FixSite(call=sub, binding=binding))
+
+    def _rebound_between(self, name: str, start: int, end: int) -> bool:
+        """Whether ``name`` may be bound again between bytes ``start`` and ``end`` (in any
+        scope: the text between is read, as :meth:`_rebinds` reads a function's)."""
+        size = len(name)
+        for m in self.d.binding_patterns(name.encode()).plain.finditer(self.source, start, end):
+            at = m.start()
+            if at and (_WORD_OR_DOT[self.source[at - 1]] or self.source[at - 1] >= 128):
+                continue  # the end of a longer name, or an attribute
+            if not self._covered(at):
+                raise _Uncovered([at])
+            node = self.root.descendant_for_byte_range(at, at + size)
+            if node is not None and node.type == "identifier" and _binds(node):
+                return True
+        return False
 
     def _made_with(
         self, binding: Binding, made_with: tuple[tuple[str, tuple[str, ...]], ...]
