@@ -53,6 +53,8 @@ _ALLOWED = {
     "values",
     "position",
     "hook",
+    "key",
+    "made_with",
 }
 
 
@@ -110,6 +112,17 @@ KINDS = tuple(k.value for k in RecordKind)
 
 class RecordError(ValueError):
     """A record that does not follow the schema."""
+
+
+class SubscriptKey(enum.StrEnum):
+    """The subscripts a ``__getitem__``/``__setitem__`` record matches (``key``)."""
+
+    INT = "int"  # an integer literal, negative too: ``s[0]``, ``s[-1]``
+
+    @property
+    def describe(self) -> str:
+        """The key in a message's words."""
+        return {SubscriptKey.INT: "an integer key"}[self]
 
 
 class Applicability(enum.Enum):
@@ -269,6 +282,10 @@ class ApiChange:
     values: tuple[str, ...] = ()  # callable(param): only these values (as written) are affected
     position: int | None = None  # callable(param) with values: its index when passed by position
     hook: bool = False  # a method subclasses override: flag overriding definitions too
+    key: SubscriptKey | None = None  # __getitem__/__setitem__: the subscripts matched
+    #: with ``key``: only objects whose constructor call passed one of these keywords an
+    #: argument of one of the classes ("str": a list or tuple of string literals)
+    made_with: tuple[tuple[str, tuple[str, ...]], ...] = ()
     origin: str = field(default="", compare=False)  # "file:line", for messages
 
     @property
@@ -511,6 +528,7 @@ def parse_record(raw: object, origin: str = "") -> ApiChange:
     hook = raw.get("hook", False)
     if not isinstance(hook, bool):
         raise RecordError("hook must be true or false")
+    key, made_with = _subscript(raw, match.group("path"), match.group("param"))
     return ApiChange(
         id=rid,
         library=library,
@@ -530,8 +548,46 @@ def parse_record(raw: object, origin: str = "") -> ApiChange:
         values=tuple(values),
         position=position,
         hook=hook,
+        key=key,
+        made_with=made_with,
         origin=origin,
     )
+
+
+_SUBSCRIPT_METHODS = ("__getitem__", "__setitem__")
+
+
+def _subscript(
+    raw: Mapping[str, Any], path: str, param: str | None
+) -> tuple[SubscriptKey | None, tuple[tuple[str, tuple[str, ...]], ...]]:
+    """A subscript record's ``key`` and ``made_with`` (see kb/README.md), checked."""
+    key, made_with = raw.get("key"), raw.get("made_with")
+    if key is None:
+        if made_with is not None:
+            raise RecordError("made_with applies only to a record with key")
+        return None, ()
+    try:
+        kind = SubscriptKey(key)
+    except ValueError:
+        keys = ", ".join(k.value for k in SubscriptKey)
+        raise RecordError(f"key must be one of {keys}, got {key!r}") from None
+    if param is not None or path.rpartition(".")[2] not in _SUBSCRIPT_METHODS:
+        raise RecordError("key applies only to a Class.__getitem__ or Class.__setitem__ symbol")
+    if made_with is None:
+        return kind, ()
+    if (
+        not isinstance(made_with, dict)
+        or not made_with
+        or not all(
+            re.fullmatch(r"[A-Za-z_]\w*", kw)
+            and isinstance(classes, list)
+            and classes
+            and all(isinstance(c, str) and c for c in classes)
+            for kw, classes in made_with.items()
+        )
+    ):
+        raise RecordError("made_with must map keyword names to non-empty lists of classes")
+    return kind, tuple((kw, tuple(classes)) for kw, classes in made_with.items())
 
 
 def _check_value_fix(fix: Fix, values: list[str]) -> None:

@@ -34,6 +34,7 @@ from recode.dataset.knowledge import (
     ApiChange,
     KnowledgeBase,
     KnownTypes,
+    SubscriptKey,
     TupleFactory,
     canonical_name,
 )
@@ -343,7 +344,9 @@ class Detector:
             return True  # the name itself (a removed module bound by an import)
         if attribute is not None:
             return f"{target}.{attribute}" in self._prefixes
-        return kind != "typed" and target in self._ends
+        if kind == "typed":
+            return target in self.index.subscripted  # ``s[0]``
+        return target in self._ends
 
     # -- public API -------------------------------------------------------------------------
 
@@ -519,6 +522,8 @@ class _Run:
         self._unparsed: list[int] = []
         self._module = (0, len(source) + 1)  # the scope of module-level bindings
         self._fix_context: dict[int, fixes.FixSite] = {}
+        # (start, end) of each call whose result's class is evident -> that class
+        self._made: dict[tuple[int, int], str] = {}
         self._libs: dict[tuple[str, str | None], Library] = {}
 
     # -- bindings ---------------------------------------------------------------------------
@@ -823,6 +828,7 @@ class _Run:
             if path in self.d.active:
                 best = (path, chain_node)
         if binding.kind == "typed" and chain_node is node:
+            self._check_subscript(node, binding)
             return
         if best is not None:
             self._report(best[0], best[1], binding, node)
@@ -859,6 +865,7 @@ class _Run:
         if cls is None:
             self._bind_tuple(path, call, up)
             return
+        self._made[(call.start_byte, call.end_byte)] = cls
         if up is not None and up.type == "assignment" and up.child_by_field_name("right") == call:
             left = up.child_by_field_name("left")
             if left is not None and left.type == "identifier":
@@ -914,6 +921,96 @@ class _Run:
                 if record.hook:
                     self._add(record, sev, name, None)
 
+    def _check_subscript(self, node: Node, binding: Binding) -> None:
+        """``s[0]`` on an object of evident class: a record on the class's ``__getitem__`` (or,
+        as an assignment's target, ``__setitem__``) with a ``key`` the subscript matches, and
+        where the record asks (``made_with``), made by a call that says which index it has."""
+        sub = node.parent
+        if sub is None or sub.type != "subscript" or sub.child_by_field_name("value") != node:
+            return
+        method = _subscript_method(sub)
+        keys = [k for k in sub.children_by_field_name("subscript") if k.type != "comment"]
+        if method is None or len(keys) != 1 or not _int_literal(keys[0]):
+            return
+        records = [
+            (record, sev)
+            for record, sev in self.d.active.get(f"{binding.target}.{method}", [])
+            if record.key is SubscriptKey.INT and self._made_with(binding, record.made_with)
+        ]
+        if records and binding.stmt is not None:
+            if self._rebound_between(binding.name, binding.stmt.end_byte, sub.start_byte):
+                return  # ``s = [1, 2]`` after the constructor: s is no Series there
+        for record, sev in records:
+            self._add(record, sev, sub, fixes.FixSite(call=sub, binding=binding))
+
+    def _rebound_between(self, name: str, start: int, end: int) -> bool:
+        """Whether ``name`` may be bound again between bytes ``start`` and ``end`` (in any
+        scope: the text between is read, as :meth:`_rebinds` reads a function's)."""
+        size = len(name)
+        for m in self.d.binding_patterns(name.encode()).plain.finditer(self.source, start, end):
+            at = m.start()
+            if at and (_WORD_OR_DOT[self.source[at - 1]] or self.source[at - 1] >= 128):
+                continue  # the end of a longer name, or an attribute
+            if not self._covered(at):
+                raise _Uncovered([at])
+            node = self.root.descendant_for_byte_range(at, at + size)
+            if node is not None and node.type == "identifier" and _binds(node):
+                return True
+        return False
+
+    def _made_with(
+        self, binding: Binding, made_with: tuple[tuple[str, tuple[str, ...]], ...]
+    ) -> bool:
+        """Whether the object was made by a call passing one of ``made_with``'s keywords an
+        argument of one of its classes (``index=pd.date_range(...)``, ``index=idx`` with ``idx``
+        of evident class, ``index=["a", "b"]``: ``"str"``), and nothing in the file assigns the
+        name's ``.index`` or resets it (``s.index = ...``, ``s.reset_index(...)``)."""
+        if not made_with:
+            return True
+        stmt = binding.stmt
+        call = stmt.child_by_field_name("right") if stmt is not None else None
+        args = call.child_by_field_name("arguments") if call is not None else None
+        if call is None or call.type != "call" or args is None:
+            return False
+        wanted = dict(made_with)
+        name = re.escape(binding.name.encode())
+        if re.search(
+            rb"(?<![\w.])" + name + rb"\s*\.\s*(?:index\s*=(?!=)|reset_index\b)", self.source
+        ):
+            return False
+        for arg in args.named_children:
+            if arg.type != "keyword_argument":
+                continue
+            classes = wanted.get(text(arg.child_by_field_name("name")), ())
+            if self._class_of(arg.child_by_field_name("value")) in classes:
+                return True
+        return False
+
+    def _class_of(self, value: Node | None) -> str | None:
+        """The evident class of an argument: a call's of evident class, a name's bound to one
+        before it, ``"str"`` for a list or tuple of string literals."""
+        if value is None:
+            return None
+        if value.type in ("list", "tuple"):
+            items = [n for n in value.named_children if n.type != "comment"]
+            if items and all(n.type in ("string", "concatenated_string") for n in items):
+                return "str"
+            return None
+        if value.type == "call":
+            return self._made.get((value.start_byte, value.end_byte))
+        if value.type == "identifier":
+            found = [
+                b
+                for b in self.bindings
+                if b.kind == "typed"
+                and b.name == text(value)
+                and b.scope[0] <= value.start_byte < b.scope[1]
+                and b.name_node is not None
+                and b.name_node.start_byte < value.start_byte
+            ]
+            return max(found, key=lambda b: b.name_node.start_byte).target if found else None
+        return None
+
     def _check_keywords(self, path: str, call: Node, unbound: bool = False) -> None:
         params = self.d.params.get(path)
         args = call.child_by_field_name("arguments")
@@ -955,6 +1052,8 @@ class _Run:
         if call is not None and call.child_by_field_name("function") != node:
             call = None
         for record, sev in self.d.active.get(path, []):
+            if record.key is not None:
+                continue  # matched on subscripts only (_check_subscript)
             if (
                 record.unless_keyword
                 and call is not None
@@ -1017,6 +1116,8 @@ class _Run:
                     continue
                 for path in paths:
                     for record, sev in self.d.active[path]:
+                        if record.key is not None:
+                            continue  # matched on subscripts only
                         f = self._add(record, sev, attr, None)
                         if f is not None:
                             f.confidence = "low"
@@ -1049,6 +1150,8 @@ class _Run:
                 value = text(site.keyword.child_by_field_name("value"))
             elif site.argument is not None:
                 value = text(site.argument)
+        elif record.key is not None and site is not None and site.call is not None:
+            value = text(site.call)  # the subscript as written
         f = Finding(
             record=record,
             severity=sev,
@@ -1205,6 +1308,36 @@ def _keywords(call: Node) -> set[str]:
         for a in args.named_children
         if a.type == "keyword_argument"
     }
+
+
+def _subscript_method(sub: Node) -> str | None:
+    """The method a subscript calls: ``__setitem__`` as an assignment's target (augmented
+    too), ``__getitem__`` where it is read, None elsewhere (``del s[0]``, a loop target)."""
+    parent = sub.parent
+    if parent is None:
+        return None
+    if parent.type in ("assignment", "augmented_assignment"):
+        if parent.child_by_field_name("left") == sub:
+            return "__setitem__"
+        return "__getitem__"
+    if parent.type in ("delete_statement", "pattern_list", "tuple_pattern", "list_pattern"):
+        return None
+    if (
+        parent.type in ("for_statement", "for_in_clause")
+        and parent.child_by_field_name("left") == sub
+    ):
+        return None
+    return "__getitem__"
+
+
+def _int_literal(node: Node) -> bool:
+    """``0``, ``-1``: an integer literal, negated or not."""
+    if node.type == "unary_operator":
+        op = node.child_by_field_name("operator")
+        node = node.child_by_field_name("argument")
+        if op is None or text(op) != "-" or node is None:
+            return False
+    return node.type == "integer"
 
 
 def _is_load(node: Node) -> bool:

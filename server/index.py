@@ -58,6 +58,15 @@ class TrackedIndex:
         return frozenset(path.split(".")[0] for path in (*self.active, *self.params))
 
     @cached_property
+    def subscripted(self) -> frozenset[str]:
+        """The classes with a record on a subscript of their objects (``key``: ``s[0]``)."""
+        return frozenset(
+            path.rpartition(".")[0]
+            for path, entries in self.active.items()
+            if any(record.key is not None for record, _ in entries)
+        )
+
+    @cached_property
     def methods_by_name(self) -> dict[str, list[str]]:
         """Method name -> the paths of the records on a method of that name of a known class."""
         methods: dict[str, list[str]] = {}

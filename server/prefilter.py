@@ -303,6 +303,7 @@ class Prefilter:
                     )
                     for kw, values in kws.items():
                         slot[kw] = _merge(slot.get(kw, ()), values)
+        self._subscripted = d.subscripted  # classes with a record on a subscript (``s[0]``)
         self._typed_by_made: dict[frozenset[str], tuple] = {}
         hooks = {p.rpartition(".")[2] for p, e in d.active.items() if any(r.hook for r, _ in e)}
         self._hook = (
@@ -419,6 +420,7 @@ class Prefilter:
                 _leaf_patterns(leaves, rb"(?!" + _ID + rb")"),
                 _leaf_pattern({k.decode() for k in calls}, _CALL),
                 calls,
+                bool(classes & self._subscripted),
             )
         return found
 
@@ -428,9 +430,13 @@ class Prefilter:
         typed: list[tuple[bytes | None, re.Pattern[bytes]]],
         typed_call: re.Pattern[bytes] | None,
         typed_calls: dict[bytes, dict[bytes, tuple[bytes, ...] | None]],
+        subscripted: bool = False,
     ) -> str | None:
-        """A use an object of evident class may make (``.newbyteorder``, ``.astype(copy=..)``),
-        with the patterns of :meth:`_typed_for`."""
+        """A use an object of evident class may make (``.newbyteorder``, ``.astype(copy=..)``,
+        and where one of the classes has a subscript record, ``[0]``), with the patterns of
+        :meth:`_typed_for`."""
+        if subscripted and _INT_SUBSCRIPT.search(source):
+            return "an integer subscript of an object of evident class"
         for literal, pattern in typed:
             if literal is not None and literal not in source:
                 continue
@@ -693,6 +699,10 @@ def _from_before(source: bytes, at: int, since: int = 0) -> bytes | None:
                 continue
         return between
     return None
+
+
+# ``[0]``, ``[ -1]``: what a subscript record's integer key (``key: int``) starts with
+_INT_SUBSCRIPT = re.compile(rb"\[" + _WS + rb"(?:-" + _WS + rb")?[0-9]")
 
 
 def _leaf_patterns(

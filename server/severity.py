@@ -58,7 +58,11 @@ def message_for(record: ApiChange, have: LibraryVersion, value: str | None = Non
     if record.effective_in is not None and have.version >= record.effective_in:
         verb = record.kind.verb
         head = f"`{record.symbol}` {verb} in {lib} {record.effective_in}"
-        if record.parameter and not record.kind.breaks:  # still accepted; what it does changed
+        if record.key is not None:  # a subscript: ``s[0]``
+            head = f"`{record.path}` with {record.key.describe}"
+            head += f" (`{value}`)" if value is not None else ""
+            head += f" {verb} in {lib} {record.effective_in}"
+        elif record.parameter and not record.kind.breaks:  # still accepted; what it does changed
             head = f"`{record.path}` with {used or '`' + record.parameter + '`'} {verb} in {lib} "
             head += str(record.effective_in)
         elif record.parameter:

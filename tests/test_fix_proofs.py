@@ -22,13 +22,15 @@ from recode.training.fix_proofs import Outcome, cached_releases, prove, releases
 POOL = default_cache_dir() / "venvs"
 KB = load_knowledge_base()
 #: One record per kind of rewrite: a reference to an expression, a class call to another with a
-#: keyword, an attribute to a method, a method rename with a mapped value, a keyword added.
+#: keyword, an attribute to a method, a method rename with a mapped value, a keyword added, a
+#: subscript to ``.iloc``.
 SUBSET = (
     "numpy-2.0-NINF",
     "pandas-2.0-Int64Index",
     "scipy-1.14-sparse-csr_matrix-A",
     "pandas-3.0-DataFrame-fillna-method",
     "scipy-1.11-stats-mode-keepdims",
+    "pandas-3.0-Series-getitem-positional",
 )
 
 
@@ -60,10 +62,27 @@ def test_a_wrong_fix_is_caught():
     assert "lo = float:-inf" in proof.detail and "lo = float:inf" in proof.detail
 
 
+def test_a_label_for_a_position_is_caught():
+    """``s.loc[0]`` for ``s[0]`` on a DatetimeIndex: the fixed code fails under pandas 3."""
+    raw = _raw("pandas-3.0-Series-getitem-positional")
+    (example,) = raw["examples"]
+    wrong = parse_record(
+        {
+            **raw,
+            "fix": {"kind": "template", "template": "{self}.loc[{0}]", "args": ["key"]},
+            "examples": [{**example, "new": example["new"].replace(".iloc[", ".loc[")}],
+        }
+    )
+    _needs_releases(wrong)
+    (proof,) = prove(wrong, KnowledgeBase([wrong], []), POOL)
+    assert (proof.outcome, proof.detail) == (Outcome.NEW_FAILS, "KeyError 0")
+
+
 def _raw(record_id: str) -> dict:
-    for line in (default_kb_dir() / "numpy.jsonl").read_text(encoding="utf-8").splitlines():
-        if line.strip() and json.loads(line)["id"] == record_id:
-            return json.loads(line)
+    for path in sorted(default_kb_dir().glob("*.jsonl")):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if line.strip() and json.loads(line)["id"] == record_id:
+                return json.loads(line)
     raise LookupError(record_id)
 
 

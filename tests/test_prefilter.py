@@ -202,6 +202,40 @@ def test_records_inherited_through_the_class_hierarchy():
     assert check(detector, misses) == (len(misses), 0)
 
 
+def subscript_sources() -> list[bytes]:
+    """Integer subscripts of Series of evident index (``s[0]``, the subscript records), written
+    with comments, continuations and spaces inside the brackets, next to near misses (a slice,
+    a name, an index the code does not show); then mutants of those."""
+    made = [
+        "s = pd.Series([1.0, 2.0], index=pd.date_range('2000', periods=2))\n",
+        "s = pd.Series([1.0, 2.0], index=['a', 'b'])\n",
+        "idx = pd.date_range('2000', periods=2)\ns = pd.Series([1.0, 2.0], index=idx)\n",
+        "s = pd.Series([1.0, 2.0], index=labels)\n",
+        "s = pd.Series([1.0, 2.0])\n",
+    ]
+    keys = ["0", "-1", " - 1 ", "\n0", "  # first\n  0", "-\\\n1", "1:3", "i", "0, 1", "'a'"]
+    uses = ["x = s[{}]\n", "s[{}] = 2.0\n", "print(s[{}], s)\n", "s.iloc[{}]\n", "del s[{}]\n"]
+    out = [
+        ("import pandas as pd\n" + m + u.format(k)).encode()
+        for m in made
+        for k in keys
+        for u in uses
+    ]
+    out.append(
+        b"import pandas as pd\nclass T:\n    o = pd.Series([1], index=['a'])\n    v = [o[0]]\n"
+    )
+    rng = random.Random(20261208)
+    return out + [_mutate(rng.choice(out), rng) for _ in range(len(out) * 3)]
+
+
+def test_integer_subscripts():
+    sources = subscript_sources()
+    dropped, with_findings = check(everything_active(), sources)
+    assert with_findings > 60  # of 3 makers x 6 integer keys x 3 uses, and their mutants
+    # files with no integer subscript, or with no maker of an object of evident class, go
+    assert dropped > len(sources) // 20
+
+
 @pytest.mark.slow
 def test_dataset_examples():
     dropped, with_findings = check(everything_active(), dataset_sources())

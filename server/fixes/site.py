@@ -18,7 +18,7 @@ class FixSite:
     reference: Node | None = None  # the name or attribute chain that resolves to the symbol
     binding: Binding | None = None  # the import the chain starts from (None for typed objects)
     name: Node | None = None  # the first identifier of the chain
-    call: Node | None = None  # the call whose callee is the reference
+    call: Node | None = None  # the call whose callee is the reference, or a subscript (s[0])
     keyword: Node | None = None  # the keyword_argument of a parameter finding
     argument: Node | None = None  # ... or the argument passed by position (a value record)
     import_stmt: Node | None = None  # an import statement that names the symbol

@@ -78,11 +78,13 @@ def _template(finding: Finding, analysis: Analysis, site: FixSite) -> tuple[Edit
     rest_at: list[int] = []
     from_module = _imported_from(
         node if fix.target is Target.REFERENCE else node.child_by_field_name("function"), analysis
-    )
+    )  # None for a subscript
 
     def fill(m: re.Match[str]) -> str:
         token = m.group("token")
         if token == "self":
+            if node.type == "subscript":  # ``s[0]``: s.__getitem__(0)
+                return text(node.child_by_field_name("value"))
             func = node if fix.target is Target.REFERENCE else node.child_by_field_name("function")
             if func.type != "attribute":
                 raise NoFix
@@ -198,14 +200,19 @@ def _imported_from(name: Node | None, analysis: Analysis) -> str | None:
 
 
 def _call_arguments(fix: Fix, call: Node) -> tuple[dict[str, Node], dict[str, bool]]:
-    """The call's arguments by parameter name, and whether each was passed by position."""
-    args = call.child_by_field_name("arguments")
-    if args is None or args.type != "argument_list":
-        raise NoFix
+    """The call's arguments by parameter name, and whether each was passed by position; a
+    subscript's key is its one positional argument (``s[0]`` is ``s.__getitem__(0)``)."""
+    if call.type == "subscript":
+        given = call.children_by_field_name("subscript")
+    else:
+        args = call.child_by_field_name("arguments")
+        if args is None or args.type != "argument_list":
+            raise NoFix
+        given = args.named_children
     values: dict[str, Node] = {}
     positional: dict[str, bool] = {}
     position = 0
-    for arg in args.named_children:
+    for arg in given:
         if arg.type == "comment":
             continue
         if arg.type in ("list_splat", "dictionary_splat", "parenthesized_list_splat"):
