@@ -100,8 +100,10 @@ _CLEAN_MODULE = re.compile(
 )
 _DOTTED_RE = re.compile(_DOTTED)
 _MORE = re.compile(_LOOSE_DOT + rb"(" + _NAME + rb")")
-# a call's parenthesis, after stray closers and stray bytes (``np.histogram\xddd(``)
-_CALL = rb"(?:[\s\\)\]},:;.]|\x01[\w\x80-\xff]*+|#[^\n]*+)*+\("
+# a call's parenthesis, after stray closers, stray bytes and a stray name after a space or a
+# stray byte, which tree-sitter skips as errors (``np.histogram\xddd(``, ``pd.PeriodIndex
+# from_fields(``)
+_CALL = rb"(?:[\s\\)\]},:;.\x01]|(?<=[\s\\\x01])[\w\x80-\xff]++|#[^\n]*+)*+\("
 _OPEN = re.compile(_CALL)
 _CLOSING = {40: 41, 91: 93, 123: 125}
 _BRACKET_OR_QUOTE = re.compile(rb"[()\[\]{}#'\"]")
