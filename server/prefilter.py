@@ -52,8 +52,12 @@ _DOT = _WS + rb"\." + _WS
 # Between the parts of a chain in a reference, more: on broken code tree-sitter skips a stray
 # bracket or dot as an error and keeps the chain (``s.cat.(as_unordered``, ``jax.lax..tie_in``).
 # A stray byte (the marker) may swallow the name characters after it (``np\xddx.float_``), and
-# a stray slash on a continuation line is skipped too (``np.lib \\\n /  .pad``).
-_JUNK = rb"(?:[\s\\()\[\]{},:;/]|\x01[\w\x80-\xff]*+(?=[\s\\]*[.\x01])|#[^\n]*+)*+"
+# a stray slash on a continuation line is skipped too (``np.lib \\\n /  .pad``), and so is a
+# stray name after a space before the next dot (``np.lib \\\n  Z  .copy``).
+_JUNK = (
+    rb"(?:[\s\\()\[\]{},:;/]|\x01[\w\x80-\xff]*+(?=[\s\\]*[.\x01])"
+    rb"|(?<=[\s\\])[\w\x80-\xff]++(?=[\s\\]*[.\x01])|#[^\n]*+)*+"
+)
 # after the dot, digits too (``jax.abstract_arrays.1ShapedArray``: ".1" is skipped as a number),
 # and operators (``pd.tseries.frequencies.\<newline> ^ to_offset``: the ^ is skipped as an error)
 _AFTER_DOT = rb"(?:[\s\\()\[\]{},:;.\x010-9^~%&*+\-/<>=|@]|#[^\n]*+)*+"
@@ -100,8 +104,10 @@ _CLEAN_MODULE = re.compile(
 )
 _DOTTED_RE = re.compile(_DOTTED)
 _MORE = re.compile(_LOOSE_DOT + rb"(" + _NAME + rb")")
-# a call's parenthesis, after stray closers and stray bytes (``np.histogram\xddd(``)
-_CALL = rb"(?:[\s\\)\]},:;.]|\x01[\w\x80-\xff]*+|#[^\n]*+)*+\("
+# a call's parenthesis, after stray closers, stray bytes and a stray name after a space or a
+# stray byte, which tree-sitter skips as errors (``np.histogram\xddd(``, ``pd.PeriodIndex
+# from_fields(``)
+_CALL = rb"(?:[\s\\)\]},:;.\x01]|(?<=[\s\\\x01])[\w\x80-\xff]++|#[^\n]*+)*+\("
 _OPEN = re.compile(_CALL)
 _CLOSING = {40: 41, 91: 93, 123: 125}
 _BRACKET_OR_QUOTE = re.compile(rb"[()\[\]{}#'\"]")

@@ -22,7 +22,8 @@ from recode.training.fix_proofs import Outcome, cached_releases, prove, releases
 POOL = default_cache_dir() / "venvs"
 KB = load_knowledge_base()
 #: One record per kind of rewrite: a reference to an expression, a class call to another with a
-#: keyword, an attribute to a method, a method rename with a mapped value, a keyword added, a
+#: keyword, an attribute to a method, a method rename with a mapped value, a keyword added, an
+#: old default passed, positional arguments passed by name, a default value dropped, a
 #: subscript to ``.iloc``.
 SUBSET = (
     "numpy-2.0-NINF",
@@ -31,6 +32,9 @@ SUBSET = (
     "pandas-3.0-DataFrame-fillna-method",
     "scipy-1.11-stats-mode-keepdims",
     "pandas-3.0-Series-getitem-positional",
+    "scikit-learn-1.5-LinearSVC-dual",
+    "pandas-3.0-DataFrame-sum-positional",
+    "pandas-3.0-DataFrame-groupby-axis",
 )
 
 

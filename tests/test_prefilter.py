@@ -350,6 +350,12 @@ BROKEN = [
     b"import pandas as pd\npi = pd.PeriodIndex\xbffrom_fields(year=[2020], freq='s')\n",
     b"from scipy import \tin\n(t = linalg.tri(3,\x13dtype=float)\n",
     b"import pandas as pd\noff = pd.tseries.frequencies.\\\n    ^  to_offset('M')\n",
+    # a name between a callee and its parenthesis, skipped as an error
+    b"import pandas as pd\npidx = pd.Period  Index(['2020-01-01', '2021-01-01'], freq='U')\n",
+    b"import pandas as pd\npi = pd.PeriodIndex from_fields(year=[2020])\n",
+    b"import pandas as pd\npi = pd.\\\n    PeriodIndex\xef\\\n   from_fields(year=[2020], freq='s')\n",
+    # a name between the parts of a chain, skipped as an error
+    b"import numpy as np\nfunc = np\\\n   .lib\\\n         Z  .copy\n",
 ]
 
 
@@ -360,16 +366,13 @@ def test_broken_code_found_by_mutation(source):
     assert detector.prefilter(source)
 
 
-# Found by mutation and still open: tree-sitter skips a keyword inside a dotted chain, reads
-# a keyword argument's name across a line break with a name after it, and skips a name between
-# a callee and its parenthesis. Kept here so that the gap
-# is on record; strict: the test fails once the prefilter keeps them.
+# Found by mutation and still open: tree-sitter skips a keyword inside a dotted chain, and
+# reads a keyword argument's name across a line break with a name after it. Kept here so that
+# the gap is on record; strict: the test fails once the prefilter keeps them.
 OPEN_GAPS = [
     b"import torch\n\ncoass MyOp(torch.autograd.Function):\n      @staticmethod\n"
     b"    @torch.cuda. as amp.custom_fwd\n    d forward(ctx, x):\n        return x\n",
     b"from sklearn.decomposition import NMF\nW = NMF(n_components=2, alpha\n_W=0.0, alpha_H=0.1)\n",
-    # a name between a chain and its call's parenthesis, skipped as an error
-    b"import pandas as pd\npidx = pd.Period  Index(['2020-01-01', '2021-01-01'], freq='U')\n",
 ]
 
 
