@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -15,7 +16,7 @@ from xml.sax.saxutils import quoteattr
 import pytest
 
 from recode.server.upgrade import cli
-from recode.server.upgrade.runner import Completed
+from recode.server.upgrade.runner import Completed, run
 
 PYPROJECT = """\
 [build-system]
@@ -335,3 +336,106 @@ def test_a_terminated_run_removes_its_copy(tmp_path):
     assert "interrupted" in proc.stderr.read()  # type: ignore[union-attr]
     assert not any(p.name.startswith("recode-upgrade-") for p in tmp.iterdir())
     assert (project / "tinyproj" / "__init__.py").read_text() == MODULE
+
+
+# -- a project in a git checkout is migrated on a git worktree ----------------------------------
+
+
+WHICH = shutil.which  # the real one: the fixtures make uv look absent
+
+
+def _git(root: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", "-C", str(root), *args], capture_output=True, text=True, check=True
+    ).stdout
+
+
+def _worktrees(root: Path) -> list[str]:
+    lines = _git(root, "worktree", "list", "--porcelain").splitlines()
+    return [line.split(" ", 1)[1] for line in lines if line.startswith("worktree ")]
+
+
+@pytest.fixture
+def checkout(env, monkeypatch):
+    """tinyproj as a git checkout with a commit, an edit not committed, an untracked module and
+    an ignored folder; git runs for real, the rest through the fake."""
+    monkeypatch.setattr(
+        "recode.server.upgrade.venvs.shutil.which", lambda n: WHICH(n) if n == "git" else None
+    )
+    (env / ".gitignore").write_text("data/\n")
+    _git(env, "init", "-q")
+    _git(env, "add", ".")
+    _git(env, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "one")
+    (env / "tinyproj" / "__init__.py").write_text(MODULE + "EDITED = True\n")
+    (env / "tinyproj" / "extra.py").write_text("import numpy as np\nX = np.float_\n")
+    (env / "data").mkdir()
+    (env / "data" / "big.bin").write_bytes(b"\0" * 1000)
+    return env
+
+
+class GitRunner(FakeRunner):
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: list[dict] = []
+
+    def __call__(self, argv, *, cwd=None, env=None, timeout=None, shell=False):
+        if not isinstance(argv, str) and argv[0] == "git":
+            return run(argv, cwd=cwd, env=env, timeout=timeout)
+        return super().__call__(argv, cwd=cwd, env=env, timeout=timeout, shell=shell)
+
+    def _pytest(self, argv, cwd):
+        self.seen.append(
+            {
+                "worktree": (cwd / ".git").is_file(),  # a worktree's .git is a file
+                "edited": "EDITED = True" in (cwd / "tinyproj" / "__init__.py").read_text(),
+                "untracked": (cwd / "tinyproj" / "extra.py").is_file(),
+                "ignored": (cwd / "data").exists(),
+            }
+        )
+        return super()._pytest(argv, cwd)
+
+
+def test_a_git_checkout_is_migrated_on_a_worktree_of_the_users_state(checkout, capsys):
+    status = _git(checkout, "status", "--porcelain")
+    runner = GitRunner()
+    assert upgrade(checkout, runner, "--format", "json") == 0
+    assert runner.seen and all(
+        s == {"worktree": True, "edited": True, "untracked": True, "ignored": False}
+        for s in runner.seen
+    )
+    doc = json.loads(capsys.readouterr().out)
+    assert "+X = np.float64" in doc["diff"]  # the untracked module was migrated too
+    # the checkout as it was: files, status, and no worktree left registered
+    assert (checkout / "tinyproj" / "__init__.py").read_text() == MODULE + "EDITED = True\n"
+    assert _git(checkout, "status", "--porcelain") == status
+    assert _worktrees(checkout) == [str(checkout)]
+    assert not any((checkout / ".git" / "worktrees").glob("*"))
+
+
+def test_write_from_a_worktree_reaches_the_users_files(checkout, capsys):
+    assert upgrade(checkout, GitRunner(), "--write") == 0
+    assert "np.float64" in (checkout / "tinyproj" / "extra.py").read_text()
+    assert "EDITED = True" in (checkout / "tinyproj" / "__init__.py").read_text()
+
+
+def test_an_interrupted_run_on_a_worktree_unregisters_it(checkout, capsys):
+    runner = GitRunner()
+
+    def interrupt(cwd: Path) -> None:
+        raise KeyboardInterrupt
+
+    runner.on_pytest = interrupt
+    assert upgrade(checkout, runner, "--write") == 2
+    assert _worktrees(checkout) == [str(checkout)]
+    assert (checkout / "tinyproj" / "__init__.py").read_text() == MODULE + "EDITED = True\n"
+
+
+def test_a_checkout_without_a_commit_is_copied(env, monkeypatch, capsys):
+    """git worktree needs a HEAD: a fresh `git init` falls back to the copy."""
+    monkeypatch.setattr(
+        "recode.server.upgrade.venvs.shutil.which", lambda n: WHICH(n) if n == "git" else None
+    )
+    _git(env, "init", "-q")
+    runner = GitRunner()
+    assert upgrade(env, runner, "--format", "json") == 0
+    assert runner.seen and not any(s["worktree"] for s in runner.seen)
