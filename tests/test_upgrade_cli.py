@@ -89,6 +89,8 @@ class FakeRunner:
         self.calls: list[list[str]] = []
 
     def __call__(self, argv, *, cwd=None, env=None, timeout=None, shell=False):
+        if shell:
+            return self._unittest(argv, Path(cwd), env)
         argv = [argv] if isinstance(argv, str) else list(argv)
         self.calls.append(argv)
         # regression: pip saw this process's PYTHONPATH, took pytest as installed and left it out
@@ -136,6 +138,26 @@ class FakeRunner:
             if not any(i["metadata"]["name"] == "numpy" for i in install):
                 install.append({"metadata": {"name": "numpy", "version": "1.26.4"}})
         return Completed(0, json.dumps({"install": install}), "")
+
+    def _unittest(self, command: str, cwd: Path, env) -> Completed:
+        """`python -m unittest` through the shell: unittest's own words, and its status."""
+        self.calls.append([command])
+        assert command == "python -m unittest", command
+        numpy2 = "numpy==2" in (Path(env["VIRTUAL_ENV"]) / "pins.txt").read_text()
+        source = (cwd / "tinyproj" / "__init__.py").read_text()
+        broken = [
+            api for api in ("np.float_", "np.product") if re.search(re.escape(api) + r"\b", source)
+        ]
+        if numpy2 and broken:
+            errors = "".join(
+                f"ERROR: test_x (tests.test_tiny.T.test_x)\nTraceback (most recent call last):\n"
+                f"    return {api}(x)\n{REMOVED[api]}\n\n"
+                for api in broken
+            )
+            return Completed(
+                1, "", f"{errors}Ran 3 tests in 0.001s\n\nFAILED (errors={len(broken)})\n"
+            )
+        return Completed(0, "", "...\nRan 3 tests in 0.001s\n\nOK\n")
 
     def _pytest(self, argv: list[str], cwd: Path) -> Completed:
         if self.on_pytest is not None:
@@ -263,6 +285,28 @@ def test_tests_that_cannot_run_are_a_runtime_error(env, capsys):
     runner.pytest_timeout = True
     assert upgrade(env, runner, "--test-timeout", "5") == 2
     assert "--test-timeout (5 s)" in capsys.readouterr().err
+
+
+def test_another_test_command_gives_one_verdict_per_run(env, capsys):
+    runner = FakeRunner()
+    assert upgrade(env, runner, "--test", "python -m unittest", "--format", "json") == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["counted"] is False
+    runs = doc["runs"]
+    assert [runs[r]["verdict"] for r in ("baseline", "target", "migrated")] == [
+        "passed",
+        "failed",
+        "passed",
+    ]
+    assert runs["target"]["counts"] is None and runs["target"]["returncode"] == 1
+    assert doc["summary"]["fixed"] == 1 and doc["broken_by_upgrade"] == 1
+    # the run's cause is read from the command's output: an error its tracebacks end on
+    assert doc["causes"][0]["label"] in {"numpy-2.0-float_", "numpy-2.0-product"}
+    upgrade(env, FakeRunner(), "--test", "python -m unittest")
+    text = capsys.readouterr().out
+    assert "Tests target: the command failed (exit status 1; one verdict" in text
+    assert "its tests cannot be counted" in text
+    assert "1 fixed" not in text and "Result: fixed (one verdict" in text
 
 
 def test_plan_only_makes_no_environment(env, capsys):

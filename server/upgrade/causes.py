@@ -90,6 +90,11 @@ PATTERNS: tuple[Pattern, ...] = (
 #: Where a library's own code raised: ``.../site-packages/pandas/core/frame.py``.
 _SITE_FRAME = re.compile(r"(?:site|dist)-packages/(\w+)/")
 _ERROR_LINE = re.compile(r"^E\s+(.*)$", re.M)
+#: A traceback's closing line, as Python prints it (the output of a test command other than
+#: pytest: unittest, a make target): ``AttributeError: ...`` at the start of a line.
+_EXCEPTION_LINE = re.compile(
+    r"^((?:[A-Za-z_]\w*\.)*[A-Z]\w*(?:Error|Exception|Warning): .*)$", re.M
+)
 #: The line pytest marks as failing (``>       pd.read_csv(...)``).
 _FAILING_LINE = re.compile(r"^>\s+(.*)$", re.M)
 #: The usual import aliases, for a failing line that calls ``pd.read_csv(...)``.
@@ -140,8 +145,11 @@ class Cause:
 
 def error_lines(message: str, text: str) -> list[str]:
     """The lines that state the error: pytest's ``E`` lines, last first (the exception that
-    ended the test), then the failure's message."""
+    ended the test), then the failure's message. Output without ``E`` lines (another test
+    command's) gives its tracebacks' exception lines instead."""
     lines = [m.group(1).strip() for m in _ERROR_LINE.finditer(text)]
+    if not lines:
+        lines = [m.group(1).strip() for m in _EXCEPTION_LINE.finditer(text)]
     return [*reversed(lines), *message.splitlines()[:1]]
 
 

@@ -257,6 +257,7 @@ def _run(args: argparse.Namespace, runner: Runner, say: Callable[[str], None]) -
                     for s in stories
                 ],
                 summary=outcome.summary(stories),
+                counted=before.counted,  # False: the summary has one verdict, not tests
                 broken_by_upgrade=sum(s.broken_by_upgrade for s in stories),
                 causes=outcome.by_cause(stories),
                 unknown_breaks=_unknown(causes.values()),
@@ -274,8 +275,7 @@ def _tester(args: argparse.Namespace, copy: Path, runner: Runner, say: Callable[
         venvs.install_project(venv, copy, runner, args.install_cmd)
         say(f"running the tests ({label})")
         result = testrun.run_tests(venv, copy, args.test, runner, timeout=args.test_timeout)
-        counts = outcome.run_dict(result)["counts"]  # type: ignore[index]
-        say(f"  {outcome.counts_line(counts)}" + (f" ({result.problem})" if result.problem else ""))
+        say(f"  {outcome.run_line(outcome.run_dict(result))}")  # type: ignore[arg-type]
         return result
 
     return test
@@ -315,6 +315,7 @@ def _plan_doc(p: plan.Plan) -> dict:
             for path, f in p.findings
         ],
         "runs": {},
+        "counted": True,
         "summary": {},
         "causes": [],
         "unknown_breaks": [],
