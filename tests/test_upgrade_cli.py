@@ -86,6 +86,7 @@ class FakeRunner:
         self.venvs_made = 0
         self.on_pytest = None  # called before each test run (to interrupt, or edit files)
         self.pytest_timeout = False
+        self.extra_cases = ""  # more <testcase> elements, the same in every run
         self.calls: list[list[str]] = []
 
     def __call__(self, argv, *, cwd=None, env=None, timeout=None, shell=False):
@@ -178,6 +179,7 @@ class FakeRunner:
                 f'<testcase classname="tests.test_tiny" name="{name}">{failure}</testcase>'
             )
         cases.append('<testcase classname="tests.test_tiny" name="test_mean"/>')
+        cases.append(self.extra_cases)
         xml = next(a.split("=", 1)[1] for a in argv if a.startswith("--junitxml="))
         Path(xml).write_text(f"<testsuites><testsuite>{''.join(cases)}</testsuite></testsuites>")
         return Completed(1 if "<failure" in "".join(cases) else 0, "", "")
@@ -307,6 +309,53 @@ def test_another_test_command_gives_one_verdict_per_run(env, capsys):
     assert "Tests target: the command failed (exit status 1; one verdict" in text
     assert "its tests cannot be counted" in text
     assert "1 fixed" not in text and "Result: fixed (one verdict" in text
+
+
+# pytest's JUnit XML for a module that cannot be imported (a package the environments lack)
+# and a test whose service is not running
+UNRELATED = """\
+<testcase classname="" name="tests.test_cache"><error message="collection failure">\
+ImportError while importing test module 'tests/test_cache.py'.
+E   ModuleNotFoundError: No module named 'redis'</error></testcase>
+<testcase classname="tests.test_db" name="test_query"><failure \
+message="ConnectionRefusedError: [Errno 111] Connection refused">&gt;       conn = connect()
+E       ConnectionRefusedError: [Errno 111] Connection refused</failure></testcase>
+"""
+
+
+def test_tests_that_fail_for_other_reasons_are_reported_as_unrelated(env, capsys):
+    """A collection error and a missing service, in every run: not the upgrade's breaks, and
+    not failing at the baseline's account either when there is no baseline."""
+    runner = FakeRunner()
+    runner.extra_cases = UNRELATED
+    argv = [str(env), "--to", "numpy==2.4.6", "--quiet", "--format", "json"]
+    assert cli.main(argv, runner=runner) == 1  # they still fail: not green
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["summary"]["unrelated"] == 2 and doc["summary"]["fixed"] == 2
+    verdicts = {r["id"]: (r["verdict"], r["cause"]["kind"]) for r in doc["results"] if r["cause"]}
+    assert verdicts["tests.test_cache"] == ("unrelated", "unrelated")
+    assert verdicts["tests.test_db::test_query"] == ("unrelated", "unrelated")
+    labels = {g["label"] for g in doc["causes"]}
+    assert "unrelated: ModuleNotFoundError: No module named 'redis'" in labels
+    assert doc["unknown_breaks"] == []
+
+
+def test_a_run_that_times_out_after_the_migration_is_reported(env, capsys):
+    """Each run has its own timeout: the migrated run's stop is reported, not taken as green."""
+    runner = FakeRunner()
+    runs = []
+
+    def count(_cwd: Path) -> None:
+        runs.append(1)
+        runner.pytest_timeout = len(runs) == 3  # baseline, target, then the migrated run
+
+    runner.on_pytest = count
+    assert upgrade(env, runner, "--test-timeout", "7", "--format", "json") == 1
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["runs"]["migrated"]["problem"] == (
+        "the tests ran past --test-timeout (7 s) and were stopped"
+    )
+    assert doc["runs"]["target"]["problem"] is None
 
 
 def test_plan_only_makes_no_environment(env, capsys):
