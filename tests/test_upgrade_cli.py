@@ -479,7 +479,8 @@ class GitRunner(FakeRunner):
     def _pytest(self, argv, cwd):
         self.seen.append(
             {
-                "worktree": (cwd / ".git").is_file(),  # a worktree's .git is a file
+                # a worktree's .git is a file, at its top
+                "worktree": any((p / ".git").is_file() for p in (cwd, *cwd.parents)),
                 "edited": "EDITED = True" in (cwd / "tinyproj" / "__init__.py").read_text(),
                 "untracked": (cwd / "tinyproj" / "extra.py").is_file(),
                 "ignored": (cwd / "data").exists(),
@@ -532,3 +533,26 @@ def test_a_checkout_without_a_commit_is_copied(env, monkeypatch, capsys):
     runner = GitRunner()
     assert upgrade(env, runner, "--format", "json") == 0
     assert runner.seen and not any(s["worktree"] for s in runner.seen)
+
+
+@pytest.mark.parametrize("ignored", [False, True])
+def test_a_project_in_a_subfolder_of_a_checkout(tmp_path, monkeypatch, capsys, ignored):
+    """A subfolder is migrated on a worktree of the whole checkout, unless git ignores it (a
+    project unpacked into a cache folder is not the checkout's)."""
+    monkeypatch.setenv("RECODE_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(sys.path))
+    monkeypatch.setattr(
+        "recode.server.upgrade.venvs.shutil.which", lambda n: WHICH(n) if n == "git" else None
+    )
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / ".gitignore").write_text("vendor/\n")
+    project = make_project(repo / ("vendor" if ignored else "libs") / "proj")
+    _git(repo, "init", "-q")
+    _git(repo, "add", ".")
+    _git(repo, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "one")
+    runner = GitRunner()
+    assert upgrade(project, runner, "--write") == 0
+    assert runner.seen and all(s["worktree"] is not ignored for s in runner.seen)
+    assert "np.float64(x)" in (project / "tinyproj" / "__init__.py").read_text()
+    assert _worktrees(repo) == [str(repo)]
