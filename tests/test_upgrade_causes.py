@@ -22,6 +22,15 @@ def failures():
 
 
 @pytest.fixture(scope="module")
+def more():
+    """tests/data/upgrade/test_more_errors.py.txt under numpy 2.4.6 and pandas 3.1.1: errors
+    seaborn 0.12.2's tests end on (a removed option, a deprecation made an error, a changed
+    result)."""
+    xml = (DATA / "junit-more-numpy-2.4.6-pandas-3.1.1.xml").read_text("utf-8")
+    return {k: r for k, r in parse_junit(xml).items() if r.outcome.bad}
+
+
+@pytest.fixture(scope="module")
 def kb():
     return load_knowledge_base()
 
@@ -89,8 +98,38 @@ def test_a_missing_module_outside_the_upgrade_is_unrelated(kb):
     assert classify("", line, kb, UPGRADED).kind is CauseKind.UNRELATED
 
 
-def test_every_pattern_matches_a_real_error_line(failures):
-    lines = [line for r in failures.values() for line in error_lines(r.message, r.text)]
+@pytest.mark.parametrize(
+    ("test_id", "record"),
+    [
+        ("tests.test_more_errors::test_option_removed", "pandas-3.0-options-mode-use_inf_as_na"),
+        (
+            "tests.test_more_errors::test_deprecation_as_error",
+            "pandas-2.1-api-types-is_categorical_dtype",
+        ),
+    ],
+)
+def test_more_real_failures_map_to_their_records(more, kb, test_id, record):
+    """regression: seaborn 0.12.2's 23 tests on the removed option and one on the deprecation
+    were unknown breaks."""
+    r = more[test_id]
+    cause = classify(r.message, r.text, kb, UPGRADED)
+    assert cause.kind is CauseKind.KNOWN
+    assert cause.record is not None and cause.record.id == record
+
+
+def test_a_failed_assertion_is_a_changed_result_not_unrelated(more, kb):
+    """regression: a test that passed at the baseline and whose assertion fails at the target
+    was "unrelated", labelled by pytest's last explanation line (``+  where ...``)."""
+    r = more["tests.test_more_errors::test_behaviour_assertion"]
+    cause = classify(r.message, r.text, kb, UPGRADED)
+    assert cause.kind is CauseKind.UNKNOWN
+    assert cause.error == "AssertionError: assert 2 == (2 + 1)"
+    assert classify(r.message, r.text, kb, UPGRADED, collection=True).kind is CauseKind.UNRELATED
+
+
+def test_every_pattern_matches_a_real_error_line(failures, more):
+    runs = [*failures.values(), *more.values()]
+    lines = [line for r in runs for line in error_lines(r.message, r.text)]
     for pattern in PATTERNS:
         assert any(pattern.regex.search(line) for line in lines), pattern.regex.pattern
 

@@ -4,9 +4,10 @@ The error lines of a traceback (pytest's ``E   `` lines and the failure's messag
 against :data:`PATTERNS`, a table of the errors that removed and changed APIs raise. A match
 names a symbol (``numpy.float_``), a class member (``DataFrame.append``), a keyword parameter
 (``hist(normed)``) or words of a message; the record whose symbol (or note, for messages) fits
-is the cause. An error that fits no record but comes from a library of the upgrade is an
-unknown break, reported with a candidate record for the knowledge base; anything else (a
-collection error or a failure with no library in it) is unrelated to the upgrade.
+is the cause. An error that fits no record but comes from a library of the upgrade, or a
+test's own assertion that fails (a result that changed), is an unknown break, reported with a
+candidate record for the knowledge base where a symbol is named; anything else (a collection
+error or a failure with no library in it) is unrelated to the upgrade.
 """
 
 from __future__ import annotations
@@ -78,6 +79,17 @@ PATTERNS: tuple[Pattern, ...] = (
         ),
         "signature",
     ),
+    Pattern(  # pandas' options: pd.option_context("mode.use_inf_as_na", ...) after 3.0
+        ErrorKind.MODULE_ATTRIBUTE,
+        re.compile(r"OptionError: No such keys\(s\): '(?P<name>[\w.]+)'"),
+        "removed",
+        module="pandas.options",
+    ),
+    Pattern(  # a deprecation warning the test suite turns into an error
+        ErrorKind.MODULE_ATTRIBUTE,
+        re.compile(r"\b(?P<module>[a-z_]\w*)(?:\.\w+)*\.\w*Warning: (?P<name>\w+) is deprecated"),
+        "deprecated",
+    ),
     Pattern(
         ErrorKind.MESSAGE,
         re.compile(
@@ -148,6 +160,8 @@ def error_lines(message: str, text: str) -> list[str]:
     ended the test), then the failure's message. Output without ``E`` lines (another test
     command's) gives its tracebacks' exception lines instead."""
     lines = [m.group(1).strip() for m in _ERROR_LINE.finditer(text)]
+    # pytest's explanation of an assertion (``+  where 2 = len(x)``) and diff lines state no error
+    lines = [line for line in lines if not line.startswith(("+", "-", "?"))]
     if not lines:
         lines = [m.group(1).strip() for m in _EXCEPTION_LINE.finditer(text)]
     return [*reversed(lines), *message.splitlines()[:1]]
@@ -171,7 +185,8 @@ def classify(
                 return _cause(pattern, m, line, kb, upgraded, text)
     library = _frame_library(text, upgraded)
     error = next((line for line in lines if line), message)
-    if library is not None and not collection:
+    if (library is not None or error.startswith("AssertionError")) and not collection:
+        # a library's own error, or the test's assertion: a result that changed
         return Cause(CauseKind.UNKNOWN, error, library)
     return Cause(CauseKind.UNRELATED, error, library)
 
