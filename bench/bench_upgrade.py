@@ -81,15 +81,6 @@ PROJECTS = [
     ),
     Project("quantities", "0.13.0", {"numpy": "1.26.4"}, "pytest -q quantities/tests"),
     Project(
-        "scikit-posthocs",
-        "0.7.0",
-        {"numpy": "1.26.4", "pandas": "1.5.3", "scipy": "1.11.4", "matplotlib": "3.7.5"},
-        "pytest -q tests",
-        # held at a release that has both numpy 1 and 2 wheels: 0.15 removed the
-        # statsmodels.sandbox import it makes (not a break of the libraries measured here)
-        ["statsmodels==0.14.6"],
-    ),
-    Project(
         "seaborn",
         "0.12.2",
         {"numpy": "1.26.4", "pandas": "1.5.3", "scipy": "1.11.4", "matplotlib": "3.7.5"},
@@ -113,12 +104,19 @@ PROJECTS = [
     Project(
         "MAPIE",
         "0.6.5",
-        {"numpy": "1.26.4", "scipy": "1.11.4", "scikit-learn": "1.3.2"},
+        {"numpy": "1.26.4", "scipy": "1.11.4", "scikit-learn": "1.3.2", "pandas": "2.0.3"},
         # the modules without the long fits of the estimators' grids
         "pytest -q mapie/tests/test_metrics.py mapie/tests/test_utils.py"
         " mapie/tests/test_conformity_scores.py mapie/tests/test_subsample.py"
         " mapie/tests/test_aggregations_functions.py mapie/tests/test_calibration.py"
         " mapie/tests/test_multi_label_classification.py",
+        ["typing_extensions"],  # the tests import it (and pandas), the package does not
+    ),
+    Project(
+        "imbalanced-learn",
+        "0.10.1",
+        {"numpy": "1.26.4", "scipy": "1.11.4", "scikit-learn": "1.2.2"},
+        "pytest -q imblearn/over_sampling imblearn/under_sampling imblearn/metrics",
     ),
     Project(
         "feature_engine",

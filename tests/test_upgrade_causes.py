@@ -127,6 +127,14 @@ def test_a_failed_assertion_is_a_changed_result_not_unrelated(more, kb):
     assert classify(r.message, r.text, kb, UPGRADED, collection=True).kind is CauseKind.UNRELATED
 
 
+def test_a_library_not_installed_is_unrelated_not_its_first_record(kb):
+    """regression: MAPIE 0.6.5's test module importing pandas, which its environments lack,
+    was put down to pandas-2.0-Int64Index (the first record under ``pandas.``)."""
+    line = "E   ModuleNotFoundError: No module named 'pandas'"
+    cause = classify("", line, kb, UPGRADED, collection=True)
+    assert cause.kind is CauseKind.UNRELATED and cause.record is None
+
+
 def test_every_pattern_matches_a_real_error_line(failures, more):
     runs = [*failures.values(), *more.values()]
     lines = [line for r in runs for line in error_lines(r.message, r.text)]

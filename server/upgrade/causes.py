@@ -209,6 +209,8 @@ def _cause(
         record = _by_path(kb, symbol) or _by_tail(kb, name or "", _library_of(module))
     elif pattern.kind is ErrorKind.MODULE:
         symbol = module or ""
+        if "." not in symbol:  # a package not installed: no API of a library changed
+            return Cause(CauseKind.UNRELATED, line, _library_of(symbol))
         record = _by_path(kb, symbol) or _by_prefix(kb, symbol)
     elif pattern.kind is ErrorKind.OBJECT_ATTRIBUTE:
         symbol = f"{owner}.{name}"
