@@ -121,6 +121,20 @@ ALIASES = {
 }
 
 
+#: Errors of the test's surroundings, not of its code: a service not running, the network, a
+#: file or a module the environment lacks, a fixture no conftest defines.
+_ENVIRONMENT = re.compile(
+    r"^(?:[\w.]+\.)?(?:ConnectionError|ConnectionRefusedError|ConnectionResetError|TimeoutError"
+    r"|URLError|gaierror|PermissionError|FileNotFoundError|ModuleNotFoundError|OSError)\b"
+    r"|^fixture '\w+' not found"
+)
+
+
+def is_environment(error: str) -> bool:
+    """Whether an error line is the surroundings' (a service, the network, a missing file)."""
+    return _ENVIRONMENT.search(error) is not None
+
+
 class CauseKind(enum.Enum):
     KNOWN = "known"  # a knowledge-base record explains it
     UNKNOWN = "unknown break"  # a library of the upgrade raised it; no record fits

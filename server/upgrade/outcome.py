@@ -3,12 +3,13 @@ markdown."""
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import json
 from collections import Counter
 from dataclasses import dataclass
 
-from recode.server.upgrade.causes import Cause, CauseKind
+from recode.server.upgrade.causes import Cause, CauseKind, is_environment
 from recode.server.upgrade.testrun import SESSION, Outcome, TestResult, TestRun
 
 
@@ -82,6 +83,18 @@ def stories(
             (causes[cid] for _, cid in found[1:] if cid is not None and cid in causes), None
         )
         b, t0, t1 = (r.outcome if r is not None else None for r, _ in found)
+        if (
+            cause is not None
+            and cause.kind is CauseKind.UNRELATED
+            and b is not None
+            and not b.bad
+            and t0 is not None
+            and t0.bad
+            and not is_environment(cause.error)
+        ):
+            # it passed at the baseline and its error is not the surroundings': a result the
+            # upgrade changed (pandas 3's str dtype leaving a variable unset), not unrelated
+            cause = dataclasses.replace(cause, kind=CauseKind.UNKNOWN)
         out.append(Story(test_id, b, t0, t1, cause))
     return out
 
