@@ -36,6 +36,11 @@ def test_verdicts():
     assert (
         f.cause.label == "unknown break: UnboundLocalError: cannot access local variable 'is_cat'"
     )
+    # regression: mizani 0.9.2's 13 tests importing pytz, which pandas 3 no longer installs
+    pytz = {"f": Cause(CauseKind.UNRELATED, "ModuleNotFoundError: No module named 'pytz'")}
+    assert [s.verdict for s in stories(baseline, before, after, pytz) if s.id == "f"] == [
+        Verdict.STILL_FAILING
+    ]
     # without a baseline nothing says it passed before: it stays unrelated
     alone = {s.id: s.verdict for s in stories(None, before, after, causes)}
     assert alone["f"] is Verdict.UNRELATED
