@@ -12,7 +12,7 @@ from recode.server.upgrade.causes import PATTERNS, CauseKind, classify, error_li
 from recode.server.upgrade.testrun import parse_junit
 
 DATA = Path(__file__).parent / "data" / "upgrade"
-UPGRADED = {"numpy": "2.4.6", "pandas": "3.1.1"}
+UPGRADED = {"numpy": "2.4.6", "pandas": "3.1.1", "scikit-learn": "1.9.1"}
 
 
 @pytest.fixture(scope="module")
@@ -23,10 +23,10 @@ def failures():
 
 @pytest.fixture(scope="module")
 def more():
-    """tests/data/upgrade/test_more_errors.py.txt under numpy 2.4.6 and pandas 3.1.1: errors
-    seaborn 0.12.2's tests end on (a removed option, a deprecation made an error, a changed
-    result)."""
-    xml = (DATA / "junit-more-numpy-2.4.6-pandas-3.1.1.xml").read_text("utf-8")
+    """tests/data/upgrade/test_more_errors.py.txt under numpy 2.4.6, pandas 3.1.1 and
+    scikit-learn 1.9.1: errors seaborn 0.12.2's and MAPIE 0.6.5's tests end on (a removed
+    option, a deprecation made an error, a changed result, a constructor's removed keyword)."""
+    xml = (DATA / "junit-more-numpy-2.4.6-pandas-3.1.1-scikit-learn-1.9.1.xml").read_text("utf-8")
     return {k: r for k, r in parse_junit(xml).items() if r.outcome.bad}
 
 
@@ -105,6 +105,12 @@ def test_a_missing_module_outside_the_upgrade_is_unrelated(kb):
         (
             "tests.test_more_errors::test_deprecation_as_error",
             "pandas-2.1-api-types-is_categorical_dtype",
+        ),
+        # regression: MAPIE 0.6.5's 158 tests on `LogisticRegression.__init__() got an
+        # unexpected keyword argument 'multi_class'` were unknown breaks
+        (
+            "tests.test_more_errors::test_removed_constructor_keyword",
+            "scikit-learn-1.8-LogisticRegression-multi_class",
         ),
     ],
 )

@@ -231,6 +231,8 @@ def _cause(
         record = _by_tail(kb, symbol, None)
     elif pattern.kind is ErrorKind.KEYWORD:
         func = (groups.get("callable") or "").split(".")
+        if len(func) > 1 and func[-1] == "__init__":  # a constructor's keyword is its class's
+            func = func[:-1]
         symbol = f"{'.'.join(func)}({name})"
         record = _by_keyword(kb, func, name or "")
     else:
