@@ -112,6 +112,11 @@ def test_a_missing_module_outside_the_upgrade_is_unrelated(kb):
             "tests.test_more_errors::test_removed_constructor_keyword",
             "scikit-learn-1.8-LogisticRegression-multi_class",
         ),
+        # regression: feature_engine 1.6.2's 18 tests on its estimators' _more_tags
+        (
+            "tests.test_more_errors::test_tags_method_renamed",
+            "scikit-learn-1.7-BaseEstimator-_more_tags",
+        ),
     ],
 )
 def test_more_real_failures_map_to_their_records(more, kb, test_id, record):

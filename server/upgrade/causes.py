@@ -34,6 +34,7 @@ class Pattern:
     regex: re.Pattern[str]
     candidate_kind: str  # the ``kind`` of a knowledge-base record for an unknown break
     module: str | None = None  # the module, where the message names it by its alias
+    owner: str | None = None  # the class, where the message names the user's subclass
 
 
 #: The table. Named groups: ``module``, ``owner`` (a class), ``name``, ``callable``, ``text``.
@@ -89,6 +90,14 @@ PATTERNS: tuple[Pattern, ...] = (
         ErrorKind.MODULE_ATTRIBUTE,
         re.compile(r"\b(?P<module>[a-z_]\w*)(?:\.\w+)*\.\w*Warning: (?P<name>\w+) is deprecated"),
         "deprecated",
+    ),
+    Pattern(  # scikit-learn 1.6+ on an estimator that still defines the old tags method
+        ErrorKind.OBJECT_ATTRIBUTE,
+        re.compile(
+            r"TypeError: Estimator \w+ has defined either `(?P<name>_more_tags)` or `_get_tags`"
+        ),
+        "removed",
+        owner="BaseEstimator",
     ),
     Pattern(
         ErrorKind.MESSAGE,
@@ -215,7 +224,7 @@ def _cause(
 ) -> Cause:
     groups = m.groupdict()
     module = groups.get("module") or pattern.module
-    name, owner = groups.get("name"), groups.get("owner")
+    name, owner = groups.get("name"), groups.get("owner") or pattern.owner
     record: ApiChange | None = None
     symbol = ""
     if pattern.kind in (ErrorKind.MODULE_ATTRIBUTE, ErrorKind.IMPORT_NAME):
