@@ -20,6 +20,7 @@ Usage: ``python bench/bench_upgrade.py [--only NAME] [--json OUT]``.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import shutil
 import subprocess
@@ -29,8 +30,16 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from recode.dataset.knowledge import KnowledgeBase, load_knowledge_base
+
 CACHE = Path(__file__).parent / ".cache" / "upgrade"
-NOW = {"numpy": "2.4.6", "pandas": "3.1.1", "scipy": "1.17.1"}
+NOW = {
+    "numpy": "2.4.6",
+    "pandas": "3.1.1",
+    "scipy": "1.17.1",
+    "scikit-learn": "1.9.1",
+    "matplotlib": "3.11.2",
+}
 
 
 @dataclass
@@ -71,6 +80,58 @@ PROJECTS = [
         " src/numdifftools/tests/test_example_functions.py",
     ),
     Project("quantities", "0.13.0", {"numpy": "1.26.4"}, "pytest -q quantities/tests"),
+    Project(
+        "seaborn",
+        "0.12.2",
+        {"numpy": "1.26.4", "pandas": "1.5.3", "scipy": "1.11.4", "matplotlib": "3.7.5"},
+        # the modules that run in a minute here (the whole suite: over ten)
+        "pytest -q tests/test_statistics.py tests/test_utils.py tests/test_palettes.py"
+        " tests/test_rcmod.py tests/test_miscplot.py tests/test_algorithms.py"
+        " tests/test_matrix.py tests/test_relational.py",
+    ),
+    Project(
+        "mizani",
+        "0.9.2",
+        {"numpy": "1.26.4", "pandas": "2.0.3", "scipy": "1.11.4", "matplotlib": "3.7.5"},
+        "pytest -q -o addopts= mizani/tests",  # addopts: --cov of a plugin not installed
+    ),
+    Project(
+        "matplotlib-scalebar",
+        "0.8.1",
+        {"numpy": "1.26.4", "matplotlib": "3.7.5"},
+        "pytest -q matplotlib_scalebar",
+    ),
+    Project(
+        "MAPIE",
+        "0.6.5",
+        {"numpy": "1.26.4", "scipy": "1.11.4", "scikit-learn": "1.3.2", "pandas": "2.0.3"},
+        # the modules without the long fits of the estimators' grids
+        "pytest -q mapie/tests/test_metrics.py mapie/tests/test_utils.py"
+        " mapie/tests/test_conformity_scores.py mapie/tests/test_subsample.py"
+        " mapie/tests/test_aggregations_functions.py mapie/tests/test_calibration.py"
+        " mapie/tests/test_multi_label_classification.py",
+        ["typing_extensions"],  # the tests import it (and pandas), the package does not
+    ),
+    Project(
+        "imbalanced-learn",
+        "0.10.1",
+        {"numpy": "1.26.4", "scipy": "1.11.4", "scikit-learn": "1.2.2"},
+        "pytest -q imblearn/over_sampling imblearn/under_sampling imblearn/metrics",
+    ),
+    Project(
+        "feature_engine",
+        "1.6.2",
+        {
+            "numpy": "1.26.4",
+            "pandas": "2.0.3",
+            "scipy": "1.11.4",
+            "scikit-learn": "1.3.2",
+        },
+        # the datetime, time-series, encoding and imputation modules (the whole suite ran
+        # past 600 s at the baseline on this shared machine)
+        "pytest -q tests/test_datetime tests/test_time_series tests/test_encoding"
+        " tests/test_imputation",
+    ),
 ]
 
 
@@ -81,14 +142,15 @@ def fetch(p: Project) -> Path:
         return folder
     downloads = CACHE / "sdists"
     downloads.mkdir(parents=True, exist_ok=True)
-    subprocess.run(
-        [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--no-build-isolation"]
-        + ["--no-binary", p.name, f"{p.name}=={p.version}", "-d", str(downloads)],
-        check=True,
-    )
-    sdist = next(
-        f for f in downloads.iterdir() if f.name.lower().startswith(f"{p.name.lower()}-{p.version}")
-    )
+    sdist = _sdist(downloads, p)
+    if sdist is None:
+        subprocess.run(
+            [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps"]
+            + ["--no-binary", p.name, f"{p.name}=={p.version}", "-d", str(downloads)],
+            check=True,
+        )
+        sdist = _sdist(downloads, p)
+    assert sdist is not None, f"pip downloaded no sdist of {p.name}=={p.version}"
     unpacked = CACHE / "unpack"
     shutil.rmtree(unpacked, ignore_errors=True)
     if sdist.suffix == ".zip":
@@ -99,6 +161,16 @@ def fetch(p: Project) -> Path:
     top.rename(folder)
     unpacked.rmdir()
     return folder
+
+
+def _sdist(downloads: Path, p: Project) -> Path | None:
+    """The sdist of ``p`` already downloaded (its file name spells the project's name with
+    ``-`` or ``_``, in any case)."""
+    stem = f"{p.name}-{p.version}".lower().replace("_", "-")
+    return next(
+        (f for f in downloads.iterdir() if f.name.lower().replace("_", "-").startswith(stem)),
+        None,
+    )
 
 
 def upgrade(folder: Path, p: Project, baseline: bool) -> dict:
@@ -148,12 +220,33 @@ def measure(p: Project) -> dict:
         "recode_upgrade": len(recode_ok),
         "ruff": len(ruff_ok),
         "still_broken": sorted(set(broken) - set(recode_ok)),
+        # the blockers: each cause of broken tests, its error, its record and whether the record
+        # has an exact fix
         "causes": [
-            {"label": g["label"], "tests": {k: len(v) for k, v in g["tests"].items()}}
+            {
+                "label": g["label"],
+                "error": g["cause"]["error"][:200],
+                "record": g["cause"]["record"],
+                "fix": _has_fix(g["cause"]["record"]),
+                "tests": {k: len(v) for k, v in g["tests"].items()},
+                "broken": len([t for v in g["tests"].values() for t in v if t in broken]),
+            }
             for g in doc["causes"]
         ],
         "unknown_breaks": doc["unknown_breaks"],
     }
+
+
+def _has_fix(record_id: str | None) -> bool | None:
+    """Whether the knowledge-base record has an exact fix (None: no record)."""
+    if record_id is None:
+        return None
+    return any(r.fix is not None for r in _kb().records if r.id == record_id)
+
+
+@functools.cache
+def _kb() -> KnowledgeBase:
+    return load_knowledge_base()
 
 
 def main() -> None:

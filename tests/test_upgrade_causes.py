@@ -12,13 +12,22 @@ from recode.server.upgrade.causes import PATTERNS, CauseKind, classify, error_li
 from recode.server.upgrade.testrun import parse_junit
 
 DATA = Path(__file__).parent / "data" / "upgrade"
-UPGRADED = {"numpy": "2.4.6", "pandas": "3.1.1"}
+UPGRADED = {"numpy": "2.4.6", "pandas": "3.1.1", "scikit-learn": "1.9.1"}
 
 
 @pytest.fixture(scope="module")
 def failures():
     results = parse_junit((DATA / "junit-numpy-2.4.6-pandas-3.1.1.xml").read_text("utf-8"))
     return {k: r for k, r in results.items() if r.outcome.bad}
+
+
+@pytest.fixture(scope="module")
+def more():
+    """tests/data/upgrade/test_more_errors.py.txt under numpy 2.4.6, pandas 3.1.1 and
+    scikit-learn 1.9.1: errors seaborn 0.12.2's and MAPIE 0.6.5's tests end on (a removed
+    option, a deprecation made an error, a changed result, a constructor's removed keyword)."""
+    xml = (DATA / "junit-more-numpy-2.4.6-pandas-3.1.1-scikit-learn-1.9.1.xml").read_text("utf-8")
+    return {k: r for k, r in parse_junit(xml).items() if r.outcome.bad}
 
 
 @pytest.fixture(scope="module")
@@ -89,8 +98,57 @@ def test_a_missing_module_outside_the_upgrade_is_unrelated(kb):
     assert classify("", line, kb, UPGRADED).kind is CauseKind.UNRELATED
 
 
-def test_every_pattern_matches_a_real_error_line(failures):
-    lines = [line for r in failures.values() for line in error_lines(r.message, r.text)]
+@pytest.mark.parametrize(
+    ("test_id", "record"),
+    [
+        ("tests.test_more_errors::test_option_removed", "pandas-3.0-options-mode-use_inf_as_na"),
+        (
+            "tests.test_more_errors::test_deprecation_as_error",
+            "pandas-2.1-api-types-is_categorical_dtype",
+        ),
+        # regression: MAPIE 0.6.5's 158 tests on `LogisticRegression.__init__() got an
+        # unexpected keyword argument 'multi_class'` were unknown breaks
+        (
+            "tests.test_more_errors::test_removed_constructor_keyword",
+            "scikit-learn-1.8-LogisticRegression-multi_class",
+        ),
+        # regression: feature_engine 1.6.2's 18 tests on its estimators' _more_tags
+        (
+            "tests.test_more_errors::test_tags_method_renamed",
+            "scikit-learn-1.7-BaseEstimator-_more_tags",
+        ),
+    ],
+)
+def test_more_real_failures_map_to_their_records(more, kb, test_id, record):
+    """regression: seaborn 0.12.2's 23 tests on the removed option and one on the deprecation
+    were unknown breaks."""
+    r = more[test_id]
+    cause = classify(r.message, r.text, kb, UPGRADED)
+    assert cause.kind is CauseKind.KNOWN
+    assert cause.record is not None and cause.record.id == record
+
+
+def test_a_failed_assertion_is_a_changed_result_not_unrelated(more, kb):
+    """regression: a test that passed at the baseline and whose assertion fails at the target
+    was "unrelated", labelled by pytest's last explanation line (``+  where ...``)."""
+    r = more["tests.test_more_errors::test_behaviour_assertion"]
+    cause = classify(r.message, r.text, kb, UPGRADED)
+    assert cause.kind is CauseKind.UNKNOWN
+    assert cause.error == "AssertionError: assert 2 == (2 + 1)"
+    assert classify(r.message, r.text, kb, UPGRADED, collection=True).kind is CauseKind.UNRELATED
+
+
+def test_a_library_not_installed_is_unrelated_not_its_first_record(kb):
+    """regression: MAPIE 0.6.5's test module importing pandas, which its environments lack,
+    was put down to pandas-2.0-Int64Index (the first record under ``pandas.``)."""
+    line = "E   ModuleNotFoundError: No module named 'pandas'"
+    cause = classify("", line, kb, UPGRADED, collection=True)
+    assert cause.kind is CauseKind.UNRELATED and cause.record is None
+
+
+def test_every_pattern_matches_a_real_error_line(failures, more):
+    runs = [*failures.values(), *more.values()]
+    lines = [line for r in runs for line in error_lines(r.message, r.text)]
     for pattern in PATTERNS:
         assert any(pattern.regex.search(line) for line in lines), pattern.regex.pattern
 

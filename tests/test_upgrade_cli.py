@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -15,7 +16,7 @@ from xml.sax.saxutils import quoteattr
 import pytest
 
 from recode.server.upgrade import cli
-from recode.server.upgrade.runner import Completed
+from recode.server.upgrade.runner import Completed, run
 
 PYPROJECT = """\
 [build-system]
@@ -85,9 +86,12 @@ class FakeRunner:
         self.venvs_made = 0
         self.on_pytest = None  # called before each test run (to interrupt, or edit files)
         self.pytest_timeout = False
+        self.extra_cases = ""  # more <testcase> elements, the same in every run
         self.calls: list[list[str]] = []
 
     def __call__(self, argv, *, cwd=None, env=None, timeout=None, shell=False):
+        if shell:
+            return self._unittest(argv, Path(cwd), env)
         argv = [argv] if isinstance(argv, str) else list(argv)
         self.calls.append(argv)
         # regression: pip saw this process's PYTHONPATH, took pytest as installed and left it out
@@ -136,6 +140,26 @@ class FakeRunner:
                 install.append({"metadata": {"name": "numpy", "version": "1.26.4"}})
         return Completed(0, json.dumps({"install": install}), "")
 
+    def _unittest(self, command: str, cwd: Path, env) -> Completed:
+        """`python -m unittest` through the shell: unittest's own words, and its status."""
+        self.calls.append([command])
+        assert command == "python -m unittest", command
+        numpy2 = "numpy==2" in (Path(env["VIRTUAL_ENV"]) / "pins.txt").read_text()
+        source = (cwd / "tinyproj" / "__init__.py").read_text()
+        broken = [
+            api for api in ("np.float_", "np.product") if re.search(re.escape(api) + r"\b", source)
+        ]
+        if numpy2 and broken:
+            errors = "".join(
+                f"ERROR: test_x (tests.test_tiny.T.test_x)\nTraceback (most recent call last):\n"
+                f"    return {api}(x)\n{REMOVED[api]}\n\n"
+                for api in broken
+            )
+            return Completed(
+                1, "", f"{errors}Ran 3 tests in 0.001s\n\nFAILED (errors={len(broken)})\n"
+            )
+        return Completed(0, "", "...\nRan 3 tests in 0.001s\n\nOK\n")
+
     def _pytest(self, argv: list[str], cwd: Path) -> Completed:
         if self.on_pytest is not None:
             self.on_pytest(cwd)
@@ -155,6 +179,7 @@ class FakeRunner:
                 f'<testcase classname="tests.test_tiny" name="{name}">{failure}</testcase>'
             )
         cases.append('<testcase classname="tests.test_tiny" name="test_mean"/>')
+        cases.append(self.extra_cases)
         xml = next(a.split("=", 1)[1] for a in argv if a.startswith("--junitxml="))
         Path(xml).write_text(f"<testsuites><testsuite>{''.join(cases)}</testsuite></testsuites>")
         return Completed(1 if "<failure" in "".join(cases) else 0, "", "")
@@ -264,6 +289,75 @@ def test_tests_that_cannot_run_are_a_runtime_error(env, capsys):
     assert "--test-timeout (5 s)" in capsys.readouterr().err
 
 
+def test_another_test_command_gives_one_verdict_per_run(env, capsys):
+    runner = FakeRunner()
+    assert upgrade(env, runner, "--test", "python -m unittest", "--format", "json") == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["counted"] is False
+    runs = doc["runs"]
+    assert [runs[r]["verdict"] for r in ("baseline", "target", "migrated")] == [
+        "passed",
+        "failed",
+        "passed",
+    ]
+    assert runs["target"]["counts"] is None and runs["target"]["returncode"] == 1
+    assert doc["summary"]["fixed"] == 1 and doc["broken_by_upgrade"] == 1
+    # the run's cause is read from the command's output: an error its tracebacks end on
+    assert doc["causes"][0]["label"] in {"numpy-2.0-float_", "numpy-2.0-product"}
+    upgrade(env, FakeRunner(), "--test", "python -m unittest")
+    text = capsys.readouterr().out
+    assert "Tests target: the command failed (exit status 1; one verdict" in text
+    assert "its tests cannot be counted" in text
+    assert "1 fixed" not in text and "Result: fixed (one verdict" in text
+
+
+# pytest's JUnit XML for a module that cannot be imported (a package the environments lack)
+# and a test whose service is not running
+UNRELATED = """\
+<testcase classname="" name="tests.test_cache"><error message="collection failure">\
+ImportError while importing test module 'tests/test_cache.py'.
+E   ModuleNotFoundError: No module named 'redis'</error></testcase>
+<testcase classname="tests.test_db" name="test_query"><failure \
+message="ConnectionRefusedError: [Errno 111] Connection refused">&gt;       conn = connect()
+E       ConnectionRefusedError: [Errno 111] Connection refused</failure></testcase>
+"""
+
+
+def test_tests_that_fail_for_other_reasons_are_reported_as_unrelated(env, capsys):
+    """A collection error and a missing service, in every run: not the upgrade's breaks, and
+    not failing at the baseline's account either when there is no baseline."""
+    runner = FakeRunner()
+    runner.extra_cases = UNRELATED
+    argv = [str(env), "--to", "numpy==2.4.6", "--quiet", "--format", "json"]
+    assert cli.main(argv, runner=runner) == 1  # they still fail: not green
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["summary"]["unrelated"] == 2 and doc["summary"]["fixed"] == 2
+    verdicts = {r["id"]: (r["verdict"], r["cause"]["kind"]) for r in doc["results"] if r["cause"]}
+    assert verdicts["tests.test_cache"] == ("unrelated", "unrelated")
+    assert verdicts["tests.test_db::test_query"] == ("unrelated", "unrelated")
+    labels = {g["label"] for g in doc["causes"]}
+    assert "unrelated: ModuleNotFoundError: No module named 'redis'" in labels
+    assert doc["unknown_breaks"] == []
+
+
+def test_a_run_that_times_out_after_the_migration_is_reported(env, capsys):
+    """Each run has its own timeout: the migrated run's stop is reported, not taken as green."""
+    runner = FakeRunner()
+    runs = []
+
+    def count(_cwd: Path) -> None:
+        runs.append(1)
+        runner.pytest_timeout = len(runs) == 3  # baseline, target, then the migrated run
+
+    runner.on_pytest = count
+    assert upgrade(env, runner, "--test-timeout", "7", "--format", "json") == 1
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["runs"]["migrated"]["problem"] == (
+        "the tests ran past --test-timeout (7 s) and were stopped"
+    )
+    assert doc["runs"]["target"]["problem"] is None
+
+
 def test_plan_only_makes_no_environment(env, capsys):
     runner = FakeRunner()
     assert upgrade(env, runner, "--plan") == 1  # the knowledge base has findings
@@ -335,3 +429,130 @@ def test_a_terminated_run_removes_its_copy(tmp_path):
     assert "interrupted" in proc.stderr.read()  # type: ignore[union-attr]
     assert not any(p.name.startswith("recode-upgrade-") for p in tmp.iterdir())
     assert (project / "tinyproj" / "__init__.py").read_text() == MODULE
+
+
+# -- a project in a git checkout is migrated on a git worktree ----------------------------------
+
+
+WHICH = shutil.which  # the real one: the fixtures make uv look absent
+
+
+def _git(root: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", "-C", str(root), *args], capture_output=True, text=True, check=True
+    ).stdout
+
+
+def _worktrees(root: Path) -> list[str]:
+    lines = _git(root, "worktree", "list", "--porcelain").splitlines()
+    return [line.split(" ", 1)[1] for line in lines if line.startswith("worktree ")]
+
+
+@pytest.fixture
+def checkout(env, monkeypatch):
+    """tinyproj as a git checkout with a commit, an edit not committed, an untracked module and
+    an ignored folder; git runs for real, the rest through the fake."""
+    monkeypatch.setattr(
+        "recode.server.upgrade.venvs.shutil.which", lambda n: WHICH(n) if n == "git" else None
+    )
+    (env / ".gitignore").write_text("data/\n")
+    _git(env, "init", "-q")
+    _git(env, "add", ".")
+    _git(env, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "one")
+    (env / "tinyproj" / "__init__.py").write_text(MODULE + "EDITED = True\n")
+    (env / "tinyproj" / "extra.py").write_text("import numpy as np\nX = np.float_\n")
+    (env / "data").mkdir()
+    (env / "data" / "big.bin").write_bytes(b"\0" * 1000)
+    return env
+
+
+class GitRunner(FakeRunner):
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: list[dict] = []
+
+    def __call__(self, argv, *, cwd=None, env=None, timeout=None, shell=False):
+        if not isinstance(argv, str) and argv[0] == "git":
+            return run(argv, cwd=cwd, env=env, timeout=timeout)
+        return super().__call__(argv, cwd=cwd, env=env, timeout=timeout, shell=shell)
+
+    def _pytest(self, argv, cwd):
+        self.seen.append(
+            {
+                # a worktree's .git is a file, at its top
+                "worktree": any((p / ".git").is_file() for p in (cwd, *cwd.parents)),
+                "edited": "EDITED = True" in (cwd / "tinyproj" / "__init__.py").read_text(),
+                "untracked": (cwd / "tinyproj" / "extra.py").is_file(),
+                "ignored": (cwd / "data").exists(),
+            }
+        )
+        return super()._pytest(argv, cwd)
+
+
+def test_a_git_checkout_is_migrated_on_a_worktree_of_the_users_state(checkout, capsys):
+    status = _git(checkout, "status", "--porcelain")
+    runner = GitRunner()
+    assert upgrade(checkout, runner, "--format", "json") == 0
+    assert runner.seen and all(
+        s == {"worktree": True, "edited": True, "untracked": True, "ignored": False}
+        for s in runner.seen
+    )
+    doc = json.loads(capsys.readouterr().out)
+    assert "+X = np.float64" in doc["diff"]  # the untracked module was migrated too
+    # the checkout as it was: files, status, and no worktree left registered
+    assert (checkout / "tinyproj" / "__init__.py").read_text() == MODULE + "EDITED = True\n"
+    assert _git(checkout, "status", "--porcelain") == status
+    assert _worktrees(checkout) == [str(checkout)]
+    assert not any((checkout / ".git" / "worktrees").glob("*"))
+
+
+def test_write_from_a_worktree_reaches_the_users_files(checkout, capsys):
+    assert upgrade(checkout, GitRunner(), "--write") == 0
+    assert "np.float64" in (checkout / "tinyproj" / "extra.py").read_text()
+    assert "EDITED = True" in (checkout / "tinyproj" / "__init__.py").read_text()
+
+
+def test_an_interrupted_run_on_a_worktree_unregisters_it(checkout, capsys):
+    runner = GitRunner()
+
+    def interrupt(cwd: Path) -> None:
+        raise KeyboardInterrupt
+
+    runner.on_pytest = interrupt
+    assert upgrade(checkout, runner, "--write") == 2
+    assert _worktrees(checkout) == [str(checkout)]
+    assert (checkout / "tinyproj" / "__init__.py").read_text() == MODULE + "EDITED = True\n"
+
+
+def test_a_checkout_without_a_commit_is_copied(env, monkeypatch, capsys):
+    """git worktree needs a HEAD: a fresh `git init` falls back to the copy."""
+    monkeypatch.setattr(
+        "recode.server.upgrade.venvs.shutil.which", lambda n: WHICH(n) if n == "git" else None
+    )
+    _git(env, "init", "-q")
+    runner = GitRunner()
+    assert upgrade(env, runner, "--format", "json") == 0
+    assert runner.seen and not any(s["worktree"] for s in runner.seen)
+
+
+@pytest.mark.parametrize("ignored", [False, True])
+def test_a_project_in_a_subfolder_of_a_checkout(tmp_path, monkeypatch, capsys, ignored):
+    """A subfolder is migrated on a worktree of the whole checkout, unless git ignores it (a
+    project unpacked into a cache folder is not the checkout's)."""
+    monkeypatch.setenv("RECODE_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(sys.path))
+    monkeypatch.setattr(
+        "recode.server.upgrade.venvs.shutil.which", lambda n: WHICH(n) if n == "git" else None
+    )
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / ".gitignore").write_text("vendor/\n")
+    project = make_project(repo / ("vendor" if ignored else "libs") / "proj")
+    _git(repo, "init", "-q")
+    _git(repo, "add", ".")
+    _git(repo, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "one")
+    runner = GitRunner()
+    assert upgrade(project, runner, "--write") == 0
+    assert runner.seen and all(s["worktree"] is not ignored for s in runner.seen)
+    assert "np.float64(x)" in (project / "tinyproj" / "__init__.py").read_text()
+    assert _worktrees(repo) == [str(repo)]

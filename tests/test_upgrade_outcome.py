@@ -14,18 +14,36 @@ def run(**outcomes: Outcome) -> TestRun:
 
 
 def test_verdicts():
-    baseline = run(a=P, b=P, c=F, d=P, e=P)
-    before = run(a=F, b=F, c=F, d=P, e=F)
-    after = run(a=P, b=F, c=F, d=F, e=F)
-    causes = {"e": Cause(CauseKind.UNRELATED, "ConnectionRefusedError")}
+    baseline = run(a=P, b=P, c=F, d=P, e=P, f=P)
+    before = run(a=F, b=F, c=F, d=P, e=F, f=F)
+    after = run(a=P, b=F, c=F, d=F, e=F, f=F)
+    causes = {
+        "e": Cause(CauseKind.UNRELATED, "ConnectionRefusedError: [Errno 111] Connection refused"),
+        # regression: feature_engine 1.6.2's 35 tests that pandas 3 broke in its own code
+        "f": Cause(CauseKind.UNRELATED, "UnboundLocalError: cannot access local variable 'is_cat'"),
+    }
     got = {s.id: s.verdict for s in stories(baseline, before, after, causes)}
     assert got == {
         "a": Verdict.FIXED,
         "b": Verdict.STILL_FAILING,
         "c": Verdict.FAILING_AT_BASELINE,
         "d": Verdict.NEWLY_FAILING,
-        "e": Verdict.UNRELATED,
+        "e": Verdict.UNRELATED,  # a service: whatever the baseline did
+        "f": Verdict.STILL_FAILING,  # passed at the baseline, fails in its own code: the upgrade
     }
+    f = next(s for s in stories(baseline, before, after, causes) if s.id == "f")
+    assert f.cause is not None and f.cause.kind is CauseKind.UNKNOWN
+    assert (
+        f.cause.label == "unknown break: UnboundLocalError: cannot access local variable 'is_cat'"
+    )
+    # regression: mizani 0.9.2's 13 tests importing pytz, which pandas 3 no longer installs
+    pytz = {"f": Cause(CauseKind.UNRELATED, "ModuleNotFoundError: No module named 'pytz'")}
+    assert [s.verdict for s in stories(baseline, before, after, pytz) if s.id == "f"] == [
+        Verdict.STILL_FAILING
+    ]
+    # without a baseline nothing says it passed before: it stays unrelated
+    alone = {s.id: s.verdict for s in stories(None, before, after, causes)}
+    assert alone["f"] is Verdict.UNRELATED
     assert exit_status(stories(baseline, before, after, causes), after) == 1
     fixed = run(a=P, b=P, c=F, d=P, e=P)
     assert exit_status(stories(baseline, before, fixed, causes), fixed) == 0

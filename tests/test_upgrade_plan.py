@@ -4,12 +4,14 @@ testrun's reading of pytest's JUnit XML."""
 from __future__ import annotations
 
 import json
+import os
+import time
 from pathlib import Path
 
 import pytest
 
 from recode.dataset.knowledge import load_knowledge_base
-from recode.server.upgrade import plan, testrun
+from recode.server.upgrade import plan, runner, testrun
 from recode.server.upgrade.causes import classify
 from recode.server.upgrade.runner import Completed
 
@@ -99,6 +101,49 @@ def test_another_test_command_has_one_outcome(tmp_path):
     run = testrun.run_tests(tmp_path, tmp_path, "make check", runner, timeout=10)
     assert run.results["make check"].outcome is testrun.Outcome.FAILED
     assert "boom" in run.results["make check"].text
+
+
+UNITTEST = """\
+import unittest
+
+
+class T(unittest.TestCase):
+    def test_ok(self):
+        self.assertEqual(1, 1)
+
+    def test_bad(self):
+        self.assertEqual(1, {bad})
+"""
+
+
+@pytest.mark.parametrize("bad, verdict", [(2, testrun.Outcome.FAILED), (1, testrun.Outcome.PASSED)])
+def test_a_real_unittest_run_is_one_verdict_and_not_counted(tmp_path, bad, verdict):
+    (tmp_path / "test_u.py").write_text(UNITTEST.format(bad=bad))
+    venv = tmp_path / "venv"  # no bin/: `python` is the one on PATH
+    run = testrun.run_tests(venv, tmp_path, "python -m unittest", runner.run, timeout=120)
+    assert run.counted is False and run.problem is None
+    assert list(run.results) == ["python -m unittest"]
+    assert run.results["python -m unittest"].outcome is verdict
+    assert "Ran 2 tests" in run.output
+
+
+def test_a_test_command_past_its_timeout_is_stopped_with_its_children(tmp_path):
+    """The per-run timeout: the command and what it started are killed, and the run says so."""
+    pid_file = tmp_path / "child.pid"
+    command = f"sh -c 'sleep 60 & echo $! > {pid_file}; wait'"
+    started = time.monotonic()
+    run = testrun.run_tests(tmp_path, tmp_path, command, runner.run, timeout=2)
+    assert time.monotonic() - started < 30
+    assert run.timed_out and run.problem == "the test command ran past --test-timeout (2 s)"
+    child = int(pid_file.read_text())
+    for _ in range(50):  # the kill is sent; the child is reaped by init
+        try:
+            os.kill(child, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.1)
+    else:
+        raise AssertionError(f"the test command's child {child} is still running")
 
 
 def test_pytest_that_runs_nothing_is_a_problem(tmp_path):

@@ -4,9 +4,10 @@ The error lines of a traceback (pytest's ``E   `` lines and the failure's messag
 against :data:`PATTERNS`, a table of the errors that removed and changed APIs raise. A match
 names a symbol (``numpy.float_``), a class member (``DataFrame.append``), a keyword parameter
 (``hist(normed)``) or words of a message; the record whose symbol (or note, for messages) fits
-is the cause. An error that fits no record but comes from a library of the upgrade is an
-unknown break, reported with a candidate record for the knowledge base; anything else (a
-collection error or a failure with no library in it) is unrelated to the upgrade.
+is the cause. An error that fits no record but comes from a library of the upgrade, or a
+test's own assertion that fails (a result that changed), is an unknown break, reported with a
+candidate record for the knowledge base where a symbol is named; anything else (a collection
+error or a failure with no library in it) is unrelated to the upgrade.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ class Pattern:
     regex: re.Pattern[str]
     candidate_kind: str  # the ``kind`` of a knowledge-base record for an unknown break
     module: str | None = None  # the module, where the message names it by its alias
+    owner: str | None = None  # the class, where the message names the user's subclass
 
 
 #: The table. Named groups: ``module``, ``owner`` (a class), ``name``, ``callable``, ``text``.
@@ -78,6 +80,25 @@ PATTERNS: tuple[Pattern, ...] = (
         ),
         "signature",
     ),
+    Pattern(  # pandas' options: pd.option_context("mode.use_inf_as_na", ...) after 3.0
+        ErrorKind.MODULE_ATTRIBUTE,
+        re.compile(r"OptionError: No such keys\(s\): '(?P<name>[\w.]+)'"),
+        "removed",
+        module="pandas.options",
+    ),
+    Pattern(  # a deprecation warning the test suite turns into an error
+        ErrorKind.MODULE_ATTRIBUTE,
+        re.compile(r"\b(?P<module>[a-z_]\w*)(?:\.\w+)*\.\w*Warning: (?P<name>\w+) is deprecated"),
+        "deprecated",
+    ),
+    Pattern(  # scikit-learn 1.6+ on an estimator that still defines the old tags method
+        ErrorKind.OBJECT_ATTRIBUTE,
+        re.compile(
+            r"TypeError: Estimator \w+ has defined either `(?P<name>_more_tags)` or `_get_tags`"
+        ),
+        "removed",
+        owner="BaseEstimator",
+    ),
     Pattern(
         ErrorKind.MESSAGE,
         re.compile(
@@ -90,6 +111,11 @@ PATTERNS: tuple[Pattern, ...] = (
 #: Where a library's own code raised: ``.../site-packages/pandas/core/frame.py``.
 _SITE_FRAME = re.compile(r"(?:site|dist)-packages/(\w+)/")
 _ERROR_LINE = re.compile(r"^E\s+(.*)$", re.M)
+#: A traceback's closing line, as Python prints it (the output of a test command other than
+#: pytest: unittest, a make target): ``AttributeError: ...`` at the start of a line.
+_EXCEPTION_LINE = re.compile(
+    r"^((?:[A-Za-z_]\w*\.)*[A-Z]\w*(?:Error|Exception|Warning): .*)$", re.M
+)
 #: The line pytest marks as failing (``>       pd.read_csv(...)``).
 _FAILING_LINE = re.compile(r"^>\s+(.*)$", re.M)
 #: The usual import aliases, for a failing line that calls ``pd.read_csv(...)``.
@@ -102,6 +128,20 @@ ALIASES = {
     "jnp": "jax",
     "sp": "scipy",
 }
+
+
+#: Errors of the test's surroundings, not of its code: a service not running, the network, a
+#: file. (A module missing only at the target is the upgrade's: pandas 3 no longer installs
+#: pytz.)
+_ENVIRONMENT = re.compile(
+    r"^(?:[\w.]+\.)?(?:ConnectionError|ConnectionRefusedError|ConnectionResetError|TimeoutError"
+    r"|URLError|gaierror|PermissionError|FileNotFoundError|OSError)\b"
+)
+
+
+def is_environment(error: str) -> bool:
+    """Whether an error line is the surroundings' (a service, the network, a missing file)."""
+    return _ENVIRONMENT.search(error) is not None
 
 
 class CauseKind(enum.Enum):
@@ -140,8 +180,13 @@ class Cause:
 
 def error_lines(message: str, text: str) -> list[str]:
     """The lines that state the error: pytest's ``E`` lines, last first (the exception that
-    ended the test), then the failure's message."""
+    ended the test), then the failure's message. Output without ``E`` lines (another test
+    command's) gives its tracebacks' exception lines instead."""
     lines = [m.group(1).strip() for m in _ERROR_LINE.finditer(text)]
+    # pytest's explanation of an assertion (``+  where 2 = len(x)``) and diff lines state no error
+    lines = [line for line in lines if not line.startswith(("+", "-", "?"))]
+    if not lines:
+        lines = [m.group(1).strip() for m in _EXCEPTION_LINE.finditer(text)]
     return [*reversed(lines), *message.splitlines()[:1]]
 
 
@@ -163,7 +208,8 @@ def classify(
                 return _cause(pattern, m, line, kb, upgraded, text)
     library = _frame_library(text, upgraded)
     error = next((line for line in lines if line), message)
-    if library is not None and not collection:
+    if (library is not None or error.startswith("AssertionError")) and not collection:
+        # a library's own error, or the test's assertion: a result that changed
         return Cause(CauseKind.UNKNOWN, error, library)
     return Cause(CauseKind.UNRELATED, error, library)
 
@@ -178,7 +224,7 @@ def _cause(
 ) -> Cause:
     groups = m.groupdict()
     module = groups.get("module") or pattern.module
-    name, owner = groups.get("name"), groups.get("owner")
+    name, owner = groups.get("name"), groups.get("owner") or pattern.owner
     record: ApiChange | None = None
     symbol = ""
     if pattern.kind in (ErrorKind.MODULE_ATTRIBUTE, ErrorKind.IMPORT_NAME):
@@ -186,12 +232,16 @@ def _cause(
         record = _by_path(kb, symbol) or _by_tail(kb, name or "", _library_of(module))
     elif pattern.kind is ErrorKind.MODULE:
         symbol = module or ""
+        if "." not in symbol:  # a package not installed: no API of a library changed
+            return Cause(CauseKind.UNRELATED, line, _library_of(symbol))
         record = _by_path(kb, symbol) or _by_prefix(kb, symbol)
     elif pattern.kind is ErrorKind.OBJECT_ATTRIBUTE:
         symbol = f"{owner}.{name}"
         record = _by_tail(kb, symbol, None)
     elif pattern.kind is ErrorKind.KEYWORD:
         func = (groups.get("callable") or "").split(".")
+        if len(func) > 1 and func[-1] == "__init__":  # a constructor's keyword is its class's
+            func = func[:-1]
         symbol = f"{'.'.join(func)}({name})"
         record = _by_keyword(kb, func, name or "")
     else:

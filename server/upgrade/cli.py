@@ -197,76 +197,77 @@ def _run(args: argparse.Namespace, runner: Runner, say: Callable[[str], None]) -
     moved = {c.name for c in the_plan.changes()} | set(the_plan.targets)
     upgraded = {n: v for n, v in the_plan.target.versions.items() if n in moved}
     with tempfile.TemporaryDirectory(prefix="recode-upgrade-") as tmp:
-        ws = Workspace(the_plan.root, Path(tmp))
-        test = _tester(args, ws.copy, runner, say)
-        baseline_run = test(baseline_venv, "baseline") if baseline_venv is not None else None
-        before = test(target_venv, "target versions")
-        if before.problem is not None and not before.results:
-            doc["runs"] = {"target": outcome.run_dict(before)}
-            print(outcome.render(doc, args.format))
-            print(f"recode-upgrade: the tests cannot run: {before.problem}", file=sys.stderr)
-            print(before.output[-2000:], file=sys.stderr)  # what the test command said
-            return 2
-        causes = _causes(before, kb, upgraded)
-        detector = Detector(
-            kb,
-            {
-                lib: LibraryVersion(Version(v), "target")
-                for lib, v in the_plan.target.versions.items()
-                if lib in plan.kb_libs(kb)
-            },
-        )
-        after, rounds = before, []
-        for n in range(1, args.rounds + 1):
-            say(f"migration round {n}")
-            done = ws.migrate(detector, engine)
-            rounds.append(done)
-            if not done.changed:
-                break
-            after = test(target_venv, f"after round {n}")
-            if after.green:
-                break
-        for test_id, cause in _causes(after, kb, upgraded).items():
-            causes.setdefault(test_id, cause)
-        stories = outcome.stories(baseline_run, before, after, causes)
-        doc["runs"] = {
-            "baseline": outcome.run_dict(baseline_run),
-            "target": outcome.run_dict(before),
-            "migrated": outcome.run_dict(after),
-        }
-        left = [p for r in rounds for p in r.problems]
-        left += [
-            f"{path}:{f.start.line + 1}: {f.record.id}: {f.message}"
-            for path, f in plan.findings_at(ws.copy, kb, the_plan.target.versions)
-        ]
-        not_written: list[str] = []
-        if args.write:
-            not_written = ws.write_back(say)
-            left += not_written
-        doc.update(
-            results=[
+        with Workspace(the_plan.root, Path(tmp), runner, say) as ws:
+            test = _tester(args, ws.copy, runner, say)
+            baseline_run = test(baseline_venv, "baseline") if baseline_venv is not None else None
+            before = test(target_venv, "target versions")
+            if before.problem is not None and not before.results:
+                doc["runs"] = {"target": outcome.run_dict(before)}
+                print(outcome.render(doc, args.format))
+                print(f"recode-upgrade: the tests cannot run: {before.problem}", file=sys.stderr)
+                print(before.output[-2000:], file=sys.stderr)  # what the test command said
+                return 2
+            causes = _causes(before, kb, upgraded)
+            detector = Detector(
+                kb,
                 {
-                    "id": s.id,
-                    "baseline": s.baseline.value if s.baseline else None,
-                    "target": s.before.value if s.before else None,
-                    "migrated": s.after.value if s.after else None,
-                    "verdict": s.verdict.value,
-                    "broken_by_upgrade": s.broken_by_upgrade,
-                    "cause": s.cause.to_dict() if s.cause else None,
-                }
-                for s in stories
-            ],
-            summary=outcome.summary(stories),
-            broken_by_upgrade=sum(s.broken_by_upgrade for s in stories),
-            causes=outcome.by_cause(stories),
-            unknown_breaks=_unknown(causes.values()),
-            rounds=[{"fixed": r.fixed, "changed": r.changed} for r in rounds],
-            diff=ws.diff(),
-            left=left,
-            written=args.write and not not_written,
-        )
-        print(outcome.render(doc, args.format))
-        return outcome.exit_status(stories, after)
+                    lib: LibraryVersion(Version(v), "target")
+                    for lib, v in the_plan.target.versions.items()
+                    if lib in plan.kb_libs(kb)
+                },
+            )
+            after, rounds = before, []
+            for n in range(1, args.rounds + 1):
+                say(f"migration round {n}")
+                done = ws.migrate(detector, engine)
+                rounds.append(done)
+                if not done.changed:
+                    break
+                after = test(target_venv, f"after round {n}")
+                if after.green:
+                    break
+            for test_id, cause in _causes(after, kb, upgraded).items():
+                causes.setdefault(test_id, cause)
+            stories = outcome.stories(baseline_run, before, after, causes)
+            doc["runs"] = {
+                "baseline": outcome.run_dict(baseline_run),
+                "target": outcome.run_dict(before),
+                "migrated": outcome.run_dict(after),
+            }
+            left = [p for r in rounds for p in r.problems]
+            left += [
+                f"{path}:{f.start.line + 1}: {f.record.id}: {f.message}"
+                for path, f in plan.findings_at(ws.copy, kb, the_plan.target.versions)
+            ]
+            not_written: list[str] = []
+            if args.write:
+                not_written = ws.write_back(say)
+                left += not_written
+            doc.update(
+                results=[
+                    {
+                        "id": s.id,
+                        "baseline": s.baseline.value if s.baseline else None,
+                        "target": s.before.value if s.before else None,
+                        "migrated": s.after.value if s.after else None,
+                        "verdict": s.verdict.value,
+                        "broken_by_upgrade": s.broken_by_upgrade,
+                        "cause": s.cause.to_dict() if s.cause else None,
+                    }
+                    for s in stories
+                ],
+                summary=outcome.summary(stories),
+                counted=before.counted,  # False: the summary has one verdict, not tests
+                broken_by_upgrade=sum(s.broken_by_upgrade for s in stories),
+                causes=outcome.by_cause(stories),
+                unknown_breaks=_unknown(causes.values()),
+                rounds=[{"fixed": r.fixed, "changed": r.changed} for r in rounds],
+                diff=ws.diff(),
+                left=left,
+                written=args.write and not not_written,
+            )
+            print(outcome.render(doc, args.format))
+            return outcome.exit_status(stories, after)
 
 
 def _tester(args: argparse.Namespace, copy: Path, runner: Runner, say: Callable[[str], None]):
@@ -274,8 +275,7 @@ def _tester(args: argparse.Namespace, copy: Path, runner: Runner, say: Callable[
         venvs.install_project(venv, copy, runner, args.install_cmd)
         say(f"running the tests ({label})")
         result = testrun.run_tests(venv, copy, args.test, runner, timeout=args.test_timeout)
-        counts = outcome.run_dict(result)["counts"]  # type: ignore[index]
-        say(f"  {outcome.counts_line(counts)}" + (f" ({result.problem})" if result.problem else ""))
+        say(f"  {outcome.run_line(outcome.run_dict(result))}")  # type: ignore[arg-type]
         return result
 
     return test
@@ -315,6 +315,7 @@ def _plan_doc(p: plan.Plan) -> dict:
             for path, f in p.findings
         ],
         "runs": {},
+        "counted": True,
         "summary": {},
         "causes": [],
         "unknown_breaks": [],

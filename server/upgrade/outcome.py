@@ -3,12 +3,13 @@ markdown."""
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import json
 from collections import Counter
 from dataclasses import dataclass
 
-from recode.server.upgrade.causes import Cause, CauseKind
+from recode.server.upgrade.causes import Cause, CauseKind, is_environment
 from recode.server.upgrade.testrun import SESSION, Outcome, TestResult, TestRun
 
 
@@ -82,6 +83,18 @@ def stories(
             (causes[cid] for _, cid in found[1:] if cid is not None and cid in causes), None
         )
         b, t0, t1 = (r.outcome if r is not None else None for r, _ in found)
+        if (
+            cause is not None
+            and cause.kind is CauseKind.UNRELATED
+            and b is not None
+            and not b.bad
+            and t0 is not None
+            and t0.bad
+            and not is_environment(cause.error)
+        ):
+            # it passed at the baseline and its error is not the surroundings': a result the
+            # upgrade changed (pandas 3's str dtype leaving a variable unset), not unrelated
+            cause = dataclasses.replace(cause, kind=CauseKind.UNKNOWN)
         out.append(Story(test_id, b, t0, t1, cause))
     return out
 
@@ -142,9 +155,34 @@ def counts_line(counts: dict[str, int]) -> str:
     return ", ".join(f"{n} {k}" for k, n in counts.items() if n) or "no tests"
 
 
-def _cause_line(g: dict) -> str:
+#: what a report says of a run whose tests cannot be counted (a test command other than pytest)
+NOT_COUNTED = (
+    "one verdict for the whole run: the test command is not pytest, its tests cannot be counted"
+)
+
+
+def run_line(run: dict) -> str:
+    """A run of ``run_dict`` in words: its counts, or its one verdict."""
+    if run["counted"]:
+        text = counts_line(run["counts"])
+    else:
+        text = f"the command {run['verdict']} (exit status {run['returncode']}; {NOT_COUNTED})"
+    return text + (f" ({run['problem']})" if run["problem"] else "")
+
+
+def _result_line(doc: dict) -> str:
+    if doc["counted"]:
+        return counts_line(doc["summary"])
+    verdict = next((v for v, n in doc["summary"].items() if n), "no verdict")
+    return f"{verdict} ({NOT_COUNTED})"
+
+
+def _cause_line(g: dict, counted: bool = True) -> str:
     c = g["cause"]
-    tests = "; ".join(f"{len(ids)} {verdict}" for verdict, ids in g["tests"].items())
+    tests = "; ".join(
+        f"{len(ids)} {verdict}" if counted else f"the run {verdict}"
+        for verdict, ids in g["tests"].items()
+    )
     what = g["label"]
     if c["record"] and c["replacement"]:
         what += f" (use {c['replacement']})"
@@ -159,12 +197,11 @@ def _text(doc: dict) -> str:
     for name in ("baseline", "target", "migrated"):
         run = doc["runs"].get(name)
         if run is not None:
-            problem = f" ({run['problem']})" if run["problem"] else ""
-            lines.append(f"Tests {name}: {counts_line(run['counts'])}{problem}")
+            lines.append(f"Tests {name}: {run_line(run)}")
     if doc["summary"]:
-        lines += ["", f"Result: {counts_line(doc['summary'])}"]
+        lines += ["", f"Result: {_result_line(doc)}"]
     if doc["causes"]:
-        lines += ["", "By cause:"] + [f"  {_cause_line(g)}" for g in doc["causes"]]
+        lines += ["", "By cause:"] + [f"  {_cause_line(g, doc['counted'])}" for g in doc["causes"]]
     if doc["unknown_breaks"]:
         lines += ["", "Unknown breaks (candidate knowledge-base records):"]
         lines += [f"  {json.dumps(c)}" for c in doc["unknown_breaks"]]
@@ -189,11 +226,14 @@ def _markdown(doc: dict) -> str:
     for name in ("baseline", "target", "migrated"):
         run = doc["runs"].get(name)
         if run is not None:
-            problem = f" ({run['problem']})" if run["problem"] else ""
-            lines.append(f"| {name} | {counts_line(run['counts'])}{problem} |")
-    lines += ["", f"**Result:** {counts_line(doc['summary'])}", ""]
+            lines.append(f"| {name} | {run_line(run)} |")
+    lines += ["", f"**Result:** {_result_line(doc)}" if doc["summary"] else "", ""]
     if doc["causes"]:
-        lines += ["## By cause", ""] + [f"- {_cause_line(g)}" for g in doc["causes"]] + [""]
+        lines += (
+            ["## By cause", ""]
+            + [f"- {_cause_line(g, doc['counted'])}" for g in doc["causes"]]
+            + [""]
+        )
     if doc["unknown_breaks"]:
         lines += ["## Unknown breaks", ""]
         lines += [f"- `{json.dumps(c)}`" for c in doc["unknown_breaks"]] + [""]
@@ -209,7 +249,11 @@ def run_dict(run: TestRun | None) -> dict | None:
         return None
     counts = Counter(r.outcome.value for r in run.results.values())
     return {
-        "counts": {o.value: counts.get(o.value, 0) for o in Outcome},
+        "counted": run.counted,
+        # a command other than pytest: no counts, its one verdict and exit status instead
+        "counts": {o.value: counts.get(o.value, 0) for o in Outcome} if run.counted else None,
+        "verdict": None if run.counted else ("failed" if run.failing() else "passed"),
+        "returncode": run.returncode,
         "problem": run.problem,
         "output": run.output if run.problem else "",
     }

@@ -5,7 +5,8 @@ with ``-p no:cacheprovider`` (nothing written into the copy), ``--continue-on-co
 (a module that fails to import does not hide the others' results) and ``--junitxml``: outcomes
 and failure texts are read from the XML, never parsed from pytest's console output. Another
 command is run through the shell with the environment active; its exit status is then the one
-outcome known.
+outcome known: the run gets one verdict (passed or failed), and the report says that its tests
+cannot be counted (``TestRun.counted``).
 """
 
 from __future__ import annotations
@@ -59,6 +60,9 @@ class TestRun:
     timed_out: bool = False
     problem: str | None = None  # why the tests did not run at all
     output: str = ""  # the tail of the command's output, for a person
+    #: False for a command other than pytest: one verdict for the whole run, stored as one
+    #: result under the command's own id; the number of tests is not known
+    counted: bool = True
 
     def failing(self) -> dict[str, TestResult]:
         return {k: r for k, r in self.results.items() if r.outcome.bad}
@@ -82,7 +86,7 @@ def run_tests(
     env["PYTHONPATH"] = str(src if src.is_dir() else project)  # a project pip cannot install
     if not is_pytest(argv):
         done = runner(command, cwd=project, env=env, timeout=timeout, shell=True)
-        run = TestRun(returncode=done.returncode, timed_out=done.timed_out)
+        run = TestRun(returncode=done.returncode, timed_out=done.timed_out, counted=False)
         run.output = _tail(done.stdout + done.stderr)
         outcome = Outcome.PASSED if done.returncode == 0 and not done.timed_out else Outcome.FAILED
         run.results[command] = TestResult(command, outcome, text=run.output)
