@@ -67,7 +67,7 @@ def cached(
         ).hexdigest()
         content = hashlib.blake2b(data, digest_size=16).hexdigest()
         entry = cache_dir() / f"{where}-{content}.pickle"
-    except OSError as exc:  # the parser's source cannot be read: no cache
+    except (OSError, RuntimeError) as exc:  # no parser source, or no home folder: no cache
         log.debug("knowledge-base cache not used: %s", exc)
         return parse()
     try:
