@@ -137,3 +137,25 @@ def test_an_unwritable_cache_is_not_used(tmp_path, monkeypatch):
     path = write_kb(tmp_path / "kb", RECORD)
     assert [r.id for r in load_knowledge_base([path]).records] == [RECORD["id"]]
     assert [r.id for r in load_knowledge_base([path]).records] == [RECORD["id"]]
+
+
+def test_an_undecodable_file_is_a_problem_and_the_others_load(cache, tmp_path):
+    folder = tmp_path / "kb"
+    write_kb(folder, RECORD)
+    (folder / "pandas.jsonl").write_bytes(b'{"id": "\xff"}\n')
+    kb = load_knowledge_base([folder])
+    assert [r.id for r in kb.records] == [RECORD["id"]]
+    assert [(p.path, p.line) for p in kb.problems] == [(str(folder / "pandas.jsonl"), 0)]
+    assert "cannot read" in str(kb.problems[0])
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n", "\r"])
+def test_lines_are_numbered_as_open_reads_them(cache, tmp_path, newline):
+    # U+2028 inside a JSON string is not a line break for open(), nor for the loader
+    line = json.dumps({**RECORD, "note": "removed\u2028for good"}, ensure_ascii=False)
+    path = tmp_path / "numpy.jsonl"
+    path.write_bytes(newline.join(["", line, "{broken"]).encode() + newline.encode())
+    kb = load_knowledge_base([path])
+    assert [r.origin for r in kb.records] == ["numpy.jsonl:2"]
+    assert kb.records[0].note == "removed\u2028for good"
+    assert [p.line for p in kb.problems] == [3]
