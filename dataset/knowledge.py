@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import enum
+import io
 import json
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -17,6 +18,8 @@ from pathlib import Path
 from typing import Any, TypeVar, assert_never
 
 from packaging.version import InvalidVersion, Version
+
+from recode.dataset import kb_cache
 
 #: Distribution name -> the top-level import name(s) its symbols start with.
 IMPORT_NAMES: dict[str, tuple[str, ...]] = {
@@ -795,8 +798,10 @@ def fill_rest(rendered: str, marker: str, parts: list[str]) -> str:
     return before + joined + after
 
 
-def iter_jsonl(path: Path) -> Iterator[tuple[int, str]]:
-    with open(path, encoding="utf-8") as fh:
+def iter_jsonl(data: bytes) -> Iterator[tuple[int, str]]:
+    """The non-blank lines of a JSONL file's bytes, numbered, read as ``open()`` reads text
+    (UTF-8, universal newlines)."""
+    with io.TextIOWrapper(io.BytesIO(data), encoding="utf-8") as fh:
         for number, line in enumerate(fh, start=1):
             if line.strip():
                 yield number, line
@@ -809,12 +814,37 @@ def load_file(
     path: Path, libraries: set[str] | None = None
 ) -> tuple[list[ApiChange], list[LoadProblem]]:
     """The records of one JSONL file; with ``libraries`` (canonical names), a line whose
-    ``"library"`` field names another library is skipped unread (not checked either)."""
+    ``"library"`` field names another library is skipped unread (not checked either).
+    Parsed once per content: later loads read the result from :mod:`kb_cache`."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        return [], [LoadProblem(str(path), 0, f"cannot read: {exc}")]
+    return kb_cache.cached(
+        path, data, libraries, lambda: _parse_file(path, data, libraries), _is_parsed_file
+    )
+
+
+def _is_parsed_file(found: object) -> bool:
+    """Whether a cache entry holds what :func:`_parse_file` returns."""
+    return (
+        isinstance(found, tuple)
+        and len(found) == 2
+        and isinstance(found[0], list)
+        and isinstance(found[1], list)
+        and all(isinstance(r, ApiChange) for r in found[0])
+        and all(isinstance(p, LoadProblem) for p in found[1])
+    )
+
+
+def _parse_file(
+    path: Path, data: bytes, libraries: set[str] | None
+) -> tuple[list[ApiChange], list[LoadProblem]]:
     records: list[ApiChange] = []
     problems: list[LoadProblem] = []
     try:
-        lines = list(iter_jsonl(path))
-    except (OSError, UnicodeDecodeError) as exc:
+        lines = list(iter_jsonl(data))
+    except UnicodeDecodeError as exc:
         return [], [LoadProblem(str(path), 0, f"cannot read: {exc}")]
     for number, line in lines:
         if libraries is not None:

@@ -33,8 +33,11 @@ from recode.server.detector import Finding, Position
 from recode.server.lsp.documents import Document, Snapshot
 from recode.server.lsp.incremental import Bindings, Reanalysis, Skeleton, reanalyse, shifted
 from recode.server.lsp.rpc import JsonText
+from recode.server.parsing import parse
 
 if TYPE_CHECKING:
+    from tree_sitter import Tree
+
     from recode.server.lsp.server import RecodeLanguageServer
     from recode.server.lsp.workspaces import Context
 
@@ -348,6 +351,8 @@ class DiagnosticsManager:
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._verify_timers: dict[str, asyncio.TimerHandle] = {}
         self._published: dict[str, _Published] = {}
+        # uri -> (source, its parse) while a first analysis waits for the folder's context
+        self._parsing: dict[str, tuple[bytes, asyncio.Future[Tree]]] = {}
         self.timings: list[tuple[float, bool]] = []  # (seconds, exact) of recent runs
         # seconds from receiving a didChange to having written its publishDiagnostics: wall
         # clock, and the CPU time the server process spent meanwhile
@@ -363,6 +368,8 @@ class DiagnosticsManager:
         incremental fast path may answer (diagnostics).
         """
         folder = self.server.session.folder_for(doc.uri)
+        if folder.context is None and not doc.has_tree:
+            await self._parse_ahead(doc)
         context = await self.server.context_for(folder)
         want = (doc.version, context.generation)
         for cached in (doc.state.exact,) if exact else (doc.state.result, doc.state.exact):
@@ -394,6 +401,24 @@ class DiagnosticsManager:
             if not self.server.session.documents.is_hot(doc.uri):
                 doc.release_tree()  # analysed while cold (or gone cold): keep no tree
         return result
+
+    async def _parse_ahead(self, doc: Document) -> None:
+        """Parse the document in the analysis thread (once for all who ask) while the folder's
+        context is built in a work thread: tree-sitter lets go of the GIL while it parses, so
+        the first diagnostics wait for the longer of the two rather than both."""
+        source = doc.source
+        pending = self._parsing.get(doc.uri)
+        if pending is None or pending[0] is not source:
+            future = asyncio.get_running_loop().run_in_executor(
+                self.server.analysis_pool, parse, source
+            )
+            pending = self._parsing[doc.uri] = (source, future)
+        try:
+            tree = await asyncio.shield(pending[1])
+        finally:
+            if self._parsing.get(doc.uri) is pending:
+                del self._parsing[doc.uri]
+        doc.adopt_tree(source, tree)
 
     async def _compute(
         self, doc: Document, snapshot: Snapshot, context: Context, exact: bool

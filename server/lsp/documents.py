@@ -309,6 +309,16 @@ class Document:
         self._edit = None
         self.state.release_trees()
 
+    @property
+    def has_tree(self) -> bool:
+        return self._tree is not None
+
+    def adopt_tree(self, source: bytes, tree: Tree) -> None:
+        """Keep ``tree``, parsed from ``source`` in another thread, where the document still
+        holds that text and has had no tree since (else :meth:`tree` parses as usual)."""
+        if source is self.source and self._tree is None:
+            self._tree, self._stale, self._changed = tree, False, ()
+
     def tree(self) -> Tree:
         if self._stale or self._tree is None:
             edited = self._tree

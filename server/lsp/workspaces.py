@@ -13,6 +13,7 @@ import os
 import shutil
 import threading
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -133,24 +134,11 @@ def pin_files(root: Path | None) -> list[str]:
     return [str(f) for f in pins_mod.pin_files(root)]
 
 
-def build_context(
-    folder_path: Path | None, settings: Settings, generation: int, kbs: KnowledgeBases
-) -> Context:
-    """Read the environment of a folder and make its detector (runs in a worker thread).
-
-    The watched files are fingerprinted before the environment is read, so a package installed
-    while it is being read still shows up as a change afterwards.
-    """
+def _probe(folder_path: Path | None, settings: Settings) -> tuple[str, list[str], list[str]]:
+    """The folder's interpreter, its site-packages folders, and the problems met finding
+    them."""
     problems: list[str] = []
-    kb = kbs.get(settings.knowledge_base)
-    for problem in kb.problems[:5]:
-        problems.append(f"knowledge base: {problem} (record skipped)")
-    if settings.libraries:
-        kb = kb.restricted(settings.libraries)
-    if settings.project is not None:
-        kb = settings.project.selection().restrict(kb)
-    where = folder_path if folder_path is not None else Path.cwd()
-    root = env_mod.find_root(where)
+    root = env_mod.find_root(folder_path if folder_path is not None else Path.cwd())
     try:
         interpreter = env_mod.find_interpreter(root, resolve_python(settings.python, folder_path))
     except env_mod.InterpreterError as exc:
@@ -162,6 +150,31 @@ def build_context(
         problems.append(f"{exc}; using the default interpreter instead")
         interpreter = env_mod.find_interpreter(root, None)
         site_dirs = [str(p) for p in env_mod.site_packages_dirs(interpreter)]
+    return interpreter, site_dirs, problems
+
+
+def build_context(
+    folder_path: Path | None, settings: Settings, generation: int, kbs: KnowledgeBases
+) -> Context:
+    """Read the environment of a folder and make its detector (runs in a worker thread).
+
+    The watched files are fingerprinted before the environment is read, so a package installed
+    while it is being read still shows up as a change afterwards.
+    """
+    # the knowledge base loads in a thread of its own while this one waits for the
+    # interpreter to say where its packages are (a process of its own)
+    with ThreadPoolExecutor(1, thread_name_prefix="recode-kb") as pool:
+        loading = pool.submit(kbs.get, settings.knowledge_base)
+        interpreter, site_dirs, env_problems = _probe(folder_path, settings)
+        kb = loading.result()
+    problems = [f"knowledge base: {problem} (record skipped)" for problem in kb.problems[:5]]
+    problems.extend(env_problems)
+    if settings.libraries:
+        kb = kb.restricted(settings.libraries)
+    if settings.project is not None:
+        kb = settings.project.selection().restrict(kb)
+    where = folder_path if folder_path is not None else Path.cwd()
+    root = env_mod.find_root(where)
     pins = pin_files(root)
     if settings.project is not None and str(settings.project.path) not in pins:
         pins.append(str(settings.project.path))  # an edit of it rebuilds the context

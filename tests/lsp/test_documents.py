@@ -198,3 +198,30 @@ def test_cold_documents_release_their_trees() -> None:
     again = docs[0].snapshot()  # parsed again on demand
     assert again.tree is not None and again.edit is None  # no incremental base after release
     assert str(again.tree.root_node) == str(parse(b"x = 0\n").root_node)
+
+
+def _change(line: int, col: int, text: str) -> types.TextDocumentContentChangePartial:
+    at = types.Position(line=line, character=col)
+    return types.TextDocumentContentChangePartial(range=types.Range(start=at, end=at), text=text)
+
+
+def test_a_tree_parsed_ahead_is_kept_for_the_text_it_was_parsed_from() -> None:
+    doc = Document.open("file:///a.py", "x = 1\n", 1, "utf-16")
+    source = doc.source
+    tree = parse(source)
+    doc.adopt_tree(source, tree)
+    assert doc.has_tree and doc.snapshot().tree is tree
+
+
+def test_a_tree_parsed_ahead_of_an_edit_is_dropped() -> None:
+    # the first analysis parses in a thread while the folder's context is built; a didChange
+    # that arrives meanwhile must not get the old text's tree
+    doc = Document.open("file:///a.py", "x = 1\n", 1, "utf-16")
+    source = doc.source
+    tree = parse(source)
+    doc.apply([_change(0, 0, "import numpy\n")], 2)
+    doc.adopt_tree(source, tree)
+    snapshot = doc.snapshot()
+    assert snapshot.tree is not tree
+    assert str(snapshot.tree.root_node) == str(parse(doc.source).root_node)
+    assert snapshot.tree.root_node.child(0).type == "import_statement"

@@ -1,0 +1,105 @@
+"""A cache of parsed knowledge-base files, so that a start (the language server's first
+diagnostics, each ``recode-migrate`` run) does not validate 2,000+ records again.
+
+Measured (BENCHMARKS.md, language server): loading the shipped base parses and validates its
+records in 110-145 ms; unpickling the same records takes 35-45 ms.
+
+An entry can never be stale: its name is a hash of everything the parse reads, namely the
+file's bytes (the very bytes then parsed, not a second read), its path (problems name it),
+the libraries kept, the source of the parser (``knowledge.py``) and the versions of Python
+and ``packaging`` (whose ``Version`` objects are stored). A file that changes gets a new
+name; the entry of its old content is removed when the new one is written. An entry that
+cannot be read back (truncated, from another pickle format, not what it should hold) is
+ignored and replaced; a cache folder that cannot be written to is not used. Entries live
+under the user cache folder (``$RECODE_CACHE_DIR``, else ``$XDG_CACHE_HOME/recode``, else
+``~/.cache/recode``), in ``kb/``, where only the user writes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import pickle
+import sys
+import tempfile
+from collections.abc import Callable, Iterable
+from functools import cache
+from importlib.metadata import version
+from pathlib import Path
+from typing import TypeVar
+
+log = logging.getLogger(__name__)
+_T = TypeVar("_T")
+_PARSER = Path(__file__).with_name("knowledge.py")
+
+
+def cache_dir() -> Path:
+    from recode.dataset.release_notes import default_cache_dir
+
+    return default_cache_dir() / "kb"
+
+
+@cache
+def _code_key() -> bytes:
+    """What the parsed records depend on besides the file (read once per process)."""
+    h = hashlib.blake2b(digest_size=16)
+    h.update(_PARSER.read_bytes())
+    h.update(f"{sys.version}|{version('packaging')}|{pickle.HIGHEST_PROTOCOL}".encode())
+    return h.digest()
+
+
+def cached(
+    path: Path,
+    data: bytes,
+    libraries: Iterable[str] | None,
+    parse: Callable[[], _T],
+    valid: Callable[[object], bool],
+) -> _T:
+    """``parse()``'s result for the file at ``path`` whose content is ``data``, from the
+    cache when an entry for exactly these inputs exists and holds what ``valid`` accepts,
+    else parsed and stored."""
+    try:
+        where = hashlib.blake2b(
+            repr((str(path), sorted(libraries) if libraries is not None else None)).encode(),
+            key=_code_key(),
+            digest_size=12,
+        ).hexdigest()
+        content = hashlib.blake2b(data, digest_size=16).hexdigest()
+        entry = cache_dir() / f"{where}-{content}.pickle"
+    except (OSError, RuntimeError) as exc:  # no parser source, or no home folder: no cache
+        log.debug("knowledge-base cache not used: %s", exc)
+        return parse()
+    try:
+        with open(entry, "rb") as fh:
+            found = pickle.load(fh)
+        if valid(found):
+            return found
+        log.debug("ignoring the knowledge-base cache entry %s: not what it should hold", entry)
+    except FileNotFoundError:
+        pass
+    except Exception as exc:  # a broken entry is ignored, and replaced below
+        log.debug("ignoring the knowledge-base cache entry %s: %s", entry, exc)
+    result = parse()
+    _store(entry, where, result)
+    return result
+
+
+def _store(entry: Path, where: str, result: object) -> None:
+    """Write ``entry`` whole (a temporary file renamed over it) and drop the entries of the
+    same file's earlier contents."""
+    try:
+        entry.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=entry.parent, prefix=".", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                pickle.dump(result, fh, protocol=pickle.HIGHEST_PROTOCOL)
+            os.replace(tmp, entry)
+        except BaseException:
+            os.unlink(tmp)
+            raise
+        for old in entry.parent.glob(f"{where}-*.pickle"):
+            if old != entry:
+                old.unlink(missing_ok=True)
+    except (OSError, pickle.PicklingError) as exc:
+        log.debug("knowledge-base cache not written: %s", exc)

@@ -1,0 +1,161 @@
+"""The cache of parsed knowledge-base files (dataset/kb_cache.py): it is used, it follows
+every change of what the parse reads, and a broken or unwritable cache is ignored."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from recode.dataset import kb_cache, knowledge
+from recode.dataset.knowledge import load_knowledge_base
+
+RECORD = {
+    "id": "numpy-2.0-float_",
+    "library": "numpy",
+    "symbol": "numpy.float_",
+    "kind": "removed",
+    "removed_in": "2.0.0",
+    "note": "removed",
+    "fix": {"kind": "rename", "to": "numpy.float64"},
+    "source": {"url": "https://numpy.org/doc/stable/release/2.0.0-notes.html", "version": "2.0.0"},
+}
+
+
+@pytest.fixture
+def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("RECODE_CACHE_DIR", str(tmp_path / "cache"))
+    return tmp_path / "cache" / "kb"
+
+
+def write_kb(folder: Path, *records: dict) -> Path:
+    folder.mkdir(exist_ok=True)
+    path = folder / "numpy.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    return path
+
+
+def no_parsing(monkeypatch: pytest.MonkeyPatch) -> None:
+    def fail(*args: object) -> None:
+        raise AssertionError("parsed again")
+
+    monkeypatch.setattr(knowledge, "_parse_file", fail)
+
+
+def entries(cache: Path) -> list[Path]:
+    return sorted(cache.glob("*.pickle"))
+
+
+def test_second_load_reads_the_cache(cache, tmp_path, monkeypatch):
+    first = load_knowledge_base([write_kb(tmp_path / "kb", RECORD)])
+    assert len(entries(cache)) == 1
+    no_parsing(monkeypatch)
+    again = load_knowledge_base([tmp_path / "kb" / "numpy.jsonl"])
+    assert again.records == first.records and again.problems == first.problems
+
+
+def test_shipped_base_is_the_same_from_the_cache(cache):
+    fresh = load_knowledge_base()
+    cached = load_knowledge_base()
+    assert entries(cache)
+    assert cached.records == fresh.records and cached.problems == fresh.problems
+
+
+def test_a_changed_file_is_parsed_again_and_its_old_entry_removed(cache, tmp_path):
+    path = write_kb(tmp_path / "kb", RECORD)
+    assert [r.replacement for r in load_knowledge_base([path]).records] == [None]
+    before = entries(cache)
+    write_kb(tmp_path / "kb", {**RECORD, "replacement": "numpy.float64"})
+    # the same size and time stamp would not fool it: the key is the content
+    os.utime(path, ns=(before[0].stat().st_mtime_ns,) * 2)
+    assert [r.replacement for r in load_knowledge_base([path]).records] == ["numpy.float64"]
+    after = entries(cache)
+    assert len(after) == 1 and after != before
+
+
+def test_a_broken_record_s_problem_comes_back_from_the_cache(cache, tmp_path, monkeypatch):
+    path = write_kb(tmp_path / "kb", RECORD, {**RECORD, "id": "x", "kind": "gone"})
+    first = load_knowledge_base([path])
+    no_parsing(monkeypatch)
+    assert [str(p) for p in load_knowledge_base([path]).problems] == [
+        str(p) for p in first.problems
+    ]
+    assert "kind must be one of" in str(first.problems[0])
+
+
+def test_other_libraries_or_path_are_other_entries(cache, tmp_path):
+    path = write_kb(tmp_path / "kb", RECORD)
+    assert len(load_knowledge_base([path]).records) == 1
+    assert load_knowledge_base([path], libraries=["pandas"]).records == []
+    copy = tmp_path / "other"
+    copy.mkdir()
+    shutil.copy(path, copy / "numpy.jsonl")
+    problems = load_knowledge_base([copy / "numpy.jsonl", path]).problems
+    assert [p.path for p in problems] == [str(path)]  # the duplicate names its own file
+    assert len(entries(cache)) == 3
+
+
+def test_a_change_of_the_parser_is_a_new_entry(cache, tmp_path, monkeypatch):
+    path = write_kb(tmp_path / "kb", RECORD)
+    load_knowledge_base([path])
+    parser = tmp_path / "knowledge.py"
+    parser.write_bytes(kb_cache._PARSER.read_bytes() + b"\n# changed\n")
+    monkeypatch.setattr(kb_cache, "_PARSER", parser)
+    kb_cache._code_key.cache_clear()
+    try:
+        load_knowledge_base([path])
+    finally:
+        kb_cache._code_key.cache_clear()
+    assert len(entries(cache)) == 2
+
+
+@pytest.mark.parametrize("damage", [b"", b"not a pickle", b"\x80\x05K"])
+def test_a_broken_entry_is_ignored_and_replaced(cache, tmp_path, damage):
+    path = write_kb(tmp_path / "kb", RECORD)
+    expected = load_knowledge_base([path]).records
+    (entry,) = entries(cache)
+    entry.write_bytes(damage)
+    assert load_knowledge_base([path]).records == expected
+    assert entry.read_bytes() != damage
+
+
+def test_an_entry_holding_something_else_is_ignored(cache, tmp_path):
+    path = write_kb(tmp_path / "kb", RECORD)
+    expected = load_knowledge_base([path]).records
+    (entry,) = entries(cache)
+    entry.write_bytes(__import__("pickle").dumps({"not": "records"}))
+    assert load_knowledge_base([path]).records == expected
+
+
+def test_an_unwritable_cache_is_not_used(tmp_path, monkeypatch):
+    blocker = tmp_path / "file"
+    blocker.write_text("a file where the cache folder would be")
+    monkeypatch.setenv("RECODE_CACHE_DIR", str(blocker))
+    path = write_kb(tmp_path / "kb", RECORD)
+    assert [r.id for r in load_knowledge_base([path]).records] == [RECORD["id"]]
+    assert [r.id for r in load_knowledge_base([path]).records] == [RECORD["id"]]
+
+
+def test_an_undecodable_file_is_a_problem_and_the_others_load(cache, tmp_path):
+    folder = tmp_path / "kb"
+    write_kb(folder, RECORD)
+    (folder / "pandas.jsonl").write_bytes(b'{"id": "\xff"}\n')
+    kb = load_knowledge_base([folder])
+    assert [r.id for r in kb.records] == [RECORD["id"]]
+    assert [(p.path, p.line) for p in kb.problems] == [(str(folder / "pandas.jsonl"), 0)]
+    assert "cannot read" in str(kb.problems[0])
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n", "\r"])
+def test_lines_are_numbered_as_open_reads_them(cache, tmp_path, newline):
+    # U+2028 inside a JSON string is not a line break for open(), nor for the loader
+    line = json.dumps({**RECORD, "note": "removed\u2028for good"}, ensure_ascii=False)
+    path = tmp_path / "numpy.jsonl"
+    path.write_bytes(newline.join(["", line, "{broken"]).encode() + newline.encode())
+    kb = load_knowledge_base([path])
+    assert [r.origin for r in kb.records] == ["numpy.jsonl:2"]
+    assert kb.records[0].note == "removed\u2028for good"
+    assert [p.line for p in kb.problems] == [3]
