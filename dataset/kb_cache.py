@@ -35,6 +35,11 @@ _PARSER = Path(__file__).with_name("knowledge.py")
 
 
 def cache_dir() -> Path:
+    """``$RECODE_KB_CACHE_DIR`` where set (the test suite points it at a temporary folder, so
+    that its runs leave nothing in the user's cache), else ``kb/`` in the user cache folder."""
+    own = os.environ.get("RECODE_KB_CACHE_DIR")
+    if own:
+        return Path(own)
     from recode.dataset.release_notes import default_cache_dir
 
     return default_cache_dir() / "kb"

@@ -23,6 +23,19 @@ DATA = Path(__file__).parent / "data"
 TEST_KB = DATA / "kb" / "test.jsonl"
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _kb_cache_of_the_suite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The parsed knowledge base is cached per file (dataset/kb_cache.py); the suite's runs,
+    servers and CLI subprocesses included, keep theirs in a temporary folder, not the user's."""
+    before = os.environ.get("RECODE_KB_CACHE_DIR")
+    os.environ["RECODE_KB_CACHE_DIR"] = str(tmp_path_factory.mktemp("kb-cache"))
+    yield
+    if before is None:
+        os.environ.pop("RECODE_KB_CACHE_DIR", None)
+    else:
+        os.environ["RECODE_KB_CACHE_DIR"] = before
+
+
 def versions(**libs: str) -> dict[str, LibraryVersion]:
     return {
         name.replace("_", "-"): LibraryVersion(Version(v), "installed") for name, v in libs.items()

@@ -3,6 +3,7 @@ every change of what the parse reads, and a broken or unwritable cache is ignore
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import shutil
@@ -28,6 +29,7 @@ RECORD = {
 @pytest.fixture
 def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("RECODE_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("RECODE_KB_CACHE_DIR", raising=False)  # set for the whole suite
     return tmp_path / "cache" / "kb"
 
 
@@ -159,3 +161,32 @@ def test_lines_are_numbered_as_open_reads_them(cache, tmp_path, newline):
     assert [r.origin for r in kb.records] == ["numpy.jsonl:2"]
     assert kb.records[0].note == "removed\u2028for good"
     assert [p.line for p in kb.problems] == [3]
+
+
+def test_the_suite_keeps_its_cache_out_of_the_users(tmp_path, monkeypatch):
+    monkeypatch.setenv("RECODE_KB_CACHE_DIR", str(tmp_path / "mine"))
+    assert kb_cache.cache_dir() == tmp_path / "mine"
+
+
+def test_the_parse_lives_where_the_key_reads_it():
+    """An entry's key hashes knowledge.py's source as the parser's: the parse must not depend
+    on other recode modules, or a change there would leave entries stale."""
+    tree = ast.parse(kb_cache._PARSER.read_text())
+    imported = {
+        node.module
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("recode")
+    } | {
+        f"{node.module}.{a.name}"
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom) and node.module == "recode.dataset"
+        for a in node.names
+    }
+    imported |= {
+        a.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Import)
+        for a in node.names
+        if a.name.startswith("recode")
+    }
+    assert imported <= {"recode.dataset", "recode.dataset.kb_cache"}, imported
