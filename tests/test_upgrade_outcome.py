@@ -71,3 +71,22 @@ def test_a_failed_session_stands_for_every_test():
     all_stories = stories(baseline, before, before, {SESSION: cause})
     assert [s.id for s in all_stories] == ["tests.t::test_a", "tests.u::test_b"]
     assert all(s.verdict is Verdict.STILL_FAILING and s.cause is cause for s in all_stories)
+
+
+def test_a_test_skipped_at_the_baseline_is_not_broken_by_the_upgrade():
+    """regression: empyrical's 30 tests skipped at the baseline (and after the migration) fell
+    with their module at the target and were counted as broken by the upgrade."""
+    module = "tests.t"
+    baseline = TestRun(
+        {
+            "tests.t::test_a": TestResult("tests.t::test_a", Outcome.PASSED),
+            "tests.t::test_s": TestResult("tests.t::test_s", Outcome.SKIPPED),
+        }
+    )
+    before = TestRun(
+        {module: TestResult(module, Outcome.ERROR, "collection failure", collection=True)}
+    )
+    after = TestRun(dict(baseline.results))
+    cause = Cause(CauseKind.KNOWN, "KeyError: 0")
+    broken = {s.id: s.broken_by_upgrade for s in stories(baseline, before, after, {module: cause})}
+    assert broken == {"tests.t::test_a": True, "tests.t::test_s": False}
