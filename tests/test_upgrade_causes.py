@@ -46,6 +46,8 @@ def kb():
         ("tests.test_errors::test_type_object", "pandas-2.0-Series-iteritems"),
         ("tests.test_errors::test_read_csv_keyword", "pandas-2.0-read_csv-error_bad_lines"),
         ("tests.test_errors::test_module", "pandas-2.0-util-testing"),
+        # pandas 3's "Invalid frequency: H": the value record of the callable the test calls
+        ("tests.test_errors::test_frequency", "pandas-3.0-date_range-freq-H"),
     ],
 )
 def test_real_failures_map_to_their_records(failures, kb, test_id, record):
@@ -57,12 +59,12 @@ def test_real_failures_map_to_their_records(failures, kb, test_id, record):
 
 def test_a_pandas_message_without_a_record_is_an_unknown_break(failures, kb):
     r = failures["tests.test_errors::test_frequency"]
-    cause = classify(r.message, r.text, kb, UPGRADED)
+    cause = classify(r.message, r.text, KnowledgeBase([], []), UPGRADED)
     assert cause.kind is CauseKind.UNKNOWN
     assert cause.candidate == {
         "library": "pandas",
-        "symbol": "Invalid frequency: H",
-        "kind": "behavior",
+        "symbol": "pandas: value 'H'",
+        "kind": "signature",
         "version": "3.1.1",
     }
     r = failures["tests.test_errors::test_no_longer_supported"]

@@ -25,6 +25,7 @@ class ErrorKind(enum.Enum):
     IMPORT_NAME = "import name"  # ImportError: cannot import name 'x' from 'm'
     MODULE = "module"  # ModuleNotFoundError: No module named 'm.sub'
     KEYWORD = "keyword"  # TypeError: f() got an unexpected keyword argument 'k'
+    VALUE = "value"  # ValueError: Invalid frequency: M (a value a record lists is refused)
     MESSAGE = "message"  # a library's own words: "is no longer supported", "Invalid frequency"
 
 
@@ -98,6 +99,12 @@ PATTERNS: tuple[Pattern, ...] = (
         ),
         "removed",
         owner="BaseEstimator",
+    ),
+    Pattern(  # pandas 3's removed offset and unit aliases: the value records name them
+        ErrorKind.VALUE,
+        re.compile(r"ValueError: Invalid frequency: (?P<name>[\w-]+)"),
+        "signature",
+        module="pandas",
     ),
     Pattern(
         ErrorKind.MESSAGE,
@@ -244,6 +251,9 @@ def _cause(
             func = func[:-1]
         symbol = f"{'.'.join(func)}({name})"
         record = _by_keyword(kb, func, name or "")
+    elif pattern.kind is ErrorKind.VALUE:
+        symbol = f"{module}: value {name!r}"
+        record = _by_value(kb, name or "", _library_of(module), text)
     else:
         words = groups.get("text") or line
         record = _by_words(kb, words, _frame_library(text, upgraded))
@@ -316,6 +326,19 @@ def _owner_library(kb: KnowledgeBase, owner: str | None) -> str | None:
 def _by_path(kb: KnowledgeBase, path: str) -> ApiChange | None:
     records = [r for r in kb.by_path.get(path, []) if r.parameter is None]
     return records[0] if records else None
+
+
+def _by_value(kb: KnowledgeBase, value: str, library: str | None, text: str) -> ApiChange | None:
+    """A record of ``library`` that lists ``value`` (as a string literal) among the values it
+    refuses; of those, one whose callable the traceback names (``date_range``), else the first."""
+    literals = {repr(value), f'"{value}"'}
+    found = [
+        r
+        for r in kb.records
+        if (library is None or r.library == library) and literals & set(r.values)
+    ]
+    named = [r for r in found if re.search(rf"\b{re.escape(r.path.rsplit('.', 1)[-1])}\b", text)]
+    return (named or found or [None])[0]
 
 
 def _by_prefix(kb: KnowledgeBase, module: str) -> ApiChange | None:
