@@ -430,6 +430,12 @@ class Detector:
         nested: list[int] = []
         for at in outline.keywords(b"import"):
             start, end = outline.logical_line(at)
+            unit = outline.unit_at(at)
+            if unit is not None and unit.start < start and not sparse.defines(source, unit):
+                # an indented line of a top-level statement other than a class or function
+                # (``from m\n import x``, broken code tree-sitter joins into one import; or a
+                # block's body): its unit, not its line, is what gets parsed
+                start = unit.start
             if source[start] not in b" \t":
                 top.append(at)
             elif self._root_name.search(source, start, end):

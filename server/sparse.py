@@ -251,6 +251,15 @@ class Outline:
         return ranges == [(self.units[0].start, len(self.source))] if self.units else True
 
 
+def defines(source: bytes, unit: Unit) -> bool:
+    """Whether ``unit`` is a class or function definition (decorated or not), whose indented
+    lines are a body of their own rather than lines of one statement or block."""
+    start = unit.start
+    return source[start : start + 1] == b"@" or bool(
+        _CLASS.match(source, start) or _DEF.match(source, start)
+    )
+
+
 def outline(source: bytes) -> Outline | None:
     """The units of ``source``, or None where the scan is unsure (see the module docstring)."""
     if b"\0" in source or b"\f" in source or b"\x0b" in source:

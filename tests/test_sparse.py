@@ -454,3 +454,14 @@ def test_dataset_examples():
     from tests.test_prefilter import dataset_sources
 
     assert same_findings(everything_active(), dataset_sources()) > 1000
+
+
+def test_an_import_joined_to_the_line_above_is_parsed():
+    """regression (found by test_mutated_examples): ``from m`` and an indented ``import x`` on
+    the next line, broken code that tree-sitter reads as one import, were one unit whose import
+    keyword the partial parse left out (its line starts indented), so the finding was lost."""
+    source = b"from scrapy.utils.python\n import is_writable\nok = is_writable('/tmp/ouQ')\n"
+    detector = everything_active()
+    whole = [_key(f) for f in detector.detect(source, prefilter=False)]
+    assert [k[0] for k in whole] == ["scrapy-2.0-is_writable"] * 2
+    assert [_key(f) for f in detector.detect(source)] == whole
