@@ -251,10 +251,14 @@ class Outline:
         return ranges == [(self.units[0].start, len(self.source))] if self.units else True
 
 
+_BLANK_OR_COMMENT_LINES = re.compile(rb"(?:[ \t]*+(?:#[^\r\n]*+)?\r?\n)*+")
+
+
 def defines(source: bytes, unit: Unit) -> bool:
     """Whether ``unit`` is a class or function definition (decorated or not), whose indented
-    lines are a body of their own rather than lines of one statement or block."""
-    start = unit.start
+    lines are a body of their own rather than lines of one statement or block. (The first unit
+    starts at the file's start: comments and blank lines before its code are skipped.)"""
+    start = _BLANK_OR_COMMENT_LINES.match(source, unit.start).end()
     return source[start : start + 1] == b"@" or bool(
         _CLASS.match(source, start) or _DEF.match(source, start)
     )

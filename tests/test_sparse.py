@@ -465,3 +465,14 @@ def test_an_import_joined_to_the_line_above_is_parsed():
     whole = [_key(f) for f in detector.detect(source, prefilter=False)]
     assert [k[0] for k in whole] == ["scrapy-2.0-is_writable"] * 2
     assert [_key(f) for f in detector.detect(source)] == whole
+
+
+def test_a_definition_after_leading_comments_is_one():
+    from recode.server import sparse
+
+    source = b"# header\n\n@decorate\ndef f():\n    import numpy as np\n"
+    unit = sparse.outline(source).units[0]
+    assert sparse.defines(source, unit)
+    assert not sparse.defines(
+        b"# header\nx = f(\n    1)\n", sparse.outline(b"# header\nx = f(\n    1)\n").units[0]
+    )
