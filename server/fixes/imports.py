@@ -12,7 +12,7 @@ from recode.server.fixes.edits import Edit
 from recode.server.fixes.site import NoFix
 
 if TYPE_CHECKING:
-    from recode.server.detector import Analysis
+    from recode.server.detector import Analysis, Binding
 
 
 def split_path(path: str) -> tuple[str, str]:
@@ -109,3 +109,11 @@ def remove_import_item(stmt: Node, item: Node, source: bytes) -> Edit:
 
 def line_start(source: bytes, byte: int) -> int:
     return source.rfind(b"\n", 0, byte) + 1
+
+
+def from_binding(analysis: Analysis, name: Node) -> Binding:
+    """The binding ``from m import name`` makes (the item's name node), or :class:`NoFix`."""
+    for b in analysis.bindings:
+        if b.kind == "from" and b.name_node is not None and b.name_node.id == name.id:
+            return b
+    raise NoFix

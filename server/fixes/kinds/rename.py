@@ -8,6 +8,7 @@ from recode.server.fixes.edits import Edit
 from recode.server.fixes.imports import (
     drop_item,
     free_alias,
+    from_binding,
     line_start,
     remove_import_item,
     spell,
@@ -75,16 +76,7 @@ def _rename_import_site(finding: Finding, analysis: Analysis, site: FixSite) -> 
             raise NoFix
         return (Edit(name.start_byte, name.end_byte, new),)
     if stmt.type == "import_from_statement":
-        binding = next(
-            (
-                b
-                for b in analysis.bindings
-                if b.kind == "from" and b.name_node is not None and b.name_node.id == name.id
-            ),
-            None,
-        )
-        if binding is None:
-            raise NoFix
+        binding = from_binding(analysis, name)
         return _rename_from_binding(binding, new, analysis)
     # import a.b as c: only an aliased import can be renamed without touching its uses
     if (

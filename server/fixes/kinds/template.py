@@ -17,7 +17,7 @@ from tree_sitter import Node
 
 from recode.dataset.knowledge import PLACEHOLDER, Fix, Target, fill_rest, value_map
 from recode.server.fixes.edits import Edit, overlaps
-from recode.server.fixes.imports import remove_import_item, spell, split_path
+from recode.server.fixes.imports import from_binding, remove_import_item, spell, split_path
 from recode.server.fixes.python_ast import PARSE_LOCK
 from recode.server.fixes.site import FixSite, NoFix
 from recode.server.parsing import text
@@ -140,16 +140,7 @@ def _template_import(finding: Finding, analysis: Analysis, site: FixSite) -> tup
     stmt, name = site.import_stmt, site.import_name
     if stmt.type != "import_from_statement" or name is None:
         raise NoFix
-    binding = next(
-        (
-            b
-            for b in analysis.bindings
-            if b.kind == "from" and b.name_node is not None and b.name_node.id == name.id
-        ),
-        None,
-    )
-    if binding is None:
-        raise NoFix
+    binding = from_binding(analysis, name)
     quoted = rb"""['"]""" + re.escape(binding.name.encode()) + rb"""['"]"""
     if b"__all__" in analysis.source and re.search(quoted, analysis.source):
         raise NoFix(
