@@ -437,10 +437,7 @@ def _removal(
         or gone.parent.type != "module"
         or is_function(gone)
         or _inner(gone).type == _CLASS
-        or any(
-            line.strip() and not line.strip().startswith(b"#")
-            for line in base.source[gone.end_byte : hi_old].split(b"\n")
-        )
+        or not _blank_or_comments(base.source[gone.end_byte : hi_old])
     ):
         return None
     # the statements tree-sitter read again are as they were
@@ -451,16 +448,8 @@ def _removal(
             shift = 0 if node.end_byte <= lo else delta if node.start_byte >= hi_new else None
             if shift is None:
                 return None
-            old = find_statement(
-                base.tree.root_node, node.start_byte - shift, node.start_byte - shift + 1
-            )
             if (
-                old is None
-                or old.start_byte != node.start_byte - shift
-                or old.end_byte != node.end_byte - shift
-                or base.source[old.start_byte : old.end_byte]
-                != snapshot.source[node.start_byte : node.end_byte]
-                or str(old) != str(node)
+                not _unchanged(base, snapshot, node, shift)
                 or snapshot.source[
                     _line_start(snapshot.source, node.start_byte) : node.start_byte
                 ].strip()
@@ -538,10 +527,7 @@ def _added_statement(
         stmt is None
         or not (lo <= stmt.start_byte and stmt.end_byte <= hi_new)
         # after it, the typed text holds only whitespace and comments
-        or any(
-            line.strip() and not line.strip().startswith(b"#")
-            for line in snapshot.source[stmt.end_byte : hi_new].split(b"\n")
-        )
+        or not _blank_or_comments(snapshot.source[stmt.end_byte : hi_new])
         or is_function(stmt)
         or _inner(stmt).type == _CLASS
         or stmt.has_error
@@ -566,19 +552,28 @@ def _added_statement(
                 shift = delta
             else:
                 return None  # a statement around the typed text changed
-            old = find_statement(
-                base.tree.root_node, node.start_byte - shift, node.start_byte - shift + 1
-            )
-            if (
-                old is None
-                or old.start_byte != node.start_byte - shift
-                or old.end_byte != node.end_byte - shift
-                or base.source[old.start_byte : old.end_byte]
-                != snapshot.source[node.start_byte : node.end_byte]
-                or str(old) != str(node)
-            ):
+            if not _unchanged(base, snapshot, node, shift):
                 return None
     return stmt
+
+
+def _unchanged(base: Snapshot, snapshot: Snapshot, node: Node, shift: int) -> bool:
+    """Whether the statement ``node`` of the new tree, read again by tree-sitter, stands in
+    the old tree ``shift`` bytes earlier with the same bytes and the same tree."""
+    old = find_statement(base.tree.root_node, node.start_byte - shift, node.start_byte - shift + 1)
+    return (
+        old is not None
+        and old.start_byte == node.start_byte - shift
+        and old.end_byte == node.end_byte - shift
+        and base.source[old.start_byte : old.end_byte]
+        == snapshot.source[node.start_byte : node.end_byte]
+        and str(old) == str(node)
+    )
+
+
+def _blank_or_comments(text: bytes) -> bool:
+    """Whether ``text`` holds only whitespace and comments, line by line."""
+    return not any(line.strip() and not line.strip().startswith(b"#") for line in text.split(b"\n"))
 
 
 def _ends_its_line(source: bytes, end: int) -> bool:
