@@ -365,6 +365,52 @@ def test_plan_only_makes_no_environment(env, capsys):
     assert "numpy-2.0-float_" in capsys.readouterr().out
 
 
+@pytest.fixture
+def unsafe_kb(tmp_path):
+    """The two numpy records the tiny project hits, np.product's rename marked unsafe."""
+    shipped = Path(__file__).resolve().parents[1] / "dataset" / "kb" / "numpy.jsonl"
+    records = []
+    for line in shipped.read_text().splitlines():
+        record = json.loads(line)
+        if record["id"] == "numpy-2.0-product":
+            record["fix"].update(applicability="unsafe", unsafe_because="a made-up corner case")
+        if record["id"] in ("numpy-2.0-float_", "numpy-2.0-product"):
+            records.append(json.dumps(record))
+    folder = tmp_path / "kb"
+    folder.mkdir()
+    (folder / "numpy.jsonl").write_text("\n".join(records) + "\n")
+    return folder
+
+
+def test_unsafe_fixes_are_made_only_when_asked(env, unsafe_kb, capsys):
+    assert upgrade(env, FakeRunner(), "--kb", str(unsafe_kb), "--format", "json") == 1
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["unsafe_fixes"] is False
+    assert {f["record"]: f["fix"] for f in doc["findings"]} == {
+        "numpy-2.0-float_": "safe",
+        "numpy-2.0-product": "unsafe",
+    }
+    assert doc["summary"]["fixed"] == 1
+    assert "+    return np.float64(x)" in doc["diff"] and "np.prod(" not in doc["diff"]
+    assert any("numpy-2.0-product" in x for x in doc["left"])
+
+    assert upgrade(env, FakeRunner(), "--kb", str(unsafe_kb), "--unsafe-fixes") == 0
+    out = capsys.readouterr().out
+    assert "+    return np.prod(values)" in out
+    assert "numpy-2.0-product: " in out and "(unsafe fix)" in out
+
+
+def test_the_project_configuration_can_ask_for_unsafe_fixes(env, unsafe_kb, capsys):
+    with (env / "pyproject.toml").open("a") as f:
+        f.write("\n[tool.recode]\nunsafe-fixes = true\n")
+    assert upgrade(env, FakeRunner(), "--kb", str(unsafe_kb), "--format", "json") == 0
+    assert json.loads(capsys.readouterr().out)["summary"]["fixed"] == 2
+    # the flag overrides the configuration, as recode-migrate's does
+    args = ("--kb", str(unsafe_kb), "--no-unsafe-fixes", "--format", "markdown")
+    assert upgrade(env, FakeRunner(), *args) == 1
+    assert "(unsafe fix: not made without --unsafe-fixes)" in capsys.readouterr().out
+
+
 @pytest.mark.slow
 @pytest.mark.integration
 def test_real_upgrade(tmp_path):

@@ -19,6 +19,7 @@ from packaging.version import Version
 
 from recode.dataset.knowledge import KnowledgeBase, load_knowledge_base
 from recode.server import environment as env_mod
+from recode.server.config import ConfigError, config_for_folder
 from recode.server.detector import Detector
 from recode.server.severity import LibraryVersion
 from recode.server.upgrade import outcome, plan, testrun, venvs
@@ -87,6 +88,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--write",
         action="store_true",
         help="bring the migrated files back into PATH (default: only the copy is changed)",
+    )
+    p.add_argument(
+        "--unsafe-fixes",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="make unsafe fixes too (those that may change behaviour in a corner case the "
+        "finding names), as recode-migrate --unsafe-fixes; default: the project "
+        "configuration's unsafe-fixes, else no",
     )
     p.add_argument("--rounds", type=int, default=3, help="migration rounds at most (default: 3)")
     p.add_argument(
@@ -178,9 +187,17 @@ def _run(args: argparse.Namespace, runner: Runner, say: Callable[[str], None]) -
     if problem:
         print(f"recode-upgrade: {problem}", file=sys.stderr)
         return 2
+    try:
+        config = config_for_folder(args.path.resolve())
+    except ConfigError as exc:
+        print(f"recode-upgrade: {exc}", file=sys.stderr)
+        return 2
+    if args.unsafe_fixes is None:  # the flag, else the project's own choice, as recode-migrate
+        args.unsafe_fixes = bool(config is not None and config.unsafe_fixes)
     kb = load_knowledge_base(args.kb or None)
     the_plan = make_plan(args, kb, runner, say)
     doc = _plan_doc(the_plan)
+    doc["unsafe_fixes"] = args.unsafe_fixes
     if args.plan:
         print(outcome.render(doc, args.format))
         return 1 if the_plan.findings else 0
@@ -219,7 +236,7 @@ def _run(args: argparse.Namespace, runner: Runner, say: Callable[[str], None]) -
             after, rounds = before, []
             for n in range(1, args.rounds + 1):
                 say(f"migration round {n}")
-                done = ws.migrate(detector, engine)
+                done = ws.migrate(detector, engine, unsafe_fixes=args.unsafe_fixes)
                 rounds.append(done)
                 if not done.changed:
                     break
@@ -311,6 +328,8 @@ def _plan_doc(p: plan.Plan) -> dict:
                 "record": f.record.id,
                 "message": f.message,
                 "fixable": f.fixable,
+                # "unsafe": made only with --unsafe-fixes (the record names the corner case)
+                "fix": None if not f.fixable else ("safe" if f.applies(False) else "unsafe"),
             }
             for path, f in p.findings
         ],

@@ -189,7 +189,10 @@ def _text(doc: dict) -> str:
     lines = [f"recode-upgrade {doc['project']} (Python {doc['python']})", "", "Changes:"]
     lines += [f"  {c['name']}: {c['before'] or '-'} -> {c['after'] or '-'}" for c in doc["changes"]]
     lines += ["", f"Knowledge base at the target versions: {len(doc['findings'])} findings"]
-    lines += [f"  {f['path']}:{f['line']}: {f['record']}: {f['message']}" for f in doc["findings"]]
+    lines += [
+        f"  {f['path']}:{f['line']}: {f['record']}: {f['message']}{_unsafe(f, doc)}"
+        for f in doc["findings"]
+    ]
     for name in ("baseline", "target", "migrated"):
         run = doc["runs"].get(name)
         if run is not None:
@@ -216,7 +219,8 @@ def _markdown(doc: dict) -> str:
     ]
     lines += ["", f"## Knowledge base at the target versions ({len(doc['findings'])} findings)", ""]
     lines += [
-        f"- `{f['path']}:{f['line']}` `{f['record']}`: {f['message']}" for f in doc["findings"]
+        f"- `{f['path']}:{f['line']}` `{f['record']}`: {f['message']}{_unsafe(f, doc)}"
+        for f in doc["findings"]
     ]
     lines += ["", "## Tests", "", "| run | outcome |", "|---|---|"]
     for name in ("baseline", "target", "migrated"):
@@ -253,3 +257,14 @@ def run_dict(run: TestRun | None) -> dict | None:
         "problem": run.problem,
         "output": run.output if run.problem else "",
     }
+
+
+def _unsafe(finding: dict, doc: dict) -> str:
+    """A note on a finding whose fix is unsafe, which is made only with --unsafe-fixes."""
+    if finding.get("fix") != "unsafe":
+        return ""
+    return (
+        " (unsafe fix)"
+        if doc.get("unsafe_fixes")
+        else " (unsafe fix: not made without --unsafe-fixes)"
+    )

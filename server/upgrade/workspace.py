@@ -145,9 +145,11 @@ class Workspace:
             str(p.relative_to(self.copy)) for p, _ in iter_python_files([self.copy]) if p.is_file()
         )
 
-    def migrate(self, detector: Detector, model: object | None = None) -> Round:
+    def migrate(
+        self, detector: Detector, model: object | None = None, *, unsafe_fixes: bool = False
+    ) -> Round:
         """One round of fixes over every Python file of the copy (``process_file``, write
-        mode; with the model engine when given)."""
+        mode; unsafe fixes too with ``unsafe_fixes``; the model engine when given)."""
         done = Round()
         for rel in self.python_files():
             result = process_file(
@@ -156,6 +158,7 @@ class Workspace:
                 "write",
                 display=rel,
                 model=model,  # type: ignore[arg-type]
+                unsafe_fixes=unsafe_fixes,
             )
             if result.fixed:
                 done.fixed += result.fixed
