@@ -14,7 +14,10 @@ Broken tests: passed at the baseline, failed at the target. Reported: broken, pa
 after recode-upgrade, and after ruff; the unknown breaks found. Environments are cached
 (``~/.cache/recode/upgrade``), so a second run costs the test runs only.
 
-Usage: ``python bench/bench_upgrade.py [--only NAME] [--json OUT]``.
+With ``--unsafe-fixes``, a third run of ``recode-upgrade --unsafe-fixes`` (no baseline) gives
+another column: the tests passing again when the unsafe fixes are made too.
+
+Usage: ``python bench/bench_upgrade.py [--only NAME] [--unsafe-fixes] [--json OUT]``.
 """
 
 from __future__ import annotations
@@ -173,8 +176,9 @@ def _sdist(downloads: Path, p: Project) -> Path | None:
     )
 
 
-def upgrade(folder: Path, p: Project, baseline: bool) -> dict:
+def upgrade(folder: Path, p: Project, baseline: bool, unsafe: bool = False) -> dict:
     argv = [sys.executable, "-m", "recode.server.upgrade.cli", str(folder), "--format", "json"]
+    argv += ["--unsafe-fixes" if unsafe else "--no-unsafe-fixes"]
     argv += ["--test", p.test, "--test-timeout", "600"]
     for spec in p.to():
         argv += ["--to", spec]
@@ -201,11 +205,19 @@ def ruff_copy(folder: Path) -> Path:
     return copy
 
 
-def measure(p: Project) -> dict:
+def measure(p: Project, unsafe: bool = False) -> dict:
     folder = fetch(p)
     doc = upgrade(folder, p, baseline=True)
     broken = [r["id"] for r in doc["results"] if r["broken_by_upgrade"]]
     recode_ok = [r["id"] for r in doc["results"] if r["id"] in broken and r["migrated"] == "passed"]
+    unsafe_ok = None
+    if unsafe:
+        unsafe_doc = upgrade(folder, p, baseline=False, unsafe=True)
+        unsafe_ok = [
+            r["id"]
+            for r in unsafe_doc["results"]
+            if r["id"] in broken and r["migrated"] == "passed"
+        ]
     ruff_doc = upgrade(ruff_copy(folder), p, baseline=False)
     ruff_ok = [
         r["id"] for r in ruff_doc["results"] if r["id"] in broken and r["target"] == "passed"
@@ -218,6 +230,7 @@ def measure(p: Project) -> dict:
         "baseline": doc["runs"]["baseline"]["counts"],
         "broken": len(broken),
         "recode_upgrade": len(recode_ok),
+        "recode_upgrade_unsafe": None if unsafe_ok is None else len(unsafe_ok),
         "ruff": len(ruff_ok),
         "still_broken": sorted(set(broken) - set(recode_ok)),
         # the blockers: each cause of broken tests, its error, its record and whether the record
@@ -253,6 +266,11 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--only", help="one project by name")
     ap.add_argument("--json", type=Path, help="write the figures here too")
+    ap.add_argument(
+        "--unsafe-fixes",
+        action="store_true",
+        help="also run recode-upgrade --unsafe-fixes (another column)",
+    )
     args = ap.parse_args()
     rows = []
     for p in PROJECTS:
@@ -260,20 +278,28 @@ def main() -> None:
             continue
         print(f"{p.name}=={p.version} ...", file=sys.stderr, flush=True)
         try:
-            rows.append(measure(p))
+            rows.append(measure(p, args.unsafe_fixes))
         except (RuntimeError, subprocess.CalledProcessError, json.JSONDecodeError) as exc:
             rows.append({"project": f"{p.name}=={p.version}", "error": str(exc)[-2000:]})
-    print("| project | tests | broken by the upgrade | pass after recode-upgrade | after ruff |")
-    print("|---|---|---|---|---|")
-    total = [0, 0, 0]
+    unsafe = " with --unsafe-fixes |" if args.unsafe_fixes else ""
+    print(
+        f"| project | tests | broken by the upgrade | pass after recode-upgrade |{unsafe}"
+        " after ruff |"
+    )
+    print("|---|---|---|---|---|" + ("---|" if unsafe else ""))
+    total = {"broken": 0, "recode_upgrade": 0, "recode_upgrade_unsafe": 0, "ruff": 0}
     for r in rows:
         if "error" in r:
             print(f"| {r['project']} | error: {r['error'].splitlines()[-1][:80]} | | | |")
             continue
-        total = [total[0] + r["broken"], total[1] + r["recode_upgrade"], total[2] + r["ruff"]]
-        cells = [r["project"], r["tests"], r["broken"], r["recode_upgrade"], r["ruff"]]
-        print("| " + " | ".join(str(c) for c in cells) + " |")
-    print(f"| total | | {total[0]} | {total[1]} | {total[2]} |")
+        for key in total:
+            total[key] += r[key] or 0
+        cells = [r["project"], r["tests"], r["broken"], r["recode_upgrade"]]
+        cells += [r["recode_upgrade_unsafe"]] if unsafe else []
+        print("| " + " | ".join(str(c) for c in [*cells, r["ruff"]]) + " |")
+    sums = [total["broken"], total["recode_upgrade"]]
+    sums += [total["recode_upgrade_unsafe"]] if unsafe else []
+    print("| total | | " + " | ".join(str(c) for c in [*sums, total["ruff"]]) + " |")
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2))
 
