@@ -19,6 +19,7 @@ from recode.dataset.knowledge import load_knowledge_base
 from recode.server.detector import Detector
 from recode.server.lsp import code_actions
 from recode.server.lsp.client import Client
+from recode.server.lsp.environment_watch import EnvironmentWatcher
 from recode.server.lsp.handlers import did_change_configuration, did_open, hover
 from recode.server.lsp.server import RecodeLanguageServer
 from recode.server.lsp.session import Pools, Session
@@ -193,13 +194,13 @@ async def test_diagnostics_keep_the_context_they_started_with() -> None:
 
 @pytest.mark.asyncio
 async def test_the_watcher_polls_the_contexts_it_was_handed(tmp_path: Path) -> None:
-    session, client, _ = _wired()
+    _, client, _ = _wired()
     site = tmp_path / "site-packages"
     site.mkdir()
     context = replace(NUMPY_2, site_dirs=(str(site),))
     context = replace(context, fingerprint=_fingerprint(context))
     changed: list[tuple[str, str]] = []
-    watcher = type(session.watcher)(client, lambda uri, why: changed.append((uri, why)))
+    watcher = EnvironmentWatcher(client, lambda uri, why: changed.append((uri, why)))
     watcher.start(asyncio.get_running_loop(), 0)  # no thread: polled here
     await watcher.watch((("file:///work", context),))
     assert watcher.poll() == []
