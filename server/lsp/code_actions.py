@@ -31,7 +31,8 @@ from recode.server.fixes import Edit, FixResult, fix_source
 from recode.server.lsp.documents import Document, Snapshot
 
 if TYPE_CHECKING:
-    from recode.server.lsp.server import RecodeLanguageServer
+    from recode.server.lsp.client import Client
+    from recode.server.lsp.session import Session
     from recode.server.lsp.workspaces import Context
 
 FIX_ALL_KIND = "source.fixAll.recode"
@@ -80,10 +81,10 @@ def text_edits(snapshot: Snapshot, edits: Iterable[Edit]) -> list[types.TextEdit
 
 
 def workspace_edit(
-    server: RecodeLanguageServer, snapshot: Snapshot, edits: list[types.TextEdit]
+    client: Client, snapshot: Snapshot, edits: list[types.TextEdit]
 ) -> types.WorkspaceEdit:
     """A WorkspaceEdit of one document, versioned where the client accepts documentChanges."""
-    if server.client_supports("workspace.workspace_edit.document_changes"):
+    if client.supports("workspace.workspace_edit.document_changes"):
         return types.WorkspaceEdit(
             document_changes=[
                 types.TextDocumentEdit(
@@ -122,10 +123,11 @@ def compute_fix_all(snapshot: Snapshot, context: Context, unsafe: bool = False) 
     return FixAll(snapshot, context.generation, result, edits, unsafe)
 
 
-async def fix_all(server: RecodeLanguageServer, doc: Document) -> FixAll:
-    """The fix-all edit of the document's current version (cached per version)."""
-    context = await server.context_for(server.session.folder_for(doc.uri))
-    unsafe = server.session.settings_for(doc.uri).unsafe_fixes
+async def fix_all(session: Session, doc: Document) -> FixAll:
+    """The fix-all edit of the document's current version (cached per version), computed in a
+    work thread from a snapshot: a change after it is not seen, and the result is not kept."""
+    context = await session.context_for(session.folder_for(doc.uri))
+    unsafe = session.settings_for(doc.uri).unsafe_fixes
     cached = doc.state.fix_all
     if (
         cached is not None
@@ -137,8 +139,10 @@ async def fix_all(server: RecodeLanguageServer, doc: Document) -> FixAll:
         return cached
     snapshot = doc.snapshot()
     loop = asyncio.get_running_loop()
-    done = await loop.run_in_executor(server.work_pool, compute_fix_all, snapshot, context, unsafe)
-    if server.session.documents.get(doc.uri) is doc and doc.version == snapshot.version:
+    done = await loop.run_in_executor(
+        session.pools.work, compute_fix_all, snapshot, context, unsafe
+    )
+    if session.documents.get(doc.uri) is doc and doc.version == snapshot.version:
         doc.state.fix_all = done
     return done
 

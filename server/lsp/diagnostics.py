@@ -38,7 +38,7 @@ from recode.server.parsing import parse
 if TYPE_CHECKING:
     from tree_sitter import Tree
 
-    from recode.server.lsp.server import RecodeLanguageServer
+    from recode.server.lsp.session import Session
     from recode.server.lsp.workspaces import Context
 
 log = logging.getLogger(__name__)
@@ -335,7 +335,8 @@ class _Published:
 
 
 class DiagnosticsManager:
-    """Caches, schedules and publishes diagnostics. Used on the event loop's thread only.
+    """Caches, schedules and publishes diagnostics (through the session's client). Used on the
+    event loop's thread only; the session owns it.
 
     Per document (:class:`~recode.server.lsp.documents.DocumentState`): ``result`` the result
     of the current version (fast or exact), ``exact`` the whole-file result of the current
@@ -345,8 +346,8 @@ class DiagnosticsManager:
 
     VERIFY_DELAY_MS = 300  # after typing pauses, the whole-file analysis confirms the fast one
 
-    def __init__(self, server: RecodeLanguageServer) -> None:
-        self.server = server
+    def __init__(self, session: Session) -> None:
+        self.session = session
         self._inflight: dict[tuple[str, int | None, int, bool], asyncio.Future[Result]] = {}
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._verify_timers: dict[str, asyncio.TimerHandle] = {}
@@ -367,10 +368,10 @@ class DiagnosticsManager:
         ``exact``: a whole-file analysis, with fix edits (code actions, hover); otherwise the
         incremental fast path may answer (diagnostics).
         """
-        folder = self.server.session.folder_for(doc.uri)
+        folder = self.session.folder_for(doc.uri)
         if folder.context is None and not doc.has_tree:
             await self._parse_ahead(doc)
-        context = await self.server.context_for(folder)
+        context = await self.session.context_for(folder)
         want = (doc.version, context.generation)
         for cached in (doc.state.exact,) if exact else (doc.state.result, doc.state.exact):
             if cached is not None and cached.key == want:
@@ -382,7 +383,7 @@ class DiagnosticsManager:
             self._inflight[key] = future
             future.add_done_callback(lambda f: self._computed(key, f))
         result = await asyncio.shield(future)
-        if self.server.session.documents.get(doc.uri) is doc:
+        if self.session.documents.get(doc.uri) is doc:
             last = doc.state.last
             if (
                 last is not None
@@ -398,7 +399,7 @@ class DiagnosticsManager:
                 doc.state.result = result
                 if result.exact:
                     doc.state.exact = result
-            if not self.server.session.documents.is_hot(doc.uri):
+            if not self.session.documents.is_hot(doc.uri):
                 doc.release_tree()  # analysed while cold (or gone cold): keep no tree
         return result
 
@@ -410,7 +411,7 @@ class DiagnosticsManager:
         pending = self._parsing.get(doc.uri)
         if pending is None or pending[0] is not source:
             future = asyncio.get_running_loop().run_in_executor(
-                self.server.analysis_pool, parse, source
+                self.session.pools.analysis, parse, source
             )
             pending = self._parsing[doc.uri] = (source, future)
         try:
@@ -437,7 +438,7 @@ class DiagnosticsManager:
                     except Exception:
                         base = None
         loop = asyncio.get_running_loop()
-        pool = self.server.exact_pool if exact else self.server.analysis_pool
+        pool = self.session.pools.exact if exact else self.session.pools.analysis
         return await loop.run_in_executor(pool, compute, snapshot, context, base)
 
     def _computed(
@@ -454,10 +455,10 @@ class DiagnosticsManager:
     def schedule(self, doc: Document, delay_ms: int | None = None) -> None:
         """Publish the document's diagnostics after ``delay_ms`` (None: the debounce delay)."""
         self._cancel_verify(doc.uri)
-        if not self.server.session.push_enabled:
+        if not self.session.push_enabled:
             return
         if delay_ms is None:
-            delay_ms = self.server.session.settings_for(doc.uri).debounce_ms
+            delay_ms = self.session.settings_for(doc.uri).debounce_ms
         timer = self._timers.pop(doc.uri, None)
         if timer is not None:
             timer.cancel()
@@ -473,14 +474,11 @@ class DiagnosticsManager:
         task.add_done_callback(_log_failure)
 
     async def publish(self, uri: str, *, exact: bool = False) -> None:
-        doc = self.server.session.documents.get(uri)
+        doc = self.session.documents.get(uri)
         if doc is None:
             return
         result = await self.result_for(doc, exact=exact)
-        if (
-            self.server.session.documents.get(uri) is not doc
-            or doc.version != result.snapshot.version
-        ):
+        if self.session.documents.get(uri) is not doc or doc.version != result.snapshot.version:
             return  # the document changed meanwhile: its own run will publish
         previous = self._published.get(uri)
         wire = result.placed.wire
@@ -493,11 +491,7 @@ class DiagnosticsManager:
         self._published[uri] = _Published(result.key, result.exact, wire)
         # the diagnostics' JSON is kept with the result: write it as it is (pygls would
         # rebuild every diagnostic through cattrs on each publish)
-        self.server.protocol.notify_json(
-            types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS,
-            f'{{"uri":{json.dumps(uri)},"diagnostics":[{",".join(wire)}],'
-            f'"version":{json.dumps(result.snapshot.version)}}}',
-        )
+        self.session.client.publish_wire(uri, wire, result.snapshot.version)
         changed, doc.state.changed_at = doc.state.changed_at, None
         if changed is not None and changed[0] == result.snapshot.version:
             self.latencies.append(time.perf_counter() - changed[1])
@@ -509,7 +503,7 @@ class DiagnosticsManager:
     def _schedule_verify(self, doc: Document) -> None:
         self._cancel_verify(doc.uri)
         loop = asyncio.get_running_loop()
-        delay = max(self.VERIFY_DELAY_MS, self.server.session.settings_for(doc.uri).debounce_ms)
+        delay = max(self.VERIFY_DELAY_MS, self.session.settings_for(doc.uri).debounce_ms)
         self._verify_timers[doc.uri] = loop.call_later(delay / 1000, self._verify, doc.uri)
 
     def _cancel_verify(self, uri: str) -> None:
@@ -520,21 +514,20 @@ class DiagnosticsManager:
     def _verify(self, uri: str) -> None:
         """Typing paused: analyse the whole file; publish it if it differs from the fast one."""
         self._verify_timers.pop(uri, None)
-        if self.server.session.push_enabled:
+        if self.session.push_enabled:
             task = asyncio.ensure_future(self.publish(uri, exact=True))
         else:
             task = asyncio.ensure_future(self._verify_pulled(uri))
         task.add_done_callback(_log_failure)
 
     async def _verify_pulled(self, uri: str) -> None:
-        doc = self.server.session.documents.get(uri)
+        doc = self.session.documents.get(uri)
         if doc is None:
             return
         fast: Result | None = doc.state.result
         exact = await self.result_for(doc, exact=True)
         if fast is not None and fast.key == exact.key and not same_diagnostics(fast, exact):
-            if self.server.client_supports("workspace.diagnostics.refresh_support"):
-                self.server.workspace_diagnostic_refresh(None)
+            self.session.client.refresh_diagnostics()
 
     def clear(self, uri: str) -> None:
         timer = self._timers.pop(uri, None)
@@ -542,18 +535,17 @@ class DiagnosticsManager:
             timer.cancel()
         self._cancel_verify(uri)
         self._published.pop(uri, None)
-        if self.server.session.push_enabled:
-            self.server.text_document_publish_diagnostics(
+        if self.session.push_enabled:
+            self.session.client.publish_diagnostics(
                 types.PublishDiagnosticsParams(uri=uri, diagnostics=[])
             )
 
     def refresh(self, docs: list[Document]) -> None:
         """Diagnostics of these documents may have changed (settings or environment)."""
-        if self.server.session.push_enabled:
+        if self.session.push_enabled:
             for doc in docs:
                 self.schedule(doc, 0)
-        if self.server.client_supports("workspace.diagnostics.refresh_support"):
-            self.server.workspace_diagnostic_refresh(None)
+        self.session.client.refresh_diagnostics()
 
     # -- pull -------------------------------------------------------------------------------
 
@@ -562,7 +554,7 @@ class DiagnosticsManager:
     ) -> types.DocumentDiagnosticReport | JsonText:
         """The report of the document's current version: the same (incremental) result that
         push publishes, written from the same JSON of its diagnostics."""
-        doc = self.server.session.documents.get(params.text_document.uri)
+        doc = self.session.documents.get(params.text_document.uri)
         if doc is None:
             return types.RelatedFullDocumentDiagnosticReport(items=[])
         result = await self.result_for(doc)

@@ -12,6 +12,9 @@ Two ways, both used where available:
 
 A change only schedules a rebuild (debounced: pip touches many files); the rebuild itself runs
 in a worker thread, and the diagnostics of the folder's open documents are refreshed after it.
+
+The watcher never reads the session: the session hands it the folders' contexts each time one
+is installed (:meth:`EnvironmentWatcher.watch`), and the polling thread reads that tuple.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from lsprotocol import types
@@ -29,15 +33,21 @@ from recode.server.lsp.workspaces import fingerprint
 if TYPE_CHECKING:
     import asyncio
 
-    from recode.server.lsp.server import RecodeLanguageServer
+    from recode.server.lsp.client import Client
+    from recode.server.lsp.workspaces import Context
 
 log = logging.getLogger(__name__)
 REGISTRATION_ID = "recode-environment-watch"
 
 
 class EnvironmentWatcher:
-    def __init__(self, server: RecodeLanguageServer) -> None:
-        self.server = server
+    """``changed(folder URI, reason)`` is called on the event loop for each folder whose
+    watched files changed."""
+
+    def __init__(self, client: Client, changed: Callable[[str, str], None]) -> None:
+        self.client = client
+        self._changed = changed
+        self._watched: tuple[tuple[str, Context], ...] = ()  # (folder URI, its context)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._interval = 2.0
@@ -68,32 +78,30 @@ class EnvironmentWatcher:
     def poll(self) -> list[str]:
         """Folders (URIs) whose watched files changed; a rebuild is scheduled for each."""
         changed = []
-        for uri, context in self.server.session.contexts():
+        for uri, context in self._watched:
             now = fingerprint(context.watched)
             if now != context.fingerprint and self._reported.get(uri) != now:
                 self._reported[uri] = now  # report each new state once
                 changed.append(uri)
         if changed and self._loop is not None:
             for uri in changed:
-                self._loop.call_soon_threadsafe(
-                    self.server.environment_changed, uri, "installed packages changed"
-                )
+                self._loop.call_soon_threadsafe(self._changed, uri, "installed packages changed")
         return changed
 
     # -- client-side watching ---------------------------------------------------------------
 
-    async def register(self) -> None:
-        """(Re-)register client file watchers for every context's site-packages and pins."""
-        if not self.server.client_supports(
-            "workspace.did_change_watched_files.dynamic_registration"
-        ):
+    async def watch(self, contexts: tuple[tuple[str, Context], ...]) -> None:
+        """Watch these folders' contexts (folder URI, context) from now on: poll them, and
+        (re-)register client file watchers for their site-packages and pins."""
+        self._watched = contexts
+        if not self.client.supports("workspace.did_change_watched_files.dynamic_registration"):
             return
-        dirs = sorted({d for _, c in self.server.session.contexts() for d in c.site_dirs})
-        pins = sorted({p for _, c in self.server.session.contexts() for p in c.pin_files})
+        dirs = sorted({d for _, c in contexts for d in c.site_dirs})
+        pins = sorted({p for _, c in contexts for p in c.pin_files})
         key = tuple(dirs + pins)
         if key == self._registered:
             return
-        relative = self.server.client_supports(
+        relative = self.client.supports(
             "workspace.did_change_watched_files.relative_pattern_support"
         )
         watchers: list[types.FileSystemWatcher] = []
@@ -108,7 +116,7 @@ class EnvironmentWatcher:
             watchers.append(types.FileSystemWatcher(glob_pattern=p))
         try:
             if self._registered is not None:
-                await self.server.client_unregister_capability_async(
+                await self.client.unregister(
                     types.UnregistrationParams(
                         unregisterations=[
                             types.Unregistration(
@@ -118,7 +126,7 @@ class EnvironmentWatcher:
                         ]
                     )
                 )
-            await self.server.client_register_capability_async(
+            await self.client.register(
                 types.RegistrationParams(
                     registrations=[
                         types.Registration(
@@ -139,7 +147,7 @@ class EnvironmentWatcher:
         """Folders (URIs) affected by the reported file events; a rebuild is scheduled."""
         paths = [p for p in (uri_to_path(c.uri) for c in params.changes) if p]
         affected = []
-        for uri, context in self.server.session.contexts():
+        for uri, context in self._watched:
             for p in paths:
                 if p in context.pin_files or any(
                     p.startswith(d.rstrip(os.sep) + os.sep) for d in context.site_dirs
@@ -147,5 +155,5 @@ class EnvironmentWatcher:
                     affected.append(uri)
                     break
         for uri in affected:
-            self.server.environment_changed(uri, "installed packages changed")
+            self._changed(uri, "installed packages changed")
         return affected

@@ -1,6 +1,6 @@
 """Jupyter notebooks in the language server (LSP 3.17 notebook document sync).
 
-pygls keeps the notebooks and their cells (``ls.workspace``); the cells of a notebook are
+pygls keeps the notebooks and their cells (``session.notebooks``); the cells of a notebook are
 analysed as one module (:mod:`recode.server.notebook`), so an import in cell 1 counts in cell
 5. Diagnostics are published per cell URI; hover, quick fixes and fix-all answer for a cell,
 their edits landing in the cells they change. A notebook is small next to the files the
@@ -24,7 +24,8 @@ from recode.server.lsp.documents import LineIndex, Snapshot, uri_to_path
 from recode.server.notebook import Cell, Module, NotebookError
 
 if TYPE_CHECKING:
-    from recode.server.lsp.server import RecodeLanguageServer
+    from recode.server.lsp.client import Client
+    from recode.server.lsp.session import Session
     from recode.server.lsp.workspaces import Context, Folder
 
 SYNC = types.NotebookDocumentSyncOptions(
@@ -66,16 +67,16 @@ class Analysis:
         return out
 
 
-def is_cell(ls: RecodeLanguageServer, uri: str) -> bool:
-    return ls.workspace.get_notebook_document(cell_uri=uri) is not None
+def is_cell(session: Session, uri: str) -> bool:
+    return session.notebooks.get_notebook_document(cell_uri=uri) is not None
 
 
-def _cells(ls: RecodeLanguageServer, notebook_uri: str, encoding: str) -> list[Snapshot]:
-    notebook = ls.workspace.get_notebook_document(notebook_uri=notebook_uri)
+def _cells(session: Session, notebook_uri: str, encoding: str) -> list[Snapshot]:
+    notebook = session.notebooks.get_notebook_document(notebook_uri=notebook_uri)
     if notebook is None:
         return []
     out = []
-    synced = ls.workspace.text_documents
+    synced = session.notebooks.text_documents
     for cell in notebook.cells:
         if cell.kind != types.NotebookCellKind.Code:
             continue
@@ -109,18 +110,20 @@ def _analyse(notebook_uri: str, snapshots: list[Snapshot], context: Context) -> 
     )
 
 
-async def analyse(ls: RecodeLanguageServer, notebook_uri: str) -> Analysis:
-    context = await ls.context_for(ls.session.folder_for(notebook_uri))
-    snapshots = _cells(ls, notebook_uri, ls.session.documents.encoding)
+async def analyse(session: Session, notebook_uri: str) -> Analysis:
+    context = await session.context_for(session.folder_for(notebook_uri))
+    snapshots = _cells(session, notebook_uri, session.documents.encoding)
     loop = asyncio.get_running_loop()
-    return await loop.run_in_executor(ls.work_pool, _analyse, notebook_uri, snapshots, context)
+    return await loop.run_in_executor(
+        session.pools.work, _analyse, notebook_uri, snapshots, context
+    )
 
 
-async def _for_cell(ls: RecodeLanguageServer, uri: str) -> tuple[Analysis, int] | None:
-    notebook = ls.workspace.get_notebook_document(cell_uri=uri)
+async def _for_cell(session: Session, uri: str) -> tuple[Analysis, int] | None:
+    notebook = session.notebooks.get_notebook_document(cell_uri=uri)
     if notebook is None:
         return None
-    analysis = await analyse(ls, notebook.uri)
+    analysis = await analyse(session, notebook.uri)
     k = analysis.cell(uri)
     return None if k is None else (analysis, k)
 
@@ -128,17 +131,17 @@ async def _for_cell(ls: RecodeLanguageServer, uri: str) -> tuple[Analysis, int] 
 # -- notifications -------------------------------------------------------------------------
 
 
-async def publish(ls: RecodeLanguageServer, notebook_uri: str) -> None:
+async def publish(session: Session, client: Client, notebook_uri: str) -> None:
     """Push each cell's diagnostics (pulling clients ask per cell instead), unless a later
     change started another analysis meanwhile."""
-    if not ls.session.push_enabled:
+    if not session.push_enabled:
         return
-    run = ls.session.notebook_runs[notebook_uri] = ls.session.notebook_runs.get(notebook_uri, 0) + 1
-    analysis = await analyse(ls, notebook_uri)
-    if ls.session.notebook_runs.get(notebook_uri) != run:
+    run = session.notebook_runs[notebook_uri] = session.notebook_runs.get(notebook_uri, 0) + 1
+    analysis = await analyse(session, notebook_uri)
+    if session.notebook_runs.get(notebook_uri) != run:
         return
     for snap, findings in zip(analysis.snapshots, analysis.findings, strict=True):
-        ls.text_document_publish_diagnostics(
+        client.publish_diagnostics(
             types.PublishDiagnosticsParams(
                 uri=snap.uri,
                 version=snap.version,
@@ -147,42 +150,42 @@ async def publish(ls: RecodeLanguageServer, notebook_uri: str) -> None:
         )
 
 
-def schedule(ls: RecodeLanguageServer, notebook_uri: str) -> None:
-    task = asyncio.ensure_future(publish(ls, notebook_uri))
+def schedule(session: Session, client: Client, notebook_uri: str) -> None:
+    task = asyncio.ensure_future(publish(session, client, notebook_uri))
     task.add_done_callback(_log_failure)
 
 
-def changed(ls: RecodeLanguageServer, params: types.DidChangeNotebookDocumentParams) -> None:
+def changed(
+    session: Session, client: Client, params: types.DidChangeNotebookDocumentParams
+) -> None:
     structure = params.change.cells.structure if params.change.cells else None
     if structure is not None and structure.did_close:
-        clear(ls, [cell.uri for cell in structure.did_close])
-    schedule(ls, params.notebook_document.uri)
-    if not ls.session.push_enabled and ls.client_supports("workspace.diagnostics.refresh_support"):
+        clear(session, client, [cell.uri for cell in structure.did_close])
+    schedule(session, client, params.notebook_document.uri)
+    if not session.push_enabled:
         # a change in one cell can change the others' diagnostics: the client pulls again
-        ls.workspace_diagnostic_refresh(None)
+        client.refresh_diagnostics()
 
 
-def refresh(ls: RecodeLanguageServer, folder: Folder) -> None:
+def refresh(session: Session, client: Client, folder: Folder) -> None:
     """The folder's environment or settings changed: analyse its open notebooks again (a
     pulling client is told by the caller)."""
-    for uri in list(ls.workspace.notebook_documents):
-        if ls.session.folder_for(uri) is folder:
-            schedule(ls, uri)
+    for uri in list(session.notebooks.notebook_documents):
+        if session.folder_for(uri) is folder:
+            schedule(session, client, uri)
 
 
-def closed(ls: RecodeLanguageServer, params: types.DidCloseNotebookDocumentParams) -> None:
-    ls.session.notebook_runs.pop(params.notebook_document.uri, None)
-    clear(ls, [cell.uri for cell in params.cell_text_documents])
+def closed(session: Session, client: Client, params: types.DidCloseNotebookDocumentParams) -> None:
+    session.notebook_runs.pop(params.notebook_document.uri, None)
+    clear(session, client, [cell.uri for cell in params.cell_text_documents])
 
 
-def clear(ls: RecodeLanguageServer, cell_uris: list[str]) -> None:
+def clear(session: Session, client: Client, cell_uris: list[str]) -> None:
     """Take back the diagnostics of cells that are gone."""
-    if not ls.session.push_enabled:
+    if not session.push_enabled:
         return
     for cell_uri in cell_uris:
-        ls.text_document_publish_diagnostics(
-            types.PublishDiagnosticsParams(uri=cell_uri, diagnostics=[])
-        )
+        client.publish_diagnostics(types.PublishDiagnosticsParams(uri=cell_uri, diagnostics=[]))
 
 
 def _log_failure(task: asyncio.Future[None]) -> None:
@@ -195,8 +198,8 @@ def _log_failure(task: asyncio.Future[None]) -> None:
 # -- requests --------------------------------------------------------------------------------
 
 
-async def pull(ls: RecodeLanguageServer, uri: str) -> types.DocumentDiagnosticReport:
-    found = await _for_cell(ls, uri)
+async def pull(session: Session, uri: str) -> types.DocumentDiagnosticReport:
+    found = await _for_cell(session, uri)
     if found is None:
         return types.RelatedFullDocumentDiagnosticReport(items=[])
     analysis, k = found
@@ -206,8 +209,8 @@ async def pull(ls: RecodeLanguageServer, uri: str) -> types.DocumentDiagnosticRe
     )
 
 
-async def hover_cell(ls: RecodeLanguageServer, params: types.HoverParams) -> types.Hover | None:
-    found = await _for_cell(ls, params.text_document.uri)
+async def hover_cell(session: Session, params: types.HoverParams) -> types.Hover | None:
+    found = await _for_cell(session, params.text_document.uri)
     if found is None:
         return None
     analysis, k = found
@@ -226,11 +229,11 @@ async def hover_cell(ls: RecodeLanguageServer, params: types.HoverParams) -> typ
 
 
 async def code_actions_cell(
-    ls: RecodeLanguageServer, params: types.CodeActionParams
+    session: Session, params: types.CodeActionParams
 ) -> list[types.CodeAction] | None:
     """Quick fixes of the findings in range, and fix-all of the whole notebook, whose edits go
     to every cell they change."""
-    found = await _for_cell(ls, params.text_document.uri)
+    found = await _for_cell(session, params.text_document.uri)
     if found is None:
         return None
     analysis, k = found
@@ -258,7 +261,7 @@ async def code_actions_cell(
     if _allowed(code_actions.FIX_ALL_KIND, only) and any(
         f.fixable for cell in analysis.findings for f in cell
     ):
-        result, changes, _ = await _fix_all(ls, analysis)
+        result, changes, _ = await _fix_all(session, analysis)
         if changes:
             actions.append(
                 types.CodeAction(
@@ -271,14 +274,14 @@ async def code_actions_cell(
 
 
 async def _fix_all(
-    ls: RecodeLanguageServer, analysis: Analysis
+    session: Session, analysis: Analysis
 ) -> tuple[FixResult, dict[str, list[types.TextEdit]], str | None]:
     """Every mechanical fix of the notebook: the result, the edits per cell, and why nothing
     can be applied (None: the edits can)."""
     keep = analysis.context.suppressor(uri_to_path(analysis.notebook_uri)).keep
     loop = asyncio.get_running_loop()
     result = await loop.run_in_executor(
-        ls.work_pool,
+        session.pools.work,
         lambda: fix_source(analysis.module.source, analysis.context.detector, keep=keep),
     )
     try:
@@ -287,14 +290,14 @@ async def _fix_all(
         return result, {}, str(exc)
 
 
-async def migrate_cell(ls: RecodeLanguageServer, uri: str) -> dict[str, Any]:
+async def migrate_cell(session: Session, client: Client, uri: str) -> dict[str, Any]:
     """The ``recode.migrateFile`` command on a notebook cell: fix-all of its notebook, applied
     with ``workspace/applyEdit``."""
-    found = await _for_cell(ls, uri)
+    found = await _for_cell(session, uri)
     if found is None:
         raise ValueError(f"{uri} is not a cell of an open notebook")
     analysis, _ = found
-    result, changes, problem = await _fix_all(ls, analysis)
+    result, changes, problem = await _fix_all(session, analysis)
     outcome: dict[str, Any] = {
         "applied": False,
         "fixed": len(result.fixed),
@@ -304,7 +307,7 @@ async def migrate_cell(ls: RecodeLanguageServer, uri: str) -> dict[str, Any]:
     if not changes:
         outcome["message"] = problem or "nothing to fix"
         return outcome
-    reply = await ls.workspace_apply_edit_async(
+    reply = await client.apply_edit(
         types.ApplyWorkspaceEditParams(
             edit=types.WorkspaceEdit(changes=changes), label="ReCode: migrate notebook"
         )

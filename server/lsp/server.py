@@ -1,9 +1,11 @@
-"""The language server: the transport, the session, the folders' contexts and the
-registration of every handler (the table in handlers/).
+"""The language server: the transport (pygls, with rpc.py's frame reader and lifecycle) and the
+wiring: it makes the :class:`~recode.server.lsp.client.Client`, the worker threads and the
+:class:`~recode.server.lsp.session.Session`, and registers every handler of the table in
+handlers/ as ``handle(session, client, params)``.
 
 Threads: the asyncio event loop reads and writes the protocol and owns all mutable state, the
-:class:`~recode.server.lsp.session.Session` (documents, folders, settings). Notifications that
-change state (didOpen, didChange, didClose, didSave, didChangeConfiguration,
+session (documents, folders and their contexts, settings, diagnostics' caches). Notifications
+that change state (didOpen, didChange, didClose, didSave, didChangeConfiguration,
 didChangeWorkspaceFolders, didChangeWatchedFiles) are plain functions run on the loop, in order,
 and return at once. Requests that only read (hover, codeAction, textDocument/diagnostic) take an
 immutable snapshot and await their computation in the analysis thread (whole-file analyses asked
@@ -21,8 +23,6 @@ import logging
 import sys
 import threading
 from collections.abc import Awaitable, Callable
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
 from typing import Any, BinaryIO
 
 from lsprotocol import types
@@ -30,20 +30,12 @@ from pygls.io_ import StdoutWriter
 from pygls.lsp.server import LanguageServer
 from pygls.protocol.language_server import lsp_method
 
-from recode.dataset.knowledge import KnowledgeBase
-from recode.server.config import ConfigError, config_for_folder
-from recode.server.detector import Detector
-from recode.server.lsp import model_endpoint, notebooks, rpc
-from recode.server.lsp import settings as settings_mod
-from recode.server.lsp.diagnostics import DiagnosticsManager
-from recode.server.lsp.environment_watch import EnvironmentWatcher
-from recode.server.lsp.session import DEFAULT_FOLDER, Session
-from recode.server.lsp.settings import Settings
-from recode.server.lsp.workspaces import Context, Folder, build_context
+from recode.server.lsp import notebooks, rpc
+from recode.server.lsp.client import Client
+from recode.server.lsp.session import Pools, Session
 
 log = logging.getLogger(__name__)
 NAME = "recode-lsp"
-RELOAD_DELAY = 0.3  # seconds: pip touches many files; rebuild once it is done
 
 
 def _version() -> str:
@@ -155,18 +147,9 @@ class RecodeLanguageServer(LanguageServer):
             notebook_document_sync=notebooks.SYNC,
             max_workers=2,
         )
-        self.session = Session()
-        self.analysis_pool = ThreadPoolExecutor(1, thread_name_prefix="recode-analysis")
-        # whole-file analyses asked for as such (the check after typing pauses, code actions,
-        # hover) take up to a second on big files: their own thread, so the fast path of the
-        # next keystroke never waits for one
-        self.exact_pool = ThreadPoolExecutor(1, thread_name_prefix="recode-exact")
-        self.work_pool = ThreadPoolExecutor(2, thread_name_prefix="recode-work")
-        # model requests wait on HTTP for up to a minute: their own threads, so they never
-        # hold up environment reads or fix-all
-        self.model_pool = ThreadPoolExecutor(2, thread_name_prefix="recode-model")
-        self.diagnostics = DiagnosticsManager(self)
-        self.watcher = EnvironmentWatcher(self)
+        self.client = Client(self)
+        # pygls keeps the notebooks in the workspace it makes at initialize
+        self.session = Session(self.client, Pools.start(), lambda: self.workspace)
 
     # -- transport --------------------------------------------------------------------------
 
@@ -214,205 +197,32 @@ class RecodeLanguageServer(LanguageServer):
             code = 0 if self.protocol._shutdown else 1
         return code
 
-    # -- client capabilities ----------------------------------------------------------------
 
-    def client_supports(self, dotted: str) -> bool:
-        """Whether a (snake_case, dotted) client capability is present and true."""
-        value: Any = self.client_capabilities
-        for part in dotted.split("."):
-            value = getattr(value, part, None)
-            if value is None:
-                return False
-        return bool(value)
+def _bound(handle: Callable[..., Any], session: Session, client: Client) -> Callable[..., Any]:
+    """``handle(session, client, *args)`` as pygls calls a handler: ``run(*args)`` (a
+    coroutine function stays one, so pygls awaits it; a command's arguments come as they
+    were sent)."""
+    if inspect.iscoroutinefunction(handle):
 
-    def client_supports_resolve(self, prop: str) -> bool:
-        support = getattr(
-            getattr(getattr(self.client_capabilities, "text_document", None), "code_action", None),
-            "resolve_support",
-            None,
-        )
-        return support is not None and prop in (support.properties or [])
+        async def run_async(*args: Any) -> Any:
+            return await handle(session, client, *args)
 
-    # -- messages ---------------------------------------------------------------------------
+        return run_async
 
-    def show(self, message: str, kind: types.MessageType = types.MessageType.Warning) -> None:
-        """window/showMessage, once per distinct message (and always logged)."""
-        self.log(message, kind)
-        if message in self.session.shown:
-            return
-        self.session.shown.add(message)
-        self.window_show_message(types.ShowMessageParams(type=kind, message=message))
+    def run(*args: Any) -> Any:
+        return handle(session, client, *args)
 
-    def log(self, message: str, kind: types.MessageType = types.MessageType.Info) -> None:
-        self.window_log_message(types.LogMessageParams(type=kind, message=message))
-
-    # -- contexts (the environments of the session's folders) -----------------------------
-
-    async def resolve_settings(self, folder: Folder) -> Settings:
-        """Defaults < the project's configuration file < initializationOptions (and pushed
-        settings) < workspace/configuration for this folder."""
-        settings = self.session.base_settings
-        try:
-            project = await asyncio.get_running_loop().run_in_executor(
-                self.work_pool, config_for_folder, folder.path
-            )
-        except ConfigError as exc:
-            self.show(f"ReCode: {exc}; the file is not used")
-            project = None
-        if project is not None:
-            settings = settings_mod.with_project(settings_mod.defaults(), project)
-            for raw in self.session.client_layers:
-                settings, _ = settings_mod.merge(settings, raw)  # problems shown when they came
-        if self.client_supports("workspace.configuration"):
-            scope = folder.uri if folder.uri != DEFAULT_FOLDER else None
-            try:
-                answer = await self.workspace_configuration_async(
-                    types.ConfigurationParams(
-                        items=[
-                            types.ConfigurationItem(scope_uri=scope, section=settings_mod.SECTION)
-                        ]
-                    )
-                )
-            except Exception as exc:
-                self.log(f"workspace/configuration failed: {exc}", types.MessageType.Warning)
-                answer = None
-            if answer:
-                settings, problems = settings_mod.merge(settings, answer[0])
-                for problem in problems:
-                    self.show(f"ReCode: {problem} (ignored)")
-        return settings
-
-    async def context_for(self, folder: Folder) -> Context:
-        """The folder's current context, building it the first time."""
-        await self.session.ready.wait()
-        if folder.context is not None:
-            return folder.context
-        if folder.building is None:
-            folder.building = asyncio.ensure_future(self._build(folder, None))
-        return await asyncio.shield(folder.building)  # type: ignore[arg-type]
-
-    async def _build(self, folder: Folder, reason: str | None) -> Context:
-        self.session.generation += 1
-        generation = folder.generation = self.session.generation
-        try:
-            settings = folder.settings = await self.resolve_settings(folder)
-            loop = asyncio.get_running_loop()
-            context = await loop.run_in_executor(
-                self.work_pool, build_context, folder.path, settings, generation, self.session.kbs
-            )
-        except Exception as exc:
-            log.exception("reading the environment failed")
-            self.show(f"ReCode: cannot read the environment of {folder.name}: {exc}")
-            settings = folder.settings or self.session.base_settings
-            context = Context(
-                generation,
-                settings,
-                Detector(KnowledgeBase([], []), {}),
-                None,
-                {},
-                (),
-                (),
-                (),
-                (str(exc),),
-            )
-        finally:
-            folder.building = None
-        if folder.generation != generation and folder.context is not None:
-            return folder.context  # a newer build started meanwhile; it will install itself
-        self._install(folder, context, reason)
-        return context
-
-    def _install(self, folder: Folder, context: Context, reason: str | None) -> None:
-        old = folder.context
-        if (
-            old is not None
-            and old.versions == context.versions
-            and old.settings.environment_key() == context.settings.environment_key()
-            and old.interpreter == context.interpreter
-        ):
-            # nothing that matters changed: keep the generation so caches stay valid
-            context = replace(context, generation=old.generation, detector=old.detector, kb=old.kb)
-            folder.context = context
-        else:
-            folder.context = context
-            for problem in context.problems:
-                if problem.startswith("knowledge base:"):
-                    self.log(f"ReCode: {problem}", types.MessageType.Warning)
-                else:
-                    self.show(f"ReCode ({folder.name}): {problem}")
-            self.log(
-                f"ReCode: {folder.name}: {context.interpreter or 'no interpreter'}; "
-                f"{context.describe_versions()}" + (f" ({reason})" if reason else "")
-            )
-            if old is not None:
-                self.diagnostics.refresh(self.session.documents_in(folder))
-                notebooks.refresh(self, folder)
-        self._check_model(folder, context.settings)
-        task = asyncio.ensure_future(self.watcher.register())
-        task.add_done_callback(_log_failure)
-
-    def rebuild(self, folder: Folder, reason: str) -> None:
-        task = asyncio.ensure_future(self._build(folder, reason))
-        task.add_done_callback(_log_failure)
-
-    def environment_changed(self, folder_uri: str, reason: str) -> None:
-        """Schedule a rebuild of a folder's context, RELOAD_DELAY from the first report."""
-        folder = self.session.folders.get(folder_uri)
-        if folder is None or folder_uri in self.session.reload_timers:
-            return  # a rebuild is already due; it reads whatever is there by then
-        loop = asyncio.get_running_loop()
-
-        def fire() -> None:
-            self.session.reload_timers.pop(folder_uri, None)
-            self.rebuild(folder, reason)
-
-        self.session.reload_timers[folder_uri] = loop.call_later(RELOAD_DELAY, fire)
-
-    def _check_model(self, folder: Folder, settings: Settings) -> None:
-        """Check the model endpoint when its URL or model name changed (in a worker thread)."""
-        url = settings.model_url
-        checked = f"{url} {settings.model}" if url else None
-        if checked == folder.model_url_checked:
-            return
-        folder.model_url_checked = checked
-        if not url:
-            return
-
-        async def run() -> None:
-            loop = asyncio.get_running_loop()
-            try:
-                status = await loop.run_in_executor(
-                    self.work_pool,
-                    model_endpoint.check,
-                    url,
-                    settings.model,
-                    settings.model_check_seconds,
-                )
-            except Exception as exc:  # never a crash
-                self.show(f"ReCode: cannot check the model endpoint {url}: {exc}")
-                return
-            folder.extra["model_status"] = status
-            if status.ok:
-                self.log(status.message)
-            else:
-                self.show(status.message)
-
-        asyncio.ensure_future(run())
-
-
-def _log_failure(task: asyncio.Future[Any]) -> None:
-    if not task.cancelled() and task.exception() is not None:
-        log.error("background task failed", exc_info=task.exception())
+    return run
 
 
 def create_server() -> RecodeLanguageServer:
     """The server with every handler of the table (handlers/) registered."""
-    # imported here: the command handlers import this module (pygls reads their annotations)
     from recode.server.lsp import handlers
 
     server = RecodeLanguageServer()
+    session, client = server.session, server.client
     for method, handle, options in handlers.HANDLERS:
-        server.feature(method, options)(handle)
+        server.feature(method, options)(_bound(handle, session, client))
     for command, run in handlers.COMMANDS:
-        server.command(command)(run)
+        server.command(command)(_bound(run, session, client))
     return server

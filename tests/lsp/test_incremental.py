@@ -489,20 +489,20 @@ def test_skeleton_keeps_module_code_and_drops_functions() -> None:
 
 
 class _FakeServer:
-    """What DiagnosticsManager.result_for needs of the server."""
+    """A session whose documents' folder has CONTEXT (result_for sends nothing: no client)."""
 
     def __init__(self) -> None:
         from concurrent.futures import ThreadPoolExecutor
 
-        from recode.server.lsp.session import Session
+        from recode.server.lsp.session import Pools, Session
 
-        self.session = Session()
+        pools = Pools(*(ThreadPoolExecutor(1) for _ in range(4)))
+        self.session = Session(None, pools)  # type: ignore[arg-type]
+        self.session.folder_for("file:///m.py").context = CONTEXT
+        self.session.ready.set()
         self.documents = self.session.documents
-        self.analysis_pool = ThreadPoolExecutor(1)
-        self.exact_pool = ThreadPoolExecutor(1)
-
-    async def context_for(self, folder: object) -> Context:
-        return CONTEXT
+        self.analysis_pool = pools.analysis
+        self.exact_pool = pools.exact
 
     def open_module(self):
         """MODULE opened at version 1, and its line that holds ``x = np.float_(1)``."""
@@ -532,7 +532,7 @@ async def test_a_version_analysed_while_the_previous_runs_uses_it_as_base() -> N
     from recode.server.lsp.diagnostics import DiagnosticsManager
 
     server = _FakeServer()
-    manager = DiagnosticsManager(server)  # type: ignore[arg-type]
+    manager = DiagnosticsManager(server.session)
     doc, line = server.open_module()
     assert (await manager.result_for(doc)).exact
     gate = threading.Event()
@@ -561,7 +561,7 @@ async def test_a_whole_file_analysis_does_not_hold_up_the_next_keystroke() -> No
     from recode.server.lsp.diagnostics import DiagnosticsManager
 
     server = _FakeServer()
-    manager = DiagnosticsManager(server)  # type: ignore[arg-type]
+    manager = DiagnosticsManager(server.session)
     doc, line = server.open_module()
     await manager.result_for(doc)
     gate = threading.Event()

@@ -1,11 +1,14 @@
 """The handlers of the LSP methods, one module per method, and the table that registers them.
 
-A handler is ``handle(ls, params)``: it runs on the event loop and reads or changes the
-session (``ls.session``); ``ls`` is also the client (messages, capabilities, requests to the
-editor). Notifications return at once; requests that need an analysis take a snapshot and
-await its computation in a worker thread, where only the snapshot and the folder's
-:class:`~recode.server.lsp.workspaces.Context` go. A new method is a module here and a row in
-:data:`HANDLERS`; a new command a row in ``execute_command.COMMANDS``.
+A handler is ``handle(session, client, params)``: it runs on the event loop and reads or
+changes the :class:`~recode.server.lsp.session.Session` (all state: documents, folders and
+their contexts, settings, diagnostics' caches), and reaches the editor only through the
+:class:`~recode.server.lsp.client.Client` (notifications, requests to the editor, messages,
+progress, capabilities). Notifications return at once; requests that need an analysis take a
+snapshot and await its computation in a worker thread, where only the snapshot and the
+folder's :class:`~recode.server.lsp.workspaces.Context` go, never the session. A new method is
+a module here and a row in :data:`HANDLERS`; a new command a row in
+``execute_command.COMMANDS`` (``run(session, client, *arguments)``).
 """
 
 from __future__ import annotations

@@ -12,8 +12,9 @@ from lsprotocol import types
 from recode.server.lsp import code_actions, notebooks
 
 if TYPE_CHECKING:
+    from recode.server.lsp.client import Client
     from recode.server.lsp.documents import Document, Snapshot
-    from recode.server.lsp.server import RecodeLanguageServer
+    from recode.server.lsp.session import Session
 
 OPTIONS = types.CodeActionOptions(code_action_kinds=code_actions.KINDS, resolve_provider=True)
 
@@ -30,20 +31,20 @@ def _explicit(kind: str, only: list[str] | None) -> bool:
 
 
 async def handle(
-    ls: RecodeLanguageServer, params: types.CodeActionParams
+    session: Session, client: Client, params: types.CodeActionParams
 ) -> list[types.CodeAction] | None:
-    if notebooks.is_cell(ls, params.text_document.uri):
-        return await notebooks.code_actions_cell(ls, params)
-    doc = ls.session.documents.get(params.text_document.uri)
+    if notebooks.is_cell(session, params.text_document.uri):
+        return await notebooks.code_actions_cell(session, params)
+    doc = session.documents.get(params.text_document.uri)
     if doc is None:
         return None
-    result = await ls.diagnostics.result_for(doc, exact=True)
+    result = await session.diagnostics.result_for(doc, exact=True)
     snapshot = result.snapshot
     only = [str(k) for k in params.context.only] if params.context.only else None
     start = snapshot.offset(params.range.start)
     end = snapshot.offset(params.range.end)
     actions: list[types.CodeAction] = []
-    model_url = ls.session.settings_for(doc.uri).model_url
+    model_url = session.settings_for(doc.uri).model_url
     if _allowed(types.CodeActionKind.QuickFix, only):
         for finding, diagnostic in zip(result.findings, result.diagnostics, strict=True):
             if finding.end_byte < start or finding.start_byte > end:
@@ -59,26 +60,26 @@ async def handle(
                     diagnostics=[diagnostic],
                     is_preferred=finding.applies(unsafe=False),  # an unsafe fix is a choice
                     edit=code_actions.workspace_edit(
-                        ls, snapshot, code_actions.text_edits(snapshot, finding.edits)
+                        client, snapshot, code_actions.text_edits(snapshot, finding.edits)
                     ),
                 )
             )
-    unsafe = ls.session.settings_for(doc.uri).unsafe_fixes
+    unsafe = session.settings_for(doc.uri).unsafe_fixes
     fixes_all = any(f.applies(unsafe) for f in result.findings)
     if _allowed(code_actions.FIX_ALL_KIND, only) and fixes_all:
-        actions.append(await _fix_all_action(ls, doc, snapshot, only))
+        actions.append(await _fix_all_action(session, client, doc, snapshot, only))
     return actions
 
 
 async def _fix_all_action(
-    ls: RecodeLanguageServer, doc: Document, snapshot: Snapshot, only: list[str] | None
+    session: Session, client: Client, doc: Document, snapshot: Snapshot, only: list[str] | None
 ) -> types.CodeAction:
     action = types.CodeAction(title=code_actions.FIX_ALL_TITLE, kind=code_actions.FIX_ALL_KIND)
     data = {"uri": snapshot.uri, "version": snapshot.version}
     if _explicit(code_actions.FIX_ALL_KIND, only):
-        done = await code_actions.fix_all(ls, doc)
-        action.edit = code_actions.workspace_edit(ls, done.snapshot, done.edits)
-    elif ls.client_supports_resolve("edit"):
+        done = await code_actions.fix_all(session, doc)
+        action.edit = code_actions.workspace_edit(client, done.snapshot, done.edits)
+    elif client.supports_resolve("edit"):
         action.data = data
     else:
         action.command = types.Command(

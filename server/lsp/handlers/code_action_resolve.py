@@ -9,16 +9,17 @@ from lsprotocol import types
 from recode.server.lsp import code_actions
 
 if TYPE_CHECKING:
-    from recode.server.lsp.server import RecodeLanguageServer
+    from recode.server.lsp.client import Client
+    from recode.server.lsp.session import Session
 
 
-async def handle(ls: RecodeLanguageServer, action: types.CodeAction) -> types.CodeAction:
+async def handle(session: Session, client: Client, action: types.CodeAction) -> types.CodeAction:
     data: Any = action.data
     if action.kind != code_actions.FIX_ALL_KIND or not isinstance(data, dict) or "uri" not in data:
         return action
-    doc = ls.session.documents.get(data["uri"])
+    doc = session.documents.get(data["uri"])
     if doc is None:
         return action
-    done = await code_actions.fix_all(ls, doc)
-    action.edit = code_actions.workspace_edit(ls, done.snapshot, done.edits)
+    done = await code_actions.fix_all(session, doc)
+    action.edit = code_actions.workspace_edit(client, done.snapshot, done.edits)
     return action

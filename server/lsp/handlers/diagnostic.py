@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING
 from lsprotocol import types
 
 if TYPE_CHECKING:
-    from recode.server.lsp.server import RecodeLanguageServer
+    from recode.server.lsp.client import Client
+    from recode.server.lsp.session import Session
 
 from recode.server.lsp import notebooks
 from recode.server.lsp.rpc import JsonText
@@ -18,8 +19,8 @@ OPTIONS = types.DiagnosticOptions(
 
 
 async def handle(
-    ls: RecodeLanguageServer, params: types.DocumentDiagnosticParams
+    session: Session, client: Client, params: types.DocumentDiagnosticParams
 ) -> types.DocumentDiagnosticReport | JsonText:
-    if notebooks.is_cell(ls, params.text_document.uri):
-        return await notebooks.pull(ls, params.text_document.uri)
-    return await ls.diagnostics.pull(params)
+    if notebooks.is_cell(session, params.text_document.uri):
+        return await notebooks.pull(session, params.text_document.uri)
+    return await session.diagnostics.pull(params)

@@ -7,13 +7,14 @@ from typing import TYPE_CHECKING
 from lsprotocol import types
 
 if TYPE_CHECKING:
-    from recode.server.lsp.server import RecodeLanguageServer
+    from recode.server.lsp.client import Client
+    from recode.server.lsp.session import Session
 
 import time
 
 
-def handle(ls: RecodeLanguageServer, params: types.DidChangeTextDocumentParams) -> None:
-    documents = ls.session.documents
+def handle(session: Session, client: Client, params: types.DidChangeTextDocumentParams) -> None:
+    documents = session.documents
     doc = documents.get(params.text_document.uri)
     if doc is None:
         return
@@ -24,4 +25,4 @@ def handle(ls: RecodeLanguageServer, params: types.DidChangeTextDocumentParams) 
     )
     doc.apply(params.content_changes, params.text_document.version)
     documents.touch(doc.uri)
-    ls.diagnostics.schedule(doc)
+    session.diagnostics.schedule(doc)

@@ -7,8 +7,9 @@ from typing import TYPE_CHECKING
 from lsprotocol import types
 
 if TYPE_CHECKING:
-    from recode.server.lsp.server import RecodeLanguageServer
+    from recode.server.lsp.client import Client
+    from recode.server.lsp.session import Session
 
 
-def handle(ls: RecodeLanguageServer, params: types.DidChangeWatchedFilesParams) -> None:
-    ls.watcher.changed_files(params)
+def handle(session: Session, client: Client, params: types.DidChangeWatchedFilesParams) -> None:
+    session.watcher.changed_files(params)

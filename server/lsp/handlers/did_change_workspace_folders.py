@@ -7,11 +7,11 @@ from typing import TYPE_CHECKING
 from lsprotocol import types
 
 if TYPE_CHECKING:
-    from recode.server.lsp.server import RecodeLanguageServer
+    from recode.server.lsp.client import Client
+    from recode.server.lsp.session import Session
 
 
-def handle(ls: RecodeLanguageServer, params: types.DidChangeWorkspaceFoldersParams) -> None:
-    session = ls.session
+def handle(session: Session, client: Client, params: types.DidChangeWorkspaceFoldersParams) -> None:
     for removed in params.event.removed:
         session.folders.pop(removed.uri, None)
     for added in params.event.added:
@@ -20,4 +20,4 @@ def handle(ls: RecodeLanguageServer, params: types.DidChangeWorkspaceFoldersPara
     for folder in list(session.folders.values()):
         docs = session.documents_in(folder)
         if docs:
-            ls.diagnostics.refresh(docs)
+            session.diagnostics.refresh(docs)

@@ -7,9 +7,10 @@ from typing import TYPE_CHECKING
 from lsprotocol import types
 
 if TYPE_CHECKING:
-    from recode.server.lsp.server import RecodeLanguageServer
+    from recode.server.lsp.client import Client
+    from recode.server.lsp.session import Session
 
 
-def handle(ls: RecodeLanguageServer, params: types.DidCloseTextDocumentParams) -> None:
-    if ls.session.documents.close(params.text_document.uri) is not None:
-        ls.diagnostics.clear(params.text_document.uri)
+def handle(session: Session, client: Client, params: types.DidCloseTextDocumentParams) -> None:
+    if session.documents.close(params.text_document.uri) is not None:
+        session.diagnostics.clear(params.text_document.uri)

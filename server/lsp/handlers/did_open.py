@@ -7,15 +7,16 @@ from typing import TYPE_CHECKING
 from lsprotocol import types
 
 if TYPE_CHECKING:
-    from recode.server.lsp.server import RecodeLanguageServer
+    from recode.server.lsp.client import Client
+    from recode.server.lsp.session import Session
 
 import logging
 
 log = logging.getLogger(__name__)
 
 
-def handle(ls: RecodeLanguageServer, params: types.DidOpenTextDocumentParams) -> None:
-    documents = ls.session.documents
+def handle(session: Session, client: Client, params: types.DidOpenTextDocumentParams) -> None:
+    documents = session.documents
     doc = documents.open(params.text_document)
     if doc is None:
         log.info(
@@ -25,4 +26,4 @@ def handle(ls: RecodeLanguageServer, params: types.DidOpenTextDocumentParams) ->
         )
         return
     documents.touch(doc.uri)
-    ls.diagnostics.schedule(doc, 0)
+    session.diagnostics.schedule(doc, 0)

@@ -30,7 +30,7 @@ import asyncio
 import uuid
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types
 
@@ -46,9 +46,9 @@ from recode.server.lsp.code_actions import (
 )
 from recode.server.lsp.documents import Document, uri_to_path
 
-# not only for type checking: pygls reads a command handler's annotations (get_type_hints) to
-# convert its arguments, so the name must resolve at run time
-from recode.server.lsp.server import RecodeLanguageServer  # noqa: TC001
+if TYPE_CHECKING:
+    from recode.server.lsp.client import Client
+    from recode.server.lsp.session import Session
 
 STATS_COMMAND = "recode.serverStats"
 MODEL_TIMEOUT = 60.0  # seconds the model endpoint may take per request
@@ -68,66 +68,63 @@ def _uri_argument(args: tuple[Any, ...]) -> str:
 class _Progress:
     """Server-initiated work-done progress, or nothing where the client does not show it."""
 
-    def __init__(self, server: RecodeLanguageServer, title: str) -> None:
-        self.server = server
+    def __init__(self, client: Client, title: str) -> None:
+        self.client = client
         self.title = title
         self.token: str | None = None
         self.cancelled = asyncio.Event()
 
     async def begin(self) -> None:
-        if not self.server.client_supports("window.work_done_progress"):
+        if not self.client.supports("window.work_done_progress"):
             return
         token = f"recode-{uuid.uuid4()}"
         try:
-            await self.server.work_done_progress.create_async(token)
+            await self.client.progress.create_async(token)
         except Exception:  # the client refused: work without progress
             return
         self.token = token
-        self.server.work_done_progress.begin(
+        self.client.progress.begin(
             token, types.WorkDoneProgressBegin(title=self.title, cancellable=True, percentage=0)
         )
-        future = self.server.work_done_progress.tokens.get(token)
+        future = self.client.progress.tokens.get(token)
         if future is not None:
             future.add_done_callback(lambda f: f.cancelled() and self.cancelled.set())
 
     def report(self, message: str, percentage: int) -> None:
         if self.token is not None:
-            self.server.work_done_progress.report(
+            self.client.progress.report(
                 self.token, types.WorkDoneProgressReport(message=message, percentage=percentage)
             )
 
     def end(self, message: str) -> None:
         if self.token is not None:
-            self.server.work_done_progress.end(
-                self.token, types.WorkDoneProgressEnd(message=message)
-            )
-            self.server.work_done_progress.tokens.pop(self.token, None)
+            self.client.progress.end(self.token, types.WorkDoneProgressEnd(message=message))
+            self.client.progress.tokens.pop(self.token, None)
             self.token = None
 
 
-def _cancel_on_request(server: RecodeLanguageServer) -> Callable[[], None]:
+def _cancel_on_request(client: Client) -> Callable[[], None]:
     """Cancel the running command's task when the client sends $/cancelRequest for it; the
     returned callable stops listening (call it when the command ends)."""
     task = asyncio.current_task()
-    msg_id = server.protocol.msg_id
-    if task is None or msg_id is None:
+    if task is None:
         return lambda: None
-    return server.protocol.on_cancel(msg_id, task.cancel)
+    return client.on_cancel(task.cancel)
 
 
-async def migrate_file(ls: RecodeLanguageServer, *args: Any) -> dict[str, Any]:
+async def migrate_file(session: Session, client: Client, *args: Any) -> dict[str, Any]:
     uri = _uri_argument(args)
-    if notebooks.is_cell(ls, uri):
-        return await notebooks.migrate_cell(ls, uri)
-    doc = ls.session.documents.get(uri) or _closed_document(ls, uri)
+    if notebooks.is_cell(session, uri):
+        return await notebooks.migrate_cell(session, client, uri)
+    doc = session.documents.get(uri) or _closed_document(session, uri)
     name = uri.rsplit("/", 1)[-1]
-    forget = _cancel_on_request(ls)
-    progress = _Progress(ls, f"ReCode: migrating {name}")
+    forget = _cancel_on_request(client)
+    progress = _Progress(client, f"ReCode: migrating {name}")
     outcome: dict[str, Any] = {"applied": False, "fixed": 0, "remaining": 0, "cancelled": False}
     try:
         await progress.begin()
         progress.report("applying mechanical fixes", 10)
-        work = asyncio.ensure_future(fix_all(ls, doc))
+        work = asyncio.ensure_future(fix_all(session, doc))
         cancel = asyncio.ensure_future(progress.cancelled.wait())
         await asyncio.wait({work, cancel}, return_when=asyncio.FIRST_COMPLETED)
         if not work.done():
@@ -145,15 +142,15 @@ async def migrate_file(ls: RecodeLanguageServer, *args: Any) -> dict[str, Any]:
             outcome.setdefault("message", "nothing to fix")
             progress.end(outcome["message"])
             return outcome
-        live = ls.session.documents.get(uri)
+        live = session.documents.get(uri)
         if live is not None and live.version != done.snapshot.version:
             outcome["message"] = "the document changed while it was being migrated; run it again"
             progress.end(outcome["message"])
             return outcome
         progress.report(f"{outcome['fixed']} fix(es) computed; applying", 90)
-        reply = await ls.workspace_apply_edit_async(
+        reply = await client.apply_edit(
             types.ApplyWorkspaceEditParams(
-                edit=workspace_edit(ls, done.snapshot, done.edits),
+                edit=workspace_edit(client, done.snapshot, done.edits),
                 label=f"ReCode: migrate {name}",
             )
         )
@@ -171,11 +168,11 @@ async def migrate_file(ls: RecodeLanguageServer, *args: Any) -> dict[str, Any]:
         forget()
 
 
-def _closed_document(server: RecodeLanguageServer, uri: str) -> Document:
+def _closed_document(session: Session, uri: str) -> Document:
     """A document that is not open (as Python): read from disk as ``recode-migrate`` reads a
     file named on its command line (coding declaration, BOM, size limit). Its positions count
     in the decoded text, as an editor that opens the file shows it."""
-    language = server.session.documents.other_languages.get(uri)
+    language = session.documents.other_languages.get(uri)
     if language is not None:
         raise ValueError(f"{uri} is open as {language!r}, not Python: nothing to migrate")
     path = uri_to_path(uri)
@@ -185,7 +182,7 @@ def _closed_document(server: RecodeLanguageServer, uri: str) -> Document:
         source = read_source(Path(path))
     except Unreadable as exc:
         raise ValueError(f"{path}: {str(exc).removeprefix('skipped: ')}") from None
-    return Document.open(uri, source.text, None, server.session.documents.encoding)
+    return Document.open(uri, source.text, None, session.documents.encoding)
 
 
 def _model_arguments(args: tuple[Any, ...]) -> tuple[str, dict[str, Any]]:
@@ -233,12 +230,12 @@ def _run_engine(
     return engine.migrate(source, finding, detector, findings=findings)
 
 
-async def migrate_with_model(ls: RecodeLanguageServer, *args: Any) -> dict[str, Any]:
+async def migrate_with_model(session: Session, client: Client, *args: Any) -> dict[str, Any]:
     uri, identity = _model_arguments(args)
-    doc = ls.session.documents.get(uri)
+    doc = session.documents.get(uri)
     if doc is None:
         raise ValueError(f"{uri} is not open")
-    settings = ls.session.settings_for(uri)
+    settings = session.settings_for(uri)
     if not settings.model_url:
         raise ValueError("no model endpoint: set recode.modelUrl")
     url, model = settings.model_url, settings.model
@@ -248,18 +245,17 @@ async def migrate_with_model(ls: RecodeLanguageServer, *args: Any) -> dict[str, 
         outcome.update(status=status, message=message)
         progress.end(message)
         if kind is not None:
-            ls.log(message, kind)
-            ls.window_show_message(types.ShowMessageParams(type=kind, message=message))
+            client.show_always(message, kind)
         return outcome
 
-    forget = _cancel_on_request(ls)
+    forget = _cancel_on_request(client)
     name = uri.rsplit("/", 1)[-1]
-    progress = _Progress(ls, f"ReCode: migrating {name} with the model")
+    progress = _Progress(client, f"ReCode: migrating {name} with the model")
     work: asyncio.Future[Any] | None = None
     try:
         await progress.begin()
-        result = await ls.diagnostics.result_for(doc, exact=True)
-        context = await ls.context_for(ls.session.folder_for(uri))
+        result = await session.diagnostics.result_for(doc, exact=True)
+        context = await session.context_for(session.folder_for(uri))
         finding = _find(list(result.findings), identity)
         if finding is None:
             return finish(
@@ -277,7 +273,7 @@ async def migrate_with_model(ls: RecodeLanguageServer, *args: Any) -> dict[str, 
         progress.report(f"asking the model at {url}", 10)
         loop = asyncio.get_running_loop()
         work = loop.run_in_executor(
-            ls.model_pool,
+            session.pools.model,
             _run_engine,
             url,
             model,
@@ -311,7 +307,7 @@ async def migrate_with_model(ls: RecodeLanguageServer, *args: Any) -> dict[str, 
                 else types.MessageType.Warning
             )
             return finish(migration.status, f"ReCode: {migration.describe()}", kind)
-        live = ls.session.documents.get(uri)
+        live = session.documents.get(uri)
         if live is None or live.version != snapshot.version:
             return finish(
                 "stale",
@@ -319,9 +315,9 @@ async def migrate_with_model(ls: RecodeLanguageServer, *args: Any) -> dict[str, 
                 types.MessageType.Warning,
             )
         progress.report("the answer passed the checks; applying", 90)
-        reply = await ls.workspace_apply_edit_async(
+        reply = await client.apply_edit(
             types.ApplyWorkspaceEditParams(
-                edit=workspace_edit(ls, snapshot, text_edits(snapshot, [migration.edit])),
+                edit=workspace_edit(client, snapshot, text_edits(snapshot, [migration.edit])),
                 label=f"ReCode: migrate `{finding.record.path}` with the model",
             )
         )
@@ -360,20 +356,22 @@ def _rss_bytes() -> int | None:
     return None
 
 
-def server_stats(ls: RecodeLanguageServer, *args: Any) -> dict[str, Any]:
+def server_stats(session: Session, client: Client, *args: Any) -> dict[str, Any]:
+    diagnostics = session.diagnostics
+
     def summary(exact: bool) -> dict[str, Any]:
-        return _summary([t for t, e in ls.diagnostics.timings if e is exact])
+        return _summary([t for t, e in diagnostics.timings if e is exact])
 
     return {
-        "documents": len(ls.session.documents),
-        "folders": len(ls.session.folders),
+        "documents": len(session.documents),
+        "folders": len(session.folders),
         "rss_bytes": _rss_bytes(),
         # milliseconds per diagnostics run: incremental (one function) and whole-file
         "analysis_ms": {"incremental": summary(False), "whole_file": summary(True)},
         # milliseconds from receiving a didChange to writing its publishDiagnostics (wall
-        # clock), and the ls's CPU time in that interval
-        "change_to_publish_ms": _summary(ls.diagnostics.latencies),
-        "change_to_publish_cpu_ms": _summary(ls.diagnostics.cpu_latencies),
+        # clock), and the server's CPU time in that interval
+        "change_to_publish_ms": _summary(diagnostics.latencies),
+        "change_to_publish_cpu_ms": _summary(diagnostics.cpu_latencies),
     }
 
 
@@ -385,7 +383,8 @@ def _summary(seconds: list[float]) -> dict[str, Any]:
     return {"runs": len(times), "p50": round(pick[0], 3), "p95": round(pick[1], 3)}
 
 
-# (command, handler): registered by create_server, dispatched by pygls
+# (command, handler): registered by create_server, dispatched by pygls; a handler is
+# ``run(session, client, *arguments)``
 COMMANDS: list[tuple[str, Callable[..., Any]]] = [
     (MIGRATE_COMMAND, migrate_file),
     (MODEL_COMMAND, migrate_with_model),

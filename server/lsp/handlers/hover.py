@@ -11,18 +11,19 @@ from typing import TYPE_CHECKING
 from lsprotocol import types
 
 if TYPE_CHECKING:
-    from recode.server.lsp.server import RecodeLanguageServer
+    from recode.server.lsp.client import Client
+    from recode.server.lsp.session import Session
 
 from recode.server.lsp import hover, notebooks
 
 
-async def handle(ls: RecodeLanguageServer, params: types.HoverParams) -> types.Hover | None:
-    if notebooks.is_cell(ls, params.text_document.uri):
-        return await notebooks.hover_cell(ls, params)
-    doc = ls.session.documents.get(params.text_document.uri)
+async def handle(session: Session, client: Client, params: types.HoverParams) -> types.Hover | None:
+    if notebooks.is_cell(session, params.text_document.uri):
+        return await notebooks.hover_cell(session, params)
+    doc = session.documents.get(params.text_document.uri)
     if doc is None:
         return None
-    result = await ls.diagnostics.result_for(doc, exact=True)
+    result = await session.diagnostics.result_for(doc, exact=True)
     snapshot = result.snapshot
     offset = snapshot.offset(params.position)
     hits = [f for f in result.findings if f.start_byte <= offset <= f.end_byte]

@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING
 from lsprotocol import types
 
 if TYPE_CHECKING:
-    from recode.server.lsp.server import RecodeLanguageServer
+    from recode.server.lsp.client import Client
+    from recode.server.lsp.session import Session
 
 from recode.server.lsp import settings as settings_mod
 
@@ -16,15 +17,13 @@ def _initialization_options(raw: object) -> object:
     return raw if isinstance(raw, dict) else {}
 
 
-def handle(ls: RecodeLanguageServer, params: types.InitializeParams) -> None:
-    session = ls.session
+def handle(session: Session, client: Client, params: types.InitializeParams) -> None:
     options = _initialization_options(params.initialization_options)
     session.base_settings, problems = settings_mod.merge(settings_mod.defaults(), options)
     session.client_layers = [options]
     session.init_problems = problems
-    encoding = ls.workspace.position_encoding
-    session.documents.encoding = str(getattr(encoding, "value", encoding) or "utf-16")
-    pulls = ls.client_supports("text_document.diagnostic")
+    session.documents.encoding = client.position_encoding
+    pulls = client.supports("text_document.diagnostic")
     forced = session.base_settings.push_diagnostics
     session.push_enabled = forced if forced is not None else not pulls
     for folder in params.workspace_folders or []:

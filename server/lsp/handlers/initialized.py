@@ -8,20 +8,20 @@ from typing import TYPE_CHECKING
 from lsprotocol import types
 
 if TYPE_CHECKING:
-    from recode.server.lsp.server import RecodeLanguageServer
+    from recode.server.lsp.client import Client
+    from recode.server.lsp.session import Session
 
 import asyncio
 
 from recode.server.lsp import settings as settings_mod
 
 
-async def handle(ls: RecodeLanguageServer, params: types.InitializedParams) -> None:
-    session = ls.session
+async def handle(session: Session, client: Client, params: types.InitializedParams) -> None:
     for problem in session.init_problems:
-        ls.show(f"ReCode: {problem} (ignored)")
-    if ls.client_supports("workspace.did_change_configuration.dynamic_registration"):
+        client.show(f"ReCode: {problem} (ignored)")
+    if client.supports("workspace.did_change_configuration.dynamic_registration"):
         try:
-            await ls.client_register_capability_async(
+            await client.register(
                 types.RegistrationParams(
                     registrations=[
                         types.Registration(
@@ -35,9 +35,9 @@ async def handle(ls: RecodeLanguageServer, params: types.InitializedParams) -> N
                 )
             )
         except Exception as exc:
-            ls.log(f"could not register for configuration changes: {exc}")
-    ls.watcher.start(asyncio.get_running_loop(), session.base_settings.poll_seconds)
+            client.log(f"could not register for configuration changes: {exc}")
+    session.watcher.start(asyncio.get_running_loop(), session.base_settings.poll_seconds)
     session.ready.set()
     for folder in list(session.folders.values()):
         if folder.context is None and folder.building is None:
-            folder.building = asyncio.ensure_future(ls._build(folder, None))
+            session.start_build(folder)

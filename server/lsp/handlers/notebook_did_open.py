@@ -7,10 +7,11 @@ from typing import TYPE_CHECKING
 from lsprotocol import types
 
 if TYPE_CHECKING:
-    from recode.server.lsp.server import RecodeLanguageServer
+    from recode.server.lsp.client import Client
+    from recode.server.lsp.session import Session
 
 from recode.server.lsp import notebooks
 
 
-def handle(ls: RecodeLanguageServer, params: types.DidOpenNotebookDocumentParams) -> None:
-    notebooks.schedule(ls, params.notebook_document.uri)
+def handle(session: Session, client: Client, params: types.DidOpenNotebookDocumentParams) -> None:
+    notebooks.schedule(session, client, params.notebook_document.uri)

@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from recode.server.lsp.server import RecodeLanguageServer
+    from recode.server.lsp.client import Client
+    from recode.server.lsp.session import Session
 
 
-def handle(ls: RecodeLanguageServer, params: None) -> None:
-    ls.watcher.stop()
+def handle(session: Session, client: Client, params: None) -> None:
+    session.watcher.stop()
