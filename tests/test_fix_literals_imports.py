@@ -188,15 +188,31 @@ def test_a_use_the_template_cannot_rewrite_keeps_the_import(detector):
 # -- methods reached through their class; finfo.machar -----------------------------------------
 
 
-def test_a_method_reached_through_its_class_is_not_given_the_class_as_object(detector):
-    code = "import numpy as np\nr = np.ndarray.ptp()\nf = np.ndarray.ptp\n"
-    assert fixed(detector, code) == code
-    called, referenced = detector.detect(code.encode())
-    assert "`np.ndarray.ptp` is the method reached through its class" in called.fix_unavailable
-    # quantities 0.13.0: @with_doc(np.ndarray.ptp)
-    assert referenced.fix_unavailable == (
-        "`np.ndarray.ptp` is not called here; the fix rewrites calls"
+def test_a_method_reached_through_its_class_gets_the_records_through_class_fix(detector):
+    # quantities 0.13.0: @with_doc(np.ndarray.ptp); np.ptp is not exact there (its docstring,
+    # __array_function__, array-likes): an unsafe fix, made with --unsafe-fixes only
+    code = (
+        "import numpy as np\nfrom numpy import ndarray\n\n"
+        "@with_doc(np.ndarray.ptp)\ndef ptp(a):\n    return ndarray.ptp(a, 0, None, True)\n"
     )
+    assert fixed(detector, code) == code
+    assert fixed(detector, code, unsafe=True) == (
+        "import numpy as np\nfrom numpy import ndarray\n\n"
+        "@with_doc(np.ptp)\ndef ptp(a):\n    return np.ptp(a, 0, None, True)\n"
+    )
+    findings = detector.detect(code.encode())
+    assert [f.fix.template for f in findings] == ["{mod:numpy}.ptp"] * 2
+    assert all(not f.fix.safe and "__array_function__" in f.fix.unsafe_because for f in findings)
+    # an object's method keeps the record's own (safe) fix
+    (own,) = detector.detect(b"import numpy as np\na = np.ones(2)\nr = a.ptp()\n")
+    assert own.fix is own.record.fix and own.fix.safe
+
+
+def test_a_record_without_a_through_class_fix_still_needs_the_object(detector):
+    code = "import numpy as np\nr = np.generic.ptp()\n"
+    assert fixed(detector, code, unsafe=True) == code
+    (finding,) = detector.detect(code.encode())
+    assert "`np.generic.ptp` is the method reached through its class" in finding.fix_unavailable
 
 
 def test_ptp_keeps_its_arguments(detector):
@@ -211,6 +227,19 @@ def test_finfo_machar_is_found_and_says_what_to_write(detector):
     (finding,) = detector.detect(code.encode())
     assert finding.record.id == "numpy-1.25-finfo-machar"
     assert "np.finfo(t).eps" in finding.record.replacement
+    # numdifftools 0.9.39: an unsafe fix (0-d arrays become scalars; attributes finfo lacks)
+    assert fixed(detector, code) == code
+    assert (
+        fixed(detector, code, unsafe=True) == "import numpy as np\n_TINY = np.finfo(float).tiny\n"
+    )
+    assert "0-d arrays" in finding.fix.unsafe_because
+
+
+def test_machar_becomes_finfo_of_float64_unsafely(detector):
+    code = "import numpy as np\nEPS = np.MachAr().eps\nm = np.MachAr(float_conv=float)\n"
+    assert fixed(detector, code, unsafe=True) == (
+        "import numpy as np\nEPS = np.finfo(np.float64).eps\nm = np.MachAr(float_conv=float)\n"
+    )
 
 
 # -- the CLI -------------------------------------------------------------------------------------
