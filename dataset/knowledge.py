@@ -54,6 +54,7 @@ _ALLOWED = {
     "unless_keyword",
     "max_positional",
     "values",
+    "unseen",
     "position",
     "hook",
     "key",
@@ -288,6 +289,9 @@ class ApiChange:
     unless_keyword: str | None = None  # a call passing this keyword is not affected
     max_positional: int | None = None  # only calls passing more positional arguments break
     values: tuple[str, ...] = ()  # callable(param): only these values (as written) are affected
+    #: with ``values``: match instead an argument written as a name or an attribute
+    #: (``copy=copy``), which may hold one of the values at run time
+    unseen: bool = False
     position: int | None = None  # callable(param) with values: its index when passed by position
     hook: bool = False  # a method subclasses override: flag overriding definitions too
     key: SubscriptKey | None = None  # __getitem__/__setitem__: the subscripts matched
@@ -531,6 +535,11 @@ def parse_record(raw: object, origin: str = "") -> ApiChange:
         raise RecordError("position must be a non-negative integer")
     if position is not None and not values:
         raise RecordError("position applies only to a record with values")
+    unseen = raw.get("unseen", False)
+    if not isinstance(unseen, bool):
+        raise RecordError("unseen must be true or false")
+    if unseen and (not values or position is not None):
+        raise RecordError("unseen applies only to a record with values, matched by keyword")
     if fix is not None and fix.kind is FixKind.VALUE:
         _check_value_fix(fix, values)
     hook = raw.get("hook", False)
@@ -554,6 +563,7 @@ def parse_record(raw: object, origin: str = "") -> ApiChange:
         unless_keyword=unless,
         max_positional=max_positional,
         values=tuple(values),
+        unseen=unseen,
         position=position,
         hook=hook,
         key=key,

@@ -1039,8 +1039,12 @@ class _Run:
                 positional.append(arg)
                 continue
             name = text(arg.child_by_field_name("name"))
+            value = arg.child_by_field_name("value")
             for record, sev in params.get(name, []):
-                if record.values and text(arg.child_by_field_name("value")) not in record.values:
+                if record.unseen:
+                    if value.type not in ("identifier", "attribute"):
+                        continue  # a literal or an expression: the record of values has it
+                elif record.values and text(value) not in record.values:
                     continue  # a value whose meaning did not change
                 self._add(record, sev, arg, fixes.FixSite(call=call, keyword=arg))
         if unbound:

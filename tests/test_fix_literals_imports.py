@@ -242,6 +242,67 @@ def test_machar_becomes_finfo_of_float64_unsafely(detector):
     )
 
 
+# -- a value the call passes through a name (np.array(copy=copy)) ------------------------------
+
+
+@pytest.mark.parametrize(
+    "call, fixed_call",
+    [
+        # quantities 0.13.0: Quantity.__new__(..., copy=True) passes its parameter on
+        ("np.array(d, dtype=t, copy=copy)", "np.array(d, dtype=t, copy=copy or None)"),
+        (
+            "np.array(d, copy=self.copy, subok=True)",
+            "np.array(d, subok=True, copy=self.copy or None)",
+        ),
+    ],
+)
+def test_a_copy_passed_through_a_name_keeps_its_1x_meaning_unsafely(detector, call, fixed_call):
+    code = f"import numpy as np\nr = {call}\n"
+    (finding,) = detector.detect(code.encode())  # the prefilter keeps it: no `False` in the text
+    assert finding.record.id == "numpy-2.0-array-copy-unseen"
+    assert "ValueError" in finding.fix.unsafe_because
+    assert fixed(detector, code) == code
+    assert fixed(detector, code, unsafe=True) == f"import numpy as np\nr = {fixed_call}\n"
+
+
+@pytest.mark.parametrize(
+    "copy, ids",
+    [
+        ("False", ["numpy-2.0-array-copy"]),  # the literal: the record of values (asarray)
+        ("True", []),
+        ("None", []),
+        ("f()", []),  # an expression: neither (what `or None` would bind to is not plain)
+        ("a if b else c", []),
+    ],
+)
+def test_only_a_name_or_attribute_is_an_unseen_value(detector, copy, ids):
+    code = f"import numpy as np\nr = np.array(d, copy={copy})\n"
+    assert [f.record.id for f in detector.detect(code.encode())] == ids
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        ({"unseen": True}, "unseen applies only to a record with values"),
+        ({"unseen": True, "values": ["False"], "position": 1}, "matched by keyword"),
+        ({"unseen": "yes", "values": ["False"]}, "unseen must be true or false"),
+    ],
+)
+def test_unseen_is_checked_on_load(extra, message):
+    raw = {
+        "id": "numpy-2.0-x",
+        "library": "numpy",
+        "symbol": "numpy.array(copy)",
+        "kind": "behavior",
+        "changed_in": "2.0.0",
+        "note": "n",
+        "source": {"url": "https://numpy.org", "version": "2.0.0"},
+        **extra,
+    }
+    with pytest.raises(RecordError, match=message):
+        parse_record(raw)
+
+
 # -- the CLI -------------------------------------------------------------------------------------
 
 
