@@ -54,6 +54,7 @@ _ALLOWED = {
     "unless_keyword",
     "max_positional",
     "values",
+    "unseen",
     "position",
     "hook",
     "key",
@@ -177,9 +178,10 @@ class FixKind(enum.StrEnum):
             raise RecordError(f"a {self} fix cannot apply to a parameter symbol")
         return _FIX_PARSERS[self](self, raw)
 
-    def action(self, record: ApiChange) -> str:
-        """The quick fix's words (after "ReCode: "): "replace `numpy.float_` with `float`"."""
-        fix = record.fix
+    def action(self, record: ApiChange, fix: Fix | None = None) -> str:
+        """The quick fix's words (after "ReCode: "): "replace `numpy.float_` with `float`";
+        ``fix``: the one made, where it is not the record's own (its ``through_class``)."""
+        fix = fix or record.fix
         assert fix is not None
         if self is FixKind.RENAME:
             return f"replace `{record.path}` with `{(fix.to or '?').removeprefix('builtins.')}`"
@@ -195,9 +197,9 @@ class FixKind(enum.StrEnum):
             return f"rewrite the `{record.path}` {what}{replacement}"
         assert_never(self)
 
-    def advice(self, record: ApiChange) -> str:
-        """What a report says the fix does: "Use `float`"."""
-        fix = record.fix
+    def advice(self, record: ApiChange, fix: Fix | None = None) -> str:
+        """What a report says the fix does: "Use `float`"; ``fix`` as for :meth:`action`."""
+        fix = fix or record.fix
         assert fix is not None
         if self is FixKind.RENAME:
             return f"Use `{(fix.to or '').removeprefix('builtins.')}`"
@@ -241,6 +243,10 @@ class Fix:
     literals: tuple[tuple[str, str], ...] = ()
     applicability: Applicability = Applicability.SAFE
     unsafe_because: str | None = None  # the corner case where an unsafe fix changes behaviour
+    #: a method's record: the fix where the method is reached through its class
+    #: (``np.ndarray.ptp``, called with the object first or passed as a function), which the
+    #: fix above, written for an object's method (``{self}``), cannot rewrite
+    through_class: Fix | None = None
 
     @property
     def safe(self) -> bool:
@@ -283,6 +289,9 @@ class ApiChange:
     unless_keyword: str | None = None  # a call passing this keyword is not affected
     max_positional: int | None = None  # only calls passing more positional arguments break
     values: tuple[str, ...] = ()  # callable(param): only these values (as written) are affected
+    #: with ``values``: match instead an argument written as a name or an attribute
+    #: (``copy=copy``), which may hold one of the values at run time
+    unseen: bool = False
     position: int | None = None  # callable(param) with values: its index when passed by position
     hook: bool = False  # a method subclasses override: flag overriding definitions too
     key: SubscriptKey | None = None  # __getitem__/__setitem__: the subscripts matched
@@ -526,6 +535,11 @@ def parse_record(raw: object, origin: str = "") -> ApiChange:
         raise RecordError("position must be a non-negative integer")
     if position is not None and not values:
         raise RecordError("position applies only to a record with values")
+    unseen = raw.get("unseen", False)
+    if not isinstance(unseen, bool):
+        raise RecordError("unseen must be true or false")
+    if unseen and (not values or position is not None):
+        raise RecordError("unseen applies only to a record with values, matched by keyword")
     if fix is not None and fix.kind is FixKind.VALUE:
         _check_value_fix(fix, values)
     hook = raw.get("hook", False)
@@ -549,6 +563,7 @@ def parse_record(raw: object, origin: str = "") -> ApiChange:
         unless_keyword=unless,
         max_positional=max_positional,
         values=tuple(values),
+        unseen=unseen,
         position=position,
         hook=hook,
         key=key,
@@ -619,15 +634,16 @@ _FIX_FIELDS = {
     "target",
     "applicability",
     "unsafe_because",
+    "through_class",
 }
 
 
-def _parse_fix(raw: object, param: str | None) -> Fix | None:
+def _parse_fix(raw: object, param: str | None, nested: bool = False) -> Fix | None:
     if raw is None:
         return None
     if not isinstance(raw, dict) or raw.get("kind") not in FIX_KINDS:
         raise RecordError(f"fix.kind must be one of {', '.join(FIX_KINDS)}")
-    unknown = set(raw) - _FIX_FIELDS
+    unknown = set(raw) - (_FIX_FIELDS - {"through_class"} if nested else _FIX_FIELDS)
     if unknown:
         raise RecordError(f"unknown fix field(s): {', '.join(sorted(unknown))}")
     fix = FixKind(raw["kind"]).parse(raw, param)
@@ -643,7 +659,14 @@ def _parse_fix(raw: object, param: str | None) -> Fix | None:
         raise RecordError("an unsafe fix needs unsafe_because: the case where behaviour differs")
     if applicability is Applicability.SAFE and because is not None:
         raise RecordError("unsafe_because belongs to an unsafe fix")
-    return replace(fix, applicability=applicability, unsafe_because=because)
+    through_class = None
+    if "through_class" in raw:
+        through_class = _parse_fix(raw["through_class"], param, nested=True)
+        if through_class is None:
+            raise RecordError("fix.through_class must be a fix")
+    return replace(
+        fix, applicability=applicability, unsafe_because=because, through_class=through_class
+    )
 
 
 def _parse_rename(kind: FixKind, raw: dict) -> Fix:

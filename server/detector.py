@@ -32,6 +32,7 @@ from tree_sitter import Node, Tree
 from recode.dataset.knowledge import (
     IMPORT_NAMES,
     ApiChange,
+    Fix,
     KnowledgeBase,
     KnownTypes,
     SubscriptKey,
@@ -85,6 +86,13 @@ class Finding:
     edits: tuple[fixes.Edit, ...] | None = None  # None: no exact mechanical fix
     fix_unavailable: str | None = None  # why the record's fix cannot be made here
     cell: int | None = None  # in a notebook: the cell (1-based); start and end are inside it
+    #: the fix for this site: the record's, or its ``through_class`` fix where the method is
+    #: reached through its class (``np.ndarray.ptp``); the record's until the fix is looked for
+    fix: Fix | None = None
+
+    def __post_init__(self) -> None:
+        if self.fix is None:
+            self.fix = self.record.fix
 
     @property
     def fixable(self) -> bool:
@@ -92,9 +100,7 @@ class Finding:
 
     def applies(self, unsafe: bool) -> bool:
         """Whether the fix is made: it exists, and is safe or unsafe fixes are asked for."""
-        return self.edits is not None and (
-            unsafe or self.record.fix is None or self.record.fix.safe
-        )
+        return self.edits is not None and (unsafe or self.fix is None or self.fix.safe)
 
     @property
     def library(self) -> str:
@@ -555,9 +561,9 @@ class _Run:
         result = sorted(self._found.values(), key=lambda f: (f.start_byte, f.end_byte))
         for f in result:
             if f.edits is None and f.confidence == "high":
-                f.edits, f.fix_unavailable = fixes.edits_for(
-                    f, analysis, self._fix_context.get(id(f))
-                )
+                site = self._fix_context.get(id(f))
+                f.fix = fixes.fix_for(f.record, site)
+                f.edits, f.fix_unavailable = fixes.edits_for(f, analysis, site)
         return result
 
     def _imports(self) -> list[Node]:
@@ -1033,8 +1039,12 @@ class _Run:
                 positional.append(arg)
                 continue
             name = text(arg.child_by_field_name("name"))
+            value = arg.child_by_field_name("value")
             for record, sev in params.get(name, []):
-                if record.values and text(arg.child_by_field_name("value")) not in record.values:
+                if record.unseen:
+                    if value.type not in ("identifier", "attribute"):
+                        continue  # a literal or an expression: the record of values has it
+                elif record.values and text(value) not in record.values:
                     continue  # a value whose meaning did not change
                 self._add(record, sev, arg, fixes.FixSite(call=call, keyword=arg))
         if unbound:

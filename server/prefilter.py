@@ -244,7 +244,7 @@ class Prefilter:
             for name, entries in by_name.items():
                 values: tuple[bytes, ...] | None = ()
                 for record, _ in entries:
-                    if not record.values:
+                    if not record.values or record.unseen:  # unseen: any name may hold them
                         values = None
                         break
                     values = (values or ()) + tuple(v.encode() for v in record.values)

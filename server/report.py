@@ -17,6 +17,7 @@ from pathlib import Path
 from urllib.parse import quote_from_bytes
 
 from recode.dataset.knowledge import ApiChange, Applicability
+from recode.dataset.knowledge import Fix as KbFix
 from recode.server.detector import Finding
 from recode.server.files import fit_newlines
 from recode.server.severity import LibraryVersion
@@ -86,9 +87,11 @@ class LineIndex:
         return Span(*self.position(start), *self.position(end))
 
 
-def fix_message(record: ApiChange) -> str:
-    assert record.fix is not None
-    return record.fix.kind.advice(record)
+def fix_message(record: ApiChange, fix: KbFix | None = None) -> str:
+    """What the fix does; ``fix``: the one made, where it is not the record's own."""
+    fix = fix or record.fix
+    assert fix is not None
+    return fix.kind.advice(record, fix)
 
 
 @dataclass
@@ -133,14 +136,14 @@ def locate(result: FileResult) -> FileResult:
         fix = fixes.get(id(f.edits))
         if fix is None:
             fix = fixes[id(f.edits)] = Fix(
-                fix_message(f.record),
+                fix_message(f.record, f.fix),
                 tuple(
                     # the text as --write writes it: its line ends those of the file there
                     TextEdit(lines.span(e.start, e.end), fit_newlines(e.text, source, e.start))
                     for e in sorted(set(f.edits))
                 ),
-                f.record.fix.applicability,
-                f.record.fix.unsafe_because,
+                f.fix.applicability,
+                f.fix.unsafe_because,
             )
         return fix
 
@@ -303,9 +306,9 @@ def render_text(run: Run) -> str:
     for r, f, loc in run.located():
         mark = ""
         if run.mode == "check" and _fixable(r, f):
-            mark = " [fixable]" if f.record.fix.safe else " [unsafe fix]"
+            mark = " [fixable]" if f.fix.safe else " [unsafe fix]"
         elif _hidden(r, f):
-            mark = f" [unsafe fix, made with --unsafe-fixes: {f.record.fix.unsafe_because}]"
+            mark = f" [unsafe fix, made with --unsafe-fixes: {f.fix.unsafe_because}]"
         if f.fix_unavailable:
             mark = f" [not fixed: {f.fix_unavailable}]"
         lines.append(

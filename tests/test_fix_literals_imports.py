@@ -188,15 +188,31 @@ def test_a_use_the_template_cannot_rewrite_keeps_the_import(detector):
 # -- methods reached through their class; finfo.machar -----------------------------------------
 
 
-def test_a_method_reached_through_its_class_is_not_given_the_class_as_object(detector):
-    code = "import numpy as np\nr = np.ndarray.ptp()\nf = np.ndarray.ptp\n"
-    assert fixed(detector, code) == code
-    called, referenced = detector.detect(code.encode())
-    assert "`np.ndarray.ptp` is the method reached through its class" in called.fix_unavailable
-    # quantities 0.13.0: @with_doc(np.ndarray.ptp)
-    assert referenced.fix_unavailable == (
-        "`np.ndarray.ptp` is not called here; the fix rewrites calls"
+def test_a_method_reached_through_its_class_gets_the_records_through_class_fix(detector):
+    # quantities 0.13.0: @with_doc(np.ndarray.ptp); np.ptp is not exact there (its docstring,
+    # __array_function__, array-likes): an unsafe fix, made with --unsafe-fixes only
+    code = (
+        "import numpy as np\nfrom numpy import ndarray\n\n"
+        "@with_doc(np.ndarray.ptp)\ndef ptp(a):\n    return ndarray.ptp(a, 0, None, True)\n"
     )
+    assert fixed(detector, code) == code
+    assert fixed(detector, code, unsafe=True) == (
+        "import numpy as np\nfrom numpy import ndarray\n\n"
+        "@with_doc(np.ptp)\ndef ptp(a):\n    return np.ptp(a, 0, None, True)\n"
+    )
+    findings = detector.detect(code.encode())
+    assert [f.fix.template for f in findings] == ["{mod:numpy}.ptp"] * 2
+    assert all(not f.fix.safe and "__array_function__" in f.fix.unsafe_because for f in findings)
+    # an object's method keeps the record's own (safe) fix
+    (own,) = detector.detect(b"import numpy as np\na = np.ones(2)\nr = a.ptp()\n")
+    assert own.fix is own.record.fix and own.fix.safe
+
+
+def test_a_record_without_a_through_class_fix_still_needs_the_object(detector):
+    code = "import numpy as np\nr = np.generic.ptp()\n"
+    assert fixed(detector, code, unsafe=True) == code
+    (finding,) = detector.detect(code.encode())
+    assert "`np.generic.ptp` is the method reached through its class" in finding.fix_unavailable
 
 
 def test_ptp_keeps_its_arguments(detector):
@@ -211,6 +227,80 @@ def test_finfo_machar_is_found_and_says_what_to_write(detector):
     (finding,) = detector.detect(code.encode())
     assert finding.record.id == "numpy-1.25-finfo-machar"
     assert "np.finfo(t).eps" in finding.record.replacement
+    # numdifftools 0.9.39: an unsafe fix (0-d arrays become scalars; attributes finfo lacks)
+    assert fixed(detector, code) == code
+    assert (
+        fixed(detector, code, unsafe=True) == "import numpy as np\n_TINY = np.finfo(float).tiny\n"
+    )
+    assert "0-d arrays" in finding.fix.unsafe_because
+
+
+def test_machar_becomes_finfo_of_float64_unsafely(detector):
+    code = "import numpy as np\nEPS = np.MachAr().eps\nm = np.MachAr(float_conv=float)\n"
+    assert fixed(detector, code, unsafe=True) == (
+        "import numpy as np\nEPS = np.finfo(np.float64).eps\nm = np.MachAr(float_conv=float)\n"
+    )
+
+
+# -- a value the call passes through a name (np.array(copy=copy)) ------------------------------
+
+
+@pytest.mark.parametrize(
+    "call, fixed_call",
+    [
+        # quantities 0.13.0: Quantity.__new__(..., copy=True) passes its parameter on
+        ("np.array(d, dtype=t, copy=copy)", "np.array(d, dtype=t, copy=copy or None)"),
+        (
+            "np.array(d, copy=self.copy, subok=True)",
+            "np.array(d, subok=True, copy=self.copy or None)",
+        ),
+    ],
+)
+def test_a_copy_passed_through_a_name_keeps_its_1x_meaning_unsafely(detector, call, fixed_call):
+    code = f"import numpy as np\nr = {call}\n"
+    (finding,) = detector.detect(code.encode())  # the prefilter keeps it: no `False` in the text
+    assert finding.record.id == "numpy-2.0-array-copy-unseen"
+    assert "ValueError" in finding.fix.unsafe_because
+    assert fixed(detector, code) == code
+    assert fixed(detector, code, unsafe=True) == f"import numpy as np\nr = {fixed_call}\n"
+
+
+@pytest.mark.parametrize(
+    "copy, ids",
+    [
+        ("False", ["numpy-2.0-array-copy"]),  # the literal: the record of values (asarray)
+        ("True", []),
+        ("None", []),
+        ("f()", []),  # an expression: neither (what `or None` would bind to is not plain)
+        ("a if b else c", []),
+    ],
+)
+def test_only_a_name_or_attribute_is_an_unseen_value(detector, copy, ids):
+    code = f"import numpy as np\nr = np.array(d, copy={copy})\n"
+    assert [f.record.id for f in detector.detect(code.encode())] == ids
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        ({"unseen": True}, "unseen applies only to a record with values"),
+        ({"unseen": True, "values": ["False"], "position": 1}, "matched by keyword"),
+        ({"unseen": "yes", "values": ["False"]}, "unseen must be true or false"),
+    ],
+)
+def test_unseen_is_checked_on_load(extra, message):
+    raw = {
+        "id": "numpy-2.0-x",
+        "library": "numpy",
+        "symbol": "numpy.array(copy)",
+        "kind": "behavior",
+        "changed_in": "2.0.0",
+        "note": "n",
+        "source": {"url": "https://numpy.org", "version": "2.0.0"},
+        **extra,
+    }
+    with pytest.raises(RecordError, match=message):
+        parse_record(raw)
 
 
 # -- the CLI -------------------------------------------------------------------------------------

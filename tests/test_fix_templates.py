@@ -241,6 +241,29 @@ BASE = {
         ),
         ({"kind": "template", "template": "f()", "args": ["a", "a"]}, "names a parameter twice"),
         ({"kind": "template", "template": "f()", "args": ["*", "*"]}, "at most one '*'"),
+        # the fix for a method reached through its class is a fix, checked as one, not nested
+        ({"kind": "rename", "to": "numpy.new", "through_class": "numpy.new"}, "fix.kind"),
+        ({"kind": "rename", "to": "numpy.new", "through_class": {}}, "fix.kind"),
+        (
+            {
+                "kind": "rename",
+                "to": "numpy.new",
+                "through_class": {"kind": "rename", "to": "numpy.x", "applicability": "unsafe"},
+            },
+            "needs unsafe_because",
+        ),
+        (
+            {
+                "kind": "rename",
+                "to": "numpy.new",
+                "through_class": {
+                    "kind": "rename",
+                    "to": "numpy.x",
+                    "through_class": {"kind": "rename", "to": "numpy.y"},
+                },
+            },
+            "unknown fix field",
+        ),
     ],
 )
 def test_fixes_are_validated_on_load(fix, message):

@@ -31,6 +31,13 @@ def more():
 
 
 @pytest.fixture(scope="module")
+def numpy_errors():
+    """tests/data/upgrade/test_numpy_errors.py.txt under numpy 2.4.6."""
+    xml = (DATA / "junit-numpy-errors-numpy-2.4.6.xml").read_text("utf-8")
+    return {k: r for k, r in parse_junit(xml).items() if r.outcome.bad}
+
+
+@pytest.fixture(scope="module")
 def kb():
     return load_knowledge_base()
 
@@ -148,8 +155,8 @@ def test_a_library_not_installed_is_unrelated_not_its_first_record(kb):
     assert cause.kind is CauseKind.UNRELATED and cause.record is None
 
 
-def test_every_pattern_matches_a_real_error_line(failures, more):
-    runs = [*failures.values(), *more.values()]
+def test_every_pattern_matches_a_real_error_line(failures, more, numpy_errors):
+    runs = [*failures.values(), *more.values(), *numpy_errors.values()]
     lines = [line for r in runs for line in error_lines(r.message, r.text)]
     for pattern in PATTERNS:
         assert any(pattern.regex.search(line) for line in lines), pattern.regex.pattern
@@ -170,3 +177,14 @@ def test_a_dotted_type_object_is_found(kb):
         "kind": "removed",
         "version": "2.4.6",
     }
+
+
+def test_numpys_copy_error_names_the_copy_record(numpy_errors, kb):
+    """regression: quantities 0.13.0's tests on `np.array(other, copy=False, subok=True)` under
+    NumPy 2, whose message names no API, were not put down to a record."""
+    r = numpy_errors["tests.test_numpy_errors::test_copy_false_needs_a_copy"]
+    cause = classify(r.message, r.text, kb, UPGRADED)
+    assert cause.kind is CauseKind.KNOWN
+    assert cause.record is not None and cause.record.id == "numpy-2.0-array-copy"
+    cause = classify(r.message, r.text, KnowledgeBase([], []), UPGRADED)
+    assert cause.kind is CauseKind.UNKNOWN and cause.library == "numpy"

@@ -20,7 +20,7 @@ from recode.server.fixes.apply import FixResult, fix_source
 from recode.server.fixes.edits import Edit, apply_edits, compose_edits
 from recode.server.fixes.facts import FileFacts
 from recode.server.fixes.imports import import_edit
-from recode.server.fixes.kinds import edits_for
+from recode.server.fixes.kinds import edits_for, fix_for
 from recode.server.fixes.python_ast import parses, python_tree
 from recode.server.fixes.site import FixSite
 
@@ -32,6 +32,7 @@ __all__ = [
     "apply_edits",
     "compose_edits",
     "edits_for",
+    "fix_for",
     "fix_source",
     "import_edit",
     "parses",

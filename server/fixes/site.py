@@ -24,6 +24,12 @@ class FixSite:
     import_stmt: Node | None = None  # an import statement that names the symbol
     import_name: Node | None = None  # ... and the dotted name in it
 
+    @property
+    def through_import(self) -> bool:
+        """Whether the reference starts from an import, not from an object: a method reached so
+        is reached through its class (``np.ndarray.ptp``), the object its first argument."""
+        return self.binding is not None and self.binding.kind in ("import", "from", "star")
+
 
 class NoFix(Exception):
     """A fix the record has cannot be made exactly here; ``reason`` says why, for the user."""

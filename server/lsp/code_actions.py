@@ -45,7 +45,7 @@ KINDS = [types.CodeActionKind.QuickFix, FIX_ALL_KIND]
 
 def quick_fix_title(finding: Finding) -> str:
     """The quick fix's title; an unsafe fix says so, and why."""
-    fix = finding.record.fix
+    fix = finding.fix
     title = _title(finding)
     if fix is not None and not fix.safe:
         return f"{title} (unsafe: {fix.unsafe_because})"
@@ -53,10 +53,10 @@ def quick_fix_title(finding: Finding) -> str:
 
 
 def _title(finding: Finding) -> str:
-    record, fix = finding.record, finding.record.fix
+    record, fix = finding.record, finding.fix
     if fix is None:
         return f"ReCode: fix `{record.symbol}`"
-    return f"ReCode: {fix.kind.action(record)}"
+    return f"ReCode: {fix.kind.action(record, fix)}"
 
 
 def model_title(finding: Finding) -> str:

@@ -224,7 +224,7 @@ def _data(finding: Finding) -> dict[str, Any]:
     data: dict[str, Any] = {"fixable": finding.fixable}
     if finding.fix_unavailable:
         data["fixUnavailable"] = finding.fix_unavailable
-    fix = finding.record.fix
+    fix = finding.fix
     if finding.fixable and fix is not None and not fix.safe:
         data["applicability"] = fix.applicability.value
     return data

@@ -16,8 +16,8 @@ def markdown(finding: Finding) -> str:
     parts = [f"**ReCode** ({finding.severity}): {finding.message}", _quote(record.note)]
     if record.replacement:
         parts.append(f"**Replacement:** {record.replacement}")
-    if finding.fixable and record.fix is not None and not record.fix.safe:
-        parts.append(f"An unsafe quick fix is available: {record.fix.unsafe_because}.")
+    if finding.fixable and finding.fix is not None and not finding.fix.safe:
+        parts.append(f"An unsafe quick fix is available: {finding.fix.unsafe_because}.")
     elif finding.fixable:
         parts.append("A quick fix is available.")
     elif finding.fix_unavailable:

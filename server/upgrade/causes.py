@@ -36,6 +36,7 @@ class Pattern:
     candidate_kind: str  # the ``kind`` of a knowledge-base record for an unknown break
     module: str | None = None  # the module, where the message names it by its alias
     owner: str | None = None  # the class, where the message names the user's subclass
+    symbol: str | None = None  # the record's symbol, where the message names no API
 
 
 #: The table. Named groups: ``module``, ``owner`` (a class), ``name``, ``callable``, ``text``.
@@ -105,6 +106,13 @@ PATTERNS: tuple[Pattern, ...] = (
         re.compile(r"ValueError: Invalid frequency: (?P<name>[\w-]+)"),
         "signature",
         module="pandas",
+    ),
+    Pattern(  # NumPy 2's np.array(..., copy=False) where a copy is needed
+        ErrorKind.MESSAGE,
+        re.compile(r"(?P<text>ValueError: Unable to avoid copy while creating an array)"),
+        "behavior",
+        module="numpy",
+        symbol="numpy.array(copy)",
     ),
     Pattern(
         ErrorKind.MESSAGE,
@@ -256,7 +264,10 @@ def _cause(
         record = _by_value(kb, name or "", _library_of(module), text)
     else:
         words = groups.get("text") or line
-        record = _by_words(kb, words, _frame_library(text, upgraded))
+        if pattern.symbol is not None:
+            record = next((r for r in kb.records if r.symbol == pattern.symbol), None)
+        else:
+            record = _by_words(kb, words, _frame_library(text, upgraded))
         symbol = words.split(": ", 1)[-1].split(". ")[0]  # "Invalid frequency: H"
     if record is not None:
         return Cause(CauseKind.KNOWN, line, record.library, record)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from recode.dataset.knowledge import FixKind
+from recode.dataset.knowledge import ApiChange, Fix, FixKind
 from recode.server.fixes.comments import keep_comments
 from recode.server.fixes.edits import Edit
 from recode.server.fixes.kinds import keyword_drop, keyword_rename, rename, template, value
@@ -33,12 +33,22 @@ EDITS: dict[FixKind, Edits] = {
 }
 
 
+def fix_for(record: ApiChange, site: FixSite | None) -> Fix | None:
+    """The record's fix for the site: its ``through_class`` fix where the site reaches the
+    method through its class (``np.ndarray.ptp``), and it has one; else its fix."""
+    fix = record.fix
+    if fix is not None and fix.through_class is not None and site is not None:
+        if site.through_import:
+            return fix.through_class
+    return fix
+
+
 def edits_for(
     finding: Finding, analysis: Analysis, site: FixSite | None
 ) -> tuple[tuple[Edit, ...] | None, str | None]:
-    """The edits that apply ``finding.record.fix`` here; or None where no exact rewrite exists,
+    """The edits that apply ``finding.fix`` here; or None where no exact rewrite exists,
     with the reason where the record has a fix that cannot be made here."""
-    fix = finding.record.fix
+    fix = finding.fix
     if fix is None or site is None:
         return None, None
     try:

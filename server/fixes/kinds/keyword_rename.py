@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 def edits(finding: Finding, analysis: Analysis, site: FixSite) -> tuple[Edit, ...] | None:
     if site.keyword is None:
         return None
-    return _keyword_rename(site.keyword, finding.record.fix.to)
+    return _keyword_rename(site.keyword, finding.fix.to)
 
 
 def _keyword_rename(keyword: Node, to: str) -> tuple[Edit, ...]:

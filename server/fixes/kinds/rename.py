@@ -31,18 +31,18 @@ def edits(finding: Finding, analysis: Analysis, site: FixSite) -> tuple[Edit, ..
 
 
 def _rename_reference(finding: Finding, analysis: Analysis, site: FixSite) -> tuple[Edit, ...]:
-    old, new = finding.record.path, finding.record.fix.to
+    old, new = finding.record.path, finding.fix.to
     ref, binding = site.reference, site.binding
     if ref.type == "attribute":
         old_owner, _ = split_path(old)
         new_owner, new_leaf = split_path(new)
         attr = ref.child_by_field_name("attribute")
-        if old_owner == new_owner and not finding.record.fix.module:
+        if old_owner == new_owner and not finding.fix.module:
             return (Edit(attr.start_byte, attr.end_byte, new_leaf),)
         if new_owner == "builtins":
             analysis.facts.require_free(new_leaf, new, [ref.start_byte])
             return (Edit(ref.start_byte, ref.end_byte, new_leaf),)
-        needs = submodule_import(finding.record.fix.module, analysis, ref.start_byte)
+        needs = submodule_import(finding.fix.module, analysis, ref.start_byte)
         if (
             binding is not None
             and binding.kind in ("import", "from")
@@ -67,7 +67,7 @@ def _rename_import_site(finding: Finding, analysis: Analysis, site: FixSite) -> 
     stmt, name = site.import_stmt, site.import_name
     if name is None:
         raise NoFix  # a removed parent module: a person must decide
-    new = finding.record.fix.to
+    new = finding.fix.to
     module_name = stmt.child_by_field_name("module_name")
     if module_name is not None and module_name.id == name.id:
         # a module renamed (``from numpy.testing.utils import x``): the names it is asked for

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
 
 def edits(finding: Finding, analysis: Analysis, site: FixSite) -> tuple[Edit, ...] | None:
-    fix = finding.record.fix
+    fix = finding.fix
     if (site.call if fix.target is Target.CALL else site.reference) is not None:
         return _template(finding, analysis, site)
     if site.import_stmt is not None:
@@ -63,7 +63,7 @@ _PRIMARY = (ast.Name, ast.Attribute, ast.Call, ast.Subscript, ast.List, ast.Dict
 
 
 def _template(finding: Finding, analysis: Analysis, site: FixSite) -> tuple[Edit, ...]:
-    fix = finding.record.fix
+    fix = finding.fix
     if fix.target is Target.REFERENCE:
         node = site.reference
         if node is None:
@@ -88,7 +88,7 @@ def _template(finding: Finding, analysis: Analysis, site: FixSite) -> tuple[Edit
             func = node if fix.target is Target.REFERENCE else node.child_by_field_name("function")
             if func.type != "attribute":
                 raise NoFix
-            if site.binding is not None and site.binding.kind in ("import", "from", "star"):
+            if site.through_import:
                 # reached through an import, the object is the class (``np.ndarray.ptp``), not
                 # an instance: the unbound method takes the instance as its first argument
                 raise NoFix(
@@ -147,7 +147,7 @@ def _template_import(finding: Finding, analysis: Analysis, site: FixSite) -> tup
             f"`{binding.name}` is named in a string (`__all__`?): other modules may import it "
             "from here, so its import stays"
         )
-    call_target = finding.record.fix.target is Target.CALL
+    call_target = finding.fix.target is Target.CALL
     edits: set[Edit] = set()
     for ref in binding.references:
         call = ref.parent

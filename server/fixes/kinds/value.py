@@ -19,7 +19,7 @@ def edits(finding: Finding, analysis: Analysis, site: FixSite) -> tuple[Edit, ..
     if (site.keyword or site.argument) is None:
         return None
     value = site.argument or site.keyword.child_by_field_name("value")
-    return (_rewrite_literal(value, finding.record.fix),)
+    return (_rewrite_literal(value, finding.fix),)
 
 
 def _rewrite_literal(value: Node, fix: Fix) -> Edit:
