@@ -37,7 +37,8 @@ sum(weight of reported items) / sum(weight of all items), over all libraries.
 Another package's names that left a namespace (numpy's aliases in scipy's, removed in 1.12)
 belong to the owning package by the noise rules: they get a column of their own and stay out of
 the shares. Where a library's own reference says which names of a namespace are public
-(``DOCUMENTED_ONLY``: pandas' names under ``pandas.io``), the others, never in its documented
+(``DOCUMENTED_ONLY``: pandas' names under ``pandas.io``, scikit-learn's under
+``sklearn.utils.estimator_checks``), the others, never in its documented
 API, are not counted at all (their number is printed).
 
 Usage: ``python bench/bench_kb_coverage.py [--libraries numpy ...] [--refresh] [--json OUT]
@@ -126,7 +127,11 @@ INSTANCES: dict[str, tuple[str, str]] = {
 #: ``pandas.io`` and ``pandas.tseries`` submodules are mentioned in the documentation"; under
 #: ``pandas.io`` it names only these (reference/io.rst, style.rst), with their members. Anything
 #: else under ``pandas.io`` (``pandas.io.formats.format``, ``.info``, ``.xml``, the pytables and
-#: sql internals) was never public, and is not counted.
+#: sql internals) was never public, and is not counted. scikit-learn's developer guide says of
+#: ``sklearn.utils`` "These utilities are meant to be used internally within the scikit-learn
+#: package. They are not guaranteed to be stable between versions" (developers/utilities.rst);
+#: of ``sklearn.utils.estimator_checks`` its API reference documents two functions, not the
+#: individual checks (``check_sample_weights_invariance``) or the module's imports.
 DOCUMENTED_ONLY: dict[str, tuple[str, ...]] = {
     "pandas.io": (
         "pandas.io.json.read_json",
@@ -136,6 +141,10 @@ DOCUMENTED_ONLY: dict[str, tuple[str, ...]] = {
         "pandas.io.formats.style.Styler",
         "pandas.io.stata.StataReader",
         "pandas.io.stata.StataWriter",
+    ),
+    "sklearn.utils.estimator_checks": (
+        "sklearn.utils.estimator_checks.check_estimator",
+        "sklearn.utils.estimator_checks.parametrize_with_checks",
     ),
 }
 

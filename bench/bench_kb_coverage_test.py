@@ -141,3 +141,11 @@ def test_names_pandas_never_documented_under_pandas_io_are_not_counted():
         "pandas.DataFrame.append",
     ]
     assert not bk.undocumented("pandas.iofoo.x")  # a prefix of a name is not its namespace
+
+
+def test_only_the_documented_estimator_checks_are_counted():
+    ec = "sklearn.utils.estimator_checks"
+    assert bk.undocumented(f"{ec}.check_sample_weights_invariance")
+    assert bk.undocumented(f"{ec}.check_estimators_fit_returns_self(readonly_memmap)")
+    assert not bk.undocumented(f"{ec}.check_estimator(Estimator)")
+    assert not bk.undocumented("sklearn.utils.check_array(force_all_finite)")
