@@ -113,3 +113,39 @@ def test_a_finding_on_the_from_import_reports_the_name():
     bk.detect("scikit-learn", "1.9.1", [unknown])
     assert (flagged.reported, flagged.by) == (True, "scipy-1.8-private-stats-stats")
     assert (unknown.reported, unknown.by) == (False, "")
+
+
+def test_names_pandas_never_documented_under_pandas_io_are_not_counted():
+    """pandas' reference names few of pandas.io's names: the formatters and table builders of
+    pandas.io.formats are not items, Styler's methods and the documented json functions are."""
+    found = {
+        "changes": [
+            {"kind": "removed", "symbol": s, "detail": "method gone: x"}
+            for s in (
+                "pandas.io.formats.info.BaseInfo",
+                "pandas.io.formats.xml.EtreeXMLFormatter.build_tree",
+                "pandas.io.formats.format.get_format_timedelta64(nat_rep)",
+                "pandas.io.json.dumps",
+                "pandas.io.formats.style.Styler.applymap",
+                "pandas.io.formats.style.Styler.highlight_null(null_color)",
+                "pandas.io.json.json_normalize",
+                "pandas.DataFrame.append",
+            )
+        ],
+        "kept_members": [],
+    }
+    assert [i.symbol for i in bk.items_of("pandas", found)] == [
+        "pandas.io.formats.style.Styler.applymap",
+        "pandas.io.formats.style.Styler.highlight_null(null_color)",
+        "pandas.io.json.json_normalize",
+        "pandas.DataFrame.append",
+    ]
+    assert not bk.undocumented("pandas.iofoo.x")  # a prefix of a name is not its namespace
+
+
+def test_only_the_documented_estimator_checks_are_counted():
+    ec = "sklearn.utils.estimator_checks"
+    assert bk.undocumented(f"{ec}.check_sample_weights_invariance")
+    assert bk.undocumented(f"{ec}.check_estimators_fit_returns_self(readonly_memmap)")
+    assert not bk.undocumented(f"{ec}.check_estimator(Estimator)")
+    assert not bk.undocumented("sklearn.utils.check_array(force_all_finite)")

@@ -26,6 +26,9 @@ Noise rules (what is not reported, and why):
 
 * private: any part of the path after the package that starts with ``_``; test and build
   modules (``tests``, ``testing``, ``conftest``, ``setup``, vendored copies, ``__main__``);
+* in a module without ``__all__``, a callable that is the package's own top-level object of the
+  same name (``numpy.lib.user_array.add`` is ``numpy.add``, a ufunc with no ``__module__``): an
+  import, reported at the top level only;
 * a module bound under another module's name (``np`` inside a module, ``os``, ``mcoll`` for
   ``matplotlib.collections`` inside ``matplotlib.axes``): not a name of that module; a module of
   the package at another path of its top level (``numpy.emath``) is walked there too;
@@ -248,6 +251,9 @@ while queue:
         owner = owner if isinstance(owner, str) else None
         if owner is None and not isinstance(obj, (bool, type(None))):
             owner = lender(name, obj)
+        if owner is None and not (top or explicit) and callable(obj) \
+                and vars(sys.modules[mpath.split(".")[0]]).get(name, lender) is obj:
+            continue  # the package's own top-level callable imported here (a ufunc: no owner)
         foreign = owner is not None and not ours(owner)
         if foreign and not (top or name in explicit):
             continue  # an implementation import of another package's name

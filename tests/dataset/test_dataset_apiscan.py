@@ -33,6 +33,19 @@ V1 = {
         expired_name = 1
         deprecated_alias = kept
         CONST = 3
+
+        class _UFunc:  # like a numpy ufunc: an instance without __module__
+            def __call__(self, x):
+                return x
+
+        _UFunc.__module__ = None
+        negative = _UFunc()
+    """,
+    "user_array.py": """
+        from demo import negative  # an import in a module without __all__
+
+        class container:
+            pass
     """,
     "core.py": """
         class Base:
@@ -122,6 +135,17 @@ V2 = {
             return b
 
         CONST = 3
+
+        class _UFunc:
+            def __call__(self, x):
+                return x
+
+        _UFunc.__module__ = None
+        negative = _UFunc()
+    """,
+    "user_array.py": """
+        class container:
+            pass
     """,
     "core.py": """
         class Base:
@@ -255,6 +279,7 @@ def test_a_warning_on_access_is_a_deprecation(found):
         "demo.required_renamed(a)",  # a required parameter is passed by position
         "demo.broken",  # its import fails in the new release: not known to be gone
         "demo.broken.f",
+        "demo.user_array.negative",  # the package's own top-level ufunc, imported
     ],
 )
 def test_noise_is_not_reported(found, symbol):
