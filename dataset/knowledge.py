@@ -237,6 +237,8 @@ class Fix:
     positional: int = 0  # template: how many of ``args`` may be passed by position
     target: Target = Target.CALL  # template: what it replaces
     module: str | None = None  # rename: a submodule that must be imported to reach ``to``
+    #: rename of a module: the names that live on in ``to`` where not all do (empty: all do)
+    names: frozenset[str] = frozenset()
     #: value: a string literal's old text -> its new text (``M`` -> ``ME``), quotes kept
     literals: tuple[tuple[str, str], ...] = ()
     applicability: Applicability = Applicability.SAFE
@@ -614,6 +616,7 @@ _FIX_FIELDS = {
     "map",
     "to",
     "module",
+    "names",
     "template",
     "args",
     "target",
@@ -661,7 +664,16 @@ def _parse_rename(kind: FixKind, raw: dict) -> Fix:
         or not to.startswith(module + ".")
     ):
         raise RecordError("fix.module must be a module path that 'to' starts with")
-    return Fix(kind, to=to, module=module)
+    names = raw.get("names", [])
+    if (
+        not isinstance(names, list)
+        or (names and kind is not FixKind.RENAME)
+        or not all(isinstance(n, str) and _NAME.fullmatch(n) for n in names)
+        or "names" in raw
+        and not names
+    ):
+        raise RecordError("fix.names must be a non-empty list of the names a renamed module keeps")
+    return Fix(kind, to=to, module=module, names=frozenset(names))
 
 
 def _parse_keyword_drop(kind: FixKind, raw: dict) -> Fix:

@@ -32,6 +32,8 @@ from tree_sitter import Node, Tree
 from recode.dataset.knowledge import (
     IMPORT_NAMES,
     ApiChange,
+    Fix,
+    FixKind,
     KnowledgeBase,
     KnownTypes,
     SubscriptKey,
@@ -126,6 +128,9 @@ class Analysis:
     source: bytes
     tree: Tree
     bindings: list[Binding]
+    #: the ``rename`` fix of each path active here; for a from-import's module, a module whose
+    #: names (``fix.names``, else all) live on in another (``scipy.ndimage.filters``)
+    module_renames: Mapping[str, Fix] = field(default_factory=dict)
 
     @cached_property
     def facts(self) -> fixes.FileFacts:
@@ -174,6 +179,12 @@ class Detector:
                 )
             else:
                 self.active.setdefault(record.path, []).append((record, sev))
+        self.module_renames: dict[str, Fix] = {
+            path: record.fix
+            for path, entries in self.active.items()
+            for record, _ in entries
+            if record.fix is not None and record.fix.kind is FixKind.RENAME and record.fix.to
+        }
         self.classes: set[str] = set(kb.types.classes)
         self.factories: dict[str, str] = dict(kb.types.factories)
         self.attributes: dict[str, str] = dict(kb.types.attributes)
@@ -551,7 +562,7 @@ class _Run:
             self._resolve_names(typed)
         if self.d.name_only_methods and self.bindings:
             self._name_only_methods()
-        analysis = Analysis(self.source, self.tree, self.bindings)
+        analysis = Analysis(self.source, self.tree, self.bindings, self.d.module_renames)
         result = sorted(self._found.values(), key=lambda f: (f.start_byte, f.end_byte))
         for f in result:
             if f.edits is None and f.confidence == "high":
