@@ -54,6 +54,7 @@ _ALLOWED = {
     "unless_keyword",
     "max_positional",
     "values",
+    "value_forms",
     "position",
     "hook",
     "key",
@@ -126,6 +127,30 @@ class SubscriptKey(enum.StrEnum):
     def describe(self) -> str:
         """The key in a message's words."""
         return {SubscriptKey.INT: "an integer key"}[self]
+
+
+class ValueForms(enum.StrEnum):
+    """The other spellings of a ``values`` record's string literals (``value_forms``): the same
+    change reaches every text the library parses to one of them."""
+
+    #: pandas' frequency strings, as ``to_offset`` parses them: a multiple before the alias and
+    #: an anchor after it (``'5H'``, ``'A-DEC'``, ``'2A-JUN'`` of the alias ``H`` or ``A``)
+    OFFSET = "offset"
+
+    def split(self, literal: str) -> tuple[str, str, str] | None:
+        """A literal's text as (before, alias, after), if it is written in these forms."""
+        m = _OFFSET_FORM.fullmatch(literal)
+        if m is None:
+            return None
+        return m.group("multiple") or "", m.group("alias"), m.group("anchor") or ""
+
+
+#: pandas' offset syntax (``pandas._libs.tslibs.offsets.opattern``), integral multiples only;
+#: the anchors are its month and weekday suffixes
+_OFFSET_FORM = re.compile(
+    r"(?P<multiple>[+-]?\d+)?(?P<alias>[A-Za-z]+)"
+    r"(?P<anchor>-(?:JAN|FEB|MAR|APR|MAY|JUN|JUL|AUG|SEP|OCT|NOV|DEC|MON|TUE|WED|THU|FRI|SAT|SUN))?"
+)
 
 
 class Applicability(enum.Enum):
@@ -285,6 +310,7 @@ class ApiChange:
     unless_keyword: str | None = None  # a call passing this keyword is not affected
     max_positional: int | None = None  # only calls passing more positional arguments break
     values: tuple[str, ...] = ()  # callable(param): only these values (as written) are affected
+    value_forms: ValueForms | None = None  # with values: their other spellings ('5H' of 'H')
     position: int | None = None  # callable(param) with values: its index when passed by position
     hook: bool = False  # a method subclasses override: flag overriding definitions too
     key: SubscriptKey | None = None  # __getitem__/__setitem__: the subscripts matched
@@ -292,6 +318,43 @@ class ApiChange:
     #: argument of one of the classes ("str": a list or tuple of string literals)
     made_with: tuple[tuple[str, tuple[str, ...]], ...] = ()
     origin: str = field(default="", compare=False)  # "file:line", for messages
+
+    def matches_value(self, written: str) -> bool:
+        """Whether an argument, as written, is one of the ``values`` (or one of their
+        ``value_forms``: ``'5H'`` where ``'H'`` is listed)."""
+        if written in self.values:
+            return True
+        return _PLAIN_STRING.fullmatch(written) is not None and bool(
+            self._value_form(written[1:-1])
+        )
+
+    def new_value(self, literal: str) -> str | None:
+        """A value fix's new text for a string literal's text: the map's, else the map's new
+        alias in the same form (``5H`` -> ``5h``, ``A-DEC`` -> ``YE-DEC``)."""
+        if self.fix is None:
+            return None
+        new = self.fix.literal(literal)
+        form = self._value_form(literal)
+        if new is not None or form is None:
+            return new
+        before, alias, after = form
+        if (mapped := self.fix.literal(alias)) is not None:
+            return before + mapped + after
+        if (mapped := self.fix.literal(alias + after)) is not None:
+            return before + mapped
+        return None
+
+    def _value_form(self, literal: str) -> tuple[str, str, str] | None:
+        """A string literal's text in a form of an alias among ``values``, split."""
+        if self.value_forms is None:
+            return None
+        form = self.value_forms.split(literal)
+        if form is None:
+            return None
+        listed = (
+            self.value_forms.split(v[1:-1]) for v in self.values if _PLAIN_STRING.fullmatch(v)
+        )
+        return form if form[1] in {f[1] for f in listed if f is not None} else None
 
     @property
     def path(self) -> str:
@@ -528,6 +591,16 @@ def parse_record(raw: object, origin: str = "") -> ApiChange:
         raise RecordError("position must be a non-negative integer")
     if position is not None and not values:
         raise RecordError("position applies only to a record with values")
+    forms = raw.get("value_forms")
+    if forms is not None:
+        if not values:
+            raise RecordError("value_forms applies only to a record with values")
+        try:
+            forms = ValueForms(forms)
+        except ValueError:
+            raise RecordError(
+                f"value_forms must be one of {', '.join(ValueForms)}, got {forms!r}"
+            ) from None
     if fix is not None and fix.kind is FixKind.VALUE:
         _check_value_fix(fix, values)
     hook = raw.get("hook", False)
@@ -551,6 +624,7 @@ def parse_record(raw: object, origin: str = "") -> ApiChange:
         unless_keyword=unless,
         max_positional=max_positional,
         values=tuple(values),
+        value_forms=forms,
         position=position,
         hook=hook,
         key=key,

@@ -1045,7 +1045,9 @@ class _Run:
                 continue
             name = text(arg.child_by_field_name("name"))
             for record, sev in params.get(name, []):
-                if record.values and text(arg.child_by_field_name("value")) not in record.values:
+                if record.values and not record.matches_value(
+                    text(arg.child_by_field_name("value"))
+                ):
                     continue  # a value whose meaning did not change
                 self._add(record, sev, arg, fixes.FixSite(call=call, keyword=arg))
         if unbound:
@@ -1061,7 +1063,7 @@ class _Run:
                 if record.position >= len(positional) or None in positional[: record.position + 1]:
                     continue
                 arg = positional[record.position]
-                if arg is not None and text(arg) in record.values:
+                if arg is not None and record.matches_value(text(arg)):
                     self._add(record, sev, arg, fixes.FixSite(call=call, argument=arg))
 
     def _report(self, path: str, node: Node, binding: Binding | None, name: Node | None) -> None:
