@@ -12,6 +12,7 @@ import enum
 import io
 import json
 import re
+import tokenize
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -250,7 +251,6 @@ PLACEHOLDER = re.compile(
     r"\{(?P<token>self|rest|\d+|kw:[A-Za-z_]\w*|mod:[A-Za-z_][\w.]*)"
     r"(?:\|map:(?P<map>[^{}]*))?\}"
 )
-_MAP_ITEM = re.compile(r"(?P<key>[^,=]+)=(?P<value>[^,=]*)")
 
 
 @dataclass(frozen=True)
@@ -279,11 +279,27 @@ class Fix:
 
 
 def value_map(raw: str) -> dict[str, str]:
-    """A placeholder's ``map:`` items (``ffill=ffill,pad=ffill``) as a dict."""
-    items = [_MAP_ITEM.fullmatch(item.strip()) for item in raw.split(",")]
-    if not raw.strip() or not all(items):
-        raise RecordError(f"a value map must be key=value items separated by commas: {raw!r}")
-    return {m.group("key").strip(): m.group("value").strip() for m in items if m is not None}
+    """A placeholder's ``map:`` items (``ffill=ffill,pad=ffill``) as a dict. Items are separated
+    by the commas outside brackets and strings, so that a value may hold one
+    (``list=[1, 2],pair=('a', 'b')``); a key ends at its first ``=``."""
+    message = f"a value map must be key=value items separated by commas, on one line: {raw!r}"
+    try:
+        tokens = [] if "\n" in raw else list(tokenize.generate_tokens(io.StringIO(raw).readline))
+    except (tokenize.TokenError, SyntaxError):
+        raise RecordError(message) from None
+    cuts, depth = [], 0
+    for t in tokens:
+        if t.type == tokenize.OP and t.string in "([{":
+            depth += 1
+        elif t.type == tokenize.OP and t.string in ")]}":
+            depth -= 1
+        elif t.type == tokenize.OP and t.string == "," and depth == 0:
+            cuts.append(t.start[1])
+    bounds = zip([-1, *cuts], [*cuts, len(raw)], strict=True)
+    items = [raw[a + 1 : b].strip().partition("=") for a, b in bounds]
+    if not tokens or not raw.strip() or any(not key.strip() or not eq for key, eq, _ in items):
+        raise RecordError(message)
+    return {key.strip(): value.strip() for key, _, value in items}
 
 
 @dataclass(frozen=True)
