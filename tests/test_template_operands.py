@@ -97,3 +97,50 @@ def test_the_cli_parenthesises_an_operand(tmp_path, capsys):
     capsys.readouterr()
     assert code == 0
     assert path.read_text() == OFF + "n = off + (a if c else b)\n"
+
+
+SK = {"scikit-learn": LibraryVersion(Version("1.2.0"), "installed")}
+
+
+@pytest.mark.parametrize(
+    "before, after",
+    [
+        # the new name of the same module takes the old one's place in its import line
+        (
+            "from sklearn.metrics import plot_confusion_matrix, accuracy_score  # m\n"
+            "plot_confusion_matrix(clf, X, y)\n",
+            "from sklearn.metrics import ConfusionMatrixDisplay, accuracy_score  # m\n"
+            "ConfusionMatrixDisplay.from_estimator(clf, X, y)\n",
+        ),
+        (
+            "from sklearn.metrics import (\n    plot_confusion_matrix as pcm,\n)\n"
+            "pcm(clf, X, y_true=y, cmap='Blues')\npcm(clf, X, y)\n",
+            "from sklearn.metrics import (\n    ConfusionMatrixDisplay,\n)\n"
+            "ConfusionMatrixDisplay.from_estimator(clf, X, y, cmap='Blues')\n"
+            "ConfusionMatrixDisplay.from_estimator(clf, X, y)\n",
+        ),
+        (
+            "from sklearn import metrics\nmetrics.plot_confusion_matrix(clf, X, y)\n",
+            "from sklearn import metrics\nmetrics.ConfusionMatrixDisplay.from_estimator(clf, X, y)\n",
+        ),
+    ],
+)
+def test_a_call_whose_import_changes_with_it(before, after):
+    kb = load_knowledge_base([OPERANDS_KB])
+    assert fixed(Detector(kb, SK), before) == after
+
+
+def test_a_use_other_than_a_call_keeps_the_import_and_the_calls_are_rewritten():
+    kb = load_knowledge_base([OPERANDS_KB])
+    before = "from sklearn.metrics import plot_confusion_matrix\nf = plot_confusion_matrix\n"
+    before += "plot_confusion_matrix(clf, X, y)\n"
+    result = fix_source(before.encode(), Detector(kb, SK))
+    assert result.source.decode() == (
+        "from sklearn.metrics import plot_confusion_matrix\n"
+        "from sklearn.metrics import ConfusionMatrixDisplay\n"
+        "f = plot_confusion_matrix\nConfusionMatrixDisplay.from_estimator(clf, X, y)\n"
+    )
+    assert {f.fix_unavailable for f in result.remaining} >= {
+        "`plot_confusion_matrix` is used other than in a call (line 3), which the fix cannot "
+        "rewrite, so its import stays"
+    }

@@ -30,6 +30,24 @@ if TYPE_CHECKING:
 def edits(finding: Finding, analysis: Analysis, site: FixSite) -> tuple[Edit, ...] | None:
     fix = finding.record.fix
     if (site.call if fix.target is Target.CALL else site.reference) is not None:
+        binding, record = site.binding, finding.record
+        if (
+            binding is not None
+            and binding.kind == "from"
+            and site.reference.type == "identifier"
+            and record.kind.name_goes
+            and record.parameter is None
+            and record.unless_keyword is None
+            and record.max_positional is None
+        ):
+            # a use of ``from m import old``, where the name goes (the import is flagged too):
+            # the same edits as the import's finding (every use and the import), where they can
+            # be made
+            try:
+                whole = FixSite(import_stmt=binding.stmt, import_name=binding.name_node)
+                return _template_import(finding, analysis, whole)
+            except NoFix:
+                pass
         return _template(finding, analysis, site)
     if site.import_stmt is not None:
         return _template_import(finding, analysis, site)
@@ -166,7 +184,15 @@ def _template_import(finding: Finding, analysis: Analysis, site: FixSite) -> tup
         use = FixSite(reference=ref, binding=binding, name=ref, call=call if call_target else None)
         edits.update(_template(finding, analysis, use))
     item = name.parent if name.parent.type == "aliased_import" else name
-    edits.add(remove_import_item(stmt, item, analysis.source))
+    module = text(stmt.child_by_field_name("module_name"))
+    added = next((e for e in sorted(edits) if _adds_from(e, module)), None)
+    if added is not None:
+        # the new code imports a name of the same module (``plot_confusion_matrix`` ->
+        # ``ConfusionMatrixDisplay``): it takes the old name's place in the statement
+        edits.discard(added)
+        edits.add(Edit(item.start_byte, item.end_byte, _adds_from(added, module)))
+    else:
+        edits.add(remove_import_item(stmt, item, analysis.source))
     ordered = sorted(edits)
     if any(overlaps(a, b) for a, b in itertools.pairwise(ordered)):
         raise NoFix("one use of the name holds another; the fix rewrites them one at a time")
@@ -209,6 +235,15 @@ def _loose(parent: ast.AST, child: ast.expr) -> bool:
     if isinstance(parent, ast.Subscript):
         return child is parent.slice
     return isinstance(parent, (ast.Expression, ast.keyword, ast.List, ast.Tuple, ast.Set, ast.Dict))
+
+
+def _adds_from(edit: Edit, module: str) -> str | None:
+    """The name an inserted ``from module import name`` brings in, if ``edit`` is one."""
+    m = _FROM_IMPORT.fullmatch(edit.text) if edit.start == edit.end else None
+    return m.group(2) if m is not None and m.group(1) == module else None
+
+
+_FROM_IMPORT = re.compile(r"\s*from ([\w.]+) import (\w+)\n")
 
 
 def _is_primary(code: str) -> bool:
