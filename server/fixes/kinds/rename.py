@@ -75,7 +75,8 @@ def _rename_import_site(finding: Finding, analysis: Analysis, site: FixSite) -> 
     module_name = stmt.child_by_field_name("module_name")
     if module_name is not None and module_name.id == name.id:
         # a module renamed (``from numpy.testing.utils import x``): the names it is asked for
-        # come from the new module, which has them all (what makes the rename exact)
+        # come from the new module, which has them all, or those of ``fix.names`` (what makes
+        # the rename exact); the rest of the line is kept
         if new.startswith("builtins."):
             raise NoFix
         kept = finding.record.fix.names
