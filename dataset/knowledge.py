@@ -12,6 +12,7 @@ import enum
 import io
 import json
 import re
+import tokenize
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -55,6 +56,7 @@ _ALLOWED = {
     "max_positional",
     "values",
     "unseen",
+    "value_forms",
     "position",
     "hook",
     "key",
@@ -127,6 +129,30 @@ class SubscriptKey(enum.StrEnum):
     def describe(self) -> str:
         """The key in a message's words."""
         return {SubscriptKey.INT: "an integer key"}[self]
+
+
+class ValueForms(enum.StrEnum):
+    """The other spellings of a ``values`` record's string literals (``value_forms``): the same
+    change reaches every text the library parses to one of them."""
+
+    #: pandas' frequency strings, as ``to_offset`` parses them: a multiple before the alias and
+    #: an anchor after it (``'5H'``, ``'A-DEC'``, ``'2A-JUN'`` of the alias ``H`` or ``A``)
+    OFFSET = "offset"
+
+    def split(self, literal: str) -> tuple[str, str, str] | None:
+        """A literal's text as (before, alias, after), if it is written in these forms."""
+        m = _OFFSET_FORM.fullmatch(literal)
+        if m is None:
+            return None
+        return m.group("multiple") or "", m.group("alias"), m.group("anchor") or ""
+
+
+#: pandas' offset syntax (``pandas._libs.tslibs.offsets.opattern``), integral multiples only;
+#: the anchors are its month and weekday suffixes
+_OFFSET_FORM = re.compile(
+    r"(?P<multiple>[+-]?\d+)?(?P<alias>[A-Za-z]+)"
+    r"(?P<anchor>-(?:JAN|FEB|MAR|APR|MAY|JUN|JUL|AUG|SEP|OCT|NOV|DEC|MON|TUE|WED|THU|FRI|SAT|SUN))?"
+)
 
 
 class Applicability(enum.Enum):
@@ -227,7 +253,6 @@ PLACEHOLDER = re.compile(
     r"\{(?P<token>self|rest|\d+|kw:[A-Za-z_]\w*|mod:[A-Za-z_][\w.]*)"
     r"(?:\|map:(?P<map>[^{}]*))?\}"
 )
-_MAP_ITEM = re.compile(r"(?P<key>[^,=]+)=(?P<value>[^,=]*)")
 
 
 @dataclass(frozen=True)
@@ -239,6 +264,8 @@ class Fix:
     positional: int = 0  # template: how many of ``args`` may be passed by position
     target: Target = Target.CALL  # template: what it replaces
     module: str | None = None  # rename: a submodule that must be imported to reach ``to``
+    #: rename of a module: the names that live on in ``to`` where not all do (empty: all do)
+    names: frozenset[str] = frozenset()
     #: value: a string literal's old text -> its new text (``M`` -> ``ME``), quotes kept
     literals: tuple[tuple[str, str], ...] = ()
     applicability: Applicability = Applicability.SAFE
@@ -258,11 +285,27 @@ class Fix:
 
 
 def value_map(raw: str) -> dict[str, str]:
-    """A placeholder's ``map:`` items (``ffill=ffill,pad=ffill``) as a dict."""
-    items = [_MAP_ITEM.fullmatch(item.strip()) for item in raw.split(",")]
-    if not raw.strip() or not all(items):
-        raise RecordError(f"a value map must be key=value items separated by commas: {raw!r}")
-    return {m.group("key").strip(): m.group("value").strip() for m in items if m is not None}
+    """A placeholder's ``map:`` items (``ffill=ffill,pad=ffill``) as a dict. Items are separated
+    by the commas outside brackets and strings, so that a value may hold one
+    (``list=[1, 2],pair=('a', 'b')``); a key ends at its first ``=``."""
+    message = f"a value map must be key=value items separated by commas, on one line: {raw!r}"
+    try:
+        tokens = [] if "\n" in raw else list(tokenize.generate_tokens(io.StringIO(raw).readline))
+    except (tokenize.TokenError, SyntaxError):
+        raise RecordError(message) from None
+    cuts, depth = [], 0
+    for t in tokens:
+        if t.type == tokenize.OP and t.string in "([{":
+            depth += 1
+        elif t.type == tokenize.OP and t.string in ")]}":
+            depth -= 1
+        elif t.type == tokenize.OP and t.string == "," and depth == 0:
+            cuts.append(t.start[1])
+    bounds = zip([-1, *cuts], [*cuts, len(raw)], strict=True)
+    items = [raw[a + 1 : b].strip().partition("=") for a, b in bounds]
+    if not tokens or not raw.strip() or any(not key.strip() or not eq for key, eq, _ in items):
+        raise RecordError(message)
+    return {key.strip(): value.strip() for key, _, value in items}
 
 
 @dataclass(frozen=True)
@@ -292,6 +335,7 @@ class ApiChange:
     #: with ``values``: match instead an argument written as a name or an attribute
     #: (``copy=copy``), which may hold one of the values at run time
     unseen: bool = False
+    value_forms: ValueForms | None = None  # with values: their other spellings ('5H' of 'H')
     position: int | None = None  # callable(param) with values: its index when passed by position
     hook: bool = False  # a method subclasses override: flag overriding definitions too
     key: SubscriptKey | None = None  # __getitem__/__setitem__: the subscripts matched
@@ -299,6 +343,45 @@ class ApiChange:
     #: argument of one of the classes ("str": a list or tuple of string literals)
     made_with: tuple[tuple[str, tuple[str, ...]], ...] = ()
     origin: str = field(default="", compare=False)  # "file:line", for messages
+
+    def matches_value(self, written: str) -> bool:
+        """Whether an argument, as written, is one of the ``values`` (or one of their
+        ``value_forms``: ``'5H'`` where ``'H'`` is listed)."""
+        if written in self.values:
+            return True
+        return _PLAIN_STRING.fullmatch(written) is not None and bool(
+            self._value_form(written[1:-1])
+        )
+
+    def new_value(self, literal: str, fix: Fix | None = None) -> str | None:
+        """A value fix's new text for a string literal's text: the map's, else the map's new
+        alias in the same form (``5H`` -> ``5h``, ``A-DEC`` -> ``YE-DEC``). ``fix``: the fix the
+        finding makes, when not the record's own."""
+        fix = fix or self.fix
+        if fix is None:
+            return None
+        new = fix.literal(literal)
+        form = self._value_form(literal)
+        if new is not None or form is None:
+            return new
+        before, alias, after = form
+        if (mapped := fix.literal(alias)) is not None:
+            return before + mapped + after
+        if (mapped := fix.literal(alias + after)) is not None:
+            return before + mapped
+        return None
+
+    def _value_form(self, literal: str) -> tuple[str, str, str] | None:
+        """A string literal's text in a form of an alias among ``values``, split."""
+        if self.value_forms is None:
+            return None
+        form = self.value_forms.split(literal)
+        if form is None:
+            return None
+        listed = (
+            self.value_forms.split(v[1:-1]) for v in self.values if _PLAIN_STRING.fullmatch(v)
+        )
+        return form if form[1] in {f[1] for f in listed if f is not None} else None
 
     @property
     def path(self) -> str:
@@ -540,6 +623,16 @@ def parse_record(raw: object, origin: str = "") -> ApiChange:
         raise RecordError("unseen must be true or false")
     if unseen and (not values or position is not None):
         raise RecordError("unseen applies only to a record with values, matched by keyword")
+    forms = raw.get("value_forms")
+    if forms is not None:
+        if not values:
+            raise RecordError("value_forms applies only to a record with values")
+        try:
+            forms = ValueForms(forms)
+        except ValueError:
+            raise RecordError(
+                f"value_forms must be one of {', '.join(ValueForms)}, got {forms!r}"
+            ) from None
     if fix is not None and fix.kind is FixKind.VALUE:
         _check_value_fix(fix, values)
     hook = raw.get("hook", False)
@@ -564,6 +657,7 @@ def parse_record(raw: object, origin: str = "") -> ApiChange:
         max_positional=max_positional,
         values=tuple(values),
         unseen=unseen,
+        value_forms=forms,
         position=position,
         hook=hook,
         key=key,
@@ -629,6 +723,7 @@ _FIX_FIELDS = {
     "map",
     "to",
     "module",
+    "names",
     "template",
     "args",
     "target",
@@ -684,7 +779,16 @@ def _parse_rename(kind: FixKind, raw: dict) -> Fix:
         or not to.startswith(module + ".")
     ):
         raise RecordError("fix.module must be a module path that 'to' starts with")
-    return Fix(kind, to=to, module=module)
+    names = raw.get("names", [])
+    if (
+        not isinstance(names, list)
+        or (names and kind is not FixKind.RENAME)
+        or not all(isinstance(n, str) and _NAME.fullmatch(n) for n in names)
+        or "names" in raw
+        and not names
+    ):
+        raise RecordError("fix.names must be a non-empty list of the names a renamed module keeps")
+    return Fix(kind, to=to, module=module, names=frozenset(names))
 
 
 def _parse_keyword_drop(kind: FixKind, raw: dict) -> Fix:

@@ -33,6 +33,7 @@ from recode.dataset.knowledge import (
     IMPORT_NAMES,
     ApiChange,
     Fix,
+    FixKind,
     KnowledgeBase,
     KnownTypes,
     SubscriptKey,
@@ -132,6 +133,9 @@ class Analysis:
     source: bytes
     tree: Tree
     bindings: list[Binding]
+    #: the ``rename`` fix of each path active here; for a from-import's module, a module whose
+    #: names (``fix.names``, else all) live on in another (``scipy.ndimage.filters``)
+    module_renames: Mapping[str, Fix] = field(default_factory=dict)
 
     @cached_property
     def facts(self) -> fixes.FileFacts:
@@ -180,6 +184,12 @@ class Detector:
                 )
             else:
                 self.active.setdefault(record.path, []).append((record, sev))
+        self.module_renames: dict[str, Fix] = {
+            path: record.fix
+            for path, entries in self.active.items()
+            for record, _ in entries
+            if record.fix is not None and record.fix.kind is FixKind.RENAME and record.fix.to
+        }
         self.classes: set[str] = set(kb.types.classes)
         self.factories: dict[str, str] = dict(kb.types.factories)
         self.attributes: dict[str, str] = dict(kb.types.attributes)
@@ -557,7 +567,7 @@ class _Run:
             self._resolve_names(typed)
         if self.d.name_only_methods and self.bindings:
             self._name_only_methods()
-        analysis = Analysis(self.source, self.tree, self.bindings)
+        analysis = Analysis(self.source, self.tree, self.bindings, self.d.module_renames)
         result = sorted(self._found.values(), key=lambda f: (f.start_byte, f.end_byte))
         for f in result:
             if f.edits is None and f.confidence == "high":
@@ -1044,7 +1054,7 @@ class _Run:
                 if record.unseen:
                     if value.type not in ("identifier", "attribute"):
                         continue  # a literal or an expression: the record of values has it
-                elif record.values and text(value) not in record.values:
+                elif record.values and not record.matches_value(text(value)):
                     continue  # a value whose meaning did not change
                 self._add(record, sev, arg, fixes.FixSite(call=call, keyword=arg))
         if unbound:
@@ -1060,7 +1070,7 @@ class _Run:
                 if record.position >= len(positional) or None in positional[: record.position + 1]:
                     continue
                 arg = positional[record.position]
-                if arg is not None and text(arg) in record.values:
+                if arg is not None and record.matches_value(text(arg)):
                     self._add(record, sev, arg, fixes.FixSite(call=call, argument=arg))
 
     def _report(self, path: str, node: Node, binding: Binding | None, name: Node | None) -> None:

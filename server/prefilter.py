@@ -38,6 +38,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from recode.dataset.knowledge import ApiChange
     from recode.server.index import TrackedIndex
 
 # Bytes >= 0x80 count as identifier characters here (a non-ASCII identifier is one word), but
@@ -244,8 +245,8 @@ class Prefilter:
             for name, entries in by_name.items():
                 values: tuple[bytes, ...] | None = ()
                 for record, _ in entries:
-                    if not record.values or record.unseen:  # unseen: any name may hold them
-                        values = None
+                    if not record.values or record.unseen or record.value_forms is not None:
+                        values = None  # unseen: any name may hold them; forms: '5H' of 'H'
                         break
                     values = (values or ()) + tuple(v.encode() for v in record.values)
                 slot[name.encode()] = values
@@ -254,7 +255,7 @@ class Prefilter:
                         v.encode().translate(_SPACED)
                         for r, _ in entries
                         if r.position is not None
-                        for v in r.values
+                        for v in _spellings(r)
                     )
                 )
                 if at:
@@ -773,6 +774,17 @@ def _head_at(source: bytes, start: int) -> bool:
 
 # The key, among a call's keyword names, of the values that break when passed by position.
 _POSITIONAL = b""
+
+
+def _spellings(record: ApiChange) -> Iterator[str]:
+    """Texts one of which a value of ``record`` passed by position holds: its ``values``, and
+    with ``value_forms`` the end of each alias (``H'`` of ``'5H'``, ``A-`` of ``'A-DEC'``)."""
+    yield from record.values
+    if record.value_forms is not None:
+        for v in record.values:
+            form = record.value_forms.split(v[1:-1])
+            if form is not None:
+                yield from (form[1] + "'", form[1] + '"', form[1] + "-")
 
 
 def _merge(a: tuple[bytes, ...] | None, b: tuple[bytes, ...] | None) -> tuple[bytes, ...] | None:

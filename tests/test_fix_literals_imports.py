@@ -149,10 +149,13 @@ def test_a_value_fix_is_checked_on_load(fix, message):
             "import numpy as np\nfrom scipy.integrate import simpson\n\n"
             "def f(yt, x):\n    return simpson(yt, x=x) / simpson(x * yt, x=x)\n",
         ),
-        (  # one item of several
+        (  # one item of several: the new name of the same module takes its place
             "from scipy.integrate import quad, simps\na = simps([1, 2, 3])\n",
-            "from scipy.integrate import quad\nfrom scipy.integrate import simpson\n"
-            "a = simpson([1, 2, 3])\n",
+            "from scipy.integrate import quad, simpson\na = simpson([1, 2, 3])\n",
+        ),
+        (  # ... kept where the line has a comment and parentheses
+            "from scipy.integrate import (quad,  # q\n    simps)\na = simps([1, 2, 3])\n",
+            "from scipy.integrate import (quad,  # q\n    simpson)\na = simpson([1, 2, 3])\n",
         ),
         (  # under an alias of the user's
             "from scipy.integrate import simps as integrate\na = integrate([1, 2, 3], dx=2)\n",

@@ -9,6 +9,7 @@ It replaces the call (``target: call``) or the reference alone (``target: refere
 from __future__ import annotations
 
 import ast
+import functools
 import itertools
 import re
 from typing import TYPE_CHECKING
@@ -29,6 +30,24 @@ if TYPE_CHECKING:
 def edits(finding: Finding, analysis: Analysis, site: FixSite) -> tuple[Edit, ...] | None:
     fix = finding.fix
     if (site.call if fix.target is Target.CALL else site.reference) is not None:
+        binding, record = site.binding, finding.record
+        if (
+            binding is not None
+            and binding.kind == "from"
+            and site.reference.type == "identifier"
+            and record.kind.name_goes
+            and record.parameter is None
+            and record.unless_keyword is None
+            and record.max_positional is None
+        ):
+            # a use of ``from m import old``, where the name goes (the import is flagged too):
+            # the same edits as the import's finding (every use and the import), where they can
+            # be made
+            try:
+                whole = FixSite(import_stmt=binding.stmt, import_name=binding.name_node)
+                return _template_import(finding, analysis, whole)
+            except NoFix:
+                pass
         return _template(finding, analysis, site)
     if site.import_stmt is not None:
         return _template_import(finding, analysis, site)
@@ -76,6 +95,7 @@ def _template(finding: Finding, analysis: Analysis, site: FixSite) -> tuple[Edit
     used: set[str] = set()
     extra: list[Edit] = []
     rest_at: list[int] = []
+    tight = _operands(fix.template)
     from_module = _imported_from(
         node if fix.target is Target.REFERENCE else node.child_by_field_name("function"), analysis
     )  # None for a subscript
@@ -110,8 +130,8 @@ def _template(finding: Finding, analysis: Analysis, site: FixSite) -> tuple[Edit
         value = text(values[name])
         if m.group("map") is not None:
             return _mapped(name, values[name], m.group("map"))
-        if fix.template[m.end() : m.end() + 1] in (".", "[", "(") and not _is_primary(value):
-            return f"({value})"  # {0}.item() of `a + b`
+        if m.start() in tight and not _is_primary(value):
+            return f"({value})"  # {0}.item() or {0} + 1 of `a + b`
         return value
 
     rendered = PLACEHOLDER.sub(fill, fix.template)
@@ -164,11 +184,66 @@ def _template_import(finding: Finding, analysis: Analysis, site: FixSite) -> tup
         use = FixSite(reference=ref, binding=binding, name=ref, call=call if call_target else None)
         edits.update(_template(finding, analysis, use))
     item = name.parent if name.parent.type == "aliased_import" else name
-    edits.add(remove_import_item(stmt, item, analysis.source))
+    module = text(stmt.child_by_field_name("module_name"))
+    added = next((e for e in sorted(edits) if _adds_from(e, module)), None)
+    if added is not None:
+        # the new code imports a name of the same module (``plot_confusion_matrix`` ->
+        # ``ConfusionMatrixDisplay``): it takes the old name's place in the statement
+        edits.discard(added)
+        edits.add(Edit(item.start_byte, item.end_byte, _adds_from(added, module)))
+    else:
+        edits.add(remove_import_item(stmt, item, analysis.source))
     ordered = sorted(edits)
     if any(overlaps(a, b) for a, b in itertools.pairwise(ordered)):
         raise NoFix("one use of the name holds another; the fix rewrites them one at a time")
     return tuple(ordered)
+
+
+@functools.cache
+def _operands(template: str) -> frozenset[int]:
+    """Where the template's argument placeholders stand as an operand (of an operator, an
+    attribute, a call, a subscript, a comparison...), by their offsets: an argument written
+    there is parenthesised unless it is primary (``{0} + {self}`` of ``a if c else b``). Read
+    from the template's tree, each placeholder standing as a name of its own."""
+    names: dict[str, int] = {}
+
+    def name(m: re.Match[str]) -> str:
+        token = m.group("token")
+        if token == "rest":
+            return "\0"
+        if token in ("self",) or token.startswith("mod:"):
+            return "x"
+        names[f"_recode_{len(names)}"] = m.start()
+        return f"_recode_{len(names) - 1}"
+
+    with PARSE_LOCK:  # see python_tree
+        tree = ast.parse(
+            "(" + fill_rest(PLACEHOLDER.sub(name, template), "\0", []) + ")", mode="eval"
+        )
+    tight: set[int] = set()
+    for parent in ast.walk(tree):
+        for child in ast.iter_child_nodes(parent):
+            if isinstance(child, ast.Name) and child.id in names and not _loose(parent, child):
+                tight.add(names[child.id])
+    return frozenset(tight)
+
+
+def _loose(parent: ast.AST, child: ast.expr) -> bool:
+    """Whether any expression fits where ``child`` stands in ``parent`` without parentheses."""
+    if isinstance(parent, ast.Call):
+        return child is not parent.func
+    if isinstance(parent, ast.Subscript):
+        return child is parent.slice
+    return isinstance(parent, (ast.Expression, ast.keyword, ast.List, ast.Tuple, ast.Set, ast.Dict))
+
+
+def _adds_from(edit: Edit, module: str) -> str | None:
+    """The name an inserted ``from module import name`` brings in, if ``edit`` is one."""
+    m = _FROM_IMPORT.fullmatch(edit.text) if edit.start == edit.end else None
+    return m.group(2) if m is not None and m.group(1) == module else None
+
+
+_FROM_IMPORT = re.compile(r"\s*from ([\w.]+) import (\w+)\n")
 
 
 def _is_primary(code: str) -> bool:

@@ -6,7 +6,6 @@ from typing import TYPE_CHECKING
 
 from tree_sitter import Node
 
-from recode.dataset.knowledge import Fix
 from recode.server.fixes.edits import Edit
 from recode.server.fixes.site import FixSite, NoFix
 from recode.server.parsing import text
@@ -19,12 +18,13 @@ def edits(finding: Finding, analysis: Analysis, site: FixSite) -> tuple[Edit, ..
     if (site.keyword or site.argument) is None:
         return None
     value = site.argument or site.keyword.child_by_field_name("value")
-    return (_rewrite_literal(value, finding.fix),)
+    return (_rewrite_literal(value, finding),)
 
 
-def _rewrite_literal(value: Node, fix: Fix) -> Edit:
+def _rewrite_literal(value: Node, finding: Finding) -> Edit:
     """A value fix: the text between a plain string literal's quotes, its quotes and prefix
-    kept (``freq="M"`` -> ``freq="ME"``, ``r'M'`` -> ``r'ME'``)."""
+    kept (``freq="M"`` -> ``freq="ME"``, ``r'M'`` -> ``r'ME'``; ``'5H'`` -> ``'5h'`` where the
+    record's ``value_forms`` say so)."""
     parts = value.named_children
     if (
         value.type != "string"
@@ -33,7 +33,7 @@ def _rewrite_literal(value: Node, fix: Fix) -> Edit:
         or any(c in text(parts[0]).lower() for c in "fb")
     ):
         raise NoFix(f"the value `{text(value)}` is not a plain string literal")
-    new = fix.literal(text(parts[1]))
+    new = finding.record.new_value(text(parts[1]), finding.fix)
     if new is None:
         raise NoFix(f"the fix has no new spelling for `{text(value)}`")
     return Edit(parts[1].start_byte, parts[1].end_byte, new)
