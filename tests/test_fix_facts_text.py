@@ -127,6 +127,7 @@ def test_a_name_bound_only_by_its_import_needs_no_python_tree(code: str, monkeyp
     [
         ("import numpy as np\nimport np.linalg\n", "np"),
         ("import numpy as np\nimport os, \\\n    np.linalg\n", "np"),
+        ("import numpy as np\r\nimport os, \\\r\n    np.linalg\r\n", "np"),
         ("import numpy as np\n\uff4e\uff50 = 1\n", "np"),
         ("import numpy as np\nprint(np := 2)\n", "np"),
         ("import numpy as np\nmatch x:\n    case C(np):\n        pass\n", "np"),
