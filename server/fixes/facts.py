@@ -107,12 +107,13 @@ class FileFacts:
         """Whether the only places the text may bind ``name`` are imports of one of
         ``targets`` (which :meth:`Scopes.conflict` answers None for), read from the text and
         the tree-sitter tree: a mention followed by a dot is a use, unless an ``import``
-        precedes it on its logical line (``import np.linalg`` binds ``np``); any other mention
-        must be an import item the tree holds (``import numpy as np``), or the module of a
-        ``from`` import. Where unsure (a mention in a comment, a string, a part of the file
-        the partial tree lacks, a text that Unicode normalization changes: Python reads
-        ``ｎｐ`` as ``np``), False, and the scopes decide. (Python's tree and scopes of a file
-        cost 60% of the detector's time on the bench corpus, for names such as ``np``, used
+        precedes it on its logical line (``import np.linalg`` binds ``np``); a mention in a
+        comment or a string's text, an argument or a called function binds nothing; any other
+        mention must be an import item the tree holds (``import numpy as np``), or the module
+        of a ``from`` import. Where unsure (a part of the file the partial tree lacks, any
+        other place, a text that Unicode normalization changes: Python reads ``ｎｐ`` as
+        ``np``), False, and the scopes decide. (Python's tree and scopes of a file cost 40%
+        of the detector's time on the bench corpus, mostly for names such as ``np``, used
         thousands of times and bound only by an import.)"""
         if not self._normalized:
             return False
@@ -127,10 +128,9 @@ class FileFacts:
                 continue  # inside a comment, or a string's text
             if node is None or node.type != "identifier" or node.byte_range != (start, end):
                 return False  # not in the tree: unsure
-            if _read(node):
+            if _read(node) or _binds_nothing(node):
                 continue
-            target = _import_target(node)
-            if target is not _NOT_BOUND and target not in targets:
+            if _import_target(node) not in targets:
                 return False
         return True
 
@@ -152,7 +152,6 @@ class FileFacts:
             raise NoFix(f"{reason}, so the fix cannot use that name for `{target}`")
 
 
-_NOT_BOUND = object()
 _IMPORT = re.compile(rb"(?<![\w.])import\b")
 
 
@@ -175,36 +174,46 @@ def _logical_line_start(source: bytes, at: int) -> int:
     return start
 
 
-def _import_target(node: Node) -> str | None | object:
-    """For an identifier of an import statement, the dotted path it binds there, as
-    :class:`recode.server.scopes.Scopes` records it (None: a relative import); ``_NOT_BOUND``
-    where it binds nothing (the module of a ``from`` import, a name that an alias renames);
-    ``""`` where it is no import item."""
+def _import_target(node: Node) -> str | None:
+    """For an identifier an import statement binds, the dotted path it binds, as
+    :class:`recode.server.scopes.Scopes` records it (None: a relative import); ``""`` where it
+    is no such identifier."""
     parent = node.parent
     if parent is None:
         return ""
-    if parent.type == "aliased_import":
+    if parent.type == "aliased_import":  # import a.b as NAME, from m import a as NAME
         stmt = parent.parent
         if stmt is None or not _same(parent.child_by_field_name("alias"), node):
             return ""
         imported = text(parent.child_by_field_name("name"))
-        if stmt.type == "import_statement":
-            return imported
-        return _from_target(stmt, imported)
-    if parent.type != "dotted_name" or parent.parent is None:
+        return imported if stmt.type == "import_statement" else _from_target(stmt, imported)
+    stmt = parent.parent if parent.type == "dotted_name" else None
+    if stmt is None:
         return ""
-    stmt = parent.parent
-    first = _same(parent.named_children[0], node)
-    if stmt.type == "aliased_import":  # import NAME as x: binds x
-        return _NOT_BOUND if stmt.parent is not None and stmt.parent.type in _IMPORTS else ""
-    if stmt.type == "import_statement":
-        return text(node) if first else ""  # import NAME[.sub] binds NAME
-    if stmt.type == "import_from_statement":
-        if _same(stmt.child_by_field_name("module_name"), parent):
-            return _NOT_BOUND  # from NAME[.sub] import x
-        if parent.named_child_count == 1:
-            return _from_target(stmt, text(node))
+    if stmt.type == "import_statement" and _same(parent.named_children[0], node):
+        return text(node)  # import NAME[.sub] binds NAME
+    if stmt.type == "import_from_statement" and parent.named_child_count == 1:
+        if not _same(stmt.child_by_field_name("module_name"), parent):
+            return _from_target(stmt, text(node))  # from m import NAME
     return ""
+
+
+def _binds_nothing(node: Node) -> bool:
+    """Whether the identifier is part of an import that does not bind it: the module of a
+    ``from`` import (``from NAME[.sub] import x``), a name given an alias (``import NAME as
+    x``)."""
+    parent = node.parent
+    stmt = parent.parent if parent is not None and parent.type == "dotted_name" else None
+    if stmt is None:
+        return False
+    if stmt.type == "import_from_statement":
+        return _same(stmt.child_by_field_name("module_name"), parent)
+    return (
+        stmt.type == "aliased_import"
+        and _same(stmt.child_by_field_name("name"), parent)
+        and stmt.parent is not None
+        and stmt.parent.type in _IMPORTS
+    )
 
 
 def _read(node: Node) -> bool:
