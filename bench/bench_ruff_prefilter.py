@@ -7,7 +7,10 @@ For every file of the corpus that ``bench/bench_ruff.py`` unpacked, in one proce
 - the detector's byte prefilter (``recode.server.prefilter``), which decides before any parse
   whether a finding is possible;
 - the detector on each file the prefilter keeps, as the CLI runs it: the outline of the file
-  and a parse of only the statements it reads (``recode.server.sparse``), then the analysis;
+  and a parse of only the statements it reads (``recode.server.sparse``), then the analysis,
+  and of that the fixes (``fixes.edits_for``: for some, Python's scopes of the file);
+- whether Python parses each file with a fixable finding (``fixes.parses``, which
+  ``recode-migrate`` asks before it promises a fix);
   and, for comparison, a parse of the whole file and the analysis of that tree.
 
 Then, as checks, the findings of the two ways are compared on every kept file, and the full
@@ -31,6 +34,7 @@ from packaging.version import Version
 import recode.server.detector as detector_module
 from recode.dataset.knowledge import load_knowledge_base
 from recode.server.detector import Detector
+from recode.server.fixes import parses
 from recode.server.parsing import parse
 from recode.server.severity import LibraryVersion
 
@@ -51,7 +55,10 @@ def main(argv: list[str] | None = None) -> int:
     version = LibraryVersion(Version(args.target), "target")
     detector = Detector(kb, {"numpy": version})  # the CLI's default severity (hint)
     clock = time.process_time
-    cpu = dict.fromkeys(("read", "prefilter", "detect", "whole parse", "whole detect"), 0.0)
+    cpu = dict.fromkeys(
+        ("read", "prefilter", "detect", "of which fixes", "verdict", "whole parse", "whole detect"),
+        0.0,
+    )
     count = Counter(files=len(files))
     reasons: Counter[str] = Counter()
     sources: list[tuple[Path, bytes, bool]] = []
@@ -65,6 +72,16 @@ def main(argv: list[str] | None = None) -> int:
         return real_parse_ranges(source, ranges)
 
     detector_module.sparse.parse_ranges = counting
+    real_edits_for = detector_module.fixes.edits_for
+
+    def timed_edits_for(*args, **kwargs):
+        t = clock()
+        try:
+            return real_edits_for(*args, **kwargs)
+        finally:
+            cpu["of which fixes"] += clock() - t
+
+    detector_module.fixes.edits_for = timed_edits_for
     differ: list[str] = []
     for path in files:
         t = clock()
@@ -82,12 +99,18 @@ def main(argv: list[str] | None = None) -> int:
         t = clock()
         found = detector.detect_kept(source)
         cpu["detect"] += clock() - t
+        if any(f.fixable for f in found):  # as recode-migrate asks, once per such file
+            t = clock()
+            parses(source, as_file=True)
+            cpu["verdict"] += clock() - t
+        fixes_then = cpu["of which fixes"]
         t = clock()
         tree = parse(source)
         cpu["whole parse"] += clock() - t
         t = clock()
         whole = detector.detect(source, tree, prefilter=False)
         cpu["whole detect"] += clock() - t
+        cpu["of which fixes"] = fixes_then  # only the CLI's way is counted
         if [(f.record.id, f.start_byte, f.edits) for f in found] != [
             (f.record.id, f.start_byte, f.edits) for f in whole
         ]:
@@ -95,17 +118,18 @@ def main(argv: list[str] | None = None) -> int:
         count["with findings"] += bool(found)
         findings += len(found)
     detector_module.sparse.parse_ranges = real_parse_ranges
+    detector_module.fixes.edits_for = real_edits_for
     print(
         f"numpy records {len(kb.records)}, active at {args.target}: {len(detector.active)} "
         f"names, {sum(len(v) for v in detector.params.values())} keywords"
     )
     print("files: " + ", ".join(f"{k} {v}" for k, v in count.items()) + f"; findings {findings}")
     print("CPU s: " + ", ".join(f"{k} {v:.2f}" for k, v in cpu.items()))
+    shared = cpu["read"] + cpu["prefilter"] + cpu["verdict"]
     print(
-        f"as the CLI runs (read, prefilter, detect): "
-        f"{cpu['read'] + cpu['prefilter'] + cpu['detect']:.2f} s; "
+        f"as the CLI runs (read, prefilter, detect, verdict): {shared + cpu['detect']:.2f} s; "
         f"with whole-file parses instead: "
-        f"{cpu['read'] + cpu['prefilter'] + cpu['whole parse'] + cpu['whole detect']:.2f} s"
+        f"{shared + cpu['whole parse'] + cpu['whole detect']:.2f} s"
     )
     print(
         f"parsed in part: {parsed['partial parses']} parses, "

@@ -1,0 +1,160 @@
+"""Whether a fix may bind a name, answered from the text and the tree-sitter tree where that is
+sure (``FileFacts._bound_by_imports_of``), and whether Python parses a file, answered from its
+symbol table where that builds (``python_ast.parses``): both must answer what Python's own tree
+and :class:`recode.server.scopes.Scopes` answer (issue 17: they cost most of the detector's time
+on the bench corpus)."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from recode.server.detector import Analysis
+from recode.server.fixes import python_ast
+from recode.server.fixes.facts import FileFacts
+from recode.server.parsing import parse
+
+
+class ScopesOnly(FileFacts):
+    """The reference: every question goes to Python's tree and scopes."""
+
+    def _bound_by_imports_of(self, name, targets) -> bool:
+        return False
+
+
+def facts(code: str, kind: type[FileFacts] = FileFacts) -> FileFacts:
+    source = code.encode()
+    return kind(Analysis(source, parse(source), []))
+
+
+# where a statement binds {n}, or only reads it; {n} stands for the name asked about
+STATEMENTS = [
+    "{n} = 1",
+    "{n}, other = 1, 2",
+    "{n} += 1",
+    "{n}: int = 1",
+    "del {n}",
+    "for {n} in []:\n    pass",
+    "with open('f') as {n}:\n    pass",
+    "def {n}():\n    pass",
+    "class {n}:\n    pass",
+    "def f({n}=None):\n    return {n}",
+    "g = lambda {n}: {n}",
+    "import {n}",
+    "import {n}.linalg",
+    "import os, {n}.linalg",
+    "import os, \\\n    {n}.linalg",
+    "x = 1; import {n}.linalg",
+    "import numpy as {n}",
+    "import numpy.linalg as {n}",
+    "import {n} as other",
+    "from numpy import {n}",
+    "from numpy import prod as {n}",
+    "from . import {n}",
+    "from {n} import zeros",
+    "from {n}.linalg import norm",
+    "from numpy import *",
+    "global {n}",
+    "({n} := 1)",
+    "print({n} := 1)",
+    "print(k=({n} := 1))",
+    "try:\n    pass\nexcept ValueError as {n}:\n    pass",
+    "match x:\n    case C({n}):\n        pass",
+    "match x:\n    case {{**{n}}}:\n        pass",
+    "match x:\n    case [1, *{n}]:\n        pass",
+    "y = [{n} for {n} in range(3)]",
+    "{n}.zeros(3)",
+    "{n} .zeros(3)",
+    "{n}\\\n    .zeros(3)",
+    "print({n})",
+    "print(k={n})",
+    "{n}(1)",
+    "class C({n}):\n    pass",
+    "# {n} = 1",
+    "'''{n} = 1'''",
+    "x = f'{{({n} := 2)}}'",
+    "x = '{n}'",
+    "\uff4e\uff50 = 1",  # ｎｐ: Python reads it as np
+    "def f(a, a):\n    pass",  # parses; only the symbol table rejects it
+    "x = (",  # does not parse
+]
+NAMES = {"np": {"numpy"}, "prod": {"numpy.prod"}, "numpy": {"numpy"}}
+
+
+@st.composite
+def modules(draw) -> tuple[str, str]:
+    name = draw(st.sampled_from(sorted(NAMES)))
+    lines = []
+    for template in draw(st.lists(st.sampled_from(STATEMENTS), min_size=1, max_size=6)):
+        stmt = template.format(n=name)
+        if draw(st.booleans()):  # inside a function
+            stmt = "def body():\n" + textwrap.indent(stmt, "    ")
+        lines.append(stmt)
+    return name, "\n".join(lines) + "\n"
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(modules(), st.data())
+def test_the_text_answers_as_the_scopes_do(module: tuple[str, str], data) -> None:
+    name, code = module
+    uses = [data.draw(st.integers(0, len(code.encode())))]
+    expected = facts(code, ScopesOnly).conflict(name, NAMES[name], uses)
+    assert facts(code).conflict(name, NAMES[name], uses) == expected
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "import numpy as np\n\nx = np.zeros(3)  # np is numpy\nprint(np, k=np)\ns = 'np'\n",
+        "import numpy\nfrom numpy import zeros\nfrom numpy.linalg import norm\nnumpy.ones(2)\n",
+        '"""\n>>> import numpy as np\n"""\nimport numpy as np\nnp.ones(2)\n',
+    ],
+)
+def test_a_name_bound_only_by_its_import_needs_no_python_tree(code: str, monkeypatch) -> None:
+    def no_tree(*args, **kwargs):
+        raise AssertionError("Python's tree was built")
+
+    monkeypatch.setattr("recode.server.fixes.facts.python_tree", no_tree)
+    name = "np" if "as np" in code else "numpy"
+    assert facts(code).conflict(name, {"numpy"}, [len(code) - 2]) is None
+
+
+@pytest.mark.parametrize(
+    "code, name",
+    [
+        ("import numpy as np\nimport np.linalg\n", "np"),
+        ("import numpy as np\nimport os, \\\n    np.linalg\n", "np"),
+        ("import numpy as np\r\nimport os, \\\r\n    np.linalg\r\n", "np"),
+        ("import numpy as np\n\uff4e\uff50 = 1\n", "np"),
+        ("import numpy as np\nprint(np := 2)\n", "np"),
+        ("import numpy as np\nmatch x:\n    case C(np):\n        pass\n", "np"),
+    ],
+)
+def test_a_binding_the_text_may_hide_goes_to_the_scopes(code: str, name: str) -> None:
+    assert facts(code).conflict(name, {"numpy"}, [len(code) - 2]) is not None
+
+
+SOURCES = [
+    b"x = 1\n",
+    b"def f(a, a):\n    pass\n",  # the symbol table's error only
+    b"nonlocal x\n",
+    b"def f():\n    x = 1\n    global x\n",
+    b"x = (\n",
+    b"print 'x'\n",
+    b"\xef\xbb\xbfx = 1\n",
+    b"# -*- coding: latin-1 -*-\nx = '\xe9'\n",
+    b"x = '\xe9'\n",  # not UTF-8
+    b"x = 1\0\n",
+]
+
+
+@pytest.mark.parametrize("source", SOURCES)
+@pytest.mark.parametrize("as_file", [False, True])
+def test_parses_answers_as_pythons_tree(source: bytes, as_file: bool) -> None:
+    python_ast._VERDICTS.clear()
+    verdict = python_ast.parses(source, as_file=as_file)
+    python_ast._VERDICTS.clear()
+    assert verdict == (python_ast.python_tree(source, as_file=as_file) is not None)
