@@ -429,12 +429,22 @@ def test_chains_across_lines_find_what_one_line_finds():
         if parse(source).root_node.has_error:
             continue
         split = split_chains(source, rng)
-        if split == source:
-            continue
+        if split == source or parse(split).root_node.has_error:
+            continue  # tree-sitter's own limit (below), not the detector's
         expected = sorted(f.record.id for f in detector.detect(source))
         assert sorted(f.record.id for f in detector.detect(split)) == expected, split.decode()
         compared += bool(expected)
     assert compared > 1000
+
+
+@pytest.mark.xfail(strict=True, reason="tree-sitter-python reads a dedent after a trailing dot")
+def test_a_chain_split_by_a_dedented_line_in_brackets():
+    """Valid Python that tree-sitter-python misreads: inside brackets, a line after a trailing
+    dot indented less than the block ends the block in its tree (an ERROR node), so the
+    statement's findings are lost. Python's tokenizer ignores indentation inside brackets."""
+    source = b"import numpy as np\ndef f(arr):\n    arr[np.\nisnan(arr)] = np.NaN\n"
+    assert not parse(source).root_node.has_error
+    assert [f.record.id for f in everything_active().detect(source)] == ["numpy-2.0-NaN"]
 
 
 @pytest.mark.slow
