@@ -119,6 +119,12 @@ def test_a_missing_module_outside_the_upgrade_is_unrelated(kb):
             "tests.test_more_errors::test_tags_method_renamed",
             "scikit-learn-1.7-BaseEstimator-_more_tags",
         ),
+        # regression: MAPIE 0.6.5's 122 tests on its duck-typed test estimators
+        # (`'ArrayOutputModel' object has no attribute '__sklearn_tags__'`) were unknown breaks
+        (
+            "tests.test_more_errors::test_estimator_without_base_class",
+            "scikit-learn-1.8-get_tags-without-sklearn_tags",
+        ),
     ],
 )
 def test_more_real_failures_map_to_their_records(more, kb, test_id, record):

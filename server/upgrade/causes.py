@@ -36,6 +36,7 @@ class Pattern:
     candidate_kind: str  # the ``kind`` of a knowledge-base record for an unknown break
     module: str | None = None  # the module, where the message names it by its alias
     owner: str | None = None  # the class, where the message names the user's subclass
+    name: str | None = None  # the API, where the message names only what the object lacks
 
 
 #: The table. Named groups: ``module``, ``owner`` (a class), ``name``, ``callable``, ``text``.
@@ -50,6 +51,13 @@ PATTERNS: tuple[Pattern, ...] = (
         re.compile(r"AttributeError: `np\.(?P<name>\w+)` was removed in the NumPy"),
         "removed",
         module="numpy",
+    ),
+    Pattern(  # scikit-learn 1.8+'s get_tags on an estimator not derived from BaseEstimator
+        ErrorKind.MODULE_ATTRIBUTE,
+        re.compile(r"AttributeError: (?:.*: )?'\w+' object has no attribute '__sklearn_tags__'"),
+        "behavior",
+        module="sklearn.utils",
+        name="get_tags",
     ),
     Pattern(
         ErrorKind.OBJECT_ATTRIBUTE,
@@ -231,7 +239,7 @@ def _cause(
 ) -> Cause:
     groups = m.groupdict()
     module = groups.get("module") or pattern.module
-    name, owner = groups.get("name"), groups.get("owner") or pattern.owner
+    name, owner = groups.get("name") or pattern.name, groups.get("owner") or pattern.owner
     record: ApiChange | None = None
     symbol = ""
     if pattern.kind in (ErrorKind.MODULE_ATTRIBUTE, ErrorKind.IMPORT_NAME):
