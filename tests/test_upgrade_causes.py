@@ -25,7 +25,8 @@ def failures():
 def more():
     """tests/data/upgrade/test_more_errors.py.txt under numpy 2.4.6, pandas 3.1.1 and
     scikit-learn 1.9.1: errors seaborn 0.12.2's and MAPIE 0.6.5's tests end on (a removed
-    option, a deprecation made an error, a changed result, a constructor's removed keyword)."""
+    option, a deprecation made an error, a changed result, a constructor's removed keyword, an
+    estimator not derived from BaseEstimator, a one-element array made a scalar)."""
     xml = (DATA / "junit-more-numpy-2.4.6-pandas-3.1.1-scikit-learn-1.9.1.xml").read_text("utf-8")
     return {k: r for k, r in parse_junit(xml).items() if r.outcome.bad}
 
@@ -125,6 +126,10 @@ def test_a_missing_module_outside_the_upgrade_is_unrelated(kb):
             "tests.test_more_errors::test_estimator_without_base_class",
             "scikit-learn-1.8-get_tags-without-sklearn_tags",
         ),
+        # regression: MAPIE 0.6.5's 31 tests on `coverages[a, i] = f(...)` with a
+        # one-element array (`setting an array element with a sequence.`)
+        ("tests.test_more_errors::test_array_to_scalar_assignment", "numpy-2.4-ndarray-to-scalar"),
+        ("tests.test_more_errors::test_array_to_scalar_float", "numpy-2.4-ndarray-to-scalar"),
     ],
 )
 def test_more_real_failures_map_to_their_records(more, kb, test_id, record):
@@ -176,3 +181,13 @@ def test_a_dotted_type_object_is_found(kb):
         "kind": "removed",
         "version": "2.4.6",
     }
+
+
+def test_a_ragged_sequence_is_not_an_array_made_a_scalar(kb):
+    """NumPy's error for a ragged list begins with the same words and is no upgrade's break."""
+    line = (
+        "E   ValueError: setting an array element with a sequence. The requested array has an"
+        " inhomogeneous shape after 1 dimensions. The detected shape was (2,) + inhomogeneous part."
+    )
+    cause = classify("", line, kb, UPGRADED)
+    assert cause.record is None

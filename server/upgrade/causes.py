@@ -52,6 +52,16 @@ PATTERNS: tuple[Pattern, ...] = (
         "removed",
         module="numpy",
     ),
+    Pattern(  # NumPy 2.4: an array with ndim > 0 converted to a scalar (float(a), out[i] = a)
+        ErrorKind.MODULE_ATTRIBUTE,
+        re.compile(
+            r"TypeError: only 0-dimensional arrays can be converted to Python scalars"
+            r"|ValueError: setting an array element with a sequence\.$"  # not a ragged list's
+        ),
+        "behavior",
+        module="numpy.ndarray",
+        name="__float__",
+    ),
     Pattern(  # scikit-learn 1.8+'s get_tags on an estimator not derived from BaseEstimator
         ErrorKind.MODULE_ATTRIBUTE,
         re.compile(r"AttributeError: (?:.*: )?'\w+' object has no attribute '__sklearn_tags__'"),
