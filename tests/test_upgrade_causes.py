@@ -130,6 +130,13 @@ def test_a_missing_module_outside_the_upgrade_is_unrelated(kb):
         # one-element array (`setting an array element with a sequence.`)
         ("tests.test_more_errors::test_array_to_scalar_assignment", "numpy-2.4-ndarray-to-scalar"),
         ("tests.test_more_errors::test_array_to_scalar_float", "numpy-2.4-ndarray-to-scalar"),
+        # a private method a user's estimator inherited: the message names the subclass
+        # (imbalanced-learn 0.10.1's `'ValueDifferenceMetric' object has no attribute
+        # '_validate_data'`, once its imports are fixed by hand)
+        (
+            "tests.test_more_errors::test_private_base_method_moved",
+            "scikit-learn-1.7-BaseEstimator-_validate_data",
+        ),
     ],
 )
 def test_more_real_failures_map_to_their_records(more, kb, test_id, record):
@@ -191,3 +198,15 @@ def test_a_ragged_sequence_is_not_an_array_made_a_scalar(kb):
     )
     cause = classify("", line, kb, UPGRADED)
     assert cause.record is None
+
+
+def test_a_public_name_a_user_class_lacks_is_no_library_record(kb):
+    """Only a private member is looked up by its name alone: ``'Basket' object has no
+    attribute 'append'`` is not pandas' DataFrame.append."""
+    line = "E   AttributeError: 'Basket' object has no attribute 'append'"
+    assert classify("", line, kb, UPGRADED).record is None
+    line = "E   AttributeError: 'Basket' object has no attribute '_validate_data'"
+    cause = classify("", line, kb, UPGRADED)
+    assert cause.record is not None
+    assert cause.record.id == "scikit-learn-1.7-BaseEstimator-_validate_data"
+    assert classify("", line, kb, {"numpy": "2.4.6"}).record is None  # not upgraded

@@ -262,7 +262,7 @@ def _cause(
         record = _by_path(kb, symbol) or _by_prefix(kb, symbol)
     elif pattern.kind is ErrorKind.OBJECT_ATTRIBUTE:
         symbol = f"{owner}.{name}"
-        record = _by_tail(kb, symbol, None)
+        record = _by_tail(kb, symbol, None) or _inherited(kb, name or "", upgraded)
     elif pattern.kind is ErrorKind.KEYWORD:
         func = (groups.get("callable") or "").split(".")
         if len(func) > 1 and func[-1] == "__init__":  # a constructor's keyword is its class's
@@ -370,6 +370,22 @@ def _by_tail(kb: KnowledgeBase, tail: str, library: str | None) -> ApiChange | N
             if r.path == tail or r.path.endswith("." + tail):
                 return r
     return None
+
+
+def _inherited(kb: KnowledgeBase, name: str, upgraded: dict[str, str]) -> ApiChange | None:
+    """A record of an upgraded library's private member ``name`` (``_validate_data``): what a
+    user's subclass, whose own name the message gives, inherited from a library's class. Public
+    names are left out: ``'Foo' object has no attribute 'append'`` is no DataFrame's."""
+    if not name.startswith("_") or name.startswith("__"):
+        return None
+    return next(
+        (
+            r
+            for r in kb.records
+            if r.parameter is None and r.path.endswith("." + name) and r.library in upgraded
+        ),
+        None,
+    )
 
 
 def _by_keyword(kb: KnowledgeBase, func: list[str], name: str) -> ApiChange | None:
