@@ -61,6 +61,8 @@ class _Uncovered(Exception):
 
 
 _SCOPES = {"function_definition", "lambda"}
+#: Decorators under which a method's first parameter is no instance.
+_NOT_INSTANCE = {"staticmethod", "classmethod"}
 _IMPORT_KEYWORD = re.compile(rb"import")
 _ATTRIBUTE = rb"[A-Za-z_][A-Za-z0-9_]*"
 # What may stand between the parts of a dotted chain besides spaces and tabs: line breaks
@@ -948,6 +950,57 @@ class _Run:
             for record, sev in self.d.active.get(method, []):
                 if record.hook:
                     self._add(record, sev, name, None)
+        self._bind_self(base, class_node)
+
+    def _bind_self(self, base: str, class_node: Node) -> None:
+        """``class S(BaseEstimator): def fit(self, X): self._validate_data(X)``: in the methods
+        of a class whose one base is a library's class, ``self`` is an object of that class, as
+        a reader takes it. Not where the class has another base (the member may be that one's),
+        defines a member its base has a record on (``self.m`` is then its own), or in a static
+        or class method; a subclass elsewhere that overrides the member is not seen."""
+        superclasses = class_node.child_by_field_name("superclasses")
+        body = class_node.child_by_field_name("body")
+        if superclasses is None or body is None:
+            return
+        bases = [
+            a for a in superclasses.named_children if a.type not in ("keyword_argument", "comment")
+        ]
+        if len(bases) != 1:
+            return
+        own: set[str] = set()
+        methods: list[Node] = []
+        for item in body.named_children:
+            node, decorators = item, set()
+            if item.type == "decorated_definition":
+                node = item.child_by_field_name("definition")
+                decorators = {
+                    text(d).lstrip("@").strip()
+                    for d in item.named_children
+                    if d.type == "decorator"
+                }
+            if node is None:
+                continue
+            if node.type in ("function_definition", "class_definition"):
+                own.add(text(node.child_by_field_name("name")))
+                if node.type == "function_definition" and not decorators & _NOT_INSTANCE:
+                    methods.append(node)
+            elif node.type == "expression_statement":
+                for assign in node.named_children:
+                    left = (
+                        assign.child_by_field_name("left") if assign.type == "assignment" else None
+                    )
+                    if left is not None and left.type == "identifier":
+                        own.add(text(left))
+        if any(
+            f"{base}.{name}" in self.d.active or f"{base}.{name}" in self.d.params for name in own
+        ):
+            return
+        for func in methods:
+            params = func.child_by_field_name("parameters")
+            first = next((p for p in params.named_children if p.type != "comment"), None)
+            if first is not None and first.type == "identifier" and text(first) == "self":
+                scope = (func.start_byte, func.end_byte)
+                self.bindings.append(Binding("self", base, scope, "typed", first, func))
 
     def _check_subscript(self, node: Node, binding: Binding) -> None:
         """``s[0]`` on an object of evident class: a record on the class's ``__getitem__`` (or,

@@ -279,6 +279,75 @@ def test_overriding_a_removed_hook_in_a_subclass(detector):
     assert found(detector, code) == [(4, "pd-hook-real", "on_hook"), (7, "pd-hook-real", "on_hook")]
 
 
+def test_self_in_a_subclass_of_a_library_class(detector):
+    """In the methods of a class whose one base is a library's class, ``self`` is an object of
+    that class (imbalanced-learn's ``self._validate_data(...)`` in a BaseEstimator)."""
+    code = """
+        import pandas as pd
+        class Frame(pd.DataFrame):
+            def rows(self):
+                return list(self.iteritems())
+            def nested(self):
+                def inner():
+                    return self.iteritems()
+                return inner
+            @staticmethod
+            def static(self):
+                return self.iteritems()
+            @classmethod
+            def make(self):
+                return self.iteritems()
+            def first(this, self):
+                return self.iteritems()
+    """
+    assert found(detector, code) == [
+        (5, "pd-iteritems", "self.iteritems"),
+        (8, "pd-iteritems", "self.iteritems"),
+    ]
+    fixed = fix_source(textwrap.dedent(code).encode(), detector).source.decode()
+    assert "return list(self.items())" in fixed
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        # the class defines a member its base has a record on: self.iteritems may be its own
+        """
+        import pandas as pd
+        class Frame(pd.DataFrame):
+            def iteritems(self):
+                return iter(())
+            def rows(self):
+                return list(self.iteritems())
+        """,
+        # another base, whose member it may be
+        """
+        import pandas as pd
+        class Frame(Mixin, pd.DataFrame):
+            def rows(self):
+                return list(self.iteritems())
+        """,
+        # a class attribute of that name
+        """
+        import pandas as pd
+        class Frame(pd.DataFrame):
+            iteritems = None
+            def rows(self):
+                return self.iteritems
+        """,
+        # no library base
+        """
+        import pandas as pd
+        class Frame:
+            def rows(self):
+                return list(self.iteritems())
+        """,
+    ],
+)
+def test_self_is_not_typed_where_its_member_may_be_another(detector, code):
+    assert [f for f in found(detector, code) if f[1] == "pd-iteritems"] == []
+
+
 def test_parameter_records_limited_to_values(detector):
     code = "import numpy as np\nnp.asarray(x, copy=True)\nnp.asarray(x, copy=False)\n"
     assert found(detector, code) == [(3, "np-copy-false", "copy=False")]

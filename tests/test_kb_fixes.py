@@ -52,6 +52,18 @@ def detector() -> Detector:
             "from pandas import read_csv\nd = read_csv('f.csv', delim_whitespace=True)\n",
             "from pandas import read_csv\nd = read_csv('f.csv', sep=r'\\s+')\n",
         ),
+        # multi_class='multinomial' (MAPIE 0.6.5) or 'auto' goes, inside another call too, and
+        # the other arguments stay in their order
+        (
+            "from sklearn.linear_model import LogisticRegression\n"
+            "from sklearn.multioutput import MultiOutputClassifier\n"
+            "m = MultiOutputClassifier(LogisticRegression(multi_class='multinomial'))\n"
+            "n = LogisticRegression('l2', C=0.5, multi_class=\"auto\", solver='saga')\n",
+            "from sklearn.linear_model import LogisticRegression\n"
+            "from sklearn.multioutput import MultiOutputClassifier\n"
+            "m = MultiOutputClassifier(LogisticRegression())\n"
+            "n = LogisticRegression('l2', C=0.5, solver='saga')\n",
+        ),
         # copy=False (copy only when needed, in numpy 1.x) is what asarray does
         (
             "import numpy as np\na = np.array(x, 'f8', copy=False)\n",
@@ -77,6 +89,13 @@ def test_shipped_fix(detector, before, after):
             "import numpy as np\na = np.array([1], copy=False, ndmin=2)\n",
             "numpy-2.0-array-copy",
             "no place for the argument `ndmin`",
+        ),
+        # one-vs-rest needs OneVsRestClassifier around the model: a person writes it
+        (
+            "from sklearn.linear_model import LogisticRegression\n"
+            "m = LogisticRegression(multi_class='ovr')\n",
+            "scikit-learn-1.8-LogisticRegression-multi_class",
+            "`multi_class='ovr'`",
         ),
         (
             "from sklearn.ensemble import AdaBoostClassifier\n"

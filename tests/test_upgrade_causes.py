@@ -25,7 +25,8 @@ def failures():
 def more():
     """tests/data/upgrade/test_more_errors.py.txt under numpy 2.4.6, pandas 3.1.1 and
     scikit-learn 1.9.1: errors seaborn 0.12.2's and MAPIE 0.6.5's tests end on (a removed
-    option, a deprecation made an error, a changed result, a constructor's removed keyword)."""
+    option, a deprecation made an error, a changed result, a constructor's removed keyword, an
+    estimator not derived from BaseEstimator, a one-element array made a scalar)."""
     xml = (DATA / "junit-more-numpy-2.4.6-pandas-3.1.1-scikit-learn-1.9.1.xml").read_text("utf-8")
     return {k: r for k, r in parse_junit(xml).items() if r.outcome.bad}
 
@@ -126,6 +127,23 @@ def test_a_missing_module_outside_the_upgrade_is_unrelated(kb):
             "tests.test_more_errors::test_tags_method_renamed",
             "scikit-learn-1.7-BaseEstimator-_more_tags",
         ),
+        # regression: MAPIE 0.6.5's 122 tests on its duck-typed test estimators
+        # (`'ArrayOutputModel' object has no attribute '__sklearn_tags__'`) were unknown breaks
+        (
+            "tests.test_more_errors::test_estimator_without_base_class",
+            "scikit-learn-1.8-get_tags-without-sklearn_tags",
+        ),
+        # regression: MAPIE 0.6.5's 31 tests on `coverages[a, i] = f(...)` with a
+        # one-element array (`setting an array element with a sequence.`)
+        ("tests.test_more_errors::test_array_to_scalar_assignment", "numpy-2.4-ndarray-to-scalar"),
+        ("tests.test_more_errors::test_array_to_scalar_float", "numpy-2.4-ndarray-to-scalar"),
+        # a private method a user's estimator inherited: the message names the subclass
+        # (imbalanced-learn 0.10.1's `'ValueDifferenceMetric' object has no attribute
+        # '_validate_data'`, once its imports are fixed by hand)
+        (
+            "tests.test_more_errors::test_private_base_method_moved",
+            "scikit-learn-1.7-BaseEstimator-_validate_data",
+        ),
     ],
 )
 def test_more_real_failures_map_to_their_records(more, kb, test_id, record):
@@ -188,3 +206,25 @@ def test_numpys_copy_error_names_the_copy_record(numpy_errors, kb):
     assert cause.record is not None and cause.record.id == "numpy-2.0-array-copy"
     cause = classify(r.message, r.text, KnowledgeBase([], []), UPGRADED)
     assert cause.kind is CauseKind.UNKNOWN and cause.library == "numpy"
+
+
+def test_a_ragged_sequence_is_not_an_array_made_a_scalar(kb):
+    """NumPy's error for a ragged list begins with the same words and is no upgrade's break."""
+    line = (
+        "E   ValueError: setting an array element with a sequence. The requested array has an"
+        " inhomogeneous shape after 1 dimensions. The detected shape was (2,) + inhomogeneous part."
+    )
+    cause = classify("", line, kb, UPGRADED)
+    assert cause.record is None
+
+
+def test_a_public_name_a_user_class_lacks_is_no_library_record(kb):
+    """Only a private member is looked up by its name alone: ``'Basket' object has no
+    attribute 'append'`` is not pandas' DataFrame.append."""
+    line = "E   AttributeError: 'Basket' object has no attribute 'append'"
+    assert classify("", line, kb, UPGRADED).record is None
+    line = "E   AttributeError: 'Basket' object has no attribute '_validate_data'"
+    cause = classify("", line, kb, UPGRADED)
+    assert cause.record is not None
+    assert cause.record.id == "scikit-learn-1.7-BaseEstimator-_validate_data"
+    assert classify("", line, kb, {"numpy": "2.4.6"}).record is None  # not upgraded

@@ -37,6 +37,7 @@ class Pattern:
     module: str | None = None  # the module, where the message names it by its alias
     owner: str | None = None  # the class, where the message names the user's subclass
     symbol: str | None = None  # the record's symbol, where the message names no API
+    name: str | None = None  # the API, where the message names only what the object lacks
 
 
 #: The table. Named groups: ``module``, ``owner`` (a class), ``name``, ``callable``, ``text``.
@@ -51,6 +52,23 @@ PATTERNS: tuple[Pattern, ...] = (
         re.compile(r"AttributeError: `np\.(?P<name>\w+)` was removed in the NumPy"),
         "removed",
         module="numpy",
+    ),
+    Pattern(  # NumPy 2.4: an array with ndim > 0 converted to a scalar (float(a), out[i] = a)
+        ErrorKind.MODULE_ATTRIBUTE,
+        re.compile(
+            r"TypeError: only 0-dimensional arrays can be converted to Python scalars"
+            r"|ValueError: setting an array element with a sequence\.$"  # not a ragged list's
+        ),
+        "behavior",
+        module="numpy.ndarray",
+        name="__float__",
+    ),
+    Pattern(  # scikit-learn 1.8+'s get_tags on an estimator not derived from BaseEstimator
+        ErrorKind.MODULE_ATTRIBUTE,
+        re.compile(r"AttributeError: (?:.*: )?'\w+' object has no attribute '__sklearn_tags__'"),
+        "behavior",
+        module="sklearn.utils",
+        name="get_tags",
     ),
     Pattern(
         ErrorKind.OBJECT_ATTRIBUTE,
@@ -239,7 +257,7 @@ def _cause(
 ) -> Cause:
     groups = m.groupdict()
     module = groups.get("module") or pattern.module
-    name, owner = groups.get("name"), groups.get("owner") or pattern.owner
+    name, owner = groups.get("name") or pattern.name, groups.get("owner") or pattern.owner
     record: ApiChange | None = None
     symbol = ""
     if pattern.kind in (ErrorKind.MODULE_ATTRIBUTE, ErrorKind.IMPORT_NAME):
@@ -252,7 +270,7 @@ def _cause(
         record = _by_path(kb, symbol) or _by_prefix(kb, symbol)
     elif pattern.kind is ErrorKind.OBJECT_ATTRIBUTE:
         symbol = f"{owner}.{name}"
-        record = _by_tail(kb, symbol, None)
+        record = _by_tail(kb, symbol, None) or _inherited(kb, name or "", upgraded)
     elif pattern.kind is ErrorKind.KEYWORD:
         func = (groups.get("callable") or "").split(".")
         if len(func) > 1 and func[-1] == "__init__":  # a constructor's keyword is its class's
@@ -363,6 +381,22 @@ def _by_tail(kb: KnowledgeBase, tail: str, library: str | None) -> ApiChange | N
             if r.path == tail or r.path.endswith("." + tail):
                 return r
     return None
+
+
+def _inherited(kb: KnowledgeBase, name: str, upgraded: dict[str, str]) -> ApiChange | None:
+    """A record of an upgraded library's private member ``name`` (``_validate_data``): what a
+    user's subclass, whose own name the message gives, inherited from a library's class. Public
+    names are left out: ``'Foo' object has no attribute 'append'`` is no DataFrame's."""
+    if not name.startswith("_") or name.startswith("__"):
+        return None
+    return next(
+        (
+            r
+            for r in kb.records
+            if r.parameter is None and r.path.endswith("." + name) and r.library in upgraded
+        ),
+        None,
+    )
 
 
 def _by_keyword(kb: KnowledgeBase, func: list[str], name: str) -> ApiChange | None:
