@@ -19,11 +19,12 @@ imports, then those holding the uses it resolves.
 
 from __future__ import annotations
 
+import ast
 import bisect
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cache, cached_property
 from typing import NamedTuple
 
 from packaging.version import Version
@@ -31,12 +32,14 @@ from tree_sitter import Node, Tree
 
 from recode.dataset.knowledge import (
     IMPORT_NAMES,
+    PLACEHOLDER,
     ApiChange,
     Fix,
     FixKind,
     KnowledgeBase,
     KnownTypes,
     SubscriptKey,
+    Target,
     TupleFactory,
     canonical_name,
 )
@@ -1149,6 +1152,8 @@ class _Run:
                 call is None or _positional_count(call) <= record.max_positional
             ):
                 continue  # only calls passing too many arguments by position break
+            if call is not None and _written_by_own_fix(record, call):
+                continue  # a behaviour the fix keeps the call for, written as the fix writes it
             site = fixes.FixSite(reference=node, binding=binding, name=name, call=call)
             self._add(record, sev, node, site)
 
@@ -1370,6 +1375,68 @@ def _dotted(node: Node | None) -> str:
     ):
         return ".".join(text(part) for part in node.named_children if part.type == "identifier")
     return spelled
+
+
+@cache
+def _own_fix_pattern(template: str) -> re.Pattern[str]:
+    """What a call template writes, as a regular expression over source text: a module as any
+    dotted name, each argument placeholder as any text (the same text where it comes again),
+    spaces as any white space."""
+    out, seen, last = [], set(), 0
+    for m in PLACEHOLDER.finditer(template):
+        out.append(r"\s*".join(re.escape(part) for part in template[last : m.start()].split()))
+        if m.start() > last and template[m.start() - 1].isspace():
+            out.append(r"\s*")
+        token = m.group("token")
+        if token.startswith("mod:"):
+            out.append(r"[A-Za-z_][\w.]*")
+        else:
+            group = "p" + re.sub(r"\W", "_", token)
+            out.append(f"(?P={group})" if group in seen else f"(?P<{group}>.+?)")
+            seen.add(group)
+        last = m.end()
+        if last < len(template) and template[last].isspace():
+            out.append(r"\s*")
+    out.append(r"\s*".join(re.escape(part) for part in template[last:].split()))
+    return re.compile("".join(out), re.S)
+
+
+@cache
+def _wraps_own_call(template: str, leaf: str) -> bool:
+    """Whether a template keeps a call of ``leaf`` inside new code (``is_object_dtype(x) or
+    ...``), rather than being a call of it itself (``{self}.to_csv({0}{rest})``)."""
+    code = PLACEHOLDER.sub("_", template)
+    try:
+        tree = ast.parse(code, mode="eval").body
+    except SyntaxError:
+        return False
+    if isinstance(tree, ast.Call):
+        return False
+    return any(
+        isinstance(n, ast.Call)
+        and (getattr(n.func, "attr", None) or getattr(n.func, "id", None)) == leaf
+        for n in ast.walk(tree)
+    )
+
+
+def _written_by_own_fix(record: ApiChange, call: Node) -> bool:
+    """Whether ``call`` stands in code its record's template fix writes, the call kept inside
+    (``is_object_dtype(s) or is_string_dtype(s)``): the fix was made, and flagging the call again
+    would make the fix again around it. Only for a template naming the record's own callable."""
+    fix = record.fix
+    if fix is None or fix.template is None or fix.target is not Target.CALL:
+        return False
+    if not _wraps_own_call(fix.template, record.path.rsplit(".", 1)[-1]):
+        return False
+    pattern = _own_fix_pattern(fix.template)
+    node: Node | None = call.parent
+    for _ in range(2):  # an operator around the call, parentheses around that
+        if node is None or node.type.endswith("statement"):
+            return False
+        if pattern.fullmatch(text(node)):
+            return True
+        node = node.parent
+    return False
 
 
 def _positional_count(call: Node) -> int:

@@ -904,3 +904,29 @@ def test_analysis_bindings_are_complete(detector):
     }
     assert [f.record.path for f in found] == ["numpy.float_"]
     assert [f.record.path for f in detector.detect(source)] == ["numpy.float_"]
+
+
+def test_an_axes_legend_is_a_legend():
+    """regression: seaborn 0.12.2's ``ax.legend_.legendHandles`` (removed in matplotlib 3.9)
+    was not reported: the class of ``Axes.legend_`` (documented as a Legend) was not known."""
+    from packaging.version import Version
+
+    from recode.dataset.knowledge import load_knowledge_base
+    from recode.server.severity import LibraryVersion
+
+    d = Detector(load_knowledge_base(), {"matplotlib": LibraryVersion(Version("3.11.2"), "target")})
+    code = """
+        import matplotlib.pyplot as plt
+        fig, ax = plt.subplots()
+        handles = ax.legend_.legendHandles
+        ax2 = plt.gca()
+        n = len(ax2.legend_.legendHandles)
+        other.legend_.legendHandles
+    """
+    assert found(d, code) == [
+        (4, "matplotlib-3.9-Legend-legendHandles", "ax.legend_.legendHandles"),
+        (6, "matplotlib-3.9-Legend-legendHandles", "ax2.legend_.legendHandles"),
+    ]
+    fixed = fix_source(textwrap.dedent(code).encode(), d).source.decode()
+    assert "handles = ax.legend_.legend_handles\n" in fixed
+    assert "other.legend_.legendHandles" in fixed

@@ -204,6 +204,59 @@ def test_unsafe_fixes_only_when_asked(detector):
     assert "df = pd.concat([df, o])" in both
 
 
+@pytest.mark.parametrize(
+    "before, after",
+    [
+        (
+            "import pandas as pd\nflag = pd.api.types.is_object_dtype(s)\n",
+            "import pandas as pd\n"
+            "flag = pd.api.types.is_object_dtype(s) or pd.api.types.is_string_dtype(s)\n",
+        ),
+        (  # an operand of another operator: parenthesised
+            "from pandas.api.types import is_object_dtype\nok = a or is_object_dtype(x[k])\n",
+            "from pandas.api.types import is_object_dtype\nimport pandas\n"
+            "ok = a or (pandas.api.types.is_object_dtype(x[k]) or "
+            "pandas.api.types.is_string_dtype(x[k]))\n",
+        ),
+    ],
+)
+def test_a_behaviour_fix_that_keeps_the_call_is_made_once(detector, before, after):
+    """regression: the fix of ``is_object_dtype`` (a changed answer, the call kept inside the
+    new code) was flagged again in its own output, and the fix loop wrapped it ten times."""
+    once = fixed(detector, before, unsafe=True)
+    assert once == after
+    assert fixed(detector, once, unsafe=True) == once
+    assert "pd-is_object_dtype" not in {f.record.id for f in detector.detect(once.encode())}
+
+
+@pytest.mark.parametrize(
+    "code, flagged",
+    [
+        # written as the fix writes it, across lines and through another alias: not flagged
+        (
+            "import pandas\nok = (pandas.api.types.is_object_dtype(s)\n"
+            "      or pandas.api.types.is_string_dtype(s))\n",
+            0,
+        ),
+        # another argument in the second call, or another function: still the old question
+        (
+            "import pandas as pd\n"
+            "ok = pd.api.types.is_object_dtype(a) or pd.api.types.is_string_dtype(b)\n",
+            1,
+        ),
+        (
+            "import pandas as pd\n"
+            "ok = pd.api.types.is_object_dtype(a) or pd.api.types.is_bool_dtype(a)\n",
+            1,
+        ),
+        ("import pandas as pd\nok = pd.api.types.is_object_dtype(a) and b\n", 1),
+    ],
+)
+def test_only_the_fix_own_output_is_left_unflagged(detector, code, flagged):
+    found = [f for f in detector.detect(code.encode()) if f.record.id == "pd-is_object_dtype"]
+    assert len(found) == flagged
+
+
 BASE = {
     "id": "x-1",
     "library": "numpy",

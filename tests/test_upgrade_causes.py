@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from recode.dataset.knowledge import KnowledgeBase, load_knowledge_base
-from recode.server.upgrade.causes import PATTERNS, CauseKind, classify, error_lines
+from recode.server.upgrade.causes import PATTERNS, CauseKind, FoundAt, classify, error_lines
+from recode.server.upgrade.plan import findings_at
 from recode.server.upgrade.testrun import parse_junit
 
 DATA = Path(__file__).parent / "data" / "upgrade"
@@ -173,8 +174,8 @@ def test_a_library_not_installed_is_unrelated_not_its_first_record(kb):
     assert cause.kind is CauseKind.UNRELATED and cause.record is None
 
 
-def test_every_pattern_matches_a_real_error_line(failures, more, numpy_errors):
-    runs = [*failures.values(), *more.values(), *numpy_errors.values()]
+def test_every_pattern_matches_a_real_error_line(failures, more, numpy_errors, pandas3):
+    runs = [*failures.values(), *more.values(), *numpy_errors.values(), *pandas3.values()]
     lines = [line for r in runs for line in error_lines(r.message, r.text)]
     for pattern in PATTERNS:
         assert any(pattern.regex.search(line) for line in lines), pattern.regex.pattern
@@ -228,3 +229,60 @@ def test_a_public_name_a_user_class_lacks_is_no_library_record(kb):
     assert cause.record is not None
     assert cause.record.id == "scikit-learn-1.7-BaseEstimator-_validate_data"
     assert classify("", line, kb, {"numpy": "2.4.6"}).record is None  # not upgraded
+
+
+@pytest.fixture(scope="module")
+def pandas3():
+    """tests/data/upgrade/test_pandas3_errors.py.txt (as tests/test_pandas3_errors.py) under
+    pandas 3.1.1: errors that name no API (feature_engine 1.6.2's and mizani 0.9.2's)."""
+    xml = (DATA / "junit-pandas3-pandas-3.1.1.xml").read_text("utf-8")
+    return {k: r for k, r in parse_junit(xml).items() if r.outcome.bad}
+
+
+def _findings(tmp_path: Path, kb: KnowledgeBase) -> list[FoundAt]:
+    """The real detector's findings in the data module, placed where the run had it."""
+    (tmp_path / "tests").mkdir()
+    source = (DATA / "test_pandas3_errors.py.txt").read_text("utf-8")
+    (tmp_path / "tests" / "test_pandas3_errors.py").write_text(source, "utf-8")
+    return [
+        FoundAt(path, f.start.line + 1, f.record)
+        for path, f in findings_at(tmp_path, kb, {"pandas": "3.1.1"})
+    ]
+
+
+def test_an_unbound_name_maps_to_the_finding_in_the_function_that_raised(pandas3, kb, tmp_path):
+    """regression: feature_engine 1.6.2's 70 tests ending on ``UnboundLocalError`` in its own
+    dtype checks (``if is_object(column): ... elif ...``) were unknown breaks."""
+    r = pandas3["tests.test_pandas3_errors::test_unbound_after_a_dtype_check"]
+    found = _findings(tmp_path, kb)
+    assert [(f.path, f.line, f.record.id) for f in found] == [
+        ("tests/test_pandas3_errors.py", 7, "pandas-3.0-api-types-is_object_dtype"),
+        ("tests/test_pandas3_errors.py", 20, "pandas-3.0-to_numeric-errors-ignore"),
+    ]
+    cause = classify(r.message, r.text, kb, UPGRADED, findings=found)
+    assert cause.kind is CauseKind.KNOWN
+    assert cause.record is not None and cause.record.id == "pandas-3.0-api-types-is_object_dtype"
+    # a finding outside the function that raised (the test's own call) is not its cause
+    outside = [f for f in found if f.line == 20]
+    assert classify(r.message, r.text, kb, UPGRADED, findings=outside).record is None
+    assert classify(r.message, r.text, kb, UPGRADED).record is None
+
+
+def test_errors_ignore_maps_to_the_record_of_the_function_called(pandas3, kb):
+    """regression: feature_engine's next break, ``to_numeric(..., errors="ignore")``, whose
+    message names neither the keyword nor the value."""
+    r = pandas3["tests.test_pandas3_errors::test_errors_ignore"]
+    cause = classify(r.message, r.text, kb, UPGRADED)
+    assert cause.record is not None and cause.record.id == "pandas-3.0-to_numeric-errors-ignore"
+
+
+def test_a_dependency_the_library_dropped_is_the_upgrades(pandas3, kb):
+    """regression: mizani 0.9.2's 13 tests importing pytz, which pandas 3 no longer installs,
+    were reported as unrelated to the upgrade."""
+    r = pandas3["tests.test_pandas3_errors::test_pytz_not_installed"]
+    cause = classify(r.message, r.text, kb, UPGRADED)
+    assert cause.kind is CauseKind.KNOWN
+    assert cause.record is not None and cause.record.id == "pandas-3.0-pytz-optional"
+    # a package no library dropped stays unrelated
+    other = r.text.replace("pytz", "yaml")
+    assert classify("", other, kb, UPGRADED).kind is CauseKind.UNRELATED

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import enum
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from recode.dataset.knowledge import IMPORT_NAMES, ApiChange, KnowledgeBase, canonical_name
 
@@ -37,7 +39,9 @@ class Pattern:
     module: str | None = None  # the module, where the message names it by its alias
     owner: str | None = None  # the class, where the message names the user's subclass
     symbol: str | None = None  # the record's symbol, where the message names no API
-    name: str | None = None  # the API, where the message names only what the object lacks
+    #: what the ``name`` group would hold where the message implies it without naming it: the
+    #: API (an object lacks ``__sklearn_tags__``: ``get_tags``), the refused value (``ignore``)
+    name: str | None = None
 
 
 #: The table. Named groups: ``module``, ``owner`` (a class), ``name``, ``callable``, ``text``.
@@ -132,6 +136,13 @@ PATTERNS: tuple[Pattern, ...] = (
         module="numpy",
         symbol="numpy.array(copy)",
     ),
+    Pattern(  # pandas 3's to_numeric/to_datetime/to_timedelta(errors="ignore")
+        ErrorKind.VALUE,
+        re.compile(r"ValueError: invalid error value specified"),
+        "signature",
+        module="pandas",
+        name="ignore",
+    ),
     Pattern(
         ErrorKind.MESSAGE,
         re.compile(
@@ -175,6 +186,22 @@ _ENVIRONMENT = re.compile(
 def is_environment(error: str) -> bool:
     """Whether an error line is the surroundings' (a service, the network, a missing file)."""
     return _ENVIRONMENT.search(error) is not None
+
+
+class FoundAt(NamedTuple):
+    """A knowledge-base finding in the project's code at the target versions."""
+
+    path: str  # relative to the project's root, as the test command's tracebacks give it
+    line: int  # 1-based
+    record: ApiChange
+
+
+#: A local name read before a branch bound it: the check that chose the branch answered
+#: otherwise at the target versions (``is_object_dtype`` on pandas 3's str columns).
+_UNBOUND = re.compile(r"^UnboundLocalError: ")
+#: pytest's location line closing a traceback entry (``pkg/mod.py:49: UnboundLocalError``).
+_ENTRY_END = re.compile(r"^(?P<path>[^\s:]+\.py):(?P<line>\d+): \w+$", re.M)
+_CARETS = re.compile(r"^\s*[\^~]+\s*$")  # Python 3.11's position markers under a line
 
 
 class CauseKind(enum.Enum):
@@ -230,15 +257,21 @@ def classify(
     upgraded: dict[str, str],
     *,
     collection: bool = False,
+    findings: Sequence[FoundAt] = (),
 ) -> Cause:
     """The cause of one failure; ``upgraded`` maps each library the upgrade moves to its new
-    version (for candidate records)."""
+    version (for candidate records). ``findings``: the knowledge base's findings in the
+    project, for an error whose message names no API (a name a changed check left unbound)."""
     lines = error_lines(message, text)
     for line in lines:
         for pattern in PATTERNS:
             m = pattern.regex.search(line)
             if m:
                 return _cause(pattern, m, line, kb, upgraded, text)
+    if lines and _UNBOUND.match(lines[0]):
+        record = _found_in_last_entry(text, findings)
+        if record is not None:
+            return Cause(CauseKind.KNOWN, lines[0], record.library, record)
     library = _frame_library(text, upgraded)
     error = next((line for line in lines if line), message)
     if (library is not None or error.startswith("AssertionError")) and not collection:
@@ -265,7 +298,10 @@ def _cause(
         record = _by_path(kb, symbol) or _by_tail(kb, name or "", _library_of(module))
     elif pattern.kind is ErrorKind.MODULE:
         symbol = module or ""
-        if "." not in symbol:  # a package not installed: no API of a library changed
+        if "." not in symbol:  # a package not installed: the upgrade's if a library dropped it
+            record = _by_dependency(kb, symbol)
+            if record is not None:
+                return Cause(CauseKind.KNOWN, line, record.library, record)
             return Cause(CauseKind.UNRELATED, line, _library_of(symbol))
         record = _by_path(kb, symbol) or _by_prefix(kb, symbol)
     elif pattern.kind is ErrorKind.OBJECT_ATTRIBUTE:
@@ -352,6 +388,36 @@ def _owner_library(kb: KnowledgeBase, owner: str | None) -> str | None:
     return None
 
 
+def _found_in_last_entry(text: str, findings: Sequence[FoundAt]) -> ApiChange | None:
+    """The record of a finding among the lines pytest shows of the traceback's last entry (the
+    function that raised, from its first line to the failing one)."""
+    ends = list(_ENTRY_END.finditer(text))
+    if not ends or not findings:
+        return None
+    path, last = ends[-1].group("path"), int(ends[-1].group("line"))
+    shown = text[: ends[-1].start()].splitlines()
+    failing = max((i for i, line in enumerate(shown) if line.startswith(">")), default=None)
+    if failing is None:
+        return None
+    first = last
+    for line in reversed(shown[:failing]):
+        if not line.strip() and not line.startswith("    ") or line.startswith("_ _"):
+            break  # the blank line before the entry's source (after its arguments' values)
+        if not _CARETS.match(line):
+            first -= 1
+    for found in findings:
+        same_file = found.path == path or path.endswith("/" + found.path)
+        if same_file and first <= found.line <= last:
+            return found.record
+    return None
+
+
+def _by_dependency(kb: KnowledgeBase, module: str) -> ApiChange | None:
+    """The record of a library that no longer installs ``module`` (its note says so)."""
+    words = re.compile(rf"\b{re.escape(module)} is no longer a required dependency\b")
+    return next((r for r in kb.records if words.search(r.note)), None)
+
+
 def _by_path(kb: KnowledgeBase, path: str) -> ApiChange | None:
     records = [r for r in kb.by_path.get(path, []) if r.parameter is None]
     return records[0] if records else None
@@ -359,15 +425,22 @@ def _by_path(kb: KnowledgeBase, path: str) -> ApiChange | None:
 
 def _by_value(kb: KnowledgeBase, value: str, library: str | None, text: str) -> ApiChange | None:
     """A record of ``library`` that lists ``value`` (as a string literal) among the values it
-    refuses; of those, one whose callable the traceback names (``date_range``), else the first."""
+    refuses; of those, one whose callable a failing line of the traceback calls (``date_range(``),
+    else one the traceback calls anywhere (a library's docstring names others), else the first."""
     literals = {repr(value), f'"{value}"'}
     found = [
         r
         for r in kb.records
         if (library is None or r.library == library) and literals & set(r.values)
     ]
-    named = [r for r in found if re.search(rf"\b{re.escape(r.path.rsplit('.', 1)[-1])}\b", text)]
-    return (named or found or [None])[0]
+    failing = "\n".join(_FAILING_LINE.findall(text))  # the calls, before a docstring's words
+
+    def named(where: str) -> list[ApiChange]:
+        return [
+            r for r in found if re.search(rf"\b{re.escape(r.path.rsplit('.', 1)[-1])}\(", where)
+        ]
+
+    return (named(failing) or named(text) or found or [None])[0]
 
 
 def _by_prefix(kb: KnowledgeBase, module: str) -> ApiChange | None:

@@ -23,7 +23,7 @@ from recode.server.config import ConfigError, config_for_folder
 from recode.server.detector import Detector
 from recode.server.severity import LibraryVersion
 from recode.server.upgrade import outcome, plan, testrun, venvs
-from recode.server.upgrade.causes import Cause, CauseKind, classify
+from recode.server.upgrade.causes import Cause, CauseKind, FoundAt, classify
 from recode.server.upgrade.runner import Runner, run
 from recode.server.upgrade.workspace import Workspace
 
@@ -224,7 +224,8 @@ def _run(args: argparse.Namespace, runner: Runner, say: Callable[[str], None]) -
                 print(f"recode-upgrade: the tests cannot run: {before.problem}", file=sys.stderr)
                 print(before.output[-2000:], file=sys.stderr)  # what the test command said
                 return 2
-            causes = _causes(before, kb, upgraded)
+            found = [FoundAt(path, f.start.line + 1, f.record) for path, f in the_plan.findings]
+            causes = _causes(before, kb, upgraded, found)
             detector = Detector(
                 kb,
                 {
@@ -243,7 +244,7 @@ def _run(args: argparse.Namespace, runner: Runner, say: Callable[[str], None]) -
                 after = test(target_venv, f"after round {n}")
                 if after.green:
                     break
-            for test_id, cause in _causes(after, kb, upgraded).items():
+            for test_id, cause in _causes(after, kb, upgraded, found).items():
                 causes.setdefault(test_id, cause)
             stories = outcome.stories(baseline_run, before, after, causes)
             doc["runs"] = {
@@ -299,10 +300,13 @@ def _tester(args: argparse.Namespace, copy: Path, runner: Runner, say: Callable[
 
 
 def _causes(
-    tests: testrun.TestRun, kb: KnowledgeBase, upgraded: dict[str, str]
+    tests: testrun.TestRun,
+    kb: KnowledgeBase,
+    upgraded: dict[str, str],
+    found: list[FoundAt],
 ) -> dict[str, Cause]:
     return {
-        test_id: classify(r.message, r.text, kb, upgraded, collection=r.collection)
+        test_id: classify(r.message, r.text, kb, upgraded, collection=r.collection, findings=found)
         for test_id, r in tests.failing().items()
     }
 
