@@ -133,7 +133,9 @@ def test_the_statement_fix_is_unsafe(detector):
             "shares its line with other code after it",
         ),
         # two targets, or a tuple: not a plain assignment
-        ("import pandas as pd\na, b = pd.to_numeric(s, errors='ignore')\n", "inside"),
+        ("import pandas as pd\na, b = pd.to_numeric(s, errors='ignore')\n", "more than one"),
+        ("import pandas as pd\na = b = pd.to_numeric(s, errors='ignore')\n", "more than one"),
+        ("import pandas as pd\na: int = pd.to_numeric(s, errors='ignore')\n", "annotation"),
         # subok given a value the variant does not map
         ("import numpy as np\nb = np.array(q, copy=False, subok=flag)\n", "no mapping for"),
     ],

@@ -98,6 +98,11 @@ def _statement(call: Node) -> tuple[Node, str | None]:
         and parent.parent.type == "expression_statement"
     ):
         return parent.parent, f"{text(parent.child_by_field_name('left'))} = "
+    if parent is not None and parent.type == "assignment":
+        raise NoFix(
+            "the call is assigned to more than one name, attribute or subscript (or with an "
+            "annotation): the try/except rewrite is left to you"
+        )
     where = "an expression"
     node = parent
     while node is not None and not node.type.endswith(("statement", "definition", "module")):
