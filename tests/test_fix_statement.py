@@ -60,6 +60,11 @@ def reasons(detector: Detector, code: str) -> list[str | None]:
             "        return pd.to_timedelta(\n            s,\n        )\n"
             f"    {CATCH}\n        return s\n",
         ),
+        # a literal input is evaluated again in except: an equal new object
+        (
+            "import pandas as pd\nx = pd.to_timedelta([1, 'x'], errors='ignore')\n",
+            f"import pandas as pd\ntry:\n    x = pd.to_timedelta([1, 'x'])\n{CATCH}\n    x = [1, 'x']\n",
+        ),
         # an expression statement: nothing to keep
         (
             "import pandas as pd\npd.to_numeric(obj.values, errors='ignore')\n",
@@ -122,6 +127,10 @@ def test_the_statement_fix_is_unsafe(detector):
         (
             "import pandas as pd\nx = pd.to_numeric(load(), errors='ignore')\n",
             "would evaluate `load()` a second time",
+        ),
+        (
+            "import pandas as pd\nx = pd.to_numeric([load()], errors='ignore')\n",
+            "would evaluate `[load()]` a second time",
         ),
         # the statement shares its line
         (

@@ -117,7 +117,8 @@ def _statement(call: Node) -> tuple[Node, str | None]:
 
 def _argument(m: re.Match[str], args: tuple[str, ...], values: dict[str, Node]) -> str:
     """A fallback placeholder's argument, which ``except`` evaluates a second time: only a name,
-    an attribute or subscript of one, or a literal, whose second evaluation does nothing else."""
+    an attribute or subscript of one, or a literal (a list or tuple of those too), whose second
+    evaluation does nothing else."""
     token = m.group("token")
     name = token[3:] if token.startswith("kw:") else args[int(token)]
     if name not in values:
@@ -136,6 +137,8 @@ def _plain(node: Node) -> bool:
         return True
     if node.type == "string":
         return not any(c.type == "interpolation" for c in node.named_children)
+    if node.type in ("list", "tuple", "parenthesized_expression"):  # a new equal object again
+        return all(map(_plain, node.named_children))
     if node.type == "attribute":
         return _plain(node.child_by_field_name("object"))
     if node.type == "subscript":
