@@ -8,6 +8,7 @@ naming its file and line; every other record still loads.
 from __future__ import annotations
 
 import ast
+import builtins
 import enum
 import io
 import json
@@ -185,6 +186,10 @@ class FixKind(enum.StrEnum):
     KEYWORD_DROP = "keyword_drop"  # a keyword argument removed
     TEMPLATE = "template"  # the call or reference rewritten (``template``, ``args``, ``target``)
     VALUE = "value"  # a string literal passed for the parameter (``map``)
+    #: the statement whose whole value is the call, wrapped in ``try``/``except`` (``catch``),
+    #: the call without the parameter's keyword in ``try``, ``fallback`` in its place in
+    #: ``except`` (``fallback``, ``args``)
+    STATEMENT = "statement"
 
     @property
     def on_parameter(self) -> bool | None:
@@ -221,6 +226,8 @@ class FixKind(enum.StrEnum):
             replacement = f" with {record.replacement}" if record.replacement else ""
             what = "call" if fix.target is Target.CALL else "reference"
             return f"rewrite the `{record.path}` {what}{replacement}"
+        if self is FixKind.STATEMENT:
+            return f"catch {fix.caught} around `{record.path}` without `{record.parameter}`"
         assert_never(self)
 
     def advice(self, record: ApiChange, fix: Fix | None = None) -> str:
@@ -240,6 +247,11 @@ class FixKind(enum.StrEnum):
             what = "the call" if fix.target is Target.CALL else f"`{record.path}`"
             replacement = f": {record.replacement}" if record.replacement else ""
             return f"Rewrite {what}{replacement}"
+        if self is FixKind.STATEMENT:
+            return (
+                f"Call without `{record.parameter}` in `try`, and catch {fix.caught} "
+                f"to use `{fix.fallback}` instead"
+            )
         assert_never(self)
 
 
@@ -274,10 +286,20 @@ class Fix:
     #: (``np.ndarray.ptp``, called with the object first or passed as a function), which the
     #: fix above, written for an object's method (``{self}``), cannot rewrite
     through_class: Fix | None = None
+    #: the fix where the call passes this keyword, in place of this one (``subok`` selects
+    #: ``np.asanyarray`` where ``np.asarray`` is the fix), the first keyword passed wins
+    when_passed: tuple[tuple[str, Fix], ...] = ()
+    catch: tuple[str, ...] = ()  # statement: the exceptions caught
+    fallback: str | None = None  # statement: what stands for the call where they are raised
 
     @property
     def safe(self) -> bool:
         return self.applicability is Applicability.SAFE
+
+    @property
+    def caught(self) -> str:
+        """A statement fix's ``except`` clause's exceptions, as written there."""
+        return self.catch[0] if len(self.catch) == 1 else f"({', '.join(self.catch)})"
 
     def literal(self, old: str) -> str | None:
         """A value fix's new text for a string literal's text ``old``, if it has one."""
@@ -730,6 +752,9 @@ _FIX_FIELDS = {
     "applicability",
     "unsafe_because",
     "through_class",
+    "when_passed",
+    "catch",
+    "fallback",
 }
 
 
@@ -738,7 +763,7 @@ def _parse_fix(raw: object, param: str | None, nested: bool = False) -> Fix | No
         return None
     if not isinstance(raw, dict) or raw.get("kind") not in FIX_KINDS:
         raise RecordError(f"fix.kind must be one of {', '.join(FIX_KINDS)}")
-    unknown = set(raw) - (_FIX_FIELDS - {"through_class"} if nested else _FIX_FIELDS)
+    unknown = set(raw) - (_FIX_FIELDS - {"through_class", "when_passed"} if nested else _FIX_FIELDS)
     if unknown:
         raise RecordError(f"unknown fix field(s): {', '.join(sorted(unknown))}")
     fix = FixKind(raw["kind"]).parse(raw, param)
@@ -759,9 +784,22 @@ def _parse_fix(raw: object, param: str | None, nested: bool = False) -> Fix | No
         through_class = _parse_fix(raw["through_class"], param, nested=True)
         if through_class is None:
             raise RecordError("fix.through_class must be a fix")
+    when_passed = raw.get("when_passed", {})
+    if not isinstance(when_passed, dict) or not all(_NAME.fullmatch(k) for k in when_passed):
+        raise RecordError("fix.when_passed must map keyword names to fixes")
     return replace(
-        fix, applicability=applicability, unsafe_because=because, through_class=through_class
+        fix,
+        applicability=applicability,
+        unsafe_because=because,
+        through_class=through_class,
+        when_passed=tuple(
+            (k, _parse_fix(v, param, nested=True) or _no_fix(k)) for k, v in when_passed.items()
+        ),
     )
+
+
+def _no_fix(keyword: str) -> Fix:
+    raise RecordError(f"fix.when_passed.{keyword} must be a fix")
 
 
 def _parse_rename(kind: FixKind, raw: dict) -> Fix:
@@ -883,6 +921,32 @@ def _parse_template(kind: FixKind, raw: dict) -> Fix:
     )
 
 
+def _parse_statement(kind: FixKind, raw: dict) -> Fix:
+    """A statement fix: the exceptions to catch (builtin names), and the fallback, a template
+    over the call's arguments (``{0}``, ``{kw:name}``) that stands for the call in ``except``."""
+    catch = raw.get("catch")
+    if (
+        not isinstance(catch, list)
+        or not catch
+        or not all(isinstance(c, str) and c in _BUILTIN_EXCEPTIONS for c in catch)
+    ):
+        raise RecordError("a statement fix needs 'catch', a list of builtin exception names")
+    fallback = raw.get("fallback")
+    if not isinstance(fallback, str) or any(
+        m.group("token") in ("self", "rest") or m.group("token").startswith("mod:")
+        for m in PLACEHOLDER.finditer(fallback)
+    ):
+        raise RecordError("a statement fix needs 'fallback', a template of the call's arguments")
+    checked = _parse_template(FixKind.TEMPLATE, {"template": fallback, "args": raw.get("args", [])})
+    return replace(checked, kind=kind, template=None, catch=tuple(catch), fallback=fallback)
+
+
+#: The exceptions a statement fix may catch: builtins, so that the fix needs no import.
+_BUILTIN_EXCEPTIONS = frozenset(
+    n for n, v in vars(builtins).items() if isinstance(v, type) and issubclass(v, BaseException)
+)
+
+
 #: How each fix kind's fields are read (:meth:`FixKind.parse`).
 _FIX_PARSERS: dict[FixKind, Callable[[FixKind, dict], Fix]] = {
     FixKind.RENAME: _parse_rename,
@@ -890,6 +954,7 @@ _FIX_PARSERS: dict[FixKind, Callable[[FixKind, dict], Fix]] = {
     FixKind.KEYWORD_DROP: _parse_keyword_drop,
     FixKind.TEMPLATE: _parse_template,
     FixKind.VALUE: _parse_value,
+    FixKind.STATEMENT: _parse_statement,
 }
 
 

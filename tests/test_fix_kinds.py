@@ -25,6 +25,10 @@ RECORDS = {
         {"kind": "template", "template": "{mod:numpy}.isin({0}, {1})", "args": ["a", "b"]},
     ),
     FixKind.VALUE: ("pandas.date_range(freq)", {"kind": "value", "map": {"M": "ME"}}),
+    FixKind.STATEMENT: (
+        "pandas.to_numeric(errors)",
+        {"kind": "statement", "catch": ["ValueError"], "fallback": "{0}", "args": ["arg"]},
+    ),
 }
 
 

@@ -15,8 +15,16 @@ from typing import TYPE_CHECKING
 from recode.dataset.knowledge import ApiChange, Fix, FixKind
 from recode.server.fixes.comments import keep_comments
 from recode.server.fixes.edits import Edit
-from recode.server.fixes.kinds import keyword_drop, keyword_rename, rename, template, value
+from recode.server.fixes.kinds import (
+    keyword_drop,
+    keyword_rename,
+    rename,
+    statement,
+    template,
+    value,
+)
 from recode.server.fixes.site import FixSite, NoFix
+from recode.server.parsing import text
 
 if TYPE_CHECKING:
     from recode.server.detector import Analysis, Finding
@@ -30,16 +38,26 @@ EDITS: dict[FixKind, Edits] = {
     FixKind.KEYWORD_DROP: keyword_drop.edits,
     FixKind.TEMPLATE: template.edits,
     FixKind.VALUE: value.edits,
+    FixKind.STATEMENT: statement.edits,
 }
 
 
 def fix_for(record: ApiChange, site: FixSite | None) -> Fix | None:
     """The record's fix for the site: its ``through_class`` fix where the site reaches the
-    method through its class (``np.ndarray.ptp``), and it has one; else its fix."""
+    method through its class (``np.ndarray.ptp``), and it has one; its ``when_passed`` fix
+    for the first of those keywords that the call passes; else its fix."""
     fix = record.fix
     if fix is not None and fix.through_class is not None and site is not None:
         if site.through_import:
             return fix.through_class
+    if fix is not None and fix.when_passed and site is not None and site.call is not None:
+        args = site.call.child_by_field_name("arguments")
+        passed = {
+            text(a.child_by_field_name("name"))
+            for a in (args.named_children if args is not None else ())
+            if a.type == "keyword_argument"
+        }
+        return next((f for k, f in fix.when_passed if k in passed), fix)
     return fix
 
 
