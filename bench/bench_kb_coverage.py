@@ -78,6 +78,8 @@ PAIRS: tuple[tuple[str, str, str], ...] = (
     ("jax", "0.6.2", "0.10.2"),
     ("scrapy", "2.13.4", "2.19.0"),
     ("torch", "2.13.0", "2.14.1"),
+    # seaborn: 0.13 is today's series; 0.12.2 the last release before it
+    ("seaborn", "0.12.2", "0.13.2"),
 )
 EXTRA_CORPUS = ("scikit-image==0.19.3", "imbalanced-learn==0.10.1", "mlxtend==0.22.0")
 
