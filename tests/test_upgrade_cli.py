@@ -602,3 +602,59 @@ def test_a_project_in_a_subfolder_of_a_checkout(tmp_path, monkeypatch, capsys, i
     assert runner.seen and all(s["worktree"] is not ignored for s in runner.seen)
     assert "np.float64(x)" in (project / "tinyproj" / "__init__.py").read_text()
     assert _worktrees(repo) == [str(repo)]
+
+
+def _held(venv: Path) -> bool:
+    """Whether some open file holds the environment's lock (a second open file description
+    cannot take it without waiting)."""
+    import fcntl
+
+    with venv.with_name(f"{venv.name}.lock").open("a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        return False
+
+
+def test_a_test_run_holds_its_environment(env, capsys):
+    """Two recode-upgrades of one project share the cached environments, and each test run
+    installs its own copy there first: the install and the run hold the environment."""
+    runner = FakeRunner()
+    seen: list[bool] = []
+
+    def check(cwd: Path) -> None:
+        venvs = [p for p in (env.parent / "cache" / "upgrade").iterdir() if p.is_dir()]
+        seen.append(len(venvs) == 2 and sum(_held(v) for v in venvs) == 1)  # the one in use
+
+    runner.on_pytest = check
+    assert upgrade(env, runner) == 0
+    assert seen and all(seen)
+    venvs = [p for p in (env.parent / "cache" / "upgrade").iterdir() if p.is_dir()]
+    assert not any(_held(v) for v in venvs)  # released after the run
+
+
+def test_a_run_waits_for_another_using_its_environment(tmp_path):
+    from recode.server.upgrade import venvs
+
+    venv, released = tmp_path / "env", tmp_path / "released"
+    venv.mkdir()
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import fcntl, pathlib, time\n"
+            f"f = open({str(venv.with_name('env.lock'))!r}, 'a')\n"
+            "fcntl.flock(f, fcntl.LOCK_EX)\nprint('held', flush=True)\ntime.sleep(1)\n"
+            f"pathlib.Path({str(released)!r}).touch()\nfcntl.flock(f, fcntl.LOCK_UN)\n",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert holder.stdout.readline() == "held\n"
+    said: list[str] = []
+    with venvs.in_use(venv, said.append):
+        assert released.exists()  # entered only once the other process let go
+    assert said == [f"waiting for another recode-upgrade using {venv}"]
+    holder.wait()

@@ -290,9 +290,10 @@ def _run(args: argparse.Namespace, runner: Runner, say: Callable[[str], None]) -
 
 def _tester(args: argparse.Namespace, copy: Path, runner: Runner, say: Callable[[str], None]):
     def test(venv: Path, label: str) -> testrun.TestRun:
-        venvs.install_project(venv, copy, runner, args.install_cmd)
-        say(f"running the tests ({label})")
-        result = testrun.run_tests(venv, copy, args.test, runner, timeout=args.test_timeout)
+        with venvs.in_use(venv, say):  # the install and the run see this copy alone
+            venvs.install_project(venv, copy, runner, args.install_cmd)
+            say(f"running the tests ({label})")
+            result = testrun.run_tests(venv, copy, args.test, runner, timeout=args.test_timeout)
         say(f"  {outcome.run_line(outcome.run_dict(result))}")  # type: ignore[arg-type]
         return result
 

@@ -12,10 +12,12 @@ otherwise.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import os
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from recode.dataset.release_notes import default_cache_dir
@@ -62,6 +64,37 @@ def ensure(
         progress(f"environment cached at {folder}")
         return folder
     folder.parent.mkdir(parents=True, exist_ok=True)
+    with in_use(folder, progress):  # another run may be making the same one
+        if (folder / READY).is_file():
+            progress(f"environment cached at {folder}")
+            return folder
+        _make_ready(python, folder, pins, runner, progress)
+    return folder
+
+
+@contextlib.contextmanager
+def in_use(venv: Path, progress: Callable[[str], None] = lambda _: None) -> Iterator[None]:
+    """Hold ``venv`` for this run alone: each test run installs its own copy of the project
+    into the shared, cached environment, so two runs (two recode-upgrades of one project) must
+    not interleave an install and a test run. An exclusive ``flock`` on a file beside the
+    folder (not inside: a rebuilt environment replaces the folder), released when the block
+    ends or the process dies."""
+    lock = venv.with_name(f"{venv.name}.lock")
+    with lock.open("a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            progress(f"waiting for another recode-upgrade using {venv}")
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _make_ready(
+    python: str, folder: Path, pins: list[str], runner: Runner, progress: Callable[[str], None]
+) -> None:
     work = folder.with_name(f"{folder.name}.partial-{os.getpid()}")
     shutil.rmtree(work, ignore_errors=True)
     progress(f"making an environment with {len(pins)} distributions at {folder}")
@@ -72,7 +105,6 @@ def ensure(
         work.rename(folder)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    return folder
 
 
 def _make(python: str, folder: Path, pins: list[str], runner: Runner) -> None:
