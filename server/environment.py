@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from packaging.version import InvalidVersion, Version
 
 from recode.dataset.knowledge import canonical_name
+from recode.server import probe_cache
 from recode.server.pins import declared_pins
 from recode.server.severity import LibraryVersion
 
@@ -128,11 +129,12 @@ def _venv_python(folder: Path) -> Path | None:
 #: Asked of another interpreter: its ``sys.path`` and its PEP 508 marker environment (the
 #: fields ``packaging.markers.default_environment`` computes, which that interpreter may lack).
 _ASK = """
-import json, os, platform, sys
+import json, os, platform, site, sys
 def v(i):
     s = f"{i.major}.{i.minor}.{i.micro}"
     return s if i.releaselevel == "final" else s + i.releaselevel[0] + str(i.serial)
-print(json.dumps({"path": sys.path, "markers": {
+user_site = site.getusersitepackages() if site.ENABLE_USER_SITE else None
+print(json.dumps({"path": sys.path, "user_site": user_site, "markers": {
     "implementation_name": sys.implementation.name,
     "implementation_version": v(sys.implementation.version),
     "os_name": os.name,
@@ -146,7 +148,6 @@ print(json.dumps({"path": sys.path, "markers": {
     "sys_platform": sys.platform,
 }}))
 """
-_asked: dict[str, dict[str, Any]] = {}
 
 
 def _is_running(interpreter: str) -> bool:
@@ -154,9 +155,12 @@ def _is_running(interpreter: str) -> bool:
 
 
 def _ask(interpreter: str) -> dict[str, Any]:
-    """What :data:`_ASK` prints, asked once per interpreter and process."""
-    if interpreter in _asked:
-        return _asked[interpreter]
+    """What :data:`_ASK` prints: asked once, then kept while the interpreter and its paths
+    stay as they were (:mod:`recode.server.probe_cache`), across processes."""
+    return probe_cache.asked(interpreter, _ASK, lambda: _run(interpreter))
+
+
+def _run(interpreter: str) -> dict[str, Any]:
     import subprocess  # here: only --python with another interpreter asks one
 
     try:
@@ -168,12 +172,11 @@ def _ask(interpreter: str) -> dict[str, Any]:
             raise ValueError("no sys.path in the answer")
     except (OSError, subprocess.SubprocessError, ValueError, IndexError, AttributeError) as exc:
         raise InterpreterError(f"cannot ask {interpreter} for its sys.path: {exc}") from exc
-    _asked[interpreter] = answer
-    return answer
+    return answer  # type: ignore[no-any-return]
 
 
 def interpreter_paths(interpreter: str) -> list[str]:
-    """The ``sys.path`` of an interpreter (asked once per interpreter and process)."""
+    """The ``sys.path`` of an interpreter (asked again only when it may have changed)."""
     if _is_running(interpreter):
         return list(sys.path)
     return list(_ask(interpreter)["path"])

@@ -25,15 +25,19 @@ TEST_KB = DATA / "kb" / "test.jsonl"
 
 @pytest.fixture(autouse=True, scope="session")
 def _kb_cache_of_the_suite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    """The parsed knowledge base is cached per file (dataset/kb_cache.py); the suite's runs,
-    servers and CLI subprocesses included, keep theirs in a temporary folder, not the user's."""
-    before = os.environ.get("RECODE_KB_CACHE_DIR")
-    os.environ["RECODE_KB_CACHE_DIR"] = str(tmp_path_factory.mktemp("kb-cache"))
+    """The parsed knowledge base is cached per file (dataset/kb_cache.py), and what an
+    interpreter says of its paths too (server/probe_cache.py); the suite's runs, servers and CLI
+    subprocesses included, keep theirs in a temporary folder, not the user's."""
+    saved = {}
+    for name, folder in (("RECODE_KB_CACHE_DIR", "kb-cache"), ("RECODE_PROBE_CACHE_DIR", "probes")):
+        saved[name] = os.environ.get(name)
+        os.environ[name] = str(tmp_path_factory.mktemp(folder))
     yield
-    if before is None:
-        os.environ.pop("RECODE_KB_CACHE_DIR", None)
-    else:
-        os.environ["RECODE_KB_CACHE_DIR"] = before
+    for name, before in saved.items():
+        if before is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = before
 
 
 def versions(**libs: str) -> dict[str, LibraryVersion]:

@@ -453,9 +453,15 @@ class DiagnosticsManager:
     # -- push -------------------------------------------------------------------------------
 
     def schedule(self, doc: Document, delay_ms: int | None = None) -> None:
-        """Publish the document's diagnostics after ``delay_ms`` (None: the debounce delay)."""
+        """Publish the document's diagnostics after ``delay_ms`` (None: the debounce delay);
+        where the client pulls, start computing them when ``delay_ms`` is 0."""
         self._cancel_verify(doc.uri)
         if not self.session.push_enabled:
+            if delay_ms == 0:
+                # an opened (or saved) document: the client's pull follows; its answer is
+                # computed from now on, and the pull waits for this computation
+                task = asyncio.ensure_future(self.result_for(doc))
+                task.add_done_callback(_log_failure)
             return
         if delay_ms is None:
             delay_ms = self.session.settings_for(doc.uri).debounce_ms

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,7 +24,7 @@ from lsprotocol import types
 
 from recode.dataset.knowledge import KnowledgeBase
 from recode.server import environment as env_mod
-from recode.server.config import ConfigError, config_for_folder
+from recode.server.config import ConfigError, ProjectConfig, config_for_folder
 from recode.server.detector import Detector
 from recode.server.lsp import model_endpoint, notebooks
 from recode.server.lsp import settings as settings_mod
@@ -101,6 +101,8 @@ class Session:
         self.reload_timers: dict[str, asyncio.TimerHandle] = {}  # folder URI -> due rebuild
         self.folder_cache: dict[str, str] = {}  # directory -> its implicit folder's URI
         self.notebook_runs: dict[str, int] = {}  # notebook URI -> its latest analysis
+        # folder URI -> its context read at `initialize` (see read_ahead)
+        self.read_ahead_contexts: dict[str, Future[Context | None]] = {}
         self.diagnostics = DiagnosticsManager(self)
         self.watcher = EnvironmentWatcher(client, self.environment_changed)
 
@@ -169,7 +171,6 @@ class Session:
     async def resolve_settings(self, folder: Folder) -> Settings:
         """Defaults < the project's configuration file < initializationOptions (and pushed
         settings) < workspace/configuration for this folder."""
-        settings = self.base_settings
         try:
             project = await asyncio.get_running_loop().run_in_executor(
                 self.pools.work, config_for_folder, folder.path
@@ -177,10 +178,7 @@ class Session:
         except ConfigError as exc:
             self.client.show(f"ReCode: {exc}; the file is not used")
             project = None
-        if project is not None:
-            settings = settings_mod.with_project(settings_mod.defaults(), project)
-            for raw in self.client_layers:
-                settings, _ = settings_mod.merge(settings, raw)  # problems shown when they came
+        settings = _with_project(self.base_settings, self.client_layers, project)
         if self.client.supports("workspace.configuration"):
             scope = folder.uri if folder.uri != DEFAULT_FOLDER else None
             try:
@@ -209,6 +207,26 @@ class Session:
             self.start_build(folder)
         return await asyncio.shield(folder.building)  # type: ignore[arg-type]
 
+    def read_ahead(self) -> None:
+        """At `initialize`: start reading each folder's environment (interpreter, knowledge
+        base, detector) with the settings known by then, so that it overlaps the rest of the
+        client's handshake. The folder's first build takes that context where its settings
+        (workspace/configuration may still change them) decide the same environment."""
+        for folder in self.folders.values():
+            self.read_ahead_contexts[folder.uri] = self.pools.work.submit(
+                _read_ahead, folder.path, self.base_settings, list(self.client_layers), self.kbs
+            )
+
+    async def _read_ahead_for(self, folder: Folder, settings: Settings) -> Context | None:
+        """The context read at `initialize` for this folder, where it fits ``settings``."""
+        ahead = self.read_ahead_contexts.pop(folder.uri, None)
+        if ahead is None:
+            return None
+        context = await asyncio.wrap_future(ahead)
+        if context is None or context.settings.environment_key() != settings.environment_key():
+            return None
+        return context
+
     def start_build(self, folder: Folder) -> None:
         """Build the folder's first context; :meth:`context_for` waits for it."""
         folder.building = asyncio.ensure_future(self._build(folder, None))
@@ -223,10 +241,13 @@ class Session:
         generation = folder.generation = self.generation
         try:
             settings = folder.settings = await self.resolve_settings(folder)
-            loop = asyncio.get_running_loop()
-            context = await loop.run_in_executor(
-                self.pools.work, build_context, folder.path, settings, generation, self.kbs
-            )
+            ahead = await self._read_ahead_for(folder, settings) if reason is None else None
+            if ahead is not None:
+                context = replace(ahead, settings=settings, generation=generation)
+            else:
+                context = await asyncio.get_running_loop().run_in_executor(
+                    self.pools.work, build_context, folder.path, settings, generation, self.kbs
+                )
         except Exception as exc:
             log.exception("reading the environment failed")
             self.client.show(f"ReCode: cannot read the environment of {folder.name}: {exc}")
@@ -321,6 +342,30 @@ class Session:
                 self.client.show(status.message)
 
         asyncio.ensure_future(run())
+
+
+def _with_project(base: Settings, layers: list[object], project: ProjectConfig | None) -> Settings:
+    """The client's settings (``base``: initializationOptions, then ``layers`` pushed since)
+    over the project's configuration file, where there is one."""
+    if project is None:
+        return base
+    settings = settings_mod.with_project(settings_mod.defaults(), project)
+    for raw in layers:
+        settings, _ = settings_mod.merge(settings, raw)  # problems shown when they came
+    return settings
+
+
+def _read_ahead(
+    path: Path | None, base: Settings, layers: list[object], kbs: KnowledgeBases
+) -> Context | None:
+    """A folder's context with the settings known at `initialize` (in a worker thread); None
+    where they cannot be read: the folder's build says why."""
+    try:
+        settings = _with_project(base, layers, config_for_folder(path))
+        return build_context(path, settings, 0, kbs)
+    except Exception:
+        log.debug("reading the environment ahead failed", exc_info=True)
+        return None
 
 
 def _log_failure(task: asyncio.Future[Any]) -> None:

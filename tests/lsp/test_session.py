@@ -215,3 +215,30 @@ def _fingerprint(context: Context) -> tuple[tuple[str, int], ...]:
     from recode.server.lsp.workspaces import fingerprint
 
     return fingerprint(context.watched)
+
+
+@pytest.mark.asyncio
+async def test_a_document_opened_by_a_pulling_client_is_analysed_before_the_pull() -> None:
+    """Where the client pulls, opening a document starts its analysis; the pull that follows
+    takes that result (nothing is pushed, nothing computed twice)."""
+    session, client, sent = _wired()
+    session.push_enabled = False
+    _open(session, client)
+    doc = session.documents.get(URI)
+    assert doc is not None
+    for _ in range(500):
+        if doc.state.result is not None:
+            break
+        await asyncio.sleep(0.01)
+    assert doc.state.result is not None and doc.state.result.snapshot.version == 1
+    report = await session.diagnostics.pull(
+        types.DocumentDiagnosticParams(text_document=types.TextDocumentIdentifier(uri=URI))
+    )
+    assert [d["code"] for d in json.loads(report)["items"]] == [
+        "numpy-2.0-product",
+        "numpy-2.0-find_common_type",
+        "numpy-2.0-trapz",
+    ]
+    assert len(session.diagnostics.timings) == 1
+    assert sent == []
+    session.pools.shutdown()

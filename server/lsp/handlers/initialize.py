@@ -1,4 +1,5 @@
-"""`initialize`: the client's settings, position encoding, diagnostics model and folders."""
+"""`initialize`: the client's settings, position encoding, diagnostics model and folders; the
+folders' environments start being read."""
 
 from __future__ import annotations
 
@@ -30,3 +31,5 @@ def handle(session: Session, client: Client, params: types.InitializeParams) -> 
         session.add_folder(folder.uri, folder.name)
     if not params.workspace_folders and params.root_uri:
         session.add_folder(params.root_uri)
+    # the folders' environments are read while the client finishes its handshake
+    session.read_ahead()
