@@ -162,6 +162,10 @@ def test_the_statement_fix_is_unsafe(detector):
             "import pandas as pd\nif s: \\\n    x = is_num(pd.to_numeric(s, errors='ignore'))\n",
             "continues the line before it",
         ),
+        (  # not hoisted either: `if s: try:` would not parse
+            "import pandas as pd\nif s: \\\r\n    x = pd.to_numeric(s, errors='ignore')\n",
+            "continues the line before it",
+        ),
         ("import pandas as pd\nf = lambda s: pd.to_numeric(s, errors='ignore')\n", "a lambda"),
         (
             "import pandas as pd\nys = [pd.to_datetime(v, errors='ignore') for v in s]\n",

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from tree_sitter import Node
@@ -97,12 +98,15 @@ def _hoisted(
     return (Edit(line.start, line.start, new), Edit(call.start_byte, call.end_byte, name))
 
 
+@dataclass(frozen=True)
 class _Line:
     """The line a statement begins: where, its indentation, the step of one more level, and
     its line end; :class:`NoFix` where the statement does not begin it."""
 
-    def __init__(self, start: int, indent: str, step: str, newline: str) -> None:
-        self.start, self.indent, self.step, self.newline = start, indent, step, newline
+    start: int
+    indent: str
+    step: str
+    newline: str
 
     @classmethod
     def of(cls, source: bytes, stmt: Node) -> _Line:
@@ -114,7 +118,7 @@ class _Line:
                 "such as `if c:`), so the lines the fix writes would have no indentation of "
                 "their own"
             )
-        if source[:start].rstrip(b"\r\n").endswith(b"\\"):
+        if source[:start].endswith((b"\\\n", b"\\\r\n")):
             raise NoFix("the statement continues the line before it (a `\\` at its end)")
         end = source.find(b"\n", stmt.end_byte)
         newline = (
