@@ -14,8 +14,9 @@ name. Only where the call surely runs once whenever the statement does: between 
 and the call only call arguments, attribute objects, subscripts, operators (not ``and``/``or``),
 tuples and lists. In a conditional expression, a lambda, a comprehension, an f-string, ``await``,
 ``yield`` or ``:=``, the call might not run or run many times, and the rewrite is left to a
-person; so is the call nested in any other statement, or in an expression that ``except``
-would have to wrap whole (its errors would be caught too).
+person; so is a call nested in another statement (``if``, ``assert``...) or in an assignment's
+target. (A ``try`` around the whole statement would catch the errors of the code around the
+call too.)
 """
 
 from __future__ import annotations
