@@ -19,6 +19,7 @@ from __future__ import annotations
 import ast
 import enum
 import re
+import unicodedata
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 
@@ -285,3 +286,16 @@ def mentions(source: bytes, name: str) -> bool:
 def star_import(source: bytes) -> bool:
     """Whether the text may hold a star import."""
     return re.search(rb"\bimport[ \t\\\n(]*\*", source) is not None
+
+
+def fresh_name(source: bytes, base: str) -> str:
+    """``base``, else ``base_2``, ``base_3``...: the first name the text never spells, not even
+    as an attribute (a name bound in a class body is one), so that nothing in the file binds or
+    reads it; in the text as Python reads its identifiers (NFKC: ``ｘ`` is ``x``)."""
+    if not source.isascii():
+        source = unicodedata.normalize("NFKC", source.decode("utf-8", "replace")).encode()
+    name, n = base, 1
+    while re.search(rb"(?<!\w)" + re.escape(name.encode()) + rb"(?!\w)", source):
+        n += 1
+        name = f"{base}_{n}"
+    return name

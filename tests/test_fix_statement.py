@@ -113,10 +113,58 @@ def test_the_statement_fix_is_unsafe(detector):
 @pytest.mark.parametrize(
     "code, reason",
     [
-        # nested in an expression: except would catch is_numeric's errors too
+        # nested where it might not run, or run many times: not hoisted
         (
-            "import pandas as pd\nok = is_numeric(pd.to_numeric(s, errors='ignore'))\n",
-            "the call is inside an expression",
+            "import pandas as pd\nok = a and is_num(pd.to_numeric(s, errors='ignore'))\n",
+            "`and`/`or`",
+        ),
+        (
+            "import pandas as pd\nok = is_num(pd.to_numeric(s, errors='ignore')) if a else b\n",
+            "a conditional expression",
+        ),
+        ("import pandas as pd\nprint(f\"{pd.to_numeric(s, errors='ignore')}\")\n", "an f-string"),
+        (
+            "import pandas as pd\nasync def f(s):\n    return await g(pd.to_numeric(s, errors='ignore'))\n",
+            "`await`",
+        ),
+        (
+            "import pandas as pd\ndef f(s):\n    yield is_num(pd.to_numeric(s, errors='ignore'))\n",
+            "`yield`",
+        ),
+        ("import pandas as pd\nok = g(y := pd.to_numeric(s, errors='ignore'))\n", "(`:=`)"),
+        # nested in a statement other than return, an assignment or an expression statement, in
+        # an assignment's target, or called: not hoisted either
+        (
+            "import pandas as pd\nassert is_num(pd.to_numeric(s, errors='ignore'))\n",
+            "an assert statement",
+        ),
+        (
+            "import pandas as pd\nif is_num(pd.to_numeric(s, errors='ignore')):\n    pass\n",
+            "an if statement",
+        ),
+        ("import pandas as pd\nd[pd.to_numeric(s, errors='ignore')] = 1\n", "assignment's target"),
+        ("import pandas as pd\nx = pd.to_numeric(s, errors='ignore')()\n", "is itself called"),
+        # hoisted, the input is evaluated again before the statement: a name or attribute only
+        (
+            "import pandas as pd\nok = is_num(pd.to_numeric(s[0], errors='ignore'))\n",
+            "would evaluate `s[0]` a second time: a hoisted call's input must be a name",
+        ),
+        # the lines a hoist writes before the statement would have no indentation of their own
+        (
+            "import pandas as pd\ndef f(s):\n    if s: return is_num(pd.to_numeric(s, errors='ignore'))\n",
+            "shares its line with other code before it",
+        ),
+        (
+            "import pandas as pd\ndef f(s):\n    t = 1; return is_num(pd.to_numeric(s, errors='ignore'))\n",
+            "shares its line with other code before it",
+        ),
+        (
+            "import pandas as pd\nif s: \\\n    x = is_num(pd.to_numeric(s, errors='ignore'))\n",
+            "continues the line before it",
+        ),
+        (  # not hoisted either: `if s: try:` would not parse
+            "import pandas as pd\nif s: \\\r\n    x = pd.to_numeric(s, errors='ignore')\n",
+            "continues the line before it",
         ),
         ("import pandas as pd\nf = lambda s: pd.to_numeric(s, errors='ignore')\n", "a lambda"),
         (
@@ -219,3 +267,116 @@ def test_cli_writes_the_statement_fix_with_unsafe_fixes(tmp_path, capsys):
     report = json.loads(capsys.readouterr().out)
     left = [f for f in report["findings"] if f["record"] == "pandas-3.0-to_numeric-errors-ignore"]
     assert len(left) == 1 and "comprehension" in left[0]["fix_unavailable"]
+
+
+def hoisted(indent: str, name: str, call: str, fallback: str, nl: str = "\n") -> str:
+    """The try/except a hoist writes before a statement indented with ``indent``."""
+    step = indent + "    "
+    return (
+        f"{indent}try:{nl}{step}{name} = {call}{nl}{indent}{CATCH}{nl}{step}{name} = {fallback}{nl}"
+    )
+
+
+@pytest.mark.parametrize(
+    "before, after",
+    [
+        # feature_engine 1.6.2's two shapes (variable_handling/_variable_type_checks.py)
+        (
+            "import pandas as pd\n\n\ndef _is_convertible_to_num(column: pd.Series) -> bool:\n"
+            '    return is_numeric(pd.to_numeric(column, errors="ignore"))\n',
+            "import pandas as pd\n\n\ndef _is_convertible_to_num(column: pd.Series) -> bool:\n"
+            + hoisted("    ", "_numeric", "pd.to_numeric(column)", "column")
+            + "    return is_numeric(_numeric)\n",
+        ),
+        (
+            "import pandas as pd\n\n\ndef _is_convertible_to_dt(column):\n"
+            "    with warnings.catch_warnings():\n"
+            '        warnings.simplefilter("ignore")\n'
+            '        return is_datetime(pd.to_datetime(column, errors="ignore", utc=True))\n',
+            "import pandas as pd\n\n\ndef _is_convertible_to_dt(column):\n"
+            "    with warnings.catch_warnings():\n"
+            '        warnings.simplefilter("ignore")\n'
+            + hoisted("        ", "_datetime", "pd.to_datetime(column, utc=True)", "column")
+            + "        return is_datetime(_datetime)\n",
+        ),
+        # an assignment, through an operator, an attribute object, a subscript, a tuple and a
+        # keyword's value, an attribute as the input; the code after a `;` and a comment kept
+        (
+            "import pandas as pd\n"
+            "x = -g(k=(pd.to_timedelta(o.v, errors='ignore').dt[0], 1)) + 2; y = 3  # c\n",
+            "import pandas as pd\n"
+            + hoisted("", "_timedelta", "pd.to_timedelta(o.v)", "o.v")
+            + "x = -g(k=(_timedelta.dt[0], 1)) + 2; y = 3  # c\n",
+        ),
+        # an expression statement in a class body, tab-indented, the call over several lines
+        # (its continuation lines one level deeper), the file ending without a line end
+        (
+            "import pandas as pd\nclass C:\n\tprint(pd.to_numeric(\n\t\ts,\n\t\terrors='ignore',\n\t))",
+            "import pandas as pd\nclass C:\n\ttry:\n\t\t_numeric = pd.to_numeric(\n\t\t\ts,\n\t\t)\n"
+            f"\t{CATCH}\n\t\t_numeric = s\n\tprint(_numeric)",
+        ),
+        # the name taken (bound, read, or an attribute anywhere in the file): a suffixed one;
+        # two calls in one statement get two names
+        (
+            "import pandas as pd\n_numeric = self._numeric_2\n"
+            "ok = f(pd.to_numeric(a, errors='ignore'), pd.to_numeric(b, errors='ignore'))\n",
+            "import pandas as pd\n_numeric = self._numeric_2\n"
+            + hoisted("", "_numeric_3", "pd.to_numeric(a)", "a")
+            + hoisted("", "_numeric_4", "pd.to_numeric(b)", "b")
+            + "ok = f(_numeric_3, _numeric_4)\n",
+        ),
+        # return of a tuple, an augmented assignment
+        (
+            "import pandas as pd\ndef f(s):\n    t += [pd.to_numeric(s, errors='ignore')]\n"
+            "    return s, pd.to_datetime(s, errors='ignore')\n",
+            "import pandas as pd\ndef f(s):\n"
+            + hoisted("    ", "_numeric", "pd.to_numeric(s)", "s")
+            + "    t += [_numeric]\n"
+            + hoisted("    ", "_datetime", "pd.to_datetime(s)", "s")
+            + "    return s, _datetime\n",
+        ),
+    ],
+)
+def test_hoists_a_nested_call_before_its_statement(detector, before, after):
+    assert fixed(detector, before) == after
+
+
+def test_a_hoist_keeps_crlf_and_the_other_bytes(detector):
+    before = (
+        b"import pandas as pd\r\n\r\ndef f(s):\r\n    # \xc3\xa9\r\n"
+        b"    return is_num(pd.to_numeric(s, errors='ignore'))  # keep\r\n"
+    )
+    assert fix_source(before, detector, unsafe=True).source == (
+        b"import pandas as pd\r\n\r\ndef f(s):\r\n    # \xc3\xa9\r\n"
+        + hoisted("    ", "_numeric", "pd.to_numeric(s)", "s", "\r\n").encode()
+        + b"    return is_num(_numeric)  # keep\r\n"
+    )
+
+
+def test_a_hoisted_fix_names_its_own_corner_case(detector):
+    code = "import pandas as pd\nok = is_num(pd.to_numeric(s, errors='ignore'))\n"
+    assert fixed(detector, code, unsafe=False) == code
+    (finding,) = detector.detect(code.encode())
+    assert "runs before whatever the statement evaluated ahead of it" in finding.fix.unsafe_because
+
+
+def test_cli_hoists_with_unsafe_fixes(tmp_path, capsys):
+    src = tmp_path / "checks.py"
+    src.write_bytes(
+        b"import pandas as pd\r\n\r\n\r\ndef f(column):\r\n"
+        b"    return is_numeric(pd.to_numeric(column, errors='ignore'))\r\n"
+        b"\r\n\r\ndef g(column):\r\n"
+        b"    return a or is_numeric(pd.to_numeric(column, errors='ignore'))\r\n"
+    )
+    argv = [str(src), "--write", "--format", "json", "--no-progress", "--target=pandas==3.0.6"]
+    assert cli.main([*argv, "--unsafe-fixes"]) == 1  # the one under `or` is left
+    assert src.read_bytes() == (
+        b"import pandas as pd\r\n\r\n\r\ndef f(column):\r\n"
+        + hoisted("    ", "_numeric", "pd.to_numeric(column)", "column", "\r\n").encode()
+        + b"    return is_numeric(_numeric)\r\n"
+        b"\r\n\r\ndef g(column):\r\n"
+        b"    return a or is_numeric(pd.to_numeric(column, errors='ignore'))\r\n"
+    )
+    report = json.loads(capsys.readouterr().out)
+    (left,) = [f for f in report["findings"] if f["record"].endswith("errors-ignore")]
+    assert "`and`/`or`" in left["fix_unavailable"]

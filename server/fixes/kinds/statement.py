@@ -1,4 +1,4 @@
-"""``statement``: the statement whose whole value is the call, wrapped in ``try``/``except``.
+"""``statement``: the statement whose value is the call, wrapped in ``try``/``except``.
 
 pandas' advice where ``errors="ignore"`` went (the deprecation note in 2.2's whatsnew): call
 without it and catch the exception, keeping the input. ``try`` holds the statement, the call
@@ -7,24 +7,34 @@ without the parameter's keyword; ``except`` (the record's ``catch``) the same st
 or ``pass`` for an expression statement. The statement keeps its indentation, the comment after
 it and its line end; the file's other bytes are untouched.
 
-Only where the call is a statement's whole value (``x = call``, ``return call``, ``call``):
-nested in an expression, a lambda or a comprehension, the ``except`` would catch the
-exceptions of the code around the call too, and the rewrite is left to a person.
+Where the call is nested in a simple statement (``return is_numeric(pd.to_numeric(s,
+errors="ignore"))``), it is hoisted: ``try``/``except`` bind its value (or the fallback) to a
+name the file never spells, on the lines before the statement, and the statement reads that
+name. Only where the call surely runs once whenever the statement does: between the statement
+and the call only call arguments, attribute objects, subscripts, operators (not ``and``/``or``),
+tuples and lists. In a conditional expression, a lambda, a comprehension, an f-string, ``await``,
+``yield`` or ``:=``, the call might not run or run many times, and the rewrite is left to a
+person; so is a call nested in another statement (``if``, ``assert``...) or in an assignment's
+target. (A ``try`` around the whole statement would catch the errors of the code around the
+call too.)
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from tree_sitter import Node
 
-from recode.dataset.knowledge import PLACEHOLDER
+from recode.dataset.knowledge import PLACEHOLDER, Fix
 from recode.server.fixes.edits import Edit, apply_edits
 from recode.server.fixes.imports import drop_item
 from recode.server.fixes.kinds.template import _call_arguments
 from recode.server.fixes.site import FixSite, NoFix
 from recode.server.parsing import text
+from recode.server.scopes import fresh_name
 
 if TYPE_CHECKING:
     from recode.server.detector import Analysis, Finding
@@ -37,51 +47,152 @@ def edits(finding: Finding, analysis: Analysis, site: FixSite) -> tuple[Edit, ..
         return None
     fix = finding.fix
     call = site.keyword.parent.parent  # keyword_argument < argument_list < call
-    stmt, before = _statement(call)
+    dropped = drop_item(site.keyword)
+    values, _ = _call_arguments(fix, call)
+    whole = _whole_statement(call)
+    if whole is None:
+        return _hoisted(call, fix, analysis.source, values, dropped)
+    stmt, before = whole
     source = analysis.source
-    line = source.rfind(b"\n", 0, stmt.start_byte) + 1
-    indent = source[line : stmt.start_byte].decode("utf-8")
-    if indent.strip(" \t"):
-        raise NoFix("the statement shares its line with other code before it")
+    line = _Line.of(source, stmt)
     line_end = source.find(b"\n", stmt.end_byte)
     line_end = len(source) if line_end == -1 else line_end
     after = source[stmt.end_byte : line_end].rstrip(b"\r").decode("utf-8")
     if after.strip() and not after.lstrip().startswith("#"):
         raise NoFix("the statement shares its line with other code after it")
-    newline = "\r\n" if _line_end(source, line_end) == b"\r\n" else "\n"
-    step = "\t" if "\t" in indent else "    "
 
-    values, _ = _call_arguments(fix, call)
-    fallback = PLACEHOLDER.sub(lambda m: _argument(m, fix.args, values), fix.fallback or "")
-    dropped = drop_item(site.keyword)
-    start = stmt.start_byte
-    body = apply_edits(
-        source[start : stmt.end_byte], [Edit(dropped.start - start, dropped.end - start, "")]
-    ).decode("utf-8")
-    if not _holds_multiline_string(stmt):  # else the string's lines would change
-        body = re.sub(r"\n(?=[^\r\n])", "\n" + step, body)
+    fallback = _fallback(fix, values, _plain)
+    body = _without(source, stmt, dropped, line.step)
     instead = "pass" if before is None else before + fallback
     comment = after.rstrip() if after.strip() else ""
+    indent, step, newline = line.indent, line.step, line.newline
     new = (
         f"try:{newline}{indent}{step}{body}{comment}{newline}"
         f"{indent}except {fix.caught}:{newline}{indent}{step}{instead}"
     )
-    return (Edit(start, stmt.end_byte + len(comment.encode("utf-8")), new),)
+    return (Edit(stmt.start_byte, stmt.end_byte + len(comment.encode("utf-8")), new),)
 
 
-#: What encloses a nested call, in the reason it is left to a person.
+def _hoisted(
+    call: Node, fix: Fix, source: bytes, values: dict[str, Node], dropped: Edit
+) -> tuple[Edit, ...]:
+    """The call's try/except on the lines before its statement, binding a fresh name that
+    takes the call's place."""
+    stmt = _hoisting_statement(call)
+    line = _Line.of(source, stmt)
+    fallback = _fallback(
+        fix,
+        values,
+        _name_or_attribute,
+        ": a hoisted call's input must be a name or an attribute of one",
+    )
+    function = call.child_by_field_name("function")
+    if function.type == "attribute":
+        function = function.child_by_field_name("attribute")
+    name = fresh_name(source, "_" + text(function).removeprefix("to_"))
+    value = _without(source, call, dropped, line.step)
+    indent, step, newline = line.indent, line.step, line.newline
+    new = (
+        f"{indent}try:{newline}{indent}{step}{name} = {value}{newline}"
+        f"{indent}except {fix.caught}:{newline}{indent}{step}{name} = {fallback}{newline}"
+    )
+    return (Edit(line.start, line.start, new), Edit(call.start_byte, call.end_byte, name))
+
+
+@dataclass(frozen=True)
+class _Line:
+    """The line a statement begins: where, its indentation, the step of one more level, and
+    its line end; :class:`NoFix` where the statement does not begin it."""
+
+    start: int
+    indent: str
+    step: str
+    newline: str
+
+    @classmethod
+    def of(cls, source: bytes, stmt: Node) -> _Line:
+        start = source.rfind(b"\n", 0, stmt.start_byte) + 1
+        indent = source[start : stmt.start_byte].decode("utf-8")
+        if indent.strip(" \t"):
+            raise NoFix(
+                "the statement shares its line with other code before it (a `;` or a header "
+                "such as `if c:`), so the lines the fix writes would have no indentation of "
+                "their own"
+            )
+        if source[:start].endswith((b"\\\n", b"\\\r\n")):
+            raise NoFix("the statement continues the line before it (a `\\` at its end)")
+        end = source.find(b"\n", stmt.end_byte)
+        newline = (
+            "\r\n" if _line_end(source, len(source) if end == -1 else end) == b"\r\n" else "\n"
+        )
+        return cls(start, indent, "\t" if "\t" in indent else "    ", newline)
+
+
+def _without(source: bytes, node: Node, dropped: Edit, step: str) -> str:
+    """``node``'s text without the dropped keyword, its continuation lines one level deeper."""
+    start = node.start_byte
+    body = apply_edits(
+        source[start : node.end_byte], [Edit(dropped.start - start, dropped.end - start, "")]
+    ).decode("utf-8")
+    if not _holds_multiline_string(node):  # else the string's lines would change
+        body = re.sub(r"\n(?=[^\r\n])", "\n" + step, body)
+    return body
+
+
+def _fallback(
+    fix: Fix, values: dict[str, Node], allowed: Callable[[Node], bool], why: str = ""
+) -> str:
+    """The ``fallback`` template filled with the call's arguments, each one that ``allowed``
+    (evaluated a second time in ``except``, it must do nothing else); else :class:`NoFix`."""
+
+    def argument(m: re.Match[str]) -> str:
+        token = m.group("token")
+        name = token[3:] if token.startswith("kw:") else fix.args[int(token)]
+        if name not in values:
+            raise NoFix(f"the call does not pass `{name}`")
+        if not allowed(values[name]):
+            raise NoFix(f"the fallback would evaluate `{text(values[name])}` a second time{why}")
+        return text(values[name])
+
+    return PLACEHOLDER.sub(argument, fix.fallback or "")
+
+
+#: What encloses a nested call where it might not run, or run many times, in the reason it is
+#: left to a person.
 _ENCLOSING = {
     "lambda": "a lambda",
     "list_comprehension": "a comprehension",
     "set_comprehension": "a comprehension",
     "dictionary_comprehension": "a comprehension",
     "generator_expression": "a comprehension",
+    "conditional_expression": "a conditional expression",
+    "boolean_operator": "`and`/`or`",
+    "await": "`await`",
+    "yield": "`yield`",
+    "named_expression": "an assignment expression (`:=`)",
+    "interpolation": "an f-string",
 }
 
+#: What a call may be nested in and still be hoisted: it runs, once, whenever the statement
+#: does. (tree-sitter's node types; a call's arguments, a keyword's value, are handled apart.)
+_THROUGH = frozenset(
+    {
+        "attribute",  # only as its object: the attribute's name is no expression
+        "subscript",
+        "unary_operator",
+        "not_operator",
+        "binary_operator",
+        "tuple",
+        "list",
+        "expression_list",
+        "parenthesized_expression",
+    }
+)
 
-def _statement(call: Node) -> tuple[Node, str | None]:
+
+def _whole_statement(call: Node) -> tuple[Node, str | None] | None:
     """The statement whose whole value the call is, and what stands before the call in it
-    (None for an expression statement); :class:`NoFix` where the call is nested."""
+    (None for an expression statement); None where the call is nested in an expression."""
     parent = call.parent
     if parent is not None and parent.type == "expression_statement":
         return parent, None
@@ -103,36 +214,73 @@ def _statement(call: Node) -> tuple[Node, str | None]:
             "the call is assigned to more than one name, attribute or subscript (or with an "
             "annotation): the try/except rewrite is left to you"
         )
-    where = "an expression"
-    node = parent
-    while node is not None and not node.type.endswith(("statement", "definition", "module")):
-        where = _ENCLOSING.get(node.type, where)
-        node = node.parent
-    raise NoFix(
-        f"the call is inside {where}: only a statement that is the call (`x = call`, "
-        "`return call`, `call`) can be wrapped in try/except without catching the errors of "
-        "the code around it, so this one is left to you"
+    return None
+
+
+def _hoisting_statement(call: Node) -> Node:
+    """The simple statement (return, assignment, expression) the nested call is hoisted
+    before; :class:`NoFix` where the path from it to the call goes through anything that may
+    skip or repeat the call (:data:`_ENCLOSING`) or that the fix does not know to run it."""
+    node = call
+    while True:
+        parent = node.parent
+        if parent is None:
+            raise NoFix(_left("is outside any statement"))
+        kind = parent.type
+        if kind in ("expression_statement", "return_statement"):
+            return parent
+        if kind in ("assignment", "augmented_assignment"):
+            right = parent.child_by_field_name("right")
+            if right is None or right.id != node.id:
+                raise NoFix(_left("is in an assignment's target or annotation"))
+        elif kind == "keyword_argument":
+            if parent.child_by_field_name("value").id != node.id:
+                raise NoFix(_left("is in an expression"))
+        elif kind == "argument_list":
+            if parent.parent is None or parent.parent.type != "call":
+                raise NoFix(_left(f"is in the arguments of a {_words(parent.parent)}"))
+        elif kind == "call":
+            if parent.child_by_field_name("function").id == node.id:
+                raise NoFix(_left("is itself called"))
+        elif kind == "attribute":
+            if parent.child_by_field_name("object").id != node.id:
+                raise NoFix(_left("is in an expression"))
+        elif kind in _ENCLOSING:
+            raise NoFix(
+                f"the call is inside {_ENCLOSING[kind]}, where it might not run or run many "
+                "times: it cannot be hoisted into try/except before the statement, so this "
+                "one is left to you"
+            )
+        elif kind not in _THROUGH:
+            what = "statement" if kind.endswith(("statement", "clause")) else "expression"
+            raise NoFix(_left(f"is in {_article(kind)} {_words(parent)} {what}"))
+        node = parent
+
+
+def _left(where: str) -> str:
+    return (
+        f"the call {where}: only a call that is a return, an assignment or an expression "
+        "statement, or is nested in one through arguments, attributes, subscripts, operators, "
+        "tuples and lists, can be caught with try/except, so this one is left to you"
     )
 
 
-def _argument(m: re.Match[str], args: tuple[str, ...], values: dict[str, Node]) -> str:
-    """A fallback placeholder's argument, which ``except`` evaluates a second time: only a name,
-    an attribute or subscript of one, or a literal (a list or tuple of those too), whose second
-    evaluation does nothing else."""
-    token = m.group("token")
-    name = token[3:] if token.startswith("kw:") else args[int(token)]
-    if name not in values:
-        raise NoFix(f"the call does not pass `{name}`")
-    value = values[name]
-    if not _plain(value):
-        raise NoFix(f"the fallback would evaluate `{text(value)}` a second time")
-    return text(value)
+def _words(node: Node | None) -> str:
+    kind = "statement" if node is None else node.type
+    for suffix in ("_statement", "_clause", "_expression", "_operator"):
+        kind = kind.removesuffix(suffix)
+    return kind.replace("_", " ")
+
+
+def _article(kind: str) -> str:
+    return "an" if kind[:1] in "aeiou" else "a"
 
 
 _LITERALS = frozenset({"integer", "float", "true", "false", "none"})
 
 
 def _plain(node: Node) -> bool:
+    """A name, an attribute or subscript of one, or a literal (a list or tuple of those too)."""
     if node.type in ("identifier", *_LITERALS):
         return True
     if node.type == "string":
@@ -145,6 +293,12 @@ def _plain(node: Node) -> bool:
         keys = node.children_by_field_name("subscript")
         return _plain(node.child_by_field_name("value")) and all(map(_plain, keys))
     return False
+
+
+def _name_or_attribute(node: Node) -> bool:
+    while node.type == "attribute":
+        node = node.child_by_field_name("object")
+    return node.type == "identifier"
 
 
 def _holds_multiline_string(node: Node) -> bool:
