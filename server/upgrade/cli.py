@@ -247,10 +247,10 @@ def _run(args: argparse.Namespace, runner: Runner, say: Callable[[str], None]) -
                     unsafe_fixes=args.unsafe_fixes,
                     evidence=evidence.by_file(proven),
                 )
-                for proof in proven:
-                    proof.round = n
-                    proof.fixed = proof.refused is None and proof.path in done.changed
-                proofs += proven
+                evidence.settle(proven, n, done.changed, ws.copy)
+                # a refusal the next round meets again is reported once
+                told = {(p.test, p.path, p.line, p.refused) for p in proofs}
+                proofs += [p for p in proven if (p.test, p.path, p.line, p.refused) not in told]
                 rounds.append(done)
                 if not done.changed:
                     break

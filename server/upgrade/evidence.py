@@ -219,3 +219,14 @@ def by_file(proofs: list[Proof]) -> dict[str, list[Evidence]]:
         if proof.evidence is not None and proof.refused is None and proof.path is not None:
             out.setdefault(proof.path, []).append(proof.evidence)
     return out
+
+
+def settle(proofs: list[Proof], round_: int, changed: list[str], copy: Path) -> None:
+    """After round ``round_``: a proof taken is fixed where the round rewrote its file and the
+    line the traceback showed is no longer in it."""
+    for proof in proofs:
+        proof.round = round_
+        if proof.refused is not None or proof.evidence is None or proof.path not in changed:
+            continue
+        lines = (copy / proof.path).read_text("utf-8", "replace").splitlines()
+        proof.fixed = proof.evidence.text.strip() not in {line.strip() for line in lines}
