@@ -15,6 +15,7 @@ from packaging.version import Version
 
 from recode.dataset.knowledge import load_knowledge_base
 from recode.server.detector import Detector, Evidence, evidence_site
+from recode.server.fixes import fix_source
 from recode.server.parsing import parse
 from recode.server.severity import LibraryVersion
 from recode.server.upgrade import cli, evidence
@@ -180,6 +181,16 @@ def long_text(source_line: str, line: int, error: str = LEGEND_ERROR) -> str:
     return TRACEBACK.format(func="handles_of", source=source_line, error=error, line=line)
 
 
+def test_the_class_and_member_an_error_names():
+    assert evidence.owner_and_name(LEGEND_ERROR) == ("Legend", "legendHandles")
+    numpy = "AttributeError: 'numpy.ndarray' object has no attribute 'ptp'"
+    assert evidence.owner_and_name(numpy) == ("numpy.ndarray", "ptp")
+    # reached through the class, which the source names: the detector's normal path
+    assert (
+        evidence.owner_and_name("AttributeError: type object 'Legend' has no attribute 'x'") is None
+    )
+
+
 def test_the_frame_of_each_traceback_style():
     text = long_text("return [h for h in legend.legendHandles]", 2)
     assert evidence.innermost_frame(text) == evidence.Frame(
@@ -290,3 +301,15 @@ def test_an_unsafe_fix_waits_for_unsafe_fixes(tmp_path, kb, detector):
     [proof] = evidence.gather(run, causes, kb, copy, files)
     evidence.check([proof], detector, copy, unsafe=True)
     assert proof.refused is None
+
+
+def test_a_method_call_on_an_attribute_takes_the_records_template(kb):
+    """quantities 0.13.0 under NumPy 2.4: ``self.magnitude.ptp(...)``, an ndarray that only the
+    error names; the record's method template is made there."""
+    line = "ret = self.magnitude.ptp(axis, None if out is None else out.magnitude)"
+    source = f"import numpy as np\n\n\ndef ptp(self, axis=None, out=None):\n    {line}\n"
+    detector = Detector(kb, {"numpy": LibraryVersion(Version("2.4.6"), "target")})
+    ev = Evidence(5, "ptp", record(kb, "numpy-2.0-ndarray-ptp"), line, "from the test run: t")
+    [found] = detector.detect(source.encode(), evidence=[ev])
+    fixed = fix_source(source.encode(), detector, findings=[found]).source.decode()
+    assert "ret = np.ptp(self.magnitude, axis, None if out is None else out.magnitude)" in fixed

@@ -35,7 +35,13 @@ _NATIVE_ENTRY = re.compile(
     r'^\s*File "(?P<path>[^"\n]+)", line (?P<line>\d+), in [^\n]*\n(?P<source>[^\n]*)$', re.M
 )
 _MARKED = re.compile(r"^>(.*)$")  # pytest's mark of the failing line of an entry
-_OWNER_PATTERNS = [p for p in PATTERNS if p.kind is ErrorKind.OBJECT_ATTRIBUTE]
+#: An instance's member (``'Legend' object has no attribute ...``); not a class's (``type
+#: object 'numpy.ndarray' ...``): a class the source names is the detector's to see.
+_OWNER_PATTERNS = [
+    p
+    for p in PATTERNS
+    if p.kind is ErrorKind.OBJECT_ATTRIBUTE and "' object has no attribute" in p.regex.pattern
+]
 
 
 @dataclass(frozen=True)
