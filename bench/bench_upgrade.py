@@ -247,6 +247,7 @@ def measure(p: Project, unsafe: bool = False) -> dict:
             for g in doc["causes"]
         ],
         "unknown_breaks": doc["unknown_breaks"],
+        "from_tests": doc.get("from_tests", []),  # findings the tracebacks proved
     }
 
 

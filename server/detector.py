@@ -110,6 +110,8 @@ class Finding:
     #: the fix for this site: the record's, or its ``through_class`` fix where the method is
     #: reached through its class (``np.ndarray.ptp``); the record's until the fix is looked for
     fix: Fix | None = None
+    #: where a finding the source alone does not show came from (:class:`Evidence`'s origin)
+    origin: str | None = None
 
     def __post_init__(self) -> None:
         if self.fix is None:
@@ -130,6 +132,48 @@ class Finding:
     @property
     def symbol(self) -> str:
         return self.record.symbol
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """A site whose object's class the source does not show but a test run proved: the
+    failing frame's ``line`` (1-based) of a file, as the traceback showed it (``text``), looked
+    up the member ``name`` of an object of ``record``'s class. :meth:`Detector.detect` makes
+    that one site a finding of ``record``, as if the class were evident (:func:`evidence_site`
+    says where, or why not); ``origin`` says where the evidence came from, for the report."""
+
+    line: int
+    name: str
+    record: ApiChange
+    text: str
+    origin: str
+
+
+def evidence_site(source: bytes, root: Node, evidence: Evidence) -> Node | str:
+    """The attribute node of ``evidence`` in the tree: the one attribute on its line whose
+    member is ``evidence.name``; else why there is none (the line changed since the test run,
+    the name is not an attribute there, or more than one attribute has it: which one raised is
+    not known)."""
+    lines = source.splitlines()
+    row = evidence.line - 1
+    if not 0 <= row < len(lines) or lines[row].decode("utf-8", "replace").strip() != (
+        evidence.text.strip()
+    ):
+        return "the line is not the one the test run showed (it changed since)"
+    start = sum(len(line) for line in source.splitlines(keepends=True)[:row])
+    found = []
+    word = re.compile(rb"(?<![\w\x80-\xff])" + re.escape(evidence.name.encode()) + rb"\b")
+    for m in word.finditer(lines[row]):
+        node = root.descendant_for_byte_range(start + m.start(), start + m.end())
+        attr = node.parent if node is not None and node.type == "identifier" else None
+        if attr is not None and attr.type == "attribute":
+            if attr.child_by_field_name("attribute") == node:
+                found.append(attr)
+    if not found:
+        return f"no attribute .{evidence.name} on the line"
+    if len(found) > 1:
+        return f"{len(found)} attributes .{evidence.name} on the line (which one raised?)"
+    return found[0]
 
 
 @dataclass
@@ -378,11 +422,20 @@ class Detector:
     # -- public API -------------------------------------------------------------------------
 
     def detect(
-        self, source: bytes, tree: Tree | None = None, *, prefilter: bool = True
+        self,
+        source: bytes,
+        tree: Tree | None = None,
+        *,
+        prefilter: bool = True,
+        evidence: Iterable[Evidence] = (),
     ) -> list[Finding]:
         """Findings in document order. Without ``tree`` (and with the prefilter), only the
         statements the analysis needs are parsed (:mod:`recode.server.sparse`) and uses whose
-        text leads nowhere are not looked up; the findings are the same."""
+        text leads nowhere are not looked up; the findings are the same. ``evidence``: sites
+        a test run proved to be a record's, found too (the whole file is then parsed)."""
+        evidence = tuple(evidence)
+        if evidence:
+            return _Run(self, source, tree or parse(source), evidence=evidence).findings()
         if prefilter and tree is None:
             return self.detect_kept(source) if self.prefilter(source) else []
         findings, _ = self.analyse(source, tree, prefilter=prefilter)
@@ -537,8 +590,10 @@ class _Run:
         *,
         shortcuts: bool = True,
         text: _Text | None = None,
+        evidence: tuple[Evidence, ...] = (),
     ) -> None:
         self.d = detector
+        self._evidence = evidence
         self.source = source
         self.tree = tree
         # for a tree of part of the file: its outline and the byte ranges parsed (sorted)
@@ -578,6 +633,8 @@ class _Run:
             self._resolve_names(typed)
         if self.d.name_only_methods and self.bindings:
             self._name_only_methods()
+        for evidence in self._evidence:
+            self._proven(evidence)
         analysis = Analysis(self.source, self.tree, self.bindings, self.d.module_renames)
         result = sorted(self._found.values(), key=lambda f: (f.start_byte, f.end_byte))
         for f in result:
@@ -1214,6 +1271,22 @@ class _Run:
                             f.message += (
                                 " (matched by method name only; the object's class is not evident)"
                             )
+
+    def _proven(self, evidence: Evidence) -> None:
+        """The site of ``evidence``, a finding of its record where the record applies at these
+        versions (a site found otherwise keeps its finding)."""
+        node = evidence_site(self.source, self.root, evidence)
+        if isinstance(node, str):
+            return
+        for record, sev in self.d.active.get(evidence.record.path, []):
+            if record.id != evidence.record.id:
+                continue
+            call = node.parent
+            if call is None or call.type != "call" or call.child_by_field_name("function") != node:
+                call = None
+            f = self._add(record, sev, node, fixes.FixSite(reference=node, call=call))
+            if f is not None:
+                f.origin = evidence.origin
 
     # -- findings ---------------------------------------------------------------------------
 

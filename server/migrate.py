@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from recode.server import files, notebook
-from recode.server.detector import Detector
+from recode.server.detector import Detector, Evidence
 from recode.server.fixes import Edit, apply_edits, compose_edits, fix_source, parses
 from recode.server.report import SYNTAX_ERRORS, FileResult
 from recode.server.suppression import Suppressor, add_ignores
@@ -44,6 +45,7 @@ def process_file(
     model: MigrationEngine | None = None,
     suppressor: Suppressor | None = None,
     unsafe_fixes: bool = False,
+    evidence: Sequence[Evidence] = (),
 ) -> FileResult:
     """Scan one file; in ``diff`` mode compute the fixed text, in ``write`` mode write it, in
     ``add-ignore`` mode write an ignore comment for each finding.
@@ -54,7 +56,8 @@ def process_file(
     With ``model``, findings without a mechanical fix are given to the model engine too (in
     ``diff`` and ``write`` modes); the result is then a :class:`MigratedFileResult`.
 
-    Unsafe fixes are made only with ``unsafe_fixes`` (``--unsafe-fixes``).
+    Unsafe fixes are made only with ``unsafe_fixes`` (``--unsafe-fixes``). ``evidence``: sites
+    a test run proved to be a record's (:class:`recode.server.detector.Evidence`), found too.
     """
     if path.suffix == notebook.SUFFIX:  # its Python cells as one module; no model step
         return notebook.process_notebook(
@@ -79,7 +82,7 @@ def process_file(
         else FileResult(shown, unversioned=unversioned)
     )
     suppressor = suppressor or Suppressor()
-    findings, result.suppressed = suppressor.split(data, detector.detect(data))
+    findings, result.suppressed = suppressor.split(data, detector.detect(data, evidence=evidence))
     # the source the findings are located in, with the file's own line ends (a lone CR is an
     # LF in ``data``, one byte for one: the offsets are the same), so fix edits end their
     # lines as --write writes them

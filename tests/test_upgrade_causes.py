@@ -181,6 +181,14 @@ def test_every_pattern_matches_a_real_error_line(failures, more, numpy_errors, p
         assert any(pattern.regex.search(line) for line in lines), pattern.regex.pattern
 
 
+def test_a_dotted_object_is_found(kb):
+    """regression: NumPy 2.4 names ndarray with its module (``self.magnitude.ptp()`` in
+    quantities 0.13.0); the pattern took only undotted classes, and the error had no cause."""
+    line = "E   AttributeError: 'numpy.ndarray' object has no attribute 'ptp'"
+    cause = classify("", line, kb, UPGRADED)
+    assert cause.record is not None and cause.record.id == "numpy-2.0-ndarray-ptp"
+
+
 def test_a_dotted_type_object_is_found(kb):
     """regression: quantities 0.13.0 under numpy 2.4.6 fails to import (its class body reads
     np.ndarray.ptp) with this line, which was reported as unrelated."""

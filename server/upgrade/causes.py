@@ -74,9 +74,9 @@ PATTERNS: tuple[Pattern, ...] = (
         module="sklearn.utils",
         name="get_tags",
     ),
-    Pattern(
+    Pattern(  # the owner dotted where the class is a builtin type's: 'numpy.ndarray' object
         ErrorKind.OBJECT_ATTRIBUTE,
-        re.compile(r"AttributeError: '(?P<owner>\w+)' object has no attribute '(?P<name>\w+)'"),
+        re.compile(r"AttributeError: '(?P<owner>[\w.]+)' object has no attribute '(?P<name>\w+)'"),
         "removed",
     ),
     Pattern(

@@ -22,7 +22,7 @@ from recode.server import environment as env_mod
 from recode.server.config import ConfigError, config_for_folder
 from recode.server.detector import Detector
 from recode.server.severity import LibraryVersion
-from recode.server.upgrade import outcome, plan, testrun, venvs
+from recode.server.upgrade import evidence, outcome, plan, testrun, venvs
 from recode.server.upgrade.causes import Cause, CauseKind, FoundAt, classify
 from recode.server.upgrade.runner import Runner, run
 from recode.server.upgrade.workspace import Workspace
@@ -234,17 +234,31 @@ def _run(args: argparse.Namespace, runner: Runner, say: Callable[[str], None]) -
                     if lib in plan.kb_libs(kb)
                 },
             )
-            after, rounds = before, []
+            after, rounds, latest = before, [], causes
+            proofs: list[evidence.Proof] = []
             for n in range(1, args.rounds + 1):
                 say(f"migration round {n}")
-                done = ws.migrate(detector, engine, unsafe_fixes=args.unsafe_fixes)
+                # the sites the last run's tracebacks prove (a fixed break reveals the next)
+                proven = evidence.gather(after, latest, kb, ws.copy, ws.python_files())
+                evidence.check(proven, detector, ws.copy, args.unsafe_fixes)
+                done = ws.migrate(
+                    detector,
+                    engine,
+                    unsafe_fixes=args.unsafe_fixes,
+                    evidence=evidence.by_file(proven),
+                )
+                evidence.settle(proven, n, done.changed, ws.copy)
+                # a refusal the next round meets again is reported once
+                told = {(p.test, p.path, p.line, p.refused) for p in proofs}
+                proofs += [p for p in proven if (p.test, p.path, p.line, p.refused) not in told]
                 rounds.append(done)
                 if not done.changed:
                     break
                 after = test(target_venv, f"after round {n}")
+                latest = _causes(after, kb, upgraded, found)
                 if after.green:
                     break
-            for test_id, cause in _causes(after, kb, upgraded, found).items():
+            for test_id, cause in latest.items():
                 causes.setdefault(test_id, cause)
             stories = outcome.stories(baseline_run, before, after, causes)
             doc["runs"] = {
@@ -280,6 +294,7 @@ def _run(args: argparse.Namespace, runner: Runner, say: Callable[[str], None]) -
                 causes=outcome.by_cause(stories),
                 unknown_breaks=_unknown(causes.values()),
                 rounds=[{"fixed": r.fixed, "changed": r.changed} for r in rounds],
+                from_tests=[p.to_dict() for p in proofs],
                 diff=ws.diff(),
                 left=left,
                 written=args.write and not not_written,
@@ -343,6 +358,7 @@ def _plan_doc(p: plan.Plan) -> dict:
         "summary": {},
         "causes": [],
         "unknown_breaks": [],
+        "from_tests": [],
         "left": [],
         "diff": "",
     }

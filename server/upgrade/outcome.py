@@ -204,6 +204,9 @@ def _text(doc: dict) -> str:
     if doc["unknown_breaks"]:
         lines += ["", "Unknown breaks (candidate knowledge-base records):"]
         lines += [f"  {json.dumps(c)}" for c in doc["unknown_breaks"]]
+    if doc.get("from_tests"):
+        lines += ["", "Findings from the test runs (the traceback shows the class):"]
+        lines += [f"  {_proof_line(p)}" for p in doc["from_tests"]]
     if doc["left"]:
         lines += ["", "Left for a person:"] + [f"  {x}" for x in doc["left"]]
     if doc["diff"]:
@@ -237,11 +240,21 @@ def _markdown(doc: dict) -> str:
     if doc["unknown_breaks"]:
         lines += ["## Unknown breaks", ""]
         lines += [f"- `{json.dumps(c)}`" for c in doc["unknown_breaks"]] + [""]
+    if doc.get("from_tests"):
+        lines += ["## Findings from the test runs", ""]
+        lines += [f"- {_proof_line(p)}" for p in doc["from_tests"]] + [""]
     if doc["left"]:
         lines += ["## Left for a person", ""] + [f"- {x}" for x in doc["left"]] + [""]
     if doc["diff"]:
         lines += ["## Diff", "", "```diff", doc["diff"].rstrip("\n"), "```"]
     return "\n".join(lines)
+
+
+def _proof_line(p: dict) -> str:
+    """A finding a test run proved (:class:`recode.server.upgrade.evidence.Proof`'s dict)."""
+    where = f"{p['path']}:{p['line']}: " if p["path"] else ""
+    what = "fixed" if p["fixed"] else f"not fixed: {p['refused'] or 'the round made no change'}"
+    return f"{where}{p['record']} ({p['origin']}): {what}"
 
 
 def run_dict(run: TestRun | None) -> dict | None:

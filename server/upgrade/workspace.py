@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from recode.server import files
-from recode.server.detector import Detector
+from recode.server.detector import Detector, Evidence
 from recode.server.files import iter_python_files
 from recode.server.migrate import process_file, unified_diff
 from recode.server.upgrade.runner import Runner, run
@@ -146,10 +146,16 @@ class Workspace:
         )
 
     def migrate(
-        self, detector: Detector, model: object | None = None, *, unsafe_fixes: bool = False
+        self,
+        detector: Detector,
+        model: object | None = None,
+        *,
+        unsafe_fixes: bool = False,
+        evidence: Mapping[str, Sequence[Evidence]] | None = None,
     ) -> Round:
         """One round of fixes over every Python file of the copy (``process_file``, write
-        mode; unsafe fixes too with ``unsafe_fixes``; the model engine when given)."""
+        mode; unsafe fixes too with ``unsafe_fixes``; the model engine when given; the sites
+        a test run proved, by file, with ``evidence``)."""
         done = Round()
         for rel in self.python_files():
             result = process_file(
@@ -159,6 +165,7 @@ class Workspace:
                 display=rel,
                 model=model,  # type: ignore[arg-type]
                 unsafe_fixes=unsafe_fixes,
+                evidence=(evidence or {}).get(rel, ()),
             )
             if result.fixed:
                 done.fixed += result.fixed

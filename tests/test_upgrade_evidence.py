@@ -1,0 +1,315 @@
+"""A failing test's traceback as evidence of a finding the source does not show: through
+main(argv) with the fake runner of test_upgrade_cli (its pytest failing with matplotlib 3.9's
+real error while the copy reads ``legend.legendHandles`` of a parameter), and the matching
+itself: the frame, the class, the line, the one attribute."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from xml.sax.saxutils import escape, quoteattr
+
+import pytest
+from packaging.version import Version
+
+from recode.dataset.knowledge import load_knowledge_base
+from recode.server.detector import Detector, Evidence, evidence_site
+from recode.server.fixes import fix_source
+from recode.server.parsing import parse
+from recode.server.severity import LibraryVersion
+from recode.server.upgrade import cli, evidence
+from recode.server.upgrade.causes import classify
+from recode.server.upgrade.runner import Completed
+from recode.server.upgrade.testrun import Outcome, TestResult, TestRun
+from tests.test_upgrade_cli import FakeRunner, env  # noqa: F401  (env: the fixture)
+
+LEGEND_ERROR = "AttributeError: 'Legend' object has no attribute 'legendHandles'"
+RECORD = "matplotlib-3.9-Legend-legendHandles"
+# a function of the project whose parameter is a Legend (nothing in the file says so), and one
+# that reads the attribute again further on: fixing the first reveals the second
+LEGEND_MODULE = """\
+def handles_of(legend):
+    return [h for h in legend.legendHandles]
+
+
+def count(legend):
+    handles = legend.legendHandles
+    return len(handles)
+
+
+def summary(legend):
+    return handles_of(legend), count(legend)
+"""
+# pytest's long style, as pytest 8 writes it into the JUnit XML (checked against a real run)
+TRACEBACK = """\
+def test_summary():
+>       assert summary(Legend()) == ([], 0)
+
+tests/test_tiny.py:5: \n\
+_ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ \n\
+
+legend = <matplotlib.legend.Legend object at 0x7f2f6a48ea50>
+
+    def {func}(legend):
+>       {source}
+                           ^^^^^^^^^^^^^^^^^^^^
+E       {error}
+
+tinyproj/__init__.py:{line}: AttributeError"""
+
+
+class LegendRunner(FakeRunner):
+    """pytest failing test_summary as matplotlib 3.9 does while the copy reads
+    ``.legendHandles``: the traceback's innermost frame is the first line that reads it."""
+
+    def _pytest(self, argv: list[str], cwd: Path) -> Completed:
+        venv = Path(argv[0]).parent.parent
+        mpl39 = "matplotlib==3.9" in (venv / "pins.txt").read_text()
+        lines = (cwd / "tinyproj" / "__init__.py").read_text().splitlines()
+        at = next((i for i, line in enumerate(lines) if ".legendHandles" in line), None)
+        failure = ""
+        if mpl39 and at is not None:
+            func = next(
+                re.match(r"def (\w+)", line).group(1)  # type: ignore[union-attr]
+                for line in reversed(lines[:at])
+                if line.startswith("def ")
+            )
+            text = TRACEBACK.format(
+                func=func, source=lines[at].strip(), error=LEGEND_ERROR, line=at + 1
+            )
+            failure = f"<failure message={quoteattr(LEGEND_ERROR)}>{escape(text)}</failure>"
+        case = f'<testcase classname="tests.test_tiny" name="test_summary">{failure}</testcase>'
+        xml = next(a.split("=", 1)[1] for a in argv if a.startswith("--junitxml="))
+        Path(xml).write_text(f"<testsuites><testsuite>{case}</testsuite></testsuites>")
+        return Completed(1 if failure else 0, "", "")
+
+
+def upgrade_matplotlib(project: Path, runner: FakeRunner, *extra: str) -> int:
+    argv = [str(project), "--to", "matplotlib==3.9.0", "--from", "matplotlib==3.6.0", "--quiet"]
+    return cli.main([*argv, *extra], runner=runner)
+
+
+def test_the_traceback_proves_the_class_and_each_round_fixes_the_next(env, capsys):  # noqa: F811
+    (env / "tinyproj" / "__init__.py").write_text(LEGEND_MODULE)
+    assert upgrade_matplotlib(env, LegendRunner(), "--format", "json") == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["findings"] == []  # the source alone shows nothing
+    assert doc["summary"]["fixed"] == 1 and doc["broken_by_upgrade"] == 1
+    proofs = doc["from_tests"]
+    assert [(p["path"], p["line"], p["round"], p["fixed"]) for p in proofs] == [
+        ("tinyproj/__init__.py", 2, 1, True),
+        ("tinyproj/__init__.py", 6, 2, True),
+    ]
+    assert {p["record"] for p in proofs} == {RECORD}
+    assert proofs[0]["origin"] == "from the test run: tests.test_tiny::test_summary"
+    assert "+    return [h for h in legend.legend_handles]" in doc["diff"]
+    assert "+    handles = legend.legend_handles" in doc["diff"]
+    changed = [x for x in doc["diff"].splitlines() if x[:1] in "+-" and x[:3] not in ("+++", "---")]
+    assert len(changed) == 4  # only the two lines, nothing else
+    assert (env / "tinyproj" / "__init__.py").read_text() == LEGEND_MODULE  # the user's tree
+    upgrade_matplotlib(env, LegendRunner())
+    text = capsys.readouterr().out
+    assert "Findings from the test runs" in text
+    assert (
+        f"tinyproj/__init__.py:2: {RECORD} (from the test run: tests.test_tiny::test_summary)"
+        ": fixed" in text
+    )
+    upgrade_matplotlib(env, LegendRunner(), "--format", "markdown")
+    assert "## Findings from the test runs" in capsys.readouterr().out
+
+
+def test_two_reads_on_the_failing_line_are_refused_and_reported(env, capsys):  # noqa: F811
+    module = LEGEND_MODULE.replace(
+        "[h for h in legend.legendHandles]", "legend.legendHandles + other.legendHandles"
+    ).replace("def handles_of(legend):", "def handles_of(legend, other=None):")
+    (env / "tinyproj" / "__init__.py").write_text(module)
+    assert upgrade_matplotlib(env, LegendRunner(), "--format", "json", "--write") == 1
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["diff"] == ""
+    [proof] = doc["from_tests"]
+    assert not proof["fixed"]
+    assert "2 attributes .legendHandles on the line" in proof["refused"]
+    assert (env / "tinyproj" / "__init__.py").read_text() == module
+
+
+# -- the matching ------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def kb():
+    return load_knowledge_base()
+
+
+@pytest.fixture(scope="module")
+def detector(kb):
+    return Detector(
+        kb,
+        {
+            "matplotlib": LibraryVersion(Version("3.9.0"), "target"),
+            "pandas": LibraryVersion(Version("2.2.0"), "target"),
+        },
+    )
+
+
+def record(kb, record_id):
+    return next(r for r in kb.records if r.id == record_id)
+
+
+def failing(text: str, error: str = LEGEND_ERROR) -> TestRun:
+    run = TestRun()
+    run.results["t::x"] = TestResult("t::x", Outcome.FAILED, message=error, text=text)
+    return run
+
+
+def proofs_of(run: TestRun, kb, copy: Path) -> list[evidence.Proof]:
+    causes = {
+        t: classify(r.message, r.text, kb, {"matplotlib": "3.9.0"})
+        for t, r in run.failing().items()
+    }
+    files = [str(p.relative_to(copy)) for p in copy.rglob("*.py")]
+    return evidence.gather(run, causes, kb, copy, files)
+
+
+def project(tmp_path: Path, source: str) -> Path:
+    (tmp_path / "tinyproj").mkdir()
+    (tmp_path / "tinyproj" / "__init__.py").write_text(source)
+    return tmp_path
+
+
+def long_text(source_line: str, line: int, error: str = LEGEND_ERROR) -> str:
+    return TRACEBACK.format(func="handles_of", source=source_line, error=error, line=line)
+
+
+def test_the_class_and_member_an_error_names():
+    assert evidence.owner_and_name(LEGEND_ERROR) == ("Legend", "legendHandles")
+    numpy = "AttributeError: 'numpy.ndarray' object has no attribute 'ptp'"
+    assert evidence.owner_and_name(numpy) == ("numpy.ndarray", "ptp")
+    # reached through the class, which the source names: the detector's normal path
+    assert (
+        evidence.owner_and_name("AttributeError: type object 'Legend' has no attribute 'x'") is None
+    )
+
+
+def test_the_frame_of_each_traceback_style():
+    text = long_text("return [h for h in legend.legendHandles]", 2)
+    assert evidence.innermost_frame(text) == evidence.Frame(
+        "tinyproj/__init__.py", 2, "return [h for h in legend.legendHandles]"
+    )
+    short = (
+        "tests/test_tiny.py:5: in test_summary\n    assert summary(Legend())\n"
+        "tinyproj/__init__.py:6: in count\n    handles = legend.legendHandles\n"
+        f"E   {LEGEND_ERROR}\n"
+    )
+    assert evidence.innermost_frame(short) == evidence.Frame(
+        "tinyproj/__init__.py", 6, "handles = legend.legendHandles"
+    )
+    native = (
+        "Traceback (most recent call last):\n"
+        '  File "/x/tests/test_tiny.py", line 5, in test_summary\n    summary(Legend())\n'
+        '  File "/x/tinyproj/__init__.py", line 6, in count\n'
+        "    handles = legend.legendHandles\n              ^^^^^^^^^^^^^^^^^^^^\n"
+        f"{LEGEND_ERROR}\n"
+    )
+    assert evidence.innermost_frame(native) == evidence.Frame(
+        "/x/tinyproj/__init__.py", 6, "handles = legend.legendHandles"
+    )
+    assert evidence.innermost_frame(f"E   {LEGEND_ERROR}") is None
+
+
+def test_a_failure_gives_the_site_and_the_detector_finds_it(tmp_path, kb, detector):
+    copy = project(tmp_path, LEGEND_MODULE)
+    [proof] = proofs_of(failing(long_text("return [h for h in legend.legendHandles]", 2)), kb, copy)
+    assert proof.refused is None and (proof.path, proof.line) == ("tinyproj/__init__.py", 2)
+    source = LEGEND_MODULE.encode()
+    assert detector.detect(source) == []  # the normal path is unchanged: no class, no finding
+    [found] = detector.detect(source, evidence=[proof.evidence])
+    assert found.record.id == RECORD and found.start.line == 1
+    assert found.origin == "from the test run: t::x" and found.edits is not None
+
+
+def test_two_matches_on_the_line_are_refused(tmp_path, kb, detector):
+    line = "return legend.legendHandles + other.legendHandles"
+    copy = project(
+        tmp_path, LEGEND_MODULE.replace("return [h for h in legend.legendHandles]", line)
+    )
+    [proof] = proofs_of(failing(long_text(line, 2)), kb, copy)
+    source = (copy / "tinyproj" / "__init__.py").read_bytes()
+    assert detector.detect(source, evidence=[proof.evidence]) == []
+    evidence.check([proof], detector, copy, unsafe=False)
+    assert proof.refused == "2 attributes .legendHandles on the line (which one raised?)"
+    assert evidence.by_file([proof]) == {}
+
+
+def test_a_name_in_a_string_or_a_longer_name_is_no_match(kb, detector):
+    line = 'return legendHandles_x, "legend.legendHandles", legend.legendHandles'
+    source = f"def handles_of(legend):\n    {line}\n".encode()
+    ev = Evidence(2, "legendHandles", record(kb, RECORD), line, "t")
+    site = evidence_site(source, parse(source).root_node, ev)
+    assert not isinstance(site, str) and source[site.start_byte : site.end_byte] == (
+        b"legend.legendHandles"
+    )
+
+
+def test_a_class_that_is_not_the_records_is_refused(tmp_path, kb):
+    """An error naming another class, whose cause a record still explains (a record found by
+    the member's name, say): not that record's site."""
+    copy = project(tmp_path, LEGEND_MODULE)
+    error = "AttributeError: 'Artist' object has no attribute 'legendHandles'"
+    cause = classify(LEGEND_ERROR, long_text("x", 2), kb, {"matplotlib": "3.9.0"})
+    cause.error = error
+    text = long_text("return [h for h in legend.legendHandles]", 2, error)
+    files = ["tinyproj/__init__.py"]
+    proof = evidence.prove("t::x", text, cause, kb, copy, files)
+    assert proof is not None and proof.evidence is None
+    assert proof.refused == "'Artist' is not matplotlib.legend.Legend or a subclass of it"
+    assert evidence.class_matches("DatetimeIndex", "pandas.Index", kb)  # a subclass by bases
+    assert not evidence.class_matches("Series", "pandas.Index", kb)
+
+
+def test_a_line_changed_since_the_run_is_refused(tmp_path, kb, detector):
+    copy = project(tmp_path, LEGEND_MODULE)
+    [proof] = proofs_of(failing(long_text("return [h for h in legend.legendHandles]", 2)), kb, copy)
+    changed = LEGEND_MODULE.replace("def handles_of(legend):\n", "def handles_of(legend):\n\n")
+    (copy / "tinyproj" / "__init__.py").write_text(changed)
+    assert detector.detect(changed.encode(), evidence=[proof.evidence]) == []
+    evidence.check([proof], detector, copy, unsafe=False)
+    assert proof.refused == "the line is not the one the test run showed (it changed since)"
+
+
+def test_a_frame_outside_the_project_is_refused(tmp_path, kb):
+    copy = project(tmp_path, LEGEND_MODULE)
+    text = long_text("return self.legendHandles", 2).replace(
+        "tinyproj/__init__.py:2:", "/venv/lib/python3.11/site-packages/matplotlib/x.py:2:"
+    )
+    [proof] = proofs_of(failing(text), kb, copy)
+    assert proof.refused == "the error was raised outside the project's files"
+
+
+def test_an_unsafe_fix_waits_for_unsafe_fixes(tmp_path, kb, detector):
+    line = "return frame.append(row)"
+    copy = project(tmp_path, f"def add(frame, row):\n    {line}\n")
+    error = "AttributeError: 'DataFrame' object has no attribute 'append'"
+    text = long_text(line, 2, error)
+    run = failing(text, error)
+    causes = {"t::x": classify(error, text, kb, {"pandas": "2.2.0"})}
+    files = ["tinyproj/__init__.py"]
+    [proof] = evidence.gather(run, causes, kb, copy, files)
+    assert proof.record == "pandas-2.0-DataFrame-append"
+    evidence.check([proof], detector, copy, unsafe=False)
+    assert proof.refused == "an unsafe fix: made only with --unsafe-fixes"
+    [proof] = evidence.gather(run, causes, kb, copy, files)
+    evidence.check([proof], detector, copy, unsafe=True)
+    assert proof.refused is None
+
+
+def test_a_method_call_on_an_attribute_takes_the_records_template(kb):
+    """quantities 0.13.0 under NumPy 2.4: ``self.magnitude.ptp(...)``, an ndarray that only the
+    error names; the record's method template is made there."""
+    line = "ret = self.magnitude.ptp(axis, None if out is None else out.magnitude)"
+    source = f"import numpy as np\n\n\ndef ptp(self, axis=None, out=None):\n    {line}\n"
+    detector = Detector(kb, {"numpy": LibraryVersion(Version("2.4.6"), "target")})
+    ev = Evidence(5, "ptp", record(kb, "numpy-2.0-ndarray-ptp"), line, "from the test run: t")
+    [found] = detector.detect(source.encode(), evidence=[ev])
+    fixed = fix_source(source.encode(), detector, findings=[found]).source.decode()
+    assert "ret = np.ptp(self.magnitude, axis, None if out is None else out.magnitude)" in fixed
