@@ -912,12 +912,22 @@ def _parse_template(kind: FixKind, raw: dict) -> Fix:
         raise RecordError(f"a template has a brace that is not a placeholder: {template!r}")
     for rest in ([], ["x"]):  # both without and with arguments left for {rest}
         _check_expression(template, rest)
+    module = raw.get("module")
+    if module is not None and (
+        not isinstance(module, str)
+        or not re.fullmatch(r"[\w.]+", module)
+        or "{mod:" + module + "." not in template
+    ):
+        raise RecordError(
+            "fix.module must be a module path a {mod:...} of the template starts with"
+        )
     return Fix(
         kind,
         template=template,
         args=tuple(names),
         positional=positional,
         target=target,
+        module=module,
     )
 
 

@@ -317,6 +317,12 @@ BASE = {
             },
             "unknown fix field",
         ),
+        # the submodule to import must be one the template's {mod:...} reaches
+        (
+            {"kind": "template", "template": "{mod:numpy.linalg.norm}()", "module": "scipy.linalg"},
+            "fix.module must be",
+        ),
+        ({"kind": "template", "template": "{mod:numpy.fft.fft}()", "module": 3}, "fix.module"),
     ],
 )
 def test_fixes_are_validated_on_load(fix, message):
@@ -342,3 +348,27 @@ def test_every_shipped_fix_names_its_safety():
     kb = load_knowledge_base()
     unsafe = [r for r in kb.records if r.fix is not None and not r.fix.safe]
     assert unsafe and all(r.fix.unsafe_because for r in unsafe)
+
+
+@pytest.mark.parametrize(
+    "before, after",
+    [
+        # `import numpy` need not load numpy.polynomial.polynomial: the fix imports it
+        (
+            "import numpy as np\ny = np.oldpolyval(x, c)\n",
+            "import numpy as np\nimport numpy.polynomial.polynomial\n"
+            "y = np.polynomial.polynomial.polyval(x, c)\n",
+        ),
+        # already imported: nothing added, and the file's own spelling is used
+        (
+            "import numpy.polynomial.polynomial as P\nimport numpy as np\ny = np.oldpolyval(x, c)\n",
+            "import numpy.polynomial.polynomial as P\nimport numpy as np\ny = P.polyval(x, c)\n",
+        ),
+        (
+            "import numpy.polynomial.polynomial\ny = numpy.oldpolyval(x, c)\n",
+            "import numpy.polynomial.polynomial\ny = numpy.polynomial.polynomial.polyval(x, c)\n",
+        ),
+    ],
+)
+def test_a_template_imports_the_submodule_it_names(detector, before, after):
+    assert fixed(detector, before) == after

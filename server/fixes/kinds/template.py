@@ -18,7 +18,13 @@ from tree_sitter import Node
 
 from recode.dataset.knowledge import PLACEHOLDER, Fix, Target, fill_rest, value_map
 from recode.server.fixes.edits import Edit, overlaps
-from recode.server.fixes.imports import from_binding, remove_import_item, spell, split_path
+from recode.server.fixes.imports import (
+    from_binding,
+    remove_import_item,
+    spell,
+    split_path,
+    submodule_import,
+)
 from recode.server.fixes.python_ast import PARSE_LOCK
 from recode.server.fixes.site import FixSite, NoFix
 from recode.server.parsing import text
@@ -135,6 +141,11 @@ def _template(finding: Finding, analysis: Analysis, site: FixSite) -> tuple[Edit
         return value
 
     rendered = PLACEHOLDER.sub(fill, fix.template)
+    if fix.module and not any(
+        e.text.lstrip().startswith((f"from {fix.module} import", f"import {fix.module}\n"))
+        for e in extra
+    ):  # a submodule the parent package's import does not load (scrapy.utils.request)
+        extra.extend(submodule_import(fix.module, analysis, node.start_byte))
     if rest_at:
         rendered = _fill_rest(rendered, values, positional, used)
     elif used != set(values):
