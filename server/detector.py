@@ -1506,10 +1506,17 @@ def _written_by_own_fix(record: ApiChange, call: Node) -> bool:
     for _ in range(2):  # an operator around the call, parentheses around that
         if node is None or node.type.endswith("statement"):
             return False
-        if pattern.fullmatch(text(node)):
+        if pattern.fullmatch(_joined_chains(text(node))):
             return True
         node = node.parent
     return False
+
+
+def _joined_chains(code: str) -> str:
+    """``code`` with its backslash continuations gone and no space around a dot, so that a
+    dotted name split across lines (``pd``, a backslash, ``.api.types`` on the next line) reads
+    as it does on one line."""
+    return re.sub(r"\s*\.\s*", ".", re.sub(r"\\\r?\n", " ", code))
 
 
 def _positional_count(call: Node) -> int:

@@ -380,3 +380,21 @@ def test_cli_hoists_with_unsafe_fixes(tmp_path, capsys):
     report = json.loads(capsys.readouterr().out)
     (left,) = [f for f in report["findings"] if f["record"].endswith("errors-ignore")]
     assert "`and`/`or`" in left["fix_unavailable"]
+
+
+def test_a_statement_that_is_not_utf8_is_left_with_a_reason():
+    """regression: broken input (the prefilter's mutants) with a byte that is not UTF-8 on the
+    statement's line raised UnicodeDecodeError out of the detector."""
+    from packaging.version import Version
+
+    from recode.dataset.knowledge import load_knowledge_base
+    from recode.server.detector import Detector
+    from recode.server.severity import LibraryVersion
+
+    kb = load_knowledge_base()
+    detector = Detector(kb, {"pandas": LibraryVersion(Version("3.0"), "target")})
+    source = b"import pandas as pd\nres =\xe4pd.to_datetime(s, errors='ignore')\n"
+    found = [f for f in detector.detect(source) if "errors-ignore" in f.record.id]
+    assert [(f.edits, f.fix_unavailable) for f in found] == [
+        (None, "the statement's line is not valid UTF-8")
+    ]

@@ -238,6 +238,13 @@ def test_a_behaviour_fix_that_keeps_the_call_is_made_once(detector, before, afte
             "      or pandas.api.types.is_string_dtype(s))\n",
             0,
         ),
+        # ... and with its dotted name split by backslash continuations (regression: found by
+        # the chain-splitting differential test)
+        (
+            "import pandas as pd\nok = pd.api.types.is_object_dtype(s) or pd \\\n"
+            "   .api \\\n       .types. \\\n      is_string_dtype(s)\n",
+            0,
+        ),
         # another argument in the second call, or another function: still the old question
         (
             "import pandas as pd\n"

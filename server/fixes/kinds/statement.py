@@ -57,7 +57,7 @@ def edits(finding: Finding, analysis: Analysis, site: FixSite) -> tuple[Edit, ..
     line = _Line.of(source, stmt)
     line_end = source.find(b"\n", stmt.end_byte)
     line_end = len(source) if line_end == -1 else line_end
-    after = source[stmt.end_byte : line_end].rstrip(b"\r").decode("utf-8")
+    after = _utf8(source[stmt.end_byte : line_end].rstrip(b"\r"))
     if after.strip() and not after.lstrip().startswith("#"):
         raise NoFix("the statement shares its line with other code after it")
 
@@ -112,7 +112,7 @@ class _Line:
     @classmethod
     def of(cls, source: bytes, stmt: Node) -> _Line:
         start = source.rfind(b"\n", 0, stmt.start_byte) + 1
-        indent = source[start : stmt.start_byte].decode("utf-8")
+        indent = _utf8(source[start : stmt.start_byte])
         if indent.strip(" \t"):
             raise NoFix(
                 "the statement shares its line with other code before it (a `;` or a header "
@@ -128,12 +128,23 @@ class _Line:
         return cls(start, indent, "\t" if "\t" in indent else "    ", newline)
 
 
+def _utf8(data: bytes) -> str:
+    """Text the fix copies into the lines it writes; bytes that are not UTF-8 (broken input the
+    detector still reads) are not rewritten."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise NoFix("the statement's line is not valid UTF-8") from None
+
+
 def _without(source: bytes, node: Node, dropped: Edit, step: str) -> str:
     """``node``'s text without the dropped keyword, its continuation lines one level deeper."""
     start = node.start_byte
-    body = apply_edits(
-        source[start : node.end_byte], [Edit(dropped.start - start, dropped.end - start, "")]
-    ).decode("utf-8")
+    body = _utf8(
+        apply_edits(
+            source[start : node.end_byte], [Edit(dropped.start - start, dropped.end - start, "")]
+        )
+    )
     if not _holds_multiline_string(node):  # else the string's lines would change
         body = re.sub(r"\n(?=[^\r\n])", "\n" + step, body)
     return body
