@@ -289,6 +289,9 @@ class Fix:
     #: the fix where the call passes this keyword, in place of this one (``subok`` selects
     #: ``np.asanyarray`` where ``np.asarray`` is the fix), the first keyword passed wins
     when_passed: tuple[tuple[str, Fix], ...] = ()
+    #: a class's record: the template fix where the class is what ``isinstance(obj, ...)``
+    #: tests, the object its one argument (``{0}``); alone or in a tuple of classes
+    instance_test: Fix | None = None
     catch: tuple[str, ...] = ()  # statement: the exceptions caught
     fallback: str | None = None  # statement: what stands for the call where they are raised
 
@@ -753,6 +756,7 @@ _FIX_FIELDS = {
     "unsafe_because",
     "through_class",
     "when_passed",
+    "instance_test",
     "catch",
     "fallback",
 }
@@ -763,7 +767,8 @@ def _parse_fix(raw: object, param: str | None, nested: bool = False) -> Fix | No
         return None
     if not isinstance(raw, dict) or raw.get("kind") not in FIX_KINDS:
         raise RecordError(f"fix.kind must be one of {', '.join(FIX_KINDS)}")
-    unknown = set(raw) - (_FIX_FIELDS - {"through_class", "when_passed"} if nested else _FIX_FIELDS)
+    outer = {"through_class", "when_passed", "instance_test"}
+    unknown = set(raw) - (_FIX_FIELDS - outer if nested else _FIX_FIELDS)
     if unknown:
         raise RecordError(f"unknown fix field(s): {', '.join(sorted(unknown))}")
     fix = FixKind(raw["kind"]).parse(raw, param)
@@ -784,6 +789,20 @@ def _parse_fix(raw: object, param: str | None, nested: bool = False) -> Fix | No
         through_class = _parse_fix(raw["through_class"], param, nested=True)
         if through_class is None:
             raise RecordError("fix.through_class must be a fix")
+    instance_test = None
+    if "instance_test" in raw:
+        instance_test = _parse_fix(raw["instance_test"], param, nested=True)
+        if (
+            instance_test is None
+            or instance_test.kind is not FixKind.TEMPLATE
+            or instance_test.target is not Target.CALL
+            or len(instance_test.args) != 1
+            or instance_test.positional != 1
+            or "{rest}" in (instance_test.template or "")
+        ):
+            raise RecordError(
+                "fix.instance_test must be a template of the object alone: args [name], {0}"
+            )
     when_passed = raw.get("when_passed", {})
     if not isinstance(when_passed, dict) or not all(_NAME.fullmatch(k) for k in when_passed):
         raise RecordError("fix.when_passed must map keyword names to fixes")
@@ -792,6 +811,7 @@ def _parse_fix(raw: object, param: str | None, nested: bool = False) -> Fix | No
         applicability=applicability,
         unsafe_because=because,
         through_class=through_class,
+        instance_test=instance_test,
         when_passed=tuple(
             (k, _parse_fix(v, param, nested=True) or _no_fix(k)) for k, v in when_passed.items()
         ),

@@ -26,7 +26,7 @@ from recode.server.fixes.imports import (
     submodule_import,
 )
 from recode.server.fixes.python_ast import PARSE_LOCK
-from recode.server.fixes.site import FixSite, NoFix
+from recode.server.fixes.site import FixSite, NoFix, tested_by
 from recode.server.parsing import text
 
 if TYPE_CHECKING:
@@ -35,6 +35,16 @@ if TYPE_CHECKING:
 
 def edits(finding: Finding, analysis: Analysis, site: FixSite) -> tuple[Edit, ...] | None:
     fix = finding.fix
+    record_fix = finding.record.fix
+    if record_fix is not None and fix is record_fix.instance_test:
+        binding = site.binding
+        if binding is not None and binding.kind == "from" and site.reference.type == "identifier":
+            try:  # as for a call below: every use and the import, where they can be made
+                whole = FixSite(import_stmt=binding.stmt, import_name=binding.name_node)
+                return _template_import(finding, analysis, whole)
+            except NoFix:
+                pass
+        return _instance_test(fix, analysis, site)
     if (site.call if fix.target is Target.CALL else site.reference) is not None:
         binding, record = site.binding, finding.record
         if (
@@ -80,6 +90,10 @@ _LOOSE_PARENTS = frozenset(
         "expression_list",
         "default_parameter",
         "typed_default_parameter",
+        "if_statement",  # the condition, the one expression the statement holds
+        "elif_clause",
+        "while_statement",
+        "assert_statement",
     }
 )
 
@@ -87,8 +101,10 @@ _LOOSE_PARENTS = frozenset(
 _PRIMARY = (ast.Name, ast.Attribute, ast.Call, ast.Subscript, ast.List, ast.Dict, ast.Set)
 
 
-def _template(finding: Finding, analysis: Analysis, site: FixSite) -> tuple[Edit, ...]:
-    fix = finding.fix
+def _template(
+    finding: Finding, analysis: Analysis, site: FixSite, fix: Fix | None = None
+) -> tuple[Edit, ...]:
+    fix = fix or finding.fix
     if fix.target is Target.REFERENCE:
         node = site.reference
         if node is None:
@@ -98,6 +114,19 @@ def _template(finding: Finding, analysis: Analysis, site: FixSite) -> tuple[Edit
     else:
         node = site.call
         values, positional = _call_arguments(fix, node)
+    rendered, extra = _render(fix, analysis, site, node, values, positional)
+    return (Edit(node.start_byte, node.end_byte, _in_place(rendered, node)), *extra)
+
+
+def _render(
+    fix: Fix,
+    analysis: Analysis,
+    site: FixSite,
+    node: Node,
+    values: dict[str, Node],
+    positional: dict[str, bool],
+) -> tuple[str, list[Edit]]:
+    """The template's code for ``node`` with these arguments, and the imports it needs."""
     used: set[str] = set()
     extra: list[Edit] = []
     rest_at: list[int] = []
@@ -151,16 +180,66 @@ def _template(finding: Finding, analysis: Analysis, site: FixSite) -> tuple[Edit
     elif used != set(values):
         dropped = ", ".join(f"`{k}`" for k in sorted(set(values) - used))
         raise NoFix(f"the replacement would drop the argument {dropped}")
+    return rendered, extra
+
+
+def _in_place(rendered: str, node: Node, condition: bool = False) -> str:
+    """``rendered`` as it can stand where ``node`` stood: an operator expression (``-np.inf``)
+    parenthesised unless any expression fits there; an instance test (a ``condition``, whose
+    own output is not looked for again) also as an operand of ``or``, or ``and`` in ``and``."""
     try:
         with PARSE_LOCK:  # see python_tree
             tree = ast.parse("(" + rendered + ")", mode="eval")
     except SyntaxError:
         raise NoFix("the rewrite would pass an argument twice") from None
+    if condition and isinstance(tree.body, ast.BoolOp) and _binds_in(tree.body, node.parent):
+        return rendered  # ``a or b`` or ``a and b`` as an operand of ``or``
     if not isinstance(tree.body, _PRIMARY) and (
         node.parent is None or node.parent.type not in _LOOSE_PARENTS
     ):
-        rendered = f"({rendered})"
-    return (Edit(node.start_byte, node.end_byte, rendered), *extra)
+        return f"({rendered})"
+    return rendered
+
+
+def _binds_in(code: ast.BoolOp, parent: Node | None) -> bool:
+    """Whether ``code`` may stand without parentheses as an operand of ``parent``, a boolean
+    operator: one of the same kind, or ``or`` around ``and``."""
+    if parent is None or parent.type != "boolean_operator":
+        return False
+    operator = text(parent.child_by_field_name("operator"))
+    return operator == "or" or isinstance(code.op, ast.And)
+
+
+def _instance_test(fix: Fix, analysis: Analysis, site: FixSite) -> tuple[Edit, ...]:
+    """``isinstance(obj, Old)`` -> the fix's test of ``obj``; ``isinstance(obj, (Old, B))`` ->
+    ``isinstance(obj, B) or`` the test (the other classes kept, in their order). The test reads
+    the object more than once: only a name or a chain of attributes of one is taken."""
+    call = tested_by(site.reference)
+    if call is None:
+        raise NoFix
+    args = [a for a in call.child_by_field_name("arguments").named_children if a.type != "comment"]
+    obj, classes = args
+    chain = obj
+    while chain.type == "attribute":
+        chain = chain.child_by_field_name("object")
+    if chain.type != "identifier":
+        raise NoFix(
+            f"`{text(obj)}` would be evaluated more than once by the test that replaces "
+            "`isinstance`; bind it to a name first"
+        )
+    test, extra = _render(fix, analysis, site, call, {fix.args[0]: obj}, {fix.args[0]: True})
+    if classes.type == "tuple":
+        others = [
+            c for c in classes.named_children if c.type != "comment" and c.id != site.reference.id
+        ]
+        if others:
+            kept = text(others[0]) if len(others) == 1 else f"({', '.join(map(text, others))})"
+            with PARSE_LOCK:
+                loose = isinstance(
+                    ast.parse(f"({test})", mode="eval").body, (*_PRIMARY, ast.BoolOp, ast.Compare)
+                )
+            test = f"isinstance({text(obj)}, {kept}) or {test if loose else f'({test})'}"
+    return (Edit(call.start_byte, call.end_byte, _in_place(test, call, condition=True)), *extra)
 
 
 def _template_import(finding: Finding, analysis: Analysis, site: FixSite) -> tuple[Edit, ...]:
@@ -178,10 +257,21 @@ def _template_import(finding: Finding, analysis: Analysis, site: FixSite) -> tup
             f"`{binding.name}` is named in a string (`__all__`?): other modules may import it "
             "from here, so its import stays"
         )
-    call_target = finding.fix.target is Target.CALL
+    test = finding.record.fix.instance_test
+    main = finding.record.fix if finding.fix is test else finding.fix  # the fix of calls
+    call_target = main.target is Target.CALL
     edits: set[Edit] = set()
     for ref in binding.references:
         call = ref.parent
+        if test is not None and tested_by(ref) is not None:
+            if not test.safe and finding.fix.safe:
+                raise NoFix(
+                    f"`{binding.name}` is tested with `isinstance` (line "
+                    f"{ref.start_point[0] + 1}), whose fix is unsafe ({test.unsafe_because}): "
+                    "with unsafe fixes each use is rewritten, then the import goes"
+                )
+            edits.update(_instance_test(test, analysis, FixSite(reference=ref, binding=binding)))
+            continue
         if call_target and (
             call is None
             or call.type != "call"
@@ -193,7 +283,7 @@ def _template_import(finding: Finding, analysis: Analysis, site: FixSite) -> tup
                 "which the fix cannot rewrite, so its import stays"
             )
         use = FixSite(reference=ref, binding=binding, name=ref, call=call if call_target else None)
-        edits.update(_template(finding, analysis, use))
+        edits.update(_template(finding, analysis, use, main))
     item = name.parent if name.parent.type == "aliased_import" else name
     module = text(stmt.child_by_field_name("module_name"))
     added = next((e for e in sorted(edits) if _adds_from(e, module)), None)
