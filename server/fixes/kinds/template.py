@@ -129,6 +129,7 @@ def _render(
     """The template's code for ``node`` with these arguments, and the imports it needs."""
     used: set[str] = set()
     extra: list[Edit] = []
+    loaded: set[str] = set()  # the modules the imports in ``extra`` load
     rest_at: list[int] = []
     tight = _operands(fix.template)
     from_module = _imported_from(
@@ -155,8 +156,10 @@ def _render(
             rest_at.append(m.start())
             return "\0"  # filled in once every other placeholder has taken its argument
         if token.startswith("mod:"):
-            spelled, imports = spell(token[4:], analysis, node.start_byte, from_module)
+            spelled, imports, loads = spell(token[4:], analysis, node.start_byte, from_module)
             extra.extend(imports)
+            if loads is not None:
+                loaded.add(loads)
             return spelled
         name = token[3:] if token.startswith("kw:") else fix.args[int(token)]
         if name not in values:
@@ -170,10 +173,8 @@ def _render(
         return value
 
     rendered = PLACEHOLDER.sub(fill, fix.template)
-    if fix.module and not any(
-        e.text.lstrip().startswith((f"from {fix.module} import", f"import {fix.module}\n"))
-        for e in extra
-    ):  # a submodule the parent package's import does not load (scrapy.utils.request)
+    if fix.module and not any(m == fix.module or m.startswith(fix.module + ".") for m in loaded):
+        # a submodule the parent package's import does not load (scrapy.utils.request)
         extra.extend(submodule_import(fix.module, analysis, node.start_byte))
     if rest_at:
         rendered = _fill_rest(rendered, values, positional, used)
