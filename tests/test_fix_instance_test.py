@@ -79,6 +79,12 @@ TEST_X = "isinstance(x, pd.Index) and x.dtype.kind == 'f'"
             "import pandas as pd\n"
             "ok = isinstance(df.index, pd.Index) and df.index.dtype.kind == 'f'\n",
         ),
+        # ... and so is a subscript by a literal key
+        (
+            "import pandas as pd\nok = isinstance(mi.levels[-1], pd.Float64Index)\n",
+            "import pandas as pd\n"
+            "ok = isinstance(mi.levels[-1], pd.Index) and mi.levels[-1].dtype.kind == 'f'\n",
+        ),
         # in a tuple: the other classes kept, in their order
         (
             "import pandas as pd\nok = isinstance(x, (pd.RangeIndex, pd.Float64Index, str))\n",
@@ -134,6 +140,10 @@ def test_an_unsafe_test_keeps_the_import_until_unsafe_fixes_are_asked(detector):
         (
             "import pandas as pd\nok = isinstance(f(x), pd.Float64Index)\n",
             "`f(x)` would be evaluated more than once",
+        ),
+        (
+            "import pandas as pd\nok = isinstance(mi.levels[k], pd.Float64Index)\n",
+            "`mi.levels[k]` would be evaluated more than once",
         ),
         ("import pandas as pd\nok = issubclass(t, pd.Float64Index)\n", "not called here"),
     ],

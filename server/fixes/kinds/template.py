@@ -118,6 +118,17 @@ def _template(
     return (Edit(node.start_byte, node.end_byte, _in_place(rendered, node)), *extra)
 
 
+def _literal_keys(subscript: Node) -> bool:
+    """Whether every key of a subscript is a number or a plain string literal."""
+    keys = subscript.children_by_field_name("subscript")
+    return bool(keys) and all(
+        k.type in ("integer", "string")
+        or k.type == "unary_operator"
+        and k.named_children[0].type == "integer"
+        for k in keys
+    )
+
+
 def _render(
     fix: Fix,
     analysis: Analysis,
@@ -214,15 +225,16 @@ def _binds_in(code: ast.BoolOp, parent: Node | None) -> bool:
 def _instance_test(fix: Fix, analysis: Analysis, site: FixSite) -> tuple[Edit, ...]:
     """``isinstance(obj, Old)`` -> the fix's test of ``obj``; ``isinstance(obj, (Old, B))`` ->
     ``isinstance(obj, B) or`` the test (the other classes kept, in their order). The test reads
-    the object more than once: only a name or a chain of attributes of one is taken."""
+    the object more than once: only a name, or a chain of attributes of one and subscripts by
+    literal keys (``mi.levels[0]``), is taken."""
     call = tested_by(site.reference)
     if call is None:
         raise NoFix
     args = [a for a in call.child_by_field_name("arguments").named_children if a.type != "comment"]
     obj, classes = args
     chain = obj
-    while chain.type == "attribute":
-        chain = chain.child_by_field_name("object")
+    while chain.type == "attribute" or chain.type == "subscript" and _literal_keys(chain):
+        chain = chain.child_by_field_name("object" if chain.type == "attribute" else "value")
     if chain.type != "identifier":
         raise NoFix(
             f"`{text(obj)}` would be evaluated more than once by the test that replaces "
