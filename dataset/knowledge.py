@@ -166,10 +166,12 @@ class Applicability(enum.Enum):
 
 
 class Target(enum.Enum):
-    """What a template fix replaces: the whole call, or the reference alone (``np.NINF``)."""
+    """What a template fix replaces: the whole call, the reference alone (``np.NINF``), or the
+    expression statement that is the call, by a statement (``{self} = {self}.drop({rest})``)."""
 
     CALL = "call"
     REFERENCE = "reference"
+    STATEMENT = "statement"
 
 
 class FixKind(enum.StrEnum):
@@ -224,7 +226,7 @@ class FixKind(enum.StrEnum):
             return f"rewrite the `{record.parameter}` value of `{record.path}`"
         if self is FixKind.TEMPLATE:
             replacement = f" with {record.replacement}" if record.replacement else ""
-            what = "call" if fix.target is Target.CALL else "reference"
+            what = "reference" if fix.target is Target.REFERENCE else "call"
             return f"rewrite the `{record.path}` {what}{replacement}"
         if self is FixKind.STATEMENT:
             return f"catch {fix.caught} around `{record.path}` without `{record.parameter}`"
@@ -244,7 +246,7 @@ class FixKind(enum.StrEnum):
             value = f": {record.replacement}" if record.replacement else ""
             return f"Rewrite the `{record.parameter}` value{value}"
         if self is FixKind.TEMPLATE:
-            what = "the call" if fix.target is Target.CALL else f"`{record.path}`"
+            what = f"`{record.path}`" if fix.target is Target.REFERENCE else "the call"
             replacement = f": {record.replacement}" if record.replacement else ""
             return f"Rewrite {what}{replacement}"
         if self is FixKind.STATEMENT:
@@ -899,7 +901,7 @@ def _parse_template(kind: FixKind, raw: dict) -> Fix:
     try:
         target = Target(raw.get("target", "call"))
     except ValueError:
-        raise RecordError("fix.target must be call or reference") from None
+        raise RecordError("fix.target must be call, reference or statement") from None
     positional = args.index("*") if "*" in args else len(args)
     names = [a for a in args if a != "*"]
     if args.count("*") > 1 or not all(_NAME.fullmatch(a) for a in names):
@@ -931,7 +933,7 @@ def _parse_template(kind: FixKind, raw: dict) -> Fix:
     if "{" in leftover or "}" in leftover:
         raise RecordError(f"a template has a brace that is not a placeholder: {template!r}")
     for rest in ([], ["x"]):  # both without and with arguments left for {rest}
-        _check_expression(template, rest)
+        _check_expression(template, rest, statement=target is Target.STATEMENT)
     module = raw.get("module")
     if module is not None and (
         not isinstance(module, str)
@@ -988,13 +990,20 @@ _FIX_PARSERS: dict[FixKind, Callable[[FixKind, dict], Fix]] = {
 }
 
 
-def _check_expression(template: str, rest: list[str]) -> None:
+def _check_expression(template: str, rest: list[str], statement: bool = False) -> None:
+    """That the template renders a Python expression, or for a ``statement`` target one simple
+    statement on one line."""
     marker = "\0"
     filled = PLACEHOLDER.sub(lambda m: marker if m.group("token") == "rest" else "x", template)
+    code = fill_rest(filled, marker, rest)
     try:
-        ast.parse("(" + fill_rest(filled, marker, rest) + ")", mode="eval")
+        if not statement:
+            ast.parse("(" + code + ")", mode="eval")
+        elif "\n" in code or len(ast.parse(code).body) != 1:
+            raise SyntaxError
     except SyntaxError:
-        raise RecordError(f"the template is not a Python expression: {template!r}") from None
+        what = "one simple statement" if statement else "a Python expression"
+        raise RecordError(f"the template is not {what}: {template!r}") from None
 
 
 def fill_rest(rendered: str, marker: str, parts: list[str]) -> str:

@@ -45,7 +45,7 @@ def edits(finding: Finding, analysis: Analysis, site: FixSite) -> tuple[Edit, ..
             except NoFix:
                 pass
         return _instance_test(fix, analysis, site)
-    if (site.call if fix.target is Target.CALL else site.reference) is not None:
+    if (site.reference if fix.target is Target.REFERENCE else site.call) is not None:
         binding, record = site.binding, finding.record
         if (
             binding is not None
@@ -114,8 +114,36 @@ def _template(
     else:
         node = site.call
         values, positional = _call_arguments(fix, node)
+    if fix.target is Target.STATEMENT:
+        _check_statement(node, analysis)
     rendered, extra = _render(fix, analysis, site, node, values, positional)
+    if fix.target is Target.STATEMENT:
+        return (Edit(node.start_byte, node.end_byte, rendered), *extra)
     return (Edit(node.start_byte, node.end_byte, _in_place(rendered, node)), *extra)
+
+
+def _check_statement(call: Node, analysis: Analysis) -> None:
+    """That a statement template may stand for the call: the call is a statement of its own
+    and its object a name the scope binds, or attributes of one (what ``{self} = ...``
+    assigns to rebinds what the call read), else :class:`NoFix`."""
+    stmt = call.parent
+    if stmt is None or stmt.type != "expression_statement" or stmt.named_child_count != 1:
+        raise NoFix("the call is not a statement of its own: its value is used")
+    func = call.child_by_field_name("function")
+    obj = func.child_by_field_name("object") if func.type == "attribute" else None
+    chain = obj
+    while chain is not None and chain.type == "attribute":
+        chain = chain.child_by_field_name("object")
+    if chain is None or chain.type != "identifier":
+        raise NoFix("the rewrite assigns to the object, which must be a name or its attribute")
+    scopes = analysis.facts.scopes
+    if obj.type == "identifier" and (
+        scopes is None or not scopes.binds_here(text(obj), call.start_byte)
+    ):
+        raise NoFix(
+            f"`{text(obj)}` is not bound in the function (or class body) that calls it: "
+            "assigning it there would make a new name"
+        )
 
 
 def _literal_keys(subscript: Node) -> bool:
@@ -272,7 +300,7 @@ def _template_import(finding: Finding, analysis: Analysis, site: FixSite) -> tup
         )
     test = finding.record.fix.instance_test
     main = finding.record.fix if finding.fix is test else finding.fix  # the fix of calls
-    call_target = main.target is Target.CALL
+    call_target = main.target is not Target.REFERENCE
     edits: set[Edit] = set()
     for ref in binding.references:
         call = ref.parent
@@ -330,10 +358,12 @@ def _operands(template: str) -> frozenset[int]:
         names[f"_recode_{len(names)}"] = m.start()
         return f"_recode_{len(names) - 1}"
 
+    code = fill_rest(PLACEHOLDER.sub(name, template), "\0", [])
     with PARSE_LOCK:  # see python_tree
-        tree = ast.parse(
-            "(" + fill_rest(PLACEHOLDER.sub(name, template), "\0", []) + ")", mode="eval"
-        )
+        try:
+            tree: ast.AST = ast.parse("(" + code + ")", mode="eval")
+        except SyntaxError:  # a statement template (``{self} = {self}.drop({rest})``)
+            tree = ast.parse(code)
     tight: set[int] = set()
     for parent in ast.walk(tree):
         for child in ast.iter_child_nodes(parent):
