@@ -54,6 +54,7 @@ _ALLOWED = {
     "source",
     "examples",
     "unless_keyword",
+    "unless_passed",
     "max_positional",
     "values",
     "unseen",
@@ -357,6 +358,9 @@ class ApiChange:
     fix: Fix | None = None
     examples: tuple[Example, ...] = ()
     unless_keyword: str | None = None  # a call passing this keyword is not affected
+    #: callable(param): a call passing one of these keywords, with a value other than ``None``,
+    #: is not affected (``np.unique(a, return_inverse=True, axis=0)``)
+    unless_passed: tuple[str, ...] = ()
     max_positional: int | None = None  # only calls passing more positional arguments break
     values: tuple[str, ...] = ()  # callable(param): only these values (as written) are affected
     #: with ``values``: match instead an argument written as a name or an attribute
@@ -626,6 +630,14 @@ def parse_record(raw: object, origin: str = "") -> ApiChange:
     unless = _text(raw, "unless_keyword", required=False)
     if unless is not None and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", unless):
         raise RecordError("unless_keyword must be a parameter name")
+    unless_passed = raw.get("unless_passed", [])
+    if (
+        not isinstance(unless_passed, list)
+        or not all(isinstance(k, str) and _NAME.fullmatch(k) for k in unless_passed)
+        or unless_passed
+        and match.group("param") is None
+    ):
+        raise RecordError("unless_passed must list keyword names, for a callable(param) record")
     max_positional = raw.get("max_positional")
     if max_positional is not None and (
         not isinstance(max_positional, int)
@@ -681,6 +693,7 @@ def parse_record(raw: object, origin: str = "") -> ApiChange:
         fix=fix,
         examples=tuple(examples),
         unless_keyword=unless,
+        unless_passed=tuple(unless_passed),
         max_positional=max_positional,
         values=tuple(values),
         unseen=unseen,

@@ -1176,7 +1176,7 @@ class _Run:
                         continue  # a literal or an expression: the record of values has it
                 elif record.values and not record.matches_value(text(value)):
                     continue  # a value whose meaning did not change
-                if _written_by_own_fix(record, call):
+                if _written_by_own_fix(record, call) or _passes_any(call, record.unless_passed):
                     continue
                 self._add(record, sev, arg, fixes.FixSite(call=call, keyword=arg))
         if unbound:
@@ -1192,7 +1192,11 @@ class _Run:
                 if record.position >= len(positional) or None in positional[: record.position + 1]:
                     continue
                 arg = positional[record.position]
-                if arg is not None and record.matches_value(text(arg)):
+                if (
+                    arg is not None
+                    and record.matches_value(text(arg))
+                    and not _passes_any(call, record.unless_passed)
+                ):
                     self._add(record, sev, arg, fixes.FixSite(call=call, argument=arg))
 
     def _report(self, path: str, node: Node, binding: Binding | None, name: Node | None) -> None:
@@ -1540,6 +1544,19 @@ def _joined_chains(code: str) -> str:
     dotted name split across lines (``pd``, a backslash, ``.api.types`` on the next line) reads
     as it does on one line."""
     return re.sub(r"\s*\.\s*", ".", re.sub(r"\\\r?\n", " ", code))
+
+
+def _passes_any(call: Node, keywords: tuple[str, ...]) -> bool:
+    """Whether the call passes one of ``keywords`` with a value other than ``None``."""
+    if not keywords:
+        return False
+    args = call.child_by_field_name("arguments")
+    return args is not None and any(
+        a.type == "keyword_argument"
+        and text(a.child_by_field_name("name")) in keywords
+        and text(a.child_by_field_name("value")) != "None"
+        for a in args.named_children
+    )
 
 
 def _positional_count(call: Node) -> int:
