@@ -54,6 +54,7 @@ _ALLOWED = {
     "source",
     "examples",
     "unless_keyword",
+    "unless_passed",
     "max_positional",
     "values",
     "unseen",
@@ -166,10 +167,12 @@ class Applicability(enum.Enum):
 
 
 class Target(enum.Enum):
-    """What a template fix replaces: the whole call, or the reference alone (``np.NINF``)."""
+    """What a template fix replaces: the whole call, the reference alone (``np.NINF``), or the
+    expression statement that is the call, by a statement (``{self} = {self}.drop({rest})``)."""
 
     CALL = "call"
     REFERENCE = "reference"
+    STATEMENT = "statement"
 
 
 class FixKind(enum.StrEnum):
@@ -224,7 +227,7 @@ class FixKind(enum.StrEnum):
             return f"rewrite the `{record.parameter}` value of `{record.path}`"
         if self is FixKind.TEMPLATE:
             replacement = f" with {record.replacement}" if record.replacement else ""
-            what = "call" if fix.target is Target.CALL else "reference"
+            what = "reference" if fix.target is Target.REFERENCE else "call"
             return f"rewrite the `{record.path}` {what}{replacement}"
         if self is FixKind.STATEMENT:
             return f"catch {fix.caught} around `{record.path}` without `{record.parameter}`"
@@ -244,7 +247,7 @@ class FixKind(enum.StrEnum):
             value = f": {record.replacement}" if record.replacement else ""
             return f"Rewrite the `{record.parameter}` value{value}"
         if self is FixKind.TEMPLATE:
-            what = "the call" if fix.target is Target.CALL else f"`{record.path}`"
+            what = f"`{record.path}`" if fix.target is Target.REFERENCE else "the call"
             replacement = f": {record.replacement}" if record.replacement else ""
             return f"Rewrite {what}{replacement}"
         if self is FixKind.STATEMENT:
@@ -289,6 +292,9 @@ class Fix:
     #: the fix where the call passes this keyword, in place of this one (``subok`` selects
     #: ``np.asanyarray`` where ``np.asarray`` is the fix), the first keyword passed wins
     when_passed: tuple[tuple[str, Fix], ...] = ()
+    #: a class's record: the template fix where the class is what ``isinstance(obj, ...)``
+    #: tests, the object its one argument (``{0}``); alone or in a tuple of classes
+    instance_test: Fix | None = None
     catch: tuple[str, ...] = ()  # statement: the exceptions caught
     fallback: str | None = None  # statement: what stands for the call where they are raised
 
@@ -352,6 +358,9 @@ class ApiChange:
     fix: Fix | None = None
     examples: tuple[Example, ...] = ()
     unless_keyword: str | None = None  # a call passing this keyword is not affected
+    #: callable(param): a call passing one of these keywords, with a value other than ``None``,
+    #: is not affected (``np.unique(a, return_inverse=True, axis=0)``)
+    unless_passed: tuple[str, ...] = ()
     max_positional: int | None = None  # only calls passing more positional arguments break
     values: tuple[str, ...] = ()  # callable(param): only these values (as written) are affected
     #: with ``values``: match instead an argument written as a name or an attribute
@@ -621,6 +630,14 @@ def parse_record(raw: object, origin: str = "") -> ApiChange:
     unless = _text(raw, "unless_keyword", required=False)
     if unless is not None and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", unless):
         raise RecordError("unless_keyword must be a parameter name")
+    unless_passed = raw.get("unless_passed", [])
+    if (
+        not isinstance(unless_passed, list)
+        or not all(isinstance(k, str) and _NAME.fullmatch(k) for k in unless_passed)
+        or unless_passed
+        and match.group("param") is None
+    ):
+        raise RecordError("unless_passed must list keyword names, for a callable(param) record")
     max_positional = raw.get("max_positional")
     if max_positional is not None and (
         not isinstance(max_positional, int)
@@ -676,6 +693,7 @@ def parse_record(raw: object, origin: str = "") -> ApiChange:
         fix=fix,
         examples=tuple(examples),
         unless_keyword=unless,
+        unless_passed=tuple(unless_passed),
         max_positional=max_positional,
         values=tuple(values),
         unseen=unseen,
@@ -753,6 +771,7 @@ _FIX_FIELDS = {
     "unsafe_because",
     "through_class",
     "when_passed",
+    "instance_test",
     "catch",
     "fallback",
 }
@@ -763,7 +782,8 @@ def _parse_fix(raw: object, param: str | None, nested: bool = False) -> Fix | No
         return None
     if not isinstance(raw, dict) or raw.get("kind") not in FIX_KINDS:
         raise RecordError(f"fix.kind must be one of {', '.join(FIX_KINDS)}")
-    unknown = set(raw) - (_FIX_FIELDS - {"through_class", "when_passed"} if nested else _FIX_FIELDS)
+    outer = {"through_class", "when_passed", "instance_test"}
+    unknown = set(raw) - (_FIX_FIELDS - outer if nested else _FIX_FIELDS)
     if unknown:
         raise RecordError(f"unknown fix field(s): {', '.join(sorted(unknown))}")
     fix = FixKind(raw["kind"]).parse(raw, param)
@@ -784,6 +804,20 @@ def _parse_fix(raw: object, param: str | None, nested: bool = False) -> Fix | No
         through_class = _parse_fix(raw["through_class"], param, nested=True)
         if through_class is None:
             raise RecordError("fix.through_class must be a fix")
+    instance_test = None
+    if "instance_test" in raw:
+        instance_test = _parse_fix(raw["instance_test"], param, nested=True)
+        if (
+            instance_test is None
+            or instance_test.kind is not FixKind.TEMPLATE
+            or instance_test.target is not Target.CALL
+            or len(instance_test.args) != 1
+            or instance_test.positional != 1
+            or "{rest}" in (instance_test.template or "")
+        ):
+            raise RecordError(
+                "fix.instance_test must be a template of the object alone: args [name], {0}"
+            )
     when_passed = raw.get("when_passed", {})
     if not isinstance(when_passed, dict) or not all(_NAME.fullmatch(k) for k in when_passed):
         raise RecordError("fix.when_passed must map keyword names to fixes")
@@ -792,6 +826,7 @@ def _parse_fix(raw: object, param: str | None, nested: bool = False) -> Fix | No
         applicability=applicability,
         unsafe_because=because,
         through_class=through_class,
+        instance_test=instance_test,
         when_passed=tuple(
             (k, _parse_fix(v, param, nested=True) or _no_fix(k)) for k, v in when_passed.items()
         ),
@@ -879,7 +914,7 @@ def _parse_template(kind: FixKind, raw: dict) -> Fix:
     try:
         target = Target(raw.get("target", "call"))
     except ValueError:
-        raise RecordError("fix.target must be call or reference") from None
+        raise RecordError("fix.target must be call, reference or statement") from None
     positional = args.index("*") if "*" in args else len(args)
     names = [a for a in args if a != "*"]
     if args.count("*") > 1 or not all(_NAME.fullmatch(a) for a in names):
@@ -911,7 +946,7 @@ def _parse_template(kind: FixKind, raw: dict) -> Fix:
     if "{" in leftover or "}" in leftover:
         raise RecordError(f"a template has a brace that is not a placeholder: {template!r}")
     for rest in ([], ["x"]):  # both without and with arguments left for {rest}
-        _check_expression(template, rest)
+        _check_expression(template, rest, statement=target is Target.STATEMENT)
     module = raw.get("module")
     if module is not None and (
         not isinstance(module, str)
@@ -968,13 +1003,20 @@ _FIX_PARSERS: dict[FixKind, Callable[[FixKind, dict], Fix]] = {
 }
 
 
-def _check_expression(template: str, rest: list[str]) -> None:
+def _check_expression(template: str, rest: list[str], statement: bool = False) -> None:
+    """That the template renders a Python expression, or for a ``statement`` target one simple
+    statement on one line."""
     marker = "\0"
     filled = PLACEHOLDER.sub(lambda m: marker if m.group("token") == "rest" else "x", template)
+    code = fill_rest(filled, marker, rest)
     try:
-        ast.parse("(" + fill_rest(filled, marker, rest) + ")", mode="eval")
+        if not statement:
+            ast.parse("(" + code + ")", mode="eval")
+        elif "\n" in code or len(ast.parse(code).body) != 1:
+            raise SyntaxError
     except SyntaxError:
-        raise RecordError(f"the template is not a Python expression: {template!r}") from None
+        what = "one simple statement" if statement else "a Python expression"
+        raise RecordError(f"the template is not {what}: {template!r}") from None
 
 
 def fill_rest(rendered: str, marker: str, parts: list[str]) -> str:

@@ -42,6 +42,7 @@ from recode.dataset.knowledge import (
     Target,
     TupleFactory,
     canonical_name,
+    fill_rest,
 )
 from recode.server import fixes, sparse
 from recode.server.guards import Library, guard
@@ -1175,6 +1176,8 @@ class _Run:
                         continue  # a literal or an expression: the record of values has it
                 elif record.values and not record.matches_value(text(value)):
                     continue  # a value whose meaning did not change
+                if _written_by_own_fix(record, call) or _passes_any(call, record.unless_passed):
+                    continue
                 self._add(record, sev, arg, fixes.FixSite(call=call, keyword=arg))
         if unbound:
             # Through its class a method takes the object first, but a classmethod or a
@@ -1189,7 +1192,11 @@ class _Run:
                 if record.position >= len(positional) or None in positional[: record.position + 1]:
                     continue
                 arg = positional[record.position]
-                if arg is not None and record.matches_value(text(arg)):
+                if (
+                    arg is not None
+                    and record.matches_value(text(arg))
+                    and not _passes_any(call, record.unless_passed)
+                ):
                     self._add(record, sev, arg, fixes.FixSite(call=call, argument=arg))
 
     def _report(self, path: str, node: Node, binding: Binding | None, name: Node | None) -> None:
@@ -1492,13 +1499,33 @@ def _wraps_own_call(template: str, leaf: str) -> bool:
     )
 
 
+@cache
+def _wraps_own_arguments(template: str, leaf: str) -> bool:
+    """Whether a template is a call of ``leaf`` with an argument wrapped in a call of its own
+    (``np.unique(np.ravel({0}){rest})``): the call it writes still passes what is flagged."""
+    code = PLACEHOLDER.sub(lambda m: "\0" if m.group("token") == "rest" else "_", template)
+    try:
+        tree = ast.parse(fill_rest(code, "\0", []), mode="eval").body
+    except SyntaxError:
+        return False
+    return (
+        isinstance(tree, ast.Call)
+        and (getattr(tree.func, "attr", None) or getattr(tree.func, "id", None)) == leaf
+        and any(isinstance(a, ast.Call) for a in tree.args)
+    )
+
+
 def _written_by_own_fix(record: ApiChange, call: Node) -> bool:
     """Whether ``call`` stands in code its record's template fix writes, the call kept inside
-    (``is_object_dtype(s) or is_string_dtype(s)``): the fix was made, and flagging the call again
-    would make the fix again around it. Only for a template naming the record's own callable."""
+    (``is_object_dtype(s) or is_string_dtype(s)``), or is that code (``np.unique(np.ravel(a),
+    return_inverse=True)``): the fix was made, and flagging the call again would make the fix
+    again around it. Only for a template naming the record's own callable."""
     fix = record.fix
     if fix is None or fix.template is None or fix.target is not Target.CALL:
         return False
+    leaf = record.path.rsplit(".", 1)[-1]
+    if _wraps_own_arguments(fix.template, leaf):
+        return _own_fix_pattern(fix.template).fullmatch(_joined_chains(text(call))) is not None
     if not _wraps_own_call(fix.template, record.path.rsplit(".", 1)[-1]):
         return False
     pattern = _own_fix_pattern(fix.template)
@@ -1517,6 +1544,19 @@ def _joined_chains(code: str) -> str:
     dotted name split across lines (``pd``, a backslash, ``.api.types`` on the next line) reads
     as it does on one line."""
     return re.sub(r"\s*\.\s*", ".", re.sub(r"\\\r?\n", " ", code))
+
+
+def _passes_any(call: Node, keywords: tuple[str, ...]) -> bool:
+    """Whether the call passes one of ``keywords`` with a value other than ``None``."""
+    if not keywords:
+        return False
+    args = call.child_by_field_name("arguments")
+    return args is not None and any(
+        a.type == "keyword_argument"
+        and text(a.child_by_field_name("name")) in keywords
+        and text(a.child_by_field_name("value")) != "None"
+        for a in args.named_children
+    )
 
 
 def _positional_count(call: Node) -> int:

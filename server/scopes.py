@@ -60,10 +60,17 @@ class Star:
 class Scopes:
     """Every scope of a file and what each binds."""
 
-    def __init__(self, module: Scope, stars: list[Star], by_name: dict[str, list[Scope]]) -> None:
+    def __init__(
+        self,
+        module: Scope,
+        stars: list[Star],
+        by_name: dict[str, list[Scope]],
+        every: list[Scope] | None = None,
+    ) -> None:
         self.module = module
         self.stars = stars
         self._by_name = by_name  # name -> the scopes that bind it
+        self._every = every or [module]  # the module's scope and every scope inside it
 
     @classmethod
     def of(cls, source: bytes, tree: ast.Module) -> Scopes:
@@ -74,7 +81,7 @@ class Scopes:
         for scope in walker.all:
             for name in scope.names:
                 by_name.setdefault(name, []).append(scope)
-        return cls(walker.all[0], walker.stars, by_name)
+        return cls(walker.all[0], walker.stars, by_name, walker.all)
 
     def conflict(self, name: str, targets: Collection[str], uses: Iterable[int]) -> str | None:
         """Why a new module-level binding of ``name`` to one of ``targets`` (dotted paths) would
@@ -97,6 +104,16 @@ class Scopes:
             if any(self._sees(scope, use) for use in uses):
                 return f"`{name}` is bound on line {other.line}, where the fix would use it"
         return None
+
+    def binds_here(self, name: str, offset: int) -> bool:
+        """Whether an assignment to ``name`` at byte ``offset`` would rebind the name read
+        there: at module level, or in a function that binds ``name`` itself (a parameter, an
+        assignment, ``nonlocal``). In a class body, or a function that reads a global or an
+        enclosing function's name, the assignment would bind a new one."""
+        scope = min((s for s in self._every if s.contains(offset)), key=lambda s: s.end - s.start)
+        if scope.kind is ScopeKind.MODULE:
+            return True
+        return scope.kind is ScopeKind.FUNCTION and name in scope.names
 
     @staticmethod
     def _sees(scope: Scope, use: int) -> bool:

@@ -75,6 +75,16 @@ def reasons(detector: Detector, code: str) -> list[str | None]:
             "import pandas as pd\nif ok:\n\tv = pd.to_numeric(s, errors='ignore')",
             f"import pandas as pd\nif ok:\n\ttry:\n\t\tv = pd.to_numeric(s)\n\t{CATCH}\n\t\tv = s",
         ),
+        # errors passed by position (its record's position), as the last positional argument
+        (
+            "import pandas as pd\nx = pd.to_numeric(s, 'ignore')\ny = pd.to_timedelta(t, 's', 'ignore', )\n",
+            f"import pandas as pd\ntry:\n    x = pd.to_numeric(s)\n{CATCH}\n    x = s\n"
+            f"try:\n    y = pd.to_timedelta(t, 's', )\n{CATCH}\n    y = t\n",
+        ),
+        (
+            "import pandas as pd\nx = pd.to_datetime(s, 'ignore', dayfirst=True)\n",
+            f"import pandas as pd\ntry:\n    x = pd.to_datetime(s, dayfirst=True)\n{CATCH}\n    x = s\n",
+        ),
         # subok passed: asanyarray (asarray has no subok); not passed: asarray as before
         (
             "import numpy as np\nb = np.array(q, copy=False, subok=True)\n",
@@ -193,6 +203,11 @@ def test_the_statement_fix_is_unsafe(detector):
         ("import pandas as pd\na, b = pd.to_numeric(s, errors='ignore')\n", "more than one"),
         ("import pandas as pd\na = b = pd.to_numeric(s, errors='ignore')\n", "more than one"),
         ("import pandas as pd\na: int = pd.to_numeric(s, errors='ignore')\n", "annotation"),
+        # dropping a positional errors would move the argument after it to its place
+        (
+            "import pandas as pd\nx = pd.to_numeric(s, 'ignore', 'float')\n",
+            "`errors` is passed by position before other positional arguments",
+        ),
         # subok given a value the variant does not map
         ("import numpy as np\nb = np.array(q, copy=False, subok=flag)\n", "no mapping for"),
     ],

@@ -294,7 +294,10 @@ BASE = {
         ({"kind": "template", "template": "f({bad})"}, "not a placeholder"),
         ({"kind": "template", "template": "f(({0})", "args": ["a"]}, "not a Python expression"),
         ({"kind": "template", "template": "f({rest}=1)", "args": ["a"]}, "not a Python"),
-        ({"kind": "template", "template": "-x", "target": "keyword"}, "call or reference"),
+        (
+            {"kind": "template", "template": "-x", "target": "keyword"},
+            "call, reference or statement",
+        ),
         (
             {"kind": "template", "template": "{0}", "args": ["a"], "target": "reference"},
             "has no arguments",

@@ -4,7 +4,7 @@ a free alias; and the removal of an import item or a list item."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from tree_sitter import Node
 
@@ -20,9 +20,15 @@ def split_path(path: str) -> tuple[str, str]:
     return owner, leaf
 
 
-def spell(
-    path: str, analysis: Analysis, use: int, from_module: str | None = None
-) -> tuple[str, tuple[Edit, ...]]:
+class Spelling(NamedTuple):
+    """How a fix writes a path, the import it adds for it, and the module that import loads."""
+
+    text: str
+    imports: tuple[Edit, ...] = ()
+    loads: str | None = None  # ``sklearn.metrics`` for ``from sklearn.metrics import x``
+
+
+def spell(path: str, analysis: Analysis, use: int, from_module: str | None = None) -> Spelling:
     """How to write ``path`` at byte ``use``, and the import to add if none reaches it.
 
     With ``from_module`` (the module the replaced name was imported from, ``from
@@ -33,17 +39,17 @@ def spell(
         if (path == target or path.startswith(target + ".")) and facts.conflict(
             name, {target}, [use]
         ) is None:
-            return name + path[len(target) :], ()
+            return Spelling(name + path[len(target) :])
     owner, leaf = split_path(path)
     if (
         from_module is not None
         and owner == from_module
         and facts.conflict(leaf, {path}, [use]) is None
     ):
-        return leaf, (import_edit(analysis, f"from {owner} import {leaf}"),)
+        return Spelling(leaf, (import_edit(analysis, f"from {owner} import {leaf}"),), owner)
     top = path.split(".")[0]
     facts.require_free(top, top, [use])
-    return path, (import_edit(analysis, f"import {top}"),)
+    return Spelling(path, (import_edit(analysis, f"import {top}"),), top)
 
 
 def submodule_import(module: str | None, analysis: Analysis, use: int) -> tuple[Edit, ...]:

@@ -37,3 +37,31 @@ class NoFix(Exception):
     def __init__(self, reason: str | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+def tested_by(reference: Node) -> Node | None:
+    """The ``isinstance(obj, ...)`` call whose class, or one of whose tuple of classes, is
+    ``reference``; None elsewhere."""
+    parent = reference.parent
+    if parent is not None and parent.type == "tuple":
+        parent = parent.parent
+    if parent is None or parent.type != "argument_list":
+        return None
+    args = [a for a in parent.named_children if a.type != "comment"]
+    call = parent.parent
+    if (
+        len(args) != 2
+        or call is None
+        or call.type != "call"
+        or call.child_by_field_name("function").type != "identifier"
+        or call.child_by_field_name("function").text != b"isinstance"
+    ):
+        return None
+    classes = args[1]
+    if classes.id == reference.id or (
+        classes.type == "tuple"
+        and reference.parent is not None
+        and reference.parent.id == classes.id
+    ):
+        return call
+    return None

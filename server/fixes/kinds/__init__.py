@@ -23,7 +23,7 @@ from recode.server.fixes.kinds import (
     template,
     value,
 )
-from recode.server.fixes.site import FixSite, NoFix
+from recode.server.fixes.site import FixSite, NoFix, tested_by
 from recode.server.parsing import text
 
 if TYPE_CHECKING:
@@ -44,9 +44,13 @@ EDITS: dict[FixKind, Edits] = {
 
 def fix_for(record: ApiChange, site: FixSite | None) -> Fix | None:
     """The record's fix for the site: its ``through_class`` fix where the site reaches the
-    method through its class (``np.ndarray.ptp``), and it has one; its ``when_passed`` fix
-    for the first of those keywords that the call passes; else its fix."""
+    method through its class (``np.ndarray.ptp``), and it has one; its ``instance_test`` fix
+    where the site is the class ``isinstance`` tests; its ``when_passed`` fix for the first
+    of those keywords that the call passes; else its fix."""
     fix = record.fix
+    if fix is not None and fix.instance_test is not None and site is not None:
+        if site.call is None and site.reference is not None and tested_by(site.reference):
+            return fix.instance_test
     if fix is not None and fix.through_class is not None and site is not None:
         if site.through_import:
             return fix.through_class

@@ -54,7 +54,7 @@ def _rename_reference(finding: Finding, analysis: Analysis, site: FixSite) -> tu
         ):
             spelled = binding.name + new[len(binding.target) :]
             return (Edit(ref.start_byte, ref.end_byte, spelled), *needs)
-        spelled, imports = spell(new, analysis, ref.start_byte)
+        spelled, imports, _ = spell(new, analysis, ref.start_byte)
         return (Edit(ref.start_byte, ref.end_byte, spelled), *imports, *needs)
     # a bare name: the import that bound it must change with it
     if binding is None:

@@ -41,13 +41,21 @@ if TYPE_CHECKING:
 
 
 def edits(finding: Finding, analysis: Analysis, site: FixSite) -> tuple[Edit, ...] | None:
-    if site.keyword is None:
-        if site.argument is not None:
-            raise NoFix(f"`{finding.record.parameter}` is passed by position; pass it by name")
+    passed = site.keyword or site.argument
+    if passed is None:
         return None
+    if site.argument is not None and any(
+        a.type not in ("keyword_argument", "dictionary_splat", "comment")
+        for a in _after(site.argument)
+    ):
+        # dropping it would move the arguments after it to its place
+        raise NoFix(
+            f"`{finding.record.parameter}` is passed by position before other positional "
+            "arguments; pass them by name"
+        )
     fix = finding.fix
-    call = site.keyword.parent.parent  # keyword_argument < argument_list < call
-    dropped = drop_item(site.keyword)
+    call = passed.parent.parent  # keyword_argument or argument < argument_list < call
+    dropped = drop_item(passed)
     values, _ = _call_arguments(fix, call)
     whole = _whole_statement(call)
     if whole is None:
@@ -135,6 +143,12 @@ def _utf8(data: bytes) -> str:
         return data.decode("utf-8")
     except UnicodeDecodeError:
         raise NoFix("the statement's line is not valid UTF-8") from None
+
+
+def _after(argument: Node) -> list[Node]:
+    """The arguments that follow ``argument`` in its call."""
+    siblings = argument.parent.named_children
+    return siblings[next(i for i, a in enumerate(siblings) if a.id == argument.id) + 1 :]
 
 
 def _without(source: bytes, node: Node, dropped: Edit, step: str) -> str:

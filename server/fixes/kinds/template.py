@@ -26,7 +26,7 @@ from recode.server.fixes.imports import (
     submodule_import,
 )
 from recode.server.fixes.python_ast import PARSE_LOCK
-from recode.server.fixes.site import FixSite, NoFix
+from recode.server.fixes.site import FixSite, NoFix, tested_by
 from recode.server.parsing import text
 
 if TYPE_CHECKING:
@@ -35,7 +35,17 @@ if TYPE_CHECKING:
 
 def edits(finding: Finding, analysis: Analysis, site: FixSite) -> tuple[Edit, ...] | None:
     fix = finding.fix
-    if (site.call if fix.target is Target.CALL else site.reference) is not None:
+    record_fix = finding.record.fix
+    if record_fix is not None and fix is record_fix.instance_test:
+        binding = site.binding
+        if binding is not None and binding.kind == "from" and site.reference.type == "identifier":
+            try:  # as for a call below: every use and the import, where they can be made
+                whole = FixSite(import_stmt=binding.stmt, import_name=binding.name_node)
+                return _template_import(finding, analysis, whole)
+            except NoFix:
+                pass
+        return _instance_test(fix, analysis, site)
+    if (site.reference if fix.target is Target.REFERENCE else site.call) is not None:
         binding, record = site.binding, finding.record
         if (
             binding is not None
@@ -80,6 +90,10 @@ _LOOSE_PARENTS = frozenset(
         "expression_list",
         "default_parameter",
         "typed_default_parameter",
+        "if_statement",  # the condition, the one expression the statement holds
+        "elif_clause",
+        "while_statement",
+        "assert_statement",
     }
 )
 
@@ -87,8 +101,10 @@ _LOOSE_PARENTS = frozenset(
 _PRIMARY = (ast.Name, ast.Attribute, ast.Call, ast.Subscript, ast.List, ast.Dict, ast.Set)
 
 
-def _template(finding: Finding, analysis: Analysis, site: FixSite) -> tuple[Edit, ...]:
-    fix = finding.fix
+def _template(
+    finding: Finding, analysis: Analysis, site: FixSite, fix: Fix | None = None
+) -> tuple[Edit, ...]:
+    fix = fix or finding.fix
     if fix.target is Target.REFERENCE:
         node = site.reference
         if node is None:
@@ -98,8 +114,61 @@ def _template(finding: Finding, analysis: Analysis, site: FixSite) -> tuple[Edit
     else:
         node = site.call
         values, positional = _call_arguments(fix, node)
+    if fix.target is Target.STATEMENT:
+        _check_statement(node, analysis)
+    rendered, extra = _render(fix, analysis, site, node, values, positional)
+    if fix.target is Target.STATEMENT:
+        return (Edit(node.start_byte, node.end_byte, rendered), *extra)
+    return (Edit(node.start_byte, node.end_byte, _in_place(rendered, node)), *extra)
+
+
+def _check_statement(call: Node, analysis: Analysis) -> None:
+    """That a statement template may stand for the call: the call is a statement of its own
+    and its object a name the scope binds, or attributes of one (what ``{self} = ...``
+    assigns to rebinds what the call read), else :class:`NoFix`."""
+    stmt = call.parent
+    if stmt is None or stmt.type != "expression_statement" or stmt.named_child_count != 1:
+        raise NoFix("the call is not a statement of its own: its value is used")
+    func = call.child_by_field_name("function")
+    obj = func.child_by_field_name("object") if func.type == "attribute" else None
+    chain = obj
+    while chain is not None and chain.type == "attribute":
+        chain = chain.child_by_field_name("object")
+    if chain is None or chain.type != "identifier":
+        raise NoFix("the rewrite assigns to the object, which must be a name or its attribute")
+    scopes = analysis.facts.scopes
+    if obj.type == "identifier" and (
+        scopes is None or not scopes.binds_here(text(obj), call.start_byte)
+    ):
+        raise NoFix(
+            f"`{text(obj)}` is not bound in the function (or class body) that calls it: "
+            "assigning it there would make a new name"
+        )
+
+
+def _literal_keys(subscript: Node) -> bool:
+    """Whether every key of a subscript is a number or a plain string literal."""
+    keys = subscript.children_by_field_name("subscript")
+    return bool(keys) and all(
+        k.type in ("integer", "string")
+        or k.type == "unary_operator"
+        and k.named_children[0].type == "integer"
+        for k in keys
+    )
+
+
+def _render(
+    fix: Fix,
+    analysis: Analysis,
+    site: FixSite,
+    node: Node,
+    values: dict[str, Node],
+    positional: dict[str, bool],
+) -> tuple[str, list[Edit]]:
+    """The template's code for ``node`` with these arguments, and the imports it needs."""
     used: set[str] = set()
     extra: list[Edit] = []
+    loaded: set[str] = set()  # the modules the imports in ``extra`` load
     rest_at: list[int] = []
     tight = _operands(fix.template)
     from_module = _imported_from(
@@ -126,8 +195,10 @@ def _template(finding: Finding, analysis: Analysis, site: FixSite) -> tuple[Edit
             rest_at.append(m.start())
             return "\0"  # filled in once every other placeholder has taken its argument
         if token.startswith("mod:"):
-            spelled, imports = spell(token[4:], analysis, node.start_byte, from_module)
+            spelled, imports, loads = spell(token[4:], analysis, node.start_byte, from_module)
             extra.extend(imports)
+            if loads is not None:
+                loaded.add(loads)
             return spelled
         name = token[3:] if token.startswith("kw:") else fix.args[int(token)]
         if name not in values:
@@ -141,26 +212,75 @@ def _template(finding: Finding, analysis: Analysis, site: FixSite) -> tuple[Edit
         return value
 
     rendered = PLACEHOLDER.sub(fill, fix.template)
-    if fix.module and not any(
-        e.text.lstrip().startswith((f"from {fix.module} import", f"import {fix.module}\n"))
-        for e in extra
-    ):  # a submodule the parent package's import does not load (scrapy.utils.request)
+    if fix.module and not any(m == fix.module or m.startswith(fix.module + ".") for m in loaded):
+        # a submodule the parent package's import does not load (scrapy.utils.request)
         extra.extend(submodule_import(fix.module, analysis, node.start_byte))
     if rest_at:
         rendered = _fill_rest(rendered, values, positional, used)
     elif used != set(values):
         dropped = ", ".join(f"`{k}`" for k in sorted(set(values) - used))
         raise NoFix(f"the replacement would drop the argument {dropped}")
+    return rendered, extra
+
+
+def _in_place(rendered: str, node: Node, condition: bool = False) -> str:
+    """``rendered`` as it can stand where ``node`` stood: an operator expression (``-np.inf``)
+    parenthesised unless any expression fits there; an instance test (a ``condition``, whose
+    own output is not looked for again) also as an operand of ``or``, or ``and`` in ``and``."""
     try:
         with PARSE_LOCK:  # see python_tree
             tree = ast.parse("(" + rendered + ")", mode="eval")
     except SyntaxError:
         raise NoFix("the rewrite would pass an argument twice") from None
+    if condition and isinstance(tree.body, ast.BoolOp) and _binds_in(tree.body, node.parent):
+        return rendered  # ``a or b`` or ``a and b`` as an operand of ``or``
     if not isinstance(tree.body, _PRIMARY) and (
         node.parent is None or node.parent.type not in _LOOSE_PARENTS
     ):
-        rendered = f"({rendered})"
-    return (Edit(node.start_byte, node.end_byte, rendered), *extra)
+        return f"({rendered})"
+    return rendered
+
+
+def _binds_in(code: ast.BoolOp, parent: Node | None) -> bool:
+    """Whether ``code`` may stand without parentheses as an operand of ``parent``, a boolean
+    operator: one of the same kind, or ``or`` around ``and``."""
+    if parent is None or parent.type != "boolean_operator":
+        return False
+    operator = text(parent.child_by_field_name("operator"))
+    return operator == "or" or isinstance(code.op, ast.And)
+
+
+def _instance_test(fix: Fix, analysis: Analysis, site: FixSite) -> tuple[Edit, ...]:
+    """``isinstance(obj, Old)`` -> the fix's test of ``obj``; ``isinstance(obj, (Old, B))`` ->
+    ``isinstance(obj, B) or`` the test (the other classes kept, in their order). The test reads
+    the object more than once: only a name, or a chain of attributes of one and subscripts by
+    literal keys (``mi.levels[0]``), is taken."""
+    call = tested_by(site.reference)
+    if call is None:
+        raise NoFix
+    args = [a for a in call.child_by_field_name("arguments").named_children if a.type != "comment"]
+    obj, classes = args
+    chain = obj
+    while chain.type == "attribute" or chain.type == "subscript" and _literal_keys(chain):
+        chain = chain.child_by_field_name("object" if chain.type == "attribute" else "value")
+    if chain.type != "identifier":
+        raise NoFix(
+            f"`{text(obj)}` would be evaluated more than once by the test that replaces "
+            "`isinstance`; bind it to a name first"
+        )
+    test, extra = _render(fix, analysis, site, call, {fix.args[0]: obj}, {fix.args[0]: True})
+    if classes.type == "tuple":
+        others = [
+            c for c in classes.named_children if c.type != "comment" and c.id != site.reference.id
+        ]
+        if others:
+            kept = text(others[0]) if len(others) == 1 else f"({', '.join(map(text, others))})"
+            with PARSE_LOCK:
+                loose = isinstance(
+                    ast.parse(f"({test})", mode="eval").body, (*_PRIMARY, ast.BoolOp, ast.Compare)
+                )
+            test = f"isinstance({text(obj)}, {kept}) or {test if loose else f'({test})'}"
+    return (Edit(call.start_byte, call.end_byte, _in_place(test, call, condition=True)), *extra)
 
 
 def _template_import(finding: Finding, analysis: Analysis, site: FixSite) -> tuple[Edit, ...]:
@@ -178,10 +298,21 @@ def _template_import(finding: Finding, analysis: Analysis, site: FixSite) -> tup
             f"`{binding.name}` is named in a string (`__all__`?): other modules may import it "
             "from here, so its import stays"
         )
-    call_target = finding.fix.target is Target.CALL
+    test = finding.record.fix.instance_test
+    main = finding.record.fix if finding.fix is test else finding.fix  # the fix of calls
+    call_target = main.target is not Target.REFERENCE
     edits: set[Edit] = set()
     for ref in binding.references:
         call = ref.parent
+        if test is not None and tested_by(ref) is not None:
+            if not test.safe and finding.fix.safe:
+                raise NoFix(
+                    f"`{binding.name}` is tested with `isinstance` (line "
+                    f"{ref.start_point[0] + 1}), whose fix is unsafe ({test.unsafe_because}): "
+                    "with unsafe fixes each use is rewritten, then the import goes"
+                )
+            edits.update(_instance_test(test, analysis, FixSite(reference=ref, binding=binding)))
+            continue
         if call_target and (
             call is None
             or call.type != "call"
@@ -193,7 +324,7 @@ def _template_import(finding: Finding, analysis: Analysis, site: FixSite) -> tup
                 "which the fix cannot rewrite, so its import stays"
             )
         use = FixSite(reference=ref, binding=binding, name=ref, call=call if call_target else None)
-        edits.update(_template(finding, analysis, use))
+        edits.update(_template(finding, analysis, use, main))
     item = name.parent if name.parent.type == "aliased_import" else name
     module = text(stmt.child_by_field_name("module_name"))
     added = next((e for e in sorted(edits) if _adds_from(e, module)), None)
@@ -227,10 +358,12 @@ def _operands(template: str) -> frozenset[int]:
         names[f"_recode_{len(names)}"] = m.start()
         return f"_recode_{len(names) - 1}"
 
+    code = fill_rest(PLACEHOLDER.sub(name, template), "\0", [])
     with PARSE_LOCK:  # see python_tree
-        tree = ast.parse(
-            "(" + fill_rest(PLACEHOLDER.sub(name, template), "\0", []) + ")", mode="eval"
-        )
+        try:
+            tree: ast.AST = ast.parse("(" + code + ")", mode="eval")
+        except SyntaxError:  # a statement template (``{self} = {self}.drop({rest})``)
+            tree = ast.parse(code)
     tight: set[int] = set()
     for parent in ast.walk(tree):
         for child in ast.iter_child_nodes(parent):
