@@ -7,7 +7,8 @@ interpreter given by ``--python``) and probed in a subprocess by import and intr
 
 - a removed name resolves before V and not at V (``getattr``, so names a module
   ``__getattr__`` expires, by AttributeError or ImportError, count as gone; a submodule is tried
-  by import; a name kept as a stub whose body only raises counts as gone);
+  by import; a name kept as a stub whose body only raises, after assignments that call nothing,
+  or only returns the call of such a stub it imports, counts as gone);
 - a deprecated name warns (``DeprecationWarning``, ``FutureWarning`` or a subclass) at
   ``deprecated_in``, on access or, where access alone does not warn, on a call without arguments;
   where a call needs arguments, or fails before it could warn, the check says "cannot check:
