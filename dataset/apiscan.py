@@ -29,6 +29,14 @@ Noise rules (what is not reported, and why):
 * in a module without ``__all__``, a callable that is the package's own top-level object of the
   same name (``numpy.lib.user_array.add`` is ``numpy.add``, a ufunc with no ``__module__``): an
   import, reported at the top level only;
+* in a module without ``__all__`` (not the package's top level), an object with no
+  ``__module__`` (an instance, a constant, a ufunc) that the module's source binds only by
+  ``from M import NAME`` from a public module ``M`` is an import as a class would be
+  (``scrapy.extensions.httpcache.responsetypes``, ``sklearn.calibration.xlogy``), reported
+  where it is defined; imported from a private module, this is its public path and it counts.
+  Names the source binds only inside a top-level ``for`` statement are the loop's leftovers
+  (``scrapy.utils.ossignal.signame``), and a type variable (``T = TypeVar("T")``) is a
+  generic's parameter for annotations: neither is reported;
 * a module bound under another module's name (``np`` inside a module, ``os``, ``mcoll`` for
   ``matplotlib.collections`` inside ``matplotlib.axes``): not a name of that module; a module of
   the package at another path of its top level (``numpy.emath``) is walked there too;
@@ -44,7 +52,10 @@ Noise rules (what is not reported, and why):
   that defines it (``numpy.generic.ptp``, not each scalar type);
 * a method that left a base class but that every public subclass of it in the new release still
   has moved down (``spmatrix.sum``, ``BaseDecisionTree.fit``): instances still have it, not
-  reported (``ndarray.ptp`` is: ``matrix`` has one, ``memmap`` does not); an
+  reported (``ndarray.ptp`` is: ``matrix`` has one, ``memmap`` does not); so is one that every
+  subclass of it in the package has, private ones included, where there is one: the objects a
+  factory returns (``DistanceMetric.get_metric(...)``, instances of the private
+  ``DistanceMetric64`` since scikit-learn 1.3) still have it; an
   attribute or property gone from the class may now be set by instances (``coef_``): not
   reported;
 * under a removed module or class, only the module or class is reported, not each name in it;
@@ -95,7 +106,7 @@ _NOISE_PARTS = frozenset(
 )
 
 _WALK = r"""
-import collections, importlib, inspect, json, pkgutil, sys, types, warnings
+import ast, collections, importlib, inspect, json, pkgutil, sys, types, typing, warnings
 
 WARNS = (DeprecationWarning, PendingDeprecationWarning, FutureWarning)
 NOISE = set(REQ["noise"])
@@ -180,6 +191,88 @@ def members(cls):
         out[name] = entry
     return out
 
+BOUND = {}
+
+def bindings(mod):
+    # name -> how the module's own top-level code binds it: "import" (from a module whose
+    # path is public), "loop" (inside a top-level for statement), "other"; {} without source
+    if mod.__name__ in BOUND:
+        return BOUND[mod.__name__]
+    out = BOUND[mod.__name__] = {}
+    try:
+        tree = ast.parse(inspect.getsource(mod))
+    except Exception:
+        return out
+    package = mod.__name__ if hasattr(mod, "__path__") else mod.__name__.rpartition(".")[0]
+
+    def note(name, how):
+        out.setdefault(name, set()).add(how)
+
+    def visit(stmts, loop):
+        for s in stmts:
+            if isinstance(s, ast.ImportFrom):
+                source = s.module or ""
+                if s.level:
+                    base = package.rsplit(".", s.level - 1)[0] if s.level > 1 else package
+                    source = base + ("." + source if source else "")
+                private = any(p.startswith("_") for p in source.split("."))
+                for a in s.names:
+                    if a.name != "*":
+                        note(a.asname or a.name,
+                             "loop" if loop else "other" if private else "import")
+            elif isinstance(s, (ast.For, ast.AsyncFor)):
+                for n in ast.walk(s.target):
+                    if isinstance(n, ast.Name):
+                        note(n.id, "loop")
+                visit(s.body, True)
+                visit(s.orelse, True)
+            elif isinstance(s, (ast.If, ast.Try, ast.While, ast.With)) or \
+                    type(s).__name__ == "TryStar":
+                for item in getattr(s, "items", []):
+                    for n in ast.walk(item):
+                        if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store):
+                            note(n.id, "loop" if loop else "other")
+                visit(getattr(s, "body", []), loop)
+                visit(getattr(s, "orelse", []), loop)
+                for h in getattr(s, "handlers", []):
+                    visit(h.body, loop)
+                visit(getattr(s, "finalbody", []), loop)
+            elif isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                note(s.name, "loop" if loop else "other")
+            elif isinstance(s, ast.Import):
+                for a in s.names:
+                    note(a.asname or a.name.split(".")[0], "other")
+            else:
+                for n in ast.walk(s):
+                    if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store):
+                        note(n.id, "loop" if loop else "other")
+
+    visit(tree.body, False)
+    return out
+
+TYPEVARS = tuple(getattr(typing, n) for n in ("TypeVar", "ParamSpec", "TypeVarTuple")
+                 if isinstance(getattr(typing, n, None), type))
+
+NAMES = {}
+
+def subclass_members(cls):
+    # the public members every subclass of cls in the package has (any path, private
+    # ones too: a factory may return them), or None where it has none
+    seen, todo, common = set(), list(type.__subclasses__(cls)), None
+    while todo:
+        k = todo.pop()
+        if k in seen or not ours(getattr(k, "__module__", None)):
+            continue
+        seen.add(k)
+        todo.extend(type.__subclasses__(k))
+        if k not in NAMES:
+            try:
+                NAMES[k] = frozenset(n for n in dir(k) if public(n))
+            except Exception:
+                NAMES[k] = frozenset()
+        common = NAMES[k] if common is None else common & NAMES[k]
+    return sorted(common) if common is not None else None
+
 paths, objects, failed = {}, {}, {}
 walked = collections.Counter()
 queue = collections.deque()
@@ -254,6 +347,12 @@ while queue:
         if owner is None and not (top or explicit) and callable(obj) \
                 and vars(sys.modules[mpath.split(".")[0]]).get(name, lender) is obj:
             continue  # the package's own top-level callable imported here (a ufunc: no owner)
+        if owner is None and not (top or explicit):
+            if isinstance(obj, TYPEVARS):
+                continue  # a type variable: a generic's parameter, for annotations
+            how = bindings(mod).get(name)
+            if how == {"import"} or how == {"loop"}:
+                continue  # an instance or a constant imported here, or a loop's leftover
         foreign = owner is not None and not ours(owner)
         if foreign and not (top or name in explicit):
             continue  # an implementation import of another package's name
@@ -281,6 +380,9 @@ while queue:
                 entry["members"] = members(obj)
                 entry["bases"] = [str(k.__module__) + ":" + k.__qualname__
                                   for k in obj.__mro__[1:] if ours(k.__module__)]
+                below = subclass_members(obj)
+                if below is not None:
+                    entry["below"] = below
         objects[oid] = entry
 
 print("@@WALK@@" + json.dumps({"paths": paths, "objects": objects, "failed": failed,
@@ -464,9 +566,13 @@ def compare(old: Snapshot, new: Snapshot, resolve: Resolver | None = None) -> li
     for (where, name), classes in by_member.items():
         home = canonical.get(where)
         path = f"{home if home in classes else classes[0]}.{name}"
-        subclasses = below.get(new.paths[path.rpartition(".")[0]]["id"], [])
-        if not subclasses or not all(name in members for members in subclasses):
-            methods.append(path)
+        cls = new.paths[path.rpartition(".")[0]]["id"]
+        subclasses = below.get(cls, [])
+        if subclasses and all(name in members for members in subclasses):
+            continue
+        if name in new.objects.get(cls, {}).get("below", ()):
+            continue  # every subclass has it, public or not: what the factory returns
+        methods.append(path)
     answers = resolve(named + methods) if resolve else {}
 
     def really_gone(path: str) -> tuple[bool, str]:

@@ -7,7 +7,8 @@ interpreter given by ``--python``) and probed in a subprocess by import and intr
 
 - a removed name resolves before V and not at V (``getattr``, so names a module
   ``__getattr__`` expires, by AttributeError or ImportError, count as gone; a submodule is tried
-  by import; a name kept as a stub whose body only raises counts as gone);
+  by import; a name kept as a stub whose body only raises, after assignments that call nothing,
+  or only returns the call of such a stub it imports, counts as gone);
 - a deprecated name warns (``DeprecationWarning``, ``FutureWarning`` or a subclass) at
   ``deprecated_in``, on access or, where access alone does not warn, on a call without arguments;
   where a call needs arguments, or fails before it could warn, the check says "cannot check:
@@ -240,9 +241,11 @@ def resolve(path):
             return None, error, got, broken
     return obj, None, got, False
 
-def stub(obj):
+def stub(obj, follow=True):
     """The raise statement, where a callable's body (or a class's __init__/__new__) does
-    nothing but raise: a name kept only to say it was removed."""
+    nothing but raise: a name kept only to say it was removed. Assignments that call nothing
+    may come before the raise (torch.qr builds its message); a body that only imports a
+    function and returns its call is the stub that function is (torch.Tensor.qr)."""
     import ast, textwrap
     if inspect.isclass(obj):
         obj = vars(obj).get("__init__") or vars(obj).get("__new__")
@@ -255,8 +258,24 @@ def stub(obj):
     body = tree.body[0].body if tree.body and hasattr(tree.body[0], "body") else []
     if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
         body = body[1:]
-    if len(body) == 1 and isinstance(body[0], ast.Raise):
-        return ast.unparse(body[0])[:200]
+    if not body:
+        return None
+    *lead, last = body
+    if isinstance(last, ast.Raise) and all(
+            isinstance(s, (ast.Assign, ast.AnnAssign))
+            and not any(isinstance(n, ast.Call) for n in ast.walk(s)) for s in lead):
+        return ast.unparse(last)[:200]
+    call = last.value if isinstance(last, ast.Return) else None
+    if follow and isinstance(call, ast.Call) and isinstance(call.func, ast.Name) \
+            and lead and all(isinstance(s, ast.ImportFrom) and s.level == 0 for s in lead):
+        for s in lead:
+            for alias in s.names:
+                if (alias.asname or alias.name) == call.func.id:
+                    try:
+                        target = getattr(importlib.import_module(s.module), alias.name)
+                    except Exception:
+                        return None
+                    return stub(target, follow=False)
     return None
 
 def params(obj):

@@ -105,6 +105,35 @@ V1 = {
         def internal():
             return 1
     """,
+    "signals.py": """
+        from typing import TypeVar
+
+        from demo.constants import LIMITS  # an instance imported: reported at its home
+        from demo._tables import TABLE  # from a private module: this is its public path
+
+        names = {}
+        for signame in ("SIGINT", "SIGTERM"):  # like scrapy.utils.ossignal
+            signum = len(signame)
+            names[signum] = signame
+        T = TypeVar("T")
+    """,
+    "constants.py": "LIMITS = {'a': 1}\n",
+    "_tables.py": "TABLE = {'a': 1}\n",
+    "metrics.py": """
+        class Metric:  # like sklearn's DistanceMetric before 1.3
+            @classmethod
+            def get_metric(cls, name):
+                return _Euclidean()
+
+            def pairwise(self, X):
+                return X
+
+            def rdist(self, X):
+                return X
+
+        class _Euclidean(Metric):
+            pass
+    """,
 }
 
 V2 = {
@@ -191,6 +220,23 @@ V2 = {
 
         plan_cache = _PlanCache()
     """,
+    "signals.py": "names = {}\n",
+    "constants.py": "LIMITS = {'a': 1}\n",
+    "_tables.py": "TABLE = {'a': 1}\n",
+    "metrics.py": """
+        class Metric:  # like sklearn's DistanceMetric since 1.3: the methods live on the
+            @classmethod  # private subclasses that get_metric returns
+            def get_metric(cls, name):
+                return _Euclidean64()
+
+        class _Metric64(Metric):
+            def pairwise(self, X):
+                return X
+
+        class _Euclidean64(_Metric64):
+            def rdist(self, X):
+                return X
+    """,
 }
 
 
@@ -258,6 +304,15 @@ def test_a_method_gone_from_a_base_class_counts_where_a_subclass_lost_it(found):
     assert _by_symbol(found)["demo.core.Base.dropped"][0] == "removed"
 
 
+def test_a_name_imported_from_a_private_module_counts_where_it_is_public(found):
+    assert _by_symbol(found)["demo.signals.TABLE"][0] == "removed"
+
+
+def test_a_method_some_subclass_lacks_is_reported(found):
+    # _Metric64, which get_metric's instances inherit from, has no rdist
+    assert _by_symbol(found)["demo.metrics.Metric.rdist"][0] == "removed"
+
+
 def test_a_warning_on_access_is_a_deprecation(found):
     kind, detail = _by_symbol(found)["demo.deprecated_alias"]
     assert kind == "deprecated" and "deprecated_alias is deprecated" in detail
@@ -280,6 +335,11 @@ def test_a_warning_on_access_is_a_deprecation(found):
         "demo.broken",  # its import fails in the new release: not known to be gone
         "demo.broken.f",
         "demo.user_array.negative",  # the package's own top-level ufunc, imported
+        "demo.signals.LIMITS",  # an instance imported from a public module: reported there
+        "demo.signals.signame",  # a loop's leftover variables
+        "demo.signals.signum",
+        "demo.signals.T",  # a type variable
+        "demo.metrics.Metric.pairwise",  # every subclass has it, private ones included
     ],
 )
 def test_noise_is_not_reported(found, symbol):

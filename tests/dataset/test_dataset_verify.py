@@ -28,6 +28,16 @@ import functools
 def stubbed(x):
     return x
 
+def built(x, some=True):
+    return x
+
+def checked(x):
+    return x
+
+class Matrix:
+    def qr(self, some=True):
+        return self
+
 class Model:
     def fit(self):
         return self
@@ -160,6 +170,19 @@ import warnings
 def stubbed(x):
     '''Removed in 2.0.'''
     raise NotImplementedError("stubbed was removed in 2.0")
+
+def built(x, some=True):  # like torch.qr in 2.14: the message is made first
+    mode = "reduced" if some else "complete"
+    raise RuntimeError(f"built was removed in 2.0; use mode={mode!r}")
+
+def checked(x):  # may return: a call before the raise can do anything
+    x = stubbed(x) if x else x
+    raise RuntimeError("not reached when x")
+
+class Matrix:
+    def qr(self, some=True):  # like torch.Tensor.qr in 2.14: returns the removed function's call
+        from fakelib import built
+        return built(self, some=some)
 
 class Model:  # warns about a default only when fitted
     def fit(self):
@@ -352,6 +375,9 @@ RECORDS = [
     record("kwargs-gone", "fakelib.swallow(legacy)", "signature", removed_in="2.0.0"),
     record("kwargs-refused-in-both", "fakelib.router(base)", "signature", removed_in="2.0.0"),
     record("stub", "fakelib.stubbed", "removed", removed_in="2.0.0"),
+    record("stub-message-first", "fakelib.built", "removed", removed_in="2.0.0"),
+    record("stub-delegate", "fakelib.Matrix.qr", "removed", removed_in="2.0.0"),
+    record("not-a-stub", "fakelib.checked", "removed", removed_in="2.0.0"),
     record("warns-when-used", "fakelib.Model", "deprecated", deprecated_in="2.0.0"),
     record("import-error", "fakelib.dataset", "removed", removed_in="2.0.0"),
     record("wrapped-keyword", "fakelib.renamed(old)", "signature", removed_in="2.0.0"),
@@ -412,6 +438,9 @@ def results(verifier):
         ("kwargs-gone", Outcome.AGREE),
         ("kwargs-refused-in-both", Outcome.UNCHECKABLE),
         ("stub", Outcome.AGREE),
+        ("stub-message-first", Outcome.AGREE),
+        ("stub-delegate", Outcome.AGREE),
+        ("not-a-stub", Outcome.DISAGREE),
         ("warns-when-used", Outcome.UNCHECKABLE),
         ("import-error", Outcome.AGREE),
         ("wrapped-keyword", Outcome.AGREE),
@@ -457,6 +486,9 @@ def test_observations_say_what_was_seen(results):
     assert stubbed.observed == (
         "a stub that only raises: raise NotImplementedError('stubbed was removed in 2.0')"
     )
+    built = "a stub that only raises: raise RuntimeError(f'built was removed in 2.0; use mode={mode!r}')"
+    assert results["stub-message-first"].checks[1].observed == built
+    assert results["stub-delegate"].checks[1].observed == built
     assert results["import-error"].checks[1].observed == (
         "does not resolve (ImportError: dataset was removed in 2.0. See the notes.)"
     )
