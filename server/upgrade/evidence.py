@@ -12,6 +12,12 @@ Evidence is taken only where the class the error names is the record's class, or
 of it by ``types.json``'s ``bases``, and the innermost frame is a file of the copy; the
 detector then takes it only where the line is still the one the traceback shows and exactly
 one attribute on it has that member's name.
+
+Some errors name no class but prove one by where they are raised (:data:`_PROOFS`): pandas 3's
+``KeyError: 0`` whose frame after the project's line is ``Series.__getitem__`` (the line's one
+subscript ``s[i]``), NumPy 2.4's array-to-scalar errors raised on the project's line itself, no
+frame after it (its one ``float(v)`` or element store ``a[k] = v``). The project's line is then
+the innermost frame of the copy's files, not the innermost frame.
 """
 
 from __future__ import annotations
