@@ -520,3 +520,78 @@ def test_the_frames_of_a_chained_traceback_are_the_last_ones():
         ("pandas/core/indexes/datetimes.py", 2237),
     ]
     assert found[0].source == "out += result[i]" and found[-1].source == "raise KeyError(key)"
+
+
+# -- a proven fix that another test refutes is taken back --------------------------------------
+
+POSITION_MODULE = "def at(values, i):\n    return values[i]\n"
+ARRAY_ERROR = "AttributeError: 'numpy.ndarray' object has no attribute 'iloc'"
+
+
+class PositionRunner(FakeRunner):
+    """pandas 3.1 as it meets the copy's ``values[i]``: test_series passes a Series with dates
+    (KeyError out of Series.__getitem__); test_array, where asked, an ndarray (it passes, and
+    fails once the line reads ``.iloc``)."""
+
+    def __init__(self, with_array: bool) -> None:
+        super().__init__()
+        self.with_array = with_array
+
+    def _pytest(self, argv: list[str], cwd: Path) -> Completed:
+        venv = Path(argv[0]).parent.parent
+        pandas3 = "pandas==3.1.1" in (venv / "pins.txt").read_text()
+        line = (cwd / "tinyproj" / "__init__.py").read_text().splitlines()[1].strip()
+        cases = [("test_series", "")]
+        if pandas3 and line == "return values[i]":
+            text = KEY_TRACEBACK.format(line=2, func="at", source=line)
+            cases[0] = ("test_series", f"<failure message='KeyError: 0'>{escape(text)}</failure>")
+        if self.with_array:
+            failure = ""
+            if ".iloc" in line:
+                text = (
+                    f"    def at(values, i):\n>       {line}\nE       {ARRAY_ERROR}\n\n"
+                    "tinyproj/__init__.py:2: AttributeError"
+                )
+                failure = f"<failure message={quoteattr(ARRAY_ERROR)}>{escape(text)}</failure>"
+            cases.append(("test_array", failure))
+        xml = next(a.split("=", 1)[1] for a in argv if a.startswith("--junitxml="))
+        body = "".join(
+            f'<testcase classname="tests.test_tiny" name="{name}">{failure}</testcase>'
+            for name, failure in cases
+        )
+        Path(xml).write_text(f"<testsuites><testsuite>{body}</testsuite></testsuites>")
+        return Completed(1 if any(f for _, f in cases) else 0, "", "")
+
+
+def test_the_positional_subscript_is_fixed_where_only_series_reach_it(env, capsys):  # noqa: F811
+    (env / "tinyproj" / "__init__.py").write_text(POSITION_MODULE)
+    argv = [str(env), "--to", "pandas==3.1.1", "--from", "pandas==2.2.3", "--quiet"]
+    assert cli.main([*argv, "--format", "json"], runner=PositionRunner(False)) == 0
+    doc = json.loads(capsys.readouterr().out)
+    [proof] = doc["from_tests"]
+    assert (proof["record"], proof["line"], proof["fixed"], proof["refused"]) == (
+        POSITIONAL,
+        2,
+        True,
+        None,
+    )
+    assert "-    return values[i]\n+    return values.iloc[i]" in doc["diff"]
+
+
+def test_a_proven_fix_that_breaks_another_test_is_taken_back(env, capsys):  # noqa: F811
+    """regression: empyrical's ``cum_returns[i]`` is a Series in one test class and an ndarray
+    in another; ``.iloc`` made the second fail, and stayed."""
+    (env / "tinyproj" / "__init__.py").write_text(POSITION_MODULE)
+    argv = [str(env), "--to", "pandas==3.1.1", "--from", "pandas==2.2.3", "--quiet"]
+    assert cli.main([*argv, "--format", "json"], runner=PositionRunner(True)) == 1
+    doc = json.loads(capsys.readouterr().out)
+    [proof] = doc["from_tests"]
+    assert proof["refused"] == (
+        "its fix made tests.test_tiny::test_array fail there (the line sees other objects too)"
+    )
+    assert not proof["fixed"] and doc["diff"] == ""
+    verdicts = {r["id"]: r["verdict"] for r in doc["results"]}
+    assert verdicts == {
+        "tests.test_tiny::test_series": "still failing",
+        "tests.test_tiny::test_array": "passing",
+    }

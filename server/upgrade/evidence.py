@@ -317,6 +317,48 @@ def by_file(proofs: list[Proof]) -> dict[str, list[Evidence]]:
     return out
 
 
+def refute(
+    proofs: list[Proof],
+    changed: list[str],
+    previous: TestRun,
+    now: TestRun,
+    copy: Path,
+    files: list[str],
+) -> list[Proof]:
+    """After a round's test run (``now``; ``previous``: the run before the round): the proofs
+    taken in the round (their file among ``changed``) that a test refutes, refused with its
+    name: the test fails now on the proof's line and did not before (it passed, or failed
+    further on). The line then sees other objects too (an array where the run proved a
+    Series), which the fix does not hold for; its file is to be migrated again without it.
+    ``files``: the copy's Python files."""
+    wrong = []
+    for proof in proofs:
+        if proof.refused is not None or proof.evidence is None or proof.path not in changed:
+            continue
+        site = (proof.path, proof.line)
+        for test, result in now.failing().items():
+            before = previous.results.get(test)
+            if _failing_line(result.text, copy, files) == site and (
+                before is None
+                or not before.outcome.bad
+                or _failing_line(before.text, copy, files) != site
+            ):
+                proof.refused = f"its fix made {test} fail there (the line sees other objects too)"
+                proof.fixed = False
+                wrong.append(proof)
+                break
+    return wrong
+
+
+def _failing_line(text: str, copy: Path, files: list[str]) -> tuple[str, int] | None:
+    """The innermost frame of the copy's ``files`` in a traceback: its file and line."""
+    for frame in reversed(frames(text)):
+        rel = project_file(frame.path, copy, files)
+        if rel is not None:
+            return rel, frame.line
+    return None
+
+
 def settle(proofs: list[Proof], round_: int, changed: list[str], copy: Path) -> None:
     """After round ``round_``: a proof taken is fixed where the round rewrote its file and the
     line the traceback showed is no longer in it."""
