@@ -564,7 +564,11 @@ class PositionRunner(FakeRunner):
 
 
 def test_the_positional_subscript_is_fixed_where_only_series_reach_it(env, capsys):  # noqa: F811
-    (env / "tinyproj" / "__init__.py").write_text(POSITION_MODULE)
+    """The same line's text elsewhere in the file (no test proves it) stays, and the proven
+    one is reported fixed (regression: empyrical's ``expected[i],`` at :496 and :591 was
+    reported not fixed: the text stood on other lines)."""
+    module = POSITION_MODULE + "\n\ndef again(values, i):\n    return values[i]\n"
+    (env / "tinyproj" / "__init__.py").write_text(module)
     argv = [str(env), "--to", "pandas==3.1.1", "--from", "pandas==2.2.3", "--quiet"]
     assert cli.main([*argv, "--format", "json"], runner=PositionRunner(False)) == 0
     doc = json.loads(capsys.readouterr().out)
@@ -576,6 +580,8 @@ def test_the_positional_subscript_is_fixed_where_only_series_reach_it(env, capsy
         None,
     )
     assert "-    return values[i]\n+    return values.iloc[i]" in doc["diff"]
+    changed = [x for x in doc["diff"].splitlines() if x[:1] in "+-" and x[:3] not in ("+++", "---")]
+    assert len(changed) == 2  # line 5 is no proven site
 
 
 def test_a_proven_fix_that_breaks_another_test_is_taken_back(env, capsys):  # noqa: F811

@@ -250,7 +250,7 @@ def _run(args: argparse.Namespace, runner: Runner, say: Callable[[str], None]) -
                     unsafe_fixes=args.unsafe_fixes,
                     evidence=evidence.by_file(proven),
                 )
-                evidence.settle(proven, n, done.changed, ws.copy)
+                evidence.settle(proven, n, done.changed, ws.copy, done.before)
                 # a refusal the next round meets again is reported once
                 told = {(p.test, p.path, p.line, p.refused) for p in proofs}
                 proofs += [p for p in proven if (p.test, p.path, p.line, p.refused) not in told]

@@ -359,12 +359,24 @@ def _failing_line(text: str, copy: Path, files: list[str]) -> tuple[str, int] | 
     return None
 
 
-def settle(proofs: list[Proof], round_: int, changed: list[str], copy: Path) -> None:
-    """After round ``round_``: a proof taken is fixed where the round rewrote its file and the
-    line the traceback showed is no longer in it."""
+def settle(
+    proofs: list[Proof], round_: int, changed: list[str], copy: Path, before: dict[str, bytes]
+) -> None:
+    """After round ``round_``: a proof taken is fixed where the round rewrote its file and
+    fewer of its lines read as the traceback showed the line than before the round
+    (``before``: the file's bytes then; the same text may stand on other lines too)."""
     for proof in proofs:
         proof.round = round_
         if proof.refused is not None or proof.evidence is None or proof.path not in changed:
             continue
-        lines = (copy / proof.path).read_text("utf-8", "replace").splitlines()
-        proof.fixed = proof.evidence.text.strip() not in {line.strip() for line in lines}
+        shown = proof.evidence.text
+        was = before.get(proof.path)
+        now = _lines_reading((copy / proof.path).read_bytes(), shown)
+        proof.fixed = now == 0 if was is None else now < _lines_reading(was, shown)
+
+
+def _lines_reading(data: bytes, shown: str) -> int:
+    """How many lines of ``data`` read ``shown`` (as a traceback shows a line: stripped)."""
+    return sum(
+        line.strip() == shown.strip() for line in data.decode("utf-8", "replace").splitlines()
+    )
