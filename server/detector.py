@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import ast
 import bisect
+import enum
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -135,26 +136,42 @@ class Finding:
         return self.record.symbol
 
 
+class Proven(enum.Enum):
+    """What a test run proved of a site, and so which node of its line is the finding."""
+
+    #: ``obj.name`` read on an object of the record's class: the one attribute with that name
+    ATTRIBUTE = "attribute"
+    #: ``obj[key]`` read on an object of the record's class: the line's one subscript, its key
+    #: a name or an integer literal (``s[i]``: the key the error gave)
+    SUBSCRIPT = "subscript"
+    #: ``float(v)``, ``int(v)``, ``complex(v)`` of an array ``v``: the line's one call
+    CONVERSION = "conversion"
+    #: ``a[k] = v``, an array ``v`` stored into one element: the line's one subscript assignment
+    ELEMENT = "element"
+
+
 @dataclass(frozen=True)
 class Evidence:
     """A site whose object's class the source does not show but a test run proved: the
     failing frame's ``line`` (1-based) of a file, as the traceback showed it (``text``), looked
-    up the member ``name`` of an object of ``record``'s class. :meth:`Detector.detect` makes
-    that one site a finding of ``record``, as if the class were evident (:func:`evidence_site`
-    says where, or why not); ``origin`` says where the evidence came from, for the report."""
+    up the member ``name`` of an object of ``record``'s class (``proven`` says how: an
+    attribute, a subscript, a conversion). :meth:`Detector.detect` makes that one site a
+    finding of ``record``, as if the class were evident (:func:`evidence_site` says where, or
+    why not); ``origin`` says where the evidence came from, for the report."""
 
     line: int
     name: str
     record: ApiChange
     text: str
     origin: str
+    proven: Proven = Proven.ATTRIBUTE
 
 
 def evidence_site(source: bytes, root: Node, evidence: Evidence) -> Node | str:
-    """The attribute node of ``evidence`` in the tree: the one attribute on its line whose
-    member is ``evidence.name``; else why there is none (the line changed since the test run,
-    the name is not an attribute there, or more than one attribute has it: which one raised is
-    not known)."""
+    """The node of ``evidence`` in the tree: the one attribute on its line whose member is
+    ``evidence.name``, the one subscript, the one conversion's or element store's value (as
+    ``evidence.proven`` says); else why there is none (the line changed since the test run, no
+    such node is there, or more than one is: which one raised is not known)."""
     lines = source.splitlines()
     row = evidence.line - 1
     if not 0 <= row < len(lines) or lines[row].decode("utf-8", "replace").strip() != (
@@ -162,19 +179,75 @@ def evidence_site(source: bytes, root: Node, evidence: Evidence) -> Node | str:
     ):
         return "the line is not the one the test run showed (it changed since)"
     start = sum(len(line) for line in source.splitlines(keepends=True)[:row])
+    if evidence.proven is Proven.ATTRIBUTE:
+        return _attribute_site(root, lines[row], start, evidence.name)
+    on_line = list(_nodes_on(root, start, start + len(lines[row])))
+    if evidence.proven is Proven.SUBSCRIPT:
+        subs = [n for n in on_line if n.type == "subscript"]
+        if len(subs) != 1:
+            return f"{len(subs)} subscripts on the line (which one raised?)"
+        keys = [k for k in subs[0].children_by_field_name("subscript") if k.type != "comment"]
+        if _subscript_method(subs[0]) != "__getitem__":
+            return "the subscript is not read there"
+        if len(keys) != 1 or not (keys[0].type == "identifier" or _int_literal(keys[0])):
+            return "the subscript's key is not a name or an integer"
+        return subs[0]
+    calls = [n for n in on_line if n.type == "call"]
+    if evidence.proven is Proven.CONVERSION:
+        if len(calls) != 1 or text(calls[0].child_by_field_name("function")) not in (
+            "float",
+            "int",
+            "complex",
+        ):
+            return "the line's one call is not float(), int() or complex() (which one raised?)"
+        args = [a for a in calls[0].child_by_field_name("arguments").named_children]
+        if len(args) != 1 or args[0].type in ("keyword_argument", "list_splat", "comment"):
+            return "the conversion does not take one value"
+        return args[0]
+    stores = [
+        n
+        for n in on_line
+        if n.type == "subscript"
+        and n.parent is not None
+        and n.parent.type == "assignment"
+        and n.parent.child_by_field_name("left") == n
+    ]
+    if len(stores) != 1:
+        return f"{len(stores)} element assignments on the line (which one raised?)"
+    value = stores[0].parent.child_by_field_name("right")
+    if value is None or value.type in ("assignment", "expression_list", "pattern_list"):
+        return "the element assignment does not store one value"
+    return value
+
+
+def _attribute_site(root: Node, line: bytes, start: int, name: str) -> Node | str:
+    """The one attribute ``.name`` on the line at byte ``start``, else why not."""
     found = []
-    word = re.compile(rb"(?<![\w\x80-\xff])" + re.escape(evidence.name.encode()) + rb"\b")
-    for m in word.finditer(lines[row]):
+    word = re.compile(rb"(?<![\w\x80-\xff])" + re.escape(name.encode()) + rb"\b")
+    for m in word.finditer(line):
         node = root.descendant_for_byte_range(start + m.start(), start + m.end())
         attr = node.parent if node is not None and node.type == "identifier" else None
         if attr is not None and attr.type == "attribute":
             if attr.child_by_field_name("attribute") == node:
                 found.append(attr)
     if not found:
-        return f"no attribute .{evidence.name} on the line"
+        return f"no attribute .{name} on the line"
     if len(found) > 1:
-        return f"{len(found)} attributes .{evidence.name} on the line (which one raised?)"
+        return f"{len(found)} attributes .{name} on the line (which one raised?)"
     return found[0]
+
+
+def _nodes_on(root: Node, start: int, end: int) -> Iterable[Node]:
+    """The named nodes that begin between bytes ``start`` and ``end`` (a line), outermost
+    first."""
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if node.end_byte <= start or node.start_byte >= end:
+            continue
+        if node.is_named and node.start_byte >= start:
+            yield node
+        stack.extend(reversed(node.children))
 
 
 @dataclass
@@ -1288,10 +1361,18 @@ class _Run:
         for record, sev in self.d.active.get(evidence.record.path, []):
             if record.id != evidence.record.id:
                 continue
-            call = node.parent
-            if call is None or call.type != "call" or call.child_by_field_name("function") != node:
-                call = None
-            f = self._add(record, sev, node, fixes.FixSite(reference=node, call=call))
+            if evidence.proven is Proven.SUBSCRIPT:
+                site = fixes.FixSite(call=node)  # ``s[i]``, as _check_subscript gives it
+            elif evidence.proven is not Proven.ATTRIBUTE:
+                site = fixes.FixSite(value=node)  # the array converted
+            else:
+                call = node.parent
+                if call is not None and (
+                    call.type != "call" or call.child_by_field_name("function") != node
+                ):
+                    call = None
+                site = fixes.FixSite(reference=node, call=call)
+            f = self._add(record, sev, node, site)
             if f is not None:
                 f.origin = evidence.origin
 

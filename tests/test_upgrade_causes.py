@@ -284,6 +284,19 @@ def test_errors_ignore_maps_to_the_record_of_the_function_called(pandas3, kb):
     assert cause.record is not None and cause.record.id == "pandas-3.0-to_numeric-errors-ignore"
 
 
+def test_a_keyerror_out_of_series_getitem_is_the_positional_record(pandas3, kb):
+    """regression: empyrical 0.5.5's 21 ``KeyError: 0`` on ``result[i]`` (a Series its own
+    functions return) were unknown breaks; a KeyError with no Series frame is not that record."""
+    r = pandas3["tests.test_pandas3_errors::test_a_position_read_as_a_label"]
+    cause = classify(r.message, r.text, kb, UPGRADED)
+    assert cause.kind is CauseKind.KNOWN
+    assert cause.record is not None and cause.record.id == "pandas-3.0-Series-getitem-positional"
+    own = "tests/test_x.py:3: in test_dict\n    d[0]\nE   KeyError: 0\n"
+    assert classify("KeyError: 0", own, kb, UPGRADED).record is None
+    frame = r.text.replace("series.py:", "frame.py:")  # a DataFrame's column: not the record
+    assert classify(r.message, frame, kb, UPGRADED).record is None
+
+
 def test_a_dependency_the_library_dropped_is_the_upgrades(pandas3, kb):
     """regression: mizani 0.9.2's 13 tests importing pytz, which pandas 3 no longer installs,
     were reported as unrelated to the upgrade."""

@@ -21,9 +21,10 @@ from recode.server.severity import LibraryVersion
 from recode.server.upgrade import cli, evidence
 from recode.server.upgrade.causes import classify
 from recode.server.upgrade.runner import Completed
-from recode.server.upgrade.testrun import Outcome, TestResult, TestRun
+from recode.server.upgrade.testrun import Outcome, TestResult, TestRun, parse_junit
 from tests.test_upgrade_cli import FakeRunner, env  # noqa: F401  (env: the fixture)
 
+DATA = Path(__file__).parent / "data" / "upgrade"
 LEGEND_ERROR = "AttributeError: 'Legend' object has no attribute 'legendHandles'"
 RECORD = "matplotlib-3.9-Legend-legendHandles"
 # a function of the project whose parameter is a Legend (nothing in the file says so), and one
@@ -313,3 +314,290 @@ def test_a_method_call_on_an_attribute_takes_the_records_template(kb):
     [found] = detector.detect(source.encode(), evidence=[ev])
     fixed = fix_source(source.encode(), detector, findings=[found]).source.decode()
     assert "ret = np.ptp(self.magnitude, axis, None if out is None else out.magnitude)" in fixed
+
+
+# -- errors that name no class: the frame after the line, or none, proves it -----------------
+
+# pandas 3.1's KeyError out of Series.__getitem__ as pytest writes it into the JUnit XML (the
+# project's frame in the short style, pandas' after it; checked against empyrical's real run)
+KEY_TRACEBACK = """\
+tinyproj/__init__.py:{line}: in {func}
+    {source}
+    ^^^^^^^^^
+/venv/lib/python3.11/site-packages/pandas/core/series.py:1102: in __getitem__
+    return self._get_value(key)
+           ^^^^^^^^^^^^^^^^^^^^
+/venv/lib/python3.11/site-packages/pandas/core/series.py:1189: in _get_value
+    loc = self.index.get_loc(label)
+          ^^^^^^^^^^^^^^^^^^^^^^^^^
+_ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ \n\
+
+self = DatetimeIndex(['2000-01-30', '2000-01-31'], dtype='datetime64[us]', freq='D')
+key = 0
+
+    def get_loc(self, key):
+        else:
+            # unrecognized type
+>           raise KeyError(key)
+E           KeyError: 0
+
+/venv/lib/python3.11/site-packages/pandas/core/indexes/datetimes.py:2237: KeyError"""
+KEY_MODULE = """\
+def total(result):
+    out = 0.0
+    for i in range(result.size):
+        out += result[i]
+    return out
+"""
+POSITIONAL = "pandas-3.0-Series-getitem-positional"
+SCALAR = "numpy-2.4-ndarray-to-scalar"
+UPGRADED = {"numpy": "2.4.6", "pandas": "3.1.1"}
+
+
+@pytest.fixture(scope="module")
+def detector3(kb):
+    return Detector(kb, {k: LibraryVersion(Version(v), "target") for k, v in UPGRADED.items()})
+
+
+def proven_fix(kb, detector3, copy: Path, text: str, error: str, unsafe: bool = False):
+    """The proofs of one failure, checked, and the file with the fixes the evidence allows."""
+    run = failing(text, error)
+    causes = {"t::x": classify(error, text, kb, UPGRADED)}
+    files = ["tinyproj/__init__.py"]
+    proofs = evidence.gather(run, causes, kb, copy, files)
+    evidence.check(proofs, detector3, copy, unsafe)
+    source = (copy / files[0]).read_bytes()
+    found = detector3.detect(source, evidence=evidence.by_file(proofs).get(files[0], []))
+    fixed = fix_source(source, detector3, findings=found, unsafe=unsafe).source.decode()
+    return proofs, fixed
+
+
+def test_a_keyerror_out_of_series_getitem_proves_the_positional_subscript(tmp_path, kb, detector3):
+    copy = project(tmp_path, KEY_MODULE)
+    text = KEY_TRACEBACK.format(line=4, func="total", source="out += result[i]")
+    assert classify("KeyError: 0", text, kb, UPGRADED).record.id == POSITIONAL
+    [proof], fixed = proven_fix(kb, detector3, copy, text, "KeyError: 0")
+    assert (proof.record, proof.path, proof.line, proof.refused) == (
+        POSITIONAL,
+        "tinyproj/__init__.py",
+        4,
+        None,
+    )
+    assert proof.to_dict()["origin"] == "from the test run: t::x"
+    assert fixed == KEY_MODULE.replace("result[i]", "result.iloc[i]")
+    assert detector3.detect(KEY_MODULE.encode()) == []  # the source alone shows nothing
+
+
+def test_the_real_keyerror_traceback_gives_the_test_files_line(tmp_path, kb):
+    """pytest's own text of pandas 3.1.1's KeyError (tests/data/upgrade): the project's frame
+    is the test's, the frame after it Series.__getitem__."""
+    xml = (DATA / "junit-pandas3-pandas-3.1.1.xml").read_text("utf-8")
+    run = TestRun()
+    run.results = {k: r for k, r in parse_junit(xml).items() if "position" in k}
+    (tmp_path / "tests").mkdir()
+    source = (DATA / "test_pandas3_errors.py.txt").read_text()
+    (tmp_path / "tests" / "test_pandas3_errors.py").write_text(source)
+    causes = {t: classify(r.message, r.text, kb, UPGRADED) for t, r in run.failing().items()}
+    [proof] = evidence.gather(run, causes, kb, tmp_path, ["tests/test_pandas3_errors.py"])
+    assert (proof.path, proof.refused, proof.record) == (
+        "tests/test_pandas3_errors.py",
+        None,
+        POSITIONAL,
+    )
+    assert source.splitlines()[proof.line - 1].strip() == "assert returns[i] > 0"
+
+
+def test_a_keyerror_of_another_object_or_two_subscripts_is_refused(tmp_path, kb, detector3):
+    # a dict's: no library frame, so no pandas record is the cause, and no proof
+    own = "tinyproj/__init__.py:4: in total\n    out += result[i]\nE   KeyError: 0\n"
+    assert classify("KeyError: 0", own, kb, UPGRADED).record is None
+    copy = project(tmp_path, KEY_MODULE)
+    assert proven_fix(kb, detector3, copy, own, "KeyError: 0") == ([], KEY_MODULE)
+    # the line calls a pandas function that subscripts a Series itself: not the line's subscript
+    through = KEY_TRACEBACK.format(line=4, func="total", source="out += result[i]").replace(
+        "/venv/lib/python3.11/site-packages/pandas/core/series.py:1102: in __getitem__",
+        "/venv/lib/python3.11/site-packages/pandas/core/generic.py:10: in f\n    x = s[0]\n"
+        "/venv/lib/python3.11/site-packages/pandas/core/series.py:1102: in __getitem__",
+    )
+    [proof], fixed = proven_fix(kb, detector3, copy, through, "KeyError: 0")
+    assert proof.refused == "the line's call into the library is not pandas.Series.__getitem__"
+    assert fixed == KEY_MODULE
+    two = KEY_MODULE.replace("out += result[i]", "out += result[i] * weights[i]")
+    (copy / "tinyproj" / "__init__.py").write_text(two)
+    text = KEY_TRACEBACK.format(line=4, func="total", source="out += result[i] * weights[i]")
+    [proof], fixed = proven_fix(kb, detector3, copy, text, "KeyError: 0")
+    assert proof.refused == "2 subscripts on the line (which one raised?)"
+    assert fixed == two
+
+
+# numpy 2.4's errors come from C: the project's line is the innermost frame (pytest's long style)
+SCALAR_TRACEBACK = """\
+    def fill(out, parts):
+        for i, part in enumerate(parts):
+>           {source}
+E           {error}
+
+tinyproj/__init__.py:{line}: {kind}"""
+ELEMENT = "ValueError: setting an array element with a sequence."
+CONVERSION = "TypeError: only 0-dimensional arrays can be converted to Python scalars"
+SCALAR_MODULE = """\
+def fill(out, parts):
+    for i, part in enumerate(parts):
+        out[i] = score(
+            part,
+            1,
+        )
+    return float(out[:1] + 1)
+
+
+def score(part, n):
+    return part[:n]
+"""
+
+
+def test_an_array_stored_into_an_element_takes_item_with_unsafe_fixes(tmp_path, kb, detector3):
+    copy = project(tmp_path, SCALAR_MODULE)
+    text = SCALAR_TRACEBACK.format(
+        source="out[i] = score(", error=ELEMENT, line=3, kind="ValueError"
+    )
+    assert classify(ELEMENT, text, kb, UPGRADED).record.id == SCALAR
+    [proof], fixed = proven_fix(kb, detector3, copy, text, ELEMENT)
+    assert proof.refused == "an unsafe fix: made only with --unsafe-fixes" and fixed == (
+        SCALAR_MODULE
+    )
+    [proof], fixed = proven_fix(kb, detector3, copy, text, ELEMENT, unsafe=True)
+    assert proof.refused is None and (proof.path, proof.line) == ("tinyproj/__init__.py", 3)
+    assert fixed == SCALAR_MODULE.replace(
+        "            1,\n        )\n", "            1,\n        ).item()\n"
+    )
+
+
+def test_an_array_converted_by_float_takes_item_in_its_place(tmp_path, kb, detector3):
+    copy = project(tmp_path, SCALAR_MODULE)
+    line = "return float(out[:1] + 1)"
+    text = SCALAR_TRACEBACK.format(source=line, error=CONVERSION, line=7, kind="TypeError")
+    [proof], fixed = proven_fix(kb, detector3, copy, text, CONVERSION, unsafe=True)
+    assert proof.refused is None
+    assert fixed == SCALAR_MODULE.replace(line, "return float((out[:1] + 1).item())")
+
+
+def test_a_conversion_error_from_a_called_function_or_among_calls_is_refused(
+    tmp_path, kb, detector3
+):
+    copy = project(tmp_path, SCALAR_MODULE)
+    # raised in the function the line calls (a frame after the line's): not the line's store
+    deeper = SCALAR_TRACEBACK.format(
+        source="out[i] = score(", error=ELEMENT, line=3, kind="ValueError"
+    ).replace(
+        "tinyproj/__init__.py:3: ValueError",
+        "tinyproj/__init__.py:3: \n/venv/lib/python3.11/site-packages/numpy/x.py:5: ValueError",
+    )
+    [proof], fixed = proven_fix(kb, detector3, copy, deeper, ELEMENT, unsafe=True)
+    assert proof.refused == "the error was raised in a function the line calls, not on the line"
+    assert fixed == SCALAR_MODULE
+    two = SCALAR_MODULE.replace("float(out[:1] + 1)", "float(out[:1]) + abs(out[0])")
+    (copy / "tinyproj" / "__init__.py").write_text(two)
+    line = "return float(out[:1]) + abs(out[0])"
+    text = SCALAR_TRACEBACK.format(source=line, error=CONVERSION, line=7, kind="TypeError")
+    [proof], fixed = proven_fix(kb, detector3, copy, text, CONVERSION, unsafe=True)
+    assert proof.refused == (
+        "the line's one call is not float(), int() or complex() (which one raised?)"
+    )
+    assert fixed == two
+
+
+def test_the_frames_of_a_chained_traceback_are_the_last_ones():
+    first = KEY_TRACEBACK.format(line=4, func="total", source="out += result[i]")
+    text = (
+        "pandas/_libs/index.pyx:1: in get_loc\n    raise KeyError\nE   KeyError: 0\n\n"
+        "The above exception was the direct cause of the following exception:\n\n" + first
+    )
+    found = evidence.frames(text)
+    assert [(f.path.rpartition("site-packages/")[2], f.line) for f in found] == [
+        ("tinyproj/__init__.py", 4),
+        ("pandas/core/series.py", 1102),
+        ("pandas/core/series.py", 1189),
+        ("pandas/core/indexes/datetimes.py", 2237),
+    ]
+    assert found[0].source == "out += result[i]" and found[-1].source == "raise KeyError(key)"
+
+
+# -- a proven fix that another test refutes is taken back --------------------------------------
+
+POSITION_MODULE = "def at(values, i):\n    return values[i]\n"
+ARRAY_ERROR = "AttributeError: 'numpy.ndarray' object has no attribute 'iloc'"
+
+
+class PositionRunner(FakeRunner):
+    """pandas 3.1 as it meets the copy's ``values[i]``: test_series passes a Series with dates
+    (KeyError out of Series.__getitem__); test_array, where asked, an ndarray (it passes, and
+    fails once the line reads ``.iloc``)."""
+
+    def __init__(self, with_array: bool) -> None:
+        super().__init__()
+        self.with_array = with_array
+
+    def _pytest(self, argv: list[str], cwd: Path) -> Completed:
+        venv = Path(argv[0]).parent.parent
+        pandas3 = "pandas==3.1.1" in (venv / "pins.txt").read_text()
+        line = (cwd / "tinyproj" / "__init__.py").read_text().splitlines()[1].strip()
+        cases = [("test_series", "")]
+        if pandas3 and line == "return values[i]":
+            text = KEY_TRACEBACK.format(line=2, func="at", source=line)
+            cases[0] = ("test_series", f"<failure message='KeyError: 0'>{escape(text)}</failure>")
+        if self.with_array:
+            failure = ""
+            if ".iloc" in line:
+                text = (
+                    f"    def at(values, i):\n>       {line}\nE       {ARRAY_ERROR}\n\n"
+                    "tinyproj/__init__.py:2: AttributeError"
+                )
+                failure = f"<failure message={quoteattr(ARRAY_ERROR)}>{escape(text)}</failure>"
+            cases.append(("test_array", failure))
+        xml = next(a.split("=", 1)[1] for a in argv if a.startswith("--junitxml="))
+        body = "".join(
+            f'<testcase classname="tests.test_tiny" name="{name}">{failure}</testcase>'
+            for name, failure in cases
+        )
+        Path(xml).write_text(f"<testsuites><testsuite>{body}</testsuite></testsuites>")
+        return Completed(1 if any(f for _, f in cases) else 0, "", "")
+
+
+def test_the_positional_subscript_is_fixed_where_only_series_reach_it(env, capsys):  # noqa: F811
+    """The same line's text elsewhere in the file (no test proves it) stays, and the proven
+    one is reported fixed (regression: empyrical's ``expected[i],`` at :496 and :591 was
+    reported not fixed: the text stood on other lines)."""
+    module = POSITION_MODULE + "\n\ndef again(values, i):\n    return values[i]\n"
+    (env / "tinyproj" / "__init__.py").write_text(module)
+    argv = [str(env), "--to", "pandas==3.1.1", "--from", "pandas==2.2.3", "--quiet"]
+    assert cli.main([*argv, "--format", "json"], runner=PositionRunner(False)) == 0
+    doc = json.loads(capsys.readouterr().out)
+    [proof] = doc["from_tests"]
+    assert (proof["record"], proof["line"], proof["fixed"], proof["refused"]) == (
+        POSITIONAL,
+        2,
+        True,
+        None,
+    )
+    assert "-    return values[i]\n+    return values.iloc[i]" in doc["diff"]
+    changed = [x for x in doc["diff"].splitlines() if x[:1] in "+-" and x[:3] not in ("+++", "---")]
+    assert len(changed) == 2  # line 5 is no proven site
+
+
+def test_a_proven_fix_that_breaks_another_test_is_taken_back(env, capsys):  # noqa: F811
+    """regression: empyrical's ``cum_returns[i]`` is a Series in one test class and an ndarray
+    in another; ``.iloc`` made the second fail, and stayed."""
+    (env / "tinyproj" / "__init__.py").write_text(POSITION_MODULE)
+    argv = [str(env), "--to", "pandas==3.1.1", "--from", "pandas==2.2.3", "--quiet"]
+    assert cli.main([*argv, "--format", "json"], runner=PositionRunner(True)) == 1
+    doc = json.loads(capsys.readouterr().out)
+    [proof] = doc["from_tests"]
+    assert proof["refused"] == (
+        "its fix made tests.test_tiny::test_array fail there (the line sees other objects too)"
+    )
+    assert not proof["fixed"] and doc["diff"] == ""
+    verdicts = {r["id"]: r["verdict"] for r in doc["results"]}
+    assert verdicts == {
+        "tests.test_tiny::test_series": "still failing",
+        "tests.test_tiny::test_array": "passing",
+    }

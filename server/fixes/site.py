@@ -23,6 +23,9 @@ class FixSite:
     argument: Node | None = None  # ... or the argument passed by position (a value record)
     import_stmt: Node | None = None  # an import statement that names the symbol
     import_name: Node | None = None  # ... and the dotted name in it
+    #: the value a conversion record's template takes as ``{self}`` in its place, where a test
+    #: run proved it an array converted to a scalar (``float(v)``, ``a[k] = v``: ``v``)
+    value: Node | None = None
 
     @property
     def through_import(self) -> bool:

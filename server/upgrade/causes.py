@@ -42,6 +42,13 @@ class Pattern:
     #: what the ``name`` group would hold where the message implies it without naming it: the
     #: API (an object lacks ``__sklearn_tags__``: ``get_tags``), the refused value (``ignore``)
     name: str | None = None
+    #: where the message alone names no API: the library's frame the traceback must show (its
+    #: file and function), which says whose method raised (``KeyError: 0`` of a dict is not)
+    frame: re.Pattern[str] | None = None
+
+    def raised_in(self, text: str) -> bool:
+        """Whether ``text`` (a traceback) shows :attr:`frame`, where one is asked for."""
+        return self.frame is None or self.frame.search(text) is not None
 
 
 #: The table. Named groups: ``module``, ``owner`` (a class), ``name``, ``callable``, ``text``.
@@ -66,6 +73,16 @@ PATTERNS: tuple[Pattern, ...] = (
         "behavior",
         module="numpy.ndarray",
         name="__float__",
+    ),
+    Pattern(  # pandas 3: s[0] is a label, never a position, on an index without it
+        ErrorKind.MODULE_ATTRIBUTE,
+        re.compile(r"^KeyError: -?\d+$"),
+        "behavior",
+        module="pandas.Series",
+        name="__getitem__",
+        frame=re.compile(
+            r"pandas/core/series\.py(?::\d+: in |\", line \d+, in )__getitem__$", re.M
+        ),
     ),
     Pattern(  # scikit-learn 1.8+'s get_tags on an estimator not derived from BaseEstimator
         ErrorKind.MODULE_ATTRIBUTE,
@@ -266,7 +283,7 @@ def classify(
     for line in lines:
         for pattern in PATTERNS:
             m = pattern.regex.search(line)
-            if m:
+            if m and pattern.raised_in(text):
                 return _cause(pattern, m, line, kb, upgraded, text)
     if lines and _UNBOUND.match(lines[0]):
         record = _found_in_last_entry(text, findings)

@@ -236,25 +236,46 @@ def _run(args: argparse.Namespace, runner: Runner, say: Callable[[str], None]) -
             )
             after, rounds, latest = before, [], causes
             proofs: list[evidence.Proof] = []
+            ruled_out: dict[tuple[str | None, int | None, str], str | None] = {}
             for n in range(1, args.rounds + 1):
                 say(f"migration round {n}")
                 # the sites the last run's tracebacks prove (a fixed break reveals the next)
                 proven = evidence.gather(after, latest, kb, ws.copy, ws.python_files())
                 evidence.check(proven, detector, ws.copy, args.unsafe_fixes)
+                for p in proven:  # a site whose fix a test refuted in an earlier round
+                    p.refused = ruled_out.get((p.path, p.line, p.record), p.refused)
                 done = ws.migrate(
                     detector,
                     engine,
                     unsafe_fixes=args.unsafe_fixes,
                     evidence=evidence.by_file(proven),
                 )
-                evidence.settle(proven, n, done.changed, ws.copy)
+                evidence.settle(proven, n, done.changed, ws.copy, done.before)
                 # a refusal the next round meets again is reported once
                 told = {(p.test, p.path, p.line, p.refused) for p in proofs}
                 proofs += [p for p in proven if (p.test, p.path, p.line, p.refused) not in told]
                 rounds.append(done)
                 if not done.changed:
                     break
-                after = test(target_venv, f"after round {n}")
+                previous, after = after, test(target_venv, f"after round {n}")
+                # a proven site's fix that breaks another test is taken back, and tested again
+                wrong = evidence.refute(
+                    proven, done.changed, previous, after, ws.copy, ws.python_files()
+                )
+                for rel in {p.path for p in wrong if p.path in done.before}:
+                    ws.redo(
+                        rel,
+                        done.before[rel],
+                        detector,
+                        engine,
+                        unsafe_fixes=args.unsafe_fixes,
+                        evidence=evidence.by_file(proven).get(rel, ()),
+                    )
+                ruled_out.update({(p.path, p.line, p.record): p.refused for p in wrong})
+                if wrong:
+                    after = test(
+                        target_venv, f"after round {n}, {len(wrong)} proven fix(es) undone"
+                    )
                 latest = _causes(after, kb, upgraded, found)
                 if after.green:
                     break

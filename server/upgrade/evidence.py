@@ -12,16 +12,22 @@ Evidence is taken only where the class the error names is the record's class, or
 of it by ``types.json``'s ``bases``, and the innermost frame is a file of the copy; the
 detector then takes it only where the line is still the one the traceback shows and exactly
 one attribute on it has that member's name.
+
+Some errors name no class but prove one by where they are raised (:data:`_PROOFS`): pandas 3's
+``KeyError: 0`` whose frame after the project's line is ``Series.__getitem__`` (the line's one
+subscript ``s[i]``), NumPy 2.4's array-to-scalar errors raised on the project's line itself, no
+frame after it (its one ``float(v)`` or element store ``a[k] = v``). The project's line is then
+the innermost frame of the copy's files, not the innermost frame.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from recode.dataset.knowledge import KnowledgeBase
-from recode.server.detector import Detector, Evidence, evidence_site
+from recode.dataset.knowledge import ApiChange, KnowledgeBase, SubscriptKey
+from recode.server.detector import Detector, Evidence, Proven, evidence_site
 from recode.server.parsing import parse
 from recode.server.upgrade.causes import PATTERNS, Cause, ErrorKind
 from recode.server.upgrade.testrun import TestRun
@@ -35,6 +41,12 @@ _NATIVE_ENTRY = re.compile(
     r'^\s*File "(?P<path>[^"\n]+)", line (?P<line>\d+), in [^\n]*\n(?P<source>[^\n]*)$', re.M
 )
 _MARKED = re.compile(r"^>(.*)$")  # pytest's mark of the failing line of an entry
+#: Between a chained exception's tracebacks (pytest and Python write the same words)
+_CHAINED = re.compile(
+    r"^(?:The above exception was the direct cause of the following exception:"
+    r"|During handling of the above exception, another exception occurred:)$",
+    re.M,
+)
 #: An instance's member (``'Legend' object has no attribute ...``); not a class's (``type
 #: object 'numpy.ndarray' ...``): a class the source names is the detector's to see.
 _OWNER_PATTERNS = [
@@ -42,6 +54,27 @@ _OWNER_PATTERNS = [
     for p in PATTERNS
     if p.kind is ErrorKind.OBJECT_ATTRIBUTE and "' object has no attribute" in p.regex.pattern
 ]
+
+#: Errors that name no class but prove one where they are raised: the error line, what it
+#: proves of the project's line, the member of the record's class it proves was reached.
+#: ``KeyError: 0`` out of ``Series.__getitem__`` (the frame after the line must be it, as the
+#: cause's pattern says): the label is not in the index, so before pandas 3 the key was a
+#: position (``.iloc``), unless the index held integers (then it raised before too). NumPy's
+#: conversion errors raised on the line itself (no frame after it): an array converted to a
+#: scalar by ``float(v)`` or stored into one element, ``a[k] = v``.
+_PROOFS = (
+    (re.compile(r"^KeyError: -?\d+$"), Proven.SUBSCRIPT, "__getitem__"),
+    (
+        re.compile(r"^TypeError: only 0-dimensional arrays can be converted to Python scalars"),
+        Proven.CONVERSION,
+        "__float__",
+    ),
+    (
+        re.compile(r"^ValueError: setting an array element with a sequence\.$"),
+        Proven.ELEMENT,
+        "__float__",
+    ),
+)
 
 
 @dataclass(frozen=True)
@@ -51,6 +84,7 @@ class Frame:
     path: str
     line: int
     source: str | None  # None: the traceback does not show it
+    location: str = field(default="", compare=False)  # the entry's location line, as shown
 
 
 @dataclass
@@ -79,16 +113,26 @@ class Proof:
         }
 
 
-def innermost_frame(text: str) -> Frame | None:
-    """The last entry of the last traceback in ``text`` (pytest's styles or Python's own)."""
-    last_pytest = next(reversed(list(_PYTEST_ENTRY.finditer(text))), None)
-    last_native = next(reversed(list(_NATIVE_ENTRY.finditer(text))), None)
-    if last_native is not None and (last_pytest is None or last_native.end() > last_pytest.end()):
-        source = last_native.group("source")
-        return Frame(last_native.group("path"), int(last_native.group("line")), source.strip())
-    if last_pytest is None:
-        return None
-    before = text[: last_pytest.start()].splitlines()
+def frames(text: str) -> list[Frame]:
+    """The entries of the last traceback in ``text`` (pytest's styles or Python's own), the
+    innermost last; a chained exception's tracebacks before it are left out."""
+    last = max(_CHAINED.finditer(text), key=lambda m: m.end(), default=None)
+    if last is not None:
+        text = text[last.end() :]
+    pytest = list(_PYTEST_ENTRY.finditer(text))
+    native = list(_NATIVE_ENTRY.finditer(text))
+    if native and (not pytest or native[-1].end() > pytest[-1].end()):
+        return [
+            Frame(m.group("path"), int(m.group("line")), m.group("source").strip(), m.group(0))
+            for m in native
+        ]
+    return [_pytest_frame(text, m) for m in pytest]
+
+
+def _pytest_frame(text: str, entry: re.Match[str]) -> Frame:
+    """One entry of pytest's traceback: the line it marks (``>``) in the long style, else the
+    line after its location (the short style)."""
+    before = text[: entry.start()].splitlines()
     source = None
     for shown in reversed(before):
         if shown.startswith("_ _") or _PYTEST_ENTRY.match(shown):
@@ -98,10 +142,16 @@ def innermost_frame(text: str) -> Frame | None:
             source = marked.group(1).strip()
             break
     if source is None:  # the short style: the line follows the location
-        after = text[last_pytest.end() :].lstrip("\n").splitlines()[:1]
+        after = text[entry.end() :].lstrip("\n").splitlines()[:1]
         if after and after[0].startswith("    ") and not after[0].startswith("E "):
             source = after[0].strip()
-    return Frame(last_pytest.group("path"), int(last_pytest.group("line")), source)
+    return Frame(entry.group("path"), int(entry.group("line")), source, entry.group(0))
+
+
+def innermost_frame(text: str) -> Frame | None:
+    """The last entry of the last traceback in ``text`` (pytest's styles or Python's own)."""
+    found = frames(text)
+    return found[-1] if found else None
 
 
 def owner_and_name(error: str) -> tuple[str, str] | None:
@@ -149,12 +199,52 @@ def prove(
     test: str, text: str, cause: Cause, kb: KnowledgeBase, copy: Path, files: list[str]
 ) -> Proof | None:
     """The evidence one failure gives, a refusal, or None where its cause is no record's
-    member named on an object (nothing to prove)."""
+    member named on an object or proven by its error (nothing to prove)."""
     record = cause.record
-    named = owner_and_name(cause.error)
-    if record is None or named is None:
+    if record is None:
         return None
-    owner, name = named
+    if owner_and_name(cause.error) is not None:
+        return _attribute(test, text, cause, record, kb, copy, files)
+    member = record.path.rpartition(".")[2]
+    proven = next((p for regex, p, m in _PROOFS if regex.search(cause.error) and m == member), None)
+    if proven is None or (proven is Proven.SUBSCRIPT and record.key is not SubscriptKey.INT):
+        return None
+    proof = Proof(test, record.id)
+    found = frames(text)
+    ours = [i for i, f in enumerate(found) if project_file(f.path, copy, files) is not None]
+    if not ours:
+        proof.refused = "the error was raised outside the project's files"
+        return proof
+    frame, after = found[ours[-1]], found[ours[-1] + 1 :]
+    proof.path, proof.line = project_file(frame.path, copy, files), frame.line
+    if proven is Proven.SUBSCRIPT:
+        raiser = next((p.frame for p in PATTERNS if p.frame and p.regex.search(cause.error)), None)
+        if not after or raiser is None or not raiser.search(after[0].location):
+            proof.refused = f"the line's call into the library is not {record.path}"
+            return proof
+    elif after:
+        proof.refused = "the error was raised in a function the line calls, not on the line"
+        return proof
+    if frame.source is None:
+        proof.refused = "the traceback does not show the line"
+    else:
+        origin = f"from the test run: {test}"
+        proof.evidence = Evidence(frame.line, member, record, frame.source, origin, proven)
+    return proof
+
+
+def _attribute(
+    test: str,
+    text: str,
+    cause: Cause,
+    record: ApiChange,
+    kb: KnowledgeBase,
+    copy: Path,
+    files: list[str],
+) -> Proof | None:
+    """The evidence of an error naming the object's class and member: the innermost frame's
+    line, where the class is the record's (or a subclass of it)."""
+    owner, name = owner_and_name(cause.error) or ("", "")
     if record.path.rpartition(".")[2] != name:
         return None
     proof = Proof(test, record.id)
@@ -227,12 +317,66 @@ def by_file(proofs: list[Proof]) -> dict[str, list[Evidence]]:
     return out
 
 
-def settle(proofs: list[Proof], round_: int, changed: list[str], copy: Path) -> None:
-    """After round ``round_``: a proof taken is fixed where the round rewrote its file and the
-    line the traceback showed is no longer in it."""
+def refute(
+    proofs: list[Proof],
+    changed: list[str],
+    previous: TestRun,
+    now: TestRun,
+    copy: Path,
+    files: list[str],
+) -> list[Proof]:
+    """After a round's test run (``now``; ``previous``: the run before the round): the proofs
+    taken in the round (their file among ``changed``) that a test refutes, refused with its
+    name: the test fails now on the proof's line and did not before (it passed, or failed
+    further on). The line then sees other objects too (an array where the run proved a
+    Series), which the fix does not hold for; its file is to be migrated again without it.
+    ``files``: the copy's Python files."""
+    wrong = []
+    for proof in proofs:
+        if proof.refused is not None or proof.evidence is None or proof.path not in changed:
+            continue
+        site = (proof.path, proof.line)
+        for test, result in now.failing().items():
+            before = previous.results.get(test)
+            if _failing_line(result.text, copy, files) == site and (
+                before is None
+                or not before.outcome.bad
+                or _failing_line(before.text, copy, files) != site
+            ):
+                proof.refused = f"its fix made {test} fail there (the line sees other objects too)"
+                proof.fixed = False
+                wrong.append(proof)
+                break
+    return wrong
+
+
+def _failing_line(text: str, copy: Path, files: list[str]) -> tuple[str, int] | None:
+    """The innermost frame of the copy's ``files`` in a traceback: its file and line."""
+    for frame in reversed(frames(text)):
+        rel = project_file(frame.path, copy, files)
+        if rel is not None:
+            return rel, frame.line
+    return None
+
+
+def settle(
+    proofs: list[Proof], round_: int, changed: list[str], copy: Path, before: dict[str, bytes]
+) -> None:
+    """After round ``round_``: a proof taken is fixed where the round rewrote its file and
+    fewer of its lines read as the traceback showed the line than before the round
+    (``before``: the file's bytes then; the same text may stand on other lines too)."""
     for proof in proofs:
         proof.round = round_
         if proof.refused is not None or proof.evidence is None or proof.path not in changed:
             continue
-        lines = (copy / proof.path).read_text("utf-8", "replace").splitlines()
-        proof.fixed = proof.evidence.text.strip() not in {line.strip() for line in lines}
+        shown = proof.evidence.text
+        was = before.get(proof.path)
+        now = _lines_reading((copy / proof.path).read_bytes(), shown)
+        proof.fixed = now == 0 if was is None else now < _lines_reading(was, shown)
+
+
+def _lines_reading(data: bytes, shown: str) -> int:
+    """How many lines of ``data`` read ``shown`` (as a traceback shows a line: stripped)."""
+    return sum(
+        line.strip() == shown.strip() for line in data.decode("utf-8", "replace").splitlines()
+    )

@@ -38,6 +38,8 @@ class Round:
     fixed: int = 0  # findings fixed in this round
     changed: list[str] = field(default_factory=list)  # files rewritten
     problems: list[str] = field(default_factory=list)
+    #: the bytes before the round of each file it rewrote with evidence (to take one back)
+    before: dict[str, bytes] = field(default_factory=dict)
 
 
 class Workspace:
@@ -158,6 +160,8 @@ class Workspace:
         a test run proved, by file, with ``evidence``)."""
         done = Round()
         for rel in self.python_files():
+            proven = (evidence or {}).get(rel, ())
+            before = (self.copy / rel).read_bytes() if proven else None
             result = process_file(
                 self.copy / rel,
                 detector,
@@ -165,14 +169,39 @@ class Workspace:
                 display=rel,
                 model=model,  # type: ignore[arg-type]
                 unsafe_fixes=unsafe_fixes,
-                evidence=(evidence or {}).get(rel, ()),
+                evidence=proven,
             )
+            if result.fixed and before is not None:
+                done.before[rel] = before
             if result.fixed:
                 done.fixed += result.fixed
                 done.changed.append(rel)
             if result.problem:
                 done.problems.append(f"{rel}: {result.problem}")
         return done
+
+    def redo(
+        self,
+        rel: str,
+        before: bytes,
+        detector: Detector,
+        model: object | None = None,
+        *,
+        unsafe_fixes: bool,
+        evidence: Sequence[Evidence],
+    ) -> None:
+        """File ``rel`` as it was before a round (``before``), migrated again with only
+        ``evidence``: the round taken back for the evidence a test run refuted."""
+        (self.copy / rel).write_bytes(before)
+        process_file(
+            self.copy / rel,
+            detector,
+            "write",
+            display=rel,
+            model=model,  # type: ignore[arg-type]
+            unsafe_fixes=unsafe_fixes,
+            evidence=evidence,
+        )
 
     def changed(self) -> dict[str, bytes]:
         """rel -> migrated bytes, for each file the migration changed."""

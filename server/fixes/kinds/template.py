@@ -45,6 +45,8 @@ def edits(finding: Finding, analysis: Analysis, site: FixSite) -> tuple[Edit, ..
             except NoFix:
                 pass
         return _instance_test(fix, analysis, site)
+    if site.value is not None:
+        return _template(finding, analysis, site)
     if (site.reference if fix.target is Target.REFERENCE else site.call) is not None:
         binding, record = site.binding, finding.record
         if (
@@ -105,12 +107,14 @@ def _template(
     finding: Finding, analysis: Analysis, site: FixSite, fix: Fix | None = None
 ) -> tuple[Edit, ...]:
     fix = fix or finding.fix
-    if fix.target is Target.REFERENCE:
+    values: dict[str, Node] = {}
+    positional: dict[str, bool] = {}
+    if site.value is not None:  # the value itself, in its place: ``v`` -> ``v.item()``
+        node = site.value
+    elif fix.target is Target.REFERENCE:
         node = site.reference
         if node is None:
             raise NoFix
-        values: dict[str, Node] = {}
-        positional: dict[str, bool] = {}
     else:
         node = site.call
         values, positional = _call_arguments(fix, node)
@@ -171,13 +175,21 @@ def _render(
     loaded: set[str] = set()  # the modules the imports in ``extra`` load
     rest_at: list[int] = []
     tight = _operands(fix.template)
-    from_module = _imported_from(
-        node if fix.target is Target.REFERENCE else node.child_by_field_name("function"), analysis
+    from_module = (
+        None
+        if site.value is not None
+        else _imported_from(
+            node if fix.target is Target.REFERENCE else node.child_by_field_name("function"),
+            analysis,
+        )
     )  # None for a subscript
 
     def fill(m: re.Match[str]) -> str:
         token = m.group("token")
         if token == "self":
+            if site.value is not None:
+                value = text(node)
+                return value if _is_primary(value) else f"({value})"
             if node.type == "subscript":  # ``s[0]``: s.__getitem__(0)
                 return text(node.child_by_field_name("value"))
             func = node if fix.target is Target.REFERENCE else node.child_by_field_name("function")
