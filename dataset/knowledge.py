@@ -190,12 +190,15 @@ class FixKind(enum.StrEnum):
     #: the call without the parameter's keyword in ``try``, ``fallback`` in its place in
     #: ``except`` (``fallback``, ``args``)
     STATEMENT = "statement"
+    #: a class statement gains a base class (``to``): the class a test run proved lacks what
+    #: the base provides (:class:`recode.server.detector.Evidence` of kind ``CLASS``)
+    BASE = "base"
 
     @property
     def on_parameter(self) -> bool | None:
         """Whether the record's symbol must name a parameter (``callable(param)``), must not,
         or (None) may."""
-        if self is FixKind.RENAME:
+        if self in (FixKind.RENAME, FixKind.BASE):
             return False
         if self is FixKind.TEMPLATE:
             return None
@@ -228,6 +231,8 @@ class FixKind(enum.StrEnum):
             return f"rewrite the `{record.path}` {what}{replacement}"
         if self is FixKind.STATEMENT:
             return f"catch {fix.caught} around `{record.path}` without `{record.parameter}`"
+        if self is FixKind.BASE:
+            return f"derive the class from `{fix.to}`, which `{record.path}` needs"
         assert_never(self)
 
     def advice(self, record: ApiChange, fix: Fix | None = None) -> str:
@@ -252,6 +257,8 @@ class FixKind(enum.StrEnum):
                 f"Call without `{record.parameter}` in `try`, and catch {fix.caught} "
                 f"to use `{fix.fallback}` instead"
             )
+        if self is FixKind.BASE:
+            return f"Derive the class from `{fix.to}`"
         assert_never(self)
 
 
@@ -951,6 +958,14 @@ def _parse_statement(kind: FixKind, raw: dict) -> Fix:
     return replace(checked, kind=kind, template=None, catch=tuple(catch), fallback=fallback)
 
 
+def _parse_base(kind: FixKind, raw: dict) -> Fix:
+    """A base fix: the class to derive from, by its full path (``sklearn.base.BaseEstimator``)."""
+    to = raw.get("to")
+    if not isinstance(to, str) or not re.fullmatch(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+", to):
+        raise RecordError("a base fix needs 'to', the full path of the class to derive from")
+    return Fix(kind, to=to)
+
+
 #: The exceptions a statement fix may catch: builtins, so that the fix needs no import.
 _BUILTIN_EXCEPTIONS = frozenset(
     n for n, v in vars(builtins).items() if isinstance(v, type) and issubclass(v, BaseException)
@@ -965,6 +980,7 @@ _FIX_PARSERS: dict[FixKind, Callable[[FixKind, dict], Fix]] = {
     FixKind.TEMPLATE: _parse_template,
     FixKind.VALUE: _parse_value,
     FixKind.STATEMENT: _parse_statement,
+    FixKind.BASE: _parse_base,
 }
 
 

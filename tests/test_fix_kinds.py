@@ -29,6 +29,7 @@ RECORDS = {
         "pandas.to_numeric(errors)",
         {"kind": "statement", "catch": ["ValueError"], "fallback": "{0}", "args": ["arg"]},
     ),
+    FixKind.BASE: ("sklearn.utils.get_tags", {"kind": "base", "to": "sklearn.base.BaseEstimator"}),
 }
 
 

@@ -23,6 +23,7 @@ class FixSite:
     argument: Node | None = None  # ... or the argument passed by position (a value record)
     import_stmt: Node | None = None  # an import statement that names the symbol
     import_name: Node | None = None  # ... and the dotted name in it
+    class_def: Node | None = None  # a class statement a test run proved (a base fix's site)
 
     @property
     def through_import(self) -> bool:
