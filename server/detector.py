@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import ast
 import bisect
+import enum
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -134,26 +135,40 @@ class Finding:
         return self.record.symbol
 
 
+class EvidenceKind(enum.Enum):
+    """What a test run proved of a line."""
+
+    #: an attribute on the line looked up the member ``name`` of an object of the record's class
+    MEMBER = "member"
+    #: the class ``name`` defined on the line is the one the record's error names: its object
+    #: lacked what the record's fix (a ``base`` fix) gives it
+    CLASS = "class"
+
+
 @dataclass(frozen=True)
 class Evidence:
     """A site whose object's class the source does not show but a test run proved: the
-    failing frame's ``line`` (1-based) of a file, as the traceback showed it (``text``), looked
-    up the member ``name`` of an object of ``record``'s class. :meth:`Detector.detect` makes
-    that one site a finding of ``record``, as if the class were evident (:func:`evidence_site`
-    says where, or why not); ``origin`` says where the evidence came from, for the report."""
+    ``line`` (1-based) of a file, as the test run showed it (``text``); of ``kind`` MEMBER, the
+    failing frame, which looked up the member ``name`` of an object of ``record``'s class; of
+    kind CLASS, the statement defining the class ``name`` whose object the record's error
+    names. :meth:`Detector.detect` makes that one site a finding of ``record``, as if the class
+    were evident (:func:`evidence_site` says where, or why not); ``origin`` says where the
+    evidence came from, for the report."""
 
     line: int
     name: str
     record: ApiChange
     text: str
     origin: str
+    kind: EvidenceKind = EvidenceKind.MEMBER
 
 
 def evidence_site(source: bytes, root: Node, evidence: Evidence) -> Node | str:
     """The attribute node of ``evidence`` in the tree: the one attribute on its line whose
     member is ``evidence.name``; else why there is none (the line changed since the test run,
     the name is not an attribute there, or more than one attribute has it: which one raised is
-    not known)."""
+    not known). Of kind CLASS: the name of the class statement on the line that defines the
+    class ``evidence.name``."""
     lines = source.splitlines()
     row = evidence.line - 1
     if not 0 <= row < len(lines) or lines[row].decode("utf-8", "replace").strip() != (
@@ -161,6 +176,9 @@ def evidence_site(source: bytes, root: Node, evidence: Evidence) -> Node | str:
     ):
         return "the line is not the one the test run showed (it changed since)"
     start = sum(len(line) for line in source.splitlines(keepends=True)[:row])
+    if evidence.kind is EvidenceKind.CLASS:
+        indent = len(lines[row]) - len(lines[row].lstrip())
+        return _class_site(root, start + indent, evidence.name)
     found = []
     word = re.compile(rb"(?<![\w\x80-\xff])" + re.escape(evidence.name.encode()) + rb"\b")
     for m in word.finditer(lines[row]):
@@ -174,6 +192,18 @@ def evidence_site(source: bytes, root: Node, evidence: Evidence) -> Node | str:
     if len(found) > 1:
         return f"{len(found)} attributes .{evidence.name} on the line (which one raised?)"
     return found[0]
+
+
+def _class_site(root: Node, at: int, name: str) -> Node | str:
+    """The name of the class statement ``class name`` whose keyword is at byte ``at``."""
+    keyword = root.descendant_for_byte_range(at, at + len("class"))
+    cls = keyword.parent if keyword is not None and keyword.type == "class" else None
+    found = None
+    if cls is not None and cls.type == "class_definition":
+        found = cls.child_by_field_name("name")
+    if found is None or text(found) != name:
+        return f"no class {name} is defined on the line"
+    return found
 
 
 @dataclass
@@ -1280,6 +1310,11 @@ class _Run:
             return
         for record, sev in self.d.active.get(evidence.record.path, []):
             if record.id != evidence.record.id:
+                continue
+            if evidence.kind is EvidenceKind.CLASS:
+                f = self._add(record, sev, node, fixes.FixSite(class_def=node.parent))
+                if f is not None:
+                    f.origin = evidence.origin
                 continue
             call = node.parent
             if call is None or call.type != "call" or call.child_by_field_name("function") != node:
