@@ -1039,7 +1039,7 @@ class _Run:
             method = f"{base}.{text(name)}"
             for record, sev in self.d.active.get(method, []):
                 if record.hook:
-                    self._add(record, sev, name, None)
+                    self._add(record, sev, name, fixes.FixSite(definition=func))
         self._bind_self(base, class_node)
 
     def _bind_self(self, base: str, class_node: Node) -> None:

@@ -24,6 +24,7 @@ class FixSite:
     import_stmt: Node | None = None  # an import statement that names the symbol
     import_name: Node | None = None  # ... and the dotted name in it
     class_def: Node | None = None  # a class statement a test run proved (a base fix's site)
+    definition: Node | None = None  # a hook record's method definition (a hook fix's site)
 
     @property
     def through_import(self) -> bool:

@@ -17,6 +17,7 @@ from recode.server.fixes.comments import keep_comments
 from recode.server.fixes.edits import Edit
 from recode.server.fixes.kinds import (
     base,
+    hook,
     keyword_drop,
     keyword_rename,
     rename,
@@ -41,6 +42,7 @@ EDITS: dict[FixKind, Edits] = {
     FixKind.VALUE: value.edits,
     FixKind.STATEMENT: statement.edits,
     FixKind.BASE: base.edits,
+    FixKind.HOOK: hook.edits,
 }
 
 
