@@ -151,6 +151,23 @@ def test_the_class_the_traceback_defines_is_derived_from_base_estimator(tmp_path
     assert evidence.by_file([proof]) == {"tests/test_tiny.py": [proof.evidence]}
 
 
+def test_pythons_own_traceback_names_the_files_too(tmp_path, kb):
+    """unittest's output: absolute paths, ``File "...", line N``."""
+    copy = project(tmp_path)
+    native = (
+        "Traceback (most recent call last):\n"
+        f'  File "{copy}/tests/test_tiny.py", line 13, in test_fitted\n'
+        "    assert fitted(Duck())\n"
+        f'  File "{copy}/tinyproj/__init__.py", line 5, in fitted\n'
+        "    check_is_fitted(estimator)\n"
+        f'  File "{SITE}/utils/_tags.py", line 289, in get_tags\n'
+        "    raise AttributeError(\n"
+        f"{OUTER}\n"
+    )
+    [proof] = proofs_of(copy, kb, native)
+    assert proof.refused is None and (proof.path, proof.line) == ("tests/test_tiny.py", 6)
+
+
 def test_two_classes_of_the_name_in_the_tracebacks_files_are_refused(tmp_path, kb):
     package = PACKAGE + "\n\nclass Duck:\n    pass\n"
     [proof] = proofs_of(project(tmp_path, package=package), kb)
