@@ -193,12 +193,18 @@ class FixKind(enum.StrEnum):
     #: the call without the parameter's keyword in ``try``, ``fallback`` in its place in
     #: ``except`` (``fallback``, ``args``)
     STATEMENT = "statement"
+    #: a class statement gains a base class (``to``): the class a test run proved lacks what
+    #: the base provides (:class:`recode.server.detector.Evidence` of kind ``CLASS``)
+    BASE = "base"
+    #: a hook method that returned a dict literal becomes the hook ``to``, which sets each
+    #: key's attribute (``map``) on what the base's ``to`` returns (``_more_tags``)
+    HOOK = "hook"
 
     @property
     def on_parameter(self) -> bool | None:
         """Whether the record's symbol must name a parameter (``callable(param)``), must not,
         or (None) may."""
-        if self is FixKind.RENAME:
+        if self in (FixKind.RENAME, FixKind.BASE, FixKind.HOOK):
             return False
         if self is FixKind.TEMPLATE:
             return None
@@ -231,6 +237,10 @@ class FixKind(enum.StrEnum):
             return f"rewrite the `{record.path}` {what}{replacement}"
         if self is FixKind.STATEMENT:
             return f"catch {fix.caught} around `{record.path}` without `{record.parameter}`"
+        if self is FixKind.BASE:
+            return f"derive the class from `{fix.to}`, which `{record.path}` needs"
+        if self is FixKind.HOOK:
+            return f"define `{fix.to}` in place of `{record.path}`"
         assert_never(self)
 
     def advice(self, record: ApiChange, fix: Fix | None = None) -> str:
@@ -255,6 +265,10 @@ class FixKind(enum.StrEnum):
                 f"Call without `{record.parameter}` in `try`, and catch {fix.caught} "
                 f"to use `{fix.fallback}` instead"
             )
+        if self is FixKind.BASE:
+            return f"Derive the class from `{fix.to}`"
+        if self is FixKind.HOOK:
+            return f"Define `{fix.to}`, setting what the method's dict said"
         assert_never(self)
 
 
@@ -281,7 +295,9 @@ class Fix:
     module: str | None = None  # rename: a submodule that must be imported to reach ``to``
     #: rename of a module: the names that live on in ``to`` where not all do (empty: all do)
     names: frozenset[str] = frozenset()
-    #: value: a string literal's old text -> its new text (``M`` -> ``ME``), quotes kept
+    #: value: a string literal's old text -> its new text (``M`` -> ``ME``), quotes kept;
+    #: hook: a key of the dict the method returned -> the attribute path it sets
+    #: (``allow_nan`` -> ``input_tags.allow_nan``)
     literals: tuple[tuple[str, str], ...] = ()
     applicability: Applicability = Applicability.SAFE
     unsafe_because: str | None = None  # the corner case where an unsafe fix changes behaviour
@@ -986,6 +1002,35 @@ def _parse_statement(kind: FixKind, raw: dict) -> Fix:
     return replace(checked, kind=kind, template=None, catch=tuple(catch), fallback=fallback)
 
 
+def _parse_base(kind: FixKind, raw: dict) -> Fix:
+    """A base fix: the class to derive from, by its full path (``sklearn.base.BaseEstimator``)."""
+    to = raw.get("to")
+    if not isinstance(to, str) or not re.fullmatch(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+", to):
+        raise RecordError("a base fix needs 'to', the full path of the class to derive from")
+    return Fix(kind, to=to)
+
+
+def _parse_hook(kind: FixKind, raw: dict) -> Fix:
+    """A hook fix: the new method's name (``to``) and each dict key's attribute path (``map``)."""
+    to, table = raw.get("to"), raw.get("map")
+    if not isinstance(to, str) or not _NAME.fullmatch(to):
+        raise RecordError("a hook fix needs 'to', the name of the method that takes its place")
+    path = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*")
+    if (
+        not isinstance(table, dict)
+        or not table
+        or not all(
+            isinstance(k, str)
+            and _LITERAL_TEXT.fullmatch(k)
+            and isinstance(v, str)
+            and path.fullmatch(v)
+            for k, v in table.items()
+        )
+    ):
+        raise RecordError("a hook fix needs 'map': the dict's keys to the attribute paths they set")
+    return Fix(kind, to=to, literals=tuple(table.items()))
+
+
 #: The exceptions a statement fix may catch: builtins, so that the fix needs no import.
 _BUILTIN_EXCEPTIONS = frozenset(
     n for n, v in vars(builtins).items() if isinstance(v, type) and issubclass(v, BaseException)
@@ -1000,6 +1045,8 @@ _FIX_PARSERS: dict[FixKind, Callable[[FixKind, dict], Fix]] = {
     FixKind.TEMPLATE: _parse_template,
     FixKind.VALUE: _parse_value,
     FixKind.STATEMENT: _parse_statement,
+    FixKind.BASE: _parse_base,
+    FixKind.HOOK: _parse_hook,
 }
 
 

@@ -148,6 +148,9 @@ class Proven(enum.Enum):
     CONVERSION = "conversion"
     #: ``a[k] = v``, an array ``v`` stored into one element: the line's one subscript assignment
     ELEMENT = "element"
+    #: ``class Name``, the class an error names whose object lacked what the record's fix (a
+    #: ``base`` fix) gives it: the class statement's name
+    CLASS = "class"
 
 
 @dataclass(frozen=True)
@@ -155,9 +158,10 @@ class Evidence:
     """A site whose object's class the source does not show but a test run proved: the
     failing frame's ``line`` (1-based) of a file, as the traceback showed it (``text``), looked
     up the member ``name`` of an object of ``record``'s class (``proven`` says how: an
-    attribute, a subscript, a conversion). :meth:`Detector.detect` makes that one site a
-    finding of ``record``, as if the class were evident (:func:`evidence_site` says where, or
-    why not); ``origin`` says where the evidence came from, for the report."""
+    attribute, a subscript, a conversion), or, ``proven`` CLASS, defines the class ``name`` whose
+    object the record's error names. :meth:`Detector.detect` makes that one site a finding of
+    ``record``, as if the class were evident (:func:`evidence_site` says where, or why not);
+    ``origin`` says where the evidence came from, for the report."""
 
     line: int
     name: str
@@ -169,7 +173,8 @@ class Evidence:
 
 def evidence_site(source: bytes, root: Node, evidence: Evidence) -> Node | str:
     """The node of ``evidence`` in the tree: the one attribute on its line whose member is
-    ``evidence.name``, the one subscript, the one conversion's or element store's value (as
+    ``evidence.name``, the one subscript, the one conversion's or element store's value, the
+    name of the class statement on the line that defines the class ``evidence.name`` (as
     ``evidence.proven`` says); else why there is none (the line changed since the test run, no
     such node is there, or more than one is: which one raised is not known)."""
     lines = source.splitlines()
@@ -179,6 +184,9 @@ def evidence_site(source: bytes, root: Node, evidence: Evidence) -> Node | str:
     ):
         return "the line is not the one the test run showed (it changed since)"
     start = sum(len(line) for line in source.splitlines(keepends=True)[:row])
+    if evidence.proven is Proven.CLASS:
+        indent = len(lines[row]) - len(lines[row].lstrip())
+        return _class_site(root, start + indent, evidence.name)
     if evidence.proven is Proven.ATTRIBUTE:
         return _attribute_site(root, lines[row], start, evidence.name)
     on_line = list(_nodes_on(root, start, start + len(lines[row])))
@@ -248,6 +256,18 @@ def _nodes_on(root: Node, start: int, end: int) -> Iterable[Node]:
         if node.is_named and node.start_byte >= start:
             yield node
         stack.extend(reversed(node.children))
+
+
+def _class_site(root: Node, at: int, name: str) -> Node | str:
+    """The name of the class statement ``class name`` whose keyword is at byte ``at``."""
+    keyword = root.descendant_for_byte_range(at, at + len("class"))
+    cls = keyword.parent if keyword is not None and keyword.type == "class" else None
+    found = None
+    if cls is not None and cls.type == "class_definition":
+        found = cls.child_by_field_name("name")
+    if found is None or text(found) != name:
+        return f"no class {name} is defined on the line"
+    return found
 
 
 @dataclass
@@ -1083,7 +1103,7 @@ class _Run:
             method = f"{base}.{text(name)}"
             for record, sev in self.d.active.get(method, []):
                 if record.hook:
-                    self._add(record, sev, name, None)
+                    self._add(record, sev, name, fixes.FixSite(definition=func))
         self._bind_self(base, class_node)
 
     def _bind_self(self, base: str, class_node: Node) -> None:
@@ -1360,6 +1380,11 @@ class _Run:
             return
         for record, sev in self.d.active.get(evidence.record.path, []):
             if record.id != evidence.record.id:
+                continue
+            if evidence.proven is Proven.CLASS:
+                f = self._add(record, sev, node, fixes.FixSite(class_def=node.parent))
+                if f is not None:
+                    f.origin = evidence.origin
                 continue
             if evidence.proven is Proven.SUBSCRIPT:
                 site = fixes.FixSite(call=node)  # ``s[i]``, as _check_subscript gives it

@@ -29,6 +29,11 @@ RECORDS = {
         "pandas.to_numeric(errors)",
         {"kind": "statement", "catch": ["ValueError"], "fallback": "{0}", "args": ["arg"]},
     ),
+    FixKind.BASE: ("sklearn.utils.get_tags", {"kind": "base", "to": "sklearn.base.BaseEstimator"}),
+    FixKind.HOOK: (
+        "sklearn.base.BaseEstimator._more_tags",
+        {"kind": "hook", "to": "__sklearn_tags__", "map": {"allow_nan": "input_tags.allow_nan"}},
+    ),
 }
 
 

@@ -26,6 +26,8 @@ class FixSite:
     #: the value a conversion record's template takes as ``{self}`` in its place, where a test
     #: run proved it an array converted to a scalar (``float(v)``, ``a[k] = v``: ``v``)
     value: Node | None = None
+    class_def: Node | None = None  # a class statement a test run proved (a base fix's site)
+    definition: Node | None = None  # a hook record's method definition (a hook fix's site)
 
     @property
     def through_import(self) -> bool:

@@ -18,15 +18,22 @@ Some errors name no class but prove one by where they are raised (:data:`_PROOFS
 subscript ``s[i]``), NumPy 2.4's array-to-scalar errors raised on the project's line itself, no
 frame after it (its one ``float(v)`` or element store ``a[k] = v``). The project's line is then
 the innermost frame of the copy's files, not the innermost frame.
+
+A record whose fix is a ``base`` fix explains an object of the project's own class that lacks
+a member the library now reads (``'Duck' object has no attribute '__sklearn_tags__'``: Duck
+does not derive from ``BaseEstimator``). The site is then the class statement: the one
+definition of the class the error names in the files of the traceback's frames (not the
+library's, where the error is raised); two or more of that name, or none there, are refused.
 """
 
 from __future__ import annotations
 
+import ast
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from recode.dataset.knowledge import ApiChange, KnowledgeBase, SubscriptKey
+from recode.dataset.knowledge import ApiChange, FixKind, KnowledgeBase, SubscriptKey
 from recode.server.detector import Detector, Evidence, Proven, evidence_site
 from recode.server.parsing import parse
 from recode.server.upgrade.causes import PATTERNS, Cause, ErrorKind
@@ -47,6 +54,8 @@ _CHAINED = re.compile(
     r"|During handling of the above exception, another exception occurred:)$",
     re.M,
 )
+#: The project's class whose object lacks a member (``'Duck' object has no attribute 'm'``).
+_OBJECT_LACKS = re.compile(r"'(?P<owner>\w+)' object has no attribute '\w+'")
 #: An instance's member (``'Legend' object has no attribute ...``); not a class's (``type
 #: object 'numpy.ndarray' ...``): a class the source names is the detector's to see.
 _OWNER_PATTERNS = [
@@ -203,6 +212,8 @@ def prove(
     record = cause.record
     if record is None:
         return None
+    if record.fix is not None and record.fix.kind is FixKind.BASE:
+        return _prove_class(test, text, cause.error, record, copy, files)
     if owner_and_name(cause.error) is not None:
         return _attribute(test, text, cause, record, kb, copy, files)
     member = record.path.rpartition(".")[2]
@@ -263,6 +274,49 @@ def _attribute(
             frame.line, name, record, frame.source, f"from the test run: {test}"
         )
     return proof
+
+
+def _prove_class(
+    test: str, text: str, error: str, record: ApiChange, copy: Path, files: list[str]
+) -> Proof | None:
+    """The class statement of the project's class the error names (a ``base`` fix's site)."""
+    lacks = _OBJECT_LACKS.search(error)
+    if lacks is None:
+        return None
+    owner = lacks.group("owner")
+    proof = Proof(test, record.id)
+    shown = [m.group("path") for m in _PYTEST_ENTRY.finditer(text)]
+    shown += [m.group("path") for m in _NATIVE_ENTRY.finditer(text)]
+    frames = dict.fromkeys(rel for p in shown if (rel := project_file(p, copy, files)))
+    found = [(rel, line) for rel in frames for line in class_lines(copy / rel, owner)]
+    if not found:
+        proof.refused = f"no class {owner} is defined in the project's files of the traceback"
+        return proof
+    if len(found) > 1:
+        places = ", ".join(f"{rel}:{line}" for rel, line in found)
+        proof.refused = f"{len(found)} classes {owner} in the traceback's files ({places})"
+        return proof
+    proof.path, proof.line = found[0]
+    lines = (copy / proof.path).read_text("utf-8", "replace").splitlines()
+    proof.evidence = Evidence(
+        proof.line,
+        owner,
+        record,
+        lines[proof.line - 1],
+        f"from the test run: {test}",
+        Proven.CLASS,
+    )
+    return proof
+
+
+def class_lines(path: Path, name: str) -> list[int]:
+    """The lines (1-based) of the ``class`` statements defining ``name`` in a file (none where
+    it does not parse)."""
+    try:
+        tree = ast.parse(path.read_bytes())
+    except (SyntaxError, ValueError, OSError):
+        return []
+    return [n.lineno for n in ast.walk(tree) if isinstance(n, ast.ClassDef) and n.name == name]
 
 
 def gather(

@@ -16,6 +16,8 @@ from recode.dataset.knowledge import ApiChange, Fix, FixKind
 from recode.server.fixes.comments import keep_comments
 from recode.server.fixes.edits import Edit
 from recode.server.fixes.kinds import (
+    base,
+    hook,
     keyword_drop,
     keyword_rename,
     rename,
@@ -39,6 +41,8 @@ EDITS: dict[FixKind, Edits] = {
     FixKind.TEMPLATE: template.edits,
     FixKind.VALUE: value.edits,
     FixKind.STATEMENT: statement.edits,
+    FixKind.BASE: base.edits,
+    FixKind.HOOK: hook.edits,
 }
 
 
