@@ -1,9 +1,12 @@
-"""A folder's context reads only the knowledge-base records of the libraries its environment
-has a version of (installed, pinned or a target): the detector checks no others, and the load
-is on the way to the first diagnostics. A library installed later gets its records."""
+"""Building a folder's context. It reads only the knowledge-base records of the libraries its
+environment has a version of (installed, pinned or a target): the detector checks no others,
+and the load is on the way to the first diagnostics; a library installed later gets its
+records. What it makes is frozen out of the garbage collector's full collections, and the
+collector is left as it was found."""
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 
 import pytest
@@ -73,3 +76,26 @@ async def test_a_library_installed_later_gets_its_records(tmp_path: Path, make_e
             ("numpy-2.0-product", types.DiagnosticSeverity.Error),
             ("pandas-2.0-to_csv-line_terminator", types.DiagnosticSeverity.Error),
         ]
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_the_context_is_frozen_and_the_collector_left_as_found(
+    tmp_path: Path, make_env, enabled: bool
+) -> None:
+    env = make_env(numpy="2.0.0")
+    settings = _settings(env.python)
+    gc.unfreeze()
+    if not enabled:
+        gc.disable()
+    try:
+        context = build_context(tmp_path, settings, 1, KnowledgeBases())
+        assert gc.isenabled() is enabled
+        # the detector's tables are in the permanent generation: no full collection walks them
+        frozen = gc.get_freeze_count()
+        assert frozen > 0
+        assert context.detector.index.active  # (alive, and so among the frozen)
+        gc.collect()
+        assert gc.get_freeze_count() == frozen
+    finally:
+        gc.unfreeze()
+        gc.enable()
