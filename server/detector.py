@@ -336,8 +336,9 @@ class Detector:
             sev = severity_for(record, have.version)
             if sev is None or severity_rank(sev) > limit:
                 continue
-            if record.parameter:
-                self.params.setdefault(record.path, {}).setdefault(record.parameter, []).append(
+            parameter = record.parameter  # (``path`` and ``parameter`` each match a pattern)
+            if parameter:
+                self.params.setdefault(record.path, {}).setdefault(parameter, []).append(
                     (record, sev)
                 )
             else:
@@ -363,9 +364,11 @@ class Detector:
             b"|".join(re.escape(r.encode()) for r in sorted(roots, key=len, reverse=True))
             or rb"(?!)"
         )
-        self.root_library = {root: lib for lib, names in IMPORT_NAMES.items() for root in names} | {
-            r.path.split(".")[0]: r.library for r in kb.records if r.path.split(".")[0] in roots
-        }
+        self.root_library = {root: lib for lib, names in IMPORT_NAMES.items() for root in names}
+        for r in kb.records:
+            root = r.path.partition(".")[0]
+            if root in roots:
+                self.root_library[root] = r.library
         # one index of what is tracked, which the prefilter reads too
         self.index = TrackedIndex(
             self.active,

@@ -34,7 +34,7 @@ import bisect
 import keyword
 import re
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -240,24 +240,17 @@ class Prefilter:
         self.active = frozenset(d.active)
         # keyword records: path -> keyword -> the values that break (None: any value)
         self.params: dict[str, dict[bytes, tuple[bytes, ...] | None]] = {}
+        # a subclass inherits its base's very list of entries: read each list once
+        read: dict[int, tuple[tuple[bytes, ...] | None, tuple[bytes, ...]]] = {}
+        spelled: dict[int, tuple[bytes, ...]] = {}
         for path, by_name in d.params.items():
             slot = self.params.setdefault(path, {})
             for name, entries in by_name.items():
-                values: tuple[bytes, ...] | None = ()
-                for record, _ in entries:
-                    if not record.values or record.unseen or record.value_forms is not None:
-                        values = None  # unseen: any name may hold them; forms: '5H' of 'H'
-                        break
-                    values = (values or ()) + tuple(v.encode() for v in record.values)
+                known = read.get(id(entries))
+                if known is None:
+                    known = read[id(entries)] = _breaking_values(entries, spelled)
+                values, at = known
                 slot[name.encode()] = values
-                at = tuple(
-                    dict.fromkeys(
-                        v.encode().translate(_SPACED)
-                        for r, _ in entries
-                        if r.position is not None
-                        for v in _spellings(r)
-                    )
-                )
                 if at:
                     slot[_POSITIONAL] = _merge(slot.get(_POSITIONAL, ()), at)
         # What makes an object of evident class: classes, factories, tuple factories, and the
@@ -794,6 +787,28 @@ def _head_at(source: bytes, start: int) -> bool:
 
 # The key, among a call's keyword names, of the values that break when passed by position.
 _POSITIONAL = b""
+
+
+def _breaking_values(
+    entries: Sequence[tuple[ApiChange, str]], spelled: dict[int, tuple[bytes, ...]]
+) -> tuple[tuple[bytes, ...] | None, tuple[bytes, ...]]:
+    """The values that break of one keyword's records (None: any value), and the texts a value
+    passed by position holds (:func:`_spellings`), as the patterns read them; ``spelled``: those
+    texts of each record read so far (by ``id``: a record is in the lists of every subclass)."""
+    values: tuple[bytes, ...] | None = ()
+    for record, _ in entries:
+        if not record.values or record.unseen or record.value_forms is not None:
+            values = None  # unseen: any name may hold them; forms: '5H' of 'H'
+            break
+        values = (values or ()) + tuple(v.encode() for v in record.values)
+    at: dict[bytes, None] = {}
+    for r, _ in entries:
+        if r.position is not None:
+            texts = spelled.get(id(r))
+            if texts is None:
+                texts = spelled[id(r)] = tuple(v.encode().translate(_SPACED) for v in _spellings(r))
+            at.update(dict.fromkeys(texts))
+    return values, tuple(at)
 
 
 def _spellings(record: ApiChange) -> Iterator[str]:

@@ -9,15 +9,16 @@ replaced, never changed: a snapshot handler keeps the context it started with.
 
 from __future__ import annotations
 
+import gc
 import os
 import shutil
 import threading
-from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from recode.dataset.knowledge import KnowledgeBase, load_knowledge_base
+from recode.dataset.knowledge import KnowledgeBase, canonical_name, load_knowledge_base
 from recode.server import environment as env_mod
 from recode.server import pins as pins_mod
 from recode.server.detector import Detector
@@ -97,18 +98,21 @@ def fingerprint(paths: Iterable[str]) -> tuple[tuple[str, int], ...]:
 
 
 class KnowledgeBases:
-    """Loaded knowledge bases by their paths (None: the shipped base); thread-safe."""
+    """Loaded knowledge bases by their paths (None: the shipped base) and the libraries kept
+    (None: all); thread-safe."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._cache: dict[tuple[str, ...] | None, KnowledgeBase] = {}
+        self._cache: dict[tuple[tuple[str, ...] | None, frozenset[str] | None], KnowledgeBase] = {}
 
-    def get(self, paths: tuple[str, ...] | None) -> KnowledgeBase:
+    def get(
+        self, paths: tuple[str, ...] | None, libraries: frozenset[str] | None = None
+    ) -> KnowledgeBase:
         with self._lock:
-            kb = self._cache.get(paths)
+            kb = self._cache.get((paths, libraries))
             if kb is None:
-                kb = load_knowledge_base([Path(p) for p in paths] if paths else None)
-                self._cache[paths] = kb
+                kb = load_knowledge_base([Path(p) for p in paths] if paths else None, libraries)
+                self._cache[(paths, libraries)] = kb
             return kb
 
 
@@ -153,6 +157,26 @@ def _probe(folder_path: Path | None, settings: Settings) -> tuple[str, list[str]
     return interpreter, site_dirs, problems
 
 
+@contextmanager
+def _long_lived() -> Iterator[None]:
+    """Make what lives as long as a folder's context (its knowledge base and detector: most of
+    the server's objects) with the garbage collector off, then move every object alive to the
+    collector's permanent generation (``gc.freeze``), which later collections do not walk.
+    Measured (BENCHMARKS.md, language server): a full collection walked the knowledge base
+    each time, about 50 ms of CPU, and came during the first diagnostics and the edits. An
+    object frozen is still freed when its last reference goes; only a reference cycle among
+    frozen objects stays (one per rebuild of a context at most). The collector's state is
+    left as found."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.freeze()
+        if enabled:
+            gc.enable()
+
+
 def build_context(
     folder_path: Path | None, settings: Settings, generation: int, kbs: KnowledgeBases
 ) -> Context:
@@ -161,18 +185,11 @@ def build_context(
     The watched files are fingerprinted before the environment is read, so a package installed
     while it is being read still shows up as a change afterwards.
     """
-    # the knowledge base loads in a thread of its own while this one waits for the
-    # interpreter to say where its packages are (a process of its own)
-    with ThreadPoolExecutor(1, thread_name_prefix="recode-kb") as pool:
-        loading = pool.submit(kbs.get, settings.knowledge_base)
-        interpreter, site_dirs, env_problems = _probe(folder_path, settings)
-        kb = loading.result()
-    problems = [f"knowledge base: {problem} (record skipped)" for problem in kb.problems[:5]]
-    problems.extend(env_problems)
-    if settings.libraries:
-        kb = kb.restricted(settings.libraries)
-    if settings.project is not None:
-        kb = settings.project.selection().restrict(kb)
+    # The interpreter first (a restart finds its answer on disk, server/probe_cache.py), so
+    # that only the records of the libraries this environment has a version of (installed,
+    # pinned or a target) are read: the detector checks no others, and reading every
+    # library's records was half of the shipped base's load (BENCHMARKS.md, language server).
+    interpreter, site_dirs, problems = _probe(folder_path, settings)
     where = folder_path if folder_path is not None else Path.cwd()
     root = env_mod.find_root(where)
     pins = pin_files(root)
@@ -180,8 +197,16 @@ def build_context(
         pins.append(str(settings.project.path))  # an edit of it rebuilds the context
     stamp = fingerprint(site_dirs + pins)
     env = env_mod.load_environment(where, python=interpreter, targets=settings.target_versions())
-    versions = env.versions(kb.libraries())
-    detector = Detector(kb, versions, min_severity=settings.min_severity)
+    have = frozenset(env.versions())
+    if settings.libraries:
+        have &= {canonical_name(x) for x in settings.libraries}
+    with _long_lived():
+        kb = kbs.get(settings.knowledge_base, have)
+        if settings.project is not None:
+            kb = settings.project.selection().restrict(kb)
+        versions = env.versions(kb.libraries())
+        detector = Detector(kb, versions, min_severity=settings.min_severity)
+    problems[:0] = [f"knowledge base: {problem} (record skipped)" for problem in kb.problems[:5]]
     return Context(
         generation=generation,
         settings=settings,
