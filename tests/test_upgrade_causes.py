@@ -164,6 +164,10 @@ def test_a_missing_module_outside_the_upgrade_is_unrelated(kb):
             "tests.test_more_errors::test_private_testing_helper_moved",
             "scikit-learn-1.6-testing-assert_no_warnings",
         ),
+        (
+            "tests.test_more_errors::test_private_reexport_gone",
+            "scikit-learn-1.5-utils-parse_version",
+        ),
     ],
 )
 def test_more_real_failures_map_to_their_records(more, kb, test_id, record):
