@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import ast
 import bisect
+import enum
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -134,19 +135,33 @@ class Finding:
         return self.record.symbol
 
 
+class EvidenceKind(enum.Enum):
+    """What a test run proved about a line of a file (:class:`Evidence`)."""
+
+    #: the line looked up the member ``name`` of an object of the record's class
+    MEMBER = "member"
+    #: the import statement starting on the line binds ``name``, from a module of the project
+    #: (``from ..utils._param_validation import validate_params``), to the record's callable:
+    #: the project module re-exports the library's (the run called it and the library raised)
+    IMPORT = "import"
+
+
 @dataclass(frozen=True)
 class Evidence:
     """A site whose object's class the source does not show but a test run proved: the
     failing frame's ``line`` (1-based) of a file, as the traceback showed it (``text``), looked
     up the member ``name`` of an object of ``record``'s class. :meth:`Detector.detect` makes
     that one site a finding of ``record``, as if the class were evident (:func:`evidence_site`
-    says where, or why not); ``origin`` says where the evidence came from, for the report."""
+    says where, or why not); ``origin`` says where the evidence came from, for the report.
+    Of kind :attr:`EvidenceKind.IMPORT`, the line is an import's, and every use of the name it
+    binds is resolved as the record's callable, as an import of the library's would be."""
 
     line: int
     name: str
     record: ApiChange
     text: str
     origin: str
+    kind: EvidenceKind = EvidenceKind.MEMBER
 
 
 def evidence_site(source: bytes, root: Node, evidence: Evidence) -> Node | str:
@@ -634,7 +649,8 @@ class _Run:
         if self.d.name_only_methods and self.bindings:
             self._name_only_methods()
         for evidence in self._evidence:
-            self._proven(evidence)
+            if evidence.kind is EvidenceKind.MEMBER:
+                self._proven(evidence)
         analysis = Analysis(self.source, self.tree, self.bindings, self.d.module_renames)
         result = sorted(self._found.values(), key=lambda f: (f.start_byte, f.end_byte))
         for f in result:
@@ -737,6 +753,7 @@ class _Run:
         module_node = stmt.child_by_field_name("module_name")
         module = _dotted(module_node)
         if module.startswith(".") or module.split(".")[0] not in self.d.roots:
+            self._bind_proven_import(stmt, scope)
             return
         if any(c.type == "wildcard_import" for c in stmt.children):
             prefix = module + "."
@@ -758,6 +775,39 @@ class _Run:
             self.bindings.append(
                 Binding(alias or text(dotted), path, scope, "from", dotted, stmt, alias)
             )
+
+    def _bind_proven_import(self, stmt: Node, scope: tuple[int, int]) -> None:
+        """``from ..utils._param_validation import validate_params``: a name a module of the
+        project re-exports, bound to the library's callable where a test run proved it
+        (:attr:`EvidenceKind.IMPORT`) and the statement is still the one the run showed."""
+        line = stmt.start_point[0] + 1
+        first = text(stmt).splitlines()[0].strip()
+        proven = {
+            e.name: e
+            for e in self._evidence
+            if e.kind is EvidenceKind.IMPORT and e.line == line and e.text.strip() == first
+        }
+        if not proven:
+            return
+        for item in stmt.children_by_field_name("name"):
+            if item.type == "aliased_import":
+                dotted = item.child_by_field_name("name")
+                alias = text(item.child_by_field_name("alias"))
+            else:
+                dotted, alias = item, None
+            evidence = proven.get(text(dotted))
+            if evidence is not None:
+                self.bindings.append(
+                    Binding(
+                        alias or text(dotted),
+                        evidence.record.path,
+                        scope,
+                        "from",
+                        dotted,
+                        stmt,
+                        alias,
+                    )
+                )
 
     def _drop_ambiguous_fallbacks(self) -> None:
         """``try: from m import new / except ImportError: from m import old as new``.

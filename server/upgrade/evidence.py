@@ -12,6 +12,15 @@ Evidence is taken only where the class the error names is the record's class, or
 of it by ``types.json``'s ``bases``, and the innermost frame is a file of the copy; the
 detector then takes it only where the line is still the one the traceback shows and exactly
 one attribute on it has that member's name.
+
+A callable's error (``validate_params() missing 1 required keyword-only argument:
+'prefer_skip_nested_validation'``) raised on a line of the project that calls a name imported
+from another module of the project (``from ..utils._param_validation import validate_params``)
+proves that module's name to be the record's callable: it re-exports the library's (a
+compatibility module that defines its own for old releases and imports the library's for new
+ones). Each import of that name from that module, in every file of the copy, is then evidence
+(:attr:`EvidenceKind.IMPORT`): the detector binds the name there to the record's callable, and
+each call of it is a finding, fixed as any other.
 """
 
 from __future__ import annotations
@@ -21,8 +30,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from recode.dataset.knowledge import KnowledgeBase
-from recode.server.detector import Detector, Evidence, evidence_site
-from recode.server.parsing import parse
+from recode.server.detector import Detector, Evidence, EvidenceKind, evidence_site
+from recode.server.parsing import Node, parse, text
 from recode.server.upgrade.causes import PATTERNS, Cause, ErrorKind
 from recode.server.upgrade.testrun import TestRun
 
@@ -42,6 +51,12 @@ _OWNER_PATTERNS = [
     for p in PATTERNS
     if p.kind is ErrorKind.OBJECT_ATTRIBUTE and "' object has no attribute" in p.regex.pattern
 ]
+
+
+#: Errors that name the function called (``f() missing 1 required keyword-only argument``).
+_CALL_PATTERNS = [p for p in PATTERNS if p.kind in (ErrorKind.KEYWORD, ErrorKind.REQUIRED)]
+#: What holds no module-level import: a function's or a class's body.
+_NESTED = ("function_definition", "class_definition", "decorated_definition")
 
 
 @dataclass(frozen=True)
@@ -175,6 +190,101 @@ def prove(
     return proof
 
 
+def called_name(error: str) -> str | None:
+    """The function an error line names as called (``validate_params``), else None (a
+    method's or a constructor's: ``KMeans.__init__``)."""
+    for pattern in _CALL_PATTERNS:
+        m = pattern.regex.search(error)
+        if m is not None and "." not in m.group("callable"):
+            return m.group("callable")
+    return None
+
+
+def module_imports(root: Node) -> list[Node]:
+    """The module-level ``from ... import`` statements (under ``if`` and ``try`` too)."""
+    found: list[Node] = []
+    stack = list(reversed(root.named_children))
+    while stack:
+        node = stack.pop()
+        if node.type == "import_from_statement":
+            found.append(node)
+        elif node.type not in _NESTED:
+            stack.extend(reversed(node.named_children))
+    return found
+
+
+def module_file(module: str, importer: str, files: set[str]) -> str | None:
+    """The file of the copy a ``from MODULE import`` in file ``importer`` reads (a relative
+    module, or an absolute one of the project's packages), else None (a library's)."""
+    rest = module.lstrip(".")
+    if rest != module:
+        base = Path(importer).parent
+        for _ in range(len(module) - len(rest) - 1):
+            base = base.parent
+        stem = "/".join([*base.parts, *rest.split(".")]) if rest else base.as_posix()
+        stems = [stem]
+    else:
+        stems = [module.replace(".", "/"), "src/" + module.replace(".", "/")]
+    for stem in stems:
+        for candidate in (f"{stem}.py", f"{stem}/__init__.py"):
+            if candidate in files:
+                return candidate
+    return None
+
+
+def _imports_of(name: str, rel: str, source: bytes, files: set[str]) -> list[tuple[Node, str, str]]:
+    """Each import in file ``rel`` of ``name`` from a module of the copy: (the statement,
+    the name it binds, the module's file)."""
+    found = []
+    for stmt in module_imports(parse(source).root_node):
+        module = text(stmt.child_by_field_name("module_name"))
+        for item in stmt.children_by_field_name("name"):
+            dotted = item.child_by_field_name("name") if item.type == "aliased_import" else item
+            if text(dotted) != name:
+                continue
+            where = module_file(module, rel, files)
+            if where is not None and where != rel:
+                local = item.child_by_field_name("alias") if item.type == "aliased_import" else None
+                found.append((stmt, text(local) if local is not None else name, where))
+    return found
+
+
+def prove_import(test: str, text_: str, cause: Cause, copy: Path, files: list[str]) -> list[Proof]:
+    """The imports a callable's error proves to bind the record's callable (see the module's
+    docstring): one proof per file of the copy importing the name from the same module."""
+    record = cause.record
+    name = called_name(cause.error)
+    if record is None or name is None or record.path.rpartition(".")[2] != name:
+        return []
+    frame = innermost_frame(text_)
+    rel = project_file(frame.path, copy, files) if frame is not None else None
+    if frame is None or rel is None or frame.source is None:
+        return []
+    every = set(files)
+    imported = _imports_of(name, rel, (copy / rel).read_bytes(), every)
+    called = [
+        where
+        for _, local, where in imported
+        if re.search(rf"(?<![\w.]){re.escape(local)}\s*\(", frame.source)
+    ]
+    if len(set(called)) != 1:
+        return []  # not called on the line, or from two modules: which one raised?
+    proofs = []
+    for path in files:
+        source = (copy / path).read_bytes()
+        if name.encode() not in source:
+            continue
+        for stmt, _, where in _imports_of(name, path, source, every):
+            if where == called[0]:
+                line = stmt.start_point[0] + 1
+                first = text(stmt).splitlines()[0]
+                proof = Proof(test, record.id, path, line)
+                origin = f"from the test run: {test} ({name} of {where})"
+                proof.evidence = Evidence(line, name, record, first, origin, EvidenceKind.IMPORT)
+                proofs.append(proof)
+    return proofs
+
+
 def gather(
     run: TestRun, causes: dict[str, Cause], kb: KnowledgeBase, copy: Path, files: list[str]
 ) -> list[Proof]:
@@ -184,11 +294,17 @@ def gather(
     seen: set[tuple[str | None, int | None, str]] = set()
     for test, result in run.failing().items():
         cause = causes.get(test)
-        proof = prove(test, result.text, cause, kb, copy, files) if cause is not None else None
-        if proof is None or (proof.path, proof.line, proof.record) in seen:
+        if cause is None:
             continue
-        seen.add((proof.path, proof.line, proof.record))
-        proofs.append(proof)
+        proof = prove(test, result.text, cause, kb, copy, files)
+        found = [proof] if proof is not None else []
+        if proof is None and not any(p.record == getattr(cause.record, "id", None) for p in proofs):
+            found = prove_import(test, result.text, cause, copy, files)
+        for proof in found:
+            if (proof.path, proof.line, proof.record) in seen:
+                continue
+            seen.add((proof.path, proof.line, proof.record))
+            proofs.append(proof)
     return proofs
 
 
@@ -199,6 +315,9 @@ def check(proofs: list[Proof], detector: Detector, copy: Path, unsafe: bool) -> 
         if proof.evidence is None or proof.path is None:
             continue
         source = (copy / proof.path).read_bytes()
+        if proof.evidence.kind is EvidenceKind.IMPORT:
+            _check_import(proof, source, detector, unsafe)
+            continue
         site = evidence_site(source, parse(source).root_node, proof.evidence)
         if isinstance(site, str):
             proof.refused = site
@@ -218,6 +337,23 @@ def check(proofs: list[Proof], detector: Detector, copy: Path, unsafe: bool) -> 
             proof.refused = "an unsafe fix: made only with --unsafe-fixes"
 
 
+def _check_import(proof: Proof, source: bytes, detector: Detector, unsafe: bool) -> None:
+    """:func:`check` of an import's proof: the findings it adds (the calls of the name)."""
+    assert proof.evidence is not None
+    before = {(f.start_byte, f.record.id) for f in detector.detect(source)}
+    found = [
+        f
+        for f in detector.detect(source, evidence=[proof.evidence])
+        if f.record.id == proof.record and (f.start_byte, f.record.id) not in before
+    ]
+    if not found:
+        proof.refused = "no call of the name here is the record's at the target versions"
+    elif all(f.edits is None for f in found):
+        proof.refused = f"no exact fix here ({found[0].fix_unavailable or 'none'})"
+    elif not any(f.applies(unsafe) for f in found):
+        proof.refused = "an unsafe fix: made only with --unsafe-fixes"
+
+
 def by_file(proofs: list[Proof]) -> dict[str, list[Evidence]]:
     """The evidence to hand the detector, by file of the copy (refused proofs left out)."""
     out: dict[str, list[Evidence]] = {}
@@ -233,6 +369,9 @@ def settle(proofs: list[Proof], round_: int, changed: list[str], copy: Path) -> 
     for proof in proofs:
         proof.round = round_
         if proof.refused is not None or proof.evidence is None or proof.path not in changed:
+            continue
+        if proof.evidence.kind is EvidenceKind.IMPORT:  # the import stays; its calls changed
+            proof.fixed = True
             continue
         lines = (copy / proof.path).read_text("utf-8", "replace").splitlines()
         proof.fixed = proof.evidence.text.strip() not in {line.strip() for line in lines}
