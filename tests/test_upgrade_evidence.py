@@ -456,3 +456,58 @@ def test_a_proven_import_binds_only_where_the_line_is_the_one_shown(kb):
         Evidence(3, "half", rec, line, "t", EvidenceKind.IMPORT),
     ):
         assert detector.detect(source, evidence=[stale]) == []
+
+
+# imbalanced-learn 0.10.1's samplers: a class of the project whose bases (the project's own, in
+# other files) lead to BaseEstimator, which types.json does not know
+SAMPLER = """\
+from ._base import BaseSampler
+
+
+class RandomSampler(BaseSampler):
+    def fit_resample(self, X, y):
+        X, y = self._validate_data(X, y, reset=True, accept_sparse=["csr"])
+        return X, y
+"""
+SAMPLER_ERROR = "AttributeError: 'RandomSampler' object has no attribute '_validate_data'"
+
+
+def test_a_private_member_the_projects_class_lost_is_proven_where_the_test_passed_before(
+    tmp_path, kb
+):
+    """regression: imbalanced-learn 0.10.1's 265 tests on `self._validate_data(...)` in its
+    samplers were refused ("'RandomSampler' is not sklearn.base.BaseEstimator or a subclass
+    of it"): a test that passed at the baseline proves the member was there, inherited."""
+    copy = project(tmp_path, SAMPLER)
+    line = 'X, y = self._validate_data(X, y, reset=True, accept_sparse=["csr"])'
+    text = long_text(line, 6, SAMPLER_ERROR)
+    run = failing(text, SAMPLER_ERROR)
+    causes = {"t::x": classify(SAMPLER_ERROR, text, kb, {"scikit-learn": "1.9.1"})}
+    files = ["tinyproj/__init__.py"]
+    [refused] = evidence.gather(run, causes, kb, copy, files)  # no baseline: not known
+    assert (
+        refused.refused == "'RandomSampler' is not sklearn.base.BaseEstimator or a subclass of it"
+    )
+    failed_before = failing(text, SAMPLER_ERROR)
+    [still] = evidence.gather(run, causes, kb, copy, files, failed_before)
+    assert still.refused is not None  # it failed at the baseline too: never had it
+    passed = TestRun()
+    passed.results["t::x"] = TestResult("t::x", Outcome.PASSED)
+    [proof] = evidence.gather(run, causes, kb, copy, files, passed)
+    assert proof.refused is None and (proof.path, proof.line) == ("tinyproj/__init__.py", 6)
+    detector = Detector(kb, {"scikit-learn": LibraryVersion(Version("1.9.1"), "target")})
+    evidence.check([proof], detector, copy, unsafe=False)
+    assert proof.refused is None
+    [found] = detector.detect(SAMPLER.encode(), evidence=[proof.evidence])
+    fixed = fix_source(SAMPLER.encode(), detector, findings=[found]).source.decode()
+    assert (
+        "        X, y = sklearn.utils.validation.validate_data(self, X, y, reset=True,"
+        ' accept_sparse=["csr"])\n' in fixed
+    )
+
+
+def test_only_a_private_member_of_a_projects_class_may_be_inherited():
+    assert evidence.inherited("RandomSampler", "_validate_data")
+    assert not evidence.inherited("RandomSampler", "append")  # public: any class's own
+    assert not evidence.inherited("RandomSampler", "__sklearn_tags__")
+    assert not evidence.inherited("numpy.ndarray", "_x")  # a library's class, by its module

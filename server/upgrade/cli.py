@@ -239,7 +239,9 @@ def _run(args: argparse.Namespace, runner: Runner, say: Callable[[str], None]) -
             for n in range(1, args.rounds + 1):
                 say(f"migration round {n}")
                 # the sites the last run's tracebacks prove (a fixed break reveals the next)
-                proven = evidence.gather(after, latest, kb, ws.copy, ws.python_files())
+                proven = evidence.gather(
+                    after, latest, kb, ws.copy, ws.python_files(), baseline_run
+                )
                 evidence.check(proven, detector, ws.copy, args.unsafe_fixes)
                 done = ws.migrate(
                     detector,

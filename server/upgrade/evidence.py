@@ -11,7 +11,11 @@ and fixed as any other finding (safe or unsafe, the parse check, only the edit's
 Evidence is taken only where the class the error names is the record's class, or a subclass
 of it by ``types.json``'s ``bases``, and the innermost frame is a file of the copy; the
 detector then takes it only where the line is still the one the traceback shows and exactly
-one attribute on it has that member's name.
+one attribute on it has that member's name. A class of the project that the error names (by
+a name without a module) may have inherited a private member from the record's class, through
+bases in other files that ``types.json`` cannot know (imbalanced-learn's samplers and
+``BaseEstimator._validate_data``): that is taken where the same test passed at the baseline,
+so the member was there before the upgrade.
 
 A callable's error (``validate_params() missing 1 required keyword-only argument:
 'prefer_skip_nested_validation'``) raised on a line of the project that calls a name imported
@@ -33,7 +37,7 @@ from recode.dataset.knowledge import KnowledgeBase
 from recode.server.detector import Detector, Evidence, EvidenceKind, evidence_site
 from recode.server.parsing import Node, parse, text
 from recode.server.upgrade.causes import PATTERNS, Cause, ErrorKind
-from recode.server.upgrade.testrun import TestRun
+from recode.server.upgrade.testrun import Outcome, TestRun
 
 #: pytest's location line closing a traceback entry: ``pkg/mod.py:6: AttributeError`` (the
 #: innermost entry of the long style), ``pkg/mod.py:6: in f`` (the short style), or nothing
@@ -160,11 +164,27 @@ def project_file(shown: str, copy: Path, files: list[str]) -> str | None:
     return max(ends, key=len) if ends else None
 
 
+def inherited(owner: str, name: str) -> bool:
+    """Whether an error on ``owner``'s member ``name`` may be a member the project's own class
+    inherited from a library's class: a private member (``_validate_data``), the class named
+    without a module (the project's)."""
+    return name.startswith("_") and not name.startswith("__") and "." not in owner
+
+
 def prove(
-    test: str, text: str, cause: Cause, kb: KnowledgeBase, copy: Path, files: list[str]
+    test: str,
+    text: str,
+    cause: Cause,
+    kb: KnowledgeBase,
+    copy: Path,
+    files: list[str],
+    passed_before: bool = False,
 ) -> Proof | None:
     """The evidence one failure gives, a refusal, or None where its cause is no record's
-    member named on an object (nothing to prove)."""
+    member named on an object (nothing to prove). ``passed_before``: the test passed at the
+    baseline, so a private member its object lacks now (:func:`inherited`) was there before,
+    inherited from the record's class by a class of the project, whose bases ``types.json``
+    does not know (imbalanced-learn's samplers and ``BaseEstimator._validate_data``)."""
     record = cause.record
     named = owner_and_name(cause.error)
     if record is None or named is None:
@@ -179,7 +199,8 @@ def prove(
         proof.refused = "the error was raised outside the project's files"
         return proof
     proof.path, proof.line = rel, frame.line
-    if not class_matches(owner, record.path.rpartition(".")[0], kb):
+    lost = passed_before and inherited(owner, name)
+    if not lost and not class_matches(owner, record.path.rpartition(".")[0], kb):
         proof.refused = f"'{owner}' is not {record.path.rpartition('.')[0]} or a subclass of it"
     elif frame.source is None:
         proof.refused = "the traceback does not show the line"
@@ -286,17 +307,24 @@ def prove_import(test: str, text_: str, cause: Cause, copy: Path, files: list[st
 
 
 def gather(
-    run: TestRun, causes: dict[str, Cause], kb: KnowledgeBase, copy: Path, files: list[str]
+    run: TestRun,
+    causes: dict[str, Cause],
+    kb: KnowledgeBase,
+    copy: Path,
+    files: list[str],
+    baseline: TestRun | None = None,
 ) -> list[Proof]:
     """The evidence of a test run's failures (``causes``: each failing test's), one proof per
-    site (the first test that shows it)."""
+    site (the first test that shows it). ``baseline``: the run at the old versions."""
     proofs: list[Proof] = []
     seen: set[tuple[str | None, int | None, str]] = set()
     for test, result in run.failing().items():
         cause = causes.get(test)
         if cause is None:
             continue
-        proof = prove(test, result.text, cause, kb, copy, files)
+        before = baseline.results.get(test) if baseline is not None else None
+        passed = before is not None and before.outcome is Outcome.PASSED
+        proof = prove(test, result.text, cause, kb, copy, files, passed)
         found = [proof] if proof is not None else []
         if proof is None and not any(p.record == getattr(cause.record, "id", None) for p in proofs):
             found = prove_import(test, result.text, cause, copy, files)
