@@ -511,3 +511,42 @@ def test_only_a_private_member_of_a_projects_class_may_be_inherited():
     assert not evidence.inherited("RandomSampler", "append")  # public: any class's own
     assert not evidence.inherited("RandomSampler", "__sklearn_tags__")
     assert not evidence.inherited("numpy.ndarray", "_x")  # a library's class, by its module
+
+
+SAMPLER_METHODS = (
+    SAMPLER
+    + """
+    def transform(self, X):
+        X = self._validate_data(X, reset=False)
+        return X
+
+    class Inner:
+        def fit(self, X):
+            return self._validate_data(X)
+"""
+)
+
+
+def test_the_other_reads_in_the_proven_class_are_proven_with_it(tmp_path, kb):
+    """regression: imbalanced-learn 0.10.1's ValueDifferenceMetric read `self._validate_data`
+    in fit (proven and fixed in round 3) and in transform (revealed after the last round):
+    its 128 tests stayed broken."""
+    copy = project(tmp_path, SAMPLER_METHODS)
+    line = 'X, y = self._validate_data(X, y, reset=True, accept_sparse=["csr"])'
+    text = long_text(line, 6, SAMPLER_ERROR)
+    run = failing(text, SAMPLER_ERROR)
+    causes = {"t::x": classify(SAMPLER_ERROR, text, kb, {"scikit-learn": "1.9.1"})}
+    passed = TestRun()
+    passed.results["t::x"] = TestResult("t::x", Outcome.PASSED)
+    proofs = evidence.gather(run, causes, kb, copy, ["tinyproj/__init__.py"], passed)
+    assert [(p.line, p.evidence.text) for p in proofs] == [
+        (6, line),
+        (10, "X = self._validate_data(X, reset=False)"),
+    ]  # not the nested class's (line 15)
+    detector = Detector(kb, {"scikit-learn": LibraryVersion(Version("1.9.1"), "target")})
+    evidence.check(proofs, detector, copy, unsafe=False)
+    assert [p.refused for p in proofs] == [None, None]
+    found = detector.detect(SAMPLER_METHODS.encode(), evidence=[p.evidence for p in proofs])
+    fixed = fix_source(SAMPLER_METHODS.encode(), detector, findings=found).source.decode()
+    assert "        X = sklearn.utils.validation.validate_data(self, X, reset=False)\n" in fixed
+    assert "            return self._validate_data(X)\n" in fixed

@@ -211,6 +211,47 @@ def prove(
     return proof
 
 
+def same_class(proof: Proof, copy: Path) -> list[Proof]:
+    """The other reads of ``self.NAME`` in the methods of the class whose method the proven
+    line is in (``self`` there is an object of that class too, or of a subclass): each a
+    proof of its own, fixed in the same round (a class's first fixed read would otherwise
+    reveal the next only in the next round). A nested class's reads are left: its ``self``
+    is another object."""
+    ev = proof.evidence
+    if ev is None or proof.path is None or ev.kind is not EvidenceKind.MEMBER:
+        return []
+    if not re.search(rf"(?<![\w.])self\.{re.escape(ev.name)}\b", ev.text):
+        return []
+    source = (copy / proof.path).read_bytes()
+    root = parse(source).root_node
+    lines = source.decode("utf-8", "replace").splitlines()
+    at = sum(len(line) + 1 for line in source.split(b"\n")[: ev.line - 1])
+    node = root.descendant_for_byte_range(at, at)
+    while node is not None and node.type != "class_definition":
+        node = node.parent
+    if node is None:
+        return []
+    found: list[Proof] = []
+    stack = list(node.named_children)
+    while stack:
+        item = stack.pop()
+        if item.type == "class_definition":
+            continue  # a nested class: its self is another object
+        if (
+            item.type == "attribute"
+            and text(item.child_by_field_name("object")) == "self"
+            and text(item.child_by_field_name("attribute")) == ev.name
+        ):
+            line = item.start_point[0] + 1
+            if line != ev.line and not any(p.line == line for p in found):
+                other = Proof(proof.test, proof.record, proof.path, line)
+                shown = lines[line - 1].strip()
+                other.evidence = Evidence(line, ev.name, ev.record, shown, ev.origin)
+                found.append(other)
+        stack.extend(item.named_children)
+    return sorted(found, key=lambda p: p.line or 0)
+
+
 def called_name(error: str) -> str | None:
     """The function an error line names as called (``validate_params``), else None (a
     method's or a constructor's: ``KMeans.__init__``)."""
@@ -325,7 +366,7 @@ def gather(
         before = baseline.results.get(test) if baseline is not None else None
         passed = before is not None and before.outcome is Outcome.PASSED
         proof = prove(test, result.text, cause, kb, copy, files, passed)
-        found = [proof] if proof is not None else []
+        found = [proof, *same_class(proof, copy)] if proof is not None else []
         if proof is None and not any(p.record == getattr(cause.record, "id", None) for p in proofs):
             found = prove_import(test, result.text, cause, copy, files)
         for proof in found:
