@@ -63,6 +63,7 @@ _ALLOWED = {
     "hook",
     "key",
     "made_with",
+    "api",
 }
 
 
@@ -131,6 +132,21 @@ class SubscriptKey(enum.StrEnum):
     def describe(self) -> str:
         """The key in a message's words."""
         return {SubscriptKey.INT: "an integer key"}[self]
+
+
+class Api(enum.StrEnum):
+    """Whether a record's symbol is the library's public API or a private one (``api``)."""
+
+    PUBLIC = "public"
+    #: an underscore module or name: changed without deprecation and unnamed in the changelog,
+    #: but relied on by extension libraries; the source is the upstream pull request or commit
+    PRIVATE = "private"
+
+
+#: The source a private-API record must cite: the pull request or commit that made the change.
+_UPSTREAM_CHANGE = re.compile(
+    r"https://github\.com/[\w.-]+/[\w.-]+/(?:pull/\d+|commit/[0-9a-f]{7,40})$"
+)
 
 
 class ValueForms(enum.StrEnum):
@@ -389,6 +405,7 @@ class ApiChange:
     #: with ``key``: only objects whose constructor call passed one of these keywords an
     #: argument of one of the classes ("str": a list or tuple of string literals)
     made_with: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    api: Api = Api.PUBLIC  # private: changed without deprecation, cited from its pull request
     origin: str = field(default="", compare=False)  # "file:line", for messages
 
     def matches_value(self, written: str) -> bool:
@@ -694,6 +711,15 @@ def parse_record(raw: object, origin: str = "") -> ApiChange:
     if not isinstance(hook, bool):
         raise RecordError("hook must be true or false")
     key, made_with = _subscript(raw, match.group("path"), match.group("param"))
+    try:
+        api = Api(raw.get("api", Api.PUBLIC))
+    except ValueError:
+        raise RecordError(f"api must be one of {', '.join(Api)}, got {raw['api']!r}") from None
+    if api is Api.PRIVATE and not _UPSTREAM_CHANGE.match(source["url"]):
+        raise RecordError(
+            "a private-API record cites the upstream pull request or commit that made the change"
+            " (https://github.com/OWNER/REPO/pull/N or .../commit/SHA)"
+        )
     return ApiChange(
         id=rid,
         library=library,
@@ -718,6 +744,7 @@ def parse_record(raw: object, origin: str = "") -> ApiChange:
         hook=hook,
         key=key,
         made_with=made_with,
+        api=api,
         origin=origin,
     )
 

@@ -151,6 +151,10 @@ class Proven(enum.Enum):
     #: ``class Name``, the class an error names whose object lacked what the record's fix (a
     #: ``base`` fix) gives it: the class statement's name
     CLASS = "class"
+    #: the import statement starting on the line binds ``name``, from a module of the project
+    #: (``from ..utils._param_validation import validate_params``), to the record's callable:
+    #: the project module re-exports the library's (the run called it and the library raised)
+    IMPORT = "import"
 
 
 @dataclass(frozen=True)
@@ -158,10 +162,12 @@ class Evidence:
     """A site whose object's class the source does not show but a test run proved: the
     failing frame's ``line`` (1-based) of a file, as the traceback showed it (``text``), looked
     up the member ``name`` of an object of ``record``'s class (``proven`` says how: an
-    attribute, a subscript, a conversion), or, ``proven`` CLASS, defines the class ``name`` whose
-    object the record's error names. :meth:`Detector.detect` makes that one site a finding of
-    ``record``, as if the class were evident (:func:`evidence_site` says where, or why not);
-    ``origin`` says where the evidence came from, for the report."""
+    attribute, a subscript, a conversion), or, ``proven`` CLASS, defines the class ``name``
+    whose object the record's error names, or, ``proven`` IMPORT, is an import whose bound name
+    every use resolves as the record's callable, as an import of the library's would be.
+    :meth:`Detector.detect` makes that one site a finding of ``record``, as if the class were
+    evident (:func:`evidence_site` says where, or why not); ``origin`` says where the evidence
+    came from, for the report."""
 
     line: int
     name: str
@@ -731,7 +737,8 @@ class _Run:
         if self.d.name_only_methods and self.bindings:
             self._name_only_methods()
         for evidence in self._evidence:
-            self._proven(evidence)
+            if evidence.proven is not Proven.IMPORT:  # an import's binds as it is read
+                self._proven(evidence)
         analysis = Analysis(self.source, self.tree, self.bindings, self.d.module_renames)
         result = sorted(self._found.values(), key=lambda f: (f.start_byte, f.end_byte))
         for f in result:
@@ -834,6 +841,7 @@ class _Run:
         module_node = stmt.child_by_field_name("module_name")
         module = _dotted(module_node)
         if module.startswith(".") or module.split(".")[0] not in self.d.roots:
+            self._bind_proven_import(stmt, scope)
             return
         if any(c.type == "wildcard_import" for c in stmt.children):
             prefix = module + "."
@@ -855,6 +863,39 @@ class _Run:
             self.bindings.append(
                 Binding(alias or text(dotted), path, scope, "from", dotted, stmt, alias)
             )
+
+    def _bind_proven_import(self, stmt: Node, scope: tuple[int, int]) -> None:
+        """``from ..utils._param_validation import validate_params``: a name a module of the
+        project re-exports, bound to the library's callable where a test run proved it
+        (:attr:`Proven.IMPORT`) and the statement is still the one the run showed."""
+        line = stmt.start_point[0] + 1
+        first = text(stmt).splitlines()[0].strip()
+        proven = {
+            e.name: e
+            for e in self._evidence
+            if e.proven is Proven.IMPORT and e.line == line and e.text.strip() == first
+        }
+        if not proven:
+            return
+        for item in stmt.children_by_field_name("name"):
+            if item.type == "aliased_import":
+                dotted = item.child_by_field_name("name")
+                alias = text(item.child_by_field_name("alias"))
+            else:
+                dotted, alias = item, None
+            evidence = proven.get(text(dotted))
+            if evidence is not None:
+                self.bindings.append(
+                    Binding(
+                        alias or text(dotted),
+                        evidence.record.path,
+                        scope,
+                        "from",
+                        dotted,
+                        stmt,
+                        alias,
+                    )
+                )
 
     def _drop_ambiguous_fallbacks(self) -> None:
         """``try: from m import new / except ImportError: from m import old as new``.

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from packaging.version import Version
 
-from recode.dataset.knowledge import ApiChange
+from recode.dataset.knowledge import Api, ApiChange
 
 SEVERITIES = ("error", "warning", "information", "hint")
 
@@ -77,6 +77,8 @@ def message_for(record: ApiChange, have: LibraryVersion, value: str | None = Non
             head = f"`{record.path}` with {used} is deprecated since {lib} {record.deprecated_in}"
         if record.effective_in is not None:
             head += f" and goes in {record.effective_in}"
+    if record.api is Api.PRIVATE:
+        head += ", a private API changed without deprecation"
     tail = f" ({have.describe(lib)})."
     if record.replacement:
         tail += f" Use {record.replacement}."

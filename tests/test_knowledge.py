@@ -10,6 +10,7 @@ from packaging.version import Version
 
 from recode.dataset.knowledge import (
     KINDS,
+    Api,
     KnowledgeBase,
     RecordError,
     RecordKind,
@@ -69,6 +70,16 @@ def test_good_record_parses():
         ({"fix": {"kind": "magic"}}, "fix.kind must be one of"),
         ({"colour": "red"}, "unknown field"),
         ({"examples": [{"old": "x"}]}, "each example must be"),
+        ({"api": "internal"}, "api must be one of public, private"),
+        # a private API's change is cited from the pull request or commit that made it
+        ({"api": "private"}, "cites the upstream pull request or commit"),
+        (
+            {
+                "api": "private",
+                "source": {"url": "https://github.com/numpy/numpy/issues/1", "version": "2"},
+            },
+            "cites the upstream pull request or commit",
+        ),
     ],
 )
 def test_schema_violations(change, message):
@@ -269,6 +280,22 @@ def test_each_kind_has_its_severity_and_words(kind, severity, head):
     assert severity_for(record, Version("1.26")) is None
     message = message_for(record, LibraryVersion(Version("2.1"), "installed"))
     assert message.startswith(head + " (this environment has numpy 2.1)."), message
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["https://github.com/numpy/numpy/pull/24357", "https://github.com/numpy/numpy/commit/0a1b2c3d"],
+)
+def test_a_private_api_record_says_so_in_its_message(url):
+    record = parse_record({**GOOD, "api": "private", "source": {"url": url, "version": "2.0.0"}})
+    assert record.api is Api.PRIVATE
+    message = message_for(record, LibraryVersion(Version("2.1"), "installed"))
+    assert message == (
+        "`numpy.float_` was removed in numpy 2.0.0, a private API changed without deprecation"
+        " (this environment has numpy 2.1)."
+    )
+    public = message_for(parse_record(GOOD), LibraryVersion(Version("2.1"), "installed"))
+    assert "private" not in public and parse_record(GOOD).api is Api.PUBLIC
 
 
 @pytest.mark.parametrize("kind", list(RecordKind))

@@ -145,6 +145,29 @@ def test_a_missing_module_outside_the_upgrade_is_unrelated(kb):
             "tests.test_more_errors::test_private_base_method_moved",
             "scikit-learn-1.7-BaseEstimator-_validate_data",
         ),
+        # regression: imbalanced-learn 0.10.1's import-time breaks on scikit-learn's private API
+        # (all 365 of its broken tests) were unknown breaks: a keyword now required ...
+        (
+            "tests.test_more_errors::test_required_keyword_added",
+            "scikit-learn-1.3-validate_params-prefer_skip_nested_validation",
+        ),
+        # ... and names renamed or moved in private modules
+        (
+            "tests.test_more_errors::test_private_name_renamed",
+            "scikit-learn-1.3-param_validation-_MissingValues",
+        ),
+        (
+            "tests.test_more_errors::test_private_function_moved",
+            "scikit-learn-1.5-utils-_print_elapsed_time",
+        ),
+        (
+            "tests.test_more_errors::test_private_testing_helper_moved",
+            "scikit-learn-1.6-testing-assert_no_warnings",
+        ),
+        (
+            "tests.test_more_errors::test_private_reexport_gone",
+            "scikit-learn-1.5-utils-parse_version",
+        ),
     ],
 )
 def test_more_real_failures_map_to_their_records(more, kb, test_id, record):
@@ -179,6 +202,22 @@ def test_every_pattern_matches_a_real_error_line(failures, more, numpy_errors, p
     lines = [line for r in runs for line in error_lines(r.message, r.text)]
     for pattern in PATTERNS:
         assert any(pattern.regex.search(line) for line in lines), pattern.regex.pattern
+
+
+def test_a_required_keyword_is_not_an_unexpected_one(kb):
+    """A record whose ``unless_keyword`` is the keyword a call now lacks is its cause; the same
+    keyword refused (``got an unexpected keyword argument``) is not that record's."""
+    line = (
+        "E   TypeError: validate_params() missing 1 required keyword-only argument:"
+        " 'prefer_skip_nested_validation'"
+    )
+    cause = classify("", line, kb, UPGRADED)
+    assert cause.record is not None
+    assert cause.record.id == "scikit-learn-1.3-validate_params-prefer_skip_nested_validation"
+    line = "E   TypeError: KMeans.__init__() missing 1 required keyword-only argument: 'n_init'"
+    assert classify("", line, kb, UPGRADED).record.id == "scikit-learn-1.4-KMeans-n_init"
+    line = "E   TypeError: KMeans.__init__() got an unexpected keyword argument 'n_init'"
+    assert classify("", line, kb, UPGRADED).record is None
 
 
 def test_a_dotted_object_is_found(kb):

@@ -14,7 +14,7 @@ import pytest
 from packaging.version import Version
 
 from recode.dataset.knowledge import load_knowledge_base
-from recode.server.detector import Detector, Evidence, evidence_site
+from recode.server.detector import Detector, Evidence, Proven, evidence_site
 from recode.server.fixes import fix_source
 from recode.server.parsing import parse
 from recode.server.severity import LibraryVersion
@@ -601,3 +601,240 @@ def test_a_proven_fix_that_breaks_another_test_is_taken_back(env, capsys):  # no
         "tests.test_tiny::test_series": "still failing",
         "tests.test_tiny::test_array": "passing",
     }
+
+
+# A compatibility module of the project: its own validate_params for old scikit-learn, the
+# library's for new ones (imbalanced-learn 0.10.1's utils/_param_validation.py, in short); two
+# modules import it from there, one by an alias. Nothing in them says which one they get.
+COMPAT = """\
+import sklearn
+
+if sklearn.__version__ < "1.2":
+
+    def validate_params(parameter_constraints):
+        return lambda func: func
+
+else:
+    from sklearn.utils._param_validation import validate_params
+"""
+METRICS = """\
+from numbers import Real
+
+from ._compat import validate_params
+
+
+@validate_params({"a": [Real]})
+def half(a):
+    return a / 2
+
+
+@validate_params(
+    {"b": [Real]},
+)
+def twice(b):
+    return b * 2
+"""
+PIPELINE = """\
+from tinyproj._compat import validate_params as checked
+
+
+@checked({"steps": [list]})
+def make_pipeline(steps):
+    return steps
+"""
+REQUIRED_ERROR = (
+    "TypeError: validate_params() missing 1 required keyword-only argument:"
+    " 'prefer_skip_nested_validation'"
+)
+
+
+class RequiredKeywordRunner(FakeRunner):
+    """pytest under scikit-learn 1.9.1 failing as the import of the package does while a
+    decorator of the project lacks the keyword: the first such line, in import order."""
+
+    def _pytest(self, argv: list[str], cwd: Path) -> Completed:
+        venv = Path(argv[0]).parent.parent
+        failure = ""
+        if "scikit-learn==1.9.1" in (venv / "pins.txt").read_text():
+            for module in ("metrics", "pipeline"):
+                lines = (cwd / "tinyproj" / f"{module}.py").read_text().splitlines()
+                at = next(
+                    (
+                        i
+                        for i, line in enumerate(lines)
+                        if line.startswith("@")
+                        and "prefer_skip_nested_validation" not in "".join(lines[i : i + 4])
+                    ),
+                    None,
+                )
+                if at is not None:
+                    text = (
+                        "tests/test_tiny.py:1: in <module>\n    import tinyproj\n"
+                        f"tinyproj/__init__.py:1: in <module>\n    from . import {module}\n"
+                        f"tinyproj/{module}.py:{at + 1}: in <module>\n    {lines[at]}\n"
+                        f"E   {REQUIRED_ERROR}"
+                    )
+                    failure = (
+                        f"<failure message={quoteattr(REQUIRED_ERROR)}>{escape(text)}</failure>"
+                    )
+                    break
+        case = f'<testcase classname="tests.test_tiny" name="test_summary">{failure}</testcase>'
+        xml = next(a.split("=", 1)[1] for a in argv if a.startswith("--junitxml="))
+        Path(xml).write_text(f"<testsuites><testsuite>{case}</testsuite></testsuites>")
+        return Completed(1 if failure else 0, "", "")
+
+
+def test_a_callables_error_proves_the_project_modules_reexport(env, capsys):  # noqa: F811
+    """regression: imbalanced-learn 0.10.1's `@validate_params(...)` decorators, imported from
+    its own compatibility module, stopped every test at import under scikit-learn 1.3+, and
+    recode saw no call of scikit-learn's there."""
+    package = env / "tinyproj"
+    (package / "__init__.py").write_text("from . import metrics, pipeline\n")
+    for name, source in (("_compat", COMPAT), ("metrics", METRICS), ("pipeline", PIPELINE)):
+        (package / f"{name}.py").write_text(source)
+    argv = [str(env), "--to", "scikit-learn==1.9.1", "--from", "scikit-learn==1.2.2"]
+    assert cli.main([*argv, "--quiet", "--format", "json"], runner=RequiredKeywordRunner()) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["findings"] == []  # the source alone shows nothing
+    assert doc["broken_by_upgrade"] == 1 and doc["summary"]["fixed"] == 1
+    origin = "from the test run: tests.test_tiny::test_summary"
+    assert [
+        (p["path"], p["line"], p["round"], p["fixed"], p["origin"]) for p in doc["from_tests"]
+    ] == [
+        ("tinyproj/metrics.py", 3, 1, True, origin),
+        ("tinyproj/pipeline.py", 1, 1, True, origin),
+    ]
+    changed = [x for x in doc["diff"].splitlines() if x[:1] in "+-" and x[:3] not in ("+++", "---")]
+    assert changed == [
+        '-@validate_params({"a": [Real]})',
+        '+@validate_params({"a": [Real]}, prefer_skip_nested_validation=False)',
+        "-@validate_params(",
+        '-    {"b": [Real]},',
+        "-)",
+        '+@validate_params({"b": [Real]}, prefer_skip_nested_validation=False)',
+        '-@checked({"steps": [list]})',
+        '+@checked({"steps": [list]}, prefer_skip_nested_validation=False)',
+    ]
+    assert (package / "metrics.py").read_text() == METRICS  # the user's tree
+
+
+def test_an_import_from_a_project_module_resolves_to_its_file():
+    files = {"pkg/__init__.py", "pkg/utils/_compat.py", "pkg/metrics/_scores.py", "src/lib/a.py"}
+    assert evidence.module_file("..utils._compat", "pkg/metrics/_scores.py", files) == (
+        "pkg/utils/_compat.py"
+    )
+    assert evidence.module_file(".", "pkg/metrics/_scores.py", files) is None  # no __init__
+    assert evidence.module_file("..", "pkg/metrics/_scores.py", files) == "pkg/__init__.py"
+    assert evidence.module_file("pkg.utils._compat", "x.py", files) == "pkg/utils/_compat.py"
+    assert evidence.module_file("lib.a", "x.py", files) == "src/lib/a.py"
+    assert evidence.module_file("sklearn.utils", "pkg/metrics/_scores.py", files) is None
+
+
+def test_a_proven_import_binds_only_where_the_line_is_the_one_shown(kb):
+    detector = Detector(kb, {"scikit-learn": LibraryVersion(Version("1.9.1"), "target")})
+    rec = record(kb, "scikit-learn-1.3-validate_params-prefer_skip_nested_validation")
+    source = METRICS.encode()
+    line = "from ._compat import validate_params"
+    assert detector.detect(source) == []
+    proven = Evidence(3, "validate_params", rec, line, "t", Proven.IMPORT)
+    assert [f.start.line for f in detector.detect(source, evidence=[proven])] == [5, 10]
+    for stale in (
+        Evidence(3, "validate_params", rec, "from ._compat import other", "t", Proven.IMPORT),
+        Evidence(2, "validate_params", rec, line, "t", Proven.IMPORT),
+        Evidence(3, "half", rec, line, "t", Proven.IMPORT),
+    ):
+        assert detector.detect(source, evidence=[stale]) == []
+
+
+# imbalanced-learn 0.10.1's samplers: a class of the project whose bases (the project's own, in
+# other files) lead to BaseEstimator, which types.json does not know
+SAMPLER = """\
+from ._base import BaseSampler
+
+
+class RandomSampler(BaseSampler):
+    def fit_resample(self, X, y):
+        X, y = self._validate_data(X, y, reset=True, accept_sparse=["csr"])
+        return X, y
+"""
+SAMPLER_ERROR = "AttributeError: 'RandomSampler' object has no attribute '_validate_data'"
+
+
+def test_a_private_member_the_projects_class_lost_is_proven_where_the_test_passed_before(
+    tmp_path, kb
+):
+    """regression: imbalanced-learn 0.10.1's 265 tests on `self._validate_data(...)` in its
+    samplers were refused ("'RandomSampler' is not sklearn.base.BaseEstimator or a subclass
+    of it"): a test that passed at the baseline proves the member was there, inherited."""
+    copy = project(tmp_path, SAMPLER)
+    line = 'X, y = self._validate_data(X, y, reset=True, accept_sparse=["csr"])'
+    text = long_text(line, 6, SAMPLER_ERROR)
+    run = failing(text, SAMPLER_ERROR)
+    causes = {"t::x": classify(SAMPLER_ERROR, text, kb, {"scikit-learn": "1.9.1"})}
+    files = ["tinyproj/__init__.py"]
+    [refused] = evidence.gather(run, causes, kb, copy, files)  # no baseline: not known
+    assert (
+        refused.refused == "'RandomSampler' is not sklearn.base.BaseEstimator or a subclass of it"
+    )
+    failed_before = failing(text, SAMPLER_ERROR)
+    [still] = evidence.gather(run, causes, kb, copy, files, failed_before)
+    assert still.refused is not None  # it failed at the baseline too: never had it
+    passed = TestRun()
+    passed.results["t::x"] = TestResult("t::x", Outcome.PASSED)
+    [proof] = evidence.gather(run, causes, kb, copy, files, passed)
+    assert proof.refused is None and (proof.path, proof.line) == ("tinyproj/__init__.py", 6)
+    detector = Detector(kb, {"scikit-learn": LibraryVersion(Version("1.9.1"), "target")})
+    evidence.check([proof], detector, copy, unsafe=False)
+    assert proof.refused is None
+    [found] = detector.detect(SAMPLER.encode(), evidence=[proof.evidence])
+    fixed = fix_source(SAMPLER.encode(), detector, findings=[found]).source.decode()
+    assert (
+        "        X, y = sklearn.utils.validation.validate_data(self, X, y, reset=True,"
+        ' accept_sparse=["csr"])\n' in fixed
+    )
+
+
+def test_only_a_private_member_of_a_projects_class_may_be_inherited():
+    assert evidence.inherited("RandomSampler", "_validate_data")
+    assert not evidence.inherited("RandomSampler", "append")  # public: any class's own
+    assert not evidence.inherited("RandomSampler", "__sklearn_tags__")
+    assert not evidence.inherited("numpy.ndarray", "_x")  # a library's class, by its module
+
+
+SAMPLER_METHODS = (
+    SAMPLER
+    + """
+    def transform(self, X):
+        X = self._validate_data(X, reset=False)
+        return X
+
+    class Inner:
+        def fit(self, X):
+            return self._validate_data(X)
+"""
+)
+
+
+def test_the_other_reads_in_the_proven_class_are_proven_with_it(tmp_path, kb):
+    """regression: imbalanced-learn 0.10.1's ValueDifferenceMetric read `self._validate_data`
+    in fit (proven and fixed in round 3) and in transform (revealed after the last round):
+    its 128 tests stayed broken."""
+    copy = project(tmp_path, SAMPLER_METHODS)
+    line = 'X, y = self._validate_data(X, y, reset=True, accept_sparse=["csr"])'
+    text = long_text(line, 6, SAMPLER_ERROR)
+    run = failing(text, SAMPLER_ERROR)
+    causes = {"t::x": classify(SAMPLER_ERROR, text, kb, {"scikit-learn": "1.9.1"})}
+    passed = TestRun()
+    passed.results["t::x"] = TestResult("t::x", Outcome.PASSED)
+    proofs = evidence.gather(run, causes, kb, copy, ["tinyproj/__init__.py"], passed)
+    assert [(p.line, p.evidence.text) for p in proofs] == [
+        (6, line),
+        (10, "X = self._validate_data(X, reset=False)"),
+    ]  # not the nested class's (line 15)
+    detector = Detector(kb, {"scikit-learn": LibraryVersion(Version("1.9.1"), "target")})
+    evidence.check(proofs, detector, copy, unsafe=False)
+    assert [p.refused for p in proofs] == [None, None]
+    found = detector.detect(SAMPLER_METHODS.encode(), evidence=[p.evidence for p in proofs])
+    fixed = fix_source(SAMPLER_METHODS.encode(), detector, findings=found).source.decode()
+    assert "        X = sklearn.utils.validation.validate_data(self, X, reset=False)\n" in fixed
+    assert "            return self._validate_data(X)\n" in fixed

@@ -92,6 +92,9 @@ class FileFacts:
     def conflict(self, name: str, targets: Collection[str], uses: Iterable[int]) -> str | None:
         """Why a new module-level ``name`` for one of ``targets`` would not be what ``name``
         means at the byte offsets ``uses`` (:meth:`recode.server.scopes.Scopes.conflict`)."""
+        uses = list(uses)
+        if self._reexported_at(name, targets, uses):
+            return None
         mentioned = self._mentions.get(name)
         if mentioned is None:
             mentioned = self._mentions[name] = mentions(self.analysis.source, name)
@@ -102,6 +105,19 @@ class FileFacts:
         if self.scopes is None:
             return f"the file does not parse, so it cannot be told whether `{name}` is free"
         return self.scopes.conflict(name, targets, uses)
+
+    def _reexported_at(self, name: str, targets: Collection[str], uses: list[int]) -> bool:
+        """Whether the detector resolved each of ``uses`` to a binding of ``name`` to one of
+        ``targets`` by an import from a module of the project that a test run proved to
+        re-export it (``from ..utils._param_validation import validate_params``): Python's
+        scopes see that import bind another path, and would call the name taken."""
+        for b in self.analysis.bindings:
+            if b.kind != "from" or b.name != name or b.target not in targets or b.stmt is None:
+                continue
+            module = text(b.stmt.child_by_field_name("module_name"))
+            if not b.target.startswith(module + "."):
+                return bool(uses) and set(uses) <= {r.start_byte for r in b.references}
+        return False
 
     def _bound_by_imports_of(self, name: str, targets: Collection[str]) -> bool:
         """Whether the only places the text may bind ``name`` are imports of one of
@@ -269,4 +285,15 @@ def _module_level_names(analysis: Analysis) -> list[tuple[str, str]]:
                 else:
                     local = imported = text(item)
                 names.append((local, f"{module}.{imported}"))
+    # a name a module of the project re-exports, bound to the library's by a test run's
+    # evidence (the detector's binding names the library's path, not the module's)
+    top = analysis.tree.root_node
+    names += [
+        (b.name, b.target)
+        for b in analysis.bindings
+        if b.kind == "from"
+        and b.stmt is not None
+        and _same(b.stmt.parent, top)
+        and not b.target.startswith(text(b.stmt.child_by_field_name("module_name")) + ".")
+    ]
     return names

@@ -27,6 +27,7 @@ class ErrorKind(enum.Enum):
     IMPORT_NAME = "import name"  # ImportError: cannot import name 'x' from 'm'
     MODULE = "module"  # ModuleNotFoundError: No module named 'm.sub'
     KEYWORD = "keyword"  # TypeError: f() got an unexpected keyword argument 'k'
+    REQUIRED = "required keyword"  # TypeError: f() missing 1 required keyword-only argument: 'k'
     VALUE = "value"  # ValueError: Invalid frequency: M (a value a record lists is refused)
     MESSAGE = "message"  # a library's own words: "is no longer supported", "Invalid frequency"
 
@@ -117,6 +118,14 @@ PATTERNS: tuple[Pattern, ...] = (
         ErrorKind.KEYWORD,
         re.compile(
             r"TypeError: (?P<callable>[\w.<>]+)\(\) got an unexpected keyword argument "
+            r"'(?P<name>\w+)'"
+        ),
+        "signature",
+    ),
+    Pattern(  # a keyword the callable now requires (a record with it as ``unless_keyword``)
+        ErrorKind.REQUIRED,
+        re.compile(
+            r"TypeError: (?P<callable>[\w.<>]+)\(\) missing \d+ required keyword-only arguments?: "
             r"'(?P<name>\w+)'"
         ),
         "signature",
@@ -330,6 +339,12 @@ def _cause(
             func = func[:-1]
         symbol = f"{'.'.join(func)}({name})"
         record = _by_keyword(kb, func, name or "")
+    elif pattern.kind is ErrorKind.REQUIRED:
+        func = (groups.get("callable") or "").split(".")
+        if len(func) > 1 and func[-1] == "__init__":
+            func = func[:-1]
+        symbol = f"{'.'.join(func)}({name})"
+        record = _by_required(kb, func, name or "")
     elif pattern.kind is ErrorKind.VALUE:
         symbol = f"{module}: value {name!r}"
         record = _by_value(kb, name or "", _library_of(module), text)
@@ -496,6 +511,17 @@ def _by_keyword(kb: KnowledgeBase, func: list[str], name: str) -> ApiChange | No
             return r
     if len(func) > 1:  # Axes.hist: the record may name the function alone
         return _by_keyword(kb, func[-1:], name)
+    return None
+
+
+def _by_required(kb: KnowledgeBase, func: list[str], name: str) -> ApiChange | None:
+    """The record of a callable whose calls without keyword ``name`` are affected (its
+    ``unless_keyword``): ``validate_params(...)`` without ``prefer_skip_nested_validation``."""
+    tail = ".".join(func)
+    for r in kb.records:
+        if r.parameter is None and r.unless_keyword == name:
+            if r.path == tail or r.path.endswith("." + tail):
+                return r
     return None
 
 

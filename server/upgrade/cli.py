@@ -240,7 +240,9 @@ def _run(args: argparse.Namespace, runner: Runner, say: Callable[[str], None]) -
             for n in range(1, args.rounds + 1):
                 say(f"migration round {n}")
                 # the sites the last run's tracebacks prove (a fixed break reveals the next)
-                proven = evidence.gather(after, latest, kb, ws.copy, ws.python_files())
+                proven = evidence.gather(
+                    after, latest, kb, ws.copy, ws.python_files(), baseline_run
+                )
                 evidence.check(proven, detector, ws.copy, args.unsafe_fixes)
                 for p in proven:  # a site whose fix a test refuted in an earlier round
                     p.refused = ruled_out.get((p.path, p.line, p.record), p.refused)

@@ -11,7 +11,11 @@ and fixed as any other finding (safe or unsafe, the parse check, only the edit's
 Evidence is taken only where the class the error names is the record's class, or a subclass
 of it by ``types.json``'s ``bases``, and the innermost frame is a file of the copy; the
 detector then takes it only where the line is still the one the traceback shows and exactly
-one attribute on it has that member's name.
+one attribute on it has that member's name. A class of the project that the error names (by
+a name without a module) may have inherited a private member from the record's class, through
+bases in other files that ``types.json`` cannot know (imbalanced-learn's samplers and
+``BaseEstimator._validate_data``): that is taken where the same test passed at the baseline,
+so the member was there before the upgrade.
 
 Some errors name no class but prove one by where they are raised (:data:`_PROOFS`): pandas 3's
 ``KeyError: 0`` whose frame after the project's line is ``Series.__getitem__`` (the line's one
@@ -24,6 +28,15 @@ a member the library now reads (``'Duck' object has no attribute '__sklearn_tags
 does not derive from ``BaseEstimator``). The site is then the class statement: the one
 definition of the class the error names in the files of the traceback's frames (not the
 library's, where the error is raised); two or more of that name, or none there, are refused.
+
+A callable's error (``validate_params() missing 1 required keyword-only argument:
+'prefer_skip_nested_validation'``) raised on a line of the project that calls a name imported
+from another module of the project (``from ..utils._param_validation import validate_params``)
+proves that module's name to be the record's callable: it re-exports the library's (a
+compatibility module that defines its own for old releases and imports the library's for new
+ones). Each import of that name from that module, in every file of the copy, is then evidence
+(:attr:`Proven.IMPORT`): the detector binds the name there to the record's callable, and
+each call of it is a finding, fixed as any other.
 """
 
 from __future__ import annotations
@@ -35,9 +48,9 @@ from pathlib import Path
 
 from recode.dataset.knowledge import ApiChange, FixKind, KnowledgeBase, SubscriptKey
 from recode.server.detector import Detector, Evidence, Proven, evidence_site
-from recode.server.parsing import parse
+from recode.server.parsing import Node, parse, text
 from recode.server.upgrade.causes import PATTERNS, Cause, ErrorKind
-from recode.server.upgrade.testrun import TestRun
+from recode.server.upgrade.testrun import Outcome, TestRun
 
 #: pytest's location line closing a traceback entry: ``pkg/mod.py:6: AttributeError`` (the
 #: innermost entry of the long style), ``pkg/mod.py:6: in f`` (the short style), or nothing
@@ -84,6 +97,12 @@ _PROOFS = (
         "__float__",
     ),
 )
+
+
+#: Errors that name the function called (``f() missing 1 required keyword-only argument``).
+_CALL_PATTERNS = [p for p in PATTERNS if p.kind in (ErrorKind.KEYWORD, ErrorKind.REQUIRED)]
+#: What holds no module-level import: a function's or a class's body.
+_NESTED = ("function_definition", "class_definition", "decorated_definition")
 
 
 @dataclass(frozen=True)
@@ -204,18 +223,35 @@ def project_file(shown: str, copy: Path, files: list[str]) -> str | None:
     return max(ends, key=len) if ends else None
 
 
+def inherited(owner: str, name: str) -> bool:
+    """Whether an error on ``owner``'s member ``name`` may be a member the project's own class
+    inherited from a library's class: a private member (``_validate_data``), the class named
+    without a module (the project's)."""
+    return name.startswith("_") and not name.startswith("__") and "." not in owner
+
+
 def prove(
-    test: str, text: str, cause: Cause, kb: KnowledgeBase, copy: Path, files: list[str]
+    test: str,
+    text: str,
+    cause: Cause,
+    kb: KnowledgeBase,
+    copy: Path,
+    files: list[str],
+    passed_before: bool = False,
 ) -> Proof | None:
     """The evidence one failure gives, a refusal, or None where its cause is no record's
-    member named on an object or proven by its error (nothing to prove)."""
+    member named on an object or proven by its error (nothing to prove). ``passed_before``:
+    the test passed at the baseline, so a private member its object lacks now
+    (:func:`inherited`) was there before, inherited from the record's class by a class of the
+    project, whose bases ``types.json`` does not know (imbalanced-learn's samplers and
+    ``BaseEstimator._validate_data``)."""
     record = cause.record
     if record is None:
         return None
     if record.fix is not None and record.fix.kind is FixKind.BASE:
         return _prove_class(test, text, cause.error, record, copy, files)
     if owner_and_name(cause.error) is not None:
-        return _attribute(test, text, cause, record, kb, copy, files)
+        return _attribute(test, text, cause, record, kb, copy, files, passed_before)
     member = record.path.rpartition(".")[2]
     proven = next((p for regex, p, m in _PROOFS if regex.search(cause.error) and m == member), None)
     if proven is None or (proven is Proven.SUBSCRIPT and record.key is not SubscriptKey.INT):
@@ -252,9 +288,11 @@ def _attribute(
     kb: KnowledgeBase,
     copy: Path,
     files: list[str],
+    passed_before: bool,
 ) -> Proof | None:
     """The evidence of an error naming the object's class and member: the innermost frame's
-    line, where the class is the record's (or a subclass of it)."""
+    line, where the class is the record's (or a subclass of it, or one of the project's that
+    inherited a private member, ``passed_before``: see :func:`prove`)."""
     owner, name = owner_and_name(cause.error) or ("", "")
     if record.path.rpartition(".")[2] != name:
         return None
@@ -265,7 +303,8 @@ def _attribute(
         proof.refused = "the error was raised outside the project's files"
         return proof
     proof.path, proof.line = rel, frame.line
-    if not class_matches(owner, record.path.rpartition(".")[0], kb):
+    lost = passed_before and inherited(owner, name)
+    if not lost and not class_matches(owner, record.path.rpartition(".")[0], kb):
         proof.refused = f"'{owner}' is not {record.path.rpartition('.')[0]} or a subclass of it"
     elif frame.source is None:
         proof.refused = "the traceback does not show the line"
@@ -319,20 +358,169 @@ def class_lines(path: Path, name: str) -> list[int]:
     return [n.lineno for n in ast.walk(tree) if isinstance(n, ast.ClassDef) and n.name == name]
 
 
+def same_class(proof: Proof, copy: Path) -> list[Proof]:
+    """The other reads of ``self.NAME`` in the methods of the class whose method the proven
+    line is in (``self`` there is an object of that class too, or of a subclass): each a
+    proof of its own, fixed in the same round (a class's first fixed read would otherwise
+    reveal the next only in the next round). A nested class's reads are left: its ``self``
+    is another object."""
+    ev = proof.evidence
+    if ev is None or proof.path is None or ev.proven is not Proven.ATTRIBUTE:
+        return []
+    if not re.search(rf"(?<![\w.])self\.{re.escape(ev.name)}\b", ev.text):
+        return []
+    source = (copy / proof.path).read_bytes()
+    root = parse(source).root_node
+    lines = source.decode("utf-8", "replace").splitlines()
+    at = sum(len(line) + 1 for line in source.split(b"\n")[: ev.line - 1])
+    node = root.descendant_for_byte_range(at, at)
+    while node is not None and node.type != "class_definition":
+        node = node.parent
+    if node is None:
+        return []
+    found: list[Proof] = []
+    stack = list(node.named_children)
+    while stack:
+        item = stack.pop()
+        if item.type == "class_definition":
+            continue  # a nested class: its self is another object
+        if (
+            item.type == "attribute"
+            and text(item.child_by_field_name("object")) == "self"
+            and text(item.child_by_field_name("attribute")) == ev.name
+        ):
+            line = item.start_point[0] + 1
+            if line != ev.line and not any(p.line == line for p in found):
+                other = Proof(proof.test, proof.record, proof.path, line)
+                shown = lines[line - 1].strip()
+                other.evidence = Evidence(line, ev.name, ev.record, shown, ev.origin)
+                found.append(other)
+        stack.extend(item.named_children)
+    return sorted(found, key=lambda p: p.line or 0)
+
+
+def called_name(error: str) -> str | None:
+    """The function an error line names as called (``validate_params``), else None (a
+    method's or a constructor's: ``KMeans.__init__``)."""
+    for pattern in _CALL_PATTERNS:
+        m = pattern.regex.search(error)
+        if m is not None and "." not in m.group("callable"):
+            return m.group("callable")
+    return None
+
+
+def module_imports(root: Node) -> list[Node]:
+    """The module-level ``from ... import`` statements (under ``if`` and ``try`` too)."""
+    found: list[Node] = []
+    stack = list(reversed(root.named_children))
+    while stack:
+        node = stack.pop()
+        if node.type == "import_from_statement":
+            found.append(node)
+        elif node.type not in _NESTED:
+            stack.extend(reversed(node.named_children))
+    return found
+
+
+def module_file(module: str, importer: str, files: set[str]) -> str | None:
+    """The file of the copy a ``from MODULE import`` in file ``importer`` reads (a relative
+    module, or an absolute one of the project's packages), else None (a library's)."""
+    rest = module.lstrip(".")
+    if rest != module:
+        base = Path(importer).parent
+        for _ in range(len(module) - len(rest) - 1):
+            base = base.parent
+        stem = "/".join([*base.parts, *rest.split(".")]) if rest else base.as_posix()
+        stems = [stem]
+    else:
+        stems = [module.replace(".", "/"), "src/" + module.replace(".", "/")]
+    for stem in stems:
+        for candidate in (f"{stem}.py", f"{stem}/__init__.py"):
+            if candidate in files:
+                return candidate
+    return None
+
+
+def _imports_of(name: str, rel: str, source: bytes, files: set[str]) -> list[tuple[Node, str, str]]:
+    """Each import in file ``rel`` of ``name`` from a module of the copy: (the statement,
+    the name it binds, the module's file)."""
+    found = []
+    for stmt in module_imports(parse(source).root_node):
+        module = text(stmt.child_by_field_name("module_name"))
+        for item in stmt.children_by_field_name("name"):
+            dotted = item.child_by_field_name("name") if item.type == "aliased_import" else item
+            if text(dotted) != name:
+                continue
+            where = module_file(module, rel, files)
+            if where is not None and where != rel:
+                local = item.child_by_field_name("alias") if item.type == "aliased_import" else None
+                found.append((stmt, text(local) if local is not None else name, where))
+    return found
+
+
+def prove_import(test: str, text_: str, cause: Cause, copy: Path, files: list[str]) -> list[Proof]:
+    """The imports a callable's error proves to bind the record's callable (see the module's
+    docstring): one proof per file of the copy importing the name from the same module."""
+    record = cause.record
+    name = called_name(cause.error)
+    if record is None or name is None or record.path.rpartition(".")[2] != name:
+        return []
+    frame = innermost_frame(text_)
+    rel = project_file(frame.path, copy, files) if frame is not None else None
+    if frame is None or rel is None or frame.source is None:
+        return []
+    every = set(files)
+    imported = _imports_of(name, rel, (copy / rel).read_bytes(), every)
+    called = [
+        where
+        for _, local, where in imported
+        if re.search(rf"(?<![\w.]){re.escape(local)}\s*\(", frame.source)
+    ]
+    if len(set(called)) != 1:
+        return []  # not called on the line, or from two modules: which one raised?
+    proofs = []
+    for path in files:
+        source = (copy / path).read_bytes()
+        if name.encode() not in source:
+            continue
+        for stmt, _, where in _imports_of(name, path, source, every):
+            if where == called[0]:
+                line = stmt.start_point[0] + 1
+                first = text(stmt).splitlines()[0]
+                proof = Proof(test, record.id, path, line)
+                origin = f"from the test run: {test} ({name} of {where})"
+                proof.evidence = Evidence(line, name, record, first, origin, Proven.IMPORT)
+                proofs.append(proof)
+    return proofs
+
+
 def gather(
-    run: TestRun, causes: dict[str, Cause], kb: KnowledgeBase, copy: Path, files: list[str]
+    run: TestRun,
+    causes: dict[str, Cause],
+    kb: KnowledgeBase,
+    copy: Path,
+    files: list[str],
+    baseline: TestRun | None = None,
 ) -> list[Proof]:
     """The evidence of a test run's failures (``causes``: each failing test's), one proof per
-    site (the first test that shows it)."""
+    site (the first test that shows it). ``baseline``: the run at the old versions."""
     proofs: list[Proof] = []
     seen: set[tuple[str | None, int | None, str]] = set()
     for test, result in run.failing().items():
         cause = causes.get(test)
-        proof = prove(test, result.text, cause, kb, copy, files) if cause is not None else None
-        if proof is None or (proof.path, proof.line, proof.record) in seen:
+        if cause is None:
             continue
-        seen.add((proof.path, proof.line, proof.record))
-        proofs.append(proof)
+        before = baseline.results.get(test) if baseline is not None else None
+        passed = before is not None and before.outcome is Outcome.PASSED
+        proof = prove(test, result.text, cause, kb, copy, files, passed)
+        found = [proof, *same_class(proof, copy)] if proof is not None else []
+        if proof is None and not any(p.record == getattr(cause.record, "id", None) for p in proofs):
+            found = prove_import(test, result.text, cause, copy, files)
+        for proof in found:
+            if (proof.path, proof.line, proof.record) in seen:
+                continue
+            seen.add((proof.path, proof.line, proof.record))
+            proofs.append(proof)
     return proofs
 
 
@@ -343,6 +531,9 @@ def check(proofs: list[Proof], detector: Detector, copy: Path, unsafe: bool) -> 
         if proof.evidence is None or proof.path is None:
             continue
         source = (copy / proof.path).read_bytes()
+        if proof.evidence.proven is Proven.IMPORT:
+            _check_import(proof, source, detector, unsafe)
+            continue
         site = evidence_site(source, parse(source).root_node, proof.evidence)
         if isinstance(site, str):
             proof.refused = site
@@ -360,6 +551,23 @@ def check(proofs: list[Proof], detector: Detector, copy: Path, unsafe: bool) -> 
             proof.refused = f"no exact fix here ({found[0].fix_unavailable or 'none'})"
         elif not found[0].applies(unsafe):
             proof.refused = "an unsafe fix: made only with --unsafe-fixes"
+
+
+def _check_import(proof: Proof, source: bytes, detector: Detector, unsafe: bool) -> None:
+    """:func:`check` of an import's proof: the findings it adds (the calls of the name)."""
+    assert proof.evidence is not None
+    before = {(f.start_byte, f.record.id) for f in detector.detect(source)}
+    found = [
+        f
+        for f in detector.detect(source, evidence=[proof.evidence])
+        if f.record.id == proof.record and (f.start_byte, f.record.id) not in before
+    ]
+    if not found:
+        proof.refused = "no call of the name here is the record's at the target versions"
+    elif all(f.edits is None for f in found):
+        proof.refused = f"no exact fix here ({found[0].fix_unavailable or 'none'})"
+    elif not any(f.applies(unsafe) for f in found):
+        proof.refused = "an unsafe fix: made only with --unsafe-fixes"
 
 
 def by_file(proofs: list[Proof]) -> dict[str, list[Evidence]]:
@@ -422,6 +630,9 @@ def settle(
     for proof in proofs:
         proof.round = round_
         if proof.refused is not None or proof.evidence is None or proof.path not in changed:
+            continue
+        if proof.evidence.proven is Proven.IMPORT:  # the import stays; its calls changed
+            proof.fixed = True
             continue
         shown = proof.evidence.text
         was = before.get(proof.path)
