@@ -125,8 +125,11 @@ def test_dynamic_dependencies_and_setup_py_are_reported_not_edited(tmp_path):
     ]
     assert declared(project(tmp_path / "n", {}))[1] == [
         "declare pytz: pandas 3.0.0 no longer installs it (pandas-3.0-pytz-optional); "
-        "imported by proj/tz.py; the project has no requirements"
+        "imported by proj/tz.py; no pyproject.toml [project], setup.cfg install_requires or "
+        "requirements file to add it to"
     ]
+    poetry = '[tool.poetry]\nname = "proj"\n[tool.poetry.group.dev.dependencies]\npytz = "*"\n'
+    assert declare.needed(project(tmp_path / "p", {"pyproject.toml": poetry}), KB, PANDAS3) == []
 
 
 RECORD = {

@@ -4,7 +4,8 @@ that the project imports (a record's ``requirement``: pandas 3.0 and pytz).
 :func:`needed` lists them for the target versions: the record's library is at or past the
 record's version, a project file imports one of the dependency's modules (not under a ``try``
 that catches ``ImportError``: an optional import), and the project declares the distribution
-nowhere (``pyproject.toml``'s ``[project]`` dependencies and extras, ``setup.cfg``'s
+nowhere (``pyproject.toml``'s ``[project]`` dependencies and extras or Poetry's dependency
+tables, ``setup.cfg``'s
 ``install_requires`` and ``extras_require``, the requirements files pip reads, or a string of
 ``setup.py``).
 
@@ -109,7 +110,10 @@ def declare(root: Path, wanted: list[Needed]) -> Declared:
             f"({need.record.id}); imported by {', '.join(need.importers[:3])}"
         )
         if place is None:
-            done.left.append(f"declare {need.requirement}: {why}; the project has no requirements")
+            done.left.append(
+                f"declare {need.requirement}: {why}; no pyproject.toml [project], setup.cfg "
+                "install_requires or requirements file to add it to"
+            )
             continue
         kind, path = place
         rel = path.relative_to(root).as_posix()
@@ -160,6 +164,10 @@ def _names_in(kind: Place, text: str, extras: bool = False) -> set[str]:
         if extras:
             for extra in project.get("optional-dependencies", {}).values():
                 found += list(extra)
+            poetry = tomlkit.parse(text).get("tool", {}).get("poetry", {})
+            found += list(poetry.get("dependencies", {}))  # names; recode does not edit them
+            for group in poetry.get("group", {}).values():
+                found += list(group.get("dependencies", {}))
         return _names(found)
     if kind is Place.SETUP_CFG:
         cfg = _setup_cfg(text)
