@@ -109,6 +109,9 @@ def test_the_requirements_file_naming_the_library_is_chosen(tmp_path):
     assert edits == {
         "requirements-frames.txt": "pandas==2.0.3 \\\n    --hash=sha256:00\nscipy\npytz\n"
     }
+    latin1 = project(tmp_path / "l", {"requirements.txt": "pandas\n"})
+    (latin1 / "pyproject.toml").write_bytes(b'[project]\nname = "caf\xe9"\ndependencies = []\n')
+    assert declared(latin1) == ({"requirements.txt": "pandas\npytz\n"}, [])  # not UTF-8: left
     crlf = project(tmp_path / "c", {"requirements.txt": "numpy\r\npandas\r\n"})
     assert declared(crlf)[0] == {"requirements.txt": "numpy\r\npandas\r\npytz\r\n"}
 

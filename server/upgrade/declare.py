@@ -120,8 +120,8 @@ def declare(root: Path, wanted: list[Needed]) -> Declared:
         if kind is Place.SETUP_PY:
             done.left.append(f"{rel}: add {need.requirement!r} to install_requires: {why}")
             continue
-        text = done.edits.get(rel, path.read_bytes()).decode("utf-8")
-        new = _EDITS[kind](text, need.requirement)
+        text = done.edits[rel].decode("utf-8") if rel in done.edits else _read(path)
+        new = _EDITS[kind](text, need.requirement) if text is not None else None
         if new is None or need.record.requirement.name not in _names_in(kind, new):  # type: ignore[union-attr]
             done.left.append(f"{rel}: could not add {need.requirement}: {why}")
             continue
@@ -136,22 +136,22 @@ def declared_names(root: Path) -> set[str]:
     """Every distribution the project declares anywhere (canonical names)."""
     names: set[str] = set()
     for kind in (Place.PYPROJECT, Place.SETUP_CFG):
-        path = root / kind.value
-        if path.is_file():
-            try:
-                names |= _names_in(kind, path.read_text("utf-8"), extras=True)
-            except (OSError, UnicodeDecodeError):
-                pass
+        text = _read(root / kind.value)
+        if text is not None:
+            names |= _names_in(kind, text, extras=True)
     for text, _where in pins.requirement_lines(root):
         names |= _names([text])
-    setup_py = root / Place.SETUP_PY.value
-    if setup_py.is_file():
-        try:  # a string that starts with a requirement's name: a declaration, for this purpose
-            strings = re.findall(r"""["']\s*([A-Za-z0-9][A-Za-z0-9._-]*)""", setup_py.read_text())
-        except (OSError, UnicodeDecodeError):
-            strings = []
-        names |= {canonical_name(s) for s in strings}
-    return names
+    # setup.py: a string that starts with a requirement's name declares it, for this purpose
+    strings = re.findall(r"""["']\s*([A-Za-z0-9][A-Za-z0-9._-]*)""", _read(root / "setup.py") or "")
+    return names | {canonical_name(s) for s in strings}
+
+
+def _read(path: Path) -> str | None:
+    """A file's text, None where it is missing or not UTF-8 (then it is not edited)."""
+    try:
+        return path.read_bytes().decode("utf-8") if path.is_file() else None  # \r\n kept
+    except (OSError, UnicodeDecodeError):
+        return None
 
 
 def _names_in(kind: Place, text: str, extras: bool = False) -> set[str]:
@@ -245,33 +245,33 @@ def _catches_import(handler: ast.ExceptHandler) -> bool:
 
 def _place(root: Path, library: str) -> tuple[Place, Path] | None:
     """The file to declare a dependency of ``library``'s in (see the module doc)."""
-    candidates: list[tuple[Place, Path]] = []
+    candidates: list[tuple[Place, Path, str]] = []
     pyproject = root / Place.PYPROJECT.value
-    if pyproject.is_file() and _has_dependency_list(pyproject):
-        candidates.append((Place.PYPROJECT, pyproject))
+    if (text := _read(pyproject)) is not None and _has_dependency_list(text):
+        candidates.append((Place.PYPROJECT, pyproject, text))
     setup_cfg = root / Place.SETUP_CFG.value
-    if setup_cfg.is_file() and _setup_cfg(setup_cfg.read_text("utf-8")).has_option(
+    if (text := _read(setup_cfg)) is not None and _setup_cfg(text).has_option(
         "options", "install_requires"
     ):
-        candidates.append((Place.SETUP_CFG, setup_cfg))
+        candidates.append((Place.SETUP_CFG, setup_cfg, text))
     seen: list[Path] = []
-    for _text, where in pins.requirement_lines(root):
+    for _line, where in pins.requirement_lines(root):
         if where not in seen and where.parent == root:
             seen.append(where)
-    candidates += [(Place.REQUIREMENTS, p) for p in seen]
-    for kind, path in candidates:
-        if canonical_name(library) in _names_in(kind, path.read_text("utf-8")):
+    candidates += [(Place.REQUIREMENTS, p, t) for p in seen if (t := _read(p)) is not None]
+    for kind, path, text in candidates:
+        if canonical_name(library) in _names_in(kind, text):
             return kind, path
     if candidates:
-        return candidates[0]
+        return candidates[0][:2]
     setup_py = root / Place.SETUP_PY.value
     return (Place.SETUP_PY, setup_py) if setup_py.is_file() else None
 
 
-def _has_dependency_list(path: Path) -> bool:
+def _has_dependency_list(text: str) -> bool:
     try:
-        project = tomlkit.parse(path.read_text("utf-8")).get("project")
-    except (OSError, UnicodeDecodeError, tomlkit.exceptions.ParseError):
+        project = tomlkit.parse(text).get("project")
+    except tomlkit.exceptions.ParseError:
         return False
     if not isinstance(project, dict) or "dependencies" in project.get("dynamic", []):
         return False
