@@ -79,6 +79,9 @@ def test_not_needed_before_the_version_when_declared_or_when_optional(tmp_path):
     optional = "try:\n    import pytz\nexcept ImportError:\n    pytz = None\n"
     root = project(tmp_path / "o", {"pyproject.toml": MIZANI_LIKE, "proj/tz.py": optional})
     assert declare.needed(root, KB, PANDAS3) == []
+    typing_only = "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import pytz\n"
+    root = project(tmp_path / "t", {"pyproject.toml": MIZANI_LIKE, "proj/tz.py": typing_only})
+    assert declare.needed(root, KB, PANDAS3) == []
     # an import under a try that catches something else is needed
     other = "try:\n    from pytz import utc\nexcept KeyError:\n    pass\n"
     root = project(tmp_path / "k", {"pyproject.toml": MIZANI_LIKE, "proj/tz.py": other})

@@ -3,11 +3,10 @@ that the project imports (a record's ``requirement``: pandas 3.0 and pytz).
 
 :func:`needed` lists them for the target versions: the record's library is at or past the
 record's version, a project file imports one of the dependency's modules (not under a ``try``
-that catches ``ImportError``: an optional import), and the project declares the distribution
-nowhere (``pyproject.toml``'s ``[project]`` dependencies and extras or Poetry's dependency
-tables, ``setup.cfg``'s
-``install_requires`` and ``extras_require``, the requirements files pip reads, or a string of
-``setup.py``).
+that catches ``ImportError``, an optional import, nor under ``if TYPE_CHECKING:``), and the
+project declares the distribution nowhere (``pyproject.toml``'s ``[project]`` dependencies and
+extras or Poetry's dependency tables, ``setup.cfg``'s ``install_requires`` and
+``extras_require``, the requirements files pip reads, or a string of ``setup.py``).
 
 :func:`declare` adds each to the copy, beside the library that stopped installing it: the first
 of ``pyproject.toml``'s ``[project].dependencies`` (edited with tomlkit, which keeps the file's
@@ -36,6 +35,7 @@ from recode.server import pins
 from recode.server.files import iter_python_files
 
 _OPTIONAL = {"ImportError", "ModuleNotFoundError", "Exception", "BaseException"}
+_TYPE_CHECKING = {"TYPE_CHECKING", "typing.TYPE_CHECKING"}  # imports for the type checker only
 _SECTION = re.compile(r"^\[\s*(?P<name>[^\]]+?)\s*\]")
 _KEY = re.compile(r"^(?P<key>[A-Za-z0-9_.-]+)\s*[=:]")
 
@@ -223,6 +223,8 @@ def _required_imports(tree: ast.AST) -> Iterator[str]:
     optional: set[int] = set()  # ids of the import nodes under a try that catches their failure
     for node in ast.walk(tree):
         if isinstance(node, ast.Try) and any(_catches_import(h) for h in node.handlers):
+            optional |= {id(n) for stmt in node.body for n in ast.walk(stmt)}
+        elif isinstance(node, ast.If) and ast.unparse(node.test) in _TYPE_CHECKING:
             optional |= {id(n) for stmt in node.body for n in ast.walk(stmt)}
     for node in ast.walk(tree):
         if id(node) in optional:
