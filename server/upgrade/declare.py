@@ -97,6 +97,7 @@ def needed(root: Path, kb: KnowledgeBase, versions: dict[str, str]) -> list[Need
         files = sorted({f for m in dep.imports for f in imported.get(m, ())})
         if files:
             out.append(Needed(r, tuple(files)))
+            declared.add(dep.name)  # once, whichever records name it
     return out
 
 
