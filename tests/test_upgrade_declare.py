@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -68,6 +69,13 @@ def test_pyproject_dependencies_get_it_beside_the_library_formatting_kept(tmp_pa
             '"tzdata;platform_system==\'Windows\'",\n    "pytz"\n]',
         )
     }
+
+
+def test_a_dependency_two_records_name_is_declared_once(tmp_path):
+    record = KB.get("pandas-3.0-pytz-optional")
+    twice = KB.with_records([*KB.records, replace(record, id="pandas-3.0-pytz-again")])
+    root = project(tmp_path, {"pyproject.toml": MIZANI_LIKE})
+    assert [n.record.id for n in declare.needed(root, twice, PANDAS3)] == [record.id]
 
 
 def test_not_needed_before_the_version_when_declared_or_when_optional(tmp_path):
