@@ -19,6 +19,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeVar, assert_never
 
+from packaging.requirements import InvalidRequirement, Requirement
 from packaging.version import InvalidVersion, Version
 
 from recode.dataset import kb_cache
@@ -64,6 +65,7 @@ _ALLOWED = {
     "key",
     "made_with",
     "api",
+    "requirement",
 }
 
 
@@ -375,6 +377,19 @@ class Example:
 
 
 @dataclass(frozen=True)
+class Dependency:
+    """A distribution the library stopped installing (from the record's version on), which code
+    importing one of ``imports`` must now declare itself: ``pytz`` for pandas 3.0."""
+
+    requirement: str  # a PEP 508 requirement, written as the record gives it
+    imports: tuple[str, ...]  # the top-level modules it provides
+
+    @property
+    def name(self) -> str:
+        return canonical_name(Requirement(self.requirement).name)
+
+
+@dataclass(frozen=True)
 class ApiChange:
     id: str
     library: str
@@ -406,6 +421,8 @@ class ApiChange:
     #: argument of one of the classes ("str": a list or tuple of string literals)
     made_with: tuple[tuple[str, tuple[str, ...]], ...] = ()
     api: Api = Api.PUBLIC  # private: changed without deprecation, cited from its pull request
+    #: a dependency the library no longer installs, which code importing it must declare
+    requirement: Dependency | None = None
     origin: str = field(default="", compare=False)  # "file:line", for messages
 
     def matches_value(self, written: str) -> bool:
@@ -720,6 +737,7 @@ def parse_record(raw: object, origin: str = "") -> ApiChange:
             "a private-API record cites the upstream pull request or commit that made the change"
             " (https://github.com/OWNER/REPO/pull/N or .../commit/SHA)"
         )
+    requirement = _dependency(raw.get("requirement"), kind)
     return ApiChange(
         id=rid,
         library=library,
@@ -745,8 +763,32 @@ def parse_record(raw: object, origin: str = "") -> ApiChange:
         key=key,
         made_with=made_with,
         api=api,
+        requirement=requirement,
         origin=origin,
     )
+
+
+def _dependency(raw: object, kind: RecordKind) -> Dependency | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, dict) or set(raw) != {"name", "imports"}:
+        raise RecordError('requirement must be {"name": "pytz", "imports": ["pytz"]}')
+    if kind is not RecordKind.BEHAVIOR:
+        raise RecordError("requirement applies only to a behavior record")
+    text, imports = raw["name"], raw["imports"]
+    try:
+        req = Requirement(text) if isinstance(text, str) else None
+    except InvalidRequirement as exc:
+        raise RecordError(f"requirement.name {text!r}: {exc}") from None
+    if req is None or req.url or req.marker or req.extras:
+        raise RecordError(f"requirement.name {text!r}: a name, with a version range at most")
+    if (
+        not isinstance(imports, list)
+        or not imports
+        or not all(isinstance(m, str) and m.isidentifier() for m in imports)
+    ):
+        raise RecordError("requirement.imports must list top-level module names")
+    return Dependency(text, tuple(imports))
 
 
 _SUBSCRIPT_METHODS = ("__getitem__", "__setitem__")

@@ -445,9 +445,11 @@ def _found_in_last_entry(text: str, findings: Sequence[FoundAt]) -> ApiChange | 
 
 
 def _by_dependency(kb: KnowledgeBase, module: str) -> ApiChange | None:
-    """The record of a library that no longer installs ``module`` (its note says so)."""
-    words = re.compile(rf"\b{re.escape(module)} is no longer a required dependency\b")
-    return next((r for r in kb.records if words.search(r.note)), None)
+    """The record of a library that no longer installs ``module`` (its ``requirement``)."""
+    return next(
+        (r for r in kb.records if r.requirement is not None and module in r.requirement.imports),
+        None,
+    )
 
 
 def _by_path(kb: KnowledgeBase, path: str) -> ApiChange | None:

@@ -22,7 +22,7 @@ from recode.server import environment as env_mod
 from recode.server.config import ConfigError, config_for_folder
 from recode.server.detector import Detector
 from recode.server.severity import LibraryVersion
-from recode.server.upgrade import evidence, outcome, plan, testrun, venvs
+from recode.server.upgrade import declare, evidence, outcome, plan, testrun, venvs
 from recode.server.upgrade.causes import Cause, CauseKind, FoundAt, classify
 from recode.server.upgrade.runner import Runner, run
 from recode.server.upgrade.workspace import Workspace
@@ -179,6 +179,7 @@ def make_plan(args: argparse.Namespace, kb: KnowledgeBase, runner: Runner, say) 
         result.before = {n: str(v.version) for n, v in env.versions().items()}
     say("checking the code against the knowledge base at the target versions")
     result.findings = plan.findings_at(root, kb, target.versions)
+    result.needed = declare.needed(root, kb, target.versions)
     return result
 
 
@@ -252,6 +253,8 @@ def _run(args: argparse.Namespace, runner: Runner, say: Callable[[str], None]) -
                     unsafe_fixes=args.unsafe_fixes,
                     evidence=evidence.by_file(proven),
                 )
+                if n == 1 and the_plan.needed:
+                    target_venv = _declare(args, the_plan, ws, done, runner, version, say)
                 evidence.settle(proven, n, done.changed, ws.copy, done.before)
                 # a refusal the next round meets again is reported once
                 told = {(p.test, p.path, p.line, p.refused) for p in proofs}
@@ -299,6 +302,7 @@ def _run(args: argparse.Namespace, runner: Runner, say: Callable[[str], None]) -
                 not_written = ws.write_back(say)
                 left += not_written
             doc.update(
+                changes=_changes(the_plan),  # with what a declared requirement brought
                 results=[
                     {
                         "id": s.id,
@@ -324,6 +328,31 @@ def _run(args: argparse.Namespace, runner: Runner, say: Callable[[str], None]) -
             )
             print(outcome.render(doc, args.format))
             return outcome.exit_status(stories, after)
+
+
+def _declare(
+    args: argparse.Namespace,
+    the_plan: plan.Plan,
+    ws: Workspace,
+    done,
+    runner: Runner,
+    version: str,
+    say: Callable[[str], None],
+) -> Path:
+    """Declare in the copy the dependencies its libraries stopped installing, and return the
+    environment the copy now resolves to (the target set with them; cached as any other)."""
+    declared = declare.declare(ws.copy, the_plan.needed)
+    done.problems += declared.left
+    done.changed += ws.edit(declared.edits)
+    runner_name = "pytest" if testrun.is_pytest(args.test.split()) else ""
+    if declared.edits:
+        say(f"declared {', '.join(n.requirement for n in the_plan.needed)}; resolving again")
+        the_plan.target = plan.resolve(
+            args.python,
+            plan.requirements(ws.copy, the_plan.targets, args.with_, runner_name),
+            runner,
+        )
+    return venvs.ensure(args.python, the_plan.target.key(), runner, version=version, progress=say)
 
 
 def _tester(args: argparse.Namespace, copy: Path, runner: Runner, say: Callable[[str], None]):
@@ -363,7 +392,7 @@ def _plan_doc(p: plan.Plan) -> dict:
         "project": str(p.root),
         "python": p.python,
         "targets": p.targets,
-        "changes": [{"name": c.name, "before": c.before, "after": c.after} for c in p.changes()],
+        "changes": _changes(p),
         "findings": [
             {
                 "path": path,
@@ -376,6 +405,7 @@ def _plan_doc(p: plan.Plan) -> dict:
             }
             for path, f in p.findings
         ],
+        "requirements": [n.to_dict() for n in p.needed],
         "runs": {},
         "counted": True,
         "summary": {},
@@ -385,6 +415,10 @@ def _plan_doc(p: plan.Plan) -> dict:
         "left": [],
         "diff": "",
     }
+
+
+def _changes(p: plan.Plan) -> list[dict]:
+    return [{"name": c.name, "before": c.before, "after": c.after} for c in p.changes()]
 
 
 def _model_engine(args: argparse.Namespace):

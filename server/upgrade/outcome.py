@@ -193,6 +193,9 @@ def _text(doc: dict) -> str:
         f"  {f['path']}:{f['line']}: {f['record']}: {f['message']}{_unsafe(f, doc)}"
         for f in doc["findings"]
     ]
+    if doc.get("requirements"):
+        lines += ["", "To declare (a library no longer installs them; the project imports them):"]
+        lines += [f"  {_requirement_line(r)}" for r in doc["requirements"]]
     for name in ("baseline", "target", "migrated"):
         run = doc["runs"].get(name)
         if run is not None:
@@ -225,6 +228,9 @@ def _markdown(doc: dict) -> str:
         f"- `{f['path']}:{f['line']}` `{f['record']}`: {f['message']}{_unsafe(f, doc)}"
         for f in doc["findings"]
     ]
+    if doc.get("requirements"):
+        lines += ["", "## To declare (a library no longer installs them)", ""]
+        lines += [f"- {_requirement_line(r)}" for r in doc["requirements"]]
     lines += ["", "## Tests", "", "| run | outcome |", "|---|---|"]
     for name in ("baseline", "target", "migrated"):
         run = doc["runs"].get(name)
@@ -248,6 +254,15 @@ def _markdown(doc: dict) -> str:
     if doc["diff"]:
         lines += ["## Diff", "", "```diff", doc["diff"].rstrip("\n"), "```"]
     return "\n".join(lines)
+
+
+def _requirement_line(r: dict) -> str:
+    """A dependency to declare (:class:`recode.server.upgrade.declare.Needed`'s dict)."""
+    files = ", ".join(r["imported_by"][:3]) + (", ..." if len(r["imported_by"]) > 3 else "")
+    return (
+        f"{r['requirement']}: {r['library']} {r['version']} no longer installs it "
+        f"({r['record']}); imported by {files}"
+    )
 
 
 def _proof_line(p: dict) -> str:

@@ -24,6 +24,7 @@ from recode.server.detector import Detector, Finding
 from recode.server.files import iter_python_files
 from recode.server.migrate import process_file
 from recode.server.severity import LibraryVersion
+from recode.server.upgrade.declare import Needed
 from recode.server.upgrade.runner import Runner
 from recode.server.upgrade.venvs import clean_env
 
@@ -64,6 +65,8 @@ class Plan:
     baseline: Resolution | None = None
     before: dict[str, str] = field(default_factory=dict)  # distribution -> version now
     findings: list[tuple[str, Finding]] = field(default_factory=list)  # (file, finding)
+    #: dependencies a library stopped installing, which the project imports and must declare
+    needed: list[Needed] = field(default_factory=list)
 
     def changes(self) -> list[Change]:
         before = self.baseline.versions if self.baseline is not None else self.before

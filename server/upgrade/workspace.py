@@ -203,6 +203,15 @@ class Workspace:
             evidence=evidence,
         )
 
+    def edit(self, edits: Mapping[str, bytes]) -> list[str]:
+        """Write files of the copy that are not Python (a requirement declared), keeping their
+        bytes as read for the diff and ``--write``; the files written."""
+        for rel, new in edits.items():
+            path = self.copy / rel
+            self.original.setdefault(rel, path.read_bytes())
+            path.write_bytes(new)
+        return list(edits)
+
     def changed(self) -> dict[str, bytes]:
         """rel -> migrated bytes, for each file the migration changed."""
         out = {}
