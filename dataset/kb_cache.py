@@ -13,6 +13,9 @@ cannot be read back (truncated, from another pickle format, not what it should h
 ignored and replaced; a cache folder that cannot be written to is not used. Entries live
 under the user cache folder (``$RECODE_CACHE_DIR``, else ``$XDG_CACHE_HOME/recode``, else
 ``~/.cache/recode``), in ``kb/``, where only the user writes.
+
+:func:`cached_made` keeps other results there the same way, keyed by every input its caller
+names (the language server's knowledge base and detector of a folder).
 """
 
 from __future__ import annotations
