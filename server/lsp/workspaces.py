@@ -257,7 +257,7 @@ def _kb_and_detector(
         inputs = [_code_digest()]
         for f in [*files, *type_files]:
             inputs += [str(f).encode(), f.read_bytes()]
-    except OSError:  # a file that cannot be read: the load reports it, uncached
+    except OSError:  # a file that cannot be read (the load reports it), or no source: uncached
         return make()
     every = sorted((name, repr(v)) for name, v in env.versions().items())
     inputs.append(repr((sorted(have), selection, every, settings.min_severity)).encode())
@@ -282,7 +282,10 @@ def _code_digest() -> bytes:
     h = hashlib.blake2b(digest_size=16)
     for package in (recode.server, recode.dataset):
         root = Path(next(iter(package.__path__)))
-        for path in sorted(root.rglob("*.py")):
+        sources = sorted(root.rglob("*.py"))
+        if not sources:  # bytecode only: nothing to key the entry with, so no entry
+            raise OSError(f"no source files under {root}")
+        for path in sources:
             h.update(f"{package.__name__}/{path.relative_to(root)}".encode())
             h.update(path.read_bytes())
     return h.digest()

@@ -170,3 +170,24 @@ def test_a_changed_library_set_or_selection_is_never_served_a_stale_detector(
     moved = _settings(older.python, knowledgeBase=[str(own_kb)])
     found = [i for i, _ in _found(build_context(tmp_path, moved, 4, KnowledgeBases()))]
     assert found == ids[1:]
+
+
+def test_an_edit_of_recode_s_code_makes_the_detector_again(
+    tmp_path: Path, make_env, own_kb: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    env = make_env(numpy="2.0.0")
+    settings = _settings(env.python, knowledgeBase=[str(own_kb)])
+    build_context(tmp_path, settings, 1, KnowledgeBases())
+    loads: list[object] = []
+    real = KnowledgeBases.get
+
+    def counted(self: KnowledgeBases, *args: object) -> object:
+        loads.append(args)
+        return real(self, *args)
+
+    monkeypatch.setattr(KnowledgeBases, "get", counted)
+    build_context(tmp_path, settings, 2, KnowledgeBases())
+    assert loads == []  # read back
+    monkeypatch.setattr(workspaces, "_code_digest", lambda: b"the code, edited")
+    again = build_context(tmp_path, settings, 3, KnowledgeBases())
+    assert len(loads) == 1 and [i for i, _ in _found(again)] == ["numpy-2.0-product"]
