@@ -13,6 +13,9 @@ cannot be read back (truncated, from another pickle format, not what it should h
 ignored and replaced; a cache folder that cannot be written to is not used. Entries live
 under the user cache folder (``$RECODE_CACHE_DIR``, else ``$XDG_CACHE_HOME/recode``, else
 ``~/.cache/recode``), in ``kb/``, where only the user writes.
+
+:func:`cached_made` keeps other results there the same way, keyed by every input its caller
+names (the language server's knowledge base and detector of a folder).
 """
 
 from __future__ import annotations
@@ -75,6 +78,34 @@ def cached(
     except (OSError, RuntimeError) as exc:  # no parser source, or no home folder: no cache
         log.debug("knowledge-base cache not used: %s", exc)
         return parse()
+    return _read_or_make(entry, where, parse, valid)
+
+
+def cached_made(
+    group: str, inputs: Iterable[bytes], make: Callable[[], _T], valid: Callable[[object], bool]
+) -> _T:
+    """``make()``'s result, from the cache when an entry for exactly these ``inputs`` exists
+    and holds what ``valid`` accepts, else made and stored. ``inputs`` must hold everything
+    ``make()`` reads (the bytes of its files and code, its settings); an entry of another
+    ``group`` is never removed, one of the same group with other inputs is replaced (the
+    language server keys a folder's knowledge base and detector so: ``recode.server.lsp.
+    workspaces``)."""
+    try:
+        where = hashlib.blake2b(group.encode(), key=_code_key(), digest_size=12).hexdigest()
+        content = hashlib.blake2b(digest_size=16)
+        for part in inputs:
+            content.update(len(part).to_bytes(8, "little"))  # no two lists hash as one
+            content.update(part)
+        entry = cache_dir() / f"{where}-{content.hexdigest()}.pickle"
+    except (OSError, RuntimeError) as exc:
+        log.debug("knowledge-base cache not used: %s", exc)
+        return make()
+    return _read_or_make(entry, where, make, valid)
+
+
+def _read_or_make(
+    entry: Path, where: str, make: Callable[[], _T], valid: Callable[[object], bool]
+) -> _T:
     try:
         with open(entry, "rb") as fh:
             found = pickle.load(fh)
@@ -85,7 +116,7 @@ def cached(
         pass
     except Exception as exc:  # a broken entry is ignored, and replaced below
         log.debug("ignoring the knowledge-base cache entry %s: %s", entry, exc)
-    result = parse()
+    result = make()
     _store(entry, where, result)
     return result
 

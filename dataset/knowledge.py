@@ -1338,17 +1338,9 @@ def canonical_name(name: str) -> str:
     return _SEPARATORS.sub("-", name).lower()
 
 
-def load_knowledge_base(
-    paths: Iterable[Path] | None = None, libraries: Iterable[str] | None = None
-) -> KnowledgeBase:
-    """Load every ``*.jsonl`` under the given files/folders (default: the shipped base), and
-    the class facts of every ``types.json`` among them (a folder's own, or a ``.json`` file
-    given by name), validated like the records. Where the given paths hold none (a lone JSONL
-    file), the shipped ``types.json`` applies: it describes the libraries, not the records.
-
-    With ``libraries``, only their records: the others are skipped before they are parsed (a
-    broken record of another library is then not reported)."""
-    keep = {canonical_name(x) for x in libraries} if libraries is not None else None
+def knowledge_base_files(paths: Iterable[Path] | None = None) -> tuple[list[Path], list[Path]]:
+    """The JSONL files and the class-fact files :func:`load_knowledge_base` reads for
+    ``paths``, in its order (a cache keyed by what a load reads lists them here)."""
     files: list[Path] = []
     type_files: list[Path] = []
     for p in paths if paths is not None else [default_kb_dir()]:
@@ -1361,10 +1353,25 @@ def load_knowledge_base(
             type_files.append(p)
         else:
             files.append(p)
+    return files, type_files or [default_kb_dir() / TYPES_FILE]
+
+
+def load_knowledge_base(
+    paths: Iterable[Path] | None = None, libraries: Iterable[str] | None = None
+) -> KnowledgeBase:
+    """Load every ``*.jsonl`` under the given files/folders (default: the shipped base), and
+    the class facts of every ``types.json`` among them (a folder's own, or a ``.json`` file
+    given by name), validated like the records. Where the given paths hold none (a lone JSONL
+    file), the shipped ``types.json`` applies: it describes the libraries, not the records.
+
+    With ``libraries``, only their records: the others are skipped before they are parsed (a
+    broken record of another library is then not reported)."""
+    keep = {canonical_name(x) for x in libraries} if libraries is not None else None
+    files, type_files = knowledge_base_files(paths)
     records: list[ApiChange] = []
     problems: list[LoadProblem] = []
     types = KnownTypes()
-    for path in type_files or [default_kb_dir() / TYPES_FILE]:
+    for path in type_files:
         found, trouble = load_types(path)
         types = types.merged(found)
         problems.extend(trouble)

@@ -190,3 +190,25 @@ def test_the_parse_lives_where_the_key_reads_it():
         if a.name.startswith("recode")
     }
     assert imported <= {"recode.dataset", "recode.dataset.kb_cache"}, imported
+
+
+def test_a_made_entry_is_read_back_only_for_the_same_inputs(cache):
+    made: list[str] = []
+
+    def make(value: str):
+        def run() -> str:
+            made.append(value)
+            return value
+
+        return run
+
+    def valid(found: object) -> bool:
+        return isinstance(found, str)
+
+    assert kb_cache.cached_made("g", [b"a", b"bc"], make("first"), valid) == "first"
+    assert kb_cache.cached_made("g", [b"a", b"bc"], make("again"), valid) == "first"
+    assert kb_cache.cached_made("g", [b"ab", b"c"], make("split"), valid) == "split"  # not one
+    assert kb_cache.cached_made("h", [b"a", b"bc"], make("other"), valid) == "other"
+    assert made == ["first", "split", "other"]
+    assert len(entries(cache)) == 2  # the group's earlier inputs replaced, the other group kept
+    assert kb_cache.cached_made("g", [b"ab", b"c"], make("x"), lambda f: False) == "x"
