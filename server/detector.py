@@ -1285,6 +1285,13 @@ class _Run:
                 and record.unless_keyword in _keywords(call)
             ):
                 continue  # the call sets the changed default explicitly
+            if (
+                record.unless_keyword
+                and record.position is not None
+                and call is not None
+                and _positional_count(call) > record.position
+            ):
+                continue  # ... by position (np.linalg.lstsq(a, b, rcond))
             if record.unless_keyword and call is None and not self._reaches_default(node, record):
                 continue  # passed uncalled where no call that leaves the default out is in sight
             if record.max_positional is not None and (

@@ -571,6 +571,14 @@ def test_changed_default_of_a_class_passed_uncalled(code, expected):
     assert found(d, code) == expected
 
 
+def test_changed_default_passed_by_position_is_not_flagged():
+    from recode.dataset.knowledge import load_knowledge_base
+
+    d = Detector(load_knowledge_base(), versions(numpy="2.4.6"))
+    code = "import numpy as np\nx = np.linalg.lstsq(a, b, rc)\ny = np.linalg.lstsq(a, b)\n"
+    assert found(d, code) == [(3, "numpy-2.0-lstsq-rcond", "np.linalg.lstsq")]
+
+
 # -- attribute chains across lines ------------------------------------------------------------
 
 
