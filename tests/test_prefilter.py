@@ -89,8 +89,8 @@ def positional_sources() -> list[bytes]:
     out: list[bytes] = []
     done: set[str] = set()
     for record in KB.records:
-        if record.position is None or record.path in done:
-            continue
+        if record.position is None or not record.values or record.path in done:
+            continue  # (an unless_keyword record's position only unflags)
         done.add(record.path)
         module, imp = next(
             (m, f"import {m} as {a}")
