@@ -1665,7 +1665,7 @@ def _written_by_own_fix(record: ApiChange, call: Node) -> bool:
         return False
     leaf = record.path.rsplit(".", 1)[-1]
     if _wraps_own_arguments(fix.template, leaf):
-        return _own_fix_pattern(fix.template).fullmatch(_joined_chains(text(call))) is not None
+        return _own_fix_pattern(fix.template).fullmatch(_joined_chains(call)) is not None
     if not _wraps_own_call(fix.template, record.path.rsplit(".", 1)[-1]):
         return False
     pattern = _own_fix_pattern(fix.template)
@@ -1673,17 +1673,20 @@ def _written_by_own_fix(record: ApiChange, call: Node) -> bool:
     for _ in range(2):  # an operator around the call, parentheses around that
         if node is None or node.type.endswith("statement"):
             return False
-        if pattern.fullmatch(_joined_chains(text(node))):
+        if pattern.fullmatch(_joined_chains(node)):
             return True
         node = node.parent
     return False
 
 
-def _joined_chains(code: str) -> str:
-    """``code`` with its backslash continuations gone and no space around a dot, so that a
-    dotted name split across lines (``pd``, a backslash, ``.api.types`` on the next line) reads
-    as it does on one line."""
-    return re.sub(r"\s*\.\s*", ".", re.sub(r"\\\r?\n", " ", code))
+def _joined_chains(node: Node) -> str:
+    """``node``'s code with its comments and backslash continuations gone and no space around a
+    dot, so that a dotted name split across lines (``pd``, a backslash, ``.api.types`` on the
+    next line; ``np.  # note``, then ``ravel(a)``) reads as it does on one line."""
+    code = node.text or b""
+    for c in reversed(captures("(comment) @c", node).get("c", [])):
+        code = code[: c.start_byte - node.start_byte] + code[c.end_byte - node.start_byte :]
+    return re.sub(r"\s*\.\s*", ".", re.sub(r"\\\r?\n", " ", code.decode("utf-8", "replace")))
 
 
 def _passes_any(call: Node, keywords: tuple[str, ...]) -> bool:

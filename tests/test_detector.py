@@ -571,6 +571,19 @@ def test_changed_default_of_a_class_passed_uncalled(code, expected):
     assert found(d, code) == expected
 
 
+def test_own_fix_output_with_a_comment_in_its_chain_is_not_flagged_again():
+    from recode.dataset.knowledge import load_knowledge_base
+
+    d = Detector(load_knowledge_base(), versions(numpy="2.4.6"))
+    code = (
+        "import numpy as np\nu, inv = np.unique(np.  # flat\n    ravel(a), return_inverse=True)\n"
+    )
+    assert found(d, code) == []
+    assert found(d, code.replace("ravel(a)", "asarray(a)")) == [
+        (3, "numpy-2.0-unique-return_inverse", "return_inverse=True")
+    ]
+
+
 def test_changed_default_passed_by_position_is_not_flagged():
     from recode.dataset.knowledge import load_knowledge_base
 
