@@ -705,8 +705,8 @@ def parse_record(raw: object, origin: str = "") -> ApiChange:
         not isinstance(position, int) or isinstance(position, bool) or position < 0
     ):
         raise RecordError("position must be a non-negative integer")
-    if position is not None and not values:
-        raise RecordError("position applies only to a record with values")
+    if position is not None and not values and not unless:
+        raise RecordError("position applies only to a record with values or unless_keyword")
     unseen = raw.get("unseen", False)
     if not isinstance(unseen, bool):
         raise RecordError("unseen must be true or false")

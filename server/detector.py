@@ -1349,6 +1349,15 @@ class _Run:
                 and record.unless_keyword in _keywords(call)
             ):
                 continue  # the call sets the changed default explicitly
+            if (
+                record.unless_keyword
+                and record.position is not None
+                and call is not None
+                and _positional_count(call) > record.position
+            ):
+                continue  # ... by position (np.linalg.lstsq(a, b, rcond))
+            if record.unless_keyword and call is None and not self._reaches_default(node, record):
+                continue  # passed uncalled where no call that leaves the default out is in sight
             if record.max_positional is not None and (
                 call is None or _positional_count(call) <= record.max_positional
             ):
@@ -1357,6 +1366,56 @@ class _Run:
                 continue  # a behaviour the fix keeps the call for, written as the fix writes it
             site = fixes.FixSite(reference=node, binding=binding, name=name, call=call)
             self._add(record, sev, node, site)
+
+    def _reaches_default(self, ref: Node, record: ApiChange) -> bool:
+        """Whether an uncalled reference to a callable whose default changed (``unless_keyword``)
+        may reach a call that leaves the default out. Not where it is compared (``Est is KMeans``)
+        or tested against (``isinstance(m, LinearSVC)``): no call at all; nor where it is one of
+        ``pytest.mark.parametrize``'s values and every use of the parameter in the function it
+        decorates is a call passing the keyword (scikit-learn's tests: ``Estimator(n_init=1)``).
+        Anywhere else (``Klass = KMeans``, a subclass, a helper it is passed to) the call is out of
+        sight, so it may."""
+        parent = ref.parent
+        if parent is None:
+            return True
+        if parent.type == "comparison_operator":
+            return False
+        holder = parent.parent if parent.type == "tuple" else parent
+        if holder is not None and holder.type == "argument_list":
+            called = holder.parent
+            tested = [a for a in holder.named_children if a.type != "comment"]
+            if (
+                called is not None
+                and text(called.child_by_field_name("function")) in ("isinstance", "issubclass")
+                and len(tested) == 2
+                and tested[1] in (ref, parent)
+            ):
+                return False
+        parametrized = _parametrized(ref)
+        if parametrized is None:
+            return True
+        name, function = parametrized
+        if self._outline is not None:
+            unit = self._outline.unit_at(function.start_byte)
+            if unit is None or not self._covered(unit.start, unit.end):
+                raise _Uncovered(whole=[function.start_byte])  # every use must be read
+        body = function.child_by_field_name("body")
+        calls = 0
+        for use in captures("((identifier) @name)", body).get("name", []) if body else []:
+            if text(use) != name:
+                continue
+            if use.parent is not None and use.parent.type == "comparison_operator":
+                continue
+            site = use.parent
+            if (
+                site is None
+                or site.type != "call"
+                or site.child_by_field_name("function") != use
+                or record.unless_keyword not in _keywords(site)
+            ):
+                return True  # left out, or the class goes on out of sight
+            calls += 1
+        return calls == 0
 
     def _import_site(
         self,
@@ -1675,7 +1734,7 @@ def _written_by_own_fix(record: ApiChange, call: Node) -> bool:
         return False
     leaf = record.path.rsplit(".", 1)[-1]
     if _wraps_own_arguments(fix.template, leaf):
-        return _own_fix_pattern(fix.template).fullmatch(_joined_chains(text(call))) is not None
+        return _own_fix_pattern(fix.template).fullmatch(_joined_chains(call)) is not None
     if not _wraps_own_call(fix.template, record.path.rsplit(".", 1)[-1]):
         return False
     pattern = _own_fix_pattern(fix.template)
@@ -1683,17 +1742,20 @@ def _written_by_own_fix(record: ApiChange, call: Node) -> bool:
     for _ in range(2):  # an operator around the call, parentheses around that
         if node is None or node.type.endswith("statement"):
             return False
-        if pattern.fullmatch(_joined_chains(text(node))):
+        if pattern.fullmatch(_joined_chains(node)):
             return True
         node = node.parent
     return False
 
 
-def _joined_chains(code: str) -> str:
-    """``code`` with its backslash continuations gone and no space around a dot, so that a
-    dotted name split across lines (``pd``, a backslash, ``.api.types`` on the next line) reads
-    as it does on one line."""
-    return re.sub(r"\s*\.\s*", ".", re.sub(r"\\\r?\n", " ", code))
+def _joined_chains(node: Node) -> str:
+    """``node``'s code with its comments and backslash continuations gone and no space around a
+    dot, so that a dotted name split across lines (``pd``, a backslash, ``.api.types`` on the
+    next line; ``np.  # note``, then ``ravel(a)``) reads as it does on one line."""
+    code = node.text or b""
+    for c in reversed(captures("(comment) @c", node).get("c", [])):
+        code = code[: c.start_byte - node.start_byte] + code[c.end_byte - node.start_byte :]
+    return re.sub(r"\s*\.\s*", ".", re.sub(r"\\\r?\n", " ", code.decode("utf-8", "replace")))
 
 
 def _passes_any(call: Node, keywords: tuple[str, ...]) -> bool:
@@ -1719,6 +1781,44 @@ def _positional_count(call: Node) -> int:
         for a in args.named_children
         if a.type not in ("keyword_argument", "list_splat", "dictionary_splat", "comment")
     )
+
+
+def _parametrized(ref: Node) -> tuple[str, Node] | None:
+    """The parameter's name and the function, where ``ref`` is one of the values of the
+    ``pytest.mark.parametrize`` decorating it: ``("Est", [A, B])`` or ``("Est, x", [(A, 1)])``."""
+    row = ref.parent
+    if row is None or row.type not in ("list", "tuple"):
+        return None
+    values, index = row, None
+    if row.parent is not None and row.parent.type in ("list", "tuple"):
+        values = row.parent
+        index = [c for c in row.named_children if c.type != "comment"].index(ref)
+    args = values.parent
+    decorator = args.parent.parent if args is not None and args.parent is not None else None
+    if (
+        args is None
+        or args.type != "argument_list"
+        or decorator is None
+        or decorator.type != "decorator"
+        or decorator.parent is None
+        or not text(args.parent.child_by_field_name("function")).endswith("parametrize")
+    ):
+        return None
+    function = decorator.parent.child_by_field_name("definition")
+    given = [a for a in args.named_children if a.type not in ("keyword_argument", "comment")]
+    if function is None or function.type != "function_definition" or given[1:2] != [values]:
+        return None
+    try:
+        names = ast.literal_eval(text(given[0]))
+    except (ValueError, SyntaxError):
+        return None
+    if isinstance(names, str):
+        names = [n.strip() for n in names.split(",") if n.strip()]
+    if not isinstance(names, list | tuple) or not all(isinstance(n, str) for n in names):
+        return None
+    if index is None:
+        return (names[0], function) if len(names) == 1 else None
+    return (names[index], function) if len(names) > 1 and index < len(names) else None
 
 
 def _keywords(call: Node) -> set[str]:

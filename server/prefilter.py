@@ -897,7 +897,14 @@ def _breaks(
     if values is None:
         return True
     at = _VALUE_START.match(text, m.end()).end()
-    return any(text.startswith(v, at) and not _BOUNDARY.match(text, at + len(v)) for v in values)
+    starts = (at, at + 1) if text[at : at + 1] in (b"'", b'"') else (at,)
+    # a quote whose string never closes (``include='object)``): tree-sitter may skip it and read
+    # the bare name after it, which a record can list too (``object``)
+    return any(
+        text.startswith(v, i) and not _BOUNDARY.match(text, i + len(v))
+        for v in values
+        for i in starts
+    )
 
 
 _VALUE_PATTERNS: dict[tuple[bytes, ...], re.Pattern[bytes]] = {}

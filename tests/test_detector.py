@@ -519,6 +519,79 @@ def test_keyword_conditional_records_skip_the_import(code, expected):
     assert found(d, code) == expected
 
 
+_KM = "from sklearn.cluster import KMeans, MiniBatchKMeans\nimport pytest\n"
+
+
+@pytest.mark.parametrize(
+    "code, expected",
+    [
+        # A class whose default changed, passed uncalled: flagged unless no call leaving the
+        # default out can be reached (scikit-learn's own tests, issue 14).
+        (
+            _KM + "@pytest.mark.parametrize('Est', [KMeans, MiniBatchKMeans])\n"
+            "def test(Est):\n    if Est is MiniBatchKMeans:\n        pass\n"
+            "    Est(n_clusters=2, n_init=1).fit(X)\n",
+            [],
+        ),
+        (
+            _KM + "@pytest.mark.parametrize('Est', [KMeans, MiniBatchKMeans])\n"
+            "def test(Est):\n    Est(n_init=1)\n    Est(n_clusters=2)\n",
+            [
+                (3, "scikit-learn-1.4-KMeans-n_init", "KMeans"),
+                (3, "scikit-learn-1.4-MiniBatchKMeans-n_init", "MiniBatchKMeans"),
+            ],
+        ),
+        (
+            _KM + "@pytest.mark.parametrize('Est, algo', [(KMeans, 'lloyd')])\n"
+            "def test(Est, algo):\n    Est(algorithm=algo, n_init=3)\n",
+            [],
+        ),
+        (  # the parameter goes on to a helper: the call is out of sight
+            _KM + "@pytest.mark.parametrize('Est, algo', [(KMeans, 'lloyd')])\n"
+            "def test(Est, algo):\n    check(Est)\n",
+            [(3, "scikit-learn-1.4-KMeans-n_init", "KMeans")],
+        ),
+        (
+            _KM + "ok = isinstance(m, (KMeans, MiniBatchKMeans)) or type(m) is KMeans\n",
+            [],
+        ),
+        (  # an alias or a subclass is called out of sight
+            _KM + "Klass = KMeans\nclass My(MiniBatchKMeans):\n    pass\n",
+            [
+                (3, "scikit-learn-1.4-KMeans-n_init", "KMeans"),
+                (4, "scikit-learn-1.4-MiniBatchKMeans-n_init", "MiniBatchKMeans"),
+            ],
+        ),
+    ],
+)
+def test_changed_default_of_a_class_passed_uncalled(code, expected):
+    from recode.dataset.knowledge import load_knowledge_base
+
+    d = Detector(load_knowledge_base(), versions(scikit_learn="1.9.1"))
+    assert found(d, code) == expected
+
+
+def test_own_fix_output_with_a_comment_in_its_chain_is_not_flagged_again():
+    from recode.dataset.knowledge import load_knowledge_base
+
+    d = Detector(load_knowledge_base(), versions(numpy="2.4.6"))
+    code = (
+        "import numpy as np\nu, inv = np.unique(np.  # flat\n    ravel(a), return_inverse=True)\n"
+    )
+    assert found(d, code) == []
+    assert found(d, code.replace("ravel(a)", "asarray(a)")) == [
+        (3, "numpy-2.0-unique-return_inverse", "return_inverse=True")
+    ]
+
+
+def test_changed_default_passed_by_position_is_not_flagged():
+    from recode.dataset.knowledge import load_knowledge_base
+
+    d = Detector(load_knowledge_base(), versions(numpy="2.4.6"))
+    code = "import numpy as np\nx = np.linalg.lstsq(a, b, rc)\ny = np.linalg.lstsq(a, b)\n"
+    assert found(d, code) == [(3, "numpy-2.0-lstsq-rcond", "np.linalg.lstsq")]
+
+
 # -- attribute chains across lines ------------------------------------------------------------
 
 

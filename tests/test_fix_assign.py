@@ -49,6 +49,18 @@ def fixed(detector: Detector, code: str, *, unsafe: bool = True) -> str:
             HEAD + "def f(x):\n    d = pd.DataFrame(x)\n    d.dropna(inplace=True)\n",
             HEAD + "def f(x):\n    d = pd.DataFrame(x)\n    d = d.dropna()\n",
         ),
+        # its value assigned (pandas' tests: `assert return_value is None`): the name gets the
+        # None the call returned, on a line of its own after the comment; line ends kept
+        (
+            HEAD + "def f(x):\n    d = pd.DataFrame(x)\n    rv = d.set_index(\n"
+            "        'a', inplace=True)  # keep\n    assert rv is None\n",
+            HEAD + "def f(x):\n    d = pd.DataFrame(x)\n    d = d.set_index('a')  # keep\n"
+            "    rv = None\n    assert rv is None\n",
+        ),
+        (
+            HEAD.replace("\n", "\r\n") + "rv = df.dropna(inplace=True)\r\nprint(rv)",
+            HEAD.replace("\n", "\r\n") + "df = df.dropna()\r\nrv = None\r\nprint(rv)",
+        ),
     ],
 )
 def test_an_inplace_call_becomes_an_assignment(detector, before, after):
@@ -65,7 +77,9 @@ def test_the_assignment_is_unsafe(detector):
 @pytest.mark.parametrize(
     "code, reason",
     [
-        (HEAD + "x = df.dropna(inplace=True)\n", "its value is used"),
+        (HEAD + "x: object = df.dropna(inplace=True)\n", "its value is used"),
+        (HEAD + "x = y = df.dropna(inplace=True)\n", "its value is used"),
+        (HEAD + "x = df.dropna(inplace=True); y = x\n", "other code after it"),
         (HEAD + "print(df.dropna(inplace=True))\n", "its value is used"),
         # the function reads the module's df: `df = ...` there would make a local name
         (HEAD + "def f():\n    df.dropna(inplace=True)\n", "not bound in the function"),

@@ -86,9 +86,9 @@ def test_shipped_fix(detector, before, after):
             "`delim_whitespace=False`",
         ),
         (
-            "import numpy as np\na = np.array([1], copy=False, ndmin=2)\n",
+            "import numpy as np\na = np.array(b, copy=False, subok=keep)\n",
             "numpy-2.0-array-copy",
-            "no place for the argument `ndmin`",
+            "no mapping for `subok=keep`",
         ),
         # one-vs-rest needs OneVsRestClassifier around the model: a person writes it
         (

@@ -89,8 +89,8 @@ def positional_sources() -> list[bytes]:
     out: list[bytes] = []
     done: set[str] = set()
     for record in KB.records:
-        if record.position is None or record.path in done:
-            continue
+        if record.position is None or not record.values or record.path in done:
+            continue  # (an unless_keyword record's position only unflags)
         done.add(record.path)
         module, imp = next(
             (m, f"import {m} as {a}")
@@ -342,6 +342,7 @@ BROKEN = [
     b"import torch\nimport torch.nn  . as nn\nnn.init.dirac(k)\n",
     b"from numpy.core.from\xa5umeric import sum as npsum\n",
     b'import numpy as np\nfunc = np\\\n       .lib \\\n /      .triu_indices_from"""\n',
+    b"import pandas as pd\ndf = pd.DataFrame()\nres = df.select_dtypes(include='object)\n",
     b"import jax\naval = jax.abstract_arrays.1ShapedArray((2, 3), jnp.float32)\n",
     b"import numpy as np\nfrom scipy.ndimage.interpolation import  as as  map_coordinates\n",
     b"from sklearn.decomposition import NMF\nW = NMF(n_components=2, alpha\xe9W=0.1)\n",

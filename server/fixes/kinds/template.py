@@ -119,18 +119,44 @@ def _template(
         node = site.call
         values, positional = _call_arguments(fix, node)
     if fix.target is Target.STATEMENT:
-        _check_statement(node, analysis)
+        replaced, after = _check_statement(node, analysis)
     rendered, extra = _render(fix, analysis, site, node, values, positional)
     if fix.target is Target.STATEMENT:
-        return (Edit(node.start_byte, node.end_byte, rendered), *extra)
+        return (Edit(replaced.start_byte, replaced.end_byte, rendered), *after, *extra)
     return (Edit(node.start_byte, node.end_byte, _in_place(rendered, node)), *extra)
 
 
-def _check_statement(call: Node, analysis: Analysis) -> None:
-    """That a statement template may stand for the call: the call is a statement of its own
+def _check_statement(call: Node, analysis: Analysis) -> tuple[Node, tuple[Edit, ...]]:
+    """That a statement template may stand for the call, and what it replaces, with the line
+    written after it: the call is a statement of its own, or the whole value assigned to a
+    name (``rv = df.set_index("a", inplace=True)``: the name gets the ``None`` the call made
+    for its effect returned, on a line of its own after the comment that ends the call's),
     and its object a name the scope binds, or attributes of one (what ``{self} = ...``
     assigns to rebinds what the call read), else :class:`NoFix`."""
+    replaced: Node = call
+    after: tuple[Edit, ...] = ()
     stmt = call.parent
+    if (
+        stmt is not None
+        and stmt.type == "assignment"
+        and stmt.child_by_field_name("right") == call
+        and stmt.child_by_field_name("left").type == "identifier"
+        and stmt.child_by_field_name("type") is None
+        and stmt.parent is not None
+        and stmt.parent.type == "expression_statement"
+    ):
+        from recode.server.fixes.kinds.statement import _Line  # it imports this module
+
+        source = analysis.source
+        line = _Line.of(source, stmt)
+        end = source.find(b"\n", stmt.end_byte)
+        end = len(source) if end == -1 else end - source[:end].endswith(b"\r")
+        rest = source[stmt.end_byte : end].strip(b" \t")
+        if rest and not rest.startswith(b"#"):
+            raise NoFix("the statement shares its line with other code after it (a `;`)")
+        name = text(stmt.child_by_field_name("left"))
+        after = (Edit(end, end, f"{line.newline}{line.indent}{name} = None"),)
+        replaced, stmt = stmt, stmt.parent
     if stmt is None or stmt.type != "expression_statement" or stmt.named_child_count != 1:
         raise NoFix("the call is not a statement of its own: its value is used")
     func = call.child_by_field_name("function")
@@ -148,6 +174,7 @@ def _check_statement(call: Node, analysis: Analysis) -> None:
             f"`{text(obj)}` is not bound in the function (or class body) that calls it: "
             "assigning it there would make a new name"
         )
+    return replaced, after
 
 
 def _literal_keys(subscript: Node) -> bool:
