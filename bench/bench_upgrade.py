@@ -245,6 +245,8 @@ def measure(p: Project, unsafe: bool = False) -> dict:
                 "fix": _has_fix(g["cause"]["record"]),
                 "tests": {k: len(v) for k, v in g["tests"].items()},
                 "broken": len([t for v in g["tests"].values() for t in v if t in broken]),
+                # a failing test's cause at the target versions, where it fails now for another
+                "before": {k: len(v) for k, v in g.get("before", {}).items()},
             }
             for g in doc["causes"]
         ],
