@@ -15,7 +15,8 @@ after recode-upgrade, and after ruff; the unknown breaks found. Environments are
 (``~/.cache/recode/upgrade``), so a second run costs the test runs only.
 
 With ``--unsafe-fixes``, a third run of ``recode-upgrade --unsafe-fixes`` (with the baseline) gives
-another column: the tests passing again when the unsafe fixes are made too.
+another column: the tests passing again when the unsafe fixes are made too (the JSON keeps each
+run's findings from the test runs: ``from_tests``, and ``from_tests_unsafe`` of this one).
 
 Usage: ``python bench/bench_upgrade.py [--only NAME] [--unsafe-fixes] [--json OUT]``.
 """
@@ -210,7 +211,7 @@ def measure(p: Project, unsafe: bool = False) -> dict:
     doc = upgrade(folder, p, baseline=True)
     broken = [r["id"] for r in doc["results"] if r["broken_by_upgrade"]]
     recode_ok = [r["id"] for r in doc["results"] if r["id"] in broken and r["migrated"] == "passed"]
-    unsafe_ok = None
+    unsafe_ok, unsafe_doc = None, None
     if unsafe:
         # with the baseline too: the test-run evidence reads it (a private member a class of
         # the project lost is proven only by a test that passed there)
@@ -245,11 +246,15 @@ def measure(p: Project, unsafe: bool = False) -> dict:
                 "fix": _has_fix(g["cause"]["record"]),
                 "tests": {k: len(v) for k, v in g["tests"].items()},
                 "broken": len([t for v in g["tests"].values() for t in v if t in broken]),
+                # a failing test's cause at the target versions, where it fails now for another
+                "before": {k: len(v) for k, v in g.get("before", {}).items()},
             }
             for g in doc["causes"]
         ],
         "unknown_breaks": doc["unknown_breaks"],
         "from_tests": doc.get("from_tests", []),  # findings the tracebacks proved
+        # the --unsafe-fixes run's own: an unsafe fix refused above is made there
+        "from_tests_unsafe": None if unsafe_doc is None else unsafe_doc.get("from_tests", []),
     }
 
 

@@ -11,7 +11,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
-from xml.sax.saxutils import quoteattr
+from xml.sax.saxutils import escape, quoteattr
 
 import pytest
 
@@ -87,6 +87,8 @@ class FakeRunner:
         self.on_pytest = None  # called before each test run (to interrupt, or edit files)
         self.pytest_timeout = False
         self.extra_cases = ""  # more <testcase> elements, the same in every run
+        #: a test's next failure once its removed API is fixed (pytest's E lines and message)
+        self.revealed: dict[str, tuple[str, str]] = {}
         self.calls: list[list[str]] = []
 
     def __call__(self, argv, *, cwd=None, env=None, timeout=None, shell=False):
@@ -173,6 +175,9 @@ class FakeRunner:
             if numpy2 and re.search(re.escape(api) + r"\b", source):
                 text = f">       return {api}(x)\nE       {REMOVED[api]}"
                 failure = f"<failure message={quoteattr(REMOVED[api])}>{text}</failure>"
+            elif numpy2 and name in self.revealed:
+                text, message = self.revealed[name]
+                failure = f"<failure message={quoteattr(message)}>{escape(text)}</failure>"
             else:
                 failure = ""
             cases.append(
@@ -253,6 +258,84 @@ def test_breaks_left_give_status_1(env, capsys):
     assert upgrade(env, FakeRunner(), "--format", "json") == 1
     doc = json.loads(capsys.readouterr().out)
     assert doc["summary"]["still failing"] == 1 and doc["summary"]["fixed"] == 1
+
+
+# what numdifftools' tests met once numpy-1.25-finfo-machar was fixed: numpy's own TypeError
+NANPERCENTILE = (
+    "TypeError: '<' not supported between instances of 'complex' and 'complex'",
+    ">       return np.nanpercentile(values, 50)\n\n"
+    ".venv/lib/python3.11/site-packages/numpy/lib/_nanfunctions_impl.py:1390: in nanpercentile\n"
+    "E       TypeError: '<' not supported between instances of 'complex' and 'complex'",
+)
+# a name no record has: an unknown break with a candidate record
+NANPRODUCT = (
+    "AttributeError: module 'numpy' has no attribute 'nanproduct'",
+    ">       return np.nanproduct(values)\nE       AttributeError: module 'numpy' has no "
+    "attribute 'nanproduct'",
+)
+
+
+def test_a_test_still_failing_is_reported_with_the_error_it_fails_with_now(env, capsys):
+    """regression: numdifftools' 3 tests still failing after the migration were reported under
+    numpy-1.25-finfo-machar, which the migration fixed, not the TypeError they failed with."""
+    runner = FakeRunner()
+    runner.revealed = {"test_as_float": NANPERCENTILE[::-1], "test_total": NANPRODUCT[::-1]}
+    assert upgrade(env, runner, "--format", "json") == 1
+    doc = json.loads(capsys.readouterr().out)
+    results = {r["id"]: r for r in doc["results"]}
+    as_float = results["tests.test_tiny::test_as_float"]
+    assert (as_float["verdict"], as_float["cause"]["record"]) == (
+        "still failing",
+        "numpy-2.0-float_",
+    )
+    assert as_float["now"] == {
+        "kind": "unknown break",
+        "error": NANPERCENTILE[0],
+        "library": "numpy",
+        "record": None,
+        "replacement": None,
+        "candidate": None,
+    }
+    total = results["tests.test_tiny::test_total"]
+    assert (total["cause"]["record"], total["now"]["error"]) == ("numpy-2.0-product", NANPRODUCT[0])
+    assert results["tests.test_tiny::test_mean"]["now"] is None
+    nanproduct = {
+        "library": "numpy",
+        "symbol": "numpy.nanproduct",
+        "kind": "removed",
+        "version": "2.4.6",
+    }
+    assert doc["unknown_breaks"] == [nanproduct]
+    assert [(g["label"], g["tests"], g["before"]) for g in doc["causes"]] == [
+        (
+            f"unknown break: {NANPERCENTILE[0]}",
+            {"still failing": ["tests.test_tiny::test_as_float"]},
+            {"numpy-2.0-float_": ["tests.test_tiny::test_as_float"]},
+        ),
+        (
+            "unknown: numpy.nanproduct",
+            {"still failing": ["tests.test_tiny::test_total"]},
+            {"numpy-2.0-product": ["tests.test_tiny::test_total"]},
+        ),
+    ]
+    assert upgrade(env, runner) == 1
+    text = capsys.readouterr().out
+    assert text.split("By cause:\n", 1)[1].split("\n\n", 1)[0].splitlines() == [
+        f"  unknown break: {NANPERCENTILE[0]}: 1 still failing (at the target versions: "
+        f"1 numpy-2.0-float_) — {NANPERCENTILE[0]}",
+        "  unknown: numpy.nanproduct: 1 still failing (at the target versions: 1 numpy-2.0-product) "
+        f"— {NANPRODUCT[0]}",
+    ]
+    assert f"Unknown breaks (candidate knowledge-base records):\n  {json.dumps(nanproduct)}" in text
+    assert upgrade(env, runner, "--format", "markdown") == 1
+    markdown = capsys.readouterr().out
+    assert (
+        "## By cause\n\n"
+        f"- unknown break: {NANPERCENTILE[0]}: 1 still failing (at the target versions: "
+        f"1 numpy-2.0-float_) — {NANPERCENTILE[0]}\n"
+        "- unknown: numpy.nanproduct: 1 still failing (at the target versions: 1 numpy-2.0-product) "
+        f"— {NANPRODUCT[0]}\n"
+    ) in markdown
 
 
 def test_a_resolver_conflict_names_the_constraint(env, capsys):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from recode.server.upgrade.causes import Cause, CauseKind
-from recode.server.upgrade.outcome import Verdict, exit_status, stories, summary
+from recode.server.upgrade.outcome import Verdict, by_cause, exit_status, stories, summary
 from recode.server.upgrade.testrun import SESSION, Outcome, TestResult, TestRun
 
 P, F = Outcome.PASSED, Outcome.FAILED
@@ -90,3 +90,37 @@ def test_a_test_skipped_at_the_baseline_is_not_broken_by_the_upgrade():
     cause = Cause(CauseKind.KNOWN, "KeyError: 0")
     broken = {s.id: s.broken_by_upgrade for s in stories(baseline, before, after, {module: cause})}
     assert broken == {"tests.t::test_a": True, "tests.t::test_s": False}
+
+
+def test_each_test_is_grouped_under_the_cause_it_has_now():
+    """A fixed test under the cause the migration fixed; a failing one under the error it fails
+    with after the migration, with the cause it had at the target versions as its group's
+    ``before``; a test that passed before the migration under its new error alone."""
+    machar = Cause(CauseKind.KNOWN, "AttributeError: 'finfo' object has no attribute 'machar'")
+    complex_ = Cause(CauseKind.UNKNOWN, "TypeError: '<' not supported", "numpy")
+    service = Cause(CauseKind.UNRELATED, "ConnectionRefusedError: [Errno 111] Connection refused")
+    before = run(a=F, b=F, c=P, d=F)
+    after = run(a=P, b=F, c=F, d=F)
+    all_stories = stories(
+        None,
+        before,
+        after,
+        {"a": machar, "b": machar, "d": machar},
+        {"b": complex_, "c": complex_, "d": service},
+    )
+    got = {s.id: (s.verdict, s.cause, s.now) for s in all_stories}
+    assert got == {
+        "a": (Verdict.FIXED, machar, None),
+        "b": (Verdict.STILL_FAILING, machar, complex_),
+        "c": (Verdict.NEWLY_FAILING, None, complex_),
+        "d": (Verdict.UNRELATED, machar, service),  # what it fails with now: a service
+    }
+    assert [(g["label"], g["tests"], g["before"]) for g in by_cause(all_stories)] == [
+        (
+            "unknown break: TypeError: '<' not supported",
+            {"still failing": ["b"], "newly failing": ["c"]},
+            {machar.label: ["b"]},
+        ),
+        (machar.label, {"fixed": ["a"]}, {}),
+        (service.label, {"unrelated": ["d"]}, {machar.label: ["d"]}),
+    ]

@@ -284,9 +284,8 @@ def _run(args: argparse.Namespace, runner: Runner, say: Callable[[str], None]) -
                 latest = _causes(after, kb, upgraded, found)
                 if after.green:
                     break
-            for test_id, cause in latest.items():
-                causes.setdefault(test_id, cause)
-            stories = outcome.stories(baseline_run, before, after, causes)
+            # each test's cause at the target versions, and the one it fails with now
+            stories = outcome.stories(baseline_run, before, after, causes, latest)
             doc["runs"] = {
                 "baseline": outcome.run_dict(baseline_run),
                 "target": outcome.run_dict(before),
@@ -311,7 +310,8 @@ def _run(args: argparse.Namespace, runner: Runner, say: Callable[[str], None]) -
                         "migrated": s.after.value if s.after else None,
                         "verdict": s.verdict.value,
                         "broken_by_upgrade": s.broken_by_upgrade,
-                        "cause": s.cause.to_dict() if s.cause else None,
+                        "cause": s.cause.to_dict() if s.cause else None,  # at the target
+                        "now": s.now.to_dict() if s.now else None,  # after the migration
                     }
                     for s in stories
                 ],
@@ -319,7 +319,7 @@ def _run(args: argparse.Namespace, runner: Runner, say: Callable[[str], None]) -
                 counted=before.counted,  # False: the summary has one verdict, not tests
                 broken_by_upgrade=sum(s.broken_by_upgrade for s in stories),
                 causes=outcome.by_cause(stories),
-                unknown_breaks=_unknown(causes.values()),
+                unknown_breaks=_unknown([*causes.values(), *latest.values()]),
                 rounds=[{"fixed": r.fixed, "changed": r.changed} for r in rounds],
                 from_tests=[p.to_dict() for p in proofs],
                 diff=ws.diff(),

@@ -7,6 +7,7 @@ import dataclasses
 import enum
 import json
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from recode.server.upgrade.causes import Cause, CauseKind, is_environment
@@ -28,7 +29,10 @@ class Story:
     baseline: Outcome | None
     before: Outcome | None  # at the target versions, before the migration
     after: Outcome | None  # after the migration
-    cause: Cause | None
+    cause: Cause | None  # of its failure at the target versions, before the migration
+    #: of its failure after the migration (None where it passes then): a migration that fixed
+    #: the first break can reveal another, the error a still-failing test ends on now
+    now: Cause | None = None
 
     @property
     def verdict(self) -> Verdict:
@@ -42,7 +46,8 @@ class Story:
             return Verdict.PASSING
         if self.baseline is not None and self.baseline.bad:
             return Verdict.FAILING_AT_BASELINE
-        if self.cause is not None and self.cause.kind is CauseKind.UNRELATED:
+        failing = self.now or self.cause
+        if failing is not None and failing.kind is CauseKind.UNRELATED:
             return Verdict.UNRELATED
         return Verdict.STILL_FAILING
 
@@ -57,16 +62,20 @@ def stories(
     baseline: TestRun | None,
     before: TestRun,
     after: TestRun,
-    causes: dict[str, Cause],
+    causes: Mapping[str, Cause],
+    causes_after: Mapping[str, Cause] | None = None,
 ) -> list[Story]:
-    """One story per test. A test that a run lacks because its module failed to import takes
-    that module's collection error (and its cause); the module's own entry then stands only
-    for tests no run reported one by one."""
+    """One story per test, with the cause of its failure at the target versions (``causes``,
+    by the ``before`` run's ids) and after the migration (``causes_after``, by the ``after``
+    run's ids; None: ``causes``, as for a run the migration left as it was). A test that a run
+    lacks because its module failed to import takes that module's collection error (and its
+    cause); the module's own entry then stands only for tests no run reported one by one."""
     runs = [r for r in (baseline, before, after) if r is not None]
     ids = list(dict.fromkeys(test_id for r in runs for test_id in r.results))
     covered = {
         cid for r in runs for test_id in ids for cid in [_covering(r, test_id)] if cid != test_id
     }
+    now_causes = causes if causes_after is None else causes_after
     out = []
     for test_id in ids:
         if test_id in covered:
@@ -75,24 +84,31 @@ def stories(
             _result(r, test_id) if r is not None else (None, None)
             for r in (baseline, before, after)
         ]
-        cause = next(
-            (causes[cid] for _, cid in found[1:] if cid is not None and cid in causes), None
-        )
         b, t0, t1 = (r.outcome if r is not None else None for r, _ in found)
-        if (
-            cause is not None
-            and cause.kind is CauseKind.UNRELATED
-            and b is not None
-            and not b.bad
-            and t0 is not None
-            and t0.bad
-            and not is_environment(cause.error)
-        ):
-            # it passed at the baseline and its error is not the surroundings': a result the
-            # upgrade changed (pandas 3's str dtype leaving a variable unset), not unrelated
-            cause = dataclasses.replace(cause, kind=CauseKind.UNKNOWN)
-        out.append(Story(test_id, b, t0, t1, cause))
+        cid0, cid1 = found[1][1], found[2][1]
+        cause = causes.get(cid0) if cid0 is not None and t0 is not None and t0.bad else None
+        now = now_causes.get(cid1) if cid1 is not None and t1 is not None and t1.bad else None
+        out.append(Story(test_id, b, t0, t1, _changed(cause, b, t0), _changed(now, b, t1)))
     return out
+
+
+def _changed(
+    cause: Cause | None, baseline: Outcome | None, outcome: Outcome | None
+) -> Cause | None:
+    """An unrelated cause of a test that passed at the baseline, and whose error is not the
+    surroundings', as an unknown break: a result the upgrade changed (pandas 3's str dtype
+    leaving a variable unset)."""
+    if (
+        cause is not None
+        and cause.kind is CauseKind.UNRELATED
+        and baseline is not None
+        and not baseline.bad
+        and outcome is not None
+        and outcome.bad
+        and not is_environment(cause.error)
+    ):
+        return dataclasses.replace(cause, kind=CauseKind.UNKNOWN)
+    return cause
 
 
 def _covering(run: TestRun, test_id: str) -> str | None:
@@ -126,15 +142,22 @@ def summary(all_stories: list[Story]) -> dict[str, int]:
 
 
 def by_cause(all_stories: list[Story]) -> list[dict]:
-    """The failing (or fixed) tests grouped by cause, the largest group first."""
+    """The failing (or fixed) tests grouped by cause, the largest group first: a fixed test
+    under the cause the migration fixed, a failing one under the cause it fails with now. A
+    test that fails now for another cause than at the target versions is listed in its group's
+    ``before`` too, under the earlier cause's label."""
     groups: dict[str, dict] = {}
     for s in all_stories:
-        if s.verdict is Verdict.PASSING or s.cause is None:
+        fixed = s.verdict is Verdict.FIXED
+        cause = s.cause if fixed else (s.now or s.cause)
+        if s.verdict is Verdict.PASSING or cause is None:
             continue
         g = groups.setdefault(
-            s.cause.label, {"cause": s.cause.to_dict(), "label": s.cause.label, "tests": {}}
+            cause.label, {"cause": cause.to_dict(), "label": cause.label, "tests": {}, "before": {}}
         )
         g["tests"].setdefault(s.verdict.value, []).append(s.id)
+        if not fixed and s.cause is not None and s.cause.label != cause.label:
+            g["before"].setdefault(s.cause.label, []).append(s.id)
     return sorted(groups.values(), key=lambda g: -sum(len(t) for t in g["tests"].values()))
 
 
@@ -179,6 +202,14 @@ def _cause_line(g: dict, counted: bool = True) -> str:
         f"{len(ids)} {verdict}" if counted else f"the run {verdict}"
         for verdict, ids in g["tests"].items()
     )
+    if g.get("before"):
+        tests += (
+            " (at the target versions: "
+            + "; ".join(
+                f"{len(ids)} {label}" if counted else label for label, ids in g["before"].items()
+            )
+            + ")"
+        )
     what = g["label"]
     if c["record"] and c["replacement"]:
         what += f" (use {c['replacement']})"
