@@ -306,6 +306,32 @@ class Analysis:
         """What the fixer reads of the whole file, read once for all its findings."""
         return fixes.FileFacts(self)
 
+    def module_binders(self, name: str) -> tuple[str, ...]:
+        """The text of each module-level statement that binds ``name`` in the module's scope,
+        in order: what decides which binding reaches a use (:meth:`_Run._reached_by_own`),
+        comparable across edits (the language server's fast path keeps its findings only
+        where these stay the same)."""
+        found: list[str] = []
+        key = name.encode()
+        for m in re.finditer(
+            rb"(?<![\w.\x80-\xff])" + re.escape(key) + rb"(?![\w\x80-\xff])", self.source
+        ):
+            node = self.tree.root_node.descendant_for_byte_range(m.start(), m.end())
+            if (
+                node is None
+                or node.type != "identifier"
+                or node.text != key
+                or not _binds(node)
+                or _binding_scope(node) is not None
+                or _in_own_scope(node, None)
+            ):
+                continue
+            while node.parent is not None and node.parent.parent is not None:
+                node = node.parent
+            if not found or found[-1] != text(node):
+                found.append(text(node))
+        return tuple(found)
+
     def module_alias(self, module: str) -> str | None:
         """A module-level name the file already uses for ``module`` (``np`` for numpy)."""
         for b in self.bindings:
