@@ -306,6 +306,32 @@ class Analysis:
         """What the fixer reads of the whole file, read once for all its findings."""
         return fixes.FileFacts(self)
 
+    def module_binders(self, name: str) -> tuple[str, ...]:
+        """The text of each module-level statement that binds ``name`` in the module's scope,
+        in order: what decides which binding reaches a use (:meth:`_Run._reached_by_own`),
+        comparable across edits (the language server's fast path keeps its findings only
+        where these stay the same)."""
+        found: list[str] = []
+        key = name.encode()
+        for m in re.finditer(
+            rb"(?<![\w.\x80-\xff])" + re.escape(key) + rb"(?![\w\x80-\xff])", self.source
+        ):
+            node = self.tree.root_node.descendant_for_byte_range(m.start(), m.end())
+            if (
+                node is None
+                or node.type != "identifier"
+                or node.text != key
+                or not _binds(node)
+                or _binding_scope(node) is not None
+                or _in_own_scope(node, None)
+            ):
+                continue
+            while node.parent is not None and node.parent.parent is not None:
+                node = node.parent
+            if not found or found[-1] != text(node):
+                found.append(text(node))
+        return tuple(found)
+
     def module_alias(self, module: str) -> str | None:
         """A module-level name the file already uses for ``module`` (``np`` for numpy)."""
         for b in self.bindings:
@@ -709,6 +735,7 @@ class _Run:
         self.bindings: list[Binding] = []
         self._found: dict[tuple[int, int, str], Finding] = {}
         self._rebinds_cache: dict[tuple[int, bytes], bool] = {}
+        self._own_cache: dict[tuple[int, bytes], list[Node]] = {}  # see _own_bindings
         # places a name may be bound that a partial tree lacks (see _rebinds)
         self._unparsed: list[int] = []
         self._module = (0, len(source) + 1)  # the scope of module-level bindings
@@ -971,11 +998,112 @@ class _Run:
                         return None
                 pos = node.start_byte
                 before = [b for b in found if b.kind != "typed" or b.name_node.start_byte < pos]
-                return before[-1] if before else None
+                if not before:
+                    return None
+                binding = before[-1]
+                if binding.kind != "typed" and self._reached_by_own(node, binding, scope, inner):
+                    return None
+                return binding
             if scope is None:
                 return None
             inner.append(scope)
             scope = scope.parent
+
+    def _reached_by_own(
+        self, node: Node, binding: Binding, scope: Node | None, inner: list[Node]
+    ) -> bool:
+        """Whether a binding of the project's (``class X``, ``def X``, an assignment, a ``for``
+        or ``with`` target, an import of another module, ``del``) made after the library's
+        import in the same scope may reach the use ``node``: then the use may be of the
+        project's object, and neither a finding nor an edit is the library's. It reaches a use
+        directly in the scope that it precedes, unless it is in another branch of an ``if`` or
+        ``match`` than the use; a use in a nested function, run later, it reaches wherever it
+        is. In a branch of its own it may or may not reach the use, and the use counts as
+        compatibility code, as :meth:`_drop_ambiguous_fallbacks` counts two imports (the rule
+        a reader takes: ``else: class X`` is the project's stand-in for the library's ``X``);
+        except ``X = None`` there, which leaves the library's object the only one a use can
+        mean (``except ImportError: np = None``)."""
+        pos = node.start_byte
+        for site in self._own_bindings(binding, scope):
+            if not inner and site.start_byte >= pos:
+                break
+            common = site.parent
+            while common is not None and not (common.start_byte <= pos < common.end_byte):
+                common = common.parent
+            if common is not None and common.type == "block" and common.parent is not None:
+                common = common.parent if common.parent.type in _EXCLUSIVE else common
+            if not inner and common is not None and common.type in _EXCLUSIVE:
+                continue  # one branch binds, another uses
+            branch = site.parent
+            while branch is not None and branch != common and branch.type not in _CONDITIONAL:
+                branch = branch.parent
+            if branch is None or branch == common or not _binds_none(site):
+                return True
+        return False
+
+    def _own_bindings(self, binding: Binding, scope: Node | None) -> list[Node]:
+        """The identifiers after ``binding``'s statement that bind its name in its scope
+        (``scope``, None for the module) other than the library's imports, in source order.
+        A class body's, a comprehension's and a nested function's are their own scopes'."""
+        assert binding.stmt is not None
+        key = (binding.stmt.id, binding.name.encode())
+        sites = self._own_cache.get(key)
+        if sites is not None:
+            return sites
+        sites = []
+        name = key[1]
+        size = len(name)
+        source = self.source
+        end = len(source) if scope is None else scope.end_byte
+        if scope is not None and self._outline is not None:
+            end = self._outline.function_end(scope.start_byte) or end
+        for m in self.d.binding_patterns(name).imports.finditer(source, binding.stmt.end_byte, end):
+            at = m.start()
+            if at and (_WORD_OR_DOT[source[at - 1]] or source[at - 1] >= 128):
+                continue  # the end of a longer name, or an attribute
+            if m.lastindex is not None and not (
+                _DEF_OR_CLASS.search(source, max(0, at - 64), at)
+                if m.group(1) == b"("
+                else _imported_at(source, at)
+            ):
+                continue  # an attribute or a call of it: a use
+            if not self._covered(at):
+                if self._outline is not None and not self._outline.may_bind_at(at, at + size):
+                    continue
+                self._unparsed.append(at)
+                continue
+            site = self.root.descendant_for_byte_range(at, at + size)
+            if (
+                site is None
+                or site.type != "identifier"
+                or site.start_byte != at
+                or site.end_byte != at + size
+                or not _binds(site)
+                or _binding_scope(site) != scope
+                or _in_own_scope(site, scope)
+            ):
+                continue
+            stmt = site.parent
+            while stmt is not None and stmt.type not in (
+                "import_statement",
+                "import_from_statement",
+            ):
+                stmt = stmt.parent if stmt.type in _IMPORT_PARTS else None
+            if stmt is not None and self._library_import(stmt):
+                continue
+            sites.append(site)
+        self._own_cache[key] = sites
+        return sites
+
+    def _library_import(self, stmt: Node) -> bool:
+        """Whether an import statement imports from one of the tracked libraries."""
+        if stmt.type == "import_from_statement":
+            module = _dotted(stmt.child_by_field_name("module_name"))
+            return not module.startswith(".") and module.split(".")[0] in self.d.roots
+        first = stmt.child_by_field_name("name")
+        if first is not None and first.type == "aliased_import":
+            first = first.child_by_field_name("name")
+        return _dotted(first).split(".")[0] in self.d.roots
 
     def _rebinds(self, func: Node, name: bytes) -> bool:
         """Whether a function binds ``name`` itself, as Python does (:func:`_binds`): a
@@ -1631,6 +1759,48 @@ def _binds(node: Node) -> bool:
     return False
 
 
+# Statements of which one branch runs: a binding in one reaches no use in another.
+_EXCLUSIVE = frozenset({"if_statement", "match_statement"})
+# What makes a statement in it run or not (or more than once): a binding in it may or may not
+# reach what follows.
+_CONDITIONAL = frozenset(
+    {
+        "if_statement",
+        "try_statement",
+        "for_statement",
+        "while_statement",
+        "match_statement",
+        "with_statement",
+        "conditional_expression",
+        "boolean_operator",
+    }
+)
+# What lies between an imported name and its import statement.
+_IMPORT_PARTS = frozenset({"dotted_name", "aliased_import"})
+
+
+def _in_own_scope(node: Node, scope: Node | None) -> bool:
+    """Whether a binding identifier below ``scope`` binds in a class body or a comprehension
+    between (their names are their own, not the scope's)."""
+    child, parent = node, node.parent
+    while parent is not None and parent != scope:
+        if parent.type == "class_definition" and parent.child_by_field_name("body") == child:
+            return True
+        if parent.type == "for_in_clause" and parent.child_by_field_name("left") == child:
+            return True
+        child, parent = parent, parent.parent
+    return False
+
+
+def _binds_none(node: Node) -> bool:
+    """``X = None``: the name bound to no object (a library's absence)."""
+    parent = node.parent
+    if parent is None or parent.type != "assignment":
+        return False
+    right = parent.child_by_field_name("right")
+    return right is not None and right.type == "none"
+
+
 def _binding_scope(node: Node) -> Node | None:
     """The function or lambda a binding identifier (:func:`_binds`) binds its name in, or None
     for the module: the nearest one whose body or parameters hold it (a function's name, its
@@ -1893,7 +2063,9 @@ def _is_load(node: Node) -> bool:
         return False
     if t == "assignment" and parent.child_by_field_name("left") == node:
         return False
-    return True
+    # a target (``for X in``, ``a, X = ``, ``with ... as X``, ``del X``) binds, it reads nothing;
+    # an augmented assignment's target does both
+    return t == "augmented_assignment" or not _binds(node)
 
 
 def libraries_in(records: Iterable[ApiChange]) -> set[str]:

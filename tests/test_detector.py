@@ -959,7 +959,13 @@ def test_rebinding_is_what_python_binds(test_kb, params, body, param_name):
     lines = "".join(textwrap.indent(s.replace("N", n), "    ") + "\n" for s, n in body)
     code = f"import numpy as np\n\ndef f({params.replace('N', param_name)}):\n{lines}"
     code += "    return np.float_(1)\n"
-    bound = _bound_in(ast.parse(code).body[1], "np")
+    func = ast.parse(code).body[1]
+    # a walrus in a default value binds the module's name, before f runs
+    defaults = [*func.args.defaults, *(d for d in func.args.kw_defaults if d is not None)]
+    walrus = any(
+        isinstance(n, ast.NamedExpr) and n.target.id == "np" for d in defaults for n in ast.walk(d)
+    )
+    bound = walrus or _bound_in(func, "np")
     assert found(detector, code) == (
         [] if bound else [(code.count("\n"), "np-float_", "np.float_")]
     )
@@ -1003,3 +1009,64 @@ def test_an_axes_legend_is_a_legend():
     fixed = fix_source(textwrap.dedent(code).encode(), d).source.decode()
     assert "handles = ax.legend_.legend_handles\n" in fixed
     assert "other.legend_.legendHandles" in fixed
+
+
+# -- rebinding after an import in the same scope: the binding that reaches the use -------------
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "class float_:\n    pass",
+        "def float_(x):\n    return x",
+        "float_ = int",
+        "float_, y = int, 1",
+        "for float_ in (int,):\n    pass",
+        "with open('f') as float_:\n    pass",
+        "from mylib import float_",
+        "import mylib as float_",
+        "del float_",
+    ],
+)
+def test_a_later_binding_in_the_same_scope_is_the_projects(detector, statement):
+    """After ``from numpy import float_``, a statement that binds ``float_`` again makes the
+    uses it reaches the project's: the import alone is flagged."""
+    code = f"from numpy import float_\n{statement}\nx = float_(1)\n"
+    assert found(detector, code) == [(1, "np-float_", "float_")]
+    inner = f"from numpy import float_\ndef f():\n    return float_(1)\n{statement}\n"
+    assert found(detector, inner) == [(1, "np-float_", "float_")]  # runs after the module
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        # a version test of numpy: the import in one branch, the project's class in the other
+        "import numpy as np\nif np.__version__ < '2':\n    from numpy import float_\n"
+        "else:\n    class float_:\n        pass\nx = float_(1)\n",
+        "import numpy as np\nif NP_LT_2:\n    from numpy import float_\n"
+        "else:\n    def float_(x):\n        return x\nx = float_(1)\n",
+        "try:\n    from numpy import float_\nexcept ImportError:\n"
+        "    class float_:\n        pass\nx = float_(1)\n",
+        # the project's binding in a branch of its own: either may reach the use
+        "from numpy import float_\nif flag:\n    class float_:\n        pass\nx = float_(1)\n",
+        "from numpy import float_\nfor _ in y:\n    float_ = int\nx = float_(1)\n",
+    ],
+)
+def test_where_the_projects_binding_may_reach_a_use_it_is_not_flagged(detector, code):
+    last = code.count("\n")
+    assert [(line, text) for line, _, text in found(detector, code) if line == last] == []
+
+
+@pytest.mark.parametrize(
+    "code, line",
+    [
+        ("class float_:\n    pass\nfrom numpy import float_\nx = float_(1)\n", 4),  # before
+        ("from numpy import float_\nx = float_(1)\nclass float_:\n    pass\n", 2),  # use first
+        ("from numpy import float_\nclass A:\n    float_ = int\nx = float_(1)\n", 4),  # class body
+        ("from numpy import float_\ndef f():\n    float_ = int\nx = float_(1)\n", 4),  # function's
+        ("from numpy import float_\nx = [float_ for float_ in y]\nz = float_(1)\n", 3),
+        ("from numpy import float_\nfloat_ == 1\nfloat_(1)\n", 3),  # a comparison binds nothing
+    ],
+)
+def test_a_binding_that_does_not_reach_the_use_leaves_it_the_librarys(detector, code, line):
+    assert (line, "np-float_", "float_") in found(detector, code)

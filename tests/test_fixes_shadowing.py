@@ -348,3 +348,50 @@ def test_scopes_are_placed_right_whatever_the_line_endings(newline: str, bom: st
         fixed = fix_source(raw, detector).source.decode().replace(newline, "\n")
         assert ("numpy_prod" in fixed) is alias, fixed
         assert "product" not in fixed
+
+
+def test_the_projects_own_class_after_the_import_is_not_renamed(capsys, tmp_path) -> None:
+    """imbalanced-learn: ``from sklearn.utils._param_validation import _MissingValues`` and then
+    a ``class _MissingValues`` of its own; the uses are of the project's class."""
+    code = """\
+        from sklearn.utils._param_validation import _MissingValues
+
+
+        class _MissingValues:
+            pass
+
+
+        c = _MissingValues()
+        """
+    path = write(tmp_path, code)
+    cli.main(["--target", "scikit-learn==1.5", "--format", "json", "--no-progress", str(path)])
+    report = json.loads(capsys.readouterr().out)
+    assert [(f["line"], f["column"]) for f in report["findings"]] == [(1, 45)]
+    cli.main(["--target", "scikit-learn==1.5", "--diff", "--no-progress", str(path)])
+    diff = capsys.readouterr().out
+    assert "-from sklearn.utils._param_validation import _MissingValues\n" in diff
+    assert "+from sklearn.utils._param_validation import MissingValues\n" in diff
+    assert "c = MissingValues()" not in diff
+
+
+def test_the_projects_class_in_a_version_branch_is_not_renamed(capsys, tmp_path) -> None:
+    code = """\
+        import sklearn
+
+        if sklearn.__version__ < "1.3":
+            from sklearn.utils._param_validation import _MissingValues
+        else:
+
+            class _MissingValues:
+                pass
+
+
+        c = _MissingValues()
+        """
+    path = write(tmp_path, code)
+    before = path.read_bytes()
+    cli.main(["--target", "scikit-learn==1.5", "--write", "--no-progress", str(path)])
+    capsys.readouterr()
+    assert path.read_bytes() == before
+    cli.main(["--target", "scikit-learn==1.5", "--format", "json", "--no-progress", str(path)])
+    assert json.loads(capsys.readouterr().out)["findings"] == []

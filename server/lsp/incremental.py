@@ -47,7 +47,9 @@ _SPACE = frozenset(b" \t\r\n\f")
 # of a class that held only functions). ``key`` orders segments and the re-inserted function.
 Segment = tuple[int, int, int, bytes | None]
 Skeleton = tuple[Segment, ...]
-Bindings = tuple[tuple[str, str, str, str], ...]
+#: (name, target, kind, alias) of each module-scope binding, then (name, the module-level
+#: statements that bind it, the project's included: they decide which binding a use sees)
+Bindings = tuple[tuple[str, ...], ...]
 
 
 def _inner(node: Node) -> Node:
@@ -223,10 +225,10 @@ def module_bindings(detector: Detector, text: bytes, tree: Tree | None = None) -
 def _bindings_of(analysis: Analysis | None) -> Bindings:
     if analysis is None:
         return ()
-    return tuple(
-        sorted(
-            (b.name, b.target, b.kind, b.alias or "") for b in analysis.bindings if b.scope[0] == 0
-        )
+    module = [b for b in analysis.bindings if b.scope[0] == 0]
+    names = sorted({b.name for b in module if b.kind != "typed"})
+    return tuple(sorted((b.name, b.target, b.kind, b.alias or "") for b in module)) + tuple(
+        (name, *analysis.module_binders(name)) for name in names
     )
 
 
