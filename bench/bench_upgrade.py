@@ -222,6 +222,13 @@ def measure(p: Project, unsafe: bool = False) -> dict:
             if r["id"] in broken and r["migrated"] == "passed"
         ]
     ruff_doc = upgrade(ruff_copy(folder), p, baseline=False)
+    # what the migration broke: passing at the target versions, failing after it
+    newly = [r["id"] for r in doc["results"] if r["verdict"] == "newly failing"]
+    newly_unsafe = (
+        None
+        if unsafe_doc is None
+        else [r["id"] for r in unsafe_doc["results"] if r["verdict"] == "newly failing"]
+    )
     ruff_ok = [
         r["id"] for r in ruff_doc["results"] if r["id"] in broken and r["target"] == "passed"
     ]
@@ -235,6 +242,8 @@ def measure(p: Project, unsafe: bool = False) -> dict:
         "recode_upgrade": len(recode_ok),
         "recode_upgrade_unsafe": None if unsafe_ok is None else len(unsafe_ok),
         "ruff": len(ruff_ok),
+        "newly_failing": newly,
+        "newly_failing_unsafe": newly_unsafe,
         "still_broken": sorted(set(broken) - set(recode_ok)),
         # the blockers: each cause of broken tests, its error, its record and whether the record
         # has an exact fix
