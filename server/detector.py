@@ -23,7 +23,7 @@ import ast
 import bisect
 import enum
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cache, cached_property
 from typing import NamedTuple
@@ -1057,31 +1057,9 @@ class _Run:
         end = len(source) if scope is None else scope.end_byte
         if scope is not None and self._outline is not None:
             end = self._outline.function_end(scope.start_byte) or end
-        for m in self.d.binding_patterns(name).imports.finditer(source, binding.stmt.end_byte, end):
-            at = m.start()
-            if at and (_WORD_OR_DOT[source[at - 1]] or source[at - 1] >= 128):
-                continue  # the end of a longer name, or an attribute
-            if m.lastindex is not None and not (
-                _DEF_OR_CLASS.search(source, max(0, at - 64), at)
-                if m.group(1) == b"("
-                else _imported_at(source, at)
-            ):
-                continue  # an attribute or a call of it: a use
-            if not self._covered(at):
-                if self._outline is not None and not self._outline.may_bind_at(at, at + size):
-                    continue
-                self._unparsed.append(at)
-                continue
-            site = self.root.descendant_for_byte_range(at, at + size)
-            if (
-                site is None
-                or site.type != "identifier"
-                or site.start_byte != at
-                or site.end_byte != at + size
-                or not _binds(site)
-                or _binding_scope(site) != scope
-                or _in_own_scope(site, scope)
-            ):
+        pattern = self.d.binding_patterns(name).imports
+        for site in self._binding_sites(pattern, binding.stmt.end_byte, end, size):
+            if _binding_scope(site) != scope or _in_own_scope(site, scope):
                 continue
             stmt = site.parent
             while stmt is not None and stmt.type not in (
@@ -1136,6 +1114,21 @@ class _Run:
             pattern = patterns.definitions
         else:
             pattern = patterns.plain
+        for node in self._binding_sites(pattern, start, end, size):
+            if _binding_scope(node) == func:
+                cached = True
+                break
+        self._rebinds_cache[key] = cached
+        return cached
+
+    def _binding_sites(
+        self, pattern: re.Pattern[bytes], start: int, end: int, size: int
+    ) -> Iterator[Node]:
+        """The identifiers that ``pattern`` (a name's binding pattern, of ``size`` bytes) finds
+        between bytes ``start`` and ``end`` and that bind the name (an assignment's target, a
+        ``def``, an import...); a place outside a partial tree's parsed part is noted in
+        :attr:`_unparsed` for the caller to have it parsed."""
+        source = self.source
         for m in pattern.finditer(source, start, end):
             at = m.start()
             if at and (_WORD_OR_DOT[source[at - 1]] or source[at - 1] >= 128):
@@ -1158,12 +1151,8 @@ class _Run:
                 and node.start_byte == at
                 and node.end_byte == at + size
                 and _binds(node)
-                and _binding_scope(node) == func
             ):
-                cached = True
-                break
-        self._rebinds_cache[key] = cached
-        return cached
+                yield node
 
     def _follow(self, node: Node, binding: Binding) -> None:
         """Walk the attribute chain that starts at a resolved name."""
