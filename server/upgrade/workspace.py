@@ -24,6 +24,7 @@ from recode.server import files
 from recode.server.detector import Detector, Evidence
 from recode.server.files import iter_python_files
 from recode.server.migrate import process_file, unified_diff
+from recode.server.report import FileResult
 from recode.server.upgrade.runner import Runner, run
 
 #: Folders never copied: version control, environments, caches and build outputs.
@@ -162,15 +163,7 @@ class Workspace:
         for rel in self.python_files():
             proven = (evidence or {}).get(rel, ())
             before = (self.copy / rel).read_bytes() if proven else None
-            result = process_file(
-                self.copy / rel,
-                detector,
-                "write",
-                display=rel,
-                model=model,  # type: ignore[arg-type]
-                unsafe_fixes=unsafe_fixes,
-                evidence=proven,
-            )
+            result = self._migrate_file(rel, detector, model, unsafe_fixes, proven)
             if result.fixed and before is not None:
                 done.before[rel] = before
             if result.fixed:
@@ -193,7 +186,19 @@ class Workspace:
         """File ``rel`` as it was before a round (``before``), migrated again with only
         ``evidence``: the round taken back for the evidence a test run refuted."""
         (self.copy / rel).write_bytes(before)
-        process_file(
+        self._migrate_file(rel, detector, model, unsafe_fixes, evidence)
+
+    def _migrate_file(
+        self,
+        rel: str,
+        detector: Detector,
+        model: object | None,
+        unsafe_fixes: bool,
+        evidence: Sequence[Evidence],
+    ) -> FileResult:
+        """File ``rel`` of the copy migrated in place (``--write``), with the sites a test
+        run proved."""
+        return process_file(
             self.copy / rel,
             detector,
             "write",
