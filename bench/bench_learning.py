@@ -44,8 +44,9 @@ def _cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def sampled_scores(model_dir: Path, rows: list[dict[str, Any]], samples: int,
-                   max_new_tokens: int, seed: int) -> dict[str, Any]:
+def sampled_scores(
+    model_dir: Path, rows: list[dict[str, Any]], samples: int, max_new_tokens: int, seed: int
+) -> dict[str, Any]:
     """Mean scores of ``samples`` sampled completions per held-out row."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -57,8 +58,15 @@ def sampled_scores(model_dir: Path, rows: list[dict[str, Any]], samples: int,
     torch.manual_seed(seed)
     prompts = [prompt_text(r, tok) for r in rows for _ in range(samples)]
     refs = [r["new_code"] for r in rows for _ in range(samples)]
-    texts = generate_completions(model, tok, prompts, max_new_tokens=max_new_tokens,
-                                 batch_size=32, do_sample=True, temperature=1.0)
+    texts = generate_completions(
+        model,
+        tok,
+        prompts,
+        max_new_tokens=max_new_tokens,
+        batch_size=32,
+        do_sample=True,
+        temperature=1.0,
+    )
     return score_validation(texts, refs)
 
 
@@ -67,7 +75,7 @@ def windows(rows: list[dict[str, Any]], key: str, size: int) -> list[tuple[int, 
     out = []
     values = [(r["step"], r[key]) for r in rows if isinstance(r.get(key), int | float)]
     for start in range(0, len(values), size):
-        chunk = values[start:start + size]
+        chunk = values[start : start + size]
         if chunk:
             out.append((chunk[0][0], chunk[-1][0], statistics.fmean(v for _, v in chunk)))
     return out
@@ -75,14 +83,26 @@ def windows(rows: list[dict[str, Any]], key: str, size: int) -> list[tuple[int, 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--algos", default="dapo,grpo", help="comma-separated: the first run does "
-                   "the warm-start, the others start from its warm-started model")
+    p.add_argument(
+        "--algos",
+        default="dapo,grpo",
+        help="comma-separated: the first run does "
+        "the warm-start, the others start from its warm-started model",
+    )
     p.add_argument("--out", type=Path, default=Path("bench/results/learning"))
-    p.add_argument("--samples", type=int, default=4, help="sampled completions per held-out "
-                   "prompt for the before/after comparison")
+    p.add_argument(
+        "--samples",
+        type=int,
+        default=4,
+        help="sampled completions per held-out prompt for the before/after comparison",
+    )
     p.add_argument("--window", type=int, default=25, help="steps per row of the curve table")
-    p.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
-                   help="recode-train options on top of the tiny-trained preset")
+    p.add_argument(
+        "overrides",
+        nargs="*",
+        metavar="KEY=VALUE",
+        help="recode-train options on top of the tiny-trained preset",
+    )
     args = p.parse_args(argv)
     command = "python bench/bench_learning.py " + " ".join(sys.argv[1:] if argv is None else argv)
 
@@ -98,8 +118,9 @@ def main(argv: list[str] | None = None) -> int:
         overrides = list(args.overrides)
         if algo != algos[0]:  # the same warm-started model as the first run
             overrides += [f"model={(first / 'warmstart').resolve()}", "sft_warmup_steps=0"]
-        cfg = load_config(preset_name="tiny-trained", algo=algo, output_dir=str(run_dir),
-                          overrides=overrides)
+        cfg = load_config(
+            preset_name="tiny-trained", algo=algo, output_dir=str(run_dir), overrides=overrides
+        )
         wall0, cpu0 = time.perf_counter(), _cpu_seconds()
         result = train(cfg)
         wall, cpu = time.perf_counter() - wall0, _cpu_seconds() - cpu0
@@ -107,18 +128,25 @@ def main(argv: list[str] | None = None) -> int:
 
         # the held-out rows validation used: prompts within max_prompt_tokens, the first N
         tok = AutoTokenizer.from_pretrained(first / "base-model")
-        held_out = [dict(r) for r in to_dataset(
-            read_recode_jsonl(run_dir / "data" / "validation.jsonl"), tok,
-            max_prompt_tokens=resolved.max_prompt_tokens)][: resolved.val_max_samples]
+        held_out = [
+            dict(r)
+            for r in to_dataset(
+                read_recode_jsonl(run_dir / "data" / "validation.jsonl"),
+                tok,
+                max_prompt_tokens=resolved.max_prompt_tokens,
+            )
+        ][: resolved.val_max_samples]
         sampled = {"samples_per_prompt": args.samples}
         if algo == algos[0]:
-            sampled["random_model"] = sampled_scores(first / "base-model", held_out,
-                                                     args.samples,
-                                                     resolved.max_completion_length, seed=1)
-        sampled["before_rl"] = sampled_scores(first / "warmstart", held_out, args.samples,
-                                              resolved.max_completion_length, seed=1)
-        sampled["after_rl"] = sampled_scores(result.final_dir, held_out, args.samples,
-                                             resolved.max_completion_length, seed=1)
+            sampled["random_model"] = sampled_scores(
+                first / "base-model", held_out, args.samples, resolved.max_completion_length, seed=1
+            )
+        sampled["before_rl"] = sampled_scores(
+            first / "warmstart", held_out, args.samples, resolved.max_completion_length, seed=1
+        )
+        sampled["after_rl"] = sampled_scores(
+            result.final_dir, held_out, args.samples, resolved.max_completion_length, seed=1
+        )
         metrics = read_jsonl(run_dir / "metrics.jsonl")
         sft = read_jsonl(run_dir / "sft.jsonl")
         summary = json.loads((run_dir / "summary.json").read_text("utf-8"))
@@ -150,14 +178,19 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _fmt(scores: dict[str, Any]) -> str:
-    return (f"{scores['reward']:+.3f} | {scores['es_star']:+.3f} | {scores['format_rate']:.2f} | "
-            f"{scores['valid_rate']:.2f} | {scores['pass_rate']:.2f}")
+    return (
+        f"{scores['reward']:+.3f} | {scores['es_star']:+.3f} | {scores['format_rate']:.2f} | "
+        f"{scores['valid_rate']:.2f} | {scores['pass_rate']:.2f}"
+    )
 
 
 def markdown(report: dict[str, Any]) -> str:
     sampled = report["sampled"]
-    warm = (f"{report['sft_steps']} warm-start steps" if report["sft_steps"]
-            else "the first run's warm-started model")
+    warm = (
+        f"{report['sft_steps']} warm-start steps"
+        if report["sft_steps"]
+        else "the first run's warm-started model"
+    )
     lines = [
         f"{report['algo'].upper()}, {report['rl_steps']} RL steps after {warm}; "
         f"{report['train_rows']} training rows, {report['held_out_rows']} held-out rows; "
@@ -190,8 +223,9 @@ def markdown(report: dict[str, Any]) -> str:
         "|---|---:|---:|---:|",
     ]
     curves = report["train_windows"]
-    for (a, b, r), (_, _, z), (_, _, n) in zip(curves["reward"], curves["zero_variance_share"],
-                                               curves["completion_length"], strict=False):
+    for (a, b, r), (_, _, z), (_, _, n) in zip(
+        curves["reward"], curves["zero_variance_share"], curves["completion_length"], strict=False
+    ):
         lines.append(f"| {a}-{b} | {r:+.3f} | {z:.2f} | {n:.1f} |")
     return "\n".join(lines)
 

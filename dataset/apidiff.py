@@ -83,8 +83,14 @@ class ApiChange:
 # -- getting the code ------------------------------------------------------------------------
 
 
-def download(library: str, version: str, cache_dir: Path | None = None,
-             python: str | None = None, *, sdist: bool = False) -> Path:
+def download(
+    library: str,
+    version: str,
+    cache_dir: Path | None = None,
+    python: str | None = None,
+    *,
+    sdist: bool = False,
+) -> Path:
     """A distribution file of ``library==version`` in ``{cache}/dists`` (downloaded by pip once):
     a wheel when one exists (any platform: only the Python files are read), else the sdist;
     ``sdist=True`` asks for the sdist (it holds tests and docs that wheels leave out)."""
@@ -94,22 +100,28 @@ def download(library: str, version: str, cache_dir: Path | None = None,
     have = _find_dist(dists, name, version)
     if have is not None:
         return have
-    pip = [python or sys.executable, "-m", "pip", "download", "--no-deps", "--quiet",
-           "--dest", str(dists), f"{name}=={version}"]
+    pip = [
+        python or sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--no-deps",
+        "--quiet",
+        "--dest",
+        str(dists),
+        f"{name}=={version}",
+    ]
     attempts = [
         ["--only-binary=:all:"],
-        ["--only-binary=:all:", "--python-version", "3.9", "--platform",
-         "manylinux2014_x86_64"],
-        ["--only-binary=:all:", "--python-version", "3.7", "--platform",
-         "manylinux2014_x86_64"],
+        ["--only-binary=:all:", "--python-version", "3.9", "--platform", "manylinux2014_x86_64"],
+        ["--only-binary=:all:", "--python-version", "3.7", "--platform", "manylinux2014_x86_64"],
         ["--no-binary=:all:"],
     ]
     if sdist:
         attempts = attempts[-1:]
     errors = []
     for extra in attempts:
-        proc = subprocess.run(pip + extra, capture_output=True, text=True, timeout=900,
-                              check=False)
+        proc = subprocess.run(pip + extra, capture_output=True, text=True, timeout=900, check=False)
         have = _find_dist(dists, name, version)
         if have is not None:
             return have
@@ -140,8 +152,10 @@ def unpack(dist: Path, cache_dir: Path | None = None) -> Path:
     """The folder a distribution's Python files lie in (importable top-level packages),
     unpacked once under ``{cache}/unpacked``; only ``.py``/``.pyi`` files are extracted."""
     kind = "unpacked-sdist" if dist.parent.name == "sdists" else "unpacked"
-    target = (cache_dir or default_cache_dir()) / kind / re.sub(
-        r"(\.tar\.gz|\.tgz|\.zip|\.whl)$", "", dist.name
+    target = (
+        (cache_dir or default_cache_dir())
+        / kind
+        / re.sub(r"(\.tar\.gz|\.tgz|\.zip|\.whl)$", "", dist.name)
     )
     done = target / ".complete"
     if not done.exists():
@@ -180,8 +194,13 @@ def _package_root(folder: Path) -> Path:
 def _load(package: str, root: Path) -> Any:
     import griffe
 
-    return griffe.load(package, search_paths=[str(root)], allow_inspection=False,
-                       resolve_aliases=False, store_source=False)
+    return griffe.load(
+        package,
+        search_paths=[str(root)],
+        allow_inspection=False,
+        resolve_aliases=False,
+        store_source=False,
+    )
 
 
 def public_paths(module: Any) -> dict[str, str]:
@@ -241,8 +260,9 @@ def diff_packages(package: str, old_root: Path, new_root: Path) -> list[ApiChang
         if kind == "OBJECT_REMOVED":
             change = ApiChange("removed", path, "public object removed", loc)
         elif kind == "OBJECT_CHANGED_KIND":
-            change = ApiChange("kind_changed", path,
-                               f"was a {_kind(b.old_value)}, is a {_kind(b.new_value)}", loc)
+            change = ApiChange(
+                "kind_changed", path, f"was a {_kind(b.old_value)}, is a {_kind(b.new_value)}", loc
+            )
         elif kind.startswith("PARAMETER_"):
             param = getattr(b.old_value, "name", None) or getattr(b.new_value, "name", "?")
             what = {
@@ -310,8 +330,9 @@ def _similar(a: str, b: str) -> float:
     return ratio(a.lower(), b.lower()) / 100.0
 
 
-def _pair_objects(changes: list[ApiChange], old_paths: dict[str, str],
-                  new_paths: dict[str, str]) -> None:
+def _pair_objects(
+    changes: list[ApiChange], old_paths: dict[str, str], new_paths: dict[str, str]
+) -> None:
     """A removed object with a successor among the objects new in this version: the same leaf
     name elsewhere (moved) or a near name in the same parent (renamed)."""
     added = [p for p in new_paths if p not in old_paths]
@@ -346,8 +367,9 @@ def _affix(a: str, b: str) -> bool:
     return long_.startswith(short) and 0 < len(long_) - len(short) <= 3
 
 
-def diff_versions(library: str, old_version: str, new_version: str,
-                  cache_dir: Path | None = None) -> list[ApiChange]:
+def diff_versions(
+    library: str, old_version: str, new_version: str, cache_dir: Path | None = None
+) -> list[ApiChange]:
     """Download (once), unpack and diff every import package of ``library``."""
     old_root = unpack(download(library, old_version, cache_dir), cache_dir)
     new_root = unpack(download(library, new_version, cache_dir), cache_dir)
@@ -360,8 +382,9 @@ def diff_versions(library: str, old_version: str, new_version: str,
 
 
 def _top_level(root: Path) -> tuple[str, ...]:
-    return tuple(sorted(p.name for p in root.iterdir()
-                        if p.is_dir() and (p / "__init__.py").exists()))
+    return tuple(
+        sorted(p.name for p in root.iterdir() if p.is_dir() and (p / "__init__.py").exists())
+    )
 
 
 # -- joining, records, check ---------------------------------------------------------------------
@@ -404,8 +427,9 @@ _KB_KIND = {
 }
 
 
-def candidate_records(changes: Iterable[ApiChange], library: str, new_version: str,
-                      *, notes_only: bool = False) -> Iterator[dict[str, Any]]:
+def candidate_records(
+    changes: Iterable[ApiChange], library: str, new_version: str, *, notes_only: bool = False
+) -> Iterator[dict[str, Any]]:
     """Knowledge-base records proposed from the diff, for a person to review: ``id`` ends in
     ``-candidate``; the note is the release-note entry when one names the change, else the
     diff's own description (such records cannot be shipped before a source is found)."""
@@ -433,14 +457,17 @@ def candidate_records(changes: Iterable[ApiChange], library: str, new_version: s
             record["source"] = {"url": c.notes[0].source_url or "", "version": new_version}
         else:
             record["note"] = f"(diff, no release note found) {c.detail}"
-            record["source"] = {"url": f"https://pypi.org/project/{name}/{new_version}/",
-                                "version": new_version}
+            record["source"] = {
+                "url": f"https://pypi.org/project/{name}/{new_version}/",
+                "version": new_version,
+            }
         record["review"] = {"diff_kind": c.kind, "detail": c.detail, "location": c.location}
         yield record
 
 
-def missing_from_kb(changes: Iterable[ApiChange], kb: KnowledgeBase,
-                    library: str) -> list[ApiChange]:
+def missing_from_kb(
+    changes: Iterable[ApiChange], kb: KnowledgeBase, library: str
+) -> list[ApiChange]:
     """Changes that no record of ``library`` covers: neither the symbol, nor its leaf under
     the library's top-level name (records name the public spelling, the diff the defining
     module), nor an enclosing module or class recorded as removed."""

@@ -188,8 +188,9 @@ def _bound_by(stmt: ast.stmt) -> set[str]:
     return out
 
 
-def cut_snippet(source: str, line: int, *, max_lines: int = 30,
-                prefer: int | None = None) -> str | None:
+def cut_snippet(
+    source: str, line: int, *, max_lines: int = 30, prefer: int | None = None
+) -> str | None:
     """A small self-contained piece of ``source`` around 1-based ``line``: the innermost
     function holding it when that is at most ``max_lines`` long, else the innermost statement
     that is, dedented; preceded by the file's import statements (module level or in enclosing
@@ -228,8 +229,10 @@ def cut_snippet(source: str, line: int, *, max_lines: int = 30,
                 if prefer is not None and child.lineno == prefer:
                     best, imports = child, body_imports
                     return
-                if prefer is None and size <= max_lines and not isinstance(
-                    child, (ast.Import, ast.ImportFrom)
+                if (
+                    prefer is None
+                    and size <= max_lines
+                    and not isinstance(child, (ast.Import, ast.ImportFrom))
                 ):
                     if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)) or best is None:
                         best = child
@@ -237,9 +240,11 @@ def cut_snippet(source: str, line: int, *, max_lines: int = 30,
                     elif not isinstance(best, (ast.FunctionDef, ast.AsyncFunctionDef)):
                         best = child
                         imports = body_imports
-                if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) or (
-                    size > max_lines
-                ) or best is not child:
+                if (
+                    isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+                    or (size > max_lines)
+                    or best is not child
+                ):
                     visit(child, body_imports)
                 elif isinstance(child, (ast.If, ast.For, ast.While, ast.With, ast.Try)):
                     visit(child, body_imports)
@@ -249,18 +254,22 @@ def cut_snippet(source: str, line: int, *, max_lines: int = 30,
         return None
     start = _first_line(best)
     end = best.end_lineno or best.lineno
-    body = textwrap.dedent("\n".join(lines[start - 1:end]))
+    body = textwrap.dedent("\n".join(lines[start - 1 : end]))
     try:
         body_tree = ast.parse(body)
     except SyntaxError:
         return None
     used = _names_used(body_tree)
-    defined = {a.arg for n in ast.walk(body_tree) if isinstance(n, ast.arguments)
-               for a in n.args + n.kwonlyargs}
+    defined = {
+        a.arg
+        for n in ast.walk(body_tree)
+        if isinstance(n, ast.arguments)
+        for a in n.args + n.kwonlyargs
+    }
     need: list[str] = []
     for imp in imports:
         if _first_line(imp) <= end and (_bound_by(imp) & (used - defined)):
-            text = textwrap.dedent("\n".join(lines[_first_line(imp) - 1:imp.end_lineno]))
+            text = textwrap.dedent("\n".join(lines[_first_line(imp) - 1 : imp.end_lineno]))
             if text not in need and not text.startswith("from ."):
                 need.append(text)
     snippet = ("\n".join(need) + "\n\n" + body if need else body).strip() + "\n"
@@ -310,9 +319,15 @@ def function_snippet(source: str, qualname: str, *, max_lines: int = 60) -> str 
         return None
     node: ast.AST = tree
     for part in qualname.split("."):
-        node = next((c for c in ast.iter_child_nodes(node)
-                     if isinstance(c, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
-                     and c.name == part), None)
+        node = next(
+            (
+                c
+                for c in ast.iter_child_nodes(node)
+                if isinstance(c, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+                and c.name == part
+            ),
+            None,
+        )
         if node is None:
             return None
     if isinstance(node, ast.ClassDef) or not node.body:
@@ -331,8 +346,14 @@ _TESTS_THE_WARNING = re.compile(
 )
 
 
-def mine_file(source: str, detector: Detecting, provenance: dict[str, Any], *,
-              max_lines: int = 30, max_bytes: int = 400_000) -> Iterator[Candidate]:
+def mine_file(
+    source: str,
+    detector: Detecting,
+    provenance: dict[str, Any],
+    *,
+    max_lines: int = 30,
+    max_bytes: int = 400_000,
+) -> Iterator[Candidate]:
     """Candidates for every finding in one file, one per (record, snippet)."""
     raw = source.encode("utf-8", "replace")
     if len(raw) > max_bytes:
@@ -355,8 +376,9 @@ def mine_file(source: str, detector: Detecting, provenance: dict[str, Any], *,
         yield Candidate(f.record.id, snippet, {**provenance, "line": f.start.line + 1})
 
 
-def mine_tree(root: Path, detector: Detecting, provenance: dict[str, Any], **kw: Any
-              ) -> Iterator[Candidate]:
+def mine_tree(
+    root: Path, detector: Detecting, provenance: dict[str, Any], **kw: Any
+) -> Iterator[Candidate]:
     """Candidates from every ``.py`` file under ``root`` (sorted, so runs are reproducible)."""
     for path in sorted(root.rglob("*.py")):
         if not path.is_file():
@@ -369,8 +391,9 @@ def mine_tree(root: Path, detector: Detecting, provenance: dict[str, Any], **kw:
         yield from mine_file(source, detector, {**provenance, "path": rel}, **kw)
 
 
-def successors(candidates: Iterable[Candidate], old_root: Path, new_root: Path,
-               *, max_lines: int = 60) -> Iterator[tuple[Candidate, str | None, str]]:
+def successors(
+    candidates: Iterable[Candidate], old_root: Path, new_root: Path, *, max_lines: int = 60
+) -> Iterator[tuple[Candidate, str | None, str]]:
     """Each candidate with the same function in a later release of the same distribution, where
     the maintainers may have migrated it themselves: (candidate, that function or None,
     "later-release"). The file is found at the same relative path, else by a unique file name.
@@ -388,7 +411,7 @@ def successors(candidates: Iterable[Candidate], old_root: Path, new_root: Path,
         old_file = old_root / rel
         target = new_root / rel
         if not target.is_file() and tops[0] and tops[1] and rel.startswith(tops[0] + "/"):
-            target = new_root / tops[1] / rel[len(tops[0]) + 1:]
+            target = new_root / tops[1] / rel[len(tops[0]) + 1 :]
         if not target.is_file():
             options = by_name.get(Path(rel).name, [])
             target = options[0] if len(options) == 1 else Path("/nonexistent")
@@ -400,8 +423,11 @@ def successors(candidates: Iterable[Candidate], old_root: Path, new_root: Path,
             qual = enclosing_function(old_source, cand.provenance.get("line", 0))
             if qual and not re.search(rf"def {re.escape(qual.rsplit('.', 1)[-1])}\(", old_code):
                 whole = function_snippet(old_source, qual, max_lines=max_lines)
-                if (whole is not None and len(whole.splitlines()) <= max_lines
-                        and not _TESTS_THE_WARNING.search(whole)):
+                if (
+                    whole is not None
+                    and len(whole.splitlines()) <= max_lines
+                    and not _TESTS_THE_WARNING.search(whole)
+                ):
                     old_code = whole
                 else:
                     qual = None
@@ -451,8 +477,14 @@ def normalise(code: str) -> str:
     out: list[str] = []
     try:
         for tok in tokenize.generate_tokens(io.StringIO(code).readline):
-            if tok.type in (tokenize.COMMENT, tokenize.NL, tokenize.INDENT, tokenize.DEDENT,
-                            tokenize.ENCODING, tokenize.ENDMARKER):
+            if tok.type in (
+                tokenize.COMMENT,
+                tokenize.NL,
+                tokenize.INDENT,
+                tokenize.DEDENT,
+                tokenize.ENCODING,
+                tokenize.ENDMARKER,
+            ):
                 continue
             out.append("\n" if tok.type == tokenize.NEWLINE else tok.string)
     except (tokenize.TokenError, IndentationError, SyntaxError):
@@ -484,8 +516,9 @@ class Teacher:
         self.max_tokens = max_tokens
 
     def migrate(self, record: ApiChange, old_code: str) -> str | None:
-        messages = build_messages(record.library, f"=={record.display_version}",
-                                  update_info(record), old_code)
+        messages = build_messages(
+            record.library, f"=={record.display_version}", update_info(record), old_code
+        )
         text = self.chat(messages[:2], self.max_tokens)
         if text is None:
             return None
@@ -505,7 +538,7 @@ def update_info(record: ApiChange) -> str:
 
 # -- running under two versions ------------------------------------------------------------------
 
-_TRACER = r'''
+_TRACER = r"""
 import json as _j, sys as _s
 _code = {code!r}
 _seen = set()
@@ -524,7 +557,7 @@ except BaseException as e:
 finally:
     _s.settrace(None)
 print("\n@@TRACE@@" + _j.dumps({{"lines": sorted(_seen), "error": _err}}))
-'''
+"""
 
 
 class VenvPool:
@@ -539,27 +572,40 @@ class VenvPool:
     #: ``mode.use_inf_as_null`` (gone in pandas 2.0) and before 0.11 uses ``np.float``; pandas
     #: before 1.1 uses ``np.bool`` and scipy before 1.8 imports ``numpy.int`` (gone in 1.24).
     ERA: dict[str, list[tuple[str, list[str]]]] = {
-        "pandas": [("1.1", ["numpy<1.24", "jinja2"]), ("2.2", ["numpy<2", "jinja2"]),
-                   ("9999", ["jinja2"])],
+        "pandas": [
+            ("1.1", ["numpy<1.24", "jinja2"]),
+            ("2.2", ["numpy<2", "jinja2"]),
+            ("9999", ["jinja2"]),
+        ],
         "scipy": [("1.8", ["numpy<1.24"]), ("1.13", ["numpy<2"])],
-        "scikit-learn": [("1.4", ["numpy<2", "scipy<1.12", "matplotlib<3.8"]),
-                         ("9999", ["matplotlib"])],
+        "scikit-learn": [
+            ("1.4", ["numpy<2", "scipy<1.12", "matplotlib<3.8"]),
+            ("9999", ["matplotlib"]),
+        ],
         "matplotlib": [("3.8", ["numpy<2"])],
-        "seaborn": [("0.11", ["numpy<1.24", "pandas<2.0", "matplotlib<3.8", "contourpy<1.1",
-                              "scipy<1.12"]),
-                    ("0.12", ["numpy<2", "pandas<2.0", "matplotlib<3.8", "scipy<1.12"]),
-                    ("0.13", ["numpy<2", "pandas<2.1", "matplotlib<3.8", "scipy<1.12"]),
-                    ("9999", ["scipy"])],
+        "seaborn": [
+            ("0.11", ["numpy<1.24", "pandas<2.0", "matplotlib<3.8", "contourpy<1.1", "scipy<1.12"]),
+            ("0.12", ["numpy<2", "pandas<2.0", "matplotlib<3.8", "scipy<1.12"]),
+            ("0.13", ["numpy<2", "pandas<2.1", "matplotlib<3.8", "scipy<1.12"]),
+            ("9999", ["scipy"]),
+        ],
         "numpy": [],
         "scrapy": [("2.11", ["Twisted<23.8", "w3lib<2.2"]), ("2.13", ["w3lib<2.2"])],
-        "jax": [("0.4.30", ["numpy<2", "scipy<1.13", "jaxlib=={version}"]),
-                ("0.4.31", ["jaxlib=={version}"])],
+        "jax": [
+            ("0.4.30", ["numpy<2", "scipy<1.13", "jaxlib=={version}"]),
+            ("0.4.31", ["jaxlib=={version}"]),
+        ],
         "torch": [],
     }
 
-    def __init__(self, cache_dir: Path | None = None, known: dict[str, str] | None = None,
-                 python: str | None = None, allow_create: bool = True,
-                 only_binary: bool = False) -> None:
+    def __init__(
+        self,
+        cache_dir: Path | None = None,
+        known: dict[str, str] | None = None,
+        python: str | None = None,
+        allow_create: bool = True,
+        only_binary: bool = False,
+    ) -> None:
         self.root = (cache_dir or default_cache_dir()) / "venvs"
         self.known = dict(known or {})
         self.python = python or sys.executable
@@ -600,11 +646,16 @@ class VenvPool:
             return None
         reqs = [key, *self.era_pins(library, version)]
         try:
-            subprocess.run([self.python, "-m", "venv", str(venv)], check=True,
-                           capture_output=True, timeout=300)
+            subprocess.run(
+                [self.python, "-m", "venv", str(venv)], check=True, capture_output=True, timeout=300
+            )
             binary = ["--only-binary=:all:"] if self.only_binary else []
-            proc = subprocess.run([str(py), "-m", "pip", "install", "-q", *binary, *reqs],
-                                  capture_output=True, text=True, timeout=1800)
+            proc = subprocess.run(
+                [str(py), "-m", "pip", "install", "-q", *binary, *reqs],
+                capture_output=True,
+                text=True,
+                timeout=1800,
+            )
         except (OSError, subprocess.SubprocessError) as exc:
             self.failed[key] = str(exc)
             return None
@@ -623,24 +674,32 @@ class RunResult:
     status: str
 
 
-def run_traced(code: str, python: str, run: Callable[[str, str, float, Mapping[str, str]],
-                                                      RunOutput],
-               *, timeout_s: float = 60.0, warnings_as_errors: bool = False) -> RunResult:
+def run_traced(
+    code: str,
+    python: str,
+    run: Callable[[str, str, float, Mapping[str, str]], RunOutput],
+    *,
+    timeout_s: float = 60.0,
+    warnings_as_errors: bool = False,
+) -> RunResult:
     """Run ``code`` in the sandbox (``run``) under ``python``; which of its lines ran, and its
     error."""
     wrapper = _TRACER.format(code=code)
     if warnings_as_errors:
-        wrapper = ("import warnings\nwarnings.simplefilter('error', DeprecationWarning)\n"
-                   "warnings.simplefilter('error', FutureWarning)\n"
-                   "warnings.simplefilter('error', PendingDeprecationWarning)\n" + wrapper)
+        wrapper = (
+            "import warnings\nwarnings.simplefilter('error', DeprecationWarning)\n"
+            "warnings.simplefilter('error', FutureWarning)\n"
+            "warnings.simplefilter('error', PendingDeprecationWarning)\n" + wrapper
+        )
     env = {"MPLBACKEND": "Agg", "JAX_PLATFORMS": "cpu", "PYTHONWARNINGS": "ignore"}
     res = run(wrapper, python, timeout_s, env)
     marker = res.stdout.rfind("@@TRACE@@")
     if marker < 0:
-        return RunResult(False, [], (res.stderr.strip().splitlines() or [res.status])[-1],
-                         res.status)
+        return RunResult(
+            False, [], (res.stderr.strip().splitlines() or [res.status])[-1], res.status
+        )
     try:
-        data = json.loads(res.stdout[marker + len("@@TRACE@@"):].strip().splitlines()[0])
+        data = json.loads(res.stdout[marker + len("@@TRACE@@") :].strip().splitlines()[0])
     except (ValueError, IndexError):
         return RunResult(False, [], "unreadable trace", res.status)
     return RunResult(data["error"] is None, data["lines"], data["error"], res.status)
@@ -662,8 +721,9 @@ class Verdict:
 class Checker:
     """Static checks 1-3 of the module doc for one record's candidates."""
 
-    def __init__(self, kb: KnowledgeBase, tools: BuildTools, teacher: Teacher | None = None
-                 ) -> None:
+    def __init__(
+        self, kb: KnowledgeBase, tools: BuildTools, teacher: Teacher | None = None
+    ) -> None:
         self.kb = kb
         self.tools = tools
         self.full = tools.detector(kb)
@@ -676,16 +736,20 @@ class Checker:
             det = self._single[record.id] = self.tools.detector(self.kb.with_records([record]))
         return det
 
-    def check(self, record: ApiChange, old_code: str, new_code: str | None = None,
-              new_source: str = "") -> Verdict:
+    def check(
+        self, record: ApiChange, old_code: str, new_code: str | None = None, new_source: str = ""
+    ) -> Verdict:
         if not _parses(old_code):
             return Verdict(False, "old code does not parse")
         old_findings = self.full.detect(old_code.encode())
         mine = [f for f in old_findings if f.record.id == record.id]
         if not mine:
             return Verdict(False, "detector does not flag the old code")
-        others = {f.record.id for f in old_findings if f.record.id != record.id
-                  and f.severity in ("error", "warning")}
+        others = {
+            f.record.id
+            for f in old_findings
+            if f.record.id != record.id and f.severity in ("error", "warning")
+        }
         if new_code is None and record.fix is not None:
             fixed = self.tools.fix(old_code.encode(), self.single(record))
             if fixed is not None:
@@ -706,13 +770,16 @@ class Checker:
             return Verdict(False, "detector still flags the new code")
         if any(f.severity in ("error", "warning") for f in new_findings):
             return Verdict(False, "new code holds another outdated call")
-        return Verdict(True, new_code=new_code, new_source=new_source,
-                       checks={"parse": True, "detect": True, "fixed": True},
-                       flagged_lines=sorted({f.start.line + 1 for f in mine}))
+        return Verdict(
+            True,
+            new_code=new_code,
+            new_source=new_source,
+            checks={"parse": True, "detect": True, "fixed": True},
+            flagged_lines=sorted({f.start.line + 1 for f in mine}),
+        )
 
 
-def exact_fix_records(checker: Checker, record_id: str, old_code: str, new_code: str
-                      ) -> list[str]:
+def exact_fix_records(checker: Checker, record_id: str, old_code: str, new_code: str) -> list[str]:
     """The records whose mechanical fixes turn ``old_code`` into ``new_code`` (equal after
     :func:`~recode.dataset.codesim.normalize_code`, the reward's normalisation), or ``[]``.
 
@@ -778,9 +845,17 @@ def run_versions(record: ApiChange, releases: list[str]) -> tuple[str, str] | No
     return before[-1], series[-1]
 
 
-def execute(record: ApiChange, old_code: str, new_code: str, flagged: list[int],
-            pool: VenvPool, releases: list[str], tools: BuildTools, *, timeout_s: float = 60.0
-            ) -> dict[str, Any]:
+def execute(
+    record: ApiChange,
+    old_code: str,
+    new_code: str,
+    flagged: list[int],
+    pool: VenvPool,
+    releases: list[str],
+    tools: BuildTools,
+    *,
+    timeout_s: float = 60.0,
+) -> dict[str, Any]:
     """Step 4: run old under the old release, new under the new one; ``ok`` when both ran
     and the flagged lines were executed."""
     versions = run_versions(record, releases)
@@ -790,11 +865,19 @@ def execute(record: ApiChange, old_code: str, new_code: str, flagged: list[int],
     py_old = pool.interpreter(record.library, old_v)
     py_new = pool.interpreter(record.library, new_v)
     if py_old is None or py_new is None:
-        return {"ok": False, "reason": "environment unavailable", "old_version": old_v,
-                "new_version": new_v}
+        return {
+            "ok": False,
+            "reason": "environment unavailable",
+            "old_version": old_v,
+            "new_version": new_v,
+        }
     old_run = run_traced(old_code, py_old, tools.run, timeout_s=timeout_s)
-    result: dict[str, Any] = {"old_version": old_v, "new_version": new_v,
-                              "old_ok": old_run.ok, "old_error": old_run.error}
+    result: dict[str, Any] = {
+        "old_version": old_v,
+        "new_version": new_v,
+        "old_ok": old_run.ok,
+        "old_error": old_run.error,
+    }
     if not old_run.ok:
         return {**result, "ok": False, "reason": "old code fails under the old version"}
     if not set(flagged) <= set(old_run.lines):
@@ -803,8 +886,13 @@ def execute(record: ApiChange, old_code: str, new_code: str, flagged: list[int],
     result.update(new_ok=new_run.ok, new_error=new_run.error)
     if not new_run.ok:
         return {**result, "ok": False, "reason": "new code fails under the new version"}
-    against = run_traced(old_code, py_new, tools.run, timeout_s=timeout_s,
-                         warnings_as_errors=record.effective_in is None)
+    against = run_traced(
+        old_code,
+        py_new,
+        tools.run,
+        timeout_s=timeout_s,
+        warnings_as_errors=record.effective_in is None,
+    )
     result["discriminating"] = not against.ok
     result["old_under_new_error"] = against.error
     return {**result, "ok": True}
@@ -833,8 +921,14 @@ def kb_candidates(kb: KnowledgeBase) -> Iterator[tuple[Candidate, str]]:
     """The knowledge base's own examples: (candidate, the example's new code)."""
     for r in kb.records:
         for n, ex in enumerate(r.examples):
-            yield Candidate(r.id, ex.old, {"origin": "kb-example", "record": r.id,
-                                           "example": n, "kb_file": r.origin}), ex.new
+            yield (
+                Candidate(
+                    r.id,
+                    ex.old,
+                    {"origin": "kb-example", "record": r.id, "example": n, "kb_file": r.origin},
+                ),
+                ex.new,
+            )
 
 
 def example_row(record: ApiChange, cand: Candidate, verdict: Verdict) -> dict[str, Any]:
@@ -931,8 +1025,9 @@ def build(
         if verdict.new_source == "later-release":
             verdict.checks["similarity"] = round(similarity(cand.old_code, verdict.new_code), 3)
         row = example_row(record, cand, verdict)
-        row = mark_exact_fix(row, exact_fix_records(checker, record.id, cand.old_code,
-                                                    verdict.new_code))
+        row = mark_exact_fix(
+            row, exact_fix_records(checker, record.id, cand.old_code, verdict.new_code)
+        )
         row["_flagged"] = verdict.flagged_lines
         rows.append(row)
         report.kept += 1
@@ -956,12 +1051,20 @@ def passed_runs(rows: Iterable[dict[str, Any]]) -> dict[tuple[str, str, str], di
     return out
 
 
-def execute_rows(rows: list[dict[str, Any]], kb: KnowledgeBase, pool: VenvPool,
-                 releases: dict[str, list[str]], tools: BuildTools, *, per_library: int = 1000,
-                 library_limits: dict[str, int] | None = None,
-                 earlier: dict[tuple[str, str, str], dict[str, Any]] | None = None,
-                 timeout_s: float = 60.0, report: BuildReport | None = None,
-                 log: Any = None) -> None:
+def execute_rows(
+    rows: list[dict[str, Any]],
+    kb: KnowledgeBase,
+    pool: VenvPool,
+    releases: dict[str, list[str]],
+    tools: BuildTools,
+    *,
+    per_library: int = 1000,
+    library_limits: dict[str, int] | None = None,
+    earlier: dict[tuple[str, str, str], dict[str, Any]] | None = None,
+    timeout_s: float = 60.0,
+    report: BuildReport | None = None,
+    log: Any = None,
+) -> None:
     """Step 4 for up to ``per_library`` rows of each library (``library_limits`` overrides it
     for some), in order; rows that pass become ``executed``; a failed run keeps the row
     ``static`` and records why.
@@ -978,7 +1081,9 @@ def execute_rows(rows: list[dict[str, Any]], kb: KnowledgeBase, pool: VenvPool,
             continue
         before = (earlier or {}).get(run_key(row))
         if before is not None and run_versions(record, releases[lib]) == (
-                before.get("old_version"), before.get("new_version")):
+            before.get("old_version"),
+            before.get("new_version"),
+        ):
             row["checks"]["run"] = {**before, "reused": True}
             row["verification"] = "executed"
             if report is not None:
@@ -987,8 +1092,16 @@ def execute_rows(rows: list[dict[str, Any]], kb: KnowledgeBase, pool: VenvPool,
         if done[lib] >= limits.get(lib, per_library):
             continue
         done[lib] += 1
-        result = execute(record, row["old_code"], row["new_code"], row.get("_flagged", []),
-                         pool, releases[lib], tools, timeout_s=timeout_s)
+        result = execute(
+            record,
+            row["old_code"],
+            row["new_code"],
+            row.get("_flagged", []),
+            pool,
+            releases[lib],
+            tools,
+            timeout_s=timeout_s,
+        )
         row["checks"]["run"] = result
         if result.get("ok"):
             row["verification"] = "executed"

@@ -39,8 +39,12 @@ DEFAULT_OUT = Path(__file__).resolve().parent / "examples"
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="recode-dataset", description=__doc__.split("\n")[0])
-    p.add_argument("--cache-dir", type=Path, default=None,
-                   help="cache folder (default: $RECODE_CACHE_DIR or ~/.cache/recode)")
+    p.add_argument(
+        "--cache-dir",
+        type=Path,
+        default=None,
+        help="cache folder (default: $RECODE_CACHE_DIR or ~/.cache/recode)",
+    )
     sub = p.add_subparsers(dest="command", required=True)
 
     n = sub.add_parser("notes", help="split a library's release notes into change entries")
@@ -50,85 +54,152 @@ def _parser() -> argparse.ArgumentParser:
     n.add_argument("--version", action="append", default=[], help="exactly these versions")
     n.add_argument("--file", type=Path, help="split this file instead of fetched notes")
     n.add_argument("--offline", action="store_true", help="use only the cache")
-    n.add_argument("--category", action="append", default=[],
-                   help="deprecation, removal, expired, compatibility, change (default: all)")
+    n.add_argument(
+        "--category",
+        action="append",
+        default=[],
+        help="deprecation, removal, expired, compatibility, change (default: all)",
+    )
     n.add_argument("--json", action="store_true", help="JSON lines instead of text")
 
-    d = sub.add_parser("diff", help="breaking changes between two releases (griffe; "
-                                      "--introspect: the installed releases)")
+    d = sub.add_parser(
+        "diff",
+        help="breaking changes between two releases (griffe; --introspect: the installed releases)",
+    )
     d.add_argument("library")
     d.add_argument("old")
     d.add_argument("new")
-    d.add_argument("--check", action="store_true",
-                   help="list only what the shipped knowledge base does not cover")
+    d.add_argument(
+        "--check",
+        action="store_true",
+        help="list only what the shipped knowledge base does not cover",
+    )
     d.add_argument("--candidates", type=Path, help="write candidate KB records (JSONL) here")
     d.add_argument("--no-notes", action="store_true", help="do not join release notes")
     d.add_argument("--offline", action="store_true", help="release notes from the cache only")
     d.add_argument("--json", action="store_true")
-    d.add_argument("--introspect", action="store_true",
-                   help="install both releases (verify's cached venvs) and compare what they "
-                        "expose at run time instead of their source")
-    d.add_argument("--no-install", action="store_true",
-                   help="with --introspect: use only venvs already cached")
+    d.add_argument(
+        "--introspect",
+        action="store_true",
+        help="install both releases (verify's cached venvs) and compare what they "
+        "expose at run time instead of their source",
+    )
+    d.add_argument(
+        "--no-install", action="store_true", help="with --introspect: use only venvs already cached"
+    )
 
     b = sub.add_parser("build", help="build and check ReCode examples")
     b.add_argument("--corpus-file", type=Path, help="requirements to mine, one a line")
     b.add_argument("--corpus", action="append", default=[], help="a requirement to mine")
-    b.add_argument("--corpus-dir", action="append", default=[], type=Path,
-                   help="a local folder to mine")
+    b.add_argument(
+        "--corpus-dir", action="append", default=[], type=Path, help="a local folder to mine"
+    )
     b.add_argument("--no-kb-examples", action="store_true")
     b.add_argument("--libraries", nargs="*", help="only these libraries' records")
-    b.add_argument("--kb", type=Path, action="append", default=[],
-                   help="knowledge-base folder or file (default: the shipped one), e.g. a "
-                        "committed snapshot taken with git archive")
+    b.add_argument(
+        "--kb",
+        type=Path,
+        action="append",
+        default=[],
+        help="knowledge-base folder or file (default: the shipped one), e.g. a "
+        "committed snapshot taken with git archive",
+    )
     b.add_argument("--teacher-url", help="OpenAI-compatible base URL of a teacher model")
     b.add_argument("--teacher-model", default="teacher")
-    b.add_argument("--per-record-cap", type=int, default=40,
-                   help="most examples kept per update")
-    b.add_argument("--library-cap", action="append", default=[], metavar="LIB=N",
-                   help="another per-update cap for LIB's updates")
+    b.add_argument("--per-record-cap", type=int, default=40, help="most examples kept per update")
+    b.add_argument(
+        "--library-cap",
+        action="append",
+        default=[],
+        metavar="LIB=N",
+        help="another per-update cap for LIB's updates",
+    )
     b.add_argument("--max-lines", type=int, default=30, help="largest snippet, in lines")
-    b.add_argument("--run", action="store_true",
-                   help="also run old/new code under the two releases (venvs in the cache)")
-    b.add_argument("--run-per-library", type=int, default=1000,
-                   help="most rows run per library")
-    b.add_argument("--library-run-limit", action="append", default=[], metavar="LIB=N",
-                   help="another --run-per-library for LIB")
+    b.add_argument(
+        "--run",
+        action="store_true",
+        help="also run old/new code under the two releases (venvs in the cache)",
+    )
+    b.add_argument("--run-per-library", type=int, default=1000, help="most rows run per library")
+    b.add_argument(
+        "--library-run-limit",
+        action="append",
+        default=[],
+        metavar="LIB=N",
+        help="another --run-per-library for LIB",
+    )
     b.add_argument("--run-timeout", type=float, default=60.0)
-    b.add_argument("--reuse-runs", type=Path, metavar="DIR",
-                   help="an earlier build's folder: rows with the same record and code whose "
-                        "run passed under the same releases take that result instead of running")
-    b.add_argument("--env", action="append", default=[],
-                   help="LIB==VERSION=PYTHON: an existing interpreter for that release")
-    b.add_argument("--no-create-envs", action="store_true",
-                   help="run only under --env interpreters and venvs already cached")
+    b.add_argument(
+        "--reuse-runs",
+        type=Path,
+        metavar="DIR",
+        help="an earlier build's folder: rows with the same record and code whose "
+        "run passed under the same releases take that result instead of running",
+    )
+    b.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        help="LIB==VERSION=PYTHON: an existing interpreter for that release",
+    )
+    b.add_argument(
+        "--no-create-envs",
+        action="store_true",
+        help="run only under --env interpreters and venvs already cached",
+    )
     b.add_argument("--out", type=Path, default=DEFAULT_OUT)
     b.add_argument("--verbose", action="store_true")
 
     s = sub.add_parser("stats", help="counts and the datasheet of a built set")
     s.add_argument("--examples", type=Path, default=DEFAULT_OUT)
 
-    m = sub.add_parser("mark", help="mark the examples an exact (mechanical) fix produces, "
-                                     "with today's fixes, and rewrite the datasheet")
+    m = sub.add_parser(
+        "mark",
+        help="mark the examples an exact (mechanical) fix produces, "
+        "with today's fixes, and rewrite the datasheet",
+    )
     m.add_argument("--examples", type=Path, default=DEFAULT_OUT)
-    m.add_argument("--kb", type=Path, action="append", default=[],
-                   help="knowledge-base folder or file (default: the shipped one)")
+    m.add_argument(
+        "--kb",
+        type=Path,
+        action="append",
+        default=[],
+        help="knowledge-base folder or file (default: the shipped one)",
+    )
 
-    v = sub.add_parser("verify", help="check records against the releases before and at their "
-                                      "version, installed in cached venvs")
+    v = sub.add_parser(
+        "verify",
+        help="check records against the releases before and at their "
+        "version, installed in cached venvs",
+    )
     v.add_argument("library")
-    v.add_argument("--record", action="append", default=[], metavar="ID",
-                   help="only this record (repeatable)")
-    v.add_argument("--kb", type=Path, action="append", default=[],
-                   help="knowledge-base folder or file (default: the shipped one)")
+    v.add_argument(
+        "--record", action="append", default=[], metavar="ID", help="only this record (repeatable)"
+    )
+    v.add_argument(
+        "--kb",
+        type=Path,
+        action="append",
+        default=[],
+        help="knowledge-base folder or file (default: the shipped one)",
+    )
     v.add_argument("--format", choices=("text", "json"), default="text")
-    v.add_argument("--no-install", action="store_true",
-                   help="use only venvs already cached; other releases cannot be checked")
-    v.add_argument("--python", action="append", default=[], metavar="PYTHON",
-                   help="another interpreter for releases without a wheel for this one (an old "
-                        "release: e.g. python3.8); tried in the order given")
-    v.add_argument("--timeout", type=float, default=300.0,
-                   help="seconds for the probe of one release")
+    v.add_argument(
+        "--no-install",
+        action="store_true",
+        help="use only venvs already cached; other releases cannot be checked",
+    )
+    v.add_argument(
+        "--python",
+        action="append",
+        default=[],
+        metavar="PYTHON",
+        help="another interpreter for releases without a wheel for this one (an old "
+        "release: e.g. python3.8); tried in the order given",
+    )
+    v.add_argument(
+        "--timeout", type=float, default=300.0, help="seconds for the probe of one release"
+    )
     v.add_argument("--verbose", action="store_true")
     return p
 
@@ -143,25 +214,33 @@ def main(argv: list[str] | None = None, *, tools: BuildTools | None = None) -> i
             return _notes(args)
         if args.command == "diff":
             if args.introspect and tools is None:
-                raise RuntimeError("diff --introspect runs the releases in the sandbox: run "
-                                   "it as recode-dataset (recode.training.dataset_tools)")
+                raise RuntimeError(
+                    "diff --introspect runs the releases in the sandbox: run "
+                    "it as recode-dataset (recode.training.dataset_tools)"
+                )
             return _diff(args, tools)
         if args.command == "build":
             if tools is None:
-                raise RuntimeError("build needs the detector and the sandbox: run it as "
-                                   "recode-dataset (recode.training.dataset_tools)")
+                raise RuntimeError(
+                    "build needs the detector and the sandbox: run it as "
+                    "recode-dataset (recode.training.dataset_tools)"
+                )
             return _build(args, argv if argv is not None else sys.argv[1:], tools)
         if args.command == "stats":
             return _stats(args)
         if args.command == "mark":
             if tools is None:
-                raise RuntimeError("mark needs the detector and the fixes: run it as "
-                                   "recode-dataset (recode.training.dataset_tools)")
+                raise RuntimeError(
+                    "mark needs the detector and the fixes: run it as "
+                    "recode-dataset (recode.training.dataset_tools)"
+                )
             return _mark(args, tools)
         if args.command == "verify":
             if tools is None:
-                raise RuntimeError("verify runs probes in the sandbox: run it as "
-                                   "recode-dataset (recode.training.dataset_tools)")
+                raise RuntimeError(
+                    "verify runs probes in the sandbox: run it as "
+                    "recode-dataset (recode.training.dataset_tools)"
+                )
             return _verify(args, tools)
     except (OSError, RuntimeError, ValueError) as exc:
         print(f"recode-dataset: {exc}", file=sys.stderr)
@@ -190,17 +269,19 @@ def _notes(args: argparse.Namespace) -> int:
         for v in versions:
             part = version_section(text, v) if v else text
             if part:
-                entries += split_notes(part, args.library, v or "", str(args.file),
-                                       categories=cats)
+                entries += split_notes(part, args.library, v or "", str(args.file), categories=cats)
         _print_entries(entries, args.json)
         return 0
     fetcher = ReleaseNotesFetcher(cache_dir=args.cache_dir, offline=args.offline)
     versions = args.version or select_versions(
         known_versions(args.library, offline=args.offline, cache_dir=fetcher.cache_dir),
-        args.since, args.until)
+        args.since,
+        args.until,
+    )
     if not versions:
-        print("recode-dataset: no versions to read (give --version, or --from/--to)",
-              file=sys.stderr)
+        print(
+            "recode-dataset: no versions to read (give --version, or --from/--to)", file=sys.stderr
+        )
         return 2
     entries, lookups = entries_for_versions(args.library, versions, fetcher, categories=cats)
     for lk in lookups:
@@ -243,7 +324,9 @@ def _diff(args: argparse.Namespace, tools: BuildTools | None = None) -> int:
         fetcher = ReleaseNotesFetcher(cache_dir=args.cache_dir, offline=args.offline)
         versions = select_versions(
             known_versions(args.library, offline=args.offline, cache_dir=fetcher.cache_dir),
-            args.old, args.new) or [args.new]
+            args.old,
+            args.new,
+        ) or [args.new]
         entries, _ = entries_for_versions(args.library, versions, fetcher)
         join_notes(changes, entries)
     shown = changes
@@ -261,8 +344,11 @@ def _diff(args: argparse.Namespace, tools: BuildTools | None = None) -> int:
         extra = f" -> {c.replacement}" if c.replacement else ""
         note = f"  [note: {' '.join(c.notes[0].text.split())[:100]}]" if c.notes else ""
         print(f"{c.kind:26} {c.symbol}{extra}  ({c.location}){note}")
-    print(f"# {len(changes)} breaking changes; {len(shown)} shown"
-          + (" (not in the knowledge base)" if args.check else ""), file=sys.stderr)
+    print(
+        f"# {len(changes)} breaking changes; {len(shown)} shown"
+        + (" (not in the knowledge base)" if args.check else ""),
+        file=sys.stderr,
+    )
     return 1 if args.check and shown else 0
 
 
@@ -273,14 +359,24 @@ def _introspected(args: argparse.Namespace, tools: BuildTools) -> list[Any]:
 
     library = canonical_name(args.library)
     here = "{}.{}".format(*sys.version_info[:2])
-    provider = venv_provider(args.cache_dir, install=not args.no_install,
-                             interpreters=[Interpreter(sys.executable, here)])
-    found = introspect_versions(library, args.old, args.new, provider, tools.run,
-                                packages=IMPORT_NAMES.get(library, (library,)))
+    provider = venv_provider(
+        args.cache_dir,
+        install=not args.no_install,
+        interpreters=[Interpreter(sys.executable, here)],
+    )
+    found = introspect_versions(
+        library,
+        args.old,
+        args.new,
+        provider,
+        tools.run,
+        packages=IMPORT_NAMES.get(library, (library,)),
+    )
     for version, snapshot in ((args.old, found.old), (args.new, found.new)):
         for module, error in sorted(snapshot.failed.items()):
-            print(f"# {library} {version}: skipped {module} (import failed: {error})",
-                  file=sys.stderr)
+            print(
+                f"# {library} {version}: skipped {module} (import failed: {error})", file=sys.stderr
+            )
     return found.changes
 
 
@@ -362,9 +458,15 @@ def _build(args: argparse.Namespace, argv: list[str], tools: BuildTools) -> int:
             for cand in b.mine_tree(folder, detector, prov, max_lines=args.max_lines):
                 yield cand, None
 
-    rows = b.build(candidates(), kb, tools, teacher=teacher, per_record_cap=args.per_record_cap,
-                   library_caps=_lib_numbers(args.library_cap, "--library-cap"),
-                   report=report)
+    rows = b.build(
+        candidates(),
+        kb,
+        tools,
+        teacher=teacher,
+        per_record_cap=args.per_record_cap,
+        library_caps=_lib_numbers(args.library_cap, "--library-cap"),
+        report=report,
+    )
     if args.run:
         known = {}
         for item in args.env:
@@ -373,19 +475,29 @@ def _build(args: argparse.Namespace, argv: list[str], tools: BuildTools) -> int:
                 raise ValueError(f"--env wants LIB==VERSION=PYTHON, got {item!r}")
             known[f"{m.group(1)}=={m.group(2)}"] = m.group(3)
         pool = b.VenvPool(args.cache_dir, known, allow_create=not args.no_create_envs)
-        releases = {lib: known_versions(lib, cache_dir=args.cache_dir)
-                    for lib in {r["dependency"] for r in rows}}
+        releases = {
+            lib: known_versions(lib, cache_dir=args.cache_dir)
+            for lib in {r["dependency"] for r in rows}
+        }
         log = (lambda m: print(m, file=sys.stderr)) if args.verbose else None
         earlier = None
         if args.reuse_runs:
             from recode.dataset.stats import load_rows
 
             earlier = b.passed_runs(load_rows(sorted(args.reuse_runs.glob("*.jsonl"))))
-        b.execute_rows(rows, kb, pool, releases, tools, per_library=args.run_per_library,
-                       library_limits=_lib_numbers(args.library_run_limit,
-                                                   "--library-run-limit"),
-                       earlier=earlier,
-                       timeout_s=args.run_timeout, report=report, log=log)
+        b.execute_rows(
+            rows,
+            kb,
+            pool,
+            releases,
+            tools,
+            per_library=args.run_per_library,
+            library_limits=_lib_numbers(args.library_run_limit, "--library-run-limit"),
+            earlier=earlier,
+            timeout_s=args.run_timeout,
+            report=report,
+            log=log,
+        )
         for key, why in pool.failed.items():
             print(f"# no environment for {key}: {why}", file=sys.stderr)
     rows = b.finish(rows, report)
@@ -397,10 +509,13 @@ def _build(args: argparse.Namespace, argv: list[str], tools: BuildTools) -> int:
         b.write_jsonl(part, out / f"{split}.jsonl")
         files.append(f"{split}.jsonl")
     command = "recode-dataset " + " ".join(shlex.quote(a) for a in argv)
-    (out / "BUILD.json").write_text(json.dumps(
-        {"command": command, "report": report.to_dict(), "files": files}, indent=1) + "\n")
-    (out / "DATASHEET.md").write_text(datasheet(rows, command=command, report=report.to_dict(),
-                                                files=files))
+    (out / "BUILD.json").write_text(
+        json.dumps({"command": command, "report": report.to_dict(), "files": files}, indent=1)
+        + "\n"
+    )
+    (out / "DATASHEET.md").write_text(
+        datasheet(rows, command=command, report=report.to_dict(), files=files)
+    )
     print(json.dumps(report.to_dict(), indent=1))
     return 0
 
@@ -420,8 +535,10 @@ def _stats(args: argparse.Namespace) -> int:
     _write_datasheet(folder, rows, files)
     c = count(rows)
     for lib, n in sorted(c["library"].items()):
-        print(f"{lib:14} {n:6}  executed {c['library_level'][(lib, 'executed')]:5}  "
-              f"static {c['library_level'][(lib, 'static')]:5}")
+        print(
+            f"{lib:14} {n:6}  executed {c['library_level'][(lib, 'executed')]:5}  "
+            f"static {c['library_level'][(lib, 'static')]:5}"
+        )
     print(f"{'total':14} {sum(c['library'].values()):6}")
     return 0
 
@@ -433,9 +550,11 @@ def _write_datasheet(folder: Path, rows: list[dict[str, Any]], files: list[str])
     if (folder / "BUILD.json").exists():
         meta = json.loads((folder / "BUILD.json").read_text())
     command = meta.get("command", "(unknown: no BUILD.json)")
-    (folder / "DATASHEET.md").write_text(datasheet(rows, command=command,
-                                                   report=meta.get("report"), files=files,
-                                                   notes=meta.get("notes")))
+    (folder / "DATASHEET.md").write_text(
+        datasheet(
+            rows, command=command, report=meta.get("report"), files=files, notes=meta.get("notes")
+        )
+    )
 
 
 # -- mark ----------------------------------------------------------------------------------------
@@ -463,8 +582,7 @@ def _mark(args: argparse.Namespace, tools: BuildTools) -> int:
         rows = []
         for n, row in enumerate(load_rows([folder / name]), start=1):
             try:
-                ids = b.exact_fix_records(checker, row["record"], row["old_code"],
-                                          row["new_code"])
+                ids = b.exact_fix_records(checker, row["record"], row["old_code"], row["new_code"])
             except KeyError as exc:
                 raise ValueError(f"{folder / name}:{n}: no {exc.args[0]!r} field") from exc
             rows.append(b.mark_exact_fix(row, ids))
@@ -511,35 +629,38 @@ def _verify(args: argparse.Namespace, tools: BuildTools) -> int:
     kb = load_knowledge_base(args.kb or None)
     records = kb.for_library(library)
     if not records:
-        print(f"recode-dataset: no records of {args.library!r} in the knowledge base",
-              file=sys.stderr)
+        print(
+            f"recode-dataset: no records of {args.library!r} in the knowledge base", file=sys.stderr
+        )
         return 2
     if args.record:
         by_id = {r.id: r for r in records}
         unknown = [i for i in args.record if i not in by_id]
         if unknown:
-            print(f"recode-dataset: no record {', '.join(unknown)} of {library}",
-                  file=sys.stderr)
+            print(f"recode-dataset: no record {', '.join(unknown)} of {library}", file=sys.stderr)
             return 2
         records = [by_id[i] for i in args.record]
     releases = final_releases(known_versions(library, cache_dir=args.cache_dir))
     if not releases:
-        print(f"recode-dataset: no releases of {library} known (pip index versions failed)",
-              file=sys.stderr)
+        print(
+            f"recode-dataset: no releases of {library} known (pip index versions failed)",
+            file=sys.stderr,
+        )
         return 2
     interpreters = []
     for python in [sys.executable, *args.python]:
         run = subprocess.run(
             [python, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
-            capture_output=True, text=True, check=False,
+            capture_output=True,
+            text=True,
+            check=False,
         )
         if run.returncode != 0:
             raise ValueError(f"--python {python} does not run: {run.stderr.strip()[-200:]}")
         label = run.stdout.strip()
         wheels = known_versions(library, cache_dir=args.cache_dir, python=python, wheels_only=True)
         interpreters.append(Interpreter(python, label, frozenset(wheels) if wheels else None))
-    provider = venv_provider(args.cache_dir, install=not args.no_install,
-                             interpreters=interpreters)
+    provider = venv_provider(args.cache_dir, install=not args.no_install, interpreters=interpreters)
     verifier = Verifier(provider, {library: releases}, tools.run, timeout_s=args.timeout)
     log = (lambda m: print(f"# {m}", file=sys.stderr)) if args.verbose else None
     results = verifier.verify(records, log=log)

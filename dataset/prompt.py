@@ -105,8 +105,9 @@ class ReCodeExample:
         for name in _FIELDS:
             value = data[name]
             if not isinstance(value, str):
-                raise TypeError(f"ReCode example field {name!r} must be str, not "
-                                f"{type(value).__name__}")
+                raise TypeError(
+                    f"ReCode example field {name!r} must be str, not {type(value).__name__}"
+                )
             values[name] = value
         return cls(**values)
 
@@ -200,8 +201,7 @@ def render_prompt(
     )
     if not isinstance(rendered, str):
         raise TypeError(
-            "apply_chat_template(tokenize=False) returned "
-            f"{type(rendered).__name__}, expected str"
+            f"apply_chat_template(tokenize=False) returned {type(rendered).__name__}, expected str"
         )
     return rendered + prefill
 
@@ -252,17 +252,17 @@ def extract_answer(text: str) -> str | None:
     start = text.rfind(_ANSWER_OPEN)
     if start < 0:
         return None
-    answer = text[start + len(_ANSWER_OPEN):]
+    answer = text[start + len(_ANSWER_OPEN) :]
     end = answer.find(_ANSWER_CLOSE)
     if end >= 0:
         answer = answer[:end]
     openings = list(_FENCE_OPEN.finditer(answer))
     if not openings:
         return None
-    body = answer[openings[-1].end():]
+    body = answer[openings[-1].end() :]
     closing = _FENCE_CLOSE.search(body)
     if closing is not None:
-        body = body[:closing.start()]
+        body = body[: closing.start()]
     else:
         body = body.rstrip()
         if body.endswith("```"):
@@ -277,4 +277,4 @@ def _strip_blank_edges(code: str) -> str:
         newline = code.find("\n")
         if newline < 0 or code[:newline].strip():
             return code
-        code = code[newline + 1:]
+        code = code[newline + 1 :]

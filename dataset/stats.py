@@ -10,8 +10,17 @@ from typing import Any
 
 __all__ = ["count", "datasheet", "load_rows"]
 
-LIBRARIES = ("numpy", "pandas", "torch", "matplotlib", "scikit-learn", "scipy", "scrapy",
-             "seaborn", "jax")
+LIBRARIES = (
+    "numpy",
+    "pandas",
+    "torch",
+    "matplotlib",
+    "scikit-learn",
+    "scipy",
+    "scrapy",
+    "seaborn",
+    "jax",
+)
 
 
 def load_rows(paths: Iterable[Path]) -> list[dict[str, Any]]:
@@ -24,9 +33,16 @@ def load_rows(paths: Iterable[Path]) -> list[dict[str, Any]]:
 
 def count(rows: list[dict[str, Any]]) -> dict[str, Counter]:
     c: dict[str, Counter] = {
-        "library": Counter(), "library_level": Counter(), "version": Counter(),
-        "kind": Counter(), "level": Counter(), "origin": Counter(), "new_code_from": Counter(),
-        "split": Counter(), "records": Counter(), "discriminating": Counter(),
+        "library": Counter(),
+        "library_level": Counter(),
+        "version": Counter(),
+        "kind": Counter(),
+        "level": Counter(),
+        "origin": Counter(),
+        "new_code_from": Counter(),
+        "split": Counter(),
+        "records": Counter(),
+        "discriminating": Counter(),
         "exact_fix": Counter(),
     }
     for r in rows:
@@ -57,35 +73,57 @@ def _exact_rows(exact: Counter, libs: list[str]) -> list[list[Any]]:
     """Per library (then in total): examples, exact-fix examples, their share, unmarked."""
     out: list[list[Any]] = []
     for lib in [*libs, None]:
-        counts = {mark: sum(n for (name, m), n in exact.items()
-                            if m is mark and lib in (name, None))
-                  for mark in (True, False, None)}
+        counts = {
+            mark: sum(n for (name, m), n in exact.items() if m is mark and lib in (name, None))
+            for mark in (True, False, None)
+        }
         total = sum(counts.values())
         share = f"{counts[True] / total:.0%}" if total else "-"
         out.append([lib or "**total**", total, counts[True], share, counts[None]])
     return out
 
 
-def datasheet(rows: list[dict[str, Any]], *, command: str, report: dict[str, Any] | None = None,
-              files: list[str] | None = None, notes: list[str] | None = None) -> str:
+def datasheet(
+    rows: list[dict[str, Any]],
+    *,
+    command: str,
+    report: dict[str, Any] | None = None,
+    files: list[str] | None = None,
+    notes: list[str] | None = None,
+) -> str:
     """The datasheet text: what the set holds, how it was made and checked, its limits."""
     c = count(rows)
     libs = [lib for lib in LIBRARIES if lib in c["library"]] + sorted(
-        set(c["library"]) - set(LIBRARIES))
+        set(c["library"]) - set(LIBRARIES)
+    )
     by_lib = []
     for lib in libs:
         records = len([k for k in c["records"] if k[0] == lib])
-        by_lib.append([
-            lib, c["library"][lib], c["library_level"][(lib, "executed")],
-            c["library_level"][(lib, "static")], c["origin"][(lib, "mined")],
-            c["origin"][(lib, "kb-example")], records,
-            c["discriminating"][(lib, True)],
-        ])
+        by_lib.append(
+            [
+                lib,
+                c["library"][lib],
+                c["library_level"][(lib, "executed")],
+                c["library_level"][(lib, "static")],
+                c["origin"][(lib, "mined")],
+                c["origin"][(lib, "kb-example")],
+                records,
+                c["discriminating"][(lib, True)],
+            ]
+        )
     total = sum(c["library"].values())
-    by_lib.append(["**total**", total, c["level"]["executed"], c["level"]["static"],
-                   sum(v for k, v in c["origin"].items() if k[1] == "mined"),
-                   sum(v for k, v in c["origin"].items() if k[1] == "kb-example"),
-                   len(c["records"]), sum(v for k, v in c["discriminating"].items() if k[1])])
+    by_lib.append(
+        [
+            "**total**",
+            total,
+            c["level"]["executed"],
+            c["level"]["static"],
+            sum(v for k, v in c["origin"].items() if k[1] == "mined"),
+            sum(v for k, v in c["origin"].items() if k[1] == "kb-example"),
+            len(c["records"]),
+            sum(v for k, v in c["discriminating"].items() if k[1]),
+        ]
+    )
     parts = [
         "# ReCode migration examples: datasheet",
         "",
@@ -102,7 +140,7 @@ def datasheet(rows: list[dict[str, Any]], *, command: str, report: dict[str, Any
         "`exact_fix_records` (see Exact fixes), `verification`, `checks`, `provenance`, "
         "`split`.",
         "",
-        "Load it with `datasets.load_dataset(\"json\", data_files=...)`"
+        'Load it with `datasets.load_dataset("json", data_files=...)`'
         + (f" (files: {', '.join(f'`{f}`' for f in files)})." if files else "."),
         "",
         "## Rebuild",
@@ -125,13 +163,26 @@ def datasheet(rows: list[dict[str, Any]], *, command: str, report: dict[str, Any
         "",
         "## Counts by library",
         "",
-        _table(["library", "examples", "executed", "static only", "mined", "kb-example",
-                "updates", "discriminating"], by_lib),
+        _table(
+            [
+                "library",
+                "examples",
+                "executed",
+                "static only",
+                "mined",
+                "kb-example",
+                "updates",
+                "discriminating",
+            ],
+            by_lib,
+        ),
         "",
         "## By change kind",
         "",
-        _table(["kind", "examples"], sorted(([k, v] for k, v in c["kind"].items()),
-                                            key=lambda x: -x[1])),
+        _table(
+            ["kind", "examples"],
+            sorted(([k, v] for k, v in c["kind"].items()), key=lambda x: -x[1]),
+        ),
         "",
         "## By split (split by update: no record is in two splits)",
         "",
@@ -152,29 +203,50 @@ def datasheet(rows: list[dict[str, Any]], *, command: str, report: dict[str, Any
         "fixes, re-mark the set (and rewrite this datasheet) with one command, "
         "`recode-dataset mark --examples dataset/examples`.",
         "",
-        _table(["library", "examples", "exact fix", "share", "not marked"],
-               _exact_rows(c["exact_fix"], libs)),
+        _table(
+            ["library", "examples", "exact fix", "share", "not marked"],
+            _exact_rows(c["exact_fix"], libs),
+        ),
         "",
         "## By library and version",
         "",
-        _table(["library", "new_version", "examples"],
-               [[lib, ver, n] for (lib, ver), n in sorted(c["version"].items())]),
+        _table(
+            ["library", "new_version", "examples"],
+            [[lib, ver, n] for (lib, ver), n in sorted(c["version"].items())],
+        ),
     ]
     if report:
         rejected = report.get("rejected", {})
-        parts += ["", "## Build report", "",
-                  f"Candidates checked: {report.get('candidates', 0)}; kept: "
-                  f"{report.get('kept', 0)}; duplicates dropped: {report.get('duplicates', 0)}"
-                  + (f"; runs reused from an earlier build (same record, code and releases, "
-                     f"passed there): {report['reused_runs']}" if report.get("reused_runs")
-                     else "") + ".",
-                  "", _table(["rejected because", "candidates"],
-                             sorted(([k, v] for k, v in rejected.items()), key=lambda x: -x[1]))]
+        parts += [
+            "",
+            "## Build report",
+            "",
+            f"Candidates checked: {report.get('candidates', 0)}; kept: "
+            f"{report.get('kept', 0)}; duplicates dropped: {report.get('duplicates', 0)}"
+            + (
+                f"; runs reused from an earlier build (same record, code and releases, "
+                f"passed there): {report['reused_runs']}"
+                if report.get("reused_runs")
+                else ""
+            )
+            + ".",
+            "",
+            _table(
+                ["rejected because", "candidates"],
+                sorted(([k, v] for k, v in rejected.items()), key=lambda x: -x[1]),
+            ),
+        ]
         runs = report.get("run_failures", {})
         if runs:
-            parts += ["", "Runs that did not verify (the example stays `static`):", "",
-                      _table(["library: reason", "examples"],
-                             sorted(([k, v] for k, v in runs.items()), key=lambda x: -x[1]))]
+            parts += [
+                "",
+                "Runs that did not verify (the example stays `static`):",
+                "",
+                _table(
+                    ["library: reason", "examples"],
+                    sorted(([k, v] for k, v in runs.items()), key=lambda x: -x[1]),
+                ),
+            ]
     parts += [
         "",
         "## Limits",

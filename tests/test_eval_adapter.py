@@ -35,8 +35,13 @@ def adapter(base_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     torch.manual_seed(0)
     model = AutoModelForCausalLM.from_pretrained(base_model)
-    config = peft.LoraConfig(r=8, lora_alpha=64, target_modules=["q_proj", "v_proj"],
-                             task_type="CAUSAL_LM", init_lora_weights=False)
+    config = peft.LoraConfig(
+        r=8,
+        lora_alpha=64,
+        target_modules=["q_proj", "v_proj"],
+        task_type="CAUSAL_LM",
+        init_lora_weights=False,
+    )
     out = tmp_path_factory.mktemp("adapter")
     peft.get_peft_model(model, config).save_pretrained(out)
     return out
@@ -65,15 +70,15 @@ def test_adapter_is_applied_on_top_of_the_model(base_model: Path, adapter: Path)
     import peft
 
     merged = peft.PeftModel.from_pretrained(
-        AutoModelForCausalLM.from_pretrained(base_model), str(adapter)).merge_and_unload()
+        AutoModelForCausalLM.from_pretrained(base_model), str(adapter)
+    ).merge_and_unload()
     tokenizer = adapted._load()[0]
     with torch.no_grad():
         expected = merged(**tokenizer("import numpy as np\nnp.", return_tensors="pt")).logits[0, -1]
     assert torch.allclose(adapted_logits, expected, atol=1e-4)
 
 
-def test_an_adapter_that_does_not_load_is_a_backend_error(base_model: Path,
-                                                           tmp_path: Path) -> None:
+def test_an_adapter_that_does_not_load_is_a_backend_error(base_model: Path, tmp_path: Path) -> None:
     pytest.importorskip("peft")
     broken = tmp_path / "broken-adapter"
     broken.mkdir()
@@ -88,13 +93,32 @@ def _run(tmp_path: Path, out: Path, *args: str) -> int:
     arena.write_text("".join(json.dumps(row) + "\n" for row in _arena_rows()))
     broken = tmp_path / "broken.json"
     broken.write_text(json.dumps({"tasks": {}}))
-    return cli.main(["--suite", "codeupdatearena", "--data", str(arena), "--broken-list",
-                     str(broken), "--out", str(out), "--max-tokens", "8", "--workers", "1",
-                     "--limit", "1", "--temperature", "0", *args])
+    return cli.main(
+        [
+            "--suite",
+            "codeupdatearena",
+            "--data",
+            str(arena),
+            "--broken-list",
+            str(broken),
+            "--out",
+            str(out),
+            "--max-tokens",
+            "8",
+            "--workers",
+            "1",
+            "--limit",
+            "1",
+            "--temperature",
+            "0",
+            *args,
+        ]
+    )
 
 
-def test_recode_eval_with_an_adapter(base_model: Path, adapter: Path, tmp_path: Path,
-                                     capsys: pytest.CaptureFixture[str]) -> None:
+def test_recode_eval_with_an_adapter(
+    base_model: Path, adapter: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     out = tmp_path / "run"
     assert _run(tmp_path, out, "--model", str(base_model), "--adapter", str(adapter)) == 0
     report = json.loads((out / "results.json").read_text())
@@ -108,13 +132,21 @@ def test_recode_eval_with_an_adapter(base_model: Path, adapter: Path, tmp_path: 
     assert "use another --out" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("extra, message", [
-    (["--model-url", "http://127.0.0.1:1/v1", "--model", "m"], "in-process --model PATH"),
-    (["--oracle"], "in-process --model PATH"),
-    (["--model", "BASE"], "not a PEFT adapter folder"),
-])
-def test_adapter_usage_errors(extra: list[str], message: str, base_model: Path, tmp_path: Path,
-                              capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--model-url", "http://127.0.0.1:1/v1", "--model", "m"], "in-process --model PATH"),
+        (["--oracle"], "in-process --model PATH"),
+        (["--model", "BASE"], "not a PEFT adapter folder"),
+    ],
+)
+def test_adapter_usage_errors(
+    extra: list[str],
+    message: str,
+    base_model: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     not_adapter = tmp_path / "empty"
     not_adapter.mkdir()
     extra = [str(base_model) if arg == "BASE" else arg for arg in extra]

@@ -27,14 +27,30 @@ def _broken_list(tmp_path: Path, ids: list[str]) -> Path:
 EXPECTED_BROKEN = ["fabs-no-update-needed", "fabs-wrong"]
 
 
-def test_oracle_run_writes_results_and_agrees(arena_file: Path, tmp_path: Path,
-                                              capsys: pytest.CaptureFixture[str]) -> None:
+def test_oracle_run_writes_results_and_agrees(
+    arena_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     out = tmp_path / "out"
     written = tmp_path / "written.json"
-    status = cli.main(["--suite", "codeupdatearena", "--oracle", "-k", "1,5", "--out", str(out),
-                       "--data", str(arena_file), "--workers", "2",
-                       "--broken-list", str(_broken_list(tmp_path, EXPECTED_BROKEN)),
-                       "--write-broken", str(written)])
+    status = cli.main(
+        [
+            "--suite",
+            "codeupdatearena",
+            "--oracle",
+            "-k",
+            "1,5",
+            "--out",
+            str(out),
+            "--data",
+            str(arena_file),
+            "--workers",
+            "2",
+            "--broken-list",
+            str(_broken_list(tmp_path, EXPECTED_BROKEN)),
+            "--write-broken",
+            str(written),
+        ]
+    )
     assert status == 0, capsys.readouterr().err
     report = json.loads((out / "results.json").read_text())
     assert report["suite"] == "codeupdatearena"
@@ -43,8 +59,12 @@ def test_oracle_run_writes_results_and_agrees(arena_file: Path, tmp_path: Path,
     assert report["metrics"]["pass@5"] is None  # one sample per task
     assert report["scored_tasks"] == 2 and report["excluded_tasks"] == 2
     assert set(report["by_package"]) == {"math", "itertools"}
-    assert report["oracle"] == {"broken": 2, "agrees": True, "newly_broken": [],
-                                "no_longer_broken": []}
+    assert report["oracle"] == {
+        "broken": 2,
+        "agrees": True,
+        "newly_broken": [],
+        "no_longer_broken": [],
+    }
     rows = {row["task_id"]: row for row in report["tasks"]}
     assert rows["fabs-wrong"]["excluded"]
     assert rows["fabs-wrong"]["broken_reason"].startswith("fails with the update")
@@ -61,8 +81,17 @@ def test_oracle_run_writes_results_and_agrees(arena_file: Path, tmp_path: Path,
 
 
 def test_oracle_disagreement_exits_1(arena_file: Path, tmp_path: Path) -> None:
-    status = cli.main(["--oracle", "--out", str(tmp_path / "o"), "--data", str(arena_file),
-                       "--broken-list", str(_broken_list(tmp_path, ["fabs-wrong", "rename-good"]))])
+    status = cli.main(
+        [
+            "--oracle",
+            "--out",
+            str(tmp_path / "o"),
+            "--data",
+            str(arena_file),
+            "--broken-list",
+            str(_broken_list(tmp_path, ["fabs-wrong", "rename-good"])),
+        ]
+    )
     assert status == 1
     report = json.loads((tmp_path / "o" / "results.json").read_text())
     assert report["oracle"]["newly_broken"] == ["fabs-no-update-needed"]
@@ -73,18 +102,37 @@ def test_oracle_disagreement_exits_1(arena_file: Path, tmp_path: Path) -> None:
 
 
 def test_scores_completions(arena_file: Path, tmp_path: Path) -> None:
-    good = ("Use negate.</think>\n<answer>\n```python\nimport math\n\ndef neg_abs(x):\n"
-            "    return math.fabs(x, negate=True)\n```\n</answer>")
-    old_api = ("</think><answer>\n```python\ndef neg_abs(x):\n    return -abs(x)\n```\n"
-               "</answer>")
+    good = (
+        "Use negate.</think>\n<answer>\n```python\nimport math\n\ndef neg_abs(x):\n"
+        "    return math.fabs(x, negate=True)\n```\n</answer>"
+    )
+    old_api = "</think><answer>\n```python\ndef neg_abs(x):\n    return -abs(x)\n```\n</answer>"
     completions = tmp_path / "completions.jsonl"
     completions.write_text(
-        json.dumps({"task_id": "fabs-good", "completions": [good, old_api, "no answer"]}) + "\n"
-        + json.dumps({"task_id": "unknown-task", "completions": [good]}) + "\n")
+        json.dumps({"task_id": "fabs-good", "completions": [good, old_api, "no answer"]})
+        + "\n"
+        + json.dumps({"task_id": "unknown-task", "completions": [good]})
+        + "\n"
+    )
     out = tmp_path / "out"
-    status = cli.main(["--completions", str(completions), "--model", "toy", "-k", "1,2",
-                       "--out", str(out), "--data", str(arena_file), "--limit", "1",
-                       "--broken-list", str(_broken_list(tmp_path, []))])
+    status = cli.main(
+        [
+            "--completions",
+            str(completions),
+            "--model",
+            "toy",
+            "-k",
+            "1,2",
+            "--out",
+            str(out),
+            "--data",
+            str(arena_file),
+            "--limit",
+            "1",
+            "--broken-list",
+            str(_broken_list(tmp_path, [])),
+        ]
+    )
     assert status == 0
     report = json.loads((out / "results.json").read_text())
     assert report["model"] == "toy"
@@ -100,28 +148,36 @@ def test_scores_completions(arena_file: Path, tmp_path: Path) -> None:
         assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name
 
 
-@pytest.mark.parametrize("extra, message", [
-    (["--model-url", "http://127.0.0.1:1/v1", "--completions", "c.jsonl"], "only one of"),
-    ([], "give --oracle, --completions FILE, --model-url"),
-    (["--oracle", "-k", "x"], "comma-separated"),
-    (["--oracle", "--data", "/nonexistent/arena.jsonl"], "not found"),
-])
-def test_usage_errors_exit_2(extra: list[str], message: str, tmp_path: Path,
-                             capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--model-url", "http://127.0.0.1:1/v1", "--completions", "c.jsonl"], "only one of"),
+        ([], "give --oracle, --completions FILE, --model-url"),
+        (["--oracle", "-k", "x"], "comma-separated"),
+        (["--oracle", "--data", "/nonexistent/arena.jsonl"], "not found"),
+    ],
+)
+def test_usage_errors_exit_2(
+    extra: list[str], message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert cli.main(["--out", str(tmp_path / "o"), *extra]) == 2
     assert message in capsys.readouterr().err
 
 
 def test_broken_list_sections(tmp_path: Path) -> None:
     path = tmp_path / "broken.json"
-    path.write_text(json.dumps({
-        "tasks": {"always": "r"},
-        "unstable": {"flaky": "r"},
-        "conditional": [
-            {"when": {"package": "numpy", "min_major": 2}, "tasks": {"np2": "r"}},
-            {"when": {"package": "scipy", "missing": True}, "tasks": {"noscipy": "r"}},
-        ],
-    }))
+    path.write_text(
+        json.dumps(
+            {
+                "tasks": {"always": "r"},
+                "unstable": {"flaky": "r"},
+                "conditional": [
+                    {"when": {"package": "numpy", "min_major": 2}, "tasks": {"np2": "r"}},
+                    {"when": {"package": "scipy", "missing": True}, "tasks": {"noscipy": "r"}},
+                ],
+            }
+        )
+    )
     old = {"numpy": "1.26.4", "scipy": "1.17.1"}
     new = {"numpy": "2.4.6", "scipy": None}
     assert set(cli.load_broken(path, old)) == {"always", "flaky"}
@@ -130,11 +186,15 @@ def test_broken_list_sections(tmp_path: Path) -> None:
     assert cli.load_unstable(path) == {"flaky"}
     assert cli.load_broken(tmp_path / "absent.json", old) == {}
 
-    report = {"environment": new, "data": "/x/arena.jsonl",
-              "config": {"test_cpu_s": 20.0, "memory_mb": 4096}}
+    report = {
+        "environment": new,
+        "data": "/x/arena.jsonl",
+        "config": {"test_cpu_s": 20.0, "memory_mb": 4096},
+    }
     written = tmp_path / "written.json"
-    cli.write_broken_list(written, {"always": "seen", "np2": "seen", "flaky": "seen",
-                                    "fresh": "seen"}, report, path)
+    cli.write_broken_list(
+        written, {"always": "seen", "np2": "seen", "flaky": "seen", "fresh": "seen"}, report, path
+    )
     document = json.loads(written.read_text())
     assert document["tasks"] == {"always": "seen", "fresh": "seen"}  # explained ones stay out
     assert document["unstable"] == {"flaky": "r"}

@@ -43,13 +43,15 @@ def test_rejects_impossible_counts(n: int, c: int, k: int) -> None:
 
 
 def _task(task_id: str, n: int, correct: int, update_correct: int, package: str) -> TaskCounts:
-    return TaskCounts(task_id, n, correct, update_correct,
-                      {"package": package, "update_type": "t"})
+    return TaskCounts(task_id, n, correct, update_correct, {"package": package, "update_type": "t"})
 
 
 def test_aggregate_means_and_missing_k() -> None:
-    tasks = [_task("a", 4, 4, 2, "math"), _task("b", 4, 0, 0, "numpy"),
-             _task("c", 2, 1, 1, "numpy")]
+    tasks = [
+        _task("a", 4, 4, 2, "math"),
+        _task("b", 4, 0, 0, "numpy"),
+        _task("c", 2, 1, 1, "numpy"),
+    ]
     result = aggregate(tasks, [1, 4])
     assert result["tasks"] == 3
     assert result["pass@1"] == pytest.approx((1.0 + 0.0 + 0.5) / 3)
@@ -61,8 +63,11 @@ def test_aggregate_means_and_missing_k() -> None:
 
 
 def test_grouped_by_label() -> None:
-    tasks = [_task("a", 2, 2, 0, "math"), _task("b", 2, 0, 0, "numpy"),
-             _task("c", 2, 1, 1, "numpy")]
+    tasks = [
+        _task("a", 2, 2, 0, "math"),
+        _task("b", 2, 0, 0, "numpy"),
+        _task("c", 2, 1, 1, "numpy"),
+    ]
     by_package = grouped(tasks, [1], "package")
     assert list(by_package) == ["math", "numpy"]
     assert by_package["math"]["pass@1"] == 1.0

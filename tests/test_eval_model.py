@@ -42,9 +42,23 @@ def _rows(path: Path) -> list[dict]:
 
 
 def _run(arena_file: Path, broken: Path, out: Path, *args: str) -> int:
-    return cli.main(["--suite", "codeupdatearena", "--data", str(arena_file), "--broken-list",
-                     str(broken), "--out", str(out), "--max-tokens", "12", "--workers", "2",
-                     *args])
+    return cli.main(
+        [
+            "--suite",
+            "codeupdatearena",
+            "--data",
+            str(arena_file),
+            "--broken-list",
+            str(broken),
+            "--out",
+            str(out),
+            "--max-tokens",
+            "12",
+            "--workers",
+            "2",
+            *args,
+        ]
+    )
 
 
 def _check_consistent(report: dict) -> None:
@@ -59,11 +73,26 @@ def _check_consistent(report: dict) -> None:
     assert report["metrics"]["pass@1"] == pytest.approx(sum(rates) / len(rates))
 
 
-def test_tiny_model_in_process(arena_file: Path, no_broken: Path, tiny_model: Path,
-                               tmp_path: Path) -> None:
+def test_tiny_model_in_process(
+    arena_file: Path, no_broken: Path, tiny_model: Path, tmp_path: Path
+) -> None:
     out = tmp_path / "run"
-    assert _run(arena_file, no_broken, out, "--model", str(tiny_model), "-n", "2",
-                "--limit", "2", "--seed", "3") == 0
+    assert (
+        _run(
+            arena_file,
+            no_broken,
+            out,
+            "--model",
+            str(tiny_model),
+            "-n",
+            "2",
+            "--limit",
+            "2",
+            "--seed",
+            "3",
+        )
+        == 0
+    )
     report = json.loads((out / "results.json").read_text())
     assert report["model"] == str(tiny_model.resolve())
     rows = _rows(out / "completions.jsonl")
@@ -83,8 +112,13 @@ def test_tiny_model_in_process(arena_file: Path, no_broken: Path, tiny_model: Pa
     assert generation["cut_at_max_tokens"] == reasons.count("length")
 
 
-def test_resumes_without_asking_again(arena_file: Path, no_broken: Path, tiny_model: Path,
-                                      tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_resumes_without_asking_again(
+    arena_file: Path,
+    no_broken: Path,
+    tiny_model: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     out = tmp_path / "run"
     model = ["--model", str(tiny_model)]
     assert _run(arena_file, no_broken, out, *model, "-n", "2", "--limit", "1") == 0
@@ -122,9 +156,14 @@ def test_resumes_without_asking_again(arena_file: Path, no_broken: Path, tiny_mo
     assert [t["n"] for t in json.loads((out / "results.json").read_text())["tasks"]] == [1, 1]
 
 
-def test_failure_keeps_what_was_generated(arena_file: Path, no_broken: Path, tiny_model: Path,
-                                          tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                          capsys: pytest.CaptureFixture[str]) -> None:
+def test_failure_keeps_what_was_generated(
+    arena_file: Path,
+    no_broken: Path,
+    tiny_model: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     real_generate = TransformersBackend.generate
     calls: list[str] = []
 
@@ -146,25 +185,42 @@ def test_failure_keeps_what_was_generated(arena_file: Path, no_broken: Path, tin
     assert len(_rows(out / "completions.jsonl")) == 3
 
 
-def test_refuses_to_mix_models(arena_file: Path, no_broken: Path, tiny_model: Path,
-                               tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_refuses_to_mix_models(
+    arena_file: Path,
+    no_broken: Path,
+    tiny_model: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     out = tmp_path / "run"
     out.mkdir()
-    (out / "completions.jsonl").write_text(json.dumps(
-        {"task_id": "fabs-good", "completions": ["x"], "model": "another-model",
-         "sampling": {}}) + "\n")
+    (out / "completions.jsonl").write_text(
+        json.dumps(
+            {"task_id": "fabs-good", "completions": ["x"], "model": "another-model", "sampling": {}}
+        )
+        + "\n"
+    )
     assert _run(arena_file, no_broken, out, "--model", str(tiny_model), "--limit", "1") == 2
     assert "another-model" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("extra, status, message", [
-    (["--model-url", "http://127.0.0.1:1/v1", "--model", "m"], 3, "not reachable"),
-    (["--model", "/nonexistent/model"], 2, "not a model folder"),
-    (["--model-url", "http://127.0.0.1:1/v1", "--oracle"], 2, "only one of"),
-    (["--model", "m", "--max-tokens", "0"], 2, "--max-tokens"),
-])
-def test_model_errors(extra: list[str], status: int, message: str, arena_file: Path,
-                      tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize(
+    "extra, status, message",
+    [
+        (["--model-url", "http://127.0.0.1:1/v1", "--model", "m"], 3, "not reachable"),
+        (["--model", "/nonexistent/model"], 2, "not a model folder"),
+        (["--model-url", "http://127.0.0.1:1/v1", "--oracle"], 2, "only one of"),
+        (["--model", "m", "--max-tokens", "0"], 2, "--max-tokens"),
+    ],
+)
+def test_model_errors(
+    extra: list[str],
+    status: int,
+    message: str,
+    arena_file: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     assert cli.main(["--out", str(tmp_path / "o"), "--data", str(arena_file), *extra]) == status
     assert message in capsys.readouterr().err
 
@@ -173,31 +229,68 @@ def test_humaneval_with_tiny_model(tiny_model: Path, tmp_path: Path) -> None:
     data = tmp_path / "HumanEval.jsonl"
     data.write_text("".join(json.dumps(p) + "\n" for p in PROBLEMS))
     out = tmp_path / "he"
-    assert cli.main(["--suite", "humaneval", "--data", str(data), "--model", str(tiny_model),
-                     "-n", "2", "--max-tokens", "8", "--out", str(out)]) == 0
+    assert (
+        cli.main(
+            [
+                "--suite",
+                "humaneval",
+                "--data",
+                str(data),
+                "--model",
+                str(tiny_model),
+                "-n",
+                "2",
+                "--max-tokens",
+                "8",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     report = json.loads((out / "results.json").read_text())
     assert report["model"] == str(tiny_model.resolve())
     assert [r["n"] for r in report["tasks"]] == [2, 2]
     assert sorted(r["task_id"] for r in _rows(out / "completions.jsonl")) == ["Toy/0", "Toy/1"]
     assert report["metrics"]["pass@1"] == pytest.approx(
-        sum(r["passed"] / r["n"] for r in report["tasks"]) / 2)
+        sum(r["passed"] / r["n"] for r in report["tasks"]) / 2
+    )
 
 
 def _completion(code: str) -> str:
     return f"reason</think>\n<answer>\n```python\n{code}```\n</answer>"
 
 
-def test_compare(arena_file: Path, no_broken: Path, tmp_path: Path,
-                 capsys: pytest.CaptureFixture[str]) -> None:
+def test_compare(
+    arena_file: Path, no_broken: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     good = _completion("import math\n\ndef neg_abs(x):\n    return math.fabs(x, negate=True)\n")
     old = _completion("def neg_abs(x):\n    return -abs(x)\n")
     runs = {}
     for name, samples in (("a", [old, old]), ("b", [good, old])):
         path = tmp_path / f"{name}.jsonl"
         path.write_text(json.dumps({"task_id": "fabs-good", "completions": samples}) + "\n")
-        assert cli.main(["--completions", str(path), "--model", name, "-k", "1,2", "--limit",
-                         "1", "--data", str(arena_file), "--broken-list", str(no_broken),
-                         "--out", str(tmp_path / name)]) == 0
+        assert (
+            cli.main(
+                [
+                    "--completions",
+                    str(path),
+                    "--model",
+                    name,
+                    "-k",
+                    "1,2",
+                    "--limit",
+                    "1",
+                    "--data",
+                    str(arena_file),
+                    "--broken-list",
+                    str(no_broken),
+                    "--out",
+                    str(tmp_path / name),
+                ]
+            )
+            == 0
+        )
         runs[name] = json.loads((tmp_path / name / "results.json").read_text())
     capsys.readouterr()
     assert cli.main(["compare", str(tmp_path / "a"), str(tmp_path / "b" / "results.json")]) == 0
@@ -226,11 +319,24 @@ def test_compare(arena_file: Path, no_broken: Path, tmp_path: Path,
 @pytest.mark.integration
 @pytest.mark.slow
 @pytest.mark.timeout(900)
-def test_end_to_end_through_vllm(vllm_server, arena_file: Path,
-                                 no_broken: Path, tmp_path: Path) -> None:
+def test_end_to_end_through_vllm(
+    vllm_server, arena_file: Path, no_broken: Path, tmp_path: Path
+) -> None:
     out = tmp_path / "run"
-    args = ["--model-url", vllm_server.url, "--model", "recode", "-n", "2", "--limit", "3",
-            "--seed", "1", "--requests", "3"]
+    args = [
+        "--model-url",
+        vllm_server.url,
+        "--model",
+        "recode",
+        "-n",
+        "2",
+        "--limit",
+        "3",
+        "--seed",
+        "1",
+        "--requests",
+        "3",
+    ]
     assert _run(arena_file, no_broken, out, *args) == 0
     report = json.loads((out / "results.json").read_text())
     assert report["model"] == "recode"
@@ -245,6 +351,18 @@ def test_end_to_end_through_vllm(vllm_server, arena_file: Path,
     assert _rows(out / "completions.jsonl") == rows
     # the server's first model when --model is left out; a LoRA adapter by its name
     lora_out = tmp_path / "lora"
-    assert _run(arena_file, no_broken, lora_out, "--model-url", vllm_server.url, "--model",
-                "tinylora", "--limit", "1") == 0
+    assert (
+        _run(
+            arena_file,
+            no_broken,
+            lora_out,
+            "--model-url",
+            vllm_server.url,
+            "--model",
+            "tinylora",
+            "--limit",
+            "1",
+        )
+        == 0
+    )
     assert json.loads((lora_out / "results.json").read_text())["model"] == "tinylora"

@@ -32,12 +32,21 @@ def test_oracle_matches_the_checked_in_broken_list(tmp_path: Path) -> None:
     oracle = report["oracle"]
     assert oracle["newly_broken"] == [] and oracle["no_longer_broken"] == [], (
         f"oracle disagrees with {cli.BROKEN_LIST.name} under {report['environment']}: {oracle};"
-        " reasons: " + json.dumps({r["task_id"]: r["broken_reason"] for r in report["tasks"]
-                                   if r["task_id"] in oracle["newly_broken"]}))
+        " reasons: "
+        + json.dumps(
+            {
+                r["task_id"]: r["broken_reason"]
+                for r in report["tasks"]
+                if r["task_id"] in oracle["newly_broken"]
+            }
+        )
+    )
     assert status == 0
     # Nearly everything passes: what is left out stays a small share of the 577 tasks.
     assert report["excluded_tasks"] <= 0.05 * len(report["tasks"])
     assert report["metrics"]["pass@1"] == 1.0
     assert report["metrics"]["upass@1"] == 1.0
-    print(f"oracle over {len(report['tasks'])} tasks in {elapsed:.0f} s, "
-          f"{report['excluded_tasks']} excluded; sandbox: {report['sandbox']}")
+    print(
+        f"oracle over {len(report['tasks'])} tasks in {elapsed:.0f} s, "
+        f"{report['excluded_tasks']} excluded; sandbox: {report['sandbox']}"
+    )

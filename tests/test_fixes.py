@@ -255,7 +255,10 @@ def _real_numpy_2_detector():
     "code, comment",
     [
         # a method chain written one call a line, with a comment between the calls
-        ("import numpy as np\na = np.zeros(3)\nr = (a  # the samples\n     .ptp())\n", "# the samples"),
+        (
+            "import numpy as np\na = np.zeros(3)\nr = (a  # the samples\n     .ptp())\n",
+            "# the samples",
+        ),
         # a comment among a call's arguments, which the template writes anew
         ("import numpy as np\na = np.zeros(3)\nt = np.msort(\n    a,  # keep me\n)\n", "# keep me"),
     ],

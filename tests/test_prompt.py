@@ -65,9 +65,17 @@ def test_old_code_keeps_indentation_and_inner_blank_lines() -> None:
 
 @pytest.mark.parametrize(
     ("raw", "shown"),
-    [("==2.0.0", "2.0.0"), ("2.0.0", "2.0.0"), (">=1.5", "1.5"), ("~= 0.4", "0.4"),
-     ("v3.1", "3.1"), ("===1.0", "1.0"), (" 1.2.3 ", "1.2.3"), ("latest", "latest"),
-     ("==dev", "==dev")],
+    [
+        ("==2.0.0", "2.0.0"),
+        ("2.0.0", "2.0.0"),
+        (">=1.5", "1.5"),
+        ("~= 0.4", "0.4"),
+        ("v3.1", "3.1"),
+        ("===1.0", "1.0"),
+        (" 1.2.3 ", "1.2.3"),
+        ("latest", "latest"),
+        ("==dev", "==dev"),
+    ],
 )
 def test_display_version(raw: str, shown: str) -> None:
     assert display_version(raw) == shown
@@ -90,9 +98,7 @@ class ChatMLTokenizer:
 
     def apply_chat_template(self, conversation: Any, /, **kwargs: Any) -> str:
         self.calls.append(kwargs)
-        text = "".join(
-            f"<|im_start|>{m['role']}\n{m['content']}<|im_end|>\n" for m in conversation
-        )
+        text = "".join(f"<|im_start|>{m['role']}\n{m['content']}<|im_end|>\n" for m in conversation)
         if kwargs.get("add_generation_prompt"):
             text += "<|im_start|>assistant\n"
         return text

@@ -134,9 +134,11 @@ def _strict_code(draw: st.DrawFn, inline_spacing: bool = False, trailing: bool =
     def literal() -> str:
         nonlocal strings
         if strings >= MAX_STRINGS or not draw(st.booleans()):
-            return draw(st.sampled_from(["0", "1.5", "None", "True"])) if draw(
-                st.booleans()
-            ) else draw(_NAMES)
+            return (
+                draw(st.sampled_from(["0", "1.5", "None", "True"]))
+                if draw(st.booleans())
+                else draw(_NAMES)
+            )
         strings += 1
         body = draw(_STRING_TEXT)
         kind = draw(st.sampled_from(["'", '"', "dq_apos", "sq_dq"]))
@@ -172,9 +174,11 @@ def _strict_code(draw: st.DrawFn, inline_spacing: bool = False, trailing: bool =
         nonlocal strings
         lines: list[str] = []
         for _ in range(draw(st.integers(1, 4))):
-            kind = draw(st.sampled_from(
-                ["code", "code", "comment", "blank", "spaces", "if", "def", "broken"]
-            ))
+            kind = draw(
+                st.sampled_from(
+                    ["code", "code", "comment", "blank", "spaces", "if", "def", "broken"]
+                )
+            )
             if kind == "code":
                 lines.append(code_line(indent))
             elif kind == "comment":
@@ -262,11 +266,37 @@ def test_normalisation_preserves_the_program(code: str) -> None:
     )
 
 
-_FRAGMENTS = st.sampled_from([
-    "x = 1", "y", " = ", "'a#b'", '"it\'s"', '"""doc\n\n  more  \n"""', "'''q\n#x\n'''", "# c'",
-    "  # d", "    ", "\n", "\n\n", "\n    ", "f'{x}#'", "'a\\\n b'", "(", ")", "[", "]",
-    "\\\n", "#", '"', "'", "if x:\n    ", "def f():\n    ", "rb'\\''", "\t",
-])
+_FRAGMENTS = st.sampled_from(
+    [
+        "x = 1",
+        "y",
+        " = ",
+        "'a#b'",
+        '"it\'s"',
+        '"""doc\n\n  more  \n"""',
+        "'''q\n#x\n'''",
+        "# c'",
+        "  # d",
+        "    ",
+        "\n",
+        "\n\n",
+        "\n    ",
+        "f'{x}#'",
+        "'a\\\n b'",
+        "(",
+        ")",
+        "[",
+        "]",
+        "\\\n",
+        "#",
+        '"',
+        "'",
+        "if x:\n    ",
+        "def f():\n    ",
+        "rb'\\''",
+        "\t",
+    ]
+)
 
 
 def _lexes_cleanly(code: str) -> bool:
@@ -487,8 +517,12 @@ def test_conversational_completions_and_extra_kwargs() -> None:
     chat = [[{"role": "assistant", "content": text}], [{"role": "assistant", "content": "bad"}]]
     # What TRL 1.16's GRPOTrainer passes besides the dataset columns.
     kwargs = {
-        "prompts": ["p", "p"], "completion_ids": [[1], [2]], "dependency": ["a", "b"],
-        "trainer_state": object(), "log_extra": print, "log_metric": print,
+        "prompts": ["p", "p"],
+        "completion_ids": [[1], [2]],
+        "dependency": ["a", "b"],
+        "trainer_state": object(),
+        "log_extra": print,
+        "log_metric": print,
     }
     for fn in (format_reward, es_star, em_star, es_ast, recode_reward):
         assert fn(chat, new_code=["z = 0", "z = 0"], **kwargs) == fn(plain, new_code=["z = 0"] * 2)
@@ -505,11 +539,16 @@ def test_rewards_are_registered_once_and_configs_name_them():
 
     from recode.training.config import ConfigError, RewardName, TrainConfig, load_config
 
-    assert reward.REWARDS == {"format": reward.format_reward, "es_star": reward.es_star,
-                              "em_star": reward.em_star, "es_ast": reward.es_ast}
+    assert reward.REWARDS == {
+        "format": reward.format_reward,
+        "es_star": reward.es_star,
+        "em_star": reward.em_star,
+        "es_ast": reward.es_ast,
+    }
     assert typing.get_args(RewardName) == tuple(reward.REWARDS)
     assert ", ".join(reward.REWARDS) in next(
-        f.metadata["help"] for f in dataclasses.fields(TrainConfig) if f.name == "rewards")
+        f.metadata["help"] for f in dataclasses.fields(TrainConfig) if f.name == "rewards"
+    )
     assert load_config(overrides=["rewards=es_ast"]).rewards == ["es_ast"]
     with pytest.raises(ConfigError, match="one of format, es_star, em_star, es_ast"):
         load_config(overrides=["rewards=bleu"])

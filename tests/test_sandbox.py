@@ -110,9 +110,14 @@ def test_contains_a_fork_bomb() -> None:
     assert _processes_mentioning(workdir) == []
     if SUPPORT.pids_cgroup or not SUPPORT.root:
         # The task limit held: the machine could still fork here.
-        assert run_python("import os\npid = os.fork()\nif pid == 0:\n    os._exit(0)\n"
-                          "os.waitpid(pid, 0)\nprint('forked')\n",
-                          SandboxLimits(allow_fork=True)).stdout == "forked\n"
+        assert (
+            run_python(
+                "import os\npid = os.fork()\nif pid == 0:\n    os._exit(0)\n"
+                "os.waitpid(pid, 0)\nprint('forked')\n",
+                SandboxLimits(allow_fork=True),
+            ).stdout
+            == "forked\n"
+        )
 
 
 @needs_linux
@@ -134,7 +139,10 @@ def test_kills_processes_left_behind() -> None:
 
 
 def test_memory_hog_gets_memory_status() -> None:
-    result = run_python("blocks = []\nwhile True:\n    blocks.append(bytearray(16 * 2**20))\n", SandboxLimits(memory_mb=256, time_s=10))
+    result = run_python(
+        "blocks = []\nwhile True:\n    blocks.append(bytearray(16 * 2**20))\n",
+        SandboxLimits(memory_mb=256, time_s=10),
+    )
     assert result.status == "memory", (result.status, result.stderr[-300:])
     one_shot = run_python("x = bytearray(2 * 2**30)\n", SandboxLimits(memory_mb=256))
     assert one_shot.status == "memory"
@@ -175,14 +183,18 @@ def test_write_outside_is_blocked_by_the_kernel(tmp_path: Path) -> None:
 
 
 def test_writes_inside_the_folder_and_reads_them_back() -> None:
-    result = run_python("import os\nos.makedirs('out', exist_ok=True)\n"
-                        "open('out/r.txt', 'w').write('hello')\n", read_back=["out/r.txt", "no"])
+    result = run_python(
+        "import os\nos.makedirs('out', exist_ok=True)\nopen('out/r.txt', 'w').write('hello')\n",
+        read_back=["out/r.txt", "no"],
+    )
     assert result.status == "ok", result.stderr
     assert result.files == {"out/r.txt": "hello"}
 
 
 def test_file_size_limit() -> None:
-    result = run_python("open('big', 'wb').write(b'x' * (3 * 2**20))\n", SandboxLimits(file_size_mb=1))
+    result = run_python(
+        "open('big', 'wb').write(b'x' * (3 * 2**20))\n", SandboxLimits(file_size_mb=1)
+    )
     assert result.status == "error"
     assert "File too large" in result.stderr
 
@@ -204,7 +216,9 @@ def test_network_allowed_on_request() -> None:
     server.listen(1)
     port = server.getsockname()[1]
     threading.Thread(target=lambda: server.accept()[0].close(), daemon=True).start()
-    code = f"import socket\nsocket.create_connection(('127.0.0.1', {port}), timeout=5)\nprint('ok')\n"
+    code = (
+        f"import socket\nsocket.create_connection(('127.0.0.1', {port}), timeout=5)\nprint('ok')\n"
+    )
     try:
         assert run_python(code, SandboxLimits(network=True)).stdout == "ok\n"
         assert run_python(code).status == "error"
@@ -243,8 +257,9 @@ def test_signalling_everything_is_blocked() -> None:
 
 @pytest.mark.skipif(not SUPPORT.pid_namespace, reason="no PID namespace here")
 def test_host_processes_are_invisible() -> None:
-    result = run_python("import os\nprint(sorted(int(p) for p in os.listdir('/proc') "
-                        "if p.isdigit()))\n")
+    result = run_python(
+        "import os\nprint(sorted(int(p) for p in os.listdir('/proc') if p.isdigit()))\n"
+    )
     assert result.status == "ok"
     assert os.getpid() not in eval(result.stdout)  # noqa: S307
 
@@ -256,8 +271,9 @@ def test_capabilities_are_dropped() -> None:
 
 
 def test_output_is_captured_and_truncated() -> None:
-    code = ("import sys\nfor i in range(100000):\n    print('line', i)\n"
-            "print('err', file=sys.stderr)\n")
+    code = (
+        "import sys\nfor i in range(100000):\n    print('line', i)\nprint('err', file=sys.stderr)\n"
+    )
     result = run_python(code, SandboxLimits(max_output_bytes=2000))
     assert result.status == "ok"
     assert result.stdout_truncated and not result.stderr_truncated
@@ -285,7 +301,8 @@ def test_other_interpreter_argument() -> None:
 
 
 needs_private_root = pytest.mark.skipif(
-    not SUPPORT.private_root, reason=f"no private root here: {SUPPORT.notes}")
+    not SUPPORT.private_root, reason=f"no private root here: {SUPPORT.notes}"
+)
 
 _TRY_READ = (
     "import os, sys\n"
@@ -304,8 +321,11 @@ _TRY_READ = (
 def _readable(result: sandbox.SandboxResult) -> dict[str, list[str]]:
     """What the program could read: files (no entries) and folders (their entries)."""
     assert result.status == "ok", result.stderr
-    return {line.split()[1]: line.split()[2:] for line in result.stdout.splitlines()
-            if line.startswith("read ")}
+    return {
+        line.split()[1]: line.split()[2:]
+        for line in result.stdout.splitlines()
+        if line.startswith("read ")
+    }
 
 
 @needs_private_root
@@ -315,8 +335,13 @@ def test_reads_outside_the_folder_fail() -> None:
         secret.write(b"secret")
         secret.flush()
         files = ["/etc/passwd", str(repo_file), secret.name]
-        folders = [str(repo_file.parent), str(repo_file.parent.parent), "/etc", "/var",
-                   str(Path.home())]
+        folders = [
+            str(repo_file.parent),
+            str(repo_file.parent.parent),
+            "/etc",
+            "/var",
+            str(Path.home()),
+        ]
         result = run_python(_TRY_READ, argv=files + folders)
     assert all(Path(t).exists() for t in files[:2] + folders)
     readable = _readable(result)
@@ -325,16 +350,19 @@ def test_reads_outside_the_folder_fail() -> None:
     # the repo) can be listed, but they hold nothing else.
     secret_name = Path(secret.name).name
     for folder, entries in readable.items():
-        assert not {"passwd", "tests", "README.md", "pyproject.toml", secret_name} & set(
-            entries), (folder, entries)
+        assert not {"passwd", "tests", "README.md", "pyproject.toml", secret_name} & set(entries), (
+            folder,
+            entries,
+        )
     assert str(repo_file.parent) not in readable
     assert result.isolation["filesystem"].startswith("private root")
 
 
 @needs_private_root
 def test_another_samples_folder_is_out_of_reach() -> None:
-    first = run_python("import os\nopen('mine.txt', 'w').write('private')\nprint(os.getcwd())\n",
-                       keep_dir=True)
+    first = run_python(
+        "import os\nopen('mine.txt', 'w').write('private')\nprint(os.getcwd())\n", keep_dir=True
+    )
     other = Path(first.stdout.strip())
     try:
         assert (other / "mine.txt").read_text() == "private"
@@ -406,8 +434,9 @@ def test_an_interpreter_under_tmp_stays_out_of_the_private_tmp() -> None:
 def test_read_paths_are_visible_read_only(tmp_path: Path) -> None:
     tmp_path.chmod(0o755)
     (tmp_path / "shared.txt").write_text("shared data")
-    result = run_python(f"print(open({str(tmp_path / 'shared.txt')!r}).read())\n",
-                        read_paths=[tmp_path])
+    result = run_python(
+        f"print(open({str(tmp_path / 'shared.txt')!r}).read())\n", read_paths=[tmp_path]
+    )
     assert result.stdout == "shared data\n", result.stderr
     assert run_python(_TRY_READ, argv=[str(tmp_path)]).stdout.startswith("denied")
 

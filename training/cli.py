@@ -52,16 +52,27 @@ def build_train_parser() -> argparse.ArgumentParser:
         "and KEY=VALUE overrides. `recode-train export RUN_DIR OUT [--merge]` exports a run.",
         epilog="Run `recode-train --help-config` for every option.",
     )
-    p.add_argument("items", nargs="*", metavar="CONFIG | KEY=VALUE",
-                   help="an optional TOML/YAML config file, then option overrides")
-    p.add_argument("--preset", choices=sorted(PRESETS), help="start from this preset "
-                   "(default: the file's `preset`, else tiny)")
+    p.add_argument(
+        "items",
+        nargs="*",
+        metavar="CONFIG | KEY=VALUE",
+        help="an optional TOML/YAML config file, then option overrides",
+    )
+    p.add_argument(
+        "--preset",
+        choices=sorted(PRESETS),
+        help="start from this preset (default: the file's `preset`, else tiny)",
+    )
     p.add_argument("--algo", choices=["grpo", "dapo"], help="RL algorithm")
     p.add_argument("--output-dir", help="run folder")
-    p.add_argument("--resume", action="store_true", help="resume from the run folder's last "
-                   "checkpoint")
-    p.add_argument("--print-config", action="store_true", help="print the resolved "
-                   "configuration as YAML and exit")
+    p.add_argument(
+        "--resume", action="store_true", help="resume from the run folder's last checkpoint"
+    )
+    p.add_argument(
+        "--print-config",
+        action="store_true",
+        help="print the resolved configuration as YAML and exit",
+    )
     p.add_argument("--help-config", action="store_true", help="list every option and exit")
     p.add_argument("-q", "--quiet", action="store_true", help="less logging")
     return p
@@ -74,8 +85,12 @@ def build_export_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("run_dir", type=Path, help="the run folder (or its final/ folder)")
     p.add_argument("out", type=Path, help="the folder to write")
-    p.add_argument("--merge", action="store_true", help="merge LoRA/DoRA weights into the base "
-                   "model (else the adapter is kept apart; DoRA always needs --merge)")
+    p.add_argument(
+        "--merge",
+        action="store_true",
+        help="merge LoRA/DoRA weights into the base "
+        "model (else the adapter is kept apart; DoRA always needs --merge)",
+    )
     return p
 
 
@@ -122,8 +137,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         config_file, overrides = _split_items(args.items)
         if args.resume:
             overrides.append("resume=true")
-        cfg = load_config(config_file, preset_name=args.preset, algo=args.algo,
-                          output_dir=args.output_dir, overrides=overrides)
+        cfg = load_config(
+            config_file,
+            preset_name=args.preset,
+            algo=args.algo,
+            output_dir=args.output_dir,
+            overrides=overrides,
+        )
         resolved = cfg.resolved()
     except ConfigError as exc:
         print(f"recode-train: {exc}", file=sys.stderr)
@@ -133,8 +153,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         print(yaml.safe_dump(resolved.to_dict(), sort_keys=False), end="")
         return 0
-    logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
-                        format="%(asctime)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.WARNING if args.quiet else logging.INFO,
+        format="%(asctime)s %(name)s: %(message)s",
+    )
     return _train(cfg)
 
 
@@ -148,9 +170,15 @@ def _train(cfg: TrainConfig) -> int:
         print(f"recode-train: {exc}", file=sys.stderr)
         return 2
     summary = result.summary()
-    print(json.dumps({k: summary[k] for k in ("run_dir", "final_dir", "seconds",
-                                              "validation_first", "validation_last")},
-                     indent=2))
+    print(
+        json.dumps(
+            {
+                k: summary[k]
+                for k in ("run_dir", "final_dir", "seconds", "validation_first", "validation_last")
+            },
+            indent=2,
+        )
+    )
     return 0
 
 

@@ -76,61 +76,87 @@ class TrainConfig:
 
     # ---- run --------------------------------------------------------------------------------
     preset: str = _opt("tiny", "Name of the preset this configuration started from.")
-    algo: Algo = _opt("grpo", "RL algorithm: grpo (beta 0.001) or dapo (clip-higher 0.2/0.28, "
-                      "token-level loss, no KL, overlong shaping, dynamic sampling).")
+    algo: Algo = _opt(
+        "grpo",
+        "RL algorithm: grpo (beta 0.001) or dapo (clip-higher 0.2/0.28, "
+        "token-level loss, no KL, overlong shaping, dynamic sampling).",
+    )
     output_dir: str = _opt("runs/recode", "Run folder: checkpoints, metrics, plots, final model.")
     seed: int = _opt(0, "Random seed (model init of the tiny model, sampling, data order).")
     resume: bool = _opt(False, "Resume from the last checkpoint in output_dir.")
 
     # ---- model ------------------------------------------------------------------------------
-    model: str = _opt(TINY_MODEL, "Base model: a local folder, a hub id (must be in the local "
-                      "cache when offline), or 'tiny' to build a small Qwen2 offline.")
+    model: str = _opt(
+        TINY_MODEL,
+        "Base model: a local folder, a hub id (must be in the local "
+        "cache when offline), or 'tiny' to build a small Qwen2 offline.",
+    )
     tiny_hidden_size: int = _opt(128, "Hidden size of the model built when model='tiny'.")
     tiny_num_layers: int = _opt(2, "Layers of the model built when model='tiny'.")
     torch_dtype: Literal["auto", "float32", "bfloat16", "float16"] = _opt(
-        "auto", "Weights' dtype when loading the model ('auto': float32 on CPU, bfloat16 on a "
-        "GPU that supports it).")
-    attn_implementation: str | None = _opt(None, "Attention kernel (e.g. sdpa, "
-                                           "flash_attention_2); None: transformers' default.")
-    gradient_checkpointing: bool = _opt(False, "Recompute activations in the backward pass "
-                                        "(saves GPU memory on large models).")
+        "auto",
+        "Weights' dtype when loading the model ('auto': float32 on CPU, bfloat16 on a "
+        "GPU that supports it).",
+    )
+    attn_implementation: str | None = _opt(
+        None, "Attention kernel (e.g. sdpa, flash_attention_2); None: transformers' default."
+    )
+    gradient_checkpointing: bool = _opt(
+        False, "Recompute activations in the backward pass (saves GPU memory on large models)."
+    )
     peft: Peft = _opt("none", "Fine-tuning: none (full), lora or dora (through peft).")
     lora_r: int = _opt(64, "LoRA/DoRA rank.")
     lora_alpha: int = _opt(64, "LoRA/DoRA alpha (scaling = alpha / r).")
     lora_dropout: float = _opt(0.05, "Dropout on the LoRA/DoRA branch.")
     lora_target_modules: list[str] = _opt(
         ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
-        "Modules that get adapters ('all-linear' alone: every linear layer but the head).")
+        "Modules that get adapters ('all-linear' alone: every linear layer but the head).",
+    )
 
     # ---- data -------------------------------------------------------------------------------
-    data: list[str] = _opt([], "ReCode-format JSONL files (dependency, new_version, update_info, "
-                           "old_code, new_code; optional update_id) to train on.")
-    use_kb: bool = _opt(True, "Also train on the knowledge base's examples (one update per "
-                        "record).")
+    data: list[str] = _opt(
+        [],
+        "ReCode-format JSONL files (dependency, new_version, update_info, "
+        "old_code, new_code; optional update_id) to train on.",
+    )
+    use_kb: bool = _opt(
+        True, "Also train on the knowledge base's examples (one update per record)."
+    )
     kb_paths: list[str] = _opt([], "Knowledge-base files or folders (empty: the shipped one).")
     libraries: list[str] = _opt([], "Keep only these libraries (empty: all).")
     val_fraction: float = _opt(0.1, "Share of UPDATES (not rows) held out for validation.")
-    val_min_updates: int = _opt(4, "At least this many updates are held out (when there are "
-                                "enough).")
+    val_min_updates: int = _opt(
+        4, "At least this many updates are held out (when there are enough)."
+    )
     split_seed: int = _opt(0, "Seed of the train/validation split by update.")
-    max_prompt_tokens: int | None = _opt(None, "Drop examples whose rendered prompt is longer "
-                                         "(TRL no longer truncates prompts); None: keep all.")
+    max_prompt_tokens: int | None = _opt(
+        None,
+        "Drop examples whose rendered prompt is longer "
+        "(TRL no longer truncates prompts); None: keep all.",
+    )
     max_train_examples: int | None = _opt(None, "Use at most this many training rows.")
     exact_fix_keep_fraction: float = _opt(
-        0.0, "Share of the training examples that an exact (mechanical) fix produces kept in "
+        0.0,
+        "Share of the training examples that an exact (mechanical) fix produces kept in "
         "the RL data: the dataset files' exact_fix mark; knowledge-base examples and unmarked "
         "rows are marked at load with today's fixes. 0 leaves them all out (a template already "
         "writes them: the model trains on what none expresses), 1 keeps them all (no marking), "
-        "in between a sample drawn with split_seed. Validation keeps every row.")
+        "in between a sample drawn with split_seed. Validation keeps every row.",
+    )
 
     # ---- reward -----------------------------------------------------------------------------
-    rewards: list[RewardName] = _opt(["format", "es_star"], "Reward functions summed per "
-                                     "completion (recode.training.reward): "
-                                     f"{', '.join(REWARDS)}.")
-    overlong_shaping: bool | None = _opt(None, "DAPO's soft overlong punishment as an extra "
-                                         "reward (None: on for dapo, off for grpo).")
-    overlong_cache: int | None = _opt(None, "Length of the soft punishment zone in tokens "
-                                      "(None: a quarter of max_completion_length).")
+    rewards: list[RewardName] = _opt(
+        ["format", "es_star"],
+        f"Reward functions summed per completion (recode.training.reward): {', '.join(REWARDS)}.",
+    )
+    overlong_shaping: bool | None = _opt(
+        None,
+        "DAPO's soft overlong punishment as an extra reward (None: on for dapo, off for grpo).",
+    )
+    overlong_cache: int | None = _opt(
+        None,
+        "Length of the soft punishment zone in tokens (None: a quarter of max_completion_length).",
+    )
 
     # ---- algorithm --------------------------------------------------------------------------
     num_generations: int = _opt(8, "Completions per prompt (the group size G).")
@@ -139,71 +165,101 @@ class TrainConfig:
     top_p: float = _opt(1.0, "Nucleus sampling of the rollouts.")
     beta: float | None = _opt(None, "KL coefficient (None: 0.001 for grpo, 0 for dapo).")
     epsilon: float = _opt(0.2, "Lower clipping bound of the ratio (PPO epsilon).")
-    epsilon_high: float | None = _opt(None, "Upper clipping bound (None: 0.28 for dapo, "
-                                      "= epsilon for grpo).")
-    loss_type: str | None = _opt(None, "TRL loss aggregation: grpo (per sequence), dapo "
-                                 "(per token), bnpo, dr_grpo (None: the algorithm's).")
-    scale_rewards: Literal["group", "batch", "none"] = _opt("group", "Divide advantages by "
-                                                            "the group's (or batch's) std.")
+    epsilon_high: float | None = _opt(
+        None, "Upper clipping bound (None: 0.28 for dapo, = epsilon for grpo)."
+    )
+    loss_type: str | None = _opt(
+        None,
+        "TRL loss aggregation: grpo (per sequence), dapo "
+        "(per token), bnpo, dr_grpo (None: the algorithm's).",
+    )
+    scale_rewards: Literal["group", "batch", "none"] = _opt(
+        "group", "Divide advantages by the group's (or batch's) std."
+    )
     num_iterations: int = _opt(1, "Optimisation passes over each generated batch (mu).")
-    mask_truncated_completions: bool = _opt(False, "Leave completions cut at the length limit "
-                                            "out of the loss.")
-    dynamic_sampling: bool | None = _opt(None, "Drop groups whose rewards do not vary and "
-                                         "refill the batch from new prompts (None: on for "
-                                         "dapo).")
-    dynamic_sampling_max_rounds: int = _opt(10, "Extra generation rounds per batch at most; "
-                                            "then the batch is topped up with dropped groups "
-                                            "(zero advantage).")
+    mask_truncated_completions: bool = _opt(
+        False, "Leave completions cut at the length limit out of the loss."
+    )
+    dynamic_sampling: bool | None = _opt(
+        None,
+        "Drop groups whose rewards do not vary and "
+        "refill the batch from new prompts (None: on for "
+        "dapo).",
+    )
+    dynamic_sampling_max_rounds: int = _opt(
+        10,
+        "Extra generation rounds per batch at most; "
+        "then the batch is topped up with dropped groups "
+        "(zero advantage).",
+    )
 
     # ---- optimisation -----------------------------------------------------------------------
     learning_rate: float = _opt(5e-5, "Peak learning rate.")
-    lr_scheduler_type: str = _opt("cosine", "Scheduler (transformers names: cosine, linear, "
-                                  "constant, constant_with_warmup, ...).")
+    lr_scheduler_type: str = _opt(
+        "cosine",
+        "Scheduler (transformers names: cosine, linear, constant, constant_with_warmup, ...).",
+    )
     warmup_steps: int = _opt(150, "Linear warm-up steps.")
     max_steps: int = _opt(5000, "Optimizer steps of RL training.")
     per_device_train_batch_size: int = _opt(8, "Completions per device per micro-step.")
     gradient_accumulation_steps: int = _opt(1, "Micro-steps per optimizer step.")
-    steps_per_generation: int | None = _opt(None, "Micro-steps served by one generation batch "
-                                            "(None: gradient_accumulation_steps).")
+    steps_per_generation: int | None = _opt(
+        None, "Micro-steps served by one generation batch (None: gradient_accumulation_steps)."
+    )
     weight_decay: float = _opt(0.0, "AdamW weight decay.")
     max_grad_norm: float = _opt(1.0, "Gradient clipping norm.")
     bf16: bool | None = _opt(None, "bfloat16 mixed precision (None: on when a GPU supports it).")
     use_cpu: bool | None = _opt(None, "Train on the CPU (None: when no GPU is present).")
-    torch_threads: int | None = _opt(None, "torch.set_num_threads for the run (None: torch's "
-                                     "default). A tiny model on a shared CPU runs fastest on 1.")
+    torch_threads: int | None = _opt(
+        None,
+        "torch.set_num_threads for the run (None: torch's "
+        "default). A tiny model on a shared CPU runs fastest on 1.",
+    )
 
     # ---- supervised warm-start --------------------------------------------------------------
-    sft_warmup_steps: int = _opt(0, "Supervised steps on the examples' answers before RL "
-                                 "(0: none). Teaches a model that never saw the format to "
-                                 "emit it.")
+    sft_warmup_steps: int = _opt(
+        0,
+        "Supervised steps on the examples' answers before RL "
+        "(0: none). Teaches a model that never saw the format to "
+        "emit it.",
+    )
     sft_learning_rate: float = _opt(1e-3, "Learning rate of the warm-start (constant, AdamW).")
     sft_batch_size: int = _opt(8, "Examples per warm-start step.")
-    sft_think_chars: int = _opt(80, "Characters of the update text put in the warm-start "
-                                "target's <think> (its first sentence, cut at this length).")
+    sft_think_chars: int = _opt(
+        80,
+        "Characters of the update text put in the warm-start "
+        "target's <think> (its first sentence, cut at this length).",
+    )
 
     # ---- generation backend -----------------------------------------------------------------
     use_vllm: bool = _opt(False, "Generate rollouts with vLLM (GPU).")
-    vllm_mode: Literal["colocate", "server"] = _opt("colocate", "vLLM inside the training "
-                                                    "processes, or a separate `trl vllm-serve`.")
+    vllm_mode: Literal["colocate", "server"] = _opt(
+        "colocate", "vLLM inside the training processes, or a separate `trl vllm-serve`."
+    )
     vllm_server_host: str = _opt("127.0.0.1", "Host of `trl vllm-serve` (server mode).")
     vllm_server_port: int = _opt(8000, "Port of `trl vllm-serve` (server mode).")
-    vllm_gpu_memory_utilization: float = _opt(0.3, "GPU memory share vLLM may take "
-                                              "(colocate mode).")
+    vllm_gpu_memory_utilization: float = _opt(
+        0.3, "GPU memory share vLLM may take (colocate mode)."
+    )
     vllm_tensor_parallel_size: int = _opt(1, "vLLM tensor parallelism (colocate mode).")
 
     # ---- logging, validation, checkpoints ---------------------------------------------------
     logging_steps: int = _opt(1, "Log training metrics every N steps.")
-    eval_steps: int = _opt(50, "Validation (greedy, held-out updates: reward, ES*, pass rate) "
-                           "every N steps; 0: only before and after training.")
-    val_max_samples: int = _opt(64, "Validation examples scored each time (first N of the "
-                                "split).")
+    eval_steps: int = _opt(
+        50,
+        "Validation (greedy, held-out updates: reward, ES*, pass rate) "
+        "every N steps; 0: only before and after training.",
+    )
+    val_max_samples: int = _opt(64, "Validation examples scored each time (first N of the split).")
     val_batch_size: int = _opt(16, "Prompts per validation generate() call.")
     save_steps: int = _opt(500, "Checkpoint every N steps.")
     save_total_limit: int | None = _opt(2, "Keep at most N checkpoints.")
-    plots: bool = _opt(True, "Draw PNG plots (reward, zero-variance share, length) in the run "
-                       "folder.")
-    report_to: list[str] = _opt([], "Extra trackers (tensorboard, wandb, ...); metrics JSONL "
-                                "is always written.")
+    plots: bool = _opt(
+        True, "Draw PNG plots (reward, zero-variance share, length) in the run folder."
+    )
+    report_to: list[str] = _opt(
+        [], "Extra trackers (tensorboard, wandb, ...); metrics JSONL is always written."
+    )
 
     # -----------------------------------------------------------------------------------------
 
@@ -478,8 +534,9 @@ def _hints() -> dict[str, Any]:
 def _unknown(key: str, source: str) -> ConfigError:
     close = difflib.get_close_matches(key, list(_FIELDS), n=3, cutoff=0.6)
     hint = f"; did you mean {' or '.join(close)}?" if close else ""
-    return ConfigError(f"{source}: unknown option {key!r}{hint} (recode-train --help-config "
-                       "lists them)")
+    return ConfigError(
+        f"{source}: unknown option {key!r}{hint} (recode-train --help-config lists them)"
+    )
 
 
 def _parse_text(key: str, raw: str) -> Any:
@@ -553,8 +610,9 @@ def _check(key: str, value: Any, hint: Any, source: str) -> Any:
     if origin is Literal:
         choices = typing.get_args(base)
         if value not in choices:
-            raise ConfigError(f"{source}: {key} must be one of {', '.join(map(str, choices))}, "
-                              f"got {value!r}")
+            raise ConfigError(
+                f"{source}: {key} must be one of {', '.join(map(str, choices))}, got {value!r}"
+            )
         return value
     if origin is list:
         if isinstance(value, str):

@@ -94,8 +94,8 @@ def update_key(row: Mapping[str, Any]) -> str:
     if isinstance(explicit, str) and explicit.strip():
         return explicit.strip()
     text = "\x00".join(
-        " ".join(str(row.get(name, "")).split()) for name in ("dependency", "new_version",
-                                                             "update_info")
+        " ".join(str(row.get(name, "")).split())
+        for name in ("dependency", "new_version", "update_info")
     )
     return "sha1:" + hashlib.sha1(text.encode("utf-8")).hexdigest()[:16]
 
@@ -143,8 +143,10 @@ def read_recode_jsonl(path: str | Path) -> list[dict[str, Any]]:
                 raise DataError(f"{where}: a row must be a JSON object")
             reason = arena_reason(raw)
             if reason:
-                raise ArenaDataError(f"{where}: refusing CodeUpdateArena data ({reason}); it is "
-                                     "the held-out test set and is never trained on")
+                raise ArenaDataError(
+                    f"{where}: refusing CodeUpdateArena data ({reason}); it is "
+                    "the held-out test set and is never trained on"
+                )
             try:
                 example = ReCodeExample.from_dict(raw)
             except (TypeError, ValueError) as exc:
@@ -206,8 +208,9 @@ def collect_rows(
     for row in rows:
         reason = arena_reason(row)
         if reason:
-            raise ArenaDataError(f"{row.get('source', '?')}: refusing CodeUpdateArena data "
-                                 f"({reason})")
+            raise ArenaDataError(
+                f"{row.get('source', '?')}: refusing CodeUpdateArena data ({reason})"
+            )
         key = tuple(row[name] for name in FIELDS)
         if key not in seen:
             seen.add(key)
@@ -288,8 +291,9 @@ def mark_exact_fixes(rows: Sequence[Mapping[str, Any]], kb: Any = None) -> list[
     return out
 
 
-def keep_exact_fixes(rows: Sequence[Mapping[str, Any]], fraction: float, *, seed: int = 0
-                     ) -> list[dict[str, Any]]:
+def keep_exact_fixes(
+    rows: Sequence[Mapping[str, Any]], fraction: float, *, seed: int = 0
+) -> list[dict[str, Any]]:
     """The rows without those an exact fix produces, but for ``round(fraction * n)`` of these
     ``n``, drawn with ``seed``; order kept. Rows must be marked (:func:`mark_exact_fixes`).
 
@@ -312,8 +316,9 @@ def keep_exact_fixes(rows: Sequence[Mapping[str, Any]], fraction: float, *, seed
 
 def prompt_text(row: Mapping[str, Any], tokenizer: ChatTemplater) -> str:
     """The generation prompt for a row: chat template, assistant turn opened, ``<think>``."""
-    messages = build_messages(row["dependency"], row["new_version"], row["update_info"],
-                              row["old_code"])
+    messages = build_messages(
+        row["dependency"], row["new_version"], row["update_info"], row["old_code"]
+    )
     return render_prompt(tokenizer, messages)
 
 
@@ -371,11 +376,20 @@ def to_dataset(
 # CodeUpdateArena refusal
 
 # Fields that only CodeUpdateArena rows have (grouped June 2024 form and the final HF form).
-_ARENA_FIELDS = frozenset({
-    "prog_syn_examples", "prog_syn_id", "prog_syn_imports", "ref_solution",
-    "solution_signature", "unit_tests", "update_type", "function_path", "update_docstring",
-    "new_function_signature",
-})
+_ARENA_FIELDS = frozenset(
+    {
+        "prog_syn_examples",
+        "prog_syn_id",
+        "prog_syn_imports",
+        "ref_solution",
+        "solution_signature",
+        "unit_tests",
+        "update_type",
+        "function_path",
+        "update_docstring",
+        "new_function_signature",
+    }
+)
 # Its update ids: "[math.sin]:[modify-output-semantics]:[update-0]".
 _ARENA_ID = re.compile(r"^\[[\w.]+\]:\[[\w-]+\]:\[update-\d+\]")
 # Its way of installing an update: keep the original as old_<name> on the owner.
@@ -414,8 +428,10 @@ def is_arena_path(path: str | Path) -> bool:
 
 def refuse_arena_path(path: str | Path) -> None:
     if is_arena_path(path):
-        raise ArenaDataError(f"refusing {path}: it is CodeUpdateArena data, the held-out test set "
-                             "of ReCode, and is never trained on")
+        raise ArenaDataError(
+            f"refusing {path}: it is CodeUpdateArena data, the held-out test set "
+            "of ReCode, and is never trained on"
+        )
 
 
 def arena_reason(row: Mapping[str, Any]) -> str | None:
@@ -499,8 +515,13 @@ def _arena_fingerprints() -> _Fingerprints:
             if not isinstance(raw, dict):
                 continue
             update = raw.get("update") if isinstance(raw.get("update"), dict) else raw
-            for key in ("description", "docstring", "update_description", "update_docstring",
-                        "rationale"):
+            for key in (
+                "description",
+                "docstring",
+                "update_description",
+                "update_docstring",
+                "rationale",
+            ):
                 if isinstance(update.get(key), str):
                     text.update(_sentences(update[key]))
             if isinstance(update.get("implementation"), str):

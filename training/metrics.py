@@ -99,7 +99,7 @@ def metrics_row(step: int, logs: Mapping[str, Any]) -> dict[str, Any]:
     parts = {}
     for key, value in logs.items():
         if key.startswith("rewards/") and key.endswith("/mean") and _number(value) is not None:
-            name = key[len("rewards/"):-len("/mean")]
+            name = key[len("rewards/") : -len("/mean")]
             parts[_PART_NAMES.get(name, name)] = float(value)
     if parts:
         row["rewards"] = parts
@@ -245,15 +245,21 @@ def plot_run(run_dir: str | Path, title: str | None = None) -> list[Path]:
     steps, reward = _series(train, "reward")
     if steps:
         ax.plot(steps, reward, color="tab:blue", alpha=0.25, linewidth=0.8)
-        ax.plot(steps, _smooth(reward, window), color="tab:blue",
-                label=f"training reward (mean of {window})")
+        ax.plot(
+            steps,
+            _smooth(reward, window),
+            color="tab:blue",
+            label=f"training reward (mean of {window})",
+        )
     parts = sorted({p for r in train for p in (r.get("rewards") or {})})
-    for part, color in zip(parts, ("tab:orange", "tab:green", "tab:purple", "tab:brown"),
-                           strict=False):
+    for part, color in zip(
+        parts, ("tab:orange", "tab:green", "tab:purple", "tab:brown"), strict=False
+    ):
         s, v = _series(train, f"rewards.{part}")
         if s:
-            ax.plot(s, _smooth(v, window), color=color, linestyle="--", linewidth=1,
-                    label=f"  {part}")
+            ax.plot(
+                s, _smooth(v, window), color=color, linestyle="--", linewidth=1, label=f"  {part}"
+            )
     for key, marker, color in (("reward", "o", "black"), ("es_star", "s", "tab:red")):
         s, v = _series(val, key)
         if s:
@@ -269,8 +275,12 @@ def plot_run(run_dir: str | Path, title: str | None = None) -> list[Path]:
     if steps:
         fig, ax = plt.subplots(figsize=(7, 3.5))
         ax.plot(steps, share, color="tab:gray", alpha=0.3, linewidth=0.8)
-        ax.plot(steps, _smooth(share, window), color="tab:gray",
-                label="groups with zero reward variance")
+        ax.plot(
+            steps,
+            _smooth(share, window),
+            color="tab:gray",
+            label="groups with zero reward variance",
+        )
         ax.set_ylim(-0.02, 1.02)
         ax.set_xlabel("step")
         ax.set_ylabel("share of groups")
@@ -289,8 +299,13 @@ def plot_run(run_dir: str | Path, title: str | None = None) -> list[Path]:
         s, clipped = _series(train, "completion_clipped_ratio")
         if s:
             twin = ax.twinx()
-            twin.plot(s, _smooth(clipped, window), color="tab:red", linestyle=":",
-                      label="share cut at max length")
+            twin.plot(
+                s,
+                _smooth(clipped, window),
+                color="tab:red",
+                linestyle=":",
+                label="share cut at max length",
+            )
             twin.set_ylim(-0.02, 1.02)
             twin.set_ylabel("share cut")
             twin.legend(fontsize=7, loc="upper right")

@@ -317,13 +317,23 @@ def _probe(python: str, cfg_extra: dict[str, Any]) -> dict[str, Any]:
         (workdir / "main.py").write_text("import socket\n")
         env = _base_env(workdir, None)
         report_r, report_w = os.pipe()
-        cfg = {"workdir": str(workdir.resolve()), "main": "main.py", "report_fd": report_w,
-               "seccomp": True, **cfg_extra}
+        cfg = {
+            "workdir": str(workdir.resolve()),
+            "main": "main.py",
+            "report_fd": report_w,
+            "seccomp": True,
+            **cfg_extra,
+        }
         try:
             proc = subprocess.run(
                 [python, "-I", "-c", _child_source(), json.dumps(cfg)],
-                stdin=subprocess.DEVNULL, capture_output=True, timeout=60,
-                pass_fds=(report_w,), start_new_session=True, env=env, cwd=workdir,
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
+                timeout=60,
+                pass_fds=(report_w,),
+                start_new_session=True,
+                env=env,
+                cwd=workdir,
             )
         finally:
             os.close(report_w)
@@ -344,14 +354,31 @@ def detect_support(python: str | None = None) -> SandboxSupport:
     root = os.geteuid() == 0
     notes: list[str] = []
     if not sys.platform.startswith("linux"):
-        return SandboxSupport(python, root, False, False, False, False, None, False,
-                              ("not Linux: only rlimits, timeouts and the audit hook",))
+        return SandboxSupport(
+            python,
+            root,
+            False,
+            False,
+            False,
+            False,
+            None,
+            False,
+            ("not Linux: only rlimits, timeouts and the audit hook",),
+        )
     if root:
         cgroup = _make_cgroup(64)
-        report = _probe(python, {"netns": True, "mountns": True, "pidns": True,
-                                 "drop_caps": True, "private_root": True,
-                                 "user": [SANDBOX_UID, SANDBOX_GID],
-                                 "cgroup": str(cgroup) if cgroup else None})
+        report = _probe(
+            python,
+            {
+                "netns": True,
+                "mountns": True,
+                "pidns": True,
+                "drop_caps": True,
+                "private_root": True,
+                "user": [SANDBOX_UID, SANDBOX_GID],
+                "cgroup": str(cgroup) if cgroup else None,
+            },
+        )
         _drain_cgroup(cgroup)
         ok = report.get("returncode") == 0 and report.get("ready")
         if not ok:
@@ -362,8 +389,9 @@ def detect_support(python: str | None = None) -> SandboxSupport:
         if report.get("proc") not in (None, "private"):
             notes.append(f"proc: {report.get('proc')}")
         if report.get("private_root_error"):
-            notes.append("no private root (reads anywhere allowed): "
-                         f"{report.get('private_root_error')}")
+            notes.append(
+                f"no private root (reads anywhere allowed): {report.get('private_root_error')}"
+            )
         cgroup_base = _cgroup_base()
         return SandboxSupport(
             python=python,
@@ -372,8 +400,9 @@ def detect_support(python: str | None = None) -> SandboxSupport:
             mount_namespace=bool(ok and mounts.startswith("read-only")),
             pid_namespace=bool(ok and report.get("pid_namespace")),
             drop_capabilities=bool(ok and report.get("capabilities") == "dropped"),
-            pids_cgroup=cgroup_base[1] if (
-                cgroup_base and ok and report.get("processes") == "pids-cgroup") else None,
+            pids_cgroup=cgroup_base[1]
+            if (cgroup_base and ok and report.get("processes") == "pids-cgroup")
+            else None,
             user_namespace=False,
             notes=tuple(notes),
             private_root=bool(ok and str(report.get("filesystem", "")).startswith("private")),
@@ -439,8 +468,9 @@ def _safe_relative(name: str) -> Path:
     return path
 
 
-def _classify(returncode: int | None, timed_out: bool, cpu_s: float, cpu_limit: float | None,
-              stderr: str) -> str:
+def _classify(
+    returncode: int | None, timed_out: bool, cpu_s: float, cpu_limit: float | None, stderr: str
+) -> str:
     if timed_out:
         return "timeout"
     if returncode == 0:
@@ -467,28 +497,48 @@ class SandboxLimits:
 
     time_s: float = _limit(10.0, "Wall clock, in seconds: the process group is killed then.")
     cpu_s: float | None = _limit(None, "CPU seconds (RLIMIT_CPU; None: time_s).")
-    memory_mb: int | None = _limit(1024, "Address space in MiB (RLIMIT_AS: a memory hog gets "
-                                   "MemoryError; None: no limit). torch alone maps ~0.5 GiB.")
+    memory_mb: int | None = _limit(
+        1024,
+        "Address space in MiB (RLIMIT_AS: a memory hog gets "
+        "MemoryError; None: no limit). torch alone maps ~0.5 GiB.",
+    )
     file_size_mb: int = _limit(16, "Largest file the program may write, in MiB (RLIMIT_FSIZE).")
-    max_procs: int = _limit(64, "Tasks, threads included (a pids cgroup as root, else "
-                            "RLIMIT_NPROC above the user's current count).")
+    max_procs: int = _limit(
+        64,
+        "Tasks, threads included (a pids cgroup as root, else "
+        "RLIMIT_NPROC above the user's current count).",
+    )
     max_open_files: int = _limit(1024, "Open file descriptors (RLIMIT_NOFILE).")
-    max_output_bytes: int = _limit(64 * 1024, "Bytes of stdout and of stderr kept (the rest "
-                                   "is read and dropped; SandboxResult says it was cut).")
+    max_output_bytes: int = _limit(
+        64 * 1024,
+        "Bytes of stdout and of stderr kept (the rest "
+        "is read and dropped; SandboxResult says it was cut).",
+    )
     max_read_back_bytes: int = _limit(8 * MIB, "Bytes kept of each file named in read_back.")
     tmp_mb: int = _limit(64, "Size of the private /tmp and /dev/shm, in MiB.")
     network: bool = _limit(False, "Allow the network: no network namespace, no socket checks.")
-    block_subprocess: bool = _limit(True, "Refuse os.system, exec, spawn, subprocess and fork "
-                                    "(audit hook; seccomp: execve, fork, clone without "
-                                    "CLONE_THREAD).")
-    allow_fork: bool = _limit(False, "With block_subprocess, still allow os.fork (a harness "
-                              "that forks per test); exec stays refused.")
-    seccomp: bool = _limit(True, "Install the seccomp filter (False: only to measure it; "
-                           "needs require_isolation=False).")
-    require_isolation: bool = _limit(True, "Fail closed: status sandbox_error, the program not "
-                                     "run, when the seccomp filter cannot be installed or it "
-                                     "would run as uid 0. False: run with what held "
-                                     "(SandboxResult.isolation says what).")
+    block_subprocess: bool = _limit(
+        True,
+        "Refuse os.system, exec, spawn, subprocess and fork "
+        "(audit hook; seccomp: execve, fork, clone without "
+        "CLONE_THREAD).",
+    )
+    allow_fork: bool = _limit(
+        False,
+        "With block_subprocess, still allow os.fork (a harness "
+        "that forks per test); exec stays refused.",
+    )
+    seccomp: bool = _limit(
+        True,
+        "Install the seccomp filter (False: only to measure it; needs require_isolation=False).",
+    )
+    require_isolation: bool = _limit(
+        True,
+        "Fail closed: status sandbox_error, the program not "
+        "run, when the seccomp filter cannot be installed or it "
+        "would run as uid 0. False: run with what held "
+        "(SandboxResult.isolation says what).",
+    )
 
     def __post_init__(self) -> None:
         if self.require_isolation and not self.seccomp:
@@ -612,14 +662,18 @@ def run_python(
                 cwd=workdir,
             )
         except OSError as exc:
-            return SandboxResult("sandbox_error", None, "", f"could not start {python}: {exc}",
-                                 time.monotonic() - started)
+            return SandboxResult(
+                "sandbox_error",
+                None,
+                "",
+                f"could not start {python}: {exc}",
+                time.monotonic() - started,
+            )
         finally:
             os.close(report_w)
             report_w = -1
         deadline = started + limits.time_s
-        out, err, timed_out, status, rusage = _communicate(proc, deadline,
-                                                           limits.max_output_bytes)
+        out, err, timed_out, status, rusage = _communicate(proc, deadline, limits.max_output_bytes)
         _kill_group(proc.pid)
         _drain_cgroup(cgroup)
         cgroup = None
@@ -634,11 +688,28 @@ def run_python(
             result_status = "sandbox_error"
         else:
             result_status = _classify(returncode, timed_out, cpu_used, cpu_limit, stderr)
-        isolation = {key: report[key] for key in (
-            "network", "mounts", "filesystem", "pid_namespace", "capabilities", "processes",
-            "audit_hook", "proc", "no_new_privs", "unshare_error", "cgroup_error",
-            "private_root_error", "seccomp", "uid", "uid_error", "isolation_error")
-            if key in report}
+        isolation = {
+            key: report[key]
+            for key in (
+                "network",
+                "mounts",
+                "filesystem",
+                "pid_namespace",
+                "capabilities",
+                "processes",
+                "audit_hook",
+                "proc",
+                "no_new_privs",
+                "unshare_error",
+                "cgroup_error",
+                "private_root_error",
+                "seccomp",
+                "uid",
+                "uid_error",
+                "isolation_error",
+            )
+            if key in report
+        }
         if limits.network:
             isolation["network"] = "allowed"
         collected: dict[str, str] = {}
@@ -747,4 +818,3 @@ def _cli() -> int:  # pragma: no cover - a manual check of what this machine sup
 
 if __name__ == "__main__":  # pragma: no cover
     raise SystemExit(_cli())
-

@@ -83,10 +83,10 @@ def training_split(cfg: TrainConfig) -> Split:
     """The rows a run trains and validates on: collected, split by update, and the training side
     left with ``cfg.exact_fix_keep_fraction`` of the rows an exact fix produces (the split
     does not depend on it)."""
-    rows = collect_rows(cfg.data, use_kb=cfg.use_kb, kb_paths=cfg.kb_paths,
-                        libraries=cfg.libraries)
-    split = split_by_update(rows, cfg.val_fraction, min_val_updates=cfg.val_min_updates,
-                            seed=cfg.split_seed)
+    rows = collect_rows(cfg.data, use_kb=cfg.use_kb, kb_paths=cfg.kb_paths, libraries=cfg.libraries)
+    split = split_by_update(
+        rows, cfg.val_fraction, min_val_updates=cfg.val_min_updates, seed=cfg.split_seed
+    )
     if cfg.exact_fix_keep_fraction >= 1.0:
         return split
     kb = None
@@ -94,10 +94,15 @@ def training_split(cfg: TrainConfig) -> Split:
         from recode.dataset.knowledge import load_knowledge_base
 
         kb = load_knowledge_base([Path(p) for p in cfg.kb_paths])
-    train = keep_exact_fixes(mark_exact_fixes(split.train, kb), cfg.exact_fix_keep_fraction,
-                             seed=cfg.split_seed)
-    log.info("training rows: %d of %d (exact-fix rows kept: %.0f%%)", len(train),
-             len(split.train), 100 * cfg.exact_fix_keep_fraction)
+    train = keep_exact_fixes(
+        mark_exact_fixes(split.train, kb), cfg.exact_fix_keep_fraction, seed=cfg.split_seed
+    )
+    log.info(
+        "training rows: %d of %d (exact-fix rows kept: %.0f%%)",
+        len(train),
+        len(split.train),
+        100 * cfg.exact_fix_keep_fraction,
+    )
     return Split(train, split.validation)
 
 
@@ -127,7 +132,8 @@ class ReCodeGRPOTrainer(GRPOTrainer):
                 raise ConfigError(
                     "dynamic sampling needs whole groups on each process: "
                     f"per_device_train_batch_size x steps_per_generation ({local}) must be a "
-                    f"multiple of num_generations ({self.num_generations})")
+                    f"multiple of num_generations ({self.num_generations})"
+                )
             if not hasattr(self.train_dataset, "__getitem__"):
                 raise ConfigError("dynamic sampling needs a map-style training dataset")
 
@@ -154,7 +160,7 @@ class ReCodeGRPOTrainer(GRPOTrainer):
             total = (per_func * weights.unsqueeze(0)).nansum(dim=1)
             total[torch.isnan(per_func).all(dim=1)] = math.nan
             start = self.accelerator.process_index * len(batch)
-            return output, total[start:start + len(batch)].cpu()
+            return output, total[start : start + len(batch)].cpu()
 
         def agree(missing: int) -> int:
             value = torch.tensor([missing], device=self.accelerator.device)
@@ -176,8 +182,15 @@ class ReCodeGRPOTrainer(GRPOTrainer):
         output["num_items_in_batch"] = self.accelerator.gather(loss_mask.sum()).sum()
         self.dynamic_sampling_history.append(stats)
         counts = torch.tensor(
-            [stats.sampled_groups, stats.dropped_groups, stats.topped_up_groups,
-             stats.refill_rounds], dtype=torch.float32, device=self.accelerator.device)
+            [
+                stats.sampled_groups,
+                stats.dropped_groups,
+                stats.topped_up_groups,
+                stats.refill_rounds,
+            ],
+            dtype=torch.float32,
+            device=self.accelerator.device,
+        )
         total = self.accelerator.gather(counts).view(-1, 4)
         sampled, dropped, topped = total[:, :3].sum(dim=0).tolist()
         metrics = self._metrics["train"]
@@ -199,17 +212,25 @@ class ReCodeGRPOTrainer(GRPOTrainer):
 
         n_proc, rank = self.accelerator.num_processes, self.accelerator.process_index
         per_proc = -(-len(rows) // n_proc) if rows else 0
-        mine = [(i, rows[min(i, len(rows) - 1)]) for i in range(rank * per_proc,
-                                                             (rank + 1) * per_proc)]
+        mine = [
+            (i, rows[min(i, len(rows) - 1)]) for i in range(rank * per_proc, (rank + 1) * per_proc)
+        ]
         prompts = [prompt_text(row, self.processing_class) for _, row in mine]
         with unwrap_model_for_generation(
-            self.model_wrapped, self.accelerator,
+            self.model_wrapped,
+            self.accelerator,
             gather_deepspeed3_params=self.args.ds3_gather_for_generation,
         ) as unwrapped:
-            texts = generate_completions(unwrapped, self._tokenizer, prompts,
-                                         max_new_tokens=max_new_tokens, batch_size=batch_size)
-        pairs = gather_object([(i, t) for (i, _), t in zip(mine, texts, strict=True)
-                               if i < len(rows)])
+            texts = generate_completions(
+                unwrapped,
+                self._tokenizer,
+                prompts,
+                max_new_tokens=max_new_tokens,
+                batch_size=batch_size,
+            )
+        pairs = gather_object(
+            [(i, t) for (i, _), t in zip(mine, texts, strict=True) if i < len(rows)]
+        )
         by_index = dict(pairs)
         ordered = [by_index[i] for i in range(len(rows))]
         return score_validation(ordered, [str(r["new_code"]) for r in rows])
@@ -248,7 +269,9 @@ class TrainResult:
                 "dropped_groups": sum(s.dropped_groups for s in ds),
                 "refill_rounds": sum(s.refill_rounds for s in ds),
                 "topped_up_groups": sum(s.topped_up_groups for s in ds),
-            } if ds else None,
+            }
+            if ds
+            else None,
         }
 
 
@@ -299,9 +322,16 @@ def train(cfg: TrainConfig) -> TrainResult:
             sft_log = run_dir / "sft.jsonl"
             sft_log.unlink(missing_ok=True)
             sft_losses = sft_warmstart(
-                model, tokenizer, kept_train, steps=cfg.sft_warmup_steps,
-                learning_rate=cfg.sft_learning_rate, batch_size=cfg.sft_batch_size,
-                think_chars=cfg.sft_think_chars, seed=cfg.seed, log_path=sft_log)
+                model,
+                tokenizer,
+                kept_train,
+                steps=cfg.sft_warmup_steps,
+                learning_rate=cfg.sft_learning_rate,
+                batch_size=cfg.sft_batch_size,
+                think_chars=cfg.sft_think_chars,
+                seed=cfg.seed,
+                log_path=sft_log,
+            )
             model.save_pretrained(warm_dir)
             tokenizer.save_pretrained(warm_dir)
             del model

@@ -57,9 +57,11 @@ def write_package(root: Path, files: dict[str, str]) -> Path:
 
 
 def test_pairs_renames_moves_and_keywords(tmp_path):
-    old = write_package(tmp_path / "old", {
-        "toy/__init__.py": "",
-        "toy/core.py": """
+    old = write_package(
+        tmp_path / "old",
+        {
+            "toy/__init__.py": "",
+            "toy/core.py": """
             def clip_norm(x):
                 return x
 
@@ -72,28 +74,34 @@ def test_pairs_renames_moves_and_keywords(tmp_path):
             def gone(x):
                 return x
             """,
-        "toy/tests/test_core.py": "def test_x():\n    pass\n",
-    })
-    new = write_package(tmp_path / "new", {
-        "toy/__init__.py": "",
-        "toy/core.py": """
+            "toy/tests/test_core.py": "def test_x():\n    pass\n",
+        },
+    )
+    new = write_package(
+        tmp_path / "new",
+        {
+            "toy/__init__.py": "",
+            "toy/core.py": """
             def clip_norm_(x):
                 return x
 
             def scale(x, multiplier=1.0):
                 return x * multiplier
             """,
-        "toy/utils.py": """
+            "toy/utils.py": """
             def helper(x):
                 return x
             """,
-    })
+        },
+    )
     changes = {c.symbol: c for c in diff_packages("toy", old, new)}
     assert changes["toy.core.clip_norm"].kind == "renamed"
     assert changes["toy.core.clip_norm"].replacement == "toy.core.clip_norm_"
     assert changes["toy.core.helper"].kind == "moved"
     assert changes["toy.core.helper"].replacement == "toy.utils.helper"
-    assert changes["toy.core.gone"].kind == "removed" and changes["toy.core.gone"].replacement is None
+    assert (
+        changes["toy.core.gone"].kind == "removed" and changes["toy.core.gone"].replacement is None
+    )
     kw = changes["toy.core.scale(factor)"]
     assert kw.kind == "parameter_renamed" and kw.replacement == "multiplier"
     assert not any("tests" in s for s in changes)  # test modules are not API
@@ -102,8 +110,10 @@ def test_pairs_renames_moves_and_keywords(tmp_path):
     assert all(r["id"].endswith("-candidate") for r in records)
     by_symbol = {r["symbol"]: r for r in records}
     assert by_symbol["toy.core.clip_norm"]["fix"] == {"kind": "rename", "to": "toy.core.clip_norm_"}
-    assert by_symbol["toy.core.scale(factor)"]["fix"] == {"kind": "keyword_rename",
-                                                         "to": "multiplier"}
+    assert by_symbol["toy.core.scale(factor)"]["fix"] == {
+        "kind": "keyword_rename",
+        "to": "multiplier",
+    }
     for r in records:  # once reviewed (the review notes dropped), each is a valid KB record
         review = r.pop("review")
         assert review["diff_kind"]
@@ -126,13 +136,27 @@ def test_join_with_notes_and_check_against_kb():
     assert record["source"]["url"].endswith("1.11.0-notes.html")
     assert record["kind"] == "signature"
 
-    kb = KnowledgeBase([parse_record({
-        "id": "scipy-1.13-tril", "library": "scipy", "symbol": "scipy.linalg.tril",
-        "kind": "removed", "removed_in": "1.13.0", "note": "tril was removed.",
-        "source": {"url": "https://docs.scipy.org/", "version": "1.13.0"}})], [])
+    kb = KnowledgeBase(
+        [
+            parse_record(
+                {
+                    "id": "scipy-1.13-tril",
+                    "library": "scipy",
+                    "symbol": "scipy.linalg.tril",
+                    "kind": "removed",
+                    "removed_in": "1.13.0",
+                    "note": "tril was removed.",
+                    "source": {"url": "https://docs.scipy.org/", "version": "1.13.0"},
+                }
+            )
+        ],
+        [],
+    )
     missing = missing_from_kb(changes, kb, "scipy")
-    assert [c.symbol for c in missing] == ["scipy.stats._stats_py.moment(n)",
-                                           "scipy.linalg.something_else"]
+    assert [c.symbol for c in missing] == [
+        "scipy.stats._stats_py.moment(n)",
+        "scipy.linalg.something_else",
+    ]
 
 
 def test_cached_distribution_is_chosen_by_exact_version(tmp_path):

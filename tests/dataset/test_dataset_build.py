@@ -16,18 +16,37 @@ from recode.training import dataset_tools
 
 
 def record(**fields):
-    base = {"library": "numpy", "source": {"url": "https://numpy.org/doc/", "version": "2.0.0"},
-            "note": "a test record"}
+    base = {
+        "library": "numpy",
+        "source": {"url": "https://numpy.org/doc/", "version": "2.0.0"},
+        "note": "a test record",
+    }
     return parse_record({**base, **fields})
 
 
-FLOAT_ = record(id="t-float_", symbol="numpy.float_", kind="removed", removed_in="2.0.0",
-                replacement="numpy.float64", fix={"kind": "rename", "to": "numpy.float64"},
-                note="np.float_ was removed; use np.float64.")
-ALLTRUE = record(id="t-alltrue", symbol="numpy.alltrue", kind="removed", removed_in="2.0.0",
-                 fix={"kind": "rename", "to": "numpy.all"})
-MSORT = record(id="t-msort", symbol="numpy.msort", kind="removed", removed_in="2.0.0",
-               replacement="np.sort(a, axis=0)")  # no mechanical fix
+FLOAT_ = record(
+    id="t-float_",
+    symbol="numpy.float_",
+    kind="removed",
+    removed_in="2.0.0",
+    replacement="numpy.float64",
+    fix={"kind": "rename", "to": "numpy.float64"},
+    note="np.float_ was removed; use np.float64.",
+)
+ALLTRUE = record(
+    id="t-alltrue",
+    symbol="numpy.alltrue",
+    kind="removed",
+    removed_in="2.0.0",
+    fix={"kind": "rename", "to": "numpy.all"},
+)
+MSORT = record(
+    id="t-msort",
+    symbol="numpy.msort",
+    kind="removed",
+    removed_in="2.0.0",
+    replacement="np.sort(a, axis=0)",
+)  # no mechanical fix
 KB = KnowledgeBase([FLOAT_, ALLTRUE, MSORT], [])
 TOOLS = dataset_tools.build_tools()
 
@@ -67,7 +86,9 @@ def test_cut_snippet_keeps_the_function_and_its_imports():
         "    return arr.mean()\n"
     )
     assert "import os" not in snippet  # imports the snippet does not use are left out
-    long_function = "import numpy as np\n\ndef f():\n" + "    x = 1\n" * 40 + "    y = np.float_(x)\n"
+    long_function = (
+        "import numpy as np\n\ndef f():\n" + "    x = 1\n" * 40 + "    y = np.float_(x)\n"
+    )
     cut = b.cut_snippet(long_function, 44, max_lines=30)
     assert cut == "import numpy as np\n\ny = np.float_(x)\n"  # the statement, not the function
     assert b.cut_snippet("def broken(:\n", 1) is None
@@ -89,8 +110,16 @@ def test_tests_of_the_deprecation_itself_are_not_mined():
         "    with pytest.warns(DeprecationWarning):\n        np.float_(1)\n"
     )
     assert list(b.mine_file(source, det, {})) == []
-    assert len(list(b.mine_file(source.replace("pytest.warns(DeprecationWarning)", "open('f')"),
-                                det, {}))) == 1
+    assert (
+        len(
+            list(
+                b.mine_file(
+                    source.replace("pytest.warns(DeprecationWarning)", "open('f')"), det, {}
+                )
+            )
+        )
+        == 1
+    )
 
 
 def test_checks_accept_a_mechanical_fix():
@@ -107,24 +136,55 @@ def test_checks_accept_a_mechanical_fix():
     "rec, old, new, reason",
     [
         (FLOAT_, "import numpy as np\nx = np.float_(1\n", None, "old code does not parse"),
-        (FLOAT_, "import numpy as np\nx = np.float64(1)\n", None,
-         "detector does not flag the old code"),
+        (
+            FLOAT_,
+            "import numpy as np\nx = np.float64(1)\n",
+            None,
+            "detector does not flag the old code",
+        ),
         # np.float_ here is a local name, not numpy's
-        (FLOAT_, "def f(np):\n    return np.float_(1)\n", None,
-         "detector does not flag the old code"),
-        (MSORT, "import numpy as np\ny = np.msort([3, 1])\n", None,
-         "no mechanical fix and no teacher"),
-        (FLOAT_, "import numpy as np\nok = np.alltrue([1])\nx = np.float_(ok)\n", None,
-         "other outdated calls in the snippet"),
-        (FLOAT_, "import numpy as np\nx = np.float_(1)\n", "import numpy as np\nx = np.float_(1)\n",
-         "new code equals old code"),
-        (FLOAT_, "import numpy as np\nx = np.float_(1)\n",
-         "import numpy as np\nx = np.float_(1.0)\n", "detector still flags the new code"),
-        (FLOAT_, "import numpy as np\nx = np.float_(1)\n",
-         "import numpy as np\nx = np.float64(np.alltrue([1]))\n",
-         "new code holds another outdated call"),
-        (FLOAT_, "import numpy as np\nx = np.float_(1)\n", "x = np.float64(1\n",
-         "new code does not parse"),
+        (
+            FLOAT_,
+            "def f(np):\n    return np.float_(1)\n",
+            None,
+            "detector does not flag the old code",
+        ),
+        (
+            MSORT,
+            "import numpy as np\ny = np.msort([3, 1])\n",
+            None,
+            "no mechanical fix and no teacher",
+        ),
+        (
+            FLOAT_,
+            "import numpy as np\nok = np.alltrue([1])\nx = np.float_(ok)\n",
+            None,
+            "other outdated calls in the snippet",
+        ),
+        (
+            FLOAT_,
+            "import numpy as np\nx = np.float_(1)\n",
+            "import numpy as np\nx = np.float_(1)\n",
+            "new code equals old code",
+        ),
+        (
+            FLOAT_,
+            "import numpy as np\nx = np.float_(1)\n",
+            "import numpy as np\nx = np.float_(1.0)\n",
+            "detector still flags the new code",
+        ),
+        (
+            FLOAT_,
+            "import numpy as np\nx = np.float_(1)\n",
+            "import numpy as np\nx = np.float64(np.alltrue([1]))\n",
+            "new code holds another outdated call",
+        ),
+        (
+            FLOAT_,
+            "import numpy as np\nx = np.float_(1)\n",
+            "x = np.float64(1\n",
+            "new code does not parse",
+        ),
     ],
 )
 def test_checks_reject(rec, old, new, reason):
@@ -159,8 +219,10 @@ def test_teacher_client_speaks_openai_chat(monkeypatch):
         def do_POST(self):  # noqa: N802
             seen["path"] = self.path
             seen["body"] = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-            answer = ("reason</think>\n<answer>\n```python\nimport numpy as np\n"
-                      "y = np.sort([3, 1], axis=0)\n```\n</answer>")
+            answer = (
+                "reason</think>\n<answer>\n```python\nimport numpy as np\n"
+                "y = np.sort([3, 1], axis=0)\n```\n</answer>"
+            )
             data = json.dumps({"choices": [{"message": {"content": answer}}]}).encode()
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
@@ -175,7 +237,9 @@ def test_teacher_client_speaks_openai_chat(monkeypatch):
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        teacher = b.Teacher(dataset_tools.chat(f"http://127.0.0.1:{server.server_port}/v1", "toy"), "toy")
+        teacher = b.Teacher(
+            dataset_tools.chat(f"http://127.0.0.1:{server.server_port}/v1", "toy"), "toy"
+        )
         new = teacher.migrate(MSORT, "import numpy as np\ny = np.msort([3, 1])\n")
     finally:
         server.shutdown()
@@ -183,7 +247,12 @@ def test_teacher_client_speaks_openai_chat(monkeypatch):
     assert seen["path"] == "/v1/chat/completions"
     assert seen["body"]["model"] == "toy"
     assert "np.msort" in seen["body"]["messages"][1]["content"]
-    assert b.Teacher(dataset_tools.chat("http://127.0.0.1:9/v1", "x", timeout=1), "x").migrate(MSORT, "x") is None
+    assert (
+        b.Teacher(dataset_tools.chat("http://127.0.0.1:9/v1", "x", timeout=1), "x").migrate(
+            MSORT, "x"
+        )
+        is None
+    )
 
 
 def test_build_dedups_caps_and_splits_by_update():
@@ -192,12 +261,20 @@ def test_build_dedups_caps_and_splits_by_update():
     cands = [
         (b.Candidate("t-float_", snippet, {"origin": "mined", "path": "a.py"}), None),
         (b.Candidate("t-float_", same_but_spaced, {"origin": "mined", "path": "b.py"}), None),
-        (b.Candidate("t-float_", "import numpy as np\nz = np.float_(2)\n", {"origin": "mined"}),
-         None),
-        (b.Candidate("t-float_", "import numpy as np\nw = np.float_(3)\n", {"origin": "mined"}),
-         None),
-        (b.Candidate("t-msort", "import numpy as np\ny = np.msort([3, 1])\n", {"origin": "mined"}),
-         None),
+        (
+            b.Candidate("t-float_", "import numpy as np\nz = np.float_(2)\n", {"origin": "mined"}),
+            None,
+        ),
+        (
+            b.Candidate("t-float_", "import numpy as np\nw = np.float_(3)\n", {"origin": "mined"}),
+            None,
+        ),
+        (
+            b.Candidate(
+                "t-msort", "import numpy as np\ny = np.msort([3, 1])\n", {"origin": "mined"}
+            ),
+            None,
+        ),
     ]
     report = b.BuildReport()
     rows = b.build(cands, KB, TOOLS, per_record_cap=2, report=report)
@@ -251,24 +328,40 @@ def test_exact_fix_tries_every_fix_when_the_record_alone_does_not_produce_it():
     old = "import numpy as np\nx = np.float_(1)\ny = np.alltrue([x])\n"
     new = "import numpy as np\nx = np.float64(1)\ny = np.all([x])\n"
     assert b.exact_fix_records(checker, "t-float_", old, new) == ["t-alltrue", "t-float_"]
-    assert b.exact_fix_records(checker, "not-a-record", OLD_FLOAT,
-                               "import numpy as np\nx = np.float64(1)\n") == ["t-float_"]
+    assert b.exact_fix_records(
+        checker, "not-a-record", OLD_FLOAT, "import numpy as np\nx = np.float64(1)\n"
+    ) == ["t-float_"]
 
 
 def test_mark_exact_fix_places_and_replaces_the_marks():
-    row = {"id": "r", "new_code_from": "kb-example", "exact_fix": True,
-           "exact_fix_records": ["old"], "split": "train"}
+    row = {
+        "id": "r",
+        "new_code_from": "kb-example",
+        "exact_fix": True,
+        "exact_fix_records": ["old"],
+        "split": "train",
+    }
     marked = b.mark_exact_fix(row, [])
     assert list(marked) == ["id", "new_code_from", "exact_fix", "exact_fix_records", "split"]
     assert marked["exact_fix"] is False and marked["exact_fix_records"] == []
     assert row["exact_fix_records"] == ["old"]  # the row given is left alone
-    assert list(b.mark_exact_fix({"id": "r"}, ["t-float_"])) == ["id", "exact_fix",
-                                                                 "exact_fix_records"]
+    assert list(b.mark_exact_fix({"id": "r"}, ["t-float_"])) == [
+        "id",
+        "exact_fix",
+        "exact_fix_records",
+    ]
 
 
 def test_library_caps_override_the_per_update_cap():
-    cands = [(b.Candidate("t-float_", f"import numpy as np\nz{i} = np.float_({i})\n",
-                          {"origin": "mined"}), None) for i in range(5)]
+    cands = [
+        (
+            b.Candidate(
+                "t-float_", f"import numpy as np\nz{i} = np.float_({i})\n", {"origin": "mined"}
+            ),
+            None,
+        )
+        for i in range(5)
+    ]
     report = b.BuildReport()
     assert len(b.build(cands, KB, TOOLS, per_record_cap=2, report=report)) == 2
     assert report.rejected == {"per-update cap reached": 3}
@@ -290,8 +383,15 @@ class NoEnvironments(b.VenvPool):
 
 
 def test_execute_rows_limits_runs_per_library():
-    cands = [(b.Candidate("t-float_", f"import numpy as np\nz{i} = np.float_({i})\n",
-                          {"origin": "mined"}), None) for i in range(5)]
+    cands = [
+        (
+            b.Candidate(
+                "t-float_", f"import numpy as np\nz{i} = np.float_({i})\n", {"origin": "mined"}
+            ),
+            None,
+        )
+        for i in range(5)
+    ]
     rows = b.build(cands, KB, TOOLS)
     releases = {"numpy": ["1.26.4", "2.0.2"]}
     report = b.BuildReport()
@@ -299,21 +399,31 @@ def test_execute_rows_limits_runs_per_library():
     assert report.run_failures == {"numpy: environment unavailable": 2}
     assert ["run" in r["checks"] for r in rows] == [True, True, False, False, False]
     report = b.BuildReport()
-    b.execute_rows(rows, KB, NoEnvironments(), releases, TOOLS, per_library=2,
-                   library_limits={"numpy": 4}, report=report)
+    b.execute_rows(
+        rows,
+        KB,
+        NoEnvironments(),
+        releases,
+        TOOLS,
+        per_library=2,
+        library_limits={"numpy": 4},
+        report=report,
+    )
     assert report.run_failures == {"numpy: environment unavailable": 4}
     # a passed run of an earlier build under the same releases is reused, outside the limit
     for row in rows:
         row["checks"].pop("run", None)
     passed = {"ok": True, "old_version": "1.26.4", "new_version": "2.0.2", "discriminating": True}
-    earlier_rows = [{**rows[0], "verification": "executed", "checks": {"run": passed}},
-                    {**rows[1], "verification": "static",
-                     "checks": {"run": {**passed, "ok": False}}}]
+    earlier_rows = [
+        {**rows[0], "verification": "executed", "checks": {"run": passed}},
+        {**rows[1], "verification": "static", "checks": {"run": {**passed, "ok": False}}},
+    ]
     earlier = b.passed_runs(earlier_rows)
     assert list(earlier) == [b.run_key(rows[0])]
     report = b.BuildReport()
-    b.execute_rows(rows, KB, NoEnvironments(), releases, TOOLS, per_library=1, earlier=earlier,
-                   report=report)
+    b.execute_rows(
+        rows, KB, NoEnvironments(), releases, TOOLS, per_library=1, earlier=earlier, report=report
+    )
     assert report.reused_runs == 1 and rows[0]["verification"] == "executed"
     assert rows[0]["checks"]["run"] == {**passed, "reused": True}
     assert report.run_failures == {"numpy: environment unavailable": 1}  # rows[1] ran
@@ -321,8 +431,15 @@ def test_execute_rows_limits_runs_per_library():
     rows[0]["checks"].pop("run")
     rows[0]["verification"] = "static"
     report = b.BuildReport()
-    b.execute_rows(rows[:1], KB, NoEnvironments(), {"numpy": ["1.25.2", "2.0.2"]}, TOOLS,
-                   earlier=earlier, report=report)
+    b.execute_rows(
+        rows[:1],
+        KB,
+        NoEnvironments(),
+        {"numpy": ["1.25.2", "2.0.2"]},
+        TOOLS,
+        earlier=earlier,
+        report=report,
+    )
     assert report.reused_runs == 0 and rows[0]["verification"] == "static"
 
 
@@ -332,10 +449,12 @@ def test_later_release_pairing(tmp_path):
     (new_root / "pkg").mkdir(parents=True)
     (old_root / "pkg" / "m.py").write_text(
         "import numpy as np\n\n\ndef order(a):\n    b = list(a)\n    return np.msort(b)\n\n\n"
-        "def other(a):\n    return np.msort(a) + 1\n")
+        "def other(a):\n    return np.msort(a) + 1\n"
+    )
     (new_root / "pkg" / "m.py").write_text(
         "import numpy as np\n\n\ndef order(a):\n    b = list(a)\n    return np.sort(b, axis=0)\n\n\n"
-        "def other(a):\n    return sorted(a, key=str, reverse=True)[::-1] + [0] * len(a)\n")
+        "def other(a):\n    return sorted(a, key=str, reverse=True)[::-1] + [0] * len(a)\n"
+    )
     det = dataset_tools.detector(KB)
     paired = list(b.successors(b.mine_tree(old_root, det, {"origin": "mined"}), old_root, new_root))
     assert [p[1] is not None for p in paired] == [True, True]
@@ -412,8 +531,13 @@ class OnePython(b.VenvPool):
 @pytest.mark.slow
 def test_execute_runs_both_sides_and_checks_the_flagged_lines_ran():
     pytest.importorskip("numpy")
-    sum_rec = record(id="t-sum", symbol="numpy.sum", kind="renamed", removed_in="99.0",
-                     fix={"kind": "rename", "to": "numpy.add.reduce"})
+    sum_rec = record(
+        id="t-sum",
+        symbol="numpy.sum",
+        kind="renamed",
+        removed_in="99.0",
+        fix={"kind": "rename", "to": "numpy.add.reduce"},
+    )
     releases = ["98.0", "99.0"]
     pool = OnePython()
     old = "import numpy as np\ntotal = np.sum([1, 2, 3])\nassert total == 6\n"
@@ -423,16 +547,24 @@ def test_execute_runs_both_sides_and_checks_the_flagged_lines_ran():
     assert result["discriminating"] is False  # np.sum still works "after" the change
     # a function that is defined but never called proves nothing
     unused = "import numpy as np\n\ndef f():\n    return np.sum([1])\n"
-    result = b.execute(sum_rec, unused, unused.replace("np.sum", "np.add.reduce"), [4], pool,
-                       releases, TOOLS)
+    result = b.execute(
+        sum_rec, unused, unused.replace("np.sum", "np.add.reduce"), [4], pool, releases, TOOLS
+    )
     assert not result["ok"] and result["reason"] == "the flagged lines did not run"
     # old code that fails under the old release is rejected
     broken = "import numpy as np\ntotal = np.sum([1, 2, 3])\nraise SystemExit(3)\n"
     result = b.execute(sum_rec, broken, new, [2], pool, releases, TOOLS)
     assert not result["ok"] and result["reason"] == "old code fails under the old version"
     # new code that fails under the new release is rejected
-    result = b.execute(sum_rec, old, "import numpy as np\nnp.add.reduce(1, 2, 3, 4, 5)\n", [2],
-                       pool, releases, TOOLS)
+    result = b.execute(
+        sum_rec,
+        old,
+        "import numpy as np\nnp.add.reduce(1, 2, 3, 4, 5)\n",
+        [2],
+        pool,
+        releases,
+        TOOLS,
+    )
     assert not result["ok"] and result["reason"] == "new code fails under the new version"
 
 

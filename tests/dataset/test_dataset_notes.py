@@ -70,7 +70,9 @@ def test_scipy_overlined_sections():
     assert len(by_category(entries, "expired")) == 11
     (compat,) = by_category(entries, "compatibility")
     assert "legacy" in compat.symbols and "scipy.special.comb" in compat.symbols
-    moment = next(e for e in entries if "scipy.stats.moment" in e.symbols and e.category == "expired")
+    moment = next(
+        e for e in entries if "scipy.stats.moment" in e.symbols and e.category == "expired"
+    )
     assert mentions(moment, "scipy.stats.moment(n)")
     tril = next(e for e in entries if "tril" in e.symbols)
     assert mentions(tril, "scipy.linalg.tril") and not mentions(tril, "scipy.signal.tril")
@@ -161,7 +163,10 @@ def test_categorize(heading, category):
 
 def test_symbols():
     assert symbols_in("use ``np.float64`` not ``np.float_``; :func:`~pandas.concat`") == (
-        "numpy.float64", "numpy.float_", "pandas.concat")
+        "numpy.float64",
+        "numpy.float_",
+        "pandas.concat",
+    )
     assert symbols_in("(:issue:`123`) and ``x = 1`` and `see here <https://x>`_") == ()
 
 
@@ -177,9 +182,14 @@ def test_offline_from_the_release_notes_cache(tmp_path):
     cache = tmp_path / "cache"
     folder = cache / "release-notes" / "scipy"
     folder.mkdir(parents=True)
-    notes = {"library": "scipy", "version": "1.11.0", "text": load("scipy-1.11.0-notes.rst"),
-             "source_url": "https://docs.scipy.org/doc/scipy/release/1.11.0-notes.html",
-             "origin": "changelog", "fetched_at": time.time()}
+    notes = {
+        "library": "scipy",
+        "version": "1.11.0",
+        "text": load("scipy-1.11.0-notes.rst"),
+        "source_url": "https://docs.scipy.org/doc/scipy/release/1.11.0-notes.html",
+        "origin": "changelog",
+        "fetched_at": time.time(),
+    }
     (folder / "1.11.0.json").write_text(json.dumps({"notes": notes, "checked_at": time.time()}))
     fetcher = ReleaseNotesFetcher(cache_dir=cache, offline=True)
     assert known_versions("scipy", offline=True, cache_dir=cache) == ["1.11.0"]

@@ -29,7 +29,6 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-
 def params(doc: str, where: types.Range) -> types.CodeActionParams:
     return types.CodeActionParams(
         text_document=types.TextDocumentIdentifier(uri=doc),

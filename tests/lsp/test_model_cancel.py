@@ -88,7 +88,6 @@ def slow_model() -> Iterator[SlowModel]:
         thread.join(5)
 
 
-
 async def model_command(client: Client, doc: str) -> types.Command:
     """The command of the one "Migrate with the ReCode model" action of the sample."""
     everything = types.Range(types.Position(0, 0), types.Position(len(SAMPLE.splitlines()), 0))

@@ -65,8 +65,20 @@ def trained_run(tiny_model, tmp_path_factory) -> Path:
     data = root / "rows.jsonl"
     data.write_text("".join(json.dumps(r) + "\n" for r in training_rows()), "utf-8")
     run_dir = root / "run"
-    _run([sys.executable, "-m", "recode.training.cli", "--preset", "tiny-pipeline",
-          "--output-dir", str(run_dir), "-q", f"model={tiny_model}", f"data={data}"])
+    _run(
+        [
+            sys.executable,
+            "-m",
+            "recode.training.cli",
+            "--preset",
+            "tiny-pipeline",
+            "--output-dir",
+            str(run_dir),
+            "-q",
+            f"model={tiny_model}",
+            f"data={data}",
+        ]
+    )
     return run_dir
 
 

@@ -35,8 +35,11 @@ def test_the_run_was_warm_started_then_trained_with_dapo(trained_run):
     """RL changed the model: its groups had rewards that differed (so advantages were not all
     zero) and the final weights are not the warm-started ones."""
     summary = json.loads((trained_run / "summary.json").read_text("utf-8"))
-    assert (summary["preset"], summary["algo"], summary["train_rows"]) == ("tiny-pipeline",
-                                                                         "dapo", 3)
+    assert (summary["preset"], summary["algo"], summary["train_rows"]) == (
+        "tiny-pipeline",
+        "dapo",
+        3,
+    )
     assert summary["sft_last_loss"] < summary["sft_first_loss"]
     sampling = summary["dynamic_sampling"]
     assert sampling["batches"] == 4

@@ -164,10 +164,10 @@ def migrated_script(*, drop: str = "", replace: tuple[str, str] = ("", "")) -> s
     "drop, reason",
     [
         ('print("loading")\n', 'drops the statement `print("loading")` (line 6 of the old code)'),
-        ('config["dtype"] = "f8"\n', "drops the statement `config[\"dtype\"] = \"f8\"` (line 5"),
+        ('config["dtype"] = "f8"\n', 'drops the statement `config["dtype"] = "f8"` (line 5'),
         (
             'if __name__ == "__main__":\n    print(table)\n',
-            "drops the statement `if __name__ == \"__main__\":` (line 8 of the old code)",
+            'drops the statement `if __name__ == "__main__":` (line 8 of the old code)',
         ),
     ],
 )

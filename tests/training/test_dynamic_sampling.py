@@ -86,16 +86,18 @@ def _prompts_of(output: Mapping[str, Any]) -> list[int]:
 
 
 def test_groups_with_variance():
-    rewards = torch.tensor([1, 1, 1, 1, 0, 0, 0, 1, 2, 2, math.nan, 2, math.nan, math.nan,
-                            math.nan, 3.0])
+    rewards = torch.tensor(
+        [1, 1, 1, 1, 0, 0, 0, 1, 2, 2, math.nan, 2, math.nan, math.nan, math.nan, 3.0]
+    )
     assert groups_with_variance(rewards, 4).tolist() == [False, True, False, False]
     assert groups_with_variance(torch.tensor([0.0, 1e-9]), 2).tolist() == [False]
 
 
 def test_nothing_dropped_when_every_group_varies():
     step, drawer = FakeTrainerStep(), Drawer(["n1"])
-    output, stats = fill_batch(_rows(["a", "b"]), step, drawer, group_size=G, max_rounds=3,
-                               pad_token_id=PAD)
+    output, stats = fill_batch(
+        _rows(["a", "b"]), step, drawer, group_size=G, max_rounds=3, pad_token_id=PAD
+    )
     assert stats == FillStats(needed_groups=2, sampled_groups=2)
     assert drawer.asked == [] and len(step.calls) == 1
     assert output["advantages"].shape == (8,)
@@ -105,8 +107,7 @@ def test_dropped_groups_are_refilled_from_new_prompts():
     step = FakeTrainerStep()
     drawer = Drawer(["flat-r1", "c", "d", "e"])
     batch = _rows(["a", "flat1", "b", "flat2"])
-    output, stats = fill_batch(batch, step, drawer, group_size=G, max_rounds=5,
-                               pad_token_id=PAD)
+    output, stats = fill_batch(batch, step, drawer, group_size=G, max_rounds=5, pad_token_id=PAD)
     # round 1 drops 2 groups; round 2 (2 new prompts: flat-r1, c) keeps 1; round 3 (d) keeps 1
     assert drawer.asked == [2, 1]
     assert step.calls == [["a", "flat1", "b", "flat2"], ["flat-r1", "c"], ["d"]]
@@ -120,8 +121,9 @@ def test_dropped_groups_are_refilled_from_new_prompts():
 
 def test_merged_tensors_are_padded_like_trl_pads_them():
     step = FakeTrainerStep()
-    output, _ = fill_batch(_rows(["a", "flat"]), step, Drawer(["b"]), group_size=G,
-                           max_rounds=2, pad_token_id=PAD)
+    output, _ = fill_batch(
+        _rows(["a", "flat"]), step, Drawer(["b"]), group_size=G, max_rounds=2, pad_token_id=PAD
+    )
     # round 1: prompt width 4, completion width 4; round 2: 5 and 6
     assert output["prompt_ids"].shape == (8, 5) and output["completion_ids"].shape == (8, 6)
     first, second = output["prompt_ids"][0], output["prompt_ids"][4]
@@ -138,8 +140,9 @@ def test_merged_tensors_are_padded_like_trl_pads_them():
 def test_top_up_with_zero_advantage_when_rounds_run_out():
     step = FakeTrainerStep()
     drawer = Drawer(["flat3", "flat4", "flat5"])
-    output, stats = fill_batch(_rows(["a", "flat1", "flat2"]), step, drawer, group_size=G,
-                               max_rounds=2, pad_token_id=PAD)
+    output, stats = fill_batch(
+        _rows(["a", "flat1", "flat2"]), step, drawer, group_size=G, max_rounds=2, pad_token_id=PAD
+    )
     assert drawer.asked == [2, 2]  # the second draw finds one prompt left
     assert stats.refill_rounds == 2
     assert stats.topped_up_groups == 2
@@ -151,8 +154,9 @@ def test_top_up_with_zero_advantage_when_rounds_run_out():
 
 def test_no_refill_rounds_means_plain_grpo_batch():
     step = FakeTrainerStep()
-    output, stats = fill_batch(_rows(["flat1", "a"]), step, Drawer(["b"]), group_size=G,
-                               max_rounds=0, pad_token_id=PAD)
+    output, stats = fill_batch(
+        _rows(["flat1", "a"]), step, Drawer(["b"]), group_size=G, max_rounds=0, pad_token_id=PAD
+    )
     assert stats.refill_rounds == 0 and stats.dropped_groups == 1 and stats.topped_up_groups == 1
     assert output["advantages"].shape == (8,)
 
@@ -160,8 +164,9 @@ def test_no_refill_rounds_means_plain_grpo_batch():
 def test_a_refill_draws_only_the_missing_prompts():
     step = FakeTrainerStep()
     drawer = Drawer(["b", "c", "d"])
-    output, stats = fill_batch(_rows(["flat1", "a"]), step, drawer,
-                               group_size=G, max_rounds=3, pad_token_id=PAD)
+    output, stats = fill_batch(
+        _rows(["flat1", "a"]), step, drawer, group_size=G, max_rounds=3, pad_token_id=PAD
+    )
     assert drawer.asked == [1]
     assert stats.refill_rounds == 1 and stats.surplus_groups == 0
     assert output["advantages"].shape == (8,)
@@ -171,8 +176,15 @@ def test_processes_agree_on_the_refill_size():
     step = FakeTrainerStep()
     drawer = Drawer(["b", "c", "d"])
     # another process still misses 3 groups: this one must draw 3 prompts as well
-    output, stats = fill_batch(_rows(["a", "flat1"]), step, drawer, group_size=G, max_rounds=1,
-                               pad_token_id=PAD, agree=lambda missing: max(missing, 3))
+    output, stats = fill_batch(
+        _rows(["a", "flat1"]),
+        step,
+        drawer,
+        group_size=G,
+        max_rounds=1,
+        pad_token_id=PAD,
+        agree=lambda missing: max(missing, 3),
+    )
     assert drawer.asked == [3]
     assert stats.surplus_groups == 2
     assert output["advantages"].shape == (8,)
@@ -180,8 +192,14 @@ def test_processes_agree_on_the_refill_size():
 
 def test_batches_must_hold_whole_groups():
     with pytest.raises(ValueError, match="whole groups"):
-        fill_batch(_rows(["a"])[:3], FakeTrainerStep(), Drawer([]), group_size=G, max_rounds=1,
-                   pad_token_id=PAD)
+        fill_batch(
+            _rows(["a"])[:3],
+            FakeTrainerStep(),
+            Drawer([]),
+            group_size=G,
+            max_rounds=1,
+            pad_token_id=PAD,
+        )
 
 
 def test_merge_refuses_unsplittable_outputs():
@@ -216,9 +234,17 @@ def test_trainer_drops_and_refills_groups(tiny_model, tmp_path):
     from recode.training.trainer import ReCodeGRPOTrainer
 
     tok = AutoTokenizer.from_pretrained(tiny_model)
-    rows = [{"dependency": "numpy", "new_version": "==2.0", "update_info": f"change {i}",
-             "old_code": f"a = {i}", "new_code": f"b = {i}", "update_id": f"u{i}"}
-            for i in range(8)]
+    rows = [
+        {
+            "dependency": "numpy",
+            "new_version": "==2.0",
+            "update_info": f"change {i}",
+            "old_code": f"a = {i}",
+            "new_code": f"b = {i}",
+            "update_id": f"u{i}",
+        }
+        for i in range(8)
+    ]
     dataset = to_dataset(rows, tok)
     seen: list[tuple[str, bool]] = []
     rng = random.Random(0)
@@ -231,10 +257,20 @@ def test_trainer_drops_and_refills_groups(tiny_model, tmp_path):
             out += [0.5] * G if flat else [rng.random() for _ in range(G)]
         return out
 
-    cfg = load_config(preset_name="tiny", algo="dapo", output_dir=str(tmp_path), overrides=[
-        "max_steps=2", "num_generations=4", "per_device_train_batch_size=8",
-        "max_completion_length=4", "dynamic_sampling_max_rounds=6", "save_steps=100",
-        "torch_threads=1"])
+    cfg = load_config(
+        preset_name="tiny",
+        algo="dapo",
+        output_dir=str(tmp_path),
+        overrides=[
+            "max_steps=2",
+            "num_generations=4",
+            "per_device_train_batch_size=8",
+            "max_completion_length=4",
+            "dynamic_sampling_max_rounds=6",
+            "save_steps=100",
+            "torch_threads=1",
+        ],
+    )
     trainer = ReCodeGRPOTrainer(
         model=AutoModelForCausalLM.from_pretrained(tiny_model),
         reward_funcs=[scripted_reward],

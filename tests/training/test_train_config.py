@@ -30,11 +30,19 @@ def test_every_option_is_typed_and_documented():
 
 
 def test_overrides_convert_to_the_field_types():
-    cfg = load_config(overrides=[
-        "max_steps=7", "learning_rate=3e-4", "use_kb=no", "libraries=numpy, pandas",
-        "rewards=[\"format\", \"em_star\"]", "beta=none", "epsilon_high=0.3", "peft=dora",
-        "max-prompt-tokens=512",
-    ])
+    cfg = load_config(
+        overrides=[
+            "max_steps=7",
+            "learning_rate=3e-4",
+            "use_kb=no",
+            "libraries=numpy, pandas",
+            'rewards=["format", "em_star"]',
+            "beta=none",
+            "epsilon_high=0.3",
+            "peft=dora",
+            "max-prompt-tokens=512",
+        ]
+    )
     assert cfg.max_steps == 7 and isinstance(cfg.max_steps, int)
     assert cfg.learning_rate == pytest.approx(3e-4)
     assert cfg.use_kb is False
@@ -115,17 +123,16 @@ def test_missing_file():
 
 def test_algorithm_defaults():
     grpo = preset("tiny").resolved()
-    assert (grpo.beta, grpo.epsilon, grpo.epsilon_high, grpo.loss_type) == (0.001, 0.2, 0.2,
-                                                                            "grpo")
+    assert (grpo.beta, grpo.epsilon, grpo.epsilon_high, grpo.loss_type) == (0.001, 0.2, 0.2, "grpo")
     assert grpo.dynamic_sampling is False and grpo.overlong_shaping is False
     dapo = apply_overrides(preset("tiny"), ["algo=dapo"]).resolved()
-    assert (dapo.beta, dapo.epsilon, dapo.epsilon_high, dapo.loss_type) == (0.0, 0.2, 0.28,
-                                                                            "dapo")
+    assert (dapo.beta, dapo.epsilon, dapo.epsilon_high, dapo.loss_type) == (0.0, 0.2, 0.28, "dapo")
     assert dapo.dynamic_sampling is True and dapo.overlong_shaping is True
     assert dapo.overlong_cache == dapo.max_completion_length // 4
     # explicit values survive resolution
-    custom = apply_overrides(preset("tiny"), ["algo=dapo", "beta=0.01",
-                                              "dynamic_sampling=false"]).resolved()
+    custom = apply_overrides(
+        preset("tiny"), ["algo=dapo", "beta=0.01", "dynamic_sampling=false"]
+    ).resolved()
     assert custom.beta == 0.01 and custom.dynamic_sampling is False
 
 
@@ -176,7 +183,11 @@ def test_paper_preset_builds_a_valid_trl_config(algo, monkeypatch):
         assert (args.beta, args.loss_type, args.epsilon_high) == (0.001, "grpo", 0.2)
     else:
         assert (args.beta, args.loss_type, args.epsilon, args.epsilon_high) == (
-            0.0, "dapo", 0.2, 0.28)
+            0.0,
+            "dapo",
+            0.2,
+            0.28,
+        )
     lora = peft_config(cfg)
     assert isinstance(lora, LoraConfig)
     assert lora.use_dora and lora.r == 64 and lora.lora_alpha == 64
@@ -203,8 +214,16 @@ def test_every_option_trl_knows_reaches_grpo_config():
     names = trl_names()
     expected = {n for n in ours if RENAMED.get(n, n) in trl_fields or n in trl_fields}
     assert set(names) == expected - RECODE_ONLY
-    cfg = load_config(overrides=["use_cpu=true", "bf16=false", "seed=11", "top_p=0.9",
-                                 "max_grad_norm=0.5", "vllm_server_port=8123"])
+    cfg = load_config(
+        overrides=[
+            "use_cpu=true",
+            "bf16=false",
+            "seed=11",
+            "top_p=0.9",
+            "max_grad_norm=0.5",
+            "vllm_server_port=8123",
+        ]
+    )
     args = grpo_config(cfg, "/tmp/unused-recode-run")
     resolved = cfg.resolved()
     computed = {"output_dir", "bf16", "use_cpu", "report_to"}

@@ -48,12 +48,18 @@ def _row(update: str, i: int = 0, **extra: str) -> dict[str, str]:
 
 def _kb_file(tmp_path: Path) -> Path:
     records = [
-        {"id": f"numpy-2.0-r{i}", "library": "numpy", "symbol": f"numpy.old{i}",
-         "kind": "removed", "removed_in": "2.0.0", "note": f"numpy.old{i} was removed; use "
-         f"numpy.new{i}.", "source": {"url": "https://numpy.org/doc/2.0/release.html",
-                                     "version": "2.0.0"},
-         "examples": [{"old": f"np.old{i}(x{j})", "new": f"np.new{i}(x{j})"}
-                      for j in range(i + 1)]}
+        {
+            "id": f"numpy-2.0-r{i}",
+            "library": "numpy",
+            "symbol": f"numpy.old{i}",
+            "kind": "removed",
+            "removed_in": "2.0.0",
+            "note": f"numpy.old{i} was removed; use numpy.new{i}.",
+            "source": {"url": "https://numpy.org/doc/2.0/release.html", "version": "2.0.0"},
+            "examples": [
+                {"old": f"np.old{i}(x{j})", "new": f"np.new{i}(x{j})"} for j in range(i + 1)
+            ],
+        }
         for i in range(3)
     ]
     path = tmp_path / "kb.jsonl"
@@ -116,8 +122,9 @@ def test_split_properties(sizes, fraction, minimum, seed):
     rows = [_row(f"u{u}", i) for u, n in enumerate(sizes) for i in range(n)]
     split = split_by_update(rows, fraction, min_val_updates=minimum, seed=seed)
     assert not split.train_updates & split.validation_updates
-    assert sorted(r["old_code"] + r["update_info"] for r in split.train + split.validation) == \
-        sorted(r["old_code"] + r["update_info"] for r in rows)
+    assert sorted(
+        r["old_code"] + r["update_info"] for r in split.train + split.validation
+    ) == sorted(r["old_code"] + r["update_info"] for r in rows)
     if len(sizes) >= 2:
         assert split.train, "at least one update is always left for training"
     if fraction == 0:
@@ -125,12 +132,14 @@ def test_split_properties(sizes, fraction, minimum, seed):
 
 
 def test_collect_rows_filters_and_deduplicates(tmp_path):
-    extra = write_recode_jsonl([_row("a"), _row("a"), _row("b", dependency="pandas")],
-                               tmp_path / "x.jsonl")
+    extra = write_recode_jsonl(
+        [_row("a"), _row("a"), _row("b", dependency="pandas")], tmp_path / "x.jsonl"
+    )
     rows = collect_rows([extra], use_kb=False)
     assert len(rows) == 2
-    assert [r["dependency"] for r in collect_rows([extra], use_kb=False,
-                                                  libraries=["Pandas"])] == ["pandas"]
+    assert [r["dependency"] for r in collect_rows([extra], use_kb=False, libraries=["Pandas"])] == [
+        "pandas"
+    ]
     with_kb = collect_rows([extra], kb_paths=[_kb_file(tmp_path)])
     assert len(with_kb) == len(rows) + 6
 
@@ -140,8 +149,13 @@ def test_collect_rows_filters_and_deduplicates(tmp_path):
 
 @pytest.mark.parametrize(
     "path",
-    ["data/CodeUpdateArena/train.jsonl", "x/code-update-arena/a.jsonl", "arena.jsonl",
-     "d/arena-ungrouped.jsonl", "d/CODEUPDATEARENA/x.jsonl"],
+    [
+        "data/CodeUpdateArena/train.jsonl",
+        "x/code-update-arena/a.jsonl",
+        "arena.jsonl",
+        "d/arena-ungrouped.jsonl",
+        "d/CODEUPDATEARENA/x.jsonl",
+    ],
 )
 def test_arena_paths_are_refused(tmp_path, path):
     target = tmp_path / path
@@ -198,9 +212,11 @@ def test_arena_text_converted_to_recode_format_is_refused(monkeypatch):
         raw = json.loads(ARENA.read_text("utf-8").splitlines()[5])
         update, task = raw["update"], raw["prog_syn_examples"][0]
         converted = {
-            "dependency": update["package"], "new_version": "==9.9",
+            "dependency": update["package"],
+            "new_version": "==9.9",
             "update_info": "Release notes. " + update["docstring"],
-            "old_code": "pass", "new_code": "y = 1",
+            "old_code": "pass",
+            "new_code": "y = 1",
         }
         assert "quotes a CodeUpdateArena update" in arena_reason(converted)
         solution = {**_row("a"), "new_code": "\n" + task["ref_solution"] + "\n\n"}
@@ -252,12 +268,19 @@ FIXED_FLOAT = "import numpy as np\nx = np.float64(1)\n"
 
 def _exact_kb(tmp_path: Path) -> Path:
     record = {
-        "id": "numpy-2.0-float_", "library": "numpy", "symbol": "numpy.float_",
-        "kind": "removed", "removed_in": "2.0.0", "replacement": "numpy.float64",
-        "fix": {"kind": "rename", "to": "numpy.float64"}, "note": "np.float_ was removed.",
+        "id": "numpy-2.0-float_",
+        "library": "numpy",
+        "symbol": "numpy.float_",
+        "kind": "removed",
+        "removed_in": "2.0.0",
+        "replacement": "numpy.float64",
+        "fix": {"kind": "rename", "to": "numpy.float64"},
+        "note": "np.float_ was removed.",
         "source": {"url": "https://numpy.org/doc/2.0/release.html", "version": "2.0.0"},
-        "examples": [{"old": OLD_FLOAT, "new": FIXED_FLOAT},
-                     {"old": OLD_FLOAT, "new": "import numpy as np\nx = float(1)\n"}],
+        "examples": [
+            {"old": OLD_FLOAT, "new": FIXED_FLOAT},
+            {"old": OLD_FLOAT, "new": "import numpy as np\nx = float(1)\n"},
+        ],
     }
     path = tmp_path / "kb" / "numpy.jsonl"
     path.parent.mkdir()
@@ -301,10 +324,18 @@ def test_the_trainer_sees_no_exact_fix_rows_by_default(tmp_path):
     from recode.training.config import load_config
     from recode.training.trainer import training_split
 
-    files = [{"dependency": "numpy", "new_version": "==2.0.0", "update_info": f"u{u}",
-              "old_code": OLD_FLOAT.replace("(1)", f"({u})"),
-              "new_code": new.replace("(1)", f"({u})"), "update_id": f"up{u}"}
-             for u in range(6) for new in (FIXED_FLOAT, "import numpy as np\nx = float(1)\n")]
+    files = [
+        {
+            "dependency": "numpy",
+            "new_version": "==2.0.0",
+            "update_info": f"u{u}",
+            "old_code": OLD_FLOAT.replace("(1)", f"({u})"),
+            "new_code": new.replace("(1)", f"({u})"),
+            "update_id": f"up{u}",
+        }
+        for u in range(6)
+        for new in (FIXED_FLOAT, "import numpy as np\nx = float(1)\n")
+    ]
     data = write_recode_jsonl(files, tmp_path / "d.jsonl")  # unmarked: marked at load
     kb = _exact_kb(tmp_path)
     base = [f"data={data}", f"kb_paths={kb}", "val_fraction=0.34", "val_min_updates=1"]
@@ -315,7 +346,8 @@ def test_the_trainer_sees_no_exact_fix_rows_by_default(tmp_path):
     every = training_split(load_config(overrides=[*base, "exact_fix_keep_fraction=1"]))
     assert FIXED_FLOAT in [r["new_code"] for r in every.train]
     assert len(every.train) == len(default.train) + sum(
-        "float64" in r["new_code"] for r in every.train)
+        "float64" in r["new_code"] for r in every.train
+    )
     assert every.validation == default.validation  # the split and validation stay as they are
     assert any("float64" in r["new_code"] for r in default.validation)
     with pytest.raises(ConfigError, match=r"exact_fix_keep_fraction must be in \[0, 1\]"):

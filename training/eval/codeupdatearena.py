@@ -138,17 +138,22 @@ def load_arena(path: str | os.PathLike[str] | None = None) -> list[ArenaTask]:
                 examples = [row]
             for example in examples:
                 task_id = example.get("prog_syn_id") or f"{update.update_id}:[line-{line_no}]"
-                tasks.append(ArenaTask(
-                    task_id=str(task_id),
-                    update=update,
-                    scenario=str(example.get("scenario", "")),
-                    problem=str(example.get("problem", "")),
-                    solution_signature=str(example.get("solution_signature", "")),
-                    unit_tests=_join_tests(example["unit_tests"]),
-                    imports=str(example.get("prog_syn_imports") or example.get("imports")
-                                or update.imports),
-                    ref_solution=str(example.get("ref_solution", "")),
-                ))
+                tasks.append(
+                    ArenaTask(
+                        task_id=str(task_id),
+                        update=update,
+                        scenario=str(example.get("scenario", "")),
+                        problem=str(example.get("problem", "")),
+                        solution_signature=str(example.get("solution_signature", "")),
+                        unit_tests=_join_tests(example["unit_tests"]),
+                        imports=str(
+                            example.get("prog_syn_imports")
+                            or example.get("imports")
+                            or update.imports
+                        ),
+                        ref_solution=str(example.get("ref_solution", "")),
+                    )
+                )
     return tasks
 
 
@@ -178,7 +183,7 @@ def split_unit_tests(source: str) -> list[tuple[str, str]]:
     for node in tree.body:
         first = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
         end = node.end_lineno or node.lineno
-        text = "".join(lines[first - 1:end])
+        text = "".join(lines[first - 1 : end])
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
             tests.append((node.name, text))
         else:
@@ -232,8 +237,9 @@ def enforcement_code(update: ArenaUpdate) -> str:
 SECTIONS = ("imports", "update implementation", "update installation", "solution", "unit test")
 
 
-def test_program(task: ArenaTask, solution: str, test_source: str, test_name: str,
-                 with_update: bool) -> list[tuple[str, str]]:
+def test_program(
+    task: ArenaTask, solution: str, test_source: str, test_name: str, with_update: bool
+) -> list[tuple[str, str]]:
     """The program for one unit test, as (section, code) pairs; the last calls the test."""
     sections = [
         ("imports", task.imports),
@@ -276,8 +282,11 @@ _USER_TEMPLATE = (
 
 def update_doc(update: ArenaUpdate) -> str:
     """The update note shown to the model: what changed, the new signature, its docstring."""
-    parts = [update.description.strip(), f"New signature: {update.signature.strip()}",
-             update.docstring.strip()]
+    parts = [
+        update.description.strip(),
+        f"New signature: {update.signature.strip()}",
+        update.docstring.strip(),
+    ]
     return "\n\n".join(p for p in parts if p)
 
 
@@ -304,6 +313,7 @@ def extract_solution(completion: str, *, prefilled: bool = True) -> str | None:
 
 # --- execution ----------------------------------------------------------------------------
 
+
 @dataclass
 class ConditionOutcome:
     """One solution under one condition (with or without the update)."""
@@ -315,9 +325,13 @@ class ConditionOutcome:
     max_test_cpu_s: float = 0.0  # the most CPU one unit test used
 
     def to_dict(self) -> dict[str, Any]:
-        return {"passed": self.passed, "tests_run": self.tests_run,
-                "tests_total": self.tests_total, "failure": self.failure,
-                "max_test_cpu_s": self.max_test_cpu_s}
+        return {
+            "passed": self.passed,
+            "tests_run": self.tests_run,
+            "tests_total": self.tests_total,
+            "failure": self.failure,
+            "max_test_cpu_s": self.max_test_cpu_s,
+        }
 
 
 @dataclass
@@ -335,13 +349,17 @@ class SampleOutcome:
         return self.with_update.passed and not self.without_update.passed
 
     def to_dict(self) -> dict[str, Any]:
-        return {"passed": self.passed, "update_passed": self.update_passed,
-                "extracted": self.extracted, "with_update": self.with_update.to_dict(),
-                "without_update": self.without_update.to_dict()}
+        return {
+            "passed": self.passed,
+            "update_passed": self.update_passed,
+            "extracted": self.extracted,
+            "with_update": self.with_update.to_dict(),
+            "without_update": self.without_update.to_dict(),
+        }
 
 
 # Runs inside the sandbox (any Python 3.8+). Reads spec.json, writes results.jsonl.
-_DRIVER = r'''
+_DRIVER = r"""
 import json, os, select, signal, sys, time, traceback
 
 spec = json.load(open("spec.json"))
@@ -472,7 +490,7 @@ for job in spec["jobs"]:
                 record["failure"] = "%s: %s" % (name, result)
                 break
         emit(record)
-'''
+"""
 
 
 @dataclass
@@ -491,20 +509,35 @@ class GroupRun:
     outcomes: dict[tuple[str, int], SampleOutcome] = field(default_factory=dict)
 
 
-def _run_group(update: ArenaUpdate, jobs: list[_Job], *, test_cpu_s: float,
-               test_wall_s: float, memory_mb: int | None, python: str | None) -> GroupRun:
+def _run_group(
+    update: ArenaUpdate,
+    jobs: list[_Job],
+    *,
+    test_cpu_s: float,
+    test_wall_s: float,
+    memory_mb: int | None,
+    python: str | None,
+) -> GroupRun:
     spec_jobs = []
     total_tests = 0
     for index, job in enumerate(jobs):
         tests = job.task.tests
         total_tests += len(tests)
-        spec_jobs.append({
-            "job": index,
-            "tests": [[name, test_program(job.task, job.solution, source, name, True)]
-                      for name, source in tests],
-        })
-    spec = {"prelude": update.imports, "jobs": spec_jobs, "test_cpu_s": test_cpu_s,
-            "test_wall_s": test_wall_s}
+        spec_jobs.append(
+            {
+                "job": index,
+                "tests": [
+                    [name, test_program(job.task, job.solution, source, name, True)]
+                    for name, source in tests
+                ],
+            }
+        )
+    spec = {
+        "prelude": update.imports,
+        "jobs": spec_jobs,
+        "test_cpu_s": test_cpu_s,
+        "test_wall_s": test_wall_s,
+    }
     budget = 60.0 + 2 * total_tests * (test_wall_s + 1.5)
     result = run_python(
         _DRIVER,
@@ -536,9 +569,15 @@ def _run_group(update: ArenaUpdate, jobs: list[_Job], *, test_cpu_s: float,
                 conditions.append(ConditionOutcome(False, 0, total, reason))
             else:
                 failure = record.get("failure")
-                conditions.append(ConditionOutcome(failure is None, int(record["tests_run"]),
-                                                   total, failure,
-                                                   float(record.get("max_test_cpu_s", 0.0))))
+                conditions.append(
+                    ConditionOutcome(
+                        failure is None,
+                        int(record["tests_run"]),
+                        total,
+                        failure,
+                        float(record.get("max_test_cpu_s", 0.0)),
+                    )
+                )
         run.outcomes[job.key] = SampleOutcome(conditions[0], conditions[1])
     return run
 
@@ -581,16 +620,25 @@ def evaluate(
                 continue
             updates[task.update.update_id] = task.update
             by_update.setdefault(task.update.update_id, []).append(
-                _Job((task.task_id, index), task, code))
+                _Job((task.task_id, index), task, code)
+            )
     # Heavy imports first so that the slowest groups do not start last.
-    order = sorted(by_update, key=lambda u: (updates[u].package != "torch",
-                                              -len(by_update[u])))
+    order = sorted(by_update, key=lambda u: (updates[u].package != "torch", -len(by_update[u])))
     done = 0
     workers = workers or os.cpu_count() or 1
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        futures = [pool.submit(_run_group, updates[u], by_update[u], test_cpu_s=test_cpu_s,
-                               test_wall_s=wall, memory_mb=memory_mb, python=python)
-                   for u in order]
+        futures = [
+            pool.submit(
+                _run_group,
+                updates[u],
+                by_update[u],
+                test_cpu_s=test_cpu_s,
+                test_wall_s=wall,
+                memory_mb=memory_mb,
+                python=python,
+            )
+            for u in order
+        ]
         for future in futures:
             run = future.result()
             if runs is not None:

@@ -51,9 +51,15 @@ def load_humaneval(path: str | os.PathLike[str] | None = None) -> list[HumanEval
         for line in fh:
             if line.strip():
                 row = json.loads(line)
-                problems.append(HumanEvalProblem(row["task_id"], row["prompt"],
-                                                 row["entry_point"], row["canonical_solution"],
-                                                 row["test"]))
+                problems.append(
+                    HumanEvalProblem(
+                        row["task_id"],
+                        row["prompt"],
+                        row["entry_point"],
+                        row["canonical_solution"],
+                        row["test"],
+                    )
+                )
     return problems
 
 
@@ -76,8 +82,7 @@ def build_messages(problem: HumanEvalProblem) -> list[dict[str, str]]:
 
 
 def _prompt_imports(prompt: str) -> str:
-    return "\n".join(line for line in prompt.splitlines()
-                     if line.startswith(("import ", "from ")))
+    return "\n".join(line for line in prompt.splitlines() if line.startswith(("import ", "from ")))
 
 
 def program_for(problem: HumanEvalProblem, code: str, *, is_body: bool = False) -> str:
@@ -120,13 +125,16 @@ def evaluate(
     progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, list[HumanEvalOutcome]]:
     """Run each problem's programs (from :func:`program_for`; None: nothing extracted)."""
-    jobs = [(p.task_id, i, code) for p in problems for i, code in
-            enumerate(programs.get(p.task_id, []))]
+    jobs = [
+        (p.task_id, i, code) for p in problems for i, code in enumerate(programs.get(p.task_id, []))
+    ]
     out: dict[str, list[HumanEvalOutcome | None]] = {
-        p.task_id: [None] * len(programs.get(p.task_id, [])) for p in problems}
+        p.task_id: [None] * len(programs.get(p.task_id, [])) for p in problems
+    }
     with ThreadPoolExecutor(max_workers=max(1, workers or os.cpu_count() or 1)) as pool:
-        futures = [(task_id, i, pool.submit(_run, code, timeout_s, python))
-                   for task_id, i, code in jobs]
+        futures = [
+            (task_id, i, pool.submit(_run, code, timeout_s, python)) for task_id, i, code in jobs
+        ]
         for done, (task_id, i, future) in enumerate(futures, 1):
             out[task_id][i] = future.result()
             if progress is not None:
@@ -138,8 +146,9 @@ def oracle_programs(problems: Sequence[HumanEvalProblem]) -> dict[str, list[str 
     return {p.task_id: [program_for(p, p.canonical_solution, is_body=True)] for p in problems}
 
 
-def completion_programs(problem: HumanEvalProblem, completions: Sequence[str],
-                        *, prefilled: bool = True) -> list[str | None]:
+def completion_programs(
+    problem: HumanEvalProblem, completions: Sequence[str], *, prefilled: bool = True
+) -> list[str | None]:
     """Programs for model completions in the ReCode format (code in an answer block)."""
     programs: list[str | None] = []
     for completion in completions:

@@ -57,13 +57,18 @@ def aggregate(tasks: Sequence[TaskCounts], ks: Iterable[int]) -> dict[str, Any]:
             out[f"upass@{k}"] = None
             continue
         out[f"pass@{k}"] = sum(pass_at_k(t.n, t.correct, k) for t in eligible) / len(eligible)
-        out[f"upass@{k}"] = sum(
-            pass_at_k(t.n, t.update_correct, k) for t in eligible) / len(eligible)
+        out[f"upass@{k}"] = sum(pass_at_k(t.n, t.update_correct, k) for t in eligible) / len(
+            eligible
+        )
     return out
 
 
-def grouped(tasks: Sequence[TaskCounts], ks: Sequence[int], label: str,
-            key: Callable[[TaskCounts], str] | None = None) -> dict[str, dict[str, Any]]:
+def grouped(
+    tasks: Sequence[TaskCounts],
+    ks: Sequence[int],
+    label: str,
+    key: Callable[[TaskCounts], str] | None = None,
+) -> dict[str, dict[str, Any]]:
     """:func:`aggregate` per value of one label (for example ``package`` or ``update_type``)."""
     groups: dict[str, list[TaskCounts]] = defaultdict(list)
     for task in tasks:
