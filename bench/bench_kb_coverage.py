@@ -69,7 +69,7 @@ CORPUS_CACHE = HERE / ".cache" / "corpus"
 #: library, old release, today's release
 PAIRS: tuple[tuple[str, str, str], ...] = (
     ("numpy", "1.26.4", "2.4.6"),
-    ("pandas", "1.5.3", "3.1.1"),
+    ("pandas", "1.5.3", "3.1.2"),
     ("scipy", "1.10.1", "1.17.1"),
     ("scikit-learn", "1.2.2", "1.9.1"),
     ("matplotlib", "3.7.5", "3.11.2"),
