@@ -7,7 +7,10 @@ from typing import TYPE_CHECKING
 
 from tree_sitter import Node
 
+from recode.server.parsing import text
+
 if TYPE_CHECKING:
+    from recode.dataset.knowledge import Fix
     from recode.server.detector import Binding
 
 
@@ -42,6 +45,18 @@ class NoFix(Exception):
     def __init__(self, reason: str | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+def passed_fix(fix: Fix, call: Node) -> Fix:
+    """The fix for a call: the ``when_passed`` fix of the first of its keywords that the call
+    passes (``Int64Index(a, dtype=d)``), else ``fix``."""
+    args = call.child_by_field_name("arguments")
+    passed = {
+        text(a.child_by_field_name("name"))
+        for a in (args.named_children if args is not None else ())
+        if a.type == "keyword_argument"
+    }
+    return next((f for k, f in fix.when_passed if k in passed), fix)
 
 
 def tested_by(reference: Node) -> Node | None:

@@ -26,7 +26,7 @@ from recode.server.fixes.imports import (
     submodule_import,
 )
 from recode.server.fixes.python_ast import PARSE_LOCK
-from recode.server.fixes.site import FixSite, NoFix, tested_by
+from recode.server.fixes.site import FixSite, NoFix, passed_fix, tested_by
 from recode.server.parsing import text
 
 if TYPE_CHECKING:
@@ -363,7 +363,14 @@ def _template_import(finding: Finding, analysis: Analysis, site: FixSite) -> tup
                 "which the fix cannot rewrite, so its import stays"
             )
         use = FixSite(reference=ref, binding=binding, name=ref, call=call if call_target else None)
-        edits.update(_template(finding, analysis, use, main))
+        fix = passed_fix(main, call) if call_target else main  # ``Int64Index(a, dtype=d)``
+        if not fix.safe and finding.fix.safe:
+            raise NoFix(
+                f"`{binding.name}` is called with `{_chosen(main, fix)}` (line "
+                f"{ref.start_point[0] + 1}), whose fix is unsafe ({fix.unsafe_because}): with "
+                "unsafe fixes each use is rewritten, then the import goes"
+            )
+        edits.update(_template(finding, analysis, use, fix))
     item = name.parent if name.parent.type == "aliased_import" else name
     module = text(stmt.child_by_field_name("module_name"))
     added = next((e for e in sorted(edits) if _adds_from(e, module)), None)
@@ -378,6 +385,11 @@ def _template_import(finding: Finding, analysis: Analysis, site: FixSite) -> tup
     if any(overlaps(a, b) for a, b in itertools.pairwise(ordered)):
         raise NoFix("one use of the name holds another; the fix rewrites them one at a time")
     return tuple(ordered)
+
+
+def _chosen(fix: Fix, passed: Fix) -> str:
+    """The keyword for which ``fix`` chose its ``when_passed`` fix ``passed``."""
+    return next(k for k, f in fix.when_passed if f is passed)
 
 
 @functools.cache
