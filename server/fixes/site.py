@@ -48,15 +48,32 @@ class NoFix(Exception):
 
 
 def passed_fix(fix: Fix, call: Node) -> Fix:
-    """The fix for a call: the ``when_passed`` fix of the first of its keywords that the call
-    passes (``Int64Index(a, dtype=d)``), else ``fix``."""
+    """The fix for a call: the ``when_passed`` fix of the first of its keys that the call
+    passes, a keyword (``Int64Index(a, dtype=d)``) or a keyword with its value (``axis=1``: the
+    value as written, or the text of a plain string literal, as a value map reads it), else
+    ``fix``."""
     args = call.child_by_field_name("arguments")
     passed = {
-        text(a.child_by_field_name("name"))
+        text(a.child_by_field_name("name")): a.child_by_field_name("value")
         for a in (args.named_children if args is not None else ())
         if a.type == "keyword_argument"
     }
-    return next((f for k, f in fix.when_passed if k in passed), fix)
+    for key, keyed in fix.when_passed:
+        name, _, value = key.partition("=")
+        if name in passed and (not value or value in written(passed[name])):
+            return keyed
+    return fix
+
+
+def written(value: Node) -> tuple[str, ...]:
+    """How a value map or a ``when_passed`` key may name an argument: as written, and for a
+    plain string literal (``"ffill"``, ``'ffill'``) also its text (``ffill``)."""
+    forms = (text(value),)
+    if value.type == "string" and len(value.named_children) == 3:  # start, content, end only
+        start, content, _ = value.named_children
+        if text(start) in ('"', "'") and content.type == "string_content":
+            forms += (text(content),)
+    return forms
 
 
 def tested_by(reference: Node) -> Node | None:

@@ -76,4 +76,8 @@ def edits_for(
             keep_comments(edits, analysis)
         return edits, None
     except NoFix as no:
+        record_fix = finding.record.fix
+        keys = [k for k, f in record_fix.when_passed if f is fix] if record_fix else []
+        if keys and no.reason:  # which of the record's rewrites could not be made
+            return None, f"with `{keys[0]}`: {no.reason}"
         return None, no.reason

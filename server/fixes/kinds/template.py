@@ -26,7 +26,7 @@ from recode.server.fixes.imports import (
     submodule_import,
 )
 from recode.server.fixes.python_ast import PARSE_LOCK
-from recode.server.fixes.site import FixSite, NoFix, passed_fix, tested_by
+from recode.server.fixes.site import FixSite, NoFix, passed_fix, tested_by, written
 from recode.server.parsing import text
 
 if TYPE_CHECKING:
@@ -120,10 +120,43 @@ def _template(
         values, positional = _call_arguments(fix, node)
     if fix.target is Target.STATEMENT:
         replaced, after = _check_statement(node, analysis)
-    rendered, extra = _render(fix, analysis, site, node, values, positional)
+    then = _then_call(fix, node) if fix.then else None
+    rendered, extra = _render(
+        fix,
+        analysis,
+        site,
+        node,
+        values,
+        positional,
+        then=None if then is None else analysis.source[node.end_byte : then.end_byte].decode(),
+    )
     if fix.target is Target.STATEMENT:
         return (Edit(replaced.start_byte, replaced.end_byte, rendered), *after, *extra)
+    node = then or node  # {then}: the call and the method call made on its result
     return (Edit(node.start_byte, node.end_byte, _in_place(rendered, node)), *extra)
+
+
+def _then_call(fix: Fix, call: Node) -> Node:
+    """The call of one of the fix's ``then`` methods made on the call's result at once
+    (``df.groupby(level=0, axis=1).mean()``), which a template with ``{then}`` rewrites with
+    the call; else :class:`NoFix`."""
+    attribute = call.parent
+    outer = attribute.parent if attribute is not None else None
+    if (
+        attribute is None
+        or attribute.type != "attribute"
+        or attribute.child_by_field_name("object").id != call.id
+        or text(attribute.child_by_field_name("attribute")) not in fix.then
+        or outer is None
+        or outer.type != "call"
+        or outer.child_by_field_name("function").id != attribute.id
+    ):
+        names = ", ".join(f"`{n}`" for n in sorted(fix.then)[:6])
+        raise NoFix(
+            "the rewrite takes the call with a method called on its result at once, one of "
+            f"{names}{', ...' if len(fix.then) > 6 else ''}; here the result is used otherwise"
+        )
+    return outer
 
 
 def _check_statement(call: Node, analysis: Analysis) -> tuple[Node, tuple[Edit, ...]]:
@@ -195,8 +228,10 @@ def _render(
     node: Node,
     values: dict[str, Node],
     positional: dict[str, bool],
+    then: str | None = None,
 ) -> tuple[str, list[Edit]]:
-    """The template's code for ``node`` with these arguments, and the imports it needs."""
+    """The template's code for ``node`` with these arguments, and the imports it needs;
+    ``then``: the method call on its result (``.mean()``) as written, for ``{then}``."""
     used: set[str] = set()
     extra: list[Edit] = []
     loaded: set[str] = set()  # the modules the imports in ``extra`` load
@@ -230,6 +265,8 @@ def _render(
                     "object: the rewrite needs the object"
                 )
             return text(func.child_by_field_name("object"))
+        if token == "then":
+            return then or ""
         if token == "rest":
             rest_at.append(m.start())
             return "\0"  # filled in once every other placeholder has taken its argument
@@ -404,6 +441,8 @@ def _operands(template: str) -> frozenset[int]:
         token = m.group("token")
         if token == "rest":
             return "\0"
+        if token == "then":
+            return ".x()"
         if token in ("self",) or token.startswith("mod:"):
             return "x"
         names[f"_recode_{len(names)}"] = m.start()
@@ -497,16 +536,10 @@ def _mapped(name: str, value: Node, items: str) -> str:
     """A value through a template's value map: a key matches the value as written, or the
     text of a plain string literal (``"ffill"`` and ``'ffill'`` both match ``ffill``)."""
     table = value_map(items)
-    written = text(value)
-    if written in table:
-        return table[written]
-    if value.type == "string" and len(value.named_children) == 3:  # start, content, end only
-        start, content, _ = value.named_children
-        if text(start) in ('"', "'") and content.type == "string_content":
-            literal = text(content)
-            if literal in table:
-                return table[literal]
-    raise NoFix(f"the rewrite has no mapping for `{name}={written}`")
+    for form in written(value):
+        if form in table:
+            return table[form]
+    raise NoFix(f"the rewrite has no mapping for `{name}={text(value)}`")
 
 
 def _fill_rest(
