@@ -31,6 +31,12 @@ class FixSite:
     value: Node | None = None
     class_def: Node | None = None  # a class statement a test run proved (a base fix's site)
     definition: Node | None = None  # a hook record's method definition (a hook fix's site)
+    #: a class passed uncalled as a ``pytest.mark.parametrize`` value: the calls of the
+    #: parameter that leave the changed default out, the parameter's values (``reference``
+    #: among them), and the fixes of their records (the same keyword), which must agree
+    through: tuple[Node, ...] = ()
+    peers: tuple[Node, ...] = ()
+    alike: tuple[Fix, ...] = ()
 
     @property
     def through_import(self) -> bool:

@@ -12,11 +12,12 @@ import ast
 import functools
 import itertools
 import re
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from tree_sitter import Node
 
-from recode.dataset.knowledge import PLACEHOLDER, Fix, Target, fill_rest, value_map
+from recode.dataset.knowledge import PLACEHOLDER, Fix, FixKind, Target, fill_rest, value_map
 from recode.server.fixes.edits import Edit, overlaps
 from recode.server.fixes.imports import (
     from_binding,
@@ -69,9 +70,45 @@ def edits(finding: Finding, analysis: Analysis, site: FixSite) -> tuple[Edit, ..
         return _template(finding, analysis, site)
     if site.import_stmt is not None:
         return _template_import(finding, analysis, site)
+    if site.through:
+        return _through_parameter(analysis, site)
     if site.reference is not None:
         raise NoFix(f"`{text(site.reference)}` is not called here; the fix rewrites calls")
     return None
+
+
+#: A template that calls the class itself: ``{mod:sklearn.cluster.KMeans}(`` and the arguments.
+_CLASS_CALL = re.compile(r"\{mod:[\w.]+\}\(")
+
+
+def _through_parameter(analysis: Analysis, site: FixSite) -> tuple[Edit, ...]:
+    """A class passed uncalled as a ``pytest.mark.parametrize`` value, whose default changed:
+    each call of the parameter that leaves the keyword out (``Est(max_iter=20)``) gets what
+    the class's template writes with the parameter in the class's place
+    (``Est(max_iter=20, categorical_features=None)``), where the template of every value of
+    the parameter (``site.alike``) writes the same."""
+    out: list[Edit] = []
+    for call in site.through:
+        callee = text(call.child_by_field_name("function"))
+        written: set[str] = set()
+        for fix in site.alike:
+            m = _CLASS_CALL.match(fix.template or "")
+            if fix.kind is not FixKind.TEMPLATE or m is None or fix.then or fix.when_passed:
+                raise NoFix("the fix does not call the class itself, so a parameter cannot")
+            through = replace(fix, template=callee + fix.template[m.end() - 1 :])
+            values, positional = _call_arguments(through, call)
+            use = FixSite(call=call)
+            rendered, extra = _render(through, analysis, use, call, values, positional)
+            if extra:
+                raise NoFix("the fix imports what a call of the parameter cannot use")
+            written.add(rendered)
+        if len(written) != 1:
+            raise NoFix(
+                f"the values of `{callee}` take different fixes at its call (line "
+                f"{call.start_point[0] + 1})"
+            )
+        out.append(Edit(call.start_byte, call.end_byte, _in_place(written.pop(), call)))
+    return tuple(out)
 
 
 #: Where any expression fits without parentheses: a template rendering an operator expression
