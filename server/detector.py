@@ -1512,9 +1512,9 @@ class _Run:
                 continue  # a behaviour the fix keeps the call for, written as the fix writes it
             site = fixes.FixSite(reference=node, binding=binding, name=name, call=call)
             if record.unless_keyword and call is None:
-                through = self._parameter_calls(node, record)
-                if through is not None:  # a parametrize value: the calls it reaches
-                    site.through, site.peers = through.through, through.peers
+                reached = self._parameter_calls(node, record)
+                if reached is not None:  # a parametrize value: the calls it reaches
+                    site.through, site.peers = reached
             self._add(record, sev, node, site)
 
     def _reaches_default(self, ref: Node, record: ApiChange) -> bool:
@@ -1567,7 +1567,9 @@ class _Run:
             calls += 1
         return calls == 0
 
-    def _parameter_calls(self, ref: Node, record: ApiChange) -> fixes.FixSite | None:
+    def _parameter_calls(
+        self, ref: Node, record: ApiChange
+    ) -> tuple[tuple[Node, ...], tuple[Node, ...]] | None:
         """Where ``ref``, a class whose default changed (``unless_keyword``), is one of
         ``pytest.mark.parametrize``'s values and every use of the parameter in the function it
         decorates is a call (or a comparison): the calls that leave the keyword out, which a
@@ -1590,7 +1592,7 @@ class _Run:
                 calls.append(site)
         if not calls:
             return None
-        return fixes.FixSite(reference=ref, through=tuple(calls), peers=tuple(values))
+        return tuple(calls), tuple(values)
 
     def _import_site(
         self,
@@ -2000,11 +2002,11 @@ def _positional_count(call: Node) -> int:
     )
 
 
-def _parametrized(ref: Node) -> tuple[str, Node, list[Node]] | None:
+def _parametrized(ref: Node) -> tuple[str, Node, list[Node] | None] | None:
     """The parameter's name, the function and the parameter's values (``ref`` among them), where
     ``ref`` is one of the values of the ``pytest.mark.parametrize`` decorating it: ``("Est", [A,
-    B])`` or ``("Est, x", [(A, 1)])``; a row that is not a tuple of the names' length gives no
-    value (None for the parameter's values)."""
+    B])`` or ``("Est, x", [(A, 1)])``; the values are None where a row's item for the parameter
+    is not sure (:func:`_item`)."""
     row = ref.parent
     if row is None or row.type not in ("list", "tuple"):
         return None

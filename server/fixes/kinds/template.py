@@ -90,24 +90,24 @@ def _through_parameter(analysis: Analysis, site: FixSite) -> tuple[Edit, ...]:
     out: list[Edit] = []
     for call in site.through:
         callee = text(call.child_by_field_name("function"))
-        written: set[str] = set()
+        renders: set[str] = set()
         for fix in site.alike:
             m = _CLASS_CALL.match(fix.template or "")
             if fix.kind is not FixKind.TEMPLATE or m is None or fix.then or fix.when_passed:
                 raise NoFix("the fix does not call the class itself, so a parameter cannot")
-            through = replace(fix, template=callee + fix.template[m.end() - 1 :])
-            values, positional = _call_arguments(through, call)
+            at_call = replace(fix, template=callee + fix.template[m.end() - 1 :])
+            values, positional = _call_arguments(at_call, call)
             use = FixSite(call=call)
-            rendered, extra = _render(through, analysis, use, call, values, positional)
+            rendered, extra = _render(at_call, analysis, use, call, values, positional)
             if extra:
                 raise NoFix("the fix imports what a call of the parameter cannot use")
-            written.add(rendered)
-        if len(written) != 1:
+            renders.add(rendered)
+        if len(renders) != 1:
             raise NoFix(
                 f"the values of `{callee}` take different fixes at its call (line "
                 f"{call.start_point[0] + 1})"
             )
-        out.append(Edit(call.start_byte, call.end_byte, _in_place(written.pop(), call)))
+        out.append(Edit(call.start_byte, call.end_byte, _in_place(renders.pop(), call)))
     return tuple(out)
 
 
