@@ -86,6 +86,12 @@ def test_the_calls_of_the_parameter_are_completed(detector, before, after):
             "@pytest.mark.parametrize('Est', [C, R])\ndef test(Est):\n    Est(**params)\n",
             "unpacks its arguments",
         ),
+        # a nested function binding the same name: a use other than a call, so left
+        (
+            "@pytest.mark.parametrize('Est', [C, R])\ndef test(Est):\n"
+            "    def make(Est):\n        return Est()\n    Est(max_iter=1)\n",
+            "not called here",
+        ),
         # a row whose items are unpacked before the class: its place is unknown
         (
             "@pytest.mark.parametrize('a, Est', [(*p, C), (1, R)])\ndef test(a, Est):\n    Est()\n",
