@@ -297,7 +297,7 @@ FIX_KINDS = tuple(k.value for k in FixKind)
 #: A template's placeholders: ``{self}``, ``{0}``, ``{kw:name}``, ``{mod:path}``, ``{rest}``;
 #: an argument's may end in a value map, ``{kw:method|map:ffill=ffill,pad=ffill}``.
 PLACEHOLDER = re.compile(
-    r"\{(?P<token>self|rest|\d+|kw:[A-Za-z_]\w*|mod:[A-Za-z_][\w.]*)"
+    r"\{(?P<token>self|rest|then|\d+|kw:[A-Za-z_]\w*|mod:[A-Za-z_][\w.]*)"
     r"(?:\|map:(?P<map>[^{}]*))?\}"
 )
 
@@ -330,6 +330,8 @@ class Fix:
     #: tests, the object its one argument (``{0}``); alone or in a tuple of classes
     instance_test: Fix | None = None
     catch: tuple[str, ...] = ()  # statement: the exceptions caught
+    #: template: the methods whose call on the call's result (``.mean()``) ``{then}`` writes
+    then: frozenset[str] = frozenset()
     fallback: str | None = None  # statement: what stands for the call where they are raised
 
     @property
@@ -859,6 +861,7 @@ _FIX_FIELDS = {
     "instance_test",
     "catch",
     "fallback",
+    "then",
 }
 
 
@@ -871,6 +874,8 @@ def _parse_fix(raw: object, param: str | None, nested: bool = False) -> Fix | No
     unknown = set(raw) - (_FIX_FIELDS - outer if nested else _FIX_FIELDS)
     if unknown:
         raise RecordError(f"unknown fix field(s): {', '.join(sorted(unknown))}")
+    if "then" in raw and raw["kind"] != FixKind.TEMPLATE.value:
+        raise RecordError("fix.then belongs to a template fix")
     fix = FixKind(raw["kind"]).parse(raw, param)
     safety = raw.get("applicability", "safe")
     try:
@@ -904,8 +909,11 @@ def _parse_fix(raw: object, param: str | None, nested: bool = False) -> Fix | No
                 "fix.instance_test must be a template of the object alone: args [name], {0}"
             )
     when_passed = raw.get("when_passed", {})
-    if not isinstance(when_passed, dict) or not all(_NAME.fullmatch(k) for k in when_passed):
-        raise RecordError("fix.when_passed must map keyword names to fixes")
+    if not isinstance(when_passed, dict) or not all(_PASSED.fullmatch(k) for k in when_passed):
+        raise RecordError(
+            "fix.when_passed must map keyword names to fixes (a key may give the value too: "
+            "name=value, as written or a string's text)"
+        )
     return replace(
         fix,
         applicability=applicability,
@@ -983,6 +991,8 @@ def _parse_value(kind: FixKind, raw: dict) -> Fix:
 
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+#: A ``when_passed`` key: a keyword, or a keyword with the value it is passed (``axis=1``).
+_PASSED = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(=[^\s{}]+)?")
 
 
 def _parse_template(kind: FixKind, raw: dict) -> Fix:
@@ -1017,6 +1027,8 @@ def _parse_template(kind: FixKind, raw: dict) -> Fix:
             value_map(m.group("map"))
         if token == "rest":
             rests += 1
+        if token == "then" and (m.group("map") is not None or target is not Target.CALL):
+            raise RecordError("{then} is not mapped, and stands only in a call's template")
         if target is Target.REFERENCE and (
             token == "rest" or token.isdigit() or token.startswith("kw:")
         ):
@@ -1027,6 +1039,16 @@ def _parse_template(kind: FixKind, raw: dict) -> Fix:
             raise RecordError(f"{m.group(0)} names a parameter that args does not list")
     if rests > 1:
         raise RecordError("a template has at most one {rest}")
+    then = raw.get("then", [])
+    if (
+        not isinstance(then, list)
+        or not all(isinstance(t, str) and _NAME.fullmatch(t) for t in then)
+        or bool(then) != ("{then}" in template)
+        or template.count("{then}") > 1
+    ):
+        raise RecordError(
+            "fix.then lists the method names whose call on the result {then} writes, once"
+        )
     leftover = PLACEHOLDER.sub("", template)
     if "{" in leftover or "}" in leftover:
         raise RecordError(f"a template has a brace that is not a placeholder: {template!r}")
@@ -1048,6 +1070,7 @@ def _parse_template(kind: FixKind, raw: dict) -> Fix:
         positional=positional,
         target=target,
         module=module,
+        then=frozenset(then),
     )
 
 
@@ -1123,7 +1146,9 @@ def _check_expression(template: str, rest: list[str], statement: bool = False) -
     """That the template renders a Python expression, or for a ``statement`` target one simple
     statement on one line."""
     marker = "\0"
-    filled = PLACEHOLDER.sub(lambda m: marker if m.group("token") == "rest" else "x", template)
+    filled = PLACEHOLDER.sub(
+        lambda m: {"rest": marker, "then": ".x()"}.get(m.group("token"), "x"), template
+    )
     code = fill_rest(filled, marker, rest)
     try:
         if not statement:

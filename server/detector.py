@@ -768,12 +768,41 @@ class _Run:
                 self._proven(evidence)
         analysis = Analysis(self.source, self.tree, self.bindings, self.d.module_renames)
         result = sorted(self._found.values(), key=lambda f: (f.start_byte, f.end_byte))
+        self._alike(result)
         for f in result:
             if f.edits is None and f.confidence == "high":
                 site = self._fix_context.get(id(f))
                 f.fix = fixes.fix_for(f.record, site)
                 f.edits, f.fix_unavailable = fixes.edits_for(f, analysis, site)
         return result
+
+    def _alike(self, found: list[Finding]) -> None:
+        """A parametrize value's fix at the calls of its parameter (:meth:`_parameter_calls`)
+        is made only where every value of the parameter is a class flagged for the same
+        keyword with a fix: their fixes are the site's ``alike``, each of which must write the
+        same calls; else the calls are dropped from the site."""
+        by_node: dict[tuple[int, int], list[Finding]] = {}
+        for f in found:
+            by_node.setdefault((f.start_byte, f.end_byte), []).append(f)
+        for f in found:
+            site = self._fix_context.get(id(f))
+            if site is None or not site.through:
+                continue
+            alike: list[Fix] = []
+            for peer in site.peers:
+                same = [
+                    g.record.fix
+                    for g in by_node.get((peer.start_byte, peer.end_byte), [])
+                    if g.record.unless_keyword == f.record.unless_keyword
+                    and g.record.fix is not None
+                    and self._fix_context.get(id(g)) is not None
+                    and self._fix_context[id(g)].through == site.through
+                ]
+                if not same:
+                    site.through = ()
+                    break
+                alike.append(same[0])
+            site.alike = tuple(alike)
 
     def _imports(self) -> list[Node]:
         """The import statements, in document order.
@@ -1482,6 +1511,10 @@ class _Run:
             if call is not None and _written_by_own_fix(record, call):
                 continue  # a behaviour the fix keeps the call for, written as the fix writes it
             site = fixes.FixSite(reference=node, binding=binding, name=name, call=call)
+            if record.unless_keyword and call is None:
+                reached = self._parameter_calls(node, record)
+                if reached is not None:  # a parametrize value: the calls it reaches
+                    site.through, site.peers = reached
             self._add(record, sev, node, site)
 
     def _reaches_default(self, ref: Node, record: ApiChange) -> bool:
@@ -1511,7 +1544,7 @@ class _Run:
         parametrized = _parametrized(ref)
         if parametrized is None:
             return True
-        name, function = parametrized
+        name, function, _ = parametrized
         if self._outline is not None:
             unit = self._outline.unit_at(function.start_byte)
             if unit is None or not self._covered(unit.start, unit.end):
@@ -1533,6 +1566,33 @@ class _Run:
                 return True  # left out, or the class goes on out of sight
             calls += 1
         return calls == 0
+
+    def _parameter_calls(
+        self, ref: Node, record: ApiChange
+    ) -> tuple[tuple[Node, ...], tuple[Node, ...]] | None:
+        """Where ``ref``, a class whose default changed (``unless_keyword``), is one of
+        ``pytest.mark.parametrize``'s values and every use of the parameter in the function it
+        decorates is a call (or a comparison): the calls that leave the keyword out, which a
+        fix may complete, and the parameter's other values, which must take the same fix."""
+        parametrized = _parametrized(ref)
+        if parametrized is None or parametrized[2] is None:
+            return None
+        name, function, values = parametrized
+        body = function.child_by_field_name("body")
+        calls: list[Node] = []
+        for use in captures("((identifier) @name)", body).get("name", []) if body else []:
+            if text(use) != name or use.parent is None:
+                continue
+            if use.parent.type == "comparison_operator":
+                continue
+            site = use.parent
+            if site.type != "call" or site.child_by_field_name("function") != use:
+                return None  # the class goes on out of sight
+            if record.unless_keyword not in _keywords(site):
+                calls.append(site)
+        if not calls:
+            return None
+        return tuple(calls), tuple(values)
 
     def _import_site(
         self,
@@ -1942,9 +2002,11 @@ def _positional_count(call: Node) -> int:
     )
 
 
-def _parametrized(ref: Node) -> tuple[str, Node] | None:
-    """The parameter's name and the function, where ``ref`` is one of the values of the
-    ``pytest.mark.parametrize`` decorating it: ``("Est", [A, B])`` or ``("Est, x", [(A, 1)])``."""
+def _parametrized(ref: Node) -> tuple[str, Node, list[Node] | None] | None:
+    """The parameter's name, the function and the parameter's values (``ref`` among them), where
+    ``ref`` is one of the values of the ``pytest.mark.parametrize`` decorating it: ``("Est", [A,
+    B])`` or ``("Est, x", [(A, 1)])``; the values are None where a row's item for the parameter
+    is not sure (:func:`_item`)."""
     row = ref.parent
     if row is None or row.type not in ("list", "tuple"):
         return None
@@ -1976,8 +2038,27 @@ def _parametrized(ref: Node) -> tuple[str, Node] | None:
     if not isinstance(names, list | tuple) or not all(isinstance(n, str) for n in names):
         return None
     if index is None:
-        return (names[0], function) if len(names) == 1 else None
-    return (names[index], function) if len(names) > 1 and index < len(names) else None
+        return (names[0], function, _items(values)) if len(names) == 1 else None
+    if len(names) <= 1 or index >= len(names):
+        return None
+    column = [_item(row, index, len(names)) for row in _items(values)]
+    return names[index], function, None if None in column else column
+
+
+def _items(node: Node) -> list[Node]:
+    return [c for c in node.named_children if c.type != "comment"]
+
+
+def _item(row: Node, index: int, width: int) -> Node | None:
+    """The ``index``-th item of a parametrize row of ``width`` items, where it is sure: a tuple
+    of that many items, or one whose unpacked items (``*make_data()``) all come after it."""
+    if row.type != "tuple":
+        return None
+    items = _items(row)
+    splats = [i for i, c in enumerate(items) if c.type == "list_splat"]
+    if (len(items) == width and not splats) or (splats and index < splats[0]):
+        return items[index]
+    return None
 
 
 def _keywords(call: Node) -> set[str]:

@@ -37,7 +37,12 @@ def test_example(record, index, example):
     assert record.id in {f.record.id for f in d.detect(old)}, "old code is not flagged"
     assert record.id not in {f.record.id for f in d.detect(new)}, "new code is still flagged"
     if record.fix is not None:
-        fixes = (record.fix, record.fix.through_class, record.fix.instance_test)
+        fixes = (
+            record.fix,
+            record.fix.through_class,
+            record.fix.instance_test,
+            *(keyed for _, keyed in record.fix.when_passed),
+        )
         result = fix_source(old, d, unsafe=any(f is not None and not f.safe for f in fixes))
         assert record.id not in {f.record.id for f in result.remaining}, "the fix did not apply"
         assert result.source.decode() == example.new

@@ -7,7 +7,10 @@ from typing import TYPE_CHECKING
 
 from tree_sitter import Node
 
+from recode.server.parsing import text
+
 if TYPE_CHECKING:
+    from recode.dataset.knowledge import Fix
     from recode.server.detector import Binding
 
 
@@ -28,6 +31,12 @@ class FixSite:
     value: Node | None = None
     class_def: Node | None = None  # a class statement a test run proved (a base fix's site)
     definition: Node | None = None  # a hook record's method definition (a hook fix's site)
+    #: a class passed uncalled as a ``pytest.mark.parametrize`` value: the calls of the
+    #: parameter that leave the changed default out, the parameter's values (``reference``
+    #: among them), and the fixes of their records (the same keyword), which must agree
+    through: tuple[Node, ...] = ()
+    peers: tuple[Node, ...] = ()
+    alike: tuple[Fix, ...] = ()
 
     @property
     def through_import(self) -> bool:
@@ -42,6 +51,35 @@ class NoFix(Exception):
     def __init__(self, reason: str | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+def passed_fix(fix: Fix, call: Node) -> Fix:
+    """The fix for a call: the ``when_passed`` fix of the first of its keys that the call
+    passes, a keyword (``Int64Index(a, dtype=d)``) or a keyword with its value (``axis=1``: the
+    value as written, or the text of a plain string literal, as a value map reads it), else
+    ``fix``."""
+    args = call.child_by_field_name("arguments")
+    passed = {
+        text(a.child_by_field_name("name")): a.child_by_field_name("value")
+        for a in (args.named_children if args is not None else ())
+        if a.type == "keyword_argument"
+    }
+    for key, keyed in fix.when_passed:
+        name, _, value = key.partition("=")
+        if name in passed and (not value or value in written(passed[name])):
+            return keyed
+    return fix
+
+
+def written(value: Node) -> tuple[str, ...]:
+    """How a value map or a ``when_passed`` key may name an argument: as written, and for a
+    plain string literal (``"ffill"``, ``'ffill'``) also its text (``ffill``)."""
+    forms = (text(value),)
+    if value.type == "string" and len(value.named_children) == 3:  # start, content, end only
+        start, content, _ = value.named_children
+        if text(start) in ('"', "'") and content.type == "string_content":
+            forms += (text(content),)
+    return forms
 
 
 def tested_by(reference: Node) -> Node | None:

@@ -25,8 +25,7 @@ from recode.server.fixes.kinds import (
     template,
     value,
 )
-from recode.server.fixes.site import FixSite, NoFix, tested_by
-from recode.server.parsing import text
+from recode.server.fixes.site import FixSite, NoFix, passed_fix, tested_by
 
 if TYPE_CHECKING:
     from recode.server.detector import Analysis, Finding
@@ -59,13 +58,7 @@ def fix_for(record: ApiChange, site: FixSite | None) -> Fix | None:
         if site.through_import:
             return fix.through_class
     if fix is not None and fix.when_passed and site is not None and site.call is not None:
-        args = site.call.child_by_field_name("arguments")
-        passed = {
-            text(a.child_by_field_name("name"))
-            for a in (args.named_children if args is not None else ())
-            if a.type == "keyword_argument"
-        }
-        return next((f for k, f in fix.when_passed if k in passed), fix)
+        return passed_fix(fix, site.call)
     return fix
 
 
@@ -83,4 +76,8 @@ def edits_for(
             keep_comments(edits, analysis)
         return edits, None
     except NoFix as no:
+        record_fix = finding.record.fix
+        keys = [k for k, f in record_fix.when_passed if f is fix] if record_fix else []
+        if keys and no.reason:  # which of the record's rewrites could not be made
+            return None, f"with `{keys[0]}`: {no.reason}"
         return None, no.reason

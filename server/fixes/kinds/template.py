@@ -12,11 +12,12 @@ import ast
 import functools
 import itertools
 import re
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from tree_sitter import Node
 
-from recode.dataset.knowledge import PLACEHOLDER, Fix, Target, fill_rest, value_map
+from recode.dataset.knowledge import PLACEHOLDER, Fix, FixKind, Target, fill_rest, value_map
 from recode.server.fixes.edits import Edit, overlaps
 from recode.server.fixes.imports import (
     from_binding,
@@ -26,7 +27,7 @@ from recode.server.fixes.imports import (
     submodule_import,
 )
 from recode.server.fixes.python_ast import PARSE_LOCK
-from recode.server.fixes.site import FixSite, NoFix, tested_by
+from recode.server.fixes.site import FixSite, NoFix, passed_fix, tested_by, written
 from recode.server.parsing import text
 
 if TYPE_CHECKING:
@@ -69,9 +70,45 @@ def edits(finding: Finding, analysis: Analysis, site: FixSite) -> tuple[Edit, ..
         return _template(finding, analysis, site)
     if site.import_stmt is not None:
         return _template_import(finding, analysis, site)
+    if site.through:
+        return _through_parameter(analysis, site)
     if site.reference is not None:
         raise NoFix(f"`{text(site.reference)}` is not called here; the fix rewrites calls")
     return None
+
+
+#: A template that calls the class itself: ``{mod:sklearn.cluster.KMeans}(`` and the arguments.
+_CLASS_CALL = re.compile(r"\{mod:[\w.]+\}\(")
+
+
+def _through_parameter(analysis: Analysis, site: FixSite) -> tuple[Edit, ...]:
+    """A class passed uncalled as a ``pytest.mark.parametrize`` value, whose default changed:
+    each call of the parameter that leaves the keyword out (``Est(max_iter=20)``) gets what
+    the class's template writes with the parameter in the class's place
+    (``Est(max_iter=20, categorical_features=None)``), where the template of every value of
+    the parameter (``site.alike``) writes the same."""
+    out: list[Edit] = []
+    for call in site.through:
+        callee = text(call.child_by_field_name("function"))
+        renders: set[str] = set()
+        for fix in site.alike:
+            m = _CLASS_CALL.match(fix.template or "")
+            if fix.kind is not FixKind.TEMPLATE or m is None or fix.then or fix.when_passed:
+                raise NoFix("the fix does not call the class itself, so a parameter cannot")
+            at_call = replace(fix, template=callee + fix.template[m.end() - 1 :])
+            values, positional = _call_arguments(at_call, call)
+            use = FixSite(call=call)
+            rendered, extra = _render(at_call, analysis, use, call, values, positional)
+            if extra:
+                raise NoFix("the fix imports what a call of the parameter cannot use")
+            renders.add(rendered)
+        if len(renders) != 1:
+            raise NoFix(
+                f"the values of `{callee}` take different fixes at its call (line "
+                f"{call.start_point[0] + 1})"
+            )
+        out.append(Edit(call.start_byte, call.end_byte, _in_place(renders.pop(), call)))
+    return tuple(out)
 
 
 #: Where any expression fits without parentheses: a template rendering an operator expression
@@ -120,10 +157,43 @@ def _template(
         values, positional = _call_arguments(fix, node)
     if fix.target is Target.STATEMENT:
         replaced, after = _check_statement(node, analysis)
-    rendered, extra = _render(fix, analysis, site, node, values, positional)
+    then = _then_call(fix, node) if fix.then else None
+    rendered, extra = _render(
+        fix,
+        analysis,
+        site,
+        node,
+        values,
+        positional,
+        then=None if then is None else analysis.source[node.end_byte : then.end_byte].decode(),
+    )
     if fix.target is Target.STATEMENT:
         return (Edit(replaced.start_byte, replaced.end_byte, rendered), *after, *extra)
+    node = then or node  # {then}: the call and the method call made on its result
     return (Edit(node.start_byte, node.end_byte, _in_place(rendered, node)), *extra)
+
+
+def _then_call(fix: Fix, call: Node) -> Node:
+    """The call of one of the fix's ``then`` methods made on the call's result at once
+    (``df.groupby(level=0, axis=1).mean()``), which a template with ``{then}`` rewrites with
+    the call; else :class:`NoFix`."""
+    attribute = call.parent
+    outer = attribute.parent if attribute is not None else None
+    if (
+        attribute is None
+        or attribute.type != "attribute"
+        or attribute.child_by_field_name("object").id != call.id
+        or text(attribute.child_by_field_name("attribute")) not in fix.then
+        or outer is None
+        or outer.type != "call"
+        or outer.child_by_field_name("function").id != attribute.id
+    ):
+        names = ", ".join(f"`{n}`" for n in sorted(fix.then)[:6])
+        raise NoFix(
+            "the rewrite takes the call with a method called on its result at once, one of "
+            f"{names}{', ...' if len(fix.then) > 6 else ''}; here the result is used otherwise"
+        )
+    return outer
 
 
 def _check_statement(call: Node, analysis: Analysis) -> tuple[Node, tuple[Edit, ...]]:
@@ -195,8 +265,10 @@ def _render(
     node: Node,
     values: dict[str, Node],
     positional: dict[str, bool],
+    then: str | None = None,
 ) -> tuple[str, list[Edit]]:
-    """The template's code for ``node`` with these arguments, and the imports it needs."""
+    """The template's code for ``node`` with these arguments, and the imports it needs;
+    ``then``: the method call on its result (``.mean()``) as written, for ``{then}``."""
     used: set[str] = set()
     extra: list[Edit] = []
     loaded: set[str] = set()  # the modules the imports in ``extra`` load
@@ -230,6 +302,8 @@ def _render(
                     "object: the rewrite needs the object"
                 )
             return text(func.child_by_field_name("object"))
+        if token == "then":
+            return then or ""
         if token == "rest":
             rest_at.append(m.start())
             return "\0"  # filled in once every other placeholder has taken its argument
@@ -363,7 +437,14 @@ def _template_import(finding: Finding, analysis: Analysis, site: FixSite) -> tup
                 "which the fix cannot rewrite, so its import stays"
             )
         use = FixSite(reference=ref, binding=binding, name=ref, call=call if call_target else None)
-        edits.update(_template(finding, analysis, use, main))
+        fix = passed_fix(main, call) if call_target else main  # ``Int64Index(a, dtype=d)``
+        if not fix.safe and finding.fix.safe:
+            raise NoFix(
+                f"`{binding.name}` is called with `{_chosen(main, fix)}` (line "
+                f"{ref.start_point[0] + 1}), whose fix is unsafe ({fix.unsafe_because}): with "
+                "unsafe fixes each use is rewritten, then the import goes"
+            )
+        edits.update(_template(finding, analysis, use, fix))
     item = name.parent if name.parent.type == "aliased_import" else name
     module = text(stmt.child_by_field_name("module_name"))
     added = next((e for e in sorted(edits) if _adds_from(e, module)), None)
@@ -380,6 +461,11 @@ def _template_import(finding: Finding, analysis: Analysis, site: FixSite) -> tup
     return tuple(ordered)
 
 
+def _chosen(fix: Fix, passed: Fix) -> str:
+    """The keyword for which ``fix`` chose its ``when_passed`` fix ``passed``."""
+    return next(k for k, f in fix.when_passed if f is passed)
+
+
 @functools.cache
 def _operands(template: str) -> frozenset[int]:
     """Where the template's argument placeholders stand as an operand (of an operator, an
@@ -392,6 +478,8 @@ def _operands(template: str) -> frozenset[int]:
         token = m.group("token")
         if token == "rest":
             return "\0"
+        if token == "then":
+            return ".x()"
         if token in ("self",) or token.startswith("mod:"):
             return "x"
         names[f"_recode_{len(names)}"] = m.start()
@@ -485,16 +573,10 @@ def _mapped(name: str, value: Node, items: str) -> str:
     """A value through a template's value map: a key matches the value as written, or the
     text of a plain string literal (``"ffill"`` and ``'ffill'`` both match ``ffill``)."""
     table = value_map(items)
-    written = text(value)
-    if written in table:
-        return table[written]
-    if value.type == "string" and len(value.named_children) == 3:  # start, content, end only
-        start, content, _ = value.named_children
-        if text(start) in ('"', "'") and content.type == "string_content":
-            literal = text(content)
-            if literal in table:
-                return table[literal]
-    raise NoFix(f"the rewrite has no mapping for `{name}={written}`")
+    for form in written(value):
+        if form in table:
+            return table[form]
+    raise NoFix(f"the rewrite has no mapping for `{name}={text(value)}`")
 
 
 def _fill_rest(
