@@ -413,8 +413,11 @@ class DiagnosticsManager:
 
     async def _parse_ahead(self, doc: Document) -> None:
         """Parse the document in the analysis thread (once for all who ask) while the folder's
-        context is built in a work thread: tree-sitter lets go of the GIL while it parses, so
-        the first diagnostics wait for the longer of the two rather than both."""
+        context is built in a work thread. tree-sitter 0.26 holds the GIL while it parses
+        (measured: a 30 ms parse and Python work in another thread take the sum of both; see
+        BENCHMARKS.md, language server), so the parse overlaps the build only where that waits
+        (the interpreter probe's process, where its answer is not cached); elsewhere the two
+        take turns and the first diagnostics wait for both."""
         source = doc.source
         pending = self._parsing.get(doc.uri)
         if pending is None or pending[0] is not source:
