@@ -37,8 +37,9 @@ log = logging.getLogger(__name__)
 _T = TypeVar("_T")
 _PARSER = Path(__file__).with_name("knowledge.py")
 
-#: A file changed this recently (or later than now) is keyed by its bytes, not its times.
-RECENT_NS = 2_000_000_000
+#: A file changed this recently (or later than now) is keyed by its bytes, not its times: more
+#: than a tick of the coarsest timestamps met (FAT's 2 s).
+RECENT_NS = 10_000_000_000
 
 
 def cache_dir() -> Path:
@@ -74,7 +75,9 @@ def file_key(path: Path) -> bytes:
     tick would look alike: a file whose times are within :data:`RECENT_NS` of now (or in
     the future) is keyed by its bytes, and any later write gives it later times. A change
     made between taking the key and reading the file makes an entry whose key the next start
-    does not find again, never a stale entry found."""
+    does not find again; only a file changed and changed back within that moment, while
+    keyed by its bytes, could meet an entry made from the other content, as when the key
+    read all the bytes (the knowledge base's load reads them again)."""
     st = os.stat(path)
     if max(st.st_mtime_ns, st.st_ctime_ns) > time.time_ns() - RECENT_NS:
         return b"bytes " + hashlib.blake2b(path.read_bytes(), digest_size=16).digest()
