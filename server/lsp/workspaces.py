@@ -235,7 +235,7 @@ def _kb_and_detector(
     cache entry (:func:`recode.dataset.kb_cache.cached_made`) where one was made from the same
     inputs. Measured (BENCHMARKS.md, language server): unpickling the records and the detector
     together takes 15-17 ms of CPU, loading the records and building the detector 31-37 ms;
-    the key ~1 ms (the files' times, :func:`~recode.dataset.kb_cache.file_key`; their bytes
+    the key ~2 ms (the files' times, :func:`~recode.dataset.kb_cache.file_key`; their bytes
     hashed took ~8 ms).
 
     The key holds everything the three are made of, so that an entry cannot be stale: the
@@ -280,7 +280,7 @@ def _is_kb_and_detector(found: object) -> bool:
 @cache
 def _code_digest() -> bytes:
     """A key of the source of recode's ``server`` and ``dataset`` packages: each file's path
-    and :func:`~recode.dataset.kb_cache.file_key` (~0.5 ms of CPU, once per process)."""
+    and :func:`~recode.dataset.kb_cache.file_key` (~2 ms of CPU, once per process)."""
     h = hashlib.blake2b(digest_size=16)
     for package in (recode.server, recode.dataset):
         root = Path(next(iter(package.__path__)))
