@@ -736,6 +736,8 @@ class _Run:
         self._found: dict[tuple[int, int, str], Finding] = {}
         self._rebinds_cache: dict[tuple[int, bytes], bool] = {}
         self._own_cache: dict[tuple[int, bytes], list[Node]] = {}  # see _own_bindings
+        # (record id, value) -> the message of its findings: the same for each (see _add)
+        self._messages: dict[tuple[str, str | None], str] = {}
         # places a name may be bound that a partial tree lacks (see _rebinds)
         self._unparsed: list[int] = []
         self._module = (0, len(source) + 1)  # the scope of module-level bindings
@@ -1708,10 +1710,13 @@ class _Run:
                 value = text(site.argument)
         elif record.key is not None and site is not None and site.call is not None:
             value = text(site.call)  # the subscript as written
+        message = self._messages.get((record.id, value))
+        if message is None:
+            message = self._messages[record.id, value] = message_for(record, have, value)
         f = Finding(
             record=record,
             severity=sev,
-            message=message_for(record, have, value),
+            message=message,
             start_byte=node.start_byte,
             end_byte=node.end_byte,
             start=self._position(node.start_byte, node.start_point),

@@ -7,6 +7,7 @@ import ast
 import json
 import os
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -212,3 +213,74 @@ def test_a_made_entry_is_read_back_only_for_the_same_inputs(cache):
     assert made == ["first", "split", "other"]
     assert len(entries(cache)) == 2  # the group's earlier inputs replaced, the other group kept
     assert kb_cache.cached_made("g", [b"ab", b"c"], make("x"), lambda f: False) == "x"
+
+
+OLD_NS = 1_600_000_000 * 10**9  # a modification time long past
+
+
+def test_a_file_key_changes_with_every_edit_of_the_file(tmp_path, monkeypatch):
+    """Keyed by its times (the file is not recent): each way to change a file changes its key,
+    even one that keeps its size and sets its modification time back."""
+    monkeypatch.setattr(kb_cache, "RECENT_NS", 0)  # no file counts as recent
+    path = tmp_path / "numpy.jsonl"
+    path.write_bytes(b"one")
+    os.utime(path, ns=(OLD_NS, OLD_NS))
+    first = kb_cache.file_key(path)
+    assert first.startswith(b"stat ") and kb_cache.file_key(path) == first  # unchanged: same
+    keys = {first}
+    for edit in ("same size, time set back", "renamed over it", "touched"):
+        time.sleep(0.05)  # past a tick of the kernel's coarse clock (what RECENT_NS covers)
+        if edit == "renamed over it":
+            other = tmp_path / "other"
+            other.write_bytes(b"one")
+            os.utime(other, ns=(OLD_NS, OLD_NS))
+            os.replace(other, path)
+        elif edit == "touched":
+            os.utime(path, ns=(OLD_NS + 1, OLD_NS + 1))
+        else:
+            path.write_bytes(b"two")
+            os.utime(path, ns=(OLD_NS, OLD_NS))
+        key = kb_cache.file_key(path)
+        assert key not in keys, edit
+        keys.add(key)
+
+
+def test_a_recently_changed_file_is_keyed_by_its_bytes(tmp_path):
+    """Two writes of the same size in one tick of the clock can leave the same times: a file
+    changed within RECENT_NS of now is keyed by what it holds."""
+    path = tmp_path / "numpy.jsonl"
+    path.write_bytes(b"one")
+    first = kb_cache.file_key(path)
+    assert first.startswith(b"bytes ")
+    stat = path.stat()
+    path.write_bytes(b"two")
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # the same times as before
+    assert kb_cache.file_key(path) != first
+    path.write_bytes(b"one")
+    assert kb_cache.file_key(path) == first
+
+
+@pytest.mark.parametrize("recent", [True, False])
+def test_an_edit_of_recode_s_source_is_a_new_code_key(tmp_path, monkeypatch, recent):
+    import recode.dataset
+    import recode.server
+    from recode.server.lsp import workspaces
+
+    if not recent:
+        monkeypatch.setattr(kb_cache, "RECENT_NS", 0)
+    for package in (recode.server, recode.dataset):
+        root = tmp_path / package.__name__
+        (root / "sub").mkdir(parents=True)
+        (root / "sub" / "mod.py").write_text("x = 1\n")
+        (root / "__init__.py").write_text("")
+        monkeypatch.setattr(package, "__path__", [str(root)])
+    digest = workspaces._code_digest.__wrapped__  # not the once-per-process answer
+    first = digest()
+    assert digest() == first
+    time.sleep(0.05)
+    source = tmp_path / "recode.dataset" / "sub" / "mod.py"
+    source.write_text("x = 2\n")
+    assert digest() != first
+    source.write_text("x = 1\n")
+    (tmp_path / "recode.server" / "sub" / "new.py").write_text("")
+    assert digest() != first

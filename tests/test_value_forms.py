@@ -151,3 +151,15 @@ def test_the_cli_fixes_a_multiple(tmp_path, capsys):
     assert path.read_text() == (
         "import pandas as pd\nidx = pd.date_range('2020', periods=3, freq='5ME')\n"
     )
+
+
+def test_each_finding_of_a_record_names_its_own_value(detector):
+    """The messages of one record's findings are made once per value passed (the detector
+    keeps them per run): two values of one record in a file get a message each."""
+    code = "import pandas as pd\n" + "".join(
+        f"idx = pd.date_range('2020', periods=3, freq={v})\n" for v in ("'M'", "'5M'", "'M'")
+    )
+    found = detector.detect(code.encode())
+    assert [f.record.id for f in found] == ["date_range-M"] * 3
+    assert ["`freq='M'`" in f.message for f in found] == [True, False, True]
+    assert "`freq='5M'`" in found[1].message

@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -142,33 +141,42 @@ class Placed:
         return out
 
 
-_converter_local = threading.local()
 _rests: dict[tuple[Any, ...], str] = {}
 
 
 def rest_json(diagnostic: types.Diagnostic) -> str:
-    """The JSON of a diagnostic after its range (``"message":...}``), as pygls would write it.
+    """The JSON of a diagnostic after its range (``"message":...}``), as pygls would write it
+    (the same members in the same order; ``test_published_json_is_what_pygls_writes``).
 
-    The same for every diagnostic with the same message, code and data: cached.
+    Written here, from the fields :func:`to_diagnostic` sets, rather than by a cattrs
+    converter: making one for the analysis thread (pygls' are not shared across threads) and
+    its hooks cost ~6 ms of CPU on the way to the first diagnostics (BENCHMARKS.md, language
+    server). The same for every diagnostic with the same message, code and data: cached.
     """
+    if diagnostic.related_information is not None:
+        raise ValueError("rest_json does not write a diagnostic's related information")
+    href = diagnostic.code_description.href if diagnostic.code_description else None
     key = (
         diagnostic.message,
         diagnostic.severity,
         diagnostic.code,
-        diagnostic.code_description.href if diagnostic.code_description else None,
+        href,
         diagnostic.source,
         tuple(diagnostic.tags or ()),
         json.dumps(diagnostic.data, sort_keys=True),
     )
     found = _rests.get(key)
     if found is None:
-        converter = getattr(_converter_local, "converter", None)
-        if converter is None:
-            from pygls.protocol import default_converter
-
-            converter = _converter_local.converter = default_converter()
-        data = converter.unstructure(diagnostic)
-        data.pop("range")
+        members = {
+            "message": diagnostic.message,
+            "severity": diagnostic.severity,
+            "code": diagnostic.code,
+            "codeDescription": None if href is None else {"href": href},
+            "source": diagnostic.source,
+            "tags": diagnostic.tags,
+            "data": diagnostic.data,
+        }
+        data = {name: value for name, value in members.items() if value is not None}
         found = json.dumps(data, separators=(",", ":"))[1:]
         if len(_rests) > 50_000:
             _rests.clear()
@@ -405,8 +413,11 @@ class DiagnosticsManager:
 
     async def _parse_ahead(self, doc: Document) -> None:
         """Parse the document in the analysis thread (once for all who ask) while the folder's
-        context is built in a work thread: tree-sitter lets go of the GIL while it parses, so
-        the first diagnostics wait for the longer of the two rather than both."""
+        context is built in a work thread. tree-sitter 0.26 holds the GIL while it parses
+        (measured: a 30 ms parse and Python work in another thread take the sum of both; see
+        BENCHMARKS.md, language server), so the parse overlaps the build only where that waits
+        (the interpreter probe's process, where its answer is not cached); elsewhere the two
+        take turns and the first diagnostics wait for both."""
         source = doc.source
         pending = self._parsing.get(doc.uri)
         if pending is None or pending[0] is not source:

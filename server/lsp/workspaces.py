@@ -235,13 +235,15 @@ def _kb_and_detector(
     cache entry (:func:`recode.dataset.kb_cache.cached_made`) where one was made from the same
     inputs. Measured (BENCHMARKS.md, language server): unpickling the records and the detector
     together takes 15-17 ms of CPU, loading the records and building the detector 31-37 ms;
-    the key costs ~8 ms (hashing the knowledge base's files and recode's code).
+    the key ~2 ms (the files' times, :func:`~recode.dataset.kb_cache.file_key`; their bytes
+    hashed took ~8 ms).
 
     The key holds everything the three are made of, so that an entry cannot be stale: the
-    bytes and paths of every knowledge-base file a load reads, the libraries kept, the
-    project's selection, every version the environment has (those checked are among them), the
-    minimum severity, and the source of recode's ``server`` and ``dataset`` packages (the
-    detector's tables and the parser; the cache adds Python's and ``packaging``'s versions)."""
+    path and content (:func:`~recode.dataset.kb_cache.file_key`) of every knowledge-base file a
+    load reads, the libraries kept, the project's selection, every version the environment has
+    (those checked are among them), the minimum severity, and the source of recode's
+    ``server`` and ``dataset`` packages (the detector's tables and the parser; the cache adds
+    Python's and ``packaging``'s versions)."""
     paths = [Path(p) for p in settings.knowledge_base] if settings.knowledge_base else None
     selection = settings.project.selection() if settings.project is not None else None
 
@@ -256,7 +258,7 @@ def _kb_and_detector(
         files, type_files = knowledge_base_files(paths)
         inputs = [_code_digest()]
         for f in [*files, *type_files]:
-            inputs += [str(f).encode(), f.read_bytes()]
+            inputs += [str(f).encode(), kb_cache.file_key(f)]
     except OSError:  # a file that cannot be read (the load reports it), or no source: uncached
         return make()
     every = sorted((name, repr(v)) for name, v in env.versions().items())
@@ -277,8 +279,8 @@ def _is_kb_and_detector(found: object) -> bool:
 
 @cache
 def _code_digest() -> bytes:
-    """A hash of the source of recode's ``server`` and ``dataset`` packages (~3 ms of CPU,
-    once per process)."""
+    """A key of the source of recode's ``server`` and ``dataset`` packages: each file's path
+    and :func:`~recode.dataset.kb_cache.file_key` (~2 ms of CPU, once per process)."""
     h = hashlib.blake2b(digest_size=16)
     for package in (recode.server, recode.dataset):
         root = Path(next(iter(package.__path__)))
@@ -287,5 +289,5 @@ def _code_digest() -> bytes:
             raise OSError(f"no source files under {root}")
         for path in sources:
             h.update(f"{package.__name__}/{path.relative_to(root)}".encode())
-            h.update(path.read_bytes())
+            h.update(kb_cache.file_key(path))
     return h.digest()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 
+import attrs
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -13,7 +14,7 @@ from packaging.version import Version
 
 from recode.dataset.knowledge import load_knowledge_base
 from recode.server.detector import Detector
-from recode.server.lsp.diagnostics import compute, same_diagnostics
+from recode.server.lsp.diagnostics import compute, rest_json, same_diagnostics
 from recode.server.lsp.documents import Document
 from recode.server.lsp.incremental import build_skeleton, find_unit
 from recode.server.lsp.settings import Settings
@@ -608,13 +609,18 @@ def test_published_json_is_what_pygls_writes() -> None:
     for result in (base, fast):
         assert len(result.placed.wire) == len(result.diagnostics) > 3
         for text, diagnostic in zip(result.placed.wire, result.diagnostics, strict=True):
-            assert json.loads(text) == converter.unstructure(diagnostic)
+            # written without cattrs (rest_json): the very text, members in pygls' order
+            assert text == json.dumps(converter.unstructure(diagnostic), separators=(",", ":"))
         report = types.RelatedFullDocumentDiagnosticReport(
             items=list(result.diagnostics), result_id=result.pull_id
         )
         assert json.loads(result.pull_json) == converter.unstructure(report)
     generation = CONTEXT.generation
     assert (base.pull_id, fast.pull_id) == (f"{generation}:1", f"{generation}:2:fast")
+    # what rest_json does not write, it refuses rather than leave out
+    related = attrs.evolve(base.diagnostics[0], related_information=[])
+    with pytest.raises(ValueError, match="related information"):
+        rest_json(related)
     # a finding after the edit is two lines further down, in the objects and in the JSON
     moved = [i for i, (_, lines) in enumerate(fast.placed.moves) if lines == 2]
     first = moved[0]
