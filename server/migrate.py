@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from recode.server import files, notebook
 from recode.server.detector import Detector, Evidence
 from recode.server.fixes import Edit, apply_edits, compose_edits, fix_source, parses
+from recode.server.fixes.python_ast import keeps_compiling
 from recode.server.report import SYNTAX_ERRORS, FileResult
 from recode.server.suppression import Suppressor, add_ignores
 
@@ -200,6 +201,11 @@ def _new_bytes(source: files.SourceFile, edits: list[Edit], new_utf8: bytes) -> 
     new_raw = files.splice(source, edits)
     if not parses(new_raw, as_file=True):  # the bytes written, as Python will read them
         raise files.Refused("the fixed file would not parse as written; it is left as it is")
+    if not keeps_compiling(source.raw, new_raw, as_file=True):  # the model's change too
+        raise files.Refused(
+            "the fixed file would not compile as written (such as a keyword argument given"
+            " twice); it is left as it is"
+        )
     return new_raw
 
 

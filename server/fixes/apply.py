@@ -9,7 +9,7 @@ from operator import attrgetter
 from typing import TYPE_CHECKING
 
 from recode.server.fixes.edits import Edit, apply_edits, compose_edits, overlaps
-from recode.server.fixes.python_ast import parses
+from recode.server.fixes.python_ast import keeps_compiling, parses
 
 if TYPE_CHECKING:
     from recode.server.detector import Detector, Finding
@@ -72,6 +72,13 @@ def fix_source(
         if not parses(candidate):
             result.error = (
                 "these fixes would leave code that does not parse, so they were not applied"
+            )
+            result.remaining = findings
+            return result
+        if not keeps_compiling(result.source, candidate):
+            result.error = (
+                "these fixes would leave code that Python does not compile (such as a keyword"
+                " argument given twice), so they were not applied"
             )
             result.remaining = findings
             return result

@@ -8,6 +8,7 @@ import io
 import symtable
 import threading
 import tokenize
+import warnings
 
 PARSE_LOCK = threading.Lock()
 
@@ -90,3 +91,42 @@ def python_tree(source: bytes, *, as_file: bool = False) -> ast.Module | None:
 
 
 _VERDICTS: dict[tuple[bytes, bool], bool] = {}
+
+
+def keeps_compiling(before: bytes, after: bytes, *, as_file: bool = False) -> bool:
+    """Whether ``after`` compiles wherever ``before`` did: a change must not turn code that
+    CPython compiles into code it refuses after the parse (a keyword argument given twice,
+    ``return`` outside a function, a repeated parameter, ``nonlocal`` at module level), which
+    :func:`parses` lets through. Code that did not compile before is left to :func:`parses`."""
+    return _compiles(after, as_file) or not _compiles(before, as_file)
+
+
+def _compiles(source: bytes, as_file: bool) -> bool:
+    """Whether CPython compiles the source to bytecode, as a module; a top-level ``await`` is
+    allowed (a notebook's cells are checked as one module). The compiler's warnings (``is``
+    with a literal) are not shown: the user's code may hold them already. The last verdicts are
+    kept: a file's text is asked again each round of fixes."""
+    known = _COMPILED.get((source, as_file))
+    if known is not None:
+        return known
+    with PARSE_LOCK, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            as_bytes = as_file or source.startswith(b"\xef\xbb\xbf")  # as in python_tree
+            compile(
+                source if as_bytes else source.decode("utf-8"),
+                "<recode>",
+                "exec",
+                flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT,
+                dont_inherit=True,
+            )
+            known = True
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            known = False
+    _COMPILED[(source, as_file)] = known
+    while len(_COMPILED) > 4:
+        del _COMPILED[next(iter(_COMPILED))]
+    return known
+
+
+_COMPILED: dict[tuple[bytes, bool], bool] = {}
