@@ -73,11 +73,12 @@ PAIRS: tuple[tuple[str, str, str], ...] = (
     ("scipy", "1.10.1", "1.17.1"),
     ("scikit-learn", "1.2.2", "1.9.1"),
     ("matplotlib", "3.7.5", "3.11.2"),
-    # the releases after those the base's records cover; torch: the newest pair on this
-    # machine's disk (2.13.0 CPU and 2.14.1; 2.15.0 would be a multi-GB CUDA download)
+    # the releases after those the base's records cover; torch: 2.13.0 (its CPU build) to
+    # 2.15.0 (a CUDA build, introspected on the CPU), one pair across 2.14 so that 2.14's
+    # removals stay counted (what 2.14 added and 2.15 removed is in neither release)
     ("jax", "0.6.2", "0.10.2"),
     ("scrapy", "2.13.4", "2.19.0"),
-    ("torch", "2.13.0", "2.14.1"),
+    ("torch", "2.13.0", "2.15.0"),
     # seaborn: 0.13 is today's series; 0.12.2 the last release before it
     ("seaborn", "0.12.2", "0.13.2"),
 )
