@@ -289,6 +289,14 @@ class _Settings:
 
 settings = _Settings()
 
+class Offset:  # like pandas 1.0's BaseOffset: its subclasses held the deprecated method
+    pass
+
+class Day(Offset):
+    def onOffset(self, dt):
+        warnings.warn("onOffset is deprecated, use is_on_offset", FutureWarning, stacklevel=2)
+        return True
+
 def fails_first(name=None):  # like InitSpider: warns only after its base class took the name
     if name is None:
         raise ValueError("fails_first needs a name")
@@ -365,6 +373,7 @@ RECORDS = [
         replacement="fakelib.nowhere",
     ),
     record("method-gone", "fakelib.Thing.method", "removed", removed_in="2.0.0"),
+    record("base-lacks-method", "fakelib.Offset.onOffset", "deprecated", deprecated_in="2.0.0"),
     record(
         "decorated-positional",
         "fakelib.decorated",
@@ -434,6 +443,7 @@ def results(verifier):
         ("behavior", Outcome.UNCHECKABLE),
         ("bad-replacement", Outcome.DISAGREE),
         ("method-gone", Outcome.DISAGREE),
+        ("base-lacks-method", Outcome.UNCHECKABLE),
         ("decorated-positional", Outcome.AGREE),
         ("kwargs-gone", Outcome.AGREE),
         ("kwargs-refused-in-both", Outcome.UNCHECKABLE),
