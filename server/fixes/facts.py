@@ -8,12 +8,12 @@ from collections.abc import Collection, Iterable
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-from tree_sitter import Node
+from tree_sitter import Node, Tree
 
 from recode.server.fixes.edits import Edit
 from recode.server.fixes.python_ast import parses, python_tree
 from recode.server.fixes.site import NoFix
-from recode.server.parsing import text
+from recode.server.parsing import parse, text
 from recode.server.scopes import Scopes, mentions, star_import
 
 if TYPE_CHECKING:
@@ -126,41 +126,62 @@ class FileFacts:
         precedes it on its logical line (``import np.linalg`` binds ``np``); a mention in a
         comment or a string's text, an argument or a called function binds nothing; any other
         mention must be an import item the tree holds (``import numpy as np``), or the module
-        of a ``from`` import. Where unsure (a part of the file the partial tree lacks, any
-        other place, a text that Unicode normalization changes: Python reads ``ｎｐ`` as
-        ``np``), False, and the scopes decide. (Python's tree and scopes of a file cost 40%
-        of the detector's time on the bench corpus, mostly for names such as ``np``, used
-        thousands of times and bound only by an import.)"""
-        if not self._normalized:
+        of a ``from`` import. Where unsure (any other place, a name that Unicode normalization
+        may make or change: Python reads ``ｎｐ`` as ``np``), False, and the scopes decide.
+        (Python's tree and scopes of a file cost 40% of the detector's time on the bench
+        corpus, mostly for names such as ``np``, used thousands of times and bound only by an
+        import.)
+
+        A mention in a part of the file that the detector's partial tree lacks (a docstring's
+        ``>>> import numpy as np``, a comment in a function it did not parse) is read from a
+        tree-sitter parse of the whole file, which holds the same nodes where both have them
+        (:mod:`recode.server.sparse`) and costs about a quarter of Python's tree and scopes
+        (10 of the 14 files of the bench corpus that went to the scopes)."""
+        if self._normalization_may_spell(name):
             return False
-        source = self.source
-        root = self.analysis.tree.root_node
-        for m in _mention(name).finditer(source):
-            start, end = m.span(1)
-            if m.group(2) and not _IMPORT.search(source, _logical_line_start(source, start), start):
-                continue  # NAME.attribute: a use
-            node = root.descendant_for_byte_range(start, end)
-            if node is not None and node.type in _TEXT:
-                continue  # inside a comment, or a string's text
-            if node is None or node.type != "identifier" or node.byte_range != (start, end):
-                return False  # not in the tree: unsure
-            if _read(node) or _binds_nothing(node):
-                continue
-            if _import_target(node) not in targets:
-                return False
-        return True
+        tree = self.analysis.tree
+        found = _bound_in(self.source, tree.root_node, name, targets)
+        if found is None and not _whole(tree):
+            found = _bound_in(self.source, self._whole_root, name, targets)
+        return bool(found)
 
     @cached_property
     def source(self) -> bytes:
         return self.analysis.source
 
     @cached_property
-    def _normalized(self) -> bool:
-        """Whether Python reads every identifier of the file as it is spelled (NFKC)."""
+    def _whole_root(self) -> Node:
+        return parse(self.source).root_node
+
+    @cached_property
+    def _renamed_words(self) -> list[str]:
+        """The words of the file (runs of identifier characters and non-ASCII ones) that
+        Python's NFKC normalization of identifiers changes, as it reads them (none in an ASCII
+        file). CPython's tokenizer reads such a run as one identifier and normalizes it alone."""
         source = self.source
-        return source.isascii() or unicodedata.is_normalized(
-            "NFKC", source.decode("utf-8", "replace")
-        )
+        if source.isascii():
+            return []
+        found = []
+        end = 0
+        for m in _NON_ASCII.finditer(source):
+            if m.start() < end:
+                continue  # in the word just read
+            start = m.start()
+            while start and _WORD_BYTE[source[start - 1]]:
+                start -= 1
+            end = _WORD.match(source, start).end()
+            word = source[start:end].decode("utf-8", "replace")
+            normal = unicodedata.normalize("NFKC", word)
+            if normal != word:
+                found += (word, normal)
+        return found
+
+    def _normalization_may_spell(self, name: str) -> bool:
+        """Whether a word that NFKC normalization changes may hold ``name``, before or after
+        (``ｎｐ``, ``npᴬ``): where it does, the text does not show every place Python reads
+        ``name``. (Asked of the whole file at once, four of the bench corpus's files went to
+        the scopes for a ``²`` or an ellipsis in a docstring.)"""
+        return any(name in word for word in self._renamed_words)
 
     def require_free(self, name: str, target: str, uses: Iterable[int]) -> None:
         reason = self.conflict(name, {target}, uses)
@@ -169,12 +190,46 @@ class FileFacts:
 
 
 _IMPORT = re.compile(rb"(?<![\w.])import\b")
+# a word as CPython's tokenizer reads an identifier: ASCII letters, digits and underscores, and
+# every byte >= 0x80
+_WORD = re.compile(rb"[\w\x80-\xff]+")
+_WORD_BYTE = [bool(_WORD.fullmatch(bytes([c]))) for c in range(256)]
+_NON_ASCII = re.compile(rb"[\x80-\xff]")
 
 
 def _mention(name: str) -> re.Pattern[bytes]:
     """``name`` as :func:`recode.server.scopes.mentions` finds it (group 1), and the dot after
     it, if any (group 2)."""
     return re.compile(rb"(?<![\w.])(" + re.escape(name.encode()) + rb")\b([ \t]*\.)?")
+
+
+def _bound_in(source: bytes, root: Node, name: str, targets: Collection[str]) -> bool | None:
+    """:meth:`FileFacts._bound_by_imports_of` read from the tree under ``root``: True, every
+    mention of ``name`` is a use, a text, or an import of one of ``targets``; False, one is
+    something else; None, one is missing from the tree (or is no identifier of its own there)."""
+    for m in _mention(name).finditer(source):
+        start, end = m.span(1)
+        if m.group(2) and not _IMPORT.search(source, _logical_line_start(source, start), start):
+            continue  # NAME.attribute: a use
+        node = root.descendant_for_byte_range(start, end)
+        if node is not None and node.type in _TEXT:
+            continue  # inside a comment, or a string's text
+        if node is None or node.type != "identifier" or node.byte_range != (start, end):
+            return None  # not in the tree: unsure
+        if _read(node) or _binds_nothing(node):
+            continue
+        if _import_target(node) not in targets:
+            return False
+    return True
+
+
+def _whole(tree: Tree) -> bool:
+    """Whether ``tree`` is a parse of the whole text (not of some ranges of it)."""
+    ranges = tree.included_ranges
+    return len(ranges) == 1 and ranges[0].start_byte == 0 and ranges[0].end_byte >= _ALL
+
+
+_ALL = 0xFFFFFFFF  # tree-sitter's end of the text, for a tree of all of it
 
 
 def _logical_line_start(source: bytes, at: int) -> int:
