@@ -6,6 +6,7 @@ on the bench corpus)."""
 
 from __future__ import annotations
 
+import re
 import textwrap
 
 import pytest
@@ -16,6 +17,7 @@ from recode.server.detector import Analysis
 from recode.server.fixes import python_ast
 from recode.server.fixes.facts import FileFacts
 from recode.server.parsing import parse
+from recode.server.scopes import mentions
 from recode.server.sparse import parse_ranges
 
 
@@ -281,3 +283,43 @@ def test_a_file_declared_utf8_is_parsed_once(monkeypatch: pytest.MonkeyPatch) ->
     python_ast.parses(DECLARED[3])
     python_ast.parses(DECLARED[3], as_file=True)
     assert parsed == [source, DECLARED[3], DECLARED[3]]  # latin-1: a parse of its own
+
+
+def _reference_candidates(source: bytes, name: str) -> list[tuple[int, int]]:
+    """What ``_binding_candidates`` finds, as the text reading first read it: every mention,
+    with a leading lookbehind, less those followed by a dot with no ``import`` before them on
+    their logical line (found by walking back over lines ending in a backslash)."""
+    found = []
+    for m in re.finditer(rb"(?<![\w.])(" + re.escape(name.encode()) + rb")\b([ \t]*\.)?", source):
+        start = m.start(1)
+        line = source.rfind(b"\n", 0, start) + 1
+        while line:
+            end = line - 1
+            if end and source[end - 1] == 0x0D:
+                end -= 1
+            if not end or source[end - 1] != 0x5C:
+                break
+            line = source.rfind(b"\n", 0, end) + 1
+        if m.group(2) and not re.compile(rb"(?<![\w.])import\b").search(source, line, start):
+            continue
+        found.append(m.span(1))
+    return found
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(["np", "np.", "np .", "import ", "x", ".", " ", "\\\n", "\r\n", "\n", "#"]),
+        max_size=14,
+    ),
+    st.sampled_from(["np", "import"]),
+)
+def test_the_mentions_asked_about_are_those_the_text_reading_asked_about(
+    parts: list[str], name: str
+) -> None:
+    """The mentions are found by patterns that open with the name, not a lookbehind (18x
+    faster), and those after an ``import`` on its logical line from the ``import`` words."""
+    source = "".join(parts).encode()
+    assert facts(source.decode())._binding_candidates(name) == _reference_candidates(source, name)
+    plain = re.search(rb"(?<![\w.])" + re.escape(name.encode()) + rb"\b", source) is not None
+    assert mentions(source, name) == plain
