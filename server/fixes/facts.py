@@ -215,7 +215,7 @@ _IMPORT = re.compile(rb"import(?<![\w.]import)\b")  # (literal first, see _liter
 # every byte >= 0x80
 _WORD = re.compile(rb"[\w\x80-\xff]+")
 _WORD_BYTE = [bool(_WORD.fullmatch(bytes([c]))) for c in range(256)]
-_NON_ASCII = re.compile(rb"[\x80-\xff]")
+_NON_ASCII = re.compile(rb"[\x80-\xff]+")
 
 
 def _mention(name: str) -> re.Pattern[bytes]:
