@@ -159,7 +159,7 @@ def _is_version_test(condition: str, lib: Library, attribute: str | None) -> boo
     """A test of the library's version, or ``hasattr(np, "x")`` guarding a use of ``np.x``."""
     if _VERSION_WORD.search(condition) or _FLAG.search(condition):
         return True
-    if attribute is None:
+    if attribute is None or "hasattr" not in condition:
         return False
     quoted = "['\"]" + re.escape(attribute) + "['\"]"
     return any(

@@ -17,7 +17,7 @@ from recode.server.detector import Analysis
 from recode.server.fixes import python_ast
 from recode.server.fixes.facts import FileFacts
 from recode.server.parsing import parse
-from recode.server.scopes import mentions
+from recode.server.scopes import mentions, star_import
 from recode.server.sparse import parse_ranges
 
 
@@ -309,7 +309,9 @@ def _reference_candidates(source: bytes, name: str) -> list[tuple[int, int]]:
 @settings(max_examples=500, deadline=None)
 @given(
     st.lists(
-        st.sampled_from(["np", "np.", "np .", "import ", "x", ".", " ", "\\\n", "\r\n", "\n", "#"]),
+        st.sampled_from(
+            ["np", "np.", "np .", "import ", "x", ".", " ", "\\\n", "\r\n", "\n", "#", "*", "("]
+        ),
         max_size=14,
     ),
     st.sampled_from(["np", "import"]),
@@ -323,3 +325,24 @@ def test_the_mentions_asked_about_are_those_the_text_reading_asked_about(
     assert facts(source.decode())._binding_candidates(name) == _reference_candidates(source, name)
     plain = re.search(rb"(?<![\w.])" + re.escape(name.encode()) + rb"\b", source) is not None
     assert mentions(source, name) == plain
+    assert star_import(source) == (re.search(rb"\bimport[ \t\\\n(]*\*", source) is not None)
+
+
+@pytest.mark.parametrize(
+    "code, star",
+    [
+        (b"from m import *\n", True),
+        (b"from m import (\n    *)\n", True),
+        (b"from m import \\\n *\n", True),
+        (b"x = 1;import *\n", True),
+        (b"ximport *\n", False),
+        (b"_import *\n", False),
+        (b"1import *\n", False),
+        (b".import *\n", True),
+    ],
+)
+def test_a_star_import_is_read_where_the_word_import_begins(code: bytes, star: bool) -> None:
+    """``star_import`` reads ``import`` as a word of its own (the literal first, then what
+    precedes it), as ``\\bimport`` read it."""
+    assert star_import(code) == star
+    assert (re.search(rb"\bimport[ \t\\\n(]*\*", code) is not None) == star
