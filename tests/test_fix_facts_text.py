@@ -204,6 +204,8 @@ def test_a_name_bound_only_by_its_import_needs_no_python_tree(code: str, monkeyp
         ("import numpy as np\nprint(np := 2)\n", "np"),
         ("import numpy as np\nmatch x:\n    case C(np):\n        pass\n", "np"),
         ("import numpy as np\nx = 1  # R\u00b2\n\uff4ep = 1\n", "np"),
+        # no ASCII np in the text at all: Python still reads ｎｐ as np
+        ("import numpy\n\uff4e\uff50 = 1\nnumpy.float_(1)\n", "np"),
     ],
 )
 def test_a_binding_the_text_may_hide_goes_to_the_scopes(code: str, name: str) -> None:

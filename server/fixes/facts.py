@@ -98,8 +98,8 @@ class FileFacts:
         mentioned = self._mentions.get(name)
         if mentioned is None:
             mentioned = self._mentions[name] = mentions(self.analysis.source, name)
-        if not mentioned and not self.stars:
-            return None  # nothing can bind a name the file never spells
+        if not mentioned and not self.stars and not self._normalization_may_spell(name):
+            return None  # nothing can bind a name the file never spells (``ｎｐ`` spells np)
         if not self.stars and self._bound_by_imports_of(name, targets) and parses(self.source):
             return None  # what the scopes would answer, without Python's tree
         if self.scopes is None:
