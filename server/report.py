@@ -10,9 +10,9 @@ from __future__ import annotations
 import codecs
 import json
 import os
-import re
 from bisect import bisect_right
 from dataclasses import dataclass, field
+from itertools import accumulate
 from pathlib import Path
 from urllib.parse import quote_from_bytes
 
@@ -69,11 +69,14 @@ class Located:
 class LineIndex:
     """Byte offsets of UTF-8 source to :class:`Span` positions."""
 
-    _LINE_END = re.compile(rb"\r\n?|\n")
-
     def __init__(self, source: bytes) -> None:
         self.source = source
-        self.starts = [0, *(m.end() for m in self._LINE_END.finditer(source))]
+        # where each line starts: after each CRLF, CR or LF (``bytes.splitlines`` ends lines
+        # at exactly those), summed in C: a generator over the line ends of each file with a
+        # finding was 2-3% of recode-migrate's CPU on the bench corpus
+        self.starts = [0, *accumulate(map(len, source.splitlines(keepends=True)))]
+        if source and source[-1] not in b"\r\n":
+            self.starts.pop()  # the last line has no end
         self.bom = len(codecs.BOM_UTF8) if source.startswith(codecs.BOM_UTF8) else 0
 
     def position(self, byte: int) -> tuple[int, int]:

@@ -21,6 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from recode.server import cli
+from recode.server.report import LineIndex
 from tests.conftest import TEST_KB
 
 TARGETS = ("--target", "numpy==2.1.0", "--target", "pandas==2.2.0", "--target", "scikit-learn==1.5")
@@ -451,3 +452,15 @@ def test_json_fix_edits_reproduce_write_on_generated_files(capsys, tmp_path_fact
     written = copy.read_bytes()
     assert bool(edits) == (written != raw)
     assert _apply(raw.decode(encoding), edits).encode(encoding) == written
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.sampled_from(["a", "é", "\r", "\n", "\r\n", "\x0b", "\x0c", "\x1c"]), max_size=12)
+)
+def test_positions_count_lines_at_crlf_cr_and_lf_only(parts: list[str]) -> None:
+    """Report positions start a line after each CRLF, CR or LF, as the fixes and editors
+    count them, and not at the other bytes ``str.splitlines`` ends lines at."""
+    source = "".join(parts).encode()
+    starts = [0, *(m.end() for m in re.finditer(rb"\r\n?|\n", source))]
+    assert LineIndex(source).starts == starts

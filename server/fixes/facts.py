@@ -8,12 +8,12 @@ from collections.abc import Collection, Iterable
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-from tree_sitter import Node
+from tree_sitter import Node, Tree
 
 from recode.server.fixes.edits import Edit
 from recode.server.fixes.python_ast import parses, python_tree
 from recode.server.fixes.site import NoFix
-from recode.server.parsing import text
+from recode.server.parsing import parse, text
 from recode.server.scopes import Scopes, mentions, star_import
 
 if TYPE_CHECKING:
@@ -98,8 +98,8 @@ class FileFacts:
         mentioned = self._mentions.get(name)
         if mentioned is None:
             mentioned = self._mentions[name] = mentions(self.analysis.source, name)
-        if not mentioned and not self.stars:
-            return None  # nothing can bind a name the file never spells
+        if not mentioned and not self.stars and not self._normalization_may_spell(name):
+            return None  # nothing can bind a name the file never spells (``ｎｐ`` spells np)
         if not self.stars and self._bound_by_imports_of(name, targets) and parses(self.source):
             return None  # what the scopes would answer, without Python's tree
         if self.scopes is None:
@@ -126,41 +126,83 @@ class FileFacts:
         precedes it on its logical line (``import np.linalg`` binds ``np``); a mention in a
         comment or a string's text, an argument or a called function binds nothing; any other
         mention must be an import item the tree holds (``import numpy as np``), or the module
-        of a ``from`` import. Where unsure (a part of the file the partial tree lacks, any
-        other place, a text that Unicode normalization changes: Python reads ``ｎｐ`` as
-        ``np``), False, and the scopes decide. (Python's tree and scopes of a file cost 40%
-        of the detector's time on the bench corpus, mostly for names such as ``np``, used
-        thousands of times and bound only by an import.)"""
-        if not self._normalized:
+        of a ``from`` import. Where unsure (any other place, a name that Unicode normalization
+        may make or change: Python reads ``ｎｐ`` as ``np``), False, and the scopes decide.
+        (Python's tree and scopes of a file cost 40% of the detector's time on the bench
+        corpus, mostly for names such as ``np``, used thousands of times and bound only by an
+        import.)
+
+        A mention in a part of the file that the detector's partial tree lacks (a docstring's
+        ``>>> import numpy as np``, a comment in a function it did not parse) is read from a
+        tree-sitter parse of the whole file, which holds the same nodes where both have them
+        (:mod:`recode.server.sparse`) and costs about a quarter of Python's tree and scopes
+        (10 of the 14 files of the bench corpus that went to the scopes)."""
+        if self._normalization_may_spell(name):
             return False
+        spans = self._binding_candidates(name)
+        tree = self.analysis.tree
+        found = _bound_in(spans, tree.root_node, targets)
+        if found is None and not _whole(tree):
+            found = _bound_in(spans, self._whole_root, targets)
+        return bool(found)
+
+    def _binding_candidates(self, name: str) -> list[tuple[int, int]]:
+        """Where the text mentions ``name`` other than as a use followed by a dot, in order:
+        each mention not followed by a dot, and each followed by one on the logical line of
+        an ``import`` after it (``import np.linalg``). Found by ``re`` from the mentions of
+        the name and the few ``import`` words: most mentions are such uses (``np.zeros``),
+        thousands in a file, which one look at each made 8% of the CPU on the bench corpus."""
         source = self.source
-        root = self.analysis.tree.root_node
-        for m in _mention(name).finditer(source):
-            start, end = m.span(1)
-            if m.group(2) and not _IMPORT.search(source, _logical_line_start(source, start), start):
-                continue  # NAME.attribute: a use
-            node = root.descendant_for_byte_range(start, end)
-            if node is not None and node.type in _TEXT:
-                continue  # inside a comment, or a string's text
-            if node is None or node.type != "identifier" or node.byte_range != (start, end):
-                return False  # not in the tree: unsure
-            if _read(node) or _binds_nothing(node):
-                continue
-            if _import_target(node) not in targets:
-                return False
-        return True
+        mention = _mention(name)
+        spans = {m.span(1) for m in _bare_mention(name).finditer(source)}
+        for at, end in self._import_lines:
+            spans.update(m.span(1) for m in mention.finditer(source, at, end) if m.group(2))
+        return sorted(spans)
+
+    @cached_property
+    def _import_lines(self) -> list[tuple[int, int]]:
+        """For each ``import`` word of the text, where it ends and where its logical line
+        ends (lines ending in a backslash joined)."""
+        source = self.source
+        return [(m.end(), _logical_line_end(source, m.end())) for m in _IMPORT.finditer(source)]
 
     @cached_property
     def source(self) -> bytes:
         return self.analysis.source
 
     @cached_property
-    def _normalized(self) -> bool:
-        """Whether Python reads every identifier of the file as it is spelled (NFKC)."""
+    def _whole_root(self) -> Node:
+        return parse(self.source).root_node
+
+    @cached_property
+    def _renamed_words(self) -> list[str]:
+        """The words of the file (runs of identifier characters and non-ASCII ones) that
+        Python's NFKC normalization of identifiers changes, as it reads them (none in an ASCII
+        file). CPython's tokenizer reads such a run as one identifier and normalizes it alone."""
         source = self.source
-        return source.isascii() or unicodedata.is_normalized(
-            "NFKC", source.decode("utf-8", "replace")
-        )
+        if source.isascii():
+            return []
+        found = []
+        end = 0
+        for m in _NON_ASCII.finditer(source):
+            if m.start() < end:
+                continue  # in the word just read
+            start = m.start()
+            while start and _WORD_BYTE[source[start - 1]]:
+                start -= 1
+            end = _WORD.match(source, start).end()
+            word = source[start:end].decode("utf-8", "replace")
+            normal = unicodedata.normalize("NFKC", word)
+            if normal != word:
+                found += (word, normal)
+        return found
+
+    def _normalization_may_spell(self, name: str) -> bool:
+        """Whether a word that NFKC normalization changes may hold ``name``, before or after
+        (``ｎｐ``, ``npᴬ``): where it does, the text does not show every place Python reads
+        ``name``. (Asked of the whole file at once, four of the bench corpus's files went to
+        the scopes for a ``²`` or an ellipsis in a docstring.)"""
+        return any(name in word for word in self._renamed_words)
 
     def require_free(self, name: str, target: str, uses: Iterable[int]) -> None:
         reason = self.conflict(name, {target}, uses)
@@ -168,26 +210,74 @@ class FileFacts:
             raise NoFix(f"{reason}, so the fix cannot use that name for `{target}`")
 
 
-_IMPORT = re.compile(rb"(?<![\w.])import\b")
+_IMPORT = re.compile(rb"import(?<![\w.]import)\b")  # (literal first, see _literal_word)
+# a word as CPython's tokenizer reads an identifier: ASCII letters, digits and underscores, and
+# every byte >= 0x80
+_WORD = re.compile(rb"[\w\x80-\xff]+")
+_WORD_BYTE = [bool(_WORD.fullmatch(bytes([c]))) for c in range(256)]
+_NON_ASCII = re.compile(rb"[\x80-\xff]+")
 
 
 def _mention(name: str) -> re.Pattern[bytes]:
     """``name`` as :func:`recode.server.scopes.mentions` finds it (group 1), and the dot after
     it, if any (group 2)."""
-    return re.compile(rb"(?<![\w.])(" + re.escape(name.encode()) + rb")\b([ \t]*\.)?")
+    return re.compile(_literal_word(name) + rb"([ \t]*\.)?")
 
 
-def _logical_line_start(source: bytes, at: int) -> int:
-    """Where the line holding byte ``at`` starts, lines ending in a backslash joined."""
-    start = source.rfind(b"\n", 0, at) + 1
-    while start:
-        end = start - 1  # the line break before
+def _literal_word(name: str) -> bytes:
+    """``name`` (group 1) where no identifier character or dot precedes it, and none follows:
+    the literal first, and the byte before it checked by a lookbehind after it, so that ``re``
+    scans for the literal (a pattern that opens with a lookbehind is tried at every byte:
+    18 times slower on the bench corpus)."""
+    word = re.escape(name.encode())
+    return rb"(" + word + rb")(?<![\w.]" + word + rb")\b"
+
+
+def _bare_mention(name: str) -> re.Pattern[bytes]:
+    """The mentions of :func:`_mention` not followed by a dot."""
+    return re.compile(_literal_word(name) + rb"(?![ \t]*\.)")
+
+
+def _bound_in(spans: list[tuple[int, int]], root: Node, targets: Collection[str]) -> bool | None:
+    """:meth:`FileFacts._bound_by_imports_of` read from the tree under ``root``, for the
+    mentions at ``spans`` (:meth:`FileFacts._binding_candidates`): True, each is a text, a
+    use, or an import of one of ``targets``; False, one is something else; None, one is
+    missing from the tree (or is no identifier of its own there)."""
+    for start, end in spans:
+        node = root.descendant_for_byte_range(start, end)
+        if node is not None and node.type in _TEXT:
+            continue  # inside a comment, or a string's text
+        if node is None or node.type != "identifier" or node.byte_range != (start, end):
+            return None  # not in the tree: unsure
+        if _read(node) or _binds_nothing(node):
+            continue
+        if _import_target(node) not in targets:
+            return False
+    return True
+
+
+def _whole(tree: Tree) -> bool:
+    """Whether ``tree`` is a parse of the whole text (not of some ranges of it)."""
+    ranges = tree.included_ranges
+    return len(ranges) == 1 and ranges[0].start_byte == 0 and ranges[0].end_byte >= _ALL
+
+
+_ALL = 0xFFFFFFFF  # tree-sitter's end of the text, for a tree of all of it
+
+
+def _logical_line_end(source: bytes, at: int) -> int:
+    """Where the line holding byte ``at`` ends (its line break, or the end of the text),
+    lines ending in a backslash joined."""
+    while True:
+        newline = source.find(b"\n", at)
+        if newline < 0:
+            return len(source)
+        end = newline
         if end and source[end - 1] == 0x0D:  # \r\n
             end -= 1
         if not end or source[end - 1] != 0x5C:  # no backslash before it
-            break
-        start = source.rfind(b"\n", 0, end) + 1
-    return start
+            return newline
+        at = newline + 1
 
 
 def _import_target(node: Node) -> str | None:
