@@ -48,7 +48,7 @@ def fixed(detector: Detector, code: str, unsafe: bool = False) -> str:
             "import numpy as np\nx = np.NINF ** 2 + np.NINF\n",
             "import numpy as np\nx = (-np.inf) ** 2 + (-np.inf)\n",
         ),
-        ("import numpy as np\nx = np.PZERO.hex()\n", "import numpy as np\nx = (0.0).hex()\n"),
+        ("import numpy as np\nx = np.PZERO.hex()\n", "import numpy as np\nx = 0.0.hex()\n"),
         (
             "import numpy as np\nf(np.NINF, k=np.NINF)\n",
             "import numpy as np\nf(-np.inf, k=-np.inf)\n",
