@@ -165,7 +165,7 @@ def test_itemset_of_one_argument_is_left_to_a_person(tmp_path, capsys):
 @pytest.mark.parametrize(
     "before, after",
     [
-        ("c = jax.lax.tie_in(a, b)", "c = b"),
+        ("c = lax.tie_in(a, b)", "c = b"),
         ("c = lax.tie_in(self.x.y, b + 1) * 2", "c = (b + 1) * 2"),
         ("c = lax.tie_in(-1.5, 'k' 'j')", "c = 'k' 'j'"),
         ("c = lax.tie_in(None, b)", "c = b"),
@@ -174,8 +174,8 @@ def test_itemset_of_one_argument_is_left_to_a_person(tmp_path, capsys):
 )
 def test_tie_in_drops_an_argument_that_does_nothing(before, after):
     detector = Detector(load_knowledge_base(), {"jax": LibraryVersion(Version("0.4.30"), "t")})
-    head = "import jax\nfrom jax import lax\n"
-    assert fixed(detector, head + before + "\n") == head + after + "\n"
+    head = "import jax\nfrom jax import lax\n"  # `lax`, left unused, goes
+    assert fixed(detector, head + before + "\n") == "import jax\n" + after + "\n"
 
 
 @pytest.mark.parametrize("x", ["f(a)", "a[0]", "a + 1", "f'{a}'", "[a]", "(yield)"])
