@@ -201,3 +201,51 @@ def test_drops_is_checked_on_load(drops, message):
     record = _record("tie", "{1}", args=["x", "y"], drops=drops)
     with pytest.raises(RecordError, match=message):
         parse_record(record)
+
+
+# -- a multi-line call keeps the line breaks of the arguments it keeps ---------------------------
+
+PANDAS = ["--target=pandas==3.0", "--target=scikit-learn==1.2", "--no-progress"]
+
+
+@pytest.mark.parametrize(
+    "before, after",
+    [
+        # the arguments {rest} keeps, their comment (which blocked the fix) and the closing line
+        (
+            "r = df.fillna(\n    method='ffill',\n    limit=2,  # at most two\n    axis=0,\n)\n",
+            "r = df.ffill(\n    limit=2,  # at most two\n    axis=0,\n)\n",
+        ),
+        # written onto one line before
+        (
+            "r = df.fillna(\n    method='ffill',\n    limit=2,\n    axis=0\n)\n",
+            "r = df.ffill(\n    limit=2,\n    axis=0\n)\n",
+        ),
+        # an argument after them in the template: their lines kept, it follows the last
+        (
+            "km = KMeans(\n    n_clusters=3,\n    # seeded\n    random_state=0,\n)\n",
+            "km = KMeans(\n    n_clusters=3,\n    # seeded\n    random_state=0, n_init=10)\n",
+        ),
+        # one line: as before
+        ("r = df.fillna(method='ffill', limit=2, axis=0)\n", "r = df.ffill(limit=2, axis=0)\n"),
+    ],
+)
+def test_a_multiline_call_keeps_the_lines_of_its_kept_arguments(tmp_path, capsys, before, after):
+    head = "import pandas as pd\nfrom sklearn.cluster import KMeans\ndf = pd.DataFrame()\n"
+    path = tmp_path / "m.py"
+    path.write_text(head + before)
+    assert cli.main([str(path), "--write", "--unsafe-fixes", *PANDAS]) == 0, capsys.readouterr()
+    assert path.read_text() == head + after
+
+
+def test_arguments_passed_otherwise_than_written_are_joined_on_one_line(tmp_path, capsys):
+    # simps(y, x) -> simpson(y, x=x): `x` moves from position to name, so nothing is as written
+    path = tmp_path / "m.py"
+    path.write_text(
+        "from scipy.integrate import simps\na = simps(\n    [1.0, 2.0],\n    [0.0, 1.0],\n)\n"
+    )
+    argv = [str(path), "--write", "--target=scipy==1.14", "--no-progress"]
+    assert cli.main(argv) == 0, capsys.readouterr()
+    assert path.read_text() == (
+        "from scipy.integrate import simpson\na = simpson([1.0, 2.0], x=[0.0, 1.0])\n"
+    )

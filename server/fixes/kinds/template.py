@@ -661,14 +661,63 @@ def _fill_rest(
 ) -> str:
     """Put the arguments no placeholder took where ``{rest}`` was, in the call's order: a
     positional one stays positional while no argument before it was taken, else it is passed
-    by name. With nothing left, the ``, `` beside the placeholder goes too."""
+    by name. With nothing left, the ``, `` beside the placeholder goes too. Where each is
+    written as the call wrote it (by position, or by name) and they stand together over more
+    than one line, their text is kept as it is, line breaks and comments between them too."""
     parts: list[str] = []
+    rest: list[Node] = []
     taken_before = False
+    as_written = True
     for name, value in values.items():  # the call's order
         if name in used:
             taken_before = True
-        elif positional[name] and not taken_before:
+            continue
+        if positional[name] and not taken_before:
             parts.append(text(value))
         else:
             parts.append(f"{name}={text(value)}")
-    return fill_rest(rendered, "\0", parts)
+            as_written = as_written and not positional[name]
+        rest.append(value)
+    kept = _written_together(rest) if as_written else None
+    if kept is None:
+        return fill_rest(rendered, "\0", parts)
+    lead, span, trail = kept
+    at = rendered.find("\0")
+    lead = lead if rendered[:at].endswith(("(", "[")) else ""
+    trail = trail if rendered[at + 1 :].startswith((")", "]")) else ""
+    return fill_rest(rendered, "\0", [lead + span + trail])
+
+
+def _written_together(values: list[Node]) -> tuple[str, str, str] | None:
+    """The call's text from the first of these arguments to the last, where they follow each
+    other in its argument list (only comments between them) over more than one line; with what
+    opens their line (a line break and the indentation, where the first begins its line) and
+    what follows the last up to the closing bracket (``,``, a comment, the line break and the
+    bracket's indentation), where it is the call's last argument."""
+    if not values:
+        return None
+    args = [v.parent if v.parent.type == "keyword_argument" else v for v in values]
+    arguments = args[0].parent
+    if arguments is None or arguments.type != "argument_list" or args[0].id == args[-1].id:
+        return None
+    listed = [a for a in arguments.named_children if a.type != "comment"]
+    order = [a.id for a in listed]
+    at = order.index(args[0].id)
+    if order[at : at + len(args)] != [a.id for a in args]:
+        return None
+    whole = (arguments.text or b"").decode("utf-8", "replace")
+    if len(whole.encode()) != arguments.end_byte - arguments.start_byte:
+        return None  # offsets are of bytes: only where the text decodes as it is
+
+    def cut(start: int, end: int) -> str:
+        return whole[start - arguments.start_byte : end - arguments.start_byte]
+
+    span = cut(args[0].start_byte, args[-1].end_byte)
+    if "\n" not in span:
+        return None
+    opening = cut(arguments.start_byte, args[0].start_byte)
+    line = opening[opening.rfind("\n") + 1 :]
+    lead = "\n" + line if "\n" in opening and not line.strip() else ""
+    closing = cut(args[-1].end_byte, arguments.end_byte - 1)
+    trail = closing if args[-1].id == order[-1] and "\n" in closing else ""
+    return lead, span, trail
