@@ -20,6 +20,7 @@ Otherwise each finding keeps its own edits, and the import stays.
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import re
 from typing import TYPE_CHECKING
@@ -41,15 +42,34 @@ def drop_emptied_imports(findings: list[Finding], analysis: Analysis) -> None:
     fixed = [f for f in findings if f.edits]
     if not fixed:
         return
-    for binding in analysis.bindings:
-        item = _import_item(binding)
-        if item is None or not binding.references:
-            continue
-        group = [
-            f for f in fixed if any(_covers(f.edits, r, binding.name) for r in binding.references)
-        ]
-        if group:
-            _join(group, binding, item, analysis)
+    # each use of a from-imported name, by where it starts: found for each edit by bisection
+    # (a file's every binding against its every edit was quadratic)
+    uses = sorted(
+        (r.start_byte, i)
+        for i, b in enumerate(analysis.bindings)
+        if b.references and _import_item(b) is not None
+        for r in b.references
+    )
+    if not uses:
+        return
+    starts = [start for start, _ in uses]
+    groups: dict[int, dict[int, Finding]] = {}
+    for f in fixed:
+        for e in f.edits:
+            for k in range(bisect.bisect_left(starts, e.start), len(uses)):
+                if starts[k] >= e.end:
+                    break
+                groups.setdefault(uses[k][1], {})[id(f)] = f  # a candidate: checked below
+    for i, group in groups.items():
+        binding = analysis.bindings[i]
+        members = [f for f in group.values() if _rewrites_away(f, binding)]
+        if members:
+            _join(members, binding, _import_item(binding), analysis)
+
+
+def _rewrites_away(f: Finding, binding: Binding) -> bool:
+    """Whether one of the finding's edits replaces a use of the name with code without it."""
+    return any(_covers(f.edits, r, binding.name) for r in binding.references)
 
 
 def _import_item(binding: Binding) -> Node | None:
