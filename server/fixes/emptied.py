@@ -67,6 +67,9 @@ def drop_emptied_imports(findings: list[Finding], analysis: Analysis) -> None:
             _join(members, binding, _import_item(binding), analysis)
 
 
+_WORD_OR_DOT = re.compile(rb"[\w.]")
+
+
 def _rewrites_away(f: Finding, binding: Binding) -> bool:
     """Whether one of the finding's edits replaces a use of the name with code without it."""
     return any(_covers(f.edits, r, binding.name) for r in binding.references)
@@ -105,9 +108,12 @@ def _join(group: list[Finding], binding: Binding, item: Node, analysis: Analysis
     if any(e.start < stmt.end_byte and stmt.start_byte < e.end for e in edits):
         return  # the import is rewritten already (a from-import's own fix)
     for written in (binding.name, binding.target):  # ``scipy.misc.x`` needs it loaded
-        mention = rb"(?<![\w.])" + re.escape(written.encode()) + rb"(?!\w)"
-        for m in re.finditer(mention, source):
-            if stmt.start_byte <= m.start() < stmt.end_byte:
+        # the name first, what precedes it tested apart: a pattern that begins with a literal
+        # is searched for fast, one that begins with a lookbehind is tried at every byte
+        for m in re.finditer(re.escape(written.encode()) + rb"(?!\w)", source):
+            if stmt.start_byte <= m.start() < stmt.end_byte or _WORD_OR_DOT.match(
+                source, m.start() - 1 if m.start() else 0, m.start()
+            ):
                 continue
             if not any(_covers(f.edits, m.span(), written) for f in group):
                 return  # a use no fix rewrites away keeps the import
