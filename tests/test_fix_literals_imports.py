@@ -436,3 +436,13 @@ def test_the_import_goes_only_with_the_fixes_that_empty_it():
     assert {f.edits for f in findings} != {None}
     (edits,) = {f.edits for f in findings}  # one edit set, made together
     assert len(edits) == 4  # two uses, the import added and the one removed
+
+
+def test_a_module_import_goes_where_the_fix_imports_the_submodule_it_needs(detector):
+    # the new name's submodule, which the dropped import loaded, is imported (the record's
+    # `module`); two imports inserted at one place are no clash
+    detector = Detector(KB, {"matplotlib": LibraryVersion(Version("3.9"), "installed")})
+    code = "from matplotlib import offsetbox\ndraw = offsetbox.bbox_artist\n"
+    assert fixed(detector, code) == (
+        "import matplotlib\nimport matplotlib.patches\ndraw = matplotlib.patches.bbox_artist\n"
+    )

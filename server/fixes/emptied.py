@@ -123,7 +123,10 @@ def _join(group: list[Finding], binding: Binding, item: Node, analysis: Analysis
         return  # the statement shares its line (a comment, a `;`): ``pass  # c`` is no better
     edits.add(removal)
     ordered = tuple(sorted(edits))
-    if any(overlaps(a, b) for a, b in itertools.pairwise(ordered)):
+    if any(
+        overlaps(a, b) and not a.start == a.end == b.start == b.end  # two imports added there
+        for a, b in itertools.pairwise(ordered)
+    ):
         return
     try:
         keep_comments(ordered, analysis)  # the comment after the import
