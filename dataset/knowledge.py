@@ -333,6 +333,9 @@ class Fix:
     #: template: the methods whose call on the call's result (``.mean()``) ``{then}`` writes
     then: frozenset[str] = frozenset()
     fallback: str | None = None  # statement: what stands for the call where they are raised
+    #: template: the parameters whose argument it leaves out (``tie_in(x, y)`` -> ``y``), made
+    #: only where evaluating the argument does nothing (a name, names' attributes, a literal)
+    drops: frozenset[str] = frozenset()
 
     @property
     def safe(self) -> bool:
@@ -862,6 +865,7 @@ _FIX_FIELDS = {
     "catch",
     "fallback",
     "then",
+    "drops",
 }
 
 
@@ -874,8 +878,9 @@ def _parse_fix(raw: object, param: str | None, nested: bool = False) -> Fix | No
     unknown = set(raw) - (_FIX_FIELDS - outer if nested else _FIX_FIELDS)
     if unknown:
         raise RecordError(f"unknown fix field(s): {', '.join(sorted(unknown))}")
-    if "then" in raw and raw["kind"] != FixKind.TEMPLATE.value:
-        raise RecordError("fix.then belongs to a template fix")
+    for key in ("then", "drops"):
+        if key in raw and raw["kind"] != FixKind.TEMPLATE.value:
+            raise RecordError(f"fix.{key} belongs to a template fix")
     fix = FixKind(raw["kind"]).parse(raw, param)
     safety = raw.get("applicability", "safe")
     try:
@@ -1049,6 +1054,20 @@ def _parse_template(kind: FixKind, raw: dict) -> Fix:
         raise RecordError(
             "fix.then lists the method names whose call on the result {then} writes, once"
         )
+    drops = raw.get("drops", [])
+    written = {
+        names[int(t)] if t.isdigit() else t[3:]
+        for t in (m.group("token") for m in PLACEHOLDER.finditer(template))
+        if t.isdigit() or t.startswith("kw:")
+    }
+    if (
+        not isinstance(drops, list)
+        or not all(isinstance(d, str) and d in names and d not in written for d in drops)
+        or len(set(drops)) != len(drops)
+    ):
+        raise RecordError(
+            "fix.drops lists parameters of args, once each, that no placeholder writes"
+        )
     leftover = PLACEHOLDER.sub("", template)
     if "{" in leftover or "}" in leftover:
         raise RecordError(f"a template has a brace that is not a placeholder: {template!r}")
@@ -1071,6 +1090,7 @@ def _parse_template(kind: FixKind, raw: dict) -> Fix:
         target=target,
         module=module,
         then=frozenset(then),
+        drops=frozenset(drops),
     )
 
 

@@ -776,6 +776,7 @@ class _Run:
                 site = self._fix_context.get(id(f))
                 f.fix = fixes.fix_for(f.record, site)
                 f.edits, f.fix_unavailable = fixes.edits_for(f, analysis, site)
+        fixes.drop_emptied_imports(result, analysis)
         return result
 
     def _alike(self, found: list[Finding]) -> None:

@@ -199,8 +199,8 @@ def test_a_method_reached_through_its_class_gets_the_records_through_class_fix(d
         "@with_doc(np.ndarray.ptp)\ndef ptp(a):\n    return ndarray.ptp(a, 0, None, True)\n"
     )
     assert fixed(detector, code) == code
-    assert fixed(detector, code, unsafe=True) == (
-        "import numpy as np\nfrom numpy import ndarray\n\n"
+    assert fixed(detector, code, unsafe=True) == (  # `ndarray`, now unused, goes
+        "import numpy as np\n\n"
         "@with_doc(np.ptp)\ndef ptp(a):\n    return np.ptp(a, 0, None, True)\n"
     )
     findings = detector.detect(code.encode())
@@ -378,3 +378,71 @@ def test_every_value_fix_maps_every_string_its_record_flags():
     for record in value_fixes:
         texts = {v[1:-1] for v in record.values if v[0] in "'\""}
         assert texts == {old for old, _ in record.fix.literals}, record.id
+
+
+# -- an import every use of which the fixes rewrite away goes with them ---------------------------
+
+MISC = "img = misc.face()\nasc = misc.ascent()\n"
+DATASETS = "img = scipy.datasets.face()\nasc = scipy.datasets.ascent()\n"
+
+
+@pytest.mark.parametrize(
+    "before, after",
+    [
+        # a module imported by name: the import was kept, unused (and deprecated)
+        ("from scipy import misc\n" + MISC, "import scipy\n" + DATASETS),
+        (  # through an alias
+            "from scipy import misc as m\nimport numpy as np\nx = m.face()\n",
+            "import numpy as np\nimport scipy\nx = scipy.datasets.face()\n",
+        ),
+        # one item of several goes; the others stay
+        (
+            "from scipy import misc, stats\n" + MISC + "s = stats.norm\n",
+            "from scipy import stats\nimport scipy\n" + DATASETS + "s = stats.norm\n",
+        ),
+    ],
+)
+def test_an_import_whose_uses_are_all_rewritten_goes(tmp_path, capsys, before, after):
+    path = tmp_path / "m.py"
+    path.write_text(before)
+    argv = [str(path), "--write", "--unsafe-fixes", "--target=scipy==1.15", "--no-progress"]
+    assert cli.main(argv) == 0, capsys.readouterr()
+    assert path.read_text() == after
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "from scipy import misc\n" + MISC + "print(misc)\n",  # a use no fix rewrites
+        "from scipy import misc\n" + MISC + "__all__ = ['misc']\n",  # re-exported
+        "from scipy import misc  # images\n" + MISC,  # `pass  # images` would be no better
+        "from scipy import misc; import os\n" + MISC,
+        "import scipy.misc as misc\n" + MISC,  # a whole module's import (see fixes/emptied.py)
+        "import scipy\nfrom scipy import misc\n" + MISC + "a = scipy.misc\n",  # loads it
+    ],
+)
+def test_an_import_still_needed_or_sharing_its_line_stays(detector, code):
+    detector = Detector(KB, {"scipy": LibraryVersion(Version("1.15"), "installed")})
+    out = fixed(detector, code, unsafe=True)
+    assert out.startswith(code.split("\n")[0] + "\n")
+    assert "misc.face" not in out
+
+
+def test_the_import_goes_only_with_the_fixes_that_empty_it():
+    detector = Detector(KB, {"scipy": LibraryVersion(Version("1.15"), "installed")})
+    code = "from scipy import misc\n" + MISC
+    assert fixed(detector, code) == code  # the fixes are unsafe: nothing is made
+    findings = detector.detect(code.encode())
+    assert {f.edits for f in findings} != {None}
+    (edits,) = {f.edits for f in findings}  # one edit set, made together
+    assert len(edits) == 4  # two uses, the import added and the one removed
+
+
+def test_a_module_import_goes_where_the_fix_imports_the_submodule_it_needs(detector):
+    # the new name's submodule, which the dropped import loaded, is imported (the record's
+    # `module`); two imports inserted at one place are no clash
+    detector = Detector(KB, {"matplotlib": LibraryVersion(Version("3.9"), "installed")})
+    code = "from matplotlib import offsetbox\ndraw = offsetbox.bbox_artist\n"
+    assert fixed(detector, code) == (
+        "import matplotlib\nimport matplotlib.patches\ndraw = matplotlib.patches.bbox_artist\n"
+    )

@@ -48,7 +48,7 @@ def fixed(detector: Detector, code: str, unsafe: bool = False) -> str:
             "import numpy as np\nx = np.NINF ** 2 + np.NINF\n",
             "import numpy as np\nx = (-np.inf) ** 2 + (-np.inf)\n",
         ),
-        ("import numpy as np\nx = np.PZERO.hex()\n", "import numpy as np\nx = (0.0).hex()\n"),
+        ("import numpy as np\nx = np.PZERO.hex()\n", "import numpy as np\nx = 0.0.hex()\n"),
         (
             "import numpy as np\nf(np.NINF, k=np.NINF)\n",
             "import numpy as np\nf(-np.inf, k=-np.inf)\n",
@@ -116,7 +116,7 @@ def test_positionals_after_a_taken_argument_become_keywords(detector):
         # its replacement in the same way
         (
             "from sklearn.metrics import mean_squared_error as mse\nr = mse(a, b, squared=False)\n",
-            "from sklearn.metrics import mean_squared_error as mse\n"
+            # the old name's import, left unused, goes (server/fixes/emptied.py)
             "from sklearn.metrics import root_mean_squared_error\n"
             "r = root_mean_squared_error(a, b)\n",
         ),
@@ -129,7 +129,6 @@ def test_positionals_after_a_taken_argument_become_keywords(detector):
             "from sklearn.metrics import mean_squared_error\n"
             "def root_mean_squared_error(): ...\n"
             "r = mean_squared_error(a, b, squared=False)\n",
-            "from sklearn.metrics import mean_squared_error\n"
             "import sklearn\n"
             "def root_mean_squared_error(): ...\n"
             "r = sklearn.metrics.root_mean_squared_error(a, b)\n",
@@ -214,7 +213,7 @@ def test_unsafe_fixes_only_when_asked(detector):
         ),
         (  # an operand of another operator: parenthesised
             "from pandas.api.types import is_object_dtype\nok = a or is_object_dtype(x[k])\n",
-            "from pandas.api.types import is_object_dtype\nimport pandas\n"
+            "import pandas\n"
             "ok = a or (pandas.api.types.is_object_dtype(x[k]) or "
             "pandas.api.types.is_string_dtype(x[k]))\n",
         ),

@@ -12,12 +12,14 @@ finding says why.
 The parts: each fix kind's edits in :mod:`.kinds` (one module per kind, and the table
 :data:`.kinds.EDITS`); what they share: :mod:`.site` (where a finding sits, why no fix),
 :mod:`.facts` (what a file's fixes read of the whole file), :mod:`.imports` (names to write,
-imports to add or remove), :mod:`.comments`; :mod:`.edits` (applying and composing edits),
-:mod:`.python_ast` (whether code parses) and :mod:`.apply` (:func:`fix_source`).
+imports to add or remove), :mod:`.emptied` (an import the fixes leave unused),
+:mod:`.comments`; :mod:`.edits` (applying and composing edits), :mod:`.python_ast` (whether
+code parses) and :mod:`.apply` (:func:`fix_source`).
 """
 
 from recode.server.fixes.apply import FixResult, fix_source
 from recode.server.fixes.edits import Edit, apply_edits, compose_edits
+from recode.server.fixes.emptied import drop_emptied_imports
 from recode.server.fixes.facts import FileFacts
 from recode.server.fixes.imports import import_edit
 from recode.server.fixes.kinds import edits_for, fix_for
@@ -31,6 +33,7 @@ __all__ = [
     "FixSite",
     "apply_edits",
     "compose_edits",
+    "drop_emptied_imports",
     "edits_for",
     "fix_for",
     "fix_source",

@@ -9,9 +9,12 @@ It replaces the call (``target: call``) or the reference alone (``target: refere
 from __future__ import annotations
 
 import ast
+import enum
 import functools
+import io
 import itertools
 import re
+import tokenize
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -138,6 +141,18 @@ _LOOSE_PARENTS = frozenset(
 
 
 _PRIMARY = (ast.Name, ast.Attribute, ast.Call, ast.Subscript, ast.List, ast.Dict, ast.Set)
+
+
+class Place(enum.Enum):
+    """Where code stands in the code around it, for whether it needs parentheses there."""
+
+    LOOSE = "where any expression fits"  # an argument, a list item, an assignment's value
+    OPERAND = "an operand"  # of an operator, a comparison; a callee; a subscript's value
+    OBJECT = "an attribute's object"  # ``{0}.item()``: ``1.item()`` does not parse
+
+
+#: A decimal integer literal, which the tokenizer would read with a ``.`` after it as a float.
+_DECIMAL_INT = re.compile(r"[0-9][0-9_]*")
 
 
 def _template(
@@ -307,7 +322,7 @@ def _render(
     extra: list[Edit] = []
     loaded: set[str] = set()  # the modules the imports in ``extra`` load
     rest_at: list[int] = []
-    tight = _operands(fix.template)
+    places = _places(fix.template)
     from_module = (
         None
         if site.value is not None
@@ -319,12 +334,12 @@ def _render(
 
     def fill(m: re.Match[str]) -> str:
         token = m.group("token")
+        place = places.get(m.start(), Place.LOOSE)
         if token == "self":
             if site.value is not None:
-                value = text(node)
-                return value if _is_primary(value) else f"({value})"
+                return _fit(text(node), place)
             if node.type == "subscript":  # ``s[0]``: s.__getitem__(0)
-                return text(node.child_by_field_name("value"))
+                return _fit(text(node.child_by_field_name("value")), place)
             func = node if fix.target is Target.REFERENCE else node.child_by_field_name("function")
             if func.type != "attribute":
                 raise NoFix
@@ -335,7 +350,7 @@ def _render(
                     f"`{text(func)}` is the method reached through its class, not through an "
                     "object: the rewrite needs the object"
                 )
-            return text(func.child_by_field_name("object"))
+            return _fit(text(func.child_by_field_name("object")), place)  # ``1 .real``
         if token == "then":
             return then or ""
         if token == "rest":
@@ -354,14 +369,20 @@ def _render(
         value = text(values[name])
         if m.group("map") is not None:
             return _mapped(name, values[name], m.group("map"))
-        if m.start() in tight and not _is_primary(value):
-            return f"({value})"  # {0}.item() or {0} + 1 of `a + b`
-        return value
+        return _fit(value, place)  # {0}.item() or {0} + 1 of `a + b` parenthesised
 
     rendered = PLACEHOLDER.sub(fill, fix.template)
     if fix.module and not any(m == fix.module or m.startswith(fix.module + ".") for m in loaded):
         # a submodule the parent package's import does not load (scrapy.utils.request)
         extra.extend(submodule_import(fix.module, analysis, node.start_byte))
+    for name in sorted(fix.drops & values.keys() - used):
+        if not _inert(values[name]):
+            raise NoFix(
+                f"the rewrite drops `{name}`, and `{text(values[name])}` may do something when "
+                "evaluated (only a name, names' attributes or a literal is dropped): bind it to "
+                "a name first"
+            )
+        used.add(name)
     if rest_at:
         rendered = _fill_rest(rendered, values, positional, used)
     elif used != set(values):
@@ -381,11 +402,13 @@ def _in_place(rendered: str, node: Node, condition: bool = False) -> str:
         raise NoFix("the rewrite would pass an argument twice") from None
     if condition and isinstance(tree.body, ast.BoolOp) and _binds_in(tree.body, node.parent):
         return rendered  # ``a or b`` or ``a and b`` as an operand of ``or``
-    if not isinstance(tree.body, _PRIMARY) and (
-        node.parent is None or node.parent.type not in _LOOSE_PARENTS
-    ):
-        return f"({rendered})"
-    return rendered
+    parent = node.parent
+    if parent is not None and parent.type in _LOOSE_PARENTS:
+        return rendered
+    if parent is not None and parent.type == "attribute":
+        at_object = parent.child_by_field_name("object").id == node.id
+        return _fit(rendered, Place.OBJECT if at_object else Place.OPERAND)
+    return _fit(rendered, Place.OPERAND)
 
 
 def _binds_in(code: ast.BoolOp, parent: Node | None) -> bool:
@@ -501,11 +524,12 @@ def _chosen(fix: Fix, passed: Fix) -> str:
 
 
 @functools.cache
-def _operands(template: str) -> frozenset[int]:
-    """Where the template's argument placeholders stand as an operand (of an operator, an
-    attribute, a call, a subscript, a comparison...), by their offsets: an argument written
-    there is parenthesised unless it is primary (``{0} + {self}`` of ``a if c else b``). Read
-    from the template's tree, each placeholder standing as a name of its own."""
+def _places(template: str) -> dict[int, Place]:
+    """Where the template's ``{self}`` and argument placeholders stand other than where any
+    expression fits (as an operand of an operator, an attribute, a call, a subscript, a
+    comparison...), by their offsets: what is written there is parenthesised unless it fits
+    (``{0} + {self}`` of ``a if c else b``). Read from the template's tree, each placeholder
+    standing as a name of its own."""
     names: dict[str, int] = {}
 
     def name(m: re.Match[str]) -> str:
@@ -514,7 +538,7 @@ def _operands(template: str) -> frozenset[int]:
             return "\0"
         if token == "then":
             return ".x()"
-        if token in ("self",) or token.startswith("mod:"):
+        if token.startswith("mod:"):
             return "x"
         names[f"_recode_{len(names)}"] = m.start()
         return f"_recode_{len(names) - 1}"
@@ -525,12 +549,13 @@ def _operands(template: str) -> frozenset[int]:
             tree: ast.AST = ast.parse("(" + code + ")", mode="eval")
         except SyntaxError:  # a statement template (``{self} = {self}.drop({rest})``)
             tree = ast.parse(code)
-    tight: set[int] = set()
+    places: dict[int, Place] = {}
     for parent in ast.walk(tree):
         for child in ast.iter_child_nodes(parent):
             if isinstance(child, ast.Name) and child.id in names and not _loose(parent, child):
-                tight.add(names[child.id])
-    return frozenset(tight)
+                at_object = isinstance(parent, ast.Attribute) and child is parent.value
+                places[names[child.id]] = Place.OBJECT if at_object else Place.OPERAND
+    return places
 
 
 def _loose(parent: ast.AST, child: ast.expr) -> bool:
@@ -539,7 +564,11 @@ def _loose(parent: ast.AST, child: ast.expr) -> bool:
         return child is not parent.func
     if isinstance(parent, ast.Subscript):
         return child is parent.slice
-    return isinstance(parent, (ast.Expression, ast.keyword, ast.List, ast.Tuple, ast.Set, ast.Dict))
+    if isinstance(parent, (ast.Assign, ast.AugAssign, ast.AnnAssign)):
+        return child is parent.value  # ``{self}[{0}] = {1}``: a target stays tight
+    return isinstance(
+        parent, (ast.Expression, ast.Expr, ast.keyword, ast.List, ast.Tuple, ast.Set, ast.Dict)
+    )
 
 
 def _adds_from(edit: Edit, module: str) -> str | None:
@@ -551,13 +580,61 @@ def _adds_from(edit: Edit, module: str) -> str | None:
 _FROM_IMPORT = re.compile(r"\s*from ([\w.]+) import (\w+)\n")
 
 
-def _is_primary(code: str) -> bool:
-    """Whether an expression binds as tightly as an attribute's object (``a.b``, ``f(x)``)."""
+def _fit(code: str, place: Place) -> str:
+    """``code`` as it can stand at ``place``: parenthesised unless it fits there as written."""
+    return code if _fits(code, place) else f"({code})"
+
+
+def _fits(code: str, place: Place) -> bool:
+    """Whether ``code`` may stand at ``place`` without parentheses: any expression where any
+    fits; a primary (a name, an attribute, a call...) anywhere; a literal of one token
+    (``2.0``, ``'a'``, ``b'a'``, ``1j``, ``0x1``, ``True``, ``None``, ``...``) as an operand,
+    and as an attribute's object unless it is a decimal integer, which would read as a float
+    (``1.real`` does not parse; ``(1).real`` does). A negative number is an operator expression
+    (``-1 ** 2`` is ``-(1 ** 2)``); concatenated strings (``'a' 'b'``) are two tokens, which
+    may stand on two lines."""
+    if place is Place.LOOSE:
+        return True
     try:
         with PARSE_LOCK:
-            return isinstance(ast.parse(f"({code})", mode="eval").body, _PRIMARY)
+            body = ast.parse(f"({code})", mode="eval").body
     except SyntaxError:
         return False
+    if isinstance(body, _PRIMARY):
+        return True
+    if not isinstance(body, ast.Constant):
+        return False
+    # the tokenizer, not a pattern, tells one literal from several (strings hold anything)
+    skipped = (tokenize.NEWLINE, tokenize.NL, tokenize.ENDMARKER)
+    try:
+        tokens = [
+            t.string
+            for t in tokenize.generate_tokens(io.StringIO(code).readline)
+            if t.type not in skipped
+        ]
+    except (tokenize.TokenError, SyntaxError):
+        return False
+    return len(tokens) == 1 and (place is Place.OPERAND or not _DECIMAL_INT.fullmatch(tokens[0]))
+
+
+#: tree-sitter's literals whose evaluation does nothing but make the value
+_LITERALS = frozenset({"integer", "float", "true", "false", "none", "ellipsis"})
+
+
+def _inert(node: Node) -> bool:
+    """Whether evaluating ``node`` does nothing that dropping it would lose: a name, an attribute
+    chain of names (``self.x``: a property's getter is taken to have no effect), a literal (a
+    number, negated too, a string without interpolation, ``True``, ``None``, ``...``)."""
+    while node.type == "attribute":
+        node = node.child_by_field_name("object")
+    if node.type == "unary_operator" and text(node.child_by_field_name("operator")) in "-+":
+        node = node.child_by_field_name("argument")
+        return node.type in ("integer", "float")
+    if node.type == "string":
+        return not any(c.type == "interpolation" for c in node.named_children)
+    if node.type == "concatenated_string":
+        return all(map(_inert, node.named_children))
+    return node.type == "identifier" or node.type in _LITERALS
 
 
 def _imported_from(name: Node | None, analysis: Analysis) -> str | None:
@@ -618,14 +695,63 @@ def _fill_rest(
 ) -> str:
     """Put the arguments no placeholder took where ``{rest}`` was, in the call's order: a
     positional one stays positional while no argument before it was taken, else it is passed
-    by name. With nothing left, the ``, `` beside the placeholder goes too."""
+    by name. With nothing left, the ``, `` beside the placeholder goes too. Where each is
+    written as the call wrote it (by position, or by name) and they stand together over more
+    than one line, their text is kept as it is, line breaks and comments between them too."""
     parts: list[str] = []
+    rest: list[Node] = []
     taken_before = False
+    as_written = True
     for name, value in values.items():  # the call's order
         if name in used:
             taken_before = True
-        elif positional[name] and not taken_before:
+            continue
+        if positional[name] and not taken_before:
             parts.append(text(value))
         else:
             parts.append(f"{name}={text(value)}")
-    return fill_rest(rendered, "\0", parts)
+            as_written = as_written and not positional[name]
+        rest.append(value)
+    kept = _written_together(rest) if as_written else None
+    if kept is None:
+        return fill_rest(rendered, "\0", parts)
+    lead, span, trail = kept
+    at = rendered.find("\0")
+    lead = lead if rendered[:at].endswith(("(", "[")) else ""
+    trail = trail if rendered[at + 1 :].startswith((")", "]")) else ""
+    return fill_rest(rendered, "\0", [lead + span + trail])
+
+
+def _written_together(values: list[Node]) -> tuple[str, str, str] | None:
+    """The call's text from the first of these arguments to the last, where they follow each
+    other in its argument list (only comments between them) over more than one line; with what
+    opens their line (a line break and the indentation, where the first begins its line) and
+    what follows the last up to the closing bracket (``,``, a comment, the line break and the
+    bracket's indentation), where it is the call's last argument."""
+    if not values:
+        return None
+    args = [v.parent if v.parent.type == "keyword_argument" else v for v in values]
+    arguments = args[0].parent
+    if arguments is None or arguments.type != "argument_list" or args[0].id == args[-1].id:
+        return None
+    listed = [a for a in arguments.named_children if a.type != "comment"]
+    order = [a.id for a in listed]
+    at = order.index(args[0].id)
+    if order[at : at + len(args)] != [a.id for a in args]:
+        return None
+    whole = (arguments.text or b"").decode("utf-8", "replace")
+    if len(whole.encode()) != arguments.end_byte - arguments.start_byte:
+        return None  # offsets are of bytes: only where the text decodes as it is
+
+    def cut(start: int, end: int) -> str:
+        return whole[start - arguments.start_byte : end - arguments.start_byte]
+
+    span = cut(args[0].start_byte, args[-1].end_byte)
+    if "\n" not in span:
+        return None
+    opening = cut(arguments.start_byte, args[0].start_byte)
+    line = opening[opening.rfind("\n") + 1 :]
+    lead = "\n" + line if "\n" in opening and not line.strip() else ""
+    closing = cut(args[-1].end_byte, arguments.end_byte - 1)
+    trail = closing if args[-1].id == order[-1] and "\n" in closing else ""
+    return lead, span, trail
