@@ -21,6 +21,7 @@ from recode.dataset.knowledge import PLACEHOLDER, Fix, FixKind, Target, fill_res
 from recode.server.fixes.edits import Edit, overlaps
 from recode.server.fixes.imports import (
     from_binding,
+    module_of,
     remove_import_item,
     spell,
     split_path,
@@ -342,7 +343,10 @@ def _render(
             rest_at.append(m.start())
             return "\0"  # filled in once every other placeholder has taken its argument
         if token.startswith("mod:"):
-            spelled, imports, loads = spell(token[4:], analysis, node.start_byte, from_module)
+            path = token[4:]
+            spelled, imports, loads = spell(
+                path, analysis, node.start_byte, from_module, module_of(path)
+            )
             extra.extend(imports)
             if loads is not None:
                 loaded.add(loads)

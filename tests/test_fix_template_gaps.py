@@ -1,0 +1,85 @@
+"""Gaps of the template language, each found on records left without a fix: a ``{mod:}`` path
+into a submodule imports that submodule; ..."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from packaging.version import Version
+
+from recode.dataset.knowledge import load_knowledge_base
+from recode.server import cli
+from recode.server.detector import Detector
+from recode.server.fixes import fix_source
+from recode.server.severity import LibraryVersion
+
+
+def _record(rid: str, symbol: str, fix: dict, kind: str = "removed") -> dict:
+    return {
+        "id": rid,
+        "library": "matplotlib",
+        "symbol": symbol,
+        "kind": kind,
+        "removed_in": "3.8",
+        "fix": fix,
+        "note": "test record",
+        "source": {"url": "https://example.org/notes", "version": "3.8"},
+    }
+
+
+RECORDS = [
+    # a name of a submodule its package does not load: ``import xml`` leaves ``xml.dom`` unbound
+    _record(
+        "mpl-parse",
+        "matplotlib.cbook.parse_xml",
+        {"kind": "template", "template": "{mod:xml.dom.minidom.parseString}({0})", "args": ["s"]},
+    ),
+]
+
+
+@pytest.fixture(scope="module")
+def kb_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("kb") / "matplotlib.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in RECORDS))
+    return path
+
+
+@pytest.fixture(scope="module")
+def detector(kb_path: Path) -> Detector:
+    kb = load_knowledge_base([kb_path])
+    assert not kb.problems
+    return Detector(kb, {"matplotlib": LibraryVersion(Version("3.9"), "installed")})
+
+
+def fixed(detector: Detector, code: str, unsafe: bool = True) -> tuple[str, list]:
+    result = fix_source(code.encode(), detector, unsafe=unsafe)
+    assert result.error is None
+    return result.source.decode(), result.remaining
+
+
+def test_a_mod_path_into_a_submodule_imports_the_submodule(tmp_path: Path, kb_path: Path):
+    src = tmp_path / "m.py"
+    src.write_text("from matplotlib import cbook\ndoc = cbook.parse_xml('<a/>')\n")
+    argv = [str(src), "--write", "--no-progress", "--kb", str(kb_path), "--target=matplotlib==3.9"]
+    assert cli.main(argv) == 0
+    new = src.read_text()
+    assert new == (
+        "from matplotlib import cbook\nimport xml.dom.minidom\n"
+        "doc = xml.dom.minidom.parseString('<a/>')\n"
+    )
+    # the new code runs (without the import of the library it no longer uses)
+    code = new.replace("from matplotlib import cbook\n", "") + "print(doc.documentElement.tagName)"
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert run.stdout == "a\n", run.stderr
+
+
+def test_a_mod_path_the_file_reaches_is_spelled_as_the_file_does(detector):
+    code = "import xml.dom.minidom as md\nfrom matplotlib import cbook\nd = cbook.parse_xml(s)\n"
+    new, _ = fixed(detector, code)
+    assert (
+        new == "import xml.dom.minidom as md\nfrom matplotlib import cbook\nd = md.parseString(s)\n"
+    )
