@@ -38,6 +38,28 @@ RECORDS = [
         "matplotlib.cbook.parse_xml",
         {"kind": "template", "template": "{mod:xml.dom.minidom.parseString}({0})", "args": ["s"]},
     ),
+    # a when_passed key passed by position chooses its fix as by keyword
+    _record(
+        "mpl-old-array",
+        "matplotlib.cbook.old_array",
+        {
+            "kind": "template",
+            "template": "{mod:numpy}.asarray({0})",
+            "args": ["data", "copy"],
+            "when_passed": {
+                "copy=False": {
+                    "kind": "template",
+                    "template": "{mod:numpy}.asarray({0}{kw:copy|map:False=})",
+                    "args": ["data", "copy"],
+                },
+                "copy": {
+                    "kind": "template",
+                    "template": "{mod:numpy}.array({0}, copy={kw:copy})",
+                    "args": ["data", "copy"],
+                },
+            },
+        },
+    ),
 ]
 
 
@@ -83,3 +105,26 @@ def test_a_mod_path_the_file_reaches_is_spelled_as_the_file_does(detector):
     assert (
         new == "import xml.dom.minidom as md\nfrom matplotlib import cbook\nd = md.parseString(s)\n"
     )
+
+
+@pytest.mark.parametrize(
+    "call, after",
+    [
+        ("cbook.old_array(a)", "numpy.asarray(a)"),
+        ("cbook.old_array(a, copy=True)", "numpy.array(a, copy=True)"),
+        ("cbook.old_array(a, True)", "numpy.array(a, copy=True)"),
+        ("cbook.old_array(a, False)", "numpy.asarray(a)"),
+        ("cbook.old_array(data=a, copy=False)", "numpy.asarray(a)"),
+    ],
+)
+def test_when_passed_is_chosen_by_a_positional_argument_too(detector, call, after):
+    head = "import numpy\nfrom matplotlib import cbook\n"
+    new, _ = fixed(detector, f"{head}x = {call}\n")
+    assert new == f"{head}x = {after}\n"
+
+
+def test_a_splat_leaves_the_positions_unknown(detector):
+    head = "import numpy\nfrom matplotlib import cbook\n"
+    new, remaining = fixed(detector, f"{head}x = cbook.old_array(*a)\n")
+    assert new == f"{head}x = cbook.old_array(*a)\n"
+    assert [f.record.id for f in remaining] == ["mpl-old-array"]

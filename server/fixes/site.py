@@ -57,16 +57,29 @@ def passed_fix(fix: Fix, call: Node) -> Fix:
     """The fix for a call: the ``when_passed`` fix of the first of its keys that the call
     passes, a keyword (``Int64Index(a, dtype=d)``) or a keyword with its value (``axis=1``: the
     value as written, or the text of a plain string literal, as a value map reads it), else
-    ``fix``."""
+    ``fix``. An argument passed by position counts as passed where the template's ``args``
+    (``fix``'s, else the keyed fix's) say which parameter takes it (``Int64Index(a, d)``)."""
     args = call.child_by_field_name("arguments")
+    given = [a for a in (args.named_children if args is not None else ()) if a.type != "comment"]
     passed = {
         text(a.child_by_field_name("name")): a.child_by_field_name("value")
-        for a in (args.named_children if args is not None else ())
+        for a in given
         if a.type == "keyword_argument"
     }
+    positional: list[Node] = []
+    for a in given:
+        if a.type in ("keyword_argument", "dictionary_splat"):
+            break
+        if a.type in ("list_splat", "parenthesized_list_splat"):
+            break  # which parameter takes what follows is unknowable
+        positional.append(a)
     for key, keyed in fix.when_passed:
         name, _, value = key.partition("=")
-        if name in passed and (not value or value in written(passed[name])):
+        names = fix.args[: fix.positional] if fix.args else keyed.args[: keyed.positional]
+        node = passed.get(name)
+        if node is None and name in names and names.index(name) < len(positional):
+            node = positional[names.index(name)]
+        if node is not None and (not value or value in written(node)):
             return keyed
     return fix
 
