@@ -60,6 +60,21 @@ RECORDS = [
             },
         },
     ),
+    # an argument written twice is evaluated twice
+    _record(
+        "mpl-old-clip",
+        "matplotlib.cbook.old_clip",
+        {"kind": "template", "template": "{mod:numpy}.where({0} > 0, {0}, 0)", "args": ["x"]},
+    ),
+    {
+        **_record(
+            "sp-B",
+            "scipy.sparse.csr_matrix.B",
+            {"kind": "template", "template": "{self}.toarray()[{self}.nnz]", "target": "reference"},
+        ),
+        "library": "scipy",
+        "removed_in": "1.14",
+    },
 ]
 
 
@@ -74,7 +89,13 @@ def kb_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def detector(kb_path: Path) -> Detector:
     kb = load_knowledge_base([kb_path])
     assert not kb.problems
-    return Detector(kb, {"matplotlib": LibraryVersion(Version("3.9"), "installed")})
+    return Detector(
+        kb,
+        {
+            "matplotlib": LibraryVersion(Version("3.9"), "installed"),
+            "scipy": LibraryVersion(Version("1.14"), "installed"),
+        },
+    )
 
 
 def fixed(detector: Detector, code: str, unsafe: bool = True) -> tuple[str, list]:
@@ -128,3 +149,35 @@ def test_a_splat_leaves_the_positions_unknown(detector):
     new, remaining = fixed(detector, f"{head}x = cbook.old_array(*a)\n")
     assert new == f"{head}x = cbook.old_array(*a)\n"
     assert [f.record.id for f in remaining] == ["mpl-old-array"]
+
+
+@pytest.mark.parametrize(
+    "arg", ["a", "a.b.c", "a.levels[0]", "x[k]", "-1", "2.5", "'s'", "'s' 't'", "None", "True"]
+)
+def test_an_argument_written_twice_is_rewritten_where_it_is_plain(detector, arg):
+    head = "import numpy\nfrom matplotlib import cbook\n"
+    new, remaining = fixed(detector, f"{head}y = cbook.old_clip({arg})\n")
+    assert new.startswith(f"{head}y = numpy.where(") and new[len(head) :].count(arg) == 2, new
+    assert not remaining
+
+
+@pytest.mark.parametrize(
+    "arg", ["f(a)", "a + 1", "a.f()", "a[i()]", "a[1:]", "f'{a}'", "[a]", "-a"]
+)
+def test_an_argument_written_twice_is_left_where_it_may_cost_or_act(detector, arg):
+    code = f"import numpy\nfrom matplotlib import cbook\ny = cbook.old_clip({arg})\n"
+    new, remaining = fixed(detector, code)
+    assert new == code
+    (left,) = remaining
+    assert f"`{arg}` would be evaluated 2 times" in (left.fix_unavailable or "")
+
+
+def test_the_object_written_twice_is_left_where_it_is_a_call(detector):
+    head = "from scipy import sparse\nm = sparse.csr_matrix(a)\n"
+    code = head + "print(m.B)\nprint(sparse.csr_matrix(b).B)\n"
+    new, remaining = fixed(detector, code)
+    assert new == head + "print(m.toarray()[m.nnz])\nprint(sparse.csr_matrix(b).B)\n"
+    assert [f.record.id for f in remaining] == ["sp-B"]
+    assert "`sparse.csr_matrix(b)` would be evaluated 2 times" in (
+        remaining[0].fix_unavailable or ""
+    )

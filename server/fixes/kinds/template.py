@@ -282,6 +282,31 @@ def _check_statement(call: Node, analysis: Analysis) -> tuple[Node, tuple[Edit, 
     return replaced, after
 
 
+#: Literals, which evaluate to the same value with no effect however often they are written.
+_LITERALS = frozenset(("integer", "float", "true", "false", "none", "ellipsis"))
+
+
+def _plain(value: Node) -> bool:
+    """Whether an argument may be evaluated as often as a template writes it: a name, a chain
+    of attributes of one, a literal (a string without interpolation, a signed number), and
+    subscripts of those by such keys (``x[k]``, ``mi.levels[0]``). Anything else (a call, an
+    operator) may cost or do something each time."""
+    while (
+        value.type == "attribute"
+        or value.type == "subscript"
+        and all(_plain(k) for k in value.children_by_field_name("subscript"))
+    ):
+        value = value.child_by_field_name("object" if value.type == "attribute" else "value")
+    if value.type == "unary_operator":
+        value = value.child_by_field_name("argument")
+        return value.type in ("integer", "float")
+    if value.type == "string":
+        return not any(c.type == "interpolation" for c in value.named_children)
+    if value.type == "concatenated_string":
+        return all(_plain(c) for c in value.named_children)
+    return value.type == "identifier" or value.type in _LITERALS
+
+
 def _literal_keys(subscript: Node) -> bool:
     """Whether every key of a subscript is a number or a plain string literal."""
     keys = subscript.children_by_field_name("subscript")
@@ -318,13 +343,17 @@ def _render(
         )
     )  # None for a subscript
 
+    reads: dict[str, list[Node]] = {}  # each argument the code evaluates, once per writing
+
     def fill(m: re.Match[str]) -> str:
         token = m.group("token")
         if token == "self":
             if site.value is not None:
+                reads.setdefault("self", []).append(node)
                 value = text(node)
                 return value if _is_primary(value) else f"({value})"
             if node.type == "subscript":  # ``s[0]``: s.__getitem__(0)
+                reads.setdefault("self", []).append(node.child_by_field_name("value"))
                 return text(node.child_by_field_name("value"))
             func = node if fix.target is Target.REFERENCE else node.child_by_field_name("function")
             if func.type != "attribute":
@@ -336,6 +365,7 @@ def _render(
                     f"`{text(func)}` is the method reached through its class, not through an "
                     "object: the rewrite needs the object"
                 )
+            reads.setdefault("self", []).append(func.child_by_field_name("object"))
             return text(func.child_by_field_name("object"))
         if token == "then":
             return then or ""
@@ -358,11 +388,18 @@ def _render(
         value = text(values[name])
         if m.group("map") is not None:
             return _mapped(name, values[name], m.group("map"))
+        reads.setdefault(name, []).append(values[name])
         if m.start() in tight and not _is_primary(value):
             return f"({value})"  # {0}.item() or {0} + 1 of `a + b`
         return value
 
     rendered = PLACEHOLDER.sub(fill, fix.template)
+    for read in reads.values():
+        if len(read) > 1 and not _plain(read[0]):
+            raise NoFix(
+                f"`{text(read[0])}` would be evaluated {len(read)} times by the rewrite, which "
+                "writes it as often; bind it to a name first"
+            )
     if fix.module and not any(m == fix.module or m.startswith(fix.module + ".") for m in loaded):
         # a submodule the parent package's import does not load (scrapy.utils.request)
         extra.extend(submodule_import(fix.module, analysis, node.start_byte))
