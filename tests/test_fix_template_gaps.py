@@ -1,5 +1,8 @@
 """Gaps of the template language, each found on records left without a fix: a ``{mod:}`` path
-into a submodule imports that submodule; ..."""
+into a submodule imports that submodule; a ``when_passed`` key passed by position chooses its
+fix; an argument the template writes twice must be plain (a call would run twice); a class
+call kept inside its fix's call of another callable is not flagged again; an attribute
+written (``cs.antialiased = v``) takes an assignment template (``cs.set_antialiased(v)``)."""
 
 from __future__ import annotations
 
@@ -74,6 +77,21 @@ RECORDS = [
         ),
         "library": "scipy",
         "removed_in": "1.14",
+    },
+    # a behaviour of a class whose fix keeps the call inside a call of another callable
+    {
+        **_record(
+            "mpl-Axes3D",
+            "mpl_toolkits.mplot3d.Axes3D",
+            {
+                "kind": "template",
+                "template": "{0}.add_axes({mod:mpl_toolkits.mplot3d.Axes3D}({0}{rest}))",
+                "args": ["fig", "rect", "*", "elev"],
+            },
+            kind="behavior",
+        ),
+        "removed_in": None,
+        "changed_in": "3.6",
     },
 ]
 
@@ -181,3 +199,23 @@ def test_the_object_written_twice_is_left_where_it_is_a_call(detector):
     assert "`sparse.csr_matrix(b)` would be evaluated 2 times" in (
         remaining[0].fix_unavailable or ""
     )
+
+
+def test_a_class_call_kept_inside_its_fix_is_not_flagged_again(tmp_path, kb_path):
+    """regression: ``Axes3D(fig)`` -> ``fig.add_axes(Axes3D(fig))`` was flagged again in its
+    own output, and ``--write`` nested it once per round (ten times)."""
+    head = "import matplotlib.pyplot as plt\nfrom mpl_toolkits.mplot3d import Axes3D\n"
+    src = tmp_path / "m.py"
+    src.write_text(
+        head + "ax = Axes3D(fig)\nax2 = Axes3D(fig, elev=3)\nax3 = Axes3D(f(), elev=3)\n"
+    )
+    argv = [str(src), "--write", "--no-progress", "--kb", str(kb_path), "--target=matplotlib==3.9"]
+    assert cli.main(argv) == 1  # Axes3D(f()) is left: f() would run twice
+    assert src.read_text() == head + (
+        "ax = fig.add_axes(Axes3D(fig))\nax2 = fig.add_axes(Axes3D(fig, elev=3))\n"
+        "ax3 = Axes3D(f(), elev=3)\n"
+    )
+    kb = load_knowledge_base([kb_path])
+    detector = Detector(kb, {"matplotlib": LibraryVersion(Version("3.9"), "installed")})
+    left = detector.detect(src.read_bytes())
+    assert [(f.record.id, f.start.line) for f in left] == [("mpl-Axes3D", 4)]
