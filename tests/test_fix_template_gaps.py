@@ -7,6 +7,7 @@ written (``cs.antialiased = v``) takes an assignment template (``cs.set_antialia
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -14,7 +15,7 @@ from pathlib import Path
 import pytest
 from packaging.version import Version
 
-from recode.dataset.knowledge import load_knowledge_base
+from recode.dataset.knowledge import RecordError, _parse_fix, load_knowledge_base
 from recode.server import cli
 from recode.server.detector import Detector
 from recode.server.fixes import fix_source
@@ -92,6 +93,34 @@ RECORDS = [
         ),
         "removed_in": None,
         "changed_in": "3.6",
+    },
+    # an attribute whose replacement is a getter and a setter
+    {
+        **_record(
+            "sp-flag",
+            "scipy.sparse.csr_matrix.flag",
+            {
+                "kind": "template",
+                "template": "{self}.get_flag()",
+                "target": "reference",
+                "assigned": {
+                    "kind": "template",
+                    "template": "{self}.set_flag({value})",
+                    "target": "assignment",
+                },
+            },
+        ),
+        "library": "scipy",
+        "removed_in": "1.14",
+    },
+    {
+        **_record(
+            "sp-mark",
+            "scipy.sparse.csr_matrix.mark",
+            {"kind": "template", "template": "{self}.set_mark({value})", "target": "assignment"},
+        ),
+        "library": "scipy",
+        "removed_in": "1.14",
     },
 ]
 
@@ -219,3 +248,65 @@ def test_a_class_call_kept_inside_its_fix_is_not_flagged_again(tmp_path, kb_path
     detector = Detector(kb, {"matplotlib": LibraryVersion(Version("3.9"), "installed")})
     left = detector.detect(src.read_bytes())
     assert [(f.record.id, f.start.line) for f in left] == [("mpl-Axes3D", 4)]
+
+
+def test_an_attribute_written_takes_the_assignment_template(tmp_path, kb_path):
+    head = "from scipy import sparse\nm = sparse.csr_matrix(a)\n"
+    src = tmp_path / "m.py"
+    src.write_text(
+        head + "m.flag = not b  # kept\nprint(m.flag)\nif c:\n    m.mark = f(x)\n"
+        "m.mark = None; y = 1\n"
+    )
+    argv = [str(src), "--write", "--no-progress", "--kb", str(kb_path), "--target=scipy==1.14"]
+    assert cli.main(argv) == 0
+    assert src.read_text() == head + (
+        "m.set_flag(not b)  # kept\nprint(m.get_flag())\nif c:\n    m.set_mark(f(x))\n"
+        "m.set_mark(None); y = 1\n"
+    )
+
+
+@pytest.mark.parametrize(
+    "code, reason",
+    [
+        ("m.flag += 1\n", "other than by a plain `m.flag = value` statement"),
+        ("x = m.flag = 1\n", "other than by a plain"),
+        ("m.flag = x = 1\n", "other than by a plain"),
+        ("m.flag, x = 1, 2\n", "other than by a plain"),
+        ("m.flag: bool = True\n", "other than by a plain"),
+        ("del m.flag\n", "other than by a plain"),
+        ("for m.flag in b:\n    pass\n", "other than by a plain"),
+        ("print(m.mark)\n", "`m.mark` is read here"),
+    ],
+)
+def test_an_attribute_written_otherwise_is_left_with_the_reason(detector, code, reason):
+    head = "from scipy import sparse\nm = sparse.csr_matrix(a)\n"
+    new, remaining = fixed(detector, head + code)
+    assert new == head + code
+    (left,) = remaining
+    assert reason in (left.fix_unavailable or "")
+
+
+@pytest.mark.parametrize(
+    "fix, message",
+    [
+        ({"template": "{self}.set_x({value})"}, "{value}, the value assigned"),
+        ({"template": "{self}.set_x(1)", "target": "assignment"}, "{value}, the value assigned"),
+        ({"template": "{self}.set_x({0})", "target": "assignment", "args": ["v"]}, "no argument"),
+        ({"template": "{self}.set_x({value|map:a=b})", "target": "assignment"}, "not mapped"),
+        (
+            {"template": "{self}.x()", "assigned": {"kind": "rename", "to": "a.b"}},
+            "fix.assigned must be a template fix",
+        ),
+        (
+            {
+                "template": "{self}.x()",
+                "target": "call",
+                "assigned": {"kind": "template", "template": "{value}", "target": "assignment"},
+            },
+            "fix.assigned belongs to a reference template",
+        ),
+    ],
+)
+def test_assignment_templates_are_validated_on_load(fix, message):
+    with pytest.raises(RecordError, match=re.escape(message)):
+        _parse_fix({"kind": "template", **fix}, None)

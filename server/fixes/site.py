@@ -95,6 +95,38 @@ def written(value: Node) -> tuple[str, ...]:
     return forms
 
 
+#: What stands between an assignment and one of its targets (``a, m.A = ...``, ``(m.A) = ...``).
+_TARGET_GROUPS = frozenset(
+    (
+        "pattern_list",
+        "tuple_pattern",
+        "list_pattern",
+        "list_splat_pattern",
+        "parenthesized_expression",
+        "expression_list",
+        "tuple",
+        "list",
+    )
+)
+
+
+def assigned(node: Node) -> bool:
+    """Whether the reference is written rather than read: a target of an assignment, an
+    augmented assignment (which reads and writes), a ``for``, a ``with ... as`` or a ``del``.
+    A reference template turns a read into an expression (``m.A`` -> ``m.toarray()``), which
+    cannot stand there: ``cs.antialiased = False`` would become code that does not parse, and
+    every other fix of the file would be refused with it."""
+    child, parent = node, node.parent
+    while parent is not None and parent.type in _TARGET_GROUPS:
+        child, parent = parent, parent.parent
+    if parent is None:
+        return False
+    if parent.type in ("assignment", "augmented_assignment", "for_statement", "for_in_clause"):
+        left = parent.child_by_field_name("left")
+        return left is not None and left.id == child.id
+    return parent.type in ("delete_statement", "as_pattern_target")
+
+
 def tested_by(reference: Node) -> Node | None:
     """The ``isinstance(obj, ...)`` call whose class, or one of whose tuple of classes, is
     ``reference``; None elsewhere."""
