@@ -199,7 +199,20 @@ def test_a_splat_leaves_the_positions_unknown(detector):
 
 
 @pytest.mark.parametrize(
-    "arg", ["a", "a.b.c", "a.levels[0]", "x[k]", "-1", "2.5", "'s'", "'s' 't'", "None", "True"]
+    "arg",
+    [
+        "a",
+        "a.b.c",
+        "a.levels[0]",
+        "x[k]",
+        "('x', 1)",
+        "-1",
+        "2.5",
+        "'s'",
+        "'s' 't'",
+        "None",
+        "True",
+    ],
 )
 def test_an_argument_written_twice_is_rewritten_where_it_is_plain(detector, arg):
     head = "import numpy\nfrom matplotlib import cbook\n"
@@ -209,7 +222,7 @@ def test_an_argument_written_twice_is_rewritten_where_it_is_plain(detector, arg)
 
 
 @pytest.mark.parametrize(
-    "arg", ["f(a)", "a + 1", "a.f()", "a[i()]", "a[1:]", "f'{a}'", "[a]", "-a"]
+    "arg", ["f(a)", "a + 1", "a.f()", "a[i()]", "a[1:]", "(a, f())", "[1]", "f'{a}'", "[a]", "-a"]
 )
 def test_an_argument_written_twice_is_left_where_it_may_cost_or_act(detector, arg):
     code = f"import numpy\nfrom matplotlib import cbook\ny = cbook.old_clip({arg})\n"

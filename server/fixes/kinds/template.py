@@ -304,7 +304,8 @@ _LITERALS = frozenset(("integer", "float", "true", "false", "none", "ellipsis"))
 
 def _plain(value: Node) -> bool:
     """Whether an argument may be evaluated as often as a template writes it: a name, a chain
-    of attributes of one, a literal (a string without interpolation, a signed number), and
+    of attributes of one, a literal (a string without interpolation, a signed number, a tuple
+    of those), and
     subscripts of those by such keys (``x[k]``, ``mi.levels[0]``). Anything else (a call, an
     operator) may cost or do something each time."""
     while (
@@ -318,8 +319,8 @@ def _plain(value: Node) -> bool:
         return value.type in ("integer", "float")
     if value.type == "string":
         return not any(c.type == "interpolation" for c in value.named_children)
-    if value.type == "concatenated_string":
-        return all(_plain(c) for c in value.named_children)
+    if value.type in ("concatenated_string", "tuple", "parenthesized_expression"):
+        return all(_plain(c) for c in value.named_children if c.type != "comment")
     return value.type == "identifier" or value.type in _LITERALS
 
 
