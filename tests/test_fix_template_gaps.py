@@ -42,6 +42,17 @@ RECORDS = [
         "matplotlib.cbook.parse_xml",
         {"kind": "template", "template": "{mod:xml.dom.minidom.parseString}({0})", "args": ["s"]},
     ),
+    # ... and with ``module``: where the file imports the package alone, it need not load it
+    _record(
+        "mpl-parse-module",
+        "matplotlib.cbook.parse_xml2",
+        {
+            "kind": "template",
+            "template": "{mod:xml.dom.minidom.parseString}({0})",
+            "args": ["s"],
+            "module": "xml.dom.minidom",
+        },
+    ),
     # a when_passed key passed by position chooses its fix as by keyword
     _record(
         "mpl-old-array",
@@ -323,3 +334,19 @@ def test_an_attribute_written_otherwise_is_left_with_the_reason(detector, code, 
 def test_assignment_templates_are_validated_on_load(fix, message):
     with pytest.raises(RecordError, match=re.escape(message)):
         _parse_fix({"kind": "template", **fix}, None)
+
+
+@pytest.mark.parametrize(
+    "head, added",
+    [
+        ("", "import xml.dom.minidom\n"),  # one import, the submodule (not xml as well)
+        ("import xml\n", "import xml.dom.minidom\n"),  # the package does not load it
+        ("import xml.dom.minidom\n", ""),
+    ],
+)
+def test_the_module_field_adds_the_submodule_where_the_file_imports_the_package(
+    detector, head, added
+):
+    code = f"{head}from matplotlib import cbook\nd = cbook.parse_xml2(s)\n"
+    new, _ = fixed(detector, code)
+    assert new == f"{head}from matplotlib import cbook\n{added}d = xml.dom.minidom.parseString(s)\n"
