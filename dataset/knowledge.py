@@ -185,12 +185,15 @@ class Applicability(enum.Enum):
 
 
 class Target(enum.Enum):
-    """What a template fix replaces: the whole call, the reference alone (``np.NINF``), or the
-    expression statement that is the call, by a statement (``{self} = {self}.drop({rest})``)."""
+    """What a template fix replaces: the whole call, the reference alone (``np.NINF``), the
+    expression statement that is the call, by a statement (``{self} = {self}.drop({rest})``),
+    or the statement assigning the reference, the value ``{value}``
+    (``cs.antialiased = v`` -> ``cs.set_antialiased(v)``)."""
 
     CALL = "call"
     REFERENCE = "reference"
     STATEMENT = "statement"
+    ASSIGNMENT = "assignment"
 
 
 class FixKind(enum.StrEnum):
@@ -251,7 +254,9 @@ class FixKind(enum.StrEnum):
             return f"rewrite the `{record.parameter}` value of `{record.path}`"
         if self is FixKind.TEMPLATE:
             replacement = f" with {record.replacement}" if record.replacement else ""
-            what = "reference" if fix.target is Target.REFERENCE else "call"
+            what = {Target.REFERENCE: "reference", Target.ASSIGNMENT: "assignment"}.get(
+                fix.target, "call"
+            )
             return f"rewrite the `{record.path}` {what}{replacement}"
         if self is FixKind.STATEMENT:
             return f"catch {fix.caught} around `{record.path}` without `{record.parameter}`"
@@ -275,7 +280,10 @@ class FixKind(enum.StrEnum):
             value = f": {record.replacement}" if record.replacement else ""
             return f"Rewrite the `{record.parameter}` value{value}"
         if self is FixKind.TEMPLATE:
-            what = f"`{record.path}`" if fix.target is Target.REFERENCE else "the call"
+            what = {
+                Target.REFERENCE: f"`{record.path}`",
+                Target.ASSIGNMENT: f"the assignment of `{record.path}`",
+            }.get(fix.target, "the call")
             replacement = f": {record.replacement}" if record.replacement else ""
             return f"Rewrite {what}{replacement}"
         if self is FixKind.STATEMENT:
@@ -297,7 +305,7 @@ FIX_KINDS = tuple(k.value for k in FixKind)
 #: A template's placeholders: ``{self}``, ``{0}``, ``{kw:name}``, ``{mod:path}``, ``{rest}``;
 #: an argument's may end in a value map, ``{kw:method|map:ffill=ffill,pad=ffill}``.
 PLACEHOLDER = re.compile(
-    r"\{(?P<token>self|rest|then|\d+|kw:[A-Za-z_]\w*|mod:[A-Za-z_][\w.]*)"
+    r"\{(?P<token>self|rest|then|value|\d+|kw:[A-Za-z_]\w*|mod:[A-Za-z_][\w.]*)"
     r"(?:\|map:(?P<map>[^{}]*))?\}"
 )
 
@@ -326,6 +334,9 @@ class Fix:
     #: the fix where the call passes this keyword, in place of this one (``subok`` selects
     #: ``np.asanyarray`` where ``np.asarray`` is the fix), the first keyword passed wins
     when_passed: tuple[tuple[str, Fix], ...] = ()
+    #: a reference template's fix where the reference is assigned (``cs.antialiased = v``): an
+    #: assignment template (``{self}.set_antialiased({value})``)
+    assigned: Fix | None = None
     #: a class's record: the template fix where the class is what ``isinstance(obj, ...)``
     #: tests, the object its one argument (``{0}``); alone or in a tuple of classes
     instance_test: Fix | None = None
@@ -862,6 +873,7 @@ _FIX_FIELDS = {
     "through_class",
     "when_passed",
     "instance_test",
+    "assigned",
     "catch",
     "fallback",
     "then",
@@ -874,7 +886,7 @@ def _parse_fix(raw: object, param: str | None, nested: bool = False) -> Fix | No
         return None
     if not isinstance(raw, dict) or raw.get("kind") not in FIX_KINDS:
         raise RecordError(f"fix.kind must be one of {', '.join(FIX_KINDS)}")
-    outer = {"through_class", "when_passed", "instance_test"}
+    outer = {"through_class", "when_passed", "instance_test", "assigned"}
     unknown = set(raw) - (_FIX_FIELDS - outer if nested else _FIX_FIELDS)
     if unknown:
         raise RecordError(f"unknown fix field(s): {', '.join(sorted(unknown))}")
@@ -913,6 +925,13 @@ def _parse_fix(raw: object, param: str | None, nested: bool = False) -> Fix | No
             raise RecordError(
                 "fix.instance_test must be a template of the object alone: args [name], {0}"
             )
+    assigned = None
+    if "assigned" in raw:
+        assigned = _parse_fix(raw["assigned"], param, nested=True)
+        if assigned is None or assigned.target is not Target.ASSIGNMENT:
+            raise RecordError('fix.assigned must be a template fix with "target": "assignment"')
+        if fix.target is not Target.REFERENCE:
+            raise RecordError("fix.assigned belongs to a reference template")
     when_passed = raw.get("when_passed", {})
     if not isinstance(when_passed, dict) or not all(_PASSED.fullmatch(k) for k in when_passed):
         raise RecordError(
@@ -925,6 +944,7 @@ def _parse_fix(raw: object, param: str | None, nested: bool = False) -> Fix | No
         unsafe_because=because,
         through_class=through_class,
         instance_test=instance_test,
+        assigned=assigned,
         when_passed=tuple(
             (k, _parse_fix(v, param, nested=True) or _no_fix(k)) for k, v in when_passed.items()
         ),
@@ -1014,15 +1034,19 @@ def _parse_template(kind: FixKind, raw: dict) -> Fix:
     try:
         target = Target(raw.get("target", "call"))
     except ValueError:
-        raise RecordError("fix.target must be call, reference or statement") from None
+        raise RecordError("fix.target must be call, reference, statement or assignment") from None
     positional = args.index("*") if "*" in args else len(args)
     names = [a for a in args if a != "*"]
     if args.count("*") > 1 or not all(_NAME.fullmatch(a) for a in names):
         raise RecordError("fix.args must be parameter names, with at most one '*'")
     if len(set(names)) != len(names):
         raise RecordError("fix.args names a parameter twice")
-    if target is Target.REFERENCE and names:
-        raise RecordError("a template for a reference has no arguments")
+    if target in (Target.REFERENCE, Target.ASSIGNMENT) and names:
+        raise RecordError(f"a template for {target.value} has no arguments")
+    if (target is Target.ASSIGNMENT) != any(
+        m.group("token") == "value" for m in PLACEHOLDER.finditer(template)
+    ):
+        raise RecordError("{value}, the value assigned, stands in an assignment's template alone")
     rests = 0
     for m in PLACEHOLDER.finditer(template):
         token = m.group("token")
@@ -1034,7 +1058,9 @@ def _parse_template(kind: FixKind, raw: dict) -> Fix:
             rests += 1
         if token == "then" and (m.group("map") is not None or target is not Target.CALL):
             raise RecordError("{then} is not mapped, and stands only in a call's template")
-        if target is Target.REFERENCE and (
+        if token == "value" and m.group("map") is not None:
+            raise RecordError("{value} is not mapped")
+        if target in (Target.REFERENCE, Target.ASSIGNMENT) and (
             token == "rest" or token.isdigit() or token.startswith("kw:")
         ):
             raise RecordError(f"a template for a reference has no arguments: {m.group(0)!r}")

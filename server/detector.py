@@ -1904,9 +1904,10 @@ def _own_fix_pattern(template: str) -> re.Pattern[str]:
         token = m.group("token")
         if token.startswith("mod:"):
             out.append(r"[A-Za-z_][\w.]*")
-        else:
+        else:  # {rest} may be empty (``Axes3D(fig)`` of ``{0}{rest}``)
             group = "p" + re.sub(r"\W", "_", token)
-            out.append(f"(?P={group})" if group in seen else f"(?P<{group}>.+?)")
+            any_text = ".*?" if token == "rest" else ".+?"
+            out.append(f"(?P={group})" if group in seen else f"(?P<{group}>{any_text})")
             seen.add(group)
         last = m.end()
         if last < len(template) and template[last].isspace():
@@ -1918,18 +1919,36 @@ def _own_fix_pattern(template: str) -> re.Pattern[str]:
 @cache
 def _wraps_own_call(template: str, leaf: str) -> bool:
     """Whether a template keeps a call of ``leaf`` inside new code (``is_object_dtype(x) or
-    ...``), rather than being a call of it itself (``{self}.to_csv({0}{rest})``)."""
-    code = PLACEHOLDER.sub("_", template)
+    ...``, ``{0}.add_axes(Axes3D({0}{rest}))``), rather than being a call of it itself
+    (``{self}.to_csv({0}{rest})``)."""
     try:
-        tree = ast.parse(code, mode="eval").body
+        tree = ast.parse(_as_code(template), mode="eval").body
     except SyntaxError:
         return False
-    if isinstance(tree, ast.Call):
+    if _calls(tree, leaf):
         return False
-    return any(
-        isinstance(n, ast.Call)
-        and (getattr(n.func, "attr", None) or getattr(n.func, "id", None)) == leaf
-        for n in ast.walk(tree)
+    return any(_calls(n, leaf) for n in ast.walk(tree))
+
+
+def _as_code(template: str) -> str:
+    """A template as code to read its shape: each argument placeholder a name, ``{rest}``
+    nothing, a ``{mod:...}`` path its last name (``Axes3D`` of
+    ``{mod:mpl_toolkits.mplot3d.Axes3D}``)."""
+
+    def name(m: re.Match[str]) -> str:
+        token = m.group("token")
+        if token == "rest":
+            return "\0"
+        return token.rsplit(".", 1)[-1].removeprefix("mod:") if token.startswith("mod:") else "_"
+
+    return fill_rest(PLACEHOLDER.sub(name, template), "\0", [])
+
+
+def _calls(code: ast.expr, leaf: str) -> bool:
+    """Whether ``code`` is a call of a callable named ``leaf`` (``f(x)``, ``m.f(x)``)."""
+    return (
+        isinstance(code, ast.Call)
+        and (getattr(code.func, "attr", None) or getattr(code.func, "id", None)) == leaf
     )
 
 
@@ -1937,16 +1956,11 @@ def _wraps_own_call(template: str, leaf: str) -> bool:
 def _wraps_own_arguments(template: str, leaf: str) -> bool:
     """Whether a template is a call of ``leaf`` with an argument wrapped in a call of its own
     (``np.unique(np.ravel({0}){rest})``): the call it writes still passes what is flagged."""
-    code = PLACEHOLDER.sub(lambda m: "\0" if m.group("token") == "rest" else "_", template)
     try:
-        tree = ast.parse(fill_rest(code, "\0", []), mode="eval").body
+        tree = ast.parse(_as_code(template), mode="eval").body
     except SyntaxError:
         return False
-    return (
-        isinstance(tree, ast.Call)
-        and (getattr(tree.func, "attr", None) or getattr(tree.func, "id", None)) == leaf
-        and any(isinstance(a, ast.Call) for a in tree.args)
-    )
+    return _calls(tree, leaf) and any(isinstance(a, ast.Call) for a in tree.args)
 
 
 def _written_by_own_fix(record: ApiChange, call: Node) -> bool:

@@ -295,7 +295,7 @@ BASE = {
         ({"kind": "template", "template": "f({rest}=1)", "args": ["a"]}, "not a Python"),
         (
             {"kind": "template", "template": "-x", "target": "keyword"},
-            "call, reference or statement",
+            "call, reference, statement or assignment",
         ),
         (
             {"kind": "template", "template": "{0}", "args": ["a"], "target": "reference"},

@@ -41,6 +41,7 @@ def test_example(record, index, example):
             record.fix,
             record.fix.through_class,
             record.fix.instance_test,
+            record.fix.assigned,
             *(keyed for _, keyed in record.fix.when_passed),
         )
         result = fix_source(old, d, unsafe=any(f is not None and not f.safe for f in fixes))

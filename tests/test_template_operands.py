@@ -57,9 +57,13 @@ def test_an_argument_becomes_an_operand(detector, before, after):
 
 
 def test_the_same_argument_as_an_operand_and_as_an_argument(detector):
-    before = "import numpy as np\nr = np.in1d(a or b, c + d)\n"
-    after = "import numpy as np\nr = np.isin(a or b, c + d) == ((c + d) != (a or b))\n"
+    before = "import numpy as np\nr = np.in1d(a.x, c[0])\n"
+    after = "import numpy as np\nr = np.isin(a.x, c[0]) == (c[0] != a.x)\n"
     assert fixed(detector, before) == after
+    # an operator expression written twice would be evaluated twice: left, with the reason
+    result = fix_source(b"import numpy as np\nr = np.in1d(a or b, c + d)\n", detector)
+    assert result.source == b"import numpy as np\nr = np.in1d(a or b, c + d)\n"
+    assert "would be evaluated 2 times" in (result.remaining[0].fix_unavailable or "")
 
 
 DF = "import pandas as pd\ndf = pd.DataFrame(d)\n"

@@ -28,12 +28,22 @@ class Spelling(NamedTuple):
     loads: str | None = None  # ``sklearn.metrics`` for ``from sklearn.metrics import x``
 
 
-def spell(path: str, analysis: Analysis, use: int, from_module: str | None = None) -> Spelling:
+def spell(
+    path: str,
+    analysis: Analysis,
+    use: int,
+    from_module: str | None = None,
+    within: str | None = None,
+) -> Spelling:
     """How to write ``path`` at byte ``use``, and the import to add if none reaches it.
 
     With ``from_module`` (the module the replaced name was imported from, ``from
     sklearn.metrics import mean_squared_error``), a name of that module is imported the same
-    way (``from sklearn.metrics import root_mean_squared_error``) where the name is free."""
+    way (``from sklearn.metrics import root_mean_squared_error``) where the name is free.
+    ``within``: the module the path lives in (``collections.abc`` of
+    ``collections.abc.Hashable``), the one imported where no import reaches the path: importing
+    its package need not load it. (Where the file imports the package, whether the package
+    loads it is what a fix's ``module`` says.)"""
     facts = analysis.facts
     for name, target in facts.module_names:  # the longest path first
         if (path == target or path.startswith(target + ".")) and facts.conflict(
@@ -49,7 +59,28 @@ def spell(path: str, analysis: Analysis, use: int, from_module: str | None = Non
         return Spelling(leaf, (import_edit(analysis, f"from {owner} import {leaf}"),), owner)
     top = path.split(".")[0]
     facts.require_free(top, top, [use])
-    return Spelling(path, (import_edit(analysis, f"import {top}"),), top)
+    module = top
+    if within is not None and not any(
+        m == within or m.startswith(within + ".") for m in facts.loaded
+    ):
+        module = within  # a top-level import loads it already: the package's name is enough
+    return Spelling(path, (import_edit(analysis, f"import {module}"),), module)
+
+
+def module_of(path: str) -> str:
+    """The module a ``{mod:...}`` path lives in, read from its spelling: the parts before its
+    last, up to the first that names a class (a capital: ``matplotlib.transforms.Affine2D``
+    lives in ``matplotlib.transforms``); the package itself for ``numpy`` or ``numpy.inf``.
+    (Which dotted name is a module the source alone cannot tell; importing the package to ask
+    would run it inside the editor. A path that is a submodule itself, ``matplotlib.pyplot``,
+    names it in the fix's ``module``.)"""
+    parts = path.split(".")
+    kept = [parts[0]]
+    for part in parts[1:-1]:
+        if part[:1].isupper():
+            break
+        kept.append(part)
+    return ".".join(kept)
 
 
 def submodule_import(module: str | None, analysis: Analysis, use: int) -> tuple[Edit, ...]:

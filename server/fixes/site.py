@@ -57,16 +57,29 @@ def passed_fix(fix: Fix, call: Node) -> Fix:
     """The fix for a call: the ``when_passed`` fix of the first of its keys that the call
     passes, a keyword (``Int64Index(a, dtype=d)``) or a keyword with its value (``axis=1``: the
     value as written, or the text of a plain string literal, as a value map reads it), else
-    ``fix``."""
+    ``fix``. An argument passed by position counts as passed where the template's ``args``
+    (``fix``'s, else the keyed fix's) say which parameter takes it (``Int64Index(a, d)``)."""
     args = call.child_by_field_name("arguments")
+    given = [a for a in (args.named_children if args is not None else ()) if a.type != "comment"]
     passed = {
         text(a.child_by_field_name("name")): a.child_by_field_name("value")
-        for a in (args.named_children if args is not None else ())
+        for a in given
         if a.type == "keyword_argument"
     }
+    positional: list[Node] = []
+    for a in given:
+        if a.type in ("keyword_argument", "dictionary_splat"):
+            break
+        if a.type in ("list_splat", "parenthesized_list_splat"):
+            break  # which parameter takes what follows is unknowable
+        positional.append(a)
     for key, keyed in fix.when_passed:
         name, _, value = key.partition("=")
-        if name in passed and (not value or value in written(passed[name])):
+        names = fix.args[: fix.positional] if fix.args else keyed.args[: keyed.positional]
+        node = passed.get(name)
+        if node is None and name in names and names.index(name) < len(positional):
+            node = positional[names.index(name)]
+        if node is not None and (not value or value in written(node)):
             return keyed
     return fix
 
@@ -80,6 +93,38 @@ def written(value: Node) -> tuple[str, ...]:
         if text(start) in ('"', "'") and content.type == "string_content":
             forms += (text(content),)
     return forms
+
+
+#: What stands between an assignment and one of its targets (``a, m.A = ...``, ``(m.A) = ...``).
+_TARGET_GROUPS = frozenset(
+    (
+        "pattern_list",
+        "tuple_pattern",
+        "list_pattern",
+        "list_splat_pattern",
+        "parenthesized_expression",
+        "expression_list",
+        "tuple",
+        "list",
+    )
+)
+
+
+def assigned(node: Node) -> bool:
+    """Whether the reference is written rather than read: a target of an assignment, an
+    augmented assignment (which reads and writes), a ``for``, a ``with ... as`` or a ``del``.
+    A reference template turns a read into an expression (``m.A`` -> ``m.toarray()``), which
+    cannot stand there: ``cs.antialiased = False`` would become code that does not parse, and
+    every other fix of the file would be refused with it."""
+    child, parent = node, node.parent
+    while parent is not None and parent.type in _TARGET_GROUPS:
+        child, parent = parent, parent.parent
+    if parent is None:
+        return False
+    if parent.type in ("assignment", "augmented_assignment", "for_statement", "for_in_clause"):
+        left = parent.child_by_field_name("left")
+        return left is not None and left.id == child.id
+    return parent.type in ("delete_statement", "as_pattern_target")
 
 
 def tested_by(reference: Node) -> Node | None:

@@ -25,7 +25,7 @@ from recode.server.fixes.kinds import (
     template,
     value,
 )
-from recode.server.fixes.site import FixSite, NoFix, passed_fix, tested_by
+from recode.server.fixes.site import FixSite, NoFix, assigned, passed_fix, tested_by
 
 if TYPE_CHECKING:
     from recode.server.detector import Analysis, Finding
@@ -47,10 +47,14 @@ EDITS: dict[FixKind, Edits] = {
 
 def fix_for(record: ApiChange, site: FixSite | None) -> Fix | None:
     """The record's fix for the site: its ``through_class`` fix where the site reaches the
-    method through its class (``np.ndarray.ptp``), and it has one; its ``instance_test`` fix
+    method through its class (``np.ndarray.ptp``), and it has one; its ``assigned`` fix where
+    the reference is written (``cs.antialiased = v``); its ``instance_test`` fix
     where the site is the class ``isinstance`` tests; its ``when_passed`` fix for the first
     of those keywords that the call passes; else its fix."""
     fix = record.fix
+    if fix is not None and fix.assigned is not None and site is not None:
+        if site.call is None and site.reference is not None and assigned(site.reference):
+            return fix.assigned
     if fix is not None and fix.instance_test is not None and site is not None:
         if site.call is None and site.reference is not None and tested_by(site.reference):
             return fix.instance_test

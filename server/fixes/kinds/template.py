@@ -24,13 +24,21 @@ from recode.dataset.knowledge import PLACEHOLDER, Fix, FixKind, Target, fill_res
 from recode.server.fixes.edits import Edit, overlaps
 from recode.server.fixes.imports import (
     from_binding,
+    module_of,
     remove_import_item,
     spell,
     split_path,
     submodule_import,
 )
 from recode.server.fixes.python_ast import PARSE_LOCK
-from recode.server.fixes.site import FixSite, NoFix, passed_fix, tested_by, written
+from recode.server.fixes.site import (
+    FixSite,
+    NoFix,
+    assigned,
+    passed_fix,
+    tested_by,
+    written,
+)
 from recode.server.parsing import text
 
 if TYPE_CHECKING:
@@ -49,7 +57,7 @@ def edits(finding: Finding, analysis: Analysis, site: FixSite) -> tuple[Edit, ..
             except NoFix:
                 pass
         return _instance_test(fix, analysis, site)
-    if site.value is not None:
+    if site.value is not None or fix.target is Target.ASSIGNMENT:
         return _template(finding, analysis, site)
     if (site.reference if fix.target is Target.REFERENCE else site.call) is not None:
         binding, record = site.binding, finding.record
@@ -154,6 +162,9 @@ class Place(enum.Enum):
 #: A decimal integer literal, which the tokenizer would read with a ``.`` after it as a float.
 _DECIMAL_INT = re.compile(r"[0-9][0-9_]*")
 
+#: The targets whose template's ``{self}`` is the reference's object, not the callee's.
+_OF_REFERENCE = (Target.REFERENCE, Target.ASSIGNMENT)
+
 
 def _template(
     finding: Finding, analysis: Analysis, site: FixSite, fix: Fix | None = None
@@ -161,13 +172,21 @@ def _template(
     fix = fix or finding.fix
     values: dict[str, Node] = {}
     positional: dict[str, bool] = {}
+    written_value = None
     if site.value is not None:  # the value itself, in its place: ``v`` -> ``v.item()``
         node = site.value
+    elif fix.target is Target.ASSIGNMENT:
+        node = site.reference
+        if node is None or site.call is not None:
+            raise NoFix(
+                f"`{text(node or site.call)}` is not assigned here; the rewrite is of a write"
+            )
+        statement, written_value = _assignment(node)
     elif fix.target is Target.REFERENCE:
         node = site.reference
         if node is None:
             raise NoFix
-        if _assigned(node):
+        if assigned(node):
             raise NoFix(f"`{text(node)}` is assigned or deleted here; the rewrite is of a read")
     else:
         node = site.call
@@ -183,43 +202,40 @@ def _template(
         values,
         positional,
         then=None if then is None else analysis.source[node.end_byte : then.end_byte].decode(),
+        written_value=written_value,
     )
+    if fix.target is Target.ASSIGNMENT:
+        return (Edit(statement.start_byte, statement.end_byte, rendered), *extra)
     if fix.target is Target.STATEMENT:
         return (Edit(replaced.start_byte, replaced.end_byte, rendered), *after, *extra)
     node = then or node  # {then}: the call and the method call made on its result
     return (Edit(node.start_byte, node.end_byte, _in_place(rendered, node)), *extra)
 
 
-#: What stands between an assignment and one of its targets (``a, m.A = ...``, ``(m.A) = ...``).
-_TARGET_GROUPS = frozenset(
-    (
-        "pattern_list",
-        "tuple_pattern",
-        "list_pattern",
-        "list_splat_pattern",
-        "parenthesized_expression",
-        "expression_list",
-        "tuple",
-        "list",
-    )
-)
-
-
-def _assigned(node: Node) -> bool:
-    """Whether the reference is written rather than read: a target of an assignment, an
-    augmented assignment (which reads and writes), a ``for``, a ``with ... as`` or a ``del``.
-    A reference template turns a read into an expression (``m.A`` -> ``m.toarray()``), which
-    cannot stand there: ``cs.antialiased = False`` would become code that does not parse, and
-    every other fix of the file would be refused with it."""
-    child, parent = node, node.parent
-    while parent is not None and parent.type in _TARGET_GROUPS:
-        child, parent = parent, parent.parent
-    if parent is None:
-        return False
-    if parent.type in ("assignment", "augmented_assignment", "for_statement", "for_in_clause"):
-        left = parent.child_by_field_name("left")
-        return left is not None and left.id == child.id
-    return parent.type in ("delete_statement", "as_pattern_target")
+def _assignment(reference: Node) -> tuple[Node, Node]:
+    """The plain assignment ``x.attr = value`` a statement of its own whose one target is the
+    reference, and its value; else :class:`NoFix`: an augmented assignment reads the
+    attribute too, and several targets (``a = x.attr = v``, ``x.attr, b = v``), an annotation,
+    or a reference deleted or bound by ``for``/``with`` want more than one call of a setter."""
+    if not assigned(reference):
+        raise NoFix(f"`{text(reference)}` is read here; the rewrite is of a write")
+    parent = reference.parent
+    if (
+        parent is None
+        or parent.type != "assignment"
+        or parent.child_by_field_name("left") != reference
+        or parent.child_by_field_name("type") is not None
+        or parent.child_by_field_name("right") is None
+        or parent.child_by_field_name("right").type in ("assignment", "yield")
+        or parent.parent is None
+        or parent.parent.type != "expression_statement"
+        or parent.parent.named_child_count != 1
+    ):
+        raise NoFix(
+            f"`{text(reference)}` is written here other than by a plain `{text(reference)} = "
+            "value` statement; the rewrite takes that alone"
+        )
+    return parent, parent.child_by_field_name("right")
 
 
 def _then_call(fix: Fix, call: Node) -> Node:
@@ -296,6 +312,32 @@ def _check_statement(call: Node, analysis: Analysis) -> tuple[Node, tuple[Edit, 
     return replaced, after
 
 
+#: Literals, which evaluate to the same value with no effect however often they are written.
+_LITERALS = frozenset(("integer", "float", "true", "false", "none", "ellipsis"))
+
+
+def _plain(value: Node) -> bool:
+    """Whether an argument may be evaluated as often as a template writes it: a name, a chain
+    of attributes of one, a literal (a string without interpolation, a signed number, a tuple
+    of those), and
+    subscripts of those by such keys (``x[k]``, ``mi.levels[0]``). Anything else (a call, an
+    operator) may cost or do something each time."""
+    while (
+        value.type == "attribute"
+        or value.type == "subscript"
+        and all(_plain(k) for k in value.children_by_field_name("subscript"))
+    ):
+        value = value.child_by_field_name("object" if value.type == "attribute" else "value")
+    if value.type == "unary_operator":
+        value = value.child_by_field_name("argument")
+        return value.type in ("integer", "float")
+    if value.type == "string":
+        return not any(c.type == "interpolation" for c in value.named_children)
+    if value.type in ("concatenated_string", "tuple", "parenthesized_expression"):
+        return all(_plain(c) for c in value.named_children if c.type != "comment")
+    return value.type == "identifier" or value.type in _LITERALS
+
+
 def _literal_keys(subscript: Node) -> bool:
     """Whether every key of a subscript is a number or a plain string literal."""
     keys = subscript.children_by_field_name("subscript")
@@ -315,9 +357,11 @@ def _render(
     values: dict[str, Node],
     positional: dict[str, bool],
     then: str | None = None,
+    written_value: Node | None = None,
 ) -> tuple[str, list[Edit]]:
     """The template's code for ``node`` with these arguments, and the imports it needs;
-    ``then``: the method call on its result (``.mean()``) as written, for ``{then}``."""
+    ``then``: the method call on its result (``.mean()``) as written, for ``{then}``;
+    ``written_value``: the value an assignment template's ``{value}`` writes."""
     used: set[str] = set()
     extra: list[Edit] = []
     loaded: set[str] = set()  # the modules the imports in ``extra`` load
@@ -327,20 +371,24 @@ def _render(
         None
         if site.value is not None
         else _imported_from(
-            node if fix.target is Target.REFERENCE else node.child_by_field_name("function"),
+            node if fix.target in _OF_REFERENCE else node.child_by_field_name("function"),
             analysis,
         )
     )  # None for a subscript
+
+    reads: dict[str, list[Node]] = {}  # each argument the code evaluates, once per writing
 
     def fill(m: re.Match[str]) -> str:
         token = m.group("token")
         place = places.get(m.start(), Place.LOOSE)
         if token == "self":
             if site.value is not None:
+                reads.setdefault("self", []).append(node)
                 return _fit(text(node), place)
             if node.type == "subscript":  # ``s[0]``: s.__getitem__(0)
+                reads.setdefault("self", []).append(node.child_by_field_name("value"))
                 return _fit(text(node.child_by_field_name("value")), place)
-            func = node if fix.target is Target.REFERENCE else node.child_by_field_name("function")
+            func = node if fix.target in _OF_REFERENCE else node.child_by_field_name("function")
             if func.type != "attribute":
                 raise NoFix
             if site.through_import:
@@ -350,14 +398,22 @@ def _render(
                     f"`{text(func)}` is the method reached through its class, not through an "
                     "object: the rewrite needs the object"
                 )
+            reads.setdefault("self", []).append(func.child_by_field_name("object"))
             return _fit(text(func.child_by_field_name("object")), place)  # ``1 .real``
         if token == "then":
             return then or ""
+        if token == "value":
+            reads.setdefault("value", []).append(written_value)
+            value = text(written_value)
+            return _fit(value, place)
         if token == "rest":
             rest_at.append(m.start())
             return "\0"  # filled in once every other placeholder has taken its argument
         if token.startswith("mod:"):
-            spelled, imports, loads = spell(token[4:], analysis, node.start_byte, from_module)
+            path = token[4:]
+            spelled, imports, loads = spell(
+                path, analysis, node.start_byte, from_module, module_of(path)
+            )
             extra.extend(imports)
             if loads is not None:
                 loaded.add(loads)
@@ -369,9 +425,16 @@ def _render(
         value = text(values[name])
         if m.group("map") is not None:
             return _mapped(name, values[name], m.group("map"))
+        reads.setdefault(name, []).append(values[name])
         return _fit(value, place)  # {0}.item() or {0} + 1 of `a + b` parenthesised
 
     rendered = PLACEHOLDER.sub(fill, fix.template)
+    for read in reads.values():
+        if len(read) > 1 and not _plain(read[0]):
+            raise NoFix(
+                f"`{text(read[0])}` would be evaluated {len(read)} times by the rewrite, which "
+                "writes it as often; bind it to a name first"
+            )
     if fix.module and not any(m == fix.module or m.startswith(fix.module + ".") for m in loaded):
         # a submodule the parent package's import does not load (scrapy.utils.request)
         extra.extend(submodule_import(fix.module, analysis, node.start_byte))
