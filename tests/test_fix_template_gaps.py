@@ -229,7 +229,7 @@ def test_an_argument_written_twice_is_rewritten_where_it_is_plain(detector, arg)
 
 
 @pytest.mark.parametrize(
-    "arg", ["f(a)", "a + 1", "a.f()", "a[i()]", "a[1:]", "(a, f())", "[1]", "f'{a}'", "[a]", "-a"]
+    "arg", ["f(a)", "a + 1", "a.f()", "a[i()]", "a[1:]", "(a, f())", "[f()]", "f'{a}'", "-a"]
 )
 def test_an_argument_written_twice_is_left_where_it_may_cost_or_act(detector, arg):
     code = f"import numpy\nfrom matplotlib import cbook\ny = cbook.old_clip({arg})\n"

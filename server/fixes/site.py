@@ -153,3 +153,35 @@ def tested_by(reference: Node) -> Node | None:
     ):
         return call
     return None
+
+
+#: tree-sitter's literals, whose evaluation does nothing but make the value
+_LITERALS = frozenset(("integer", "float", "true", "false", "none", "ellipsis"))
+
+
+def plain(node: Node) -> bool:
+    """Whether evaluating the expression does nothing but make its value, cheaply, so that a
+    fix may write it more than once, or leave it out: a name, a chain of attributes (a
+    property's getter is taken to have no effect) and of subscripts by such keys
+    (``mi.levels[0]``, ``x[k]``), a literal (a number, negated too, a string without
+    interpolation, ``True``, ``None``, ``...``), and tuples, lists and parentheses of those (a
+    list written again is a new equal list, which no other code held). Anything else (a call,
+    an operator, a comprehension) may cost or do something each time. A subscript or an
+    attribute may still raise; leaving one out is taken as leaving out a name that might be
+    unbound."""
+    while node.type in ("attribute", "subscript"):
+        if node.type == "subscript":
+            if not all(plain(k) for k in node.children_by_field_name("subscript")):
+                return False
+            node = node.child_by_field_name("value")
+        else:
+            node = node.child_by_field_name("object")
+    if node.type == "unary_operator":
+        if text(node.child_by_field_name("operator")) not in ("-", "+"):
+            return False
+        return node.child_by_field_name("argument").type in ("integer", "float")
+    if node.type == "string":
+        return not any(c.type == "interpolation" for c in node.named_children)
+    if node.type in ("concatenated_string", "tuple", "list", "parenthesized_expression"):
+        return all(plain(c) for c in node.named_children if c.type != "comment")
+    return node.type == "identifier" or node.type in _LITERALS

@@ -32,7 +32,7 @@ from recode.dataset.knowledge import PLACEHOLDER, Fix
 from recode.server.fixes.edits import Edit, apply_edits
 from recode.server.fixes.imports import drop_item
 from recode.server.fixes.kinds.template import _call_arguments
-from recode.server.fixes.site import FixSite, NoFix
+from recode.server.fixes.site import FixSite, NoFix, plain
 from recode.server.parsing import text
 from recode.server.scopes import fresh_name
 
@@ -69,7 +69,7 @@ def edits(finding: Finding, analysis: Analysis, site: FixSite) -> tuple[Edit, ..
     if after.strip() and not after.lstrip().startswith("#"):
         raise NoFix("the statement shares its line with other code after it")
 
-    fallback = _fallback(fix, values, _plain)
+    fallback = _fallback(fix, values, plain)
     body = _without(source, stmt, dropped, line.step)
     instead = "pass" if before is None else before + fallback
     comment = after.rstrip() if after.strip() else ""
@@ -299,25 +299,6 @@ def _words(node: Node | None) -> str:
 
 def _article(kind: str) -> str:
     return "an" if kind[:1] in "aeiou" else "a"
-
-
-_LITERALS = frozenset({"integer", "float", "true", "false", "none"})
-
-
-def _plain(node: Node) -> bool:
-    """A name, an attribute or subscript of one, or a literal (a list or tuple of those too)."""
-    if node.type in ("identifier", *_LITERALS):
-        return True
-    if node.type == "string":
-        return not any(c.type == "interpolation" for c in node.named_children)
-    if node.type in ("list", "tuple", "parenthesized_expression"):  # a new equal object again
-        return all(map(_plain, node.named_children))
-    if node.type == "attribute":
-        return _plain(node.child_by_field_name("object"))
-    if node.type == "subscript":
-        keys = node.children_by_field_name("subscript")
-        return _plain(node.child_by_field_name("value")) and all(map(_plain, keys))
-    return False
 
 
 def _name_or_attribute(node: Node) -> bool:

@@ -36,6 +36,7 @@ from recode.server.fixes.site import (
     NoFix,
     assigned,
     passed_fix,
+    plain,
     tested_by,
     written,
 )
@@ -191,6 +192,10 @@ def _template(
     else:
         node = site.call
         values, positional = _call_arguments(fix, node)
+    if fix.target in (Target.REFERENCE, Target.CALL) and "{self}" not in fix.template:
+        _receiver_kept(
+            node if fix.target is Target.REFERENCE else node.child_by_field_name("function")
+        )
     if fix.target is Target.STATEMENT:
         replaced, after = _check_statement(node, analysis)
     then = _then_call(fix, node) if fix.then else None
@@ -236,6 +241,20 @@ def _assignment(reference: Node) -> tuple[Node, Node]:
             "value` statement; the rewrite takes that alone"
         )
     return parent, parent.child_by_field_name("right")
+
+
+def _receiver_kept(reference: Node | None) -> None:
+    """That a template not writing ``{self}`` loses no evaluation of the object the reference is
+    read from: ``pd.Timedelta(g()).freq`` -> ``None`` would no longer call ``g``. A module
+    (``np.NINF``), a name or another plain object may go; else :class:`NoFix`."""
+    if reference is None or reference.type != "attribute":
+        return
+    obj = reference.child_by_field_name("object")
+    if not plain(obj):
+        raise NoFix(
+            f"the rewrite leaves out `{text(obj)}`, which is evaluated here; bind it to a name "
+            "first"
+        )
 
 
 def _then_call(fix: Fix, call: Node) -> Node:
@@ -310,32 +329,6 @@ def _check_statement(call: Node, analysis: Analysis) -> tuple[Node, tuple[Edit, 
             "assigning it there would make a new name"
         )
     return replaced, after
-
-
-#: Literals, which evaluate to the same value with no effect however often they are written.
-_LITERALS = frozenset(("integer", "float", "true", "false", "none", "ellipsis"))
-
-
-def _plain(value: Node) -> bool:
-    """Whether an argument may be evaluated as often as a template writes it: a name, a chain
-    of attributes of one, a literal (a string without interpolation, a signed number, a tuple
-    of those), and
-    subscripts of those by such keys (``x[k]``, ``mi.levels[0]``). Anything else (a call, an
-    operator) may cost or do something each time."""
-    while (
-        value.type == "attribute"
-        or value.type == "subscript"
-        and all(_plain(k) for k in value.children_by_field_name("subscript"))
-    ):
-        value = value.child_by_field_name("object" if value.type == "attribute" else "value")
-    if value.type == "unary_operator":
-        value = value.child_by_field_name("argument")
-        return value.type in ("integer", "float")
-    if value.type == "string":
-        return not any(c.type == "interpolation" for c in value.named_children)
-    if value.type in ("concatenated_string", "tuple", "parenthesized_expression"):
-        return all(_plain(c) for c in value.named_children if c.type != "comment")
-    return value.type == "identifier" or value.type in _LITERALS
 
 
 def _literal_keys(subscript: Node) -> bool:
@@ -430,7 +423,7 @@ def _render(
 
     rendered = PLACEHOLDER.sub(fill, fix.template)
     for read in reads.values():
-        if len(read) > 1 and not _plain(read[0]):
+        if len(read) > 1 and not plain(read[0]):
             raise NoFix(
                 f"`{text(read[0])}` would be evaluated {len(read)} times by the rewrite, which "
                 "writes it as often; bind it to a name first"
@@ -439,7 +432,7 @@ def _render(
         # a submodule the parent package's import does not load (scrapy.utils.request)
         extra.extend(submodule_import(fix.module, analysis, node.start_byte))
     for name in sorted(fix.drops & values.keys() - used):
-        if not _inert(values[name]):
+        if not plain(values[name]):
             raise NoFix(
                 f"the rewrite drops `{name}`, and `{text(values[name])}` may do something when "
                 "evaluated (only a name, names' attributes or a literal is dropped): bind it to "
@@ -678,26 +671,6 @@ def _fits(code: str, place: Place) -> bool:
     except (tokenize.TokenError, SyntaxError):
         return False
     return len(tokens) == 1 and (place is Place.OPERAND or not _DECIMAL_INT.fullmatch(tokens[0]))
-
-
-#: tree-sitter's literals whose evaluation does nothing but make the value
-_LITERALS = frozenset({"integer", "float", "true", "false", "none", "ellipsis"})
-
-
-def _inert(node: Node) -> bool:
-    """Whether evaluating ``node`` does nothing that dropping it would lose: a name, an attribute
-    chain of names (``self.x``: a property's getter is taken to have no effect), a literal (a
-    number, negated too, a string without interpolation, ``True``, ``None``, ``...``)."""
-    while node.type == "attribute":
-        node = node.child_by_field_name("object")
-    if node.type == "unary_operator" and text(node.child_by_field_name("operator")) in "-+":
-        node = node.child_by_field_name("argument")
-        return node.type in ("integer", "float")
-    if node.type == "string":
-        return not any(c.type == "interpolation" for c in node.named_children)
-    if node.type == "concatenated_string":
-        return all(map(_inert, node.named_children))
-    return node.type == "identifier" or node.type in _LITERALS
 
 
 def _imported_from(name: Node | None, analysis: Analysis) -> str | None:
