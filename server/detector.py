@@ -496,6 +496,8 @@ class Detector:
         uses: list[tuple[int, bytes]] = []
         for name, pairs in kinds.items():
             key = name.encode()
+            if not key:  # a name tree-sitter made up in broken code (``= pd.DataFrame()``)
+                continue
             # a removed module bound by an import: every use
             every = any(k != "typed" and t in self.active for t, k in pairs)
             # a use not followed by an attribute

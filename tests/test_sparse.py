@@ -409,6 +409,19 @@ def test_a_large_project_file_is_parsed_in_part(monkeypatch):
     assert calls and max(calls) < len(source) / 10
 
 
+@pytest.mark.timeout(30)
+def test_a_name_broken_code_leaves_empty_is_no_endless_search():
+    """A mutant of an example (found by test_mutated_examples): tree-sitter's recovery binds a
+    typed name with no text, whose reference pattern matched the empty string at the same offset
+    forever; the language server's analysis of code being typed would never have returned."""
+    source = (
+        b"import pandas as pd\n= pd.DataFrame({'a': [1, 2, 3, 4, 5, 6]}, "
+        b"index=pd.date_range('2020-01-01', periods=6, freq='D'))\nres\n = df.shift(1, freq='D')\n"
+    )
+    detector = everything_active()
+    assert detector.detect(source, prefilter=False) == detector.detect(source)
+
+
 def test_mutated_examples():
     rng = random.Random(20261123)
     base = [s for s in example_sources() + project_sources() if len(s) < 6000]
