@@ -48,7 +48,7 @@ from recode.dataset.knowledge import (
 from recode.server import fixes, sparse
 from recode.server.guards import Library, guard
 from recode.server.index import TrackedIndex
-from recode.server.parsing import captures, parse, text
+from recode.server.parsing import TARGET_GROUPS, captures, parse, text
 from recode.server.prefilter import Prefilter
 from recode.server.severity import LibraryVersion, message_for, severity_for
 
@@ -1753,19 +1753,6 @@ def _imported_at(source: bytes, at: int) -> bool:
     return _IMPORT_ITEMS.search(source, start, at) is not None
 
 
-# What holds a target of an assignment, a ``for``, ``with`` or ``del`` along with others.
-_TARGET_GROUPS = frozenset(
-    {
-        "pattern_list",
-        "tuple_pattern",
-        "list_pattern",
-        "list_splat_pattern",
-        "parenthesized_expression",
-        "tuple",
-        "list",
-        "expression_list",
-    }
-)
 _BOUND_HERE = frozenset(
     {
         "as_pattern_target",  # with ... as NAME, except ... as NAME
@@ -1784,7 +1771,7 @@ _BOUND_HERE = frozenset(
 def _binds(node: Node) -> bool:
     """Whether an identifier is bound where it stands (Python's name binding operations)."""
     child, parent = node, node.parent
-    while parent is not None and parent.type in _TARGET_GROUPS:
+    while parent is not None and parent.type in TARGET_GROUPS:
         child, parent = parent, parent.parent
     if parent is None:
         return False

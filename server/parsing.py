@@ -38,3 +38,20 @@ def captures(pattern: str, node: Node) -> dict[str, list[Node]]:
 
 def text(node: Node | None) -> str:
     return node.text.decode("utf-8", "replace") if node is not None and node.text else ""
+
+
+#: What holds a target of an assignment, a ``for``, ``with`` or ``del`` along with others
+#: (``a, m.A = ...``, ``(x) = ...``, ``[a, *b] = ...``): the detector's name bindings and the
+#: fixes' written references both look through them to the statement.
+TARGET_GROUPS = frozenset(
+    (
+        "pattern_list",
+        "tuple_pattern",
+        "list_pattern",
+        "list_splat_pattern",
+        "parenthesized_expression",
+        "expression_list",
+        "tuple",
+        "list",
+    )
+)

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from tree_sitter import Node
 
-from recode.server.parsing import text
+from recode.server.parsing import TARGET_GROUPS, text
 
 if TYPE_CHECKING:
     from recode.dataset.knowledge import Fix
@@ -95,21 +95,6 @@ def written(value: Node) -> tuple[str, ...]:
     return forms
 
 
-#: What stands between an assignment and one of its targets (``a, m.A = ...``, ``(m.A) = ...``).
-_TARGET_GROUPS = frozenset(
-    (
-        "pattern_list",
-        "tuple_pattern",
-        "list_pattern",
-        "list_splat_pattern",
-        "parenthesized_expression",
-        "expression_list",
-        "tuple",
-        "list",
-    )
-)
-
-
 def assigned(node: Node) -> bool:
     """Whether the reference is written rather than read: a target of an assignment, an
     augmented assignment (which reads and writes), a ``for``, a ``with ... as`` or a ``del``.
@@ -117,7 +102,7 @@ def assigned(node: Node) -> bool:
     cannot stand there: ``cs.antialiased = False`` would become code that does not parse, and
     every other fix of the file would be refused with it."""
     child, parent = node, node.parent
-    while parent is not None and parent.type in _TARGET_GROUPS:
+    while parent is not None and parent.type in TARGET_GROUPS:
         child, parent = parent, parent.parent
     if parent is None:
         return False
