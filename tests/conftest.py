@@ -16,6 +16,7 @@ from packaging.version import Version
 
 from recode.dataset.knowledge import load_knowledge_base
 from recode.server.detector import Detector
+from recode.server.fixes import fix_source
 from recode.server.severity import LibraryVersion
 
 REPO = Path(__file__).resolve().parents[1]
@@ -38,6 +39,14 @@ def _kb_cache_of_the_suite(tmp_path_factory: pytest.TempPathFactory) -> Iterator
             os.environ.pop(name, None)
         else:
             os.environ[name] = before
+
+
+def fixed(detector: Detector, code: str, *, unsafe: bool = False) -> str:
+    """The code after every fix the detector's records make (unsafe ones with ``unsafe``),
+    asserting that no fix was refused for leaving broken code."""
+    result = fix_source(code.encode(), detector, unsafe=unsafe)
+    assert result.error is None
+    return result.source.decode()
 
 
 def versions(**libs: str) -> dict[str, LibraryVersion]:

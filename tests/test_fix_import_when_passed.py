@@ -13,8 +13,8 @@ from packaging.version import Version
 from recode.dataset.knowledge import load_knowledge_base
 from recode.server import cli
 from recode.server.detector import Detector
-from recode.server.fixes import fix_source
 from recode.server.severity import LibraryVersion
+from tests.conftest import fixed
 
 ARGS = ["data", "*", "copy", "name"]
 
@@ -58,12 +58,6 @@ def detector(kb_path: Path) -> Detector:
     kb = load_knowledge_base([kb_path])
     assert not kb.problems
     return Detector(kb, {"pandas": LibraryVersion(Version("3.0"), "installed")})
-
-
-def fixed(detector: Detector, code: str, unsafe: bool = False) -> str:
-    result = fix_source(code.encode(), detector, unsafe=unsafe)
-    assert result.error is None
-    return result.source.decode()
 
 
 def test_the_import_goes_with_calls_that_pass_the_keyword(detector):

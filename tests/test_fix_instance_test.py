@@ -11,8 +11,8 @@ from packaging.version import Version
 
 from recode.dataset.knowledge import load_knowledge_base
 from recode.server.detector import Detector
-from recode.server.fixes import fix_source
 from recode.server.severity import LibraryVersion
+from tests.conftest import fixed
 
 TEST_F = "isinstance({0}, {mod:pandas}.Index) and {0}.dtype.kind == 'f'"
 TEST_I = "isinstance({0}, {mod:pandas}.Index) and {0}.dtype.kind == 'i'"
@@ -45,12 +45,6 @@ def detector(tmp_path_factory: pytest.TempPathFactory) -> Detector:
     kb = load_knowledge_base([path])
     assert not kb.problems
     return Detector(kb, {"pandas": LibraryVersion(Version("3.0"), "installed")})
-
-
-def fixed(detector: Detector, code: str, unsafe: bool = False) -> str:
-    result = fix_source(code.encode(), detector, unsafe=unsafe)
-    assert result.error is None
-    return result.source.decode()
 
 
 TEST_X = "isinstance(x, pd.Index) and x.dtype.kind == 'f'"

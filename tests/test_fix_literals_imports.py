@@ -15,6 +15,7 @@ from recode.server import cli
 from recode.server.detector import Detector
 from recode.server.fixes import fix_source
 from recode.server.severity import LibraryVersion
+from tests.conftest import fixed
 
 KB = load_knowledge_base()
 TODAY = {"numpy": "2.4.0", "pandas": "3.0.0", "scipy": "1.14.0", "matplotlib": "3.11.0"}
@@ -23,12 +24,6 @@ TODAY = {"numpy": "2.4.0", "pandas": "3.0.0", "scipy": "1.14.0", "matplotlib": "
 @pytest.fixture(scope="module")
 def detector() -> Detector:
     return Detector(KB, {lib: LibraryVersion(Version(v), "installed") for lib, v in TODAY.items()})
-
-
-def fixed(detector: Detector, code: str, *, unsafe: bool = False) -> str:
-    result = fix_source(code.encode(), detector, unsafe=unsafe)
-    assert result.error is None
-    return result.source.decode()
 
 
 def reasons(detector: Detector, code: str) -> dict[str, str | None]:

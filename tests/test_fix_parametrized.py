@@ -13,8 +13,8 @@ from packaging.version import Version
 from recode.dataset.knowledge import load_knowledge_base
 from recode.server import cli
 from recode.server.detector import Detector
-from recode.server.fixes import fix_source
 from recode.server.severity import LibraryVersion
+from tests.conftest import fixed
 
 HGB = (
     "import pytest\n"
@@ -29,12 +29,6 @@ NEW = "categorical_features=None"
 def detector() -> Detector:
     kb = load_knowledge_base()
     return Detector(kb, {"scikit-learn": LibraryVersion(Version("1.9.1"), "installed")})
-
-
-def fixed(detector: Detector, code: str) -> str:
-    result = fix_source(code.encode(), detector, unsafe=False)
-    assert result.error is None
-    return result.source.decode()
 
 
 @pytest.mark.parametrize(

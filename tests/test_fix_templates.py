@@ -18,6 +18,7 @@ from recode.dataset.knowledge import (
 from recode.server.detector import Detector
 from recode.server.fixes import fix_source
 from recode.server.severity import LibraryVersion
+from tests.conftest import fixed
 
 FIX_KB = Path(__file__).parent / "data" / "fix_kb" / "templates.jsonl"
 VERSIONS = {"numpy": "2.0", "scipy": "1.14", "pandas": "3.0", "scikit-learn": "1.4"}
@@ -30,12 +31,6 @@ def detector() -> Detector:
     return Detector(
         kb, {lib: LibraryVersion(Version(v), "installed") for lib, v in VERSIONS.items()}
     )
-
-
-def fixed(detector: Detector, code: str, unsafe: bool = False) -> str:
-    result = fix_source(code.encode(), detector, unsafe=unsafe)
-    assert result.error is None
-    return result.source.decode()
 
 
 @pytest.mark.parametrize(
